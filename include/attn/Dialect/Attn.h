@@ -1,0 +1,30 @@
+//===- Attn.h - The attn dialect --------------------------------*- C++ -*-===//
+
+#ifndef ATTN_DIALECT_ATTN_H
+#define ATTN_DIALECT_ATTN_H
+
+#include "attn/Dialect/IndexExpr.h"
+#include "attn/Dialect/MaskInterfaceSupport.h"
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Attributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "attn/Dialect/AttnDialect.h.inc"
+#include "attn/Dialect/AttnEnums.h.inc"
+
+#include "attn/Dialect/AttnAttrInterfaces.h.inc"
+#include "attn/Dialect/AttnOpInterfaces.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "attn/Dialect/AttnAttrs.h.inc"
+
+#define GET_OP_CLASSES
+#include "attn/Dialect/AttnOps.h.inc"
+
+#endif // ATTN_DIALECT_ATTN_H

@@ -1,0 +1,60 @@
+//===- CpuKernel.h - Compile a spec for the host and run it ----*- C++ -*-===//
+
+#ifndef ATTN_JIT_CPUKERNEL_H
+#define ATTN_JIT_CPUKERNEL_H
+
+#include "attn/Runtime/Signature.h"
+
+#include "llvm/Support/Error.h"
+
+#include <memory>
+
+namespace mlir {
+class ModuleOp;
+} // namespace mlir
+
+namespace attn::jit {
+
+struct CpuOptions {
+  /// The function to compile; empty selects the spec's only function.
+  std::string entry;
+  /// Run the reference lowering (`attn-reference`: the full score matrix)
+  /// instead of the kernel pipeline.
+  bool reference = false;
+  /// Promote every floating-point tensor to f64 first (`attn-promote-f64`):
+  /// with `reference`, the float64 reference of the spec.
+  bool float64 = false;
+};
+
+/// A spec compiled for the host through the LLVM ExecutionEngine. Thread-safe
+/// to run concurrently.
+class CpuKernel {
+public:
+  ~CpuKernel();
+
+  /// Compiles MLIR text. Errors carry the MLIR diagnostics with locations.
+  static llvm::Expected<std::unique_ptr<CpuKernel>>
+  compile(llvm::StringRef specText, const CpuOptions &options = {});
+  /// Compiles a module (left unchanged).
+  static llvm::Expected<std::unique_ptr<CpuKernel>>
+  compile(mlir::ModuleOp spec, const CpuOptions &options = {});
+
+  /// Parameters of the compiled kernel (f64 ones with `float64`).
+  const runtime::KernelSignature &signature() const { return sig; }
+
+  /// Runs on dense row-major tensors: `inputs` in the order of
+  /// `signature().inputs`, `outputs` allocated by the caller with the shapes
+  /// `signature()` gives. Shapes and dtypes are checked first.
+  llvm::Error run(llvm::ArrayRef<runtime::TensorRef> inputs,
+                  llvm::ArrayRef<runtime::TensorRef> outputs) const;
+
+private:
+  struct Impl;
+  CpuKernel(std::unique_ptr<Impl> impl, runtime::KernelSignature sig);
+  std::unique_ptr<Impl> impl;
+  runtime::KernelSignature sig;
+};
+
+} // namespace attn::jit
+
+#endif // ATTN_JIT_CPUKERNEL_H

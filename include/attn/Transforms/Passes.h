@@ -1,0 +1,35 @@
+//===- Passes.h - attn passes -----------------------------------*- C++ -*-===//
+
+#ifndef ATTN_TRANSFORMS_PASSES_H
+#define ATTN_TRANSFORMS_PASSES_H
+
+#include "attn/Dialect/Attn.h"
+
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+namespace arith {
+class ArithDialect;
+}
+namespace linalg {
+class LinalgDialect;
+}
+namespace math {
+class MathDialect;
+}
+namespace tensor {
+class TensorDialect;
+}
+} // namespace mlir
+
+namespace attn {
+
+#define GEN_PASS_DECL
+#include "attn/Dialect/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "attn/Dialect/Passes.h.inc"
+
+} // namespace attn
+
+#endif // ATTN_TRANSFORMS_PASSES_H

@@ -1,0 +1,206 @@
+//===- AttnOps.cpp - attn operations --------------------------------------===//
+
+#include "attn/Dialect/Attn.h"
+#include "attn/Dialect/MaskAnalysis.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace attn;
+
+#define GET_OP_CLASSES
+#include "attn/Dialect/AttnOps.cpp.inc"
+
+namespace {
+bool isSupportedElementType(Type t) { return t.isF16() || t.isBF16() || t.isF32() || t.isF64(); }
+
+/// Prints a shape as `[2, ?, 37, 64]`.
+std::string shapeString(ArrayRef<int64_t> shape) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << '[';
+  llvm::interleaveComma(shape, os, [&](int64_t d) {
+    if (ShapedType::isDynamic(d))
+      os << '?';
+    else
+      os << d;
+  });
+  os << ']';
+  return s;
+}
+
+/// Checks that dimension `dim` agrees between two operands where both are
+/// static.
+LogicalResult checkSameDim(Operation *op, StringRef what, StringRef aName,
+                           RankedTensorType a, StringRef bName,
+                           RankedTensorType b, unsigned dim) {
+  int64_t da = a.getDimSize(dim), db = b.getDimSize(dim);
+  if (ShapedType::isDynamic(da) || ShapedType::isDynamic(db) || da == db)
+    return success();
+  return op->emitOpError() << what << " of '" << aName << "' (" << da
+                           << ") and '" << bName << "' (" << db
+                           << ") must be equal";
+}
+} // namespace
+
+double AttentionOp::getScaleOrDefault() {
+  if (FloatAttr scale = getScaleAttr())
+    return scale.getValueAsDouble();
+  return 1.0 / std::sqrt(double(getQ().getType().getDimSize(3)));
+}
+
+AttentionShape AttentionOp::getShape() {
+  RankedTensorType q = getQ().getType(), k = getK().getType(),
+                   v = getV().getType();
+  return AttentionShape{q.getDimSize(0), q.getDimSize(1), k.getDimSize(1),
+                        q.getDimSize(2), k.getDimSize(2), q.getDimSize(3),
+                        v.getDimSize(3)};
+}
+
+FloatType AttentionOp::getComputeType() {
+  Builder b(getContext());
+  if (getQ().getType().getElementType().isF64())
+    return b.getF64Type();
+  return b.getF32Type();
+}
+
+LogicalResult AttentionOp::verify() {
+  struct Input {
+    StringRef name;
+    StringRef layout;
+    RankedTensorType type;
+  };
+  Input inputs[] = {{"q", "[B, Hq, Sq, D]", getQ().getType()},
+                    {"k", "[B, Hkv, Skv, D]", getK().getType()},
+                    {"v", "[B, Hkv, Skv, Dv]", getV().getType()}};
+  for (const Input &in : inputs) {
+    if (in.type.getRank() != 4)
+      return emitOpError() << "'" << in.name << "' must be a rank-4 tensor "
+                           << in.layout << ", got " << in.type;
+    if (!isSupportedElementType(in.type.getElementType()))
+      return emitOpError() << "unsupported element type "
+                           << in.type.getElementType() << " of '" << in.name
+                           << "'; use f16, bf16 or f32 (f64 for references)";
+  }
+  RankedTensorType q = inputs[0].type, k = inputs[1].type, v = inputs[2].type;
+  Type elementType = q.getElementType();
+  if (k.getElementType() != elementType || v.getElementType() != elementType)
+    return emitOpError() << "'q', 'k' and 'v' must have one element type, got "
+                         << elementType << ", " << k.getElementType() << ", "
+                         << v.getElementType()
+                         << "; convert the inputs (arith.extf / arith.truncf) "
+                            "first";
+
+  for (const Input &in : inputs) {
+    if (in.type.isDynamicDim(1) || in.type.isDynamicDim(3))
+      return emitOpError() << "the head count and head dimension of '"
+                           << in.name << "' must be static, got shape "
+                           << shapeString(in.type.getShape()) << " for "
+                           << in.layout;
+  }
+  if (failed(checkSameDim(*this, "batch sizes", "q", q, "k", k, 0)) ||
+      failed(checkSameDim(*this, "batch sizes", "k", k, "v", v, 0)) ||
+      failed(checkSameDim(*this, "key/value head counts", "k", k, "v", v, 1)) ||
+      failed(checkSameDim(*this, "key lengths (Skv)", "k", k, "v", v, 2)))
+    return failure();
+  if (q.getDimSize(3) != k.getDimSize(3))
+    return emitOpError() << "head dimension D of 'q' (" << q.getDimSize(3)
+                         << ") and 'k' (" << k.getDimSize(3)
+                         << ") must be equal";
+  int64_t qHeads = q.getDimSize(1), kvHeads = k.getDimSize(1);
+  if (kvHeads == 0 || qHeads % kvHeads != 0)
+    return emitOpError() << "query heads (" << qHeads
+                         << ") must be a multiple of key/value heads ("
+                         << kvHeads
+                         << "): in grouped-query attention each key/value head "
+                            "serves Hq / Hkv query heads";
+
+  // Results.
+  SmallVector<int64_t> oShape = {q.getDimSize(0), qHeads, q.getDimSize(2),
+                                 v.getDimSize(3)};
+  auto expectedO = RankedTensorType::get(oShape, elementType);
+  if (getO().getType() != expectedO)
+    return emitOpError() << "result 'o' must be " << expectedO
+                         << " ([B, Hq, Sq, Dv] with the element type of 'q'), "
+                            "got "
+                         << getO().getType();
+  if (Value lse = getLse()) {
+    auto expectedLse = RankedTensorType::get(ArrayRef(oShape).take_front(3),
+                                             getComputeType());
+    if (lse.getType() != expectedLse)
+      return emitOpError() << "result 'lse' must be " << expectedLse
+                           << " ([B, Hq, Sq] in the accumulation type), got "
+                           << lse.getType();
+  }
+
+  if (FloatAttr scale = getScaleAttr();
+      scale && !std::isfinite(scale.getValueAsDouble()))
+    return emitOpError() << "scale must be finite, got "
+                         << scale.getValueAsDouble();
+
+  MaskAttrInterface mask = getMaskAttr();
+  if (mask && failed(mask.verifyShapes([&] { return emitOpError(); },
+                                       getShape())))
+    return failure();
+  int64_t qLen = q.getDimSize(2), kvLen = k.getDimSize(2);
+  if (!getAllowEmptyRows() && !ShapedType::isDynamic(qLen) &&
+      !ShapedType::isDynamic(kvLen)) {
+    if (std::optional<int64_t> row = findEmptyRow(mask, qLen, kvLen))
+      return emitOpError() << "the mask leaves query row " << *row
+                           << " without any key (Sq = " << qLen
+                           << ", Skv = " << kvLen
+                           << "); fix the mask (e.g. the alignment of a causal "
+                              "mask) or add `allow_empty_rows` to get o = 0 "
+                              "and lse = -inf for such rows";
+  }
+  return success();
+}
+
+LogicalResult
+AttentionOp::reifyResultShapes(OpBuilder &builder,
+                               ReifiedRankedShapedTypeDims &reified) {
+  Location loc = getLoc();
+  SmallVector<OpFoldResult> oDims = {
+      tensor::getMixedSize(builder, loc, getQ(), 0),
+      builder.getIndexAttr(getQ().getType().getDimSize(1)),
+      tensor::getMixedSize(builder, loc, getQ(), 2),
+      builder.getIndexAttr(getV().getType().getDimSize(3))};
+  reified.push_back(oDims);
+  if (getLse())
+    reified.push_back(SmallVector<OpFoldResult>(ArrayRef(oDims).take_front(3)));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// KernelOpInterface
+//===----------------------------------------------------------------------===//
+
+StringRef AttentionOp::getOperandRole(unsigned index) {
+  static constexpr StringLiteral roles[] = {"q", "k", "v"};
+  return roles[index];
+}
+
+StringRef AttentionOp::getResultRole(unsigned index) {
+  return index == 0 ? "o" : "lse";
+}
+
+SmallVector<StringRef> AttentionOp::getOperandDimNames(unsigned index) {
+  switch (index) {
+  case 0:
+    return {"B", "Hq", "Sq", "D"};
+  case 1:
+    return {"B", "Hkv", "Skv", "D"};
+  default:
+    return {"B", "Hkv", "Skv", "Dv"};
+  }
+}
+
+SmallVector<StringRef> AttentionOp::getResultDimNames(unsigned index) {
+  if (index == 0)
+    return {"B", "Hq", "Sq", "Dv"};
+  return {"B", "Hq", "Sq"};
+}

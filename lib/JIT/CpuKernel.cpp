@@ -1,0 +1,206 @@
+//===- CpuKernel.cpp - Compile a spec for the host and run it -------------===//
+
+#include "attn/JIT/CpuKernel.h"
+#include "attn/JIT/Registration.h"
+#include "attn/JIT/SpecSignature.h"
+#include "attn/Pipelines/Pipelines.h"
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/Support/TargetSelect.h"
+
+#include <mutex>
+
+using namespace mlir;
+
+namespace attn::jit {
+
+namespace {
+
+llvm::Error makeError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// Collects the diagnostics of a scope, to return them as an llvm::Error.
+class DiagnosticCollector {
+public:
+  explicit DiagnosticCollector(MLIRContext *ctx)
+      : handler(ctx, [this](Diagnostic &diag) {
+          llvm::raw_string_ostream os(text);
+          os << diag.getLocation() << ": " << diag << "\n";
+          // The "see current operation" note prints the whole module.
+          for (Diagnostic &note : diag.getNotes())
+            if (!StringRef(note.str()).starts_with("see current operation"))
+              os << note.getLocation() << ": note: " << note << "\n";
+          return success();
+        }) {}
+
+  llvm::Error takeError(const llvm::Twine &what) {
+    std::string message = what.str();
+    if (!text.empty())
+      message += ":\n" + text;
+    return makeError(message);
+  }
+
+private:
+  std::string text;
+  ScopedDiagnosticHandler handler;
+};
+
+void initializeNativeTarget() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+/// A memref descriptor as the C interface passes it:
+/// {allocated, aligned, offset, sizes[rank], strides[rank]}.
+struct MemRefDescriptor {
+  std::vector<int64_t> words;
+
+  explicit MemRefDescriptor(const runtime::TensorRef &t) {
+    size_t rank = t.shape.size();
+    words.resize(3 + 2 * rank);
+    words[0] = reinterpret_cast<int64_t>(t.data);
+    words[1] = reinterpret_cast<int64_t>(t.data);
+    words[2] = 0;
+    int64_t stride = 1;
+    for (size_t i = rank; i-- > 0;) {
+      words[3 + i] = t.shape[i];
+      words[3 + rank + i] = stride;
+      stride *= t.shape[i];
+    }
+  }
+};
+
+} // namespace
+
+struct CpuKernel::Impl {
+  std::unique_ptr<ExecutionEngine> engine;
+  void (*entry)(void **) = nullptr;
+};
+
+CpuKernel::CpuKernel(std::unique_ptr<Impl> impl, runtime::KernelSignature sig)
+    : impl(std::move(impl)), sig(std::move(sig)) {}
+
+CpuKernel::~CpuKernel() = default;
+
+llvm::Expected<std::unique_ptr<CpuKernel>>
+CpuKernel::compile(llvm::StringRef specText, const CpuOptions &options) {
+  DialectRegistry registry;
+  registerCompilerDialects(registry);
+  MLIRContext ctx(registry);
+  DiagnosticCollector diagnostics(&ctx);
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(specText, ParserConfig(&ctx));
+  if (!module)
+    return diagnostics.takeError("cannot parse the spec");
+  return compile(*module, options);
+}
+
+llvm::Expected<std::unique_ptr<CpuKernel>>
+CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
+  MLIRContext *ctx = spec.getContext();
+  DiagnosticCollector diagnostics(ctx);
+  OwningOpRef<ModuleOp> module(spec.clone());
+
+  if (options.float64) {
+    PassManager promote(ctx);
+    promote.addPass(createAttnPromoteToF64());
+    if (failed(promote.run(*module)))
+      return diagnostics.takeError("cannot promote the spec to f64");
+  }
+  FailureOr<func::FuncOp> entry = findEntry(*module, options.entry);
+  if (failed(entry))
+    return diagnostics.takeError("cannot find the entry function");
+  std::string entryName = entry->getSymName().str();
+  FailureOr<runtime::KernelSignature> signature = extractSignature(*entry);
+  if (failed(signature))
+    return diagnostics.takeError("the spec is not a kernel");
+  // Only the entry is compiled.
+  for (auto func : llvm::make_early_inc_range(module->getOps<func::FuncOp>()))
+    if (func.getSymName() != entryName)
+      func.erase();
+
+  PassManager pm(ctx);
+  if (options.reference) {
+    buildReferencePipeline(pm);
+    buildTensorToHostLLVMPipeline(pm);
+  } else {
+    buildLowerToCpuPipeline(pm);
+  }
+  if (failed(pm.run(*module)))
+    return diagnostics.takeError("lowering '" + entryName + "' failed");
+
+  initializeNativeTarget();
+  ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = makeOptimizingTransformer(
+      /*optLevel=*/3, /*sizeLevel=*/0, /*targetMachine=*/nullptr);
+  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  auto engine = ExecutionEngine::create(*module, engineOptions);
+  if (!engine)
+    return diagnostics.takeError("cannot create the execution engine: " +
+                                 llvm::toString(engine.takeError()));
+  auto packed = (*engine)->lookupPacked("_mlir_ciface_" + entryName);
+  if (!packed)
+    return makeError("the compiled module has no entry '" + entryName +
+                     "': " + llvm::toString(packed.takeError()));
+
+  auto impl = std::make_unique<Impl>();
+  impl->engine = std::move(*engine);
+  impl->entry = *packed;
+  return std::unique_ptr<CpuKernel>(
+      new CpuKernel(std::move(impl), std::move(*signature)));
+}
+
+llvm::Error CpuKernel::run(llvm::ArrayRef<runtime::TensorRef> inputs,
+                           llvm::ArrayRef<runtime::TensorRef> outputs) const {
+  llvm::Expected<runtime::DimBindings> bindings = sig.bind(inputs);
+  if (!bindings)
+    return bindings.takeError();
+  if (outputs.size() != sig.outputs.size())
+    return makeError("kernel '" + sig.entry + "' has " +
+                     llvm::Twine(sig.outputs.size()) + " outputs, got " +
+                     llvm::Twine(outputs.size()));
+  for (auto [param, tensor] : llvm::zip_equal(sig.outputs, outputs)) {
+    llvm::Expected<std::vector<int64_t>> shape = sig.shapeOf(param, *bindings);
+    if (!shape)
+      return shape.takeError();
+    if (tensor.shape != *shape || tensor.dtype != param.dtype)
+      return makeError("output '" + param.name + "' must be " +
+                       runtime::describeShape(*shape) + " " +
+                       runtime::dtypeName(param.dtype) + ", got " +
+                       runtime::describeShape(tensor.shape) + " " +
+                       runtime::dtypeName(tensor.dtype));
+  }
+  for (const runtime::TensorRef &t : llvm::concat<const runtime::TensorRef>(
+           inputs, outputs))
+    if (!t.data && t.numElements() > 0)
+      return makeError("a tensor passed to '" + sig.entry +
+                       "' has no data pointer");
+
+  // _mlir_ciface_<entry>(desc *...) through its packed wrapper: each packed
+  // argument points at a descriptor pointer.
+  std::vector<MemRefDescriptor> descriptors;
+  for (const runtime::TensorRef &t :
+       llvm::concat<const runtime::TensorRef>(inputs, outputs))
+    descriptors.emplace_back(t);
+  std::vector<void *> descriptorPtrs, packedArgs;
+  for (MemRefDescriptor &d : descriptors)
+    descriptorPtrs.push_back(d.words.data());
+  for (void *&p : descriptorPtrs)
+    packedArgs.push_back(&p);
+  impl->entry(packedArgs.data());
+  return llvm::Error::success();
+}
+
+} // namespace attn::jit

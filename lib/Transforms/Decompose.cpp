@@ -1,0 +1,268 @@
+//===- Decompose.cpp - attn ops to linalg on tensors (reference) ----------===//
+//
+// The golden semantics: the whole [B, Hq, Sq, Skv] score matrix, a row max,
+// exponentials, sums, and a division; every step is a linalg.generic on
+// tensors. Nothing here is tuned for speed.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Transforms/Passes.h"
+#include "attn/Transforms/ScoreFunction.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
+
+#include <limits>
+
+namespace attn {
+#define GEN_PASS_DEF_ATTNDECOMPOSE
+#include "attn/Dialect/Passes.h.inc"
+} // namespace attn
+
+using namespace mlir;
+using namespace attn;
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+/// Builds the linalg ops of one attention op. Loop dimensions are named
+/// b, h, i (query), j (key), d (head dim) and e (value dim).
+class ReferenceBuilder {
+public:
+  ReferenceBuilder(PatternRewriter &rewriter, AttentionOp op)
+      : b(rewriter), op(op), loc(op.getLoc()), ctx(op.getContext()),
+        computeType(op.getComputeType()) {
+    auto qType = op.getQ().getType();
+    groupSize = qType.getDimSize(1) / op.getK().getType().getDimSize(1);
+    batch = tensor::getMixedSize(b, loc, op.getQ(), 0);
+    qHeads = b.getIndexAttr(qType.getDimSize(1));
+    qLen = tensor::getMixedSize(b, loc, op.getQ(), 2);
+    kvLen = tensor::getMixedSize(b, loc, op.getK(), 2);
+    valueDim = b.getIndexAttr(op.getV().getType().getDimSize(3));
+  }
+
+  /// Returns the replacement values of the op's results.
+  SmallVector<Value> build() {
+    Value scores = maskedScores(dotProducts());
+    Value rowMax = reduceRows(
+        scores, -kInf, [](OpBuilder &nb, Location nloc, Value x, Value acc) {
+          return arith::MaximumFOp::create(nb, nloc, x, acc);
+        });
+    Value weights = exponentials(scores, rowMax);
+    Value rowSum = reduceRows(
+        weights, 0.0, [](OpBuilder &nb, Location nloc, Value x, Value acc) {
+          return arith::AddFOp::create(nb, nloc, x, acc);
+        });
+    SmallVector<Value> results = {normalizedOutput(weights, rowSum)};
+    if (op.getLse())
+      results.push_back(logSumExp(rowMax, rowSum));
+    return results;
+  }
+
+private:
+  AffineExpr dim(unsigned i) { return getAffineDimExpr(i, ctx); }
+  AffineMap map(unsigned numDims, ArrayRef<AffineExpr> results) {
+    return AffineMap::get(numDims, 0, results, ctx);
+  }
+  Value constant(OpBuilder &nb, Location nloc, double value) {
+    return arith::ConstantOp::create(nb, nloc,
+                                     FloatAttr::get(computeType, value));
+  }
+  Value toCompute(OpBuilder &nb, Location nloc, Value x) {
+    if (x.getType() == computeType)
+      return x;
+    return arith::ExtFOp::create(nb, nloc, computeType, x);
+  }
+  Value filled(ArrayRef<OpFoldResult> sizes, Type type, double value) {
+    Value empty = tensor::EmptyOp::create(b, loc, sizes, type);
+    Value init = arith::ConstantOp::create(b, loc, FloatAttr::get(type, value));
+    return linalg::FillOp::create(b, loc, ValueRange{init}, ValueRange{empty})
+        .getResult(0);
+  }
+
+  /// s[b,h,i,j] = sum_d q[b,h,i,d] * k[b,h/G,j,d]; loops (b,h,i,j,d).
+  Value dotProducts() {
+    Value init = filled({batch, qHeads, qLen, kvLen}, computeType, 0.0);
+    auto maps = {map(5, {dim(0), dim(1), dim(2), dim(4)}),
+                 map(5, {dim(0), dim(1).floorDiv(groupSize), dim(3), dim(4)}),
+                 map(5, {dim(0), dim(1), dim(2), dim(3)})};
+    auto par = utils::IteratorType::parallel;
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), ValueRange{op.getQ(), op.getK()},
+               ValueRange{init}, SmallVector<AffineMap>(maps),
+               {par, par, par, par, utils::IteratorType::reduction},
+               [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                 Value prod = arith::MulFOp::create(nb, nloc, toCompute(nb, nloc, args[0]),
+                                                    toCompute(nb, nloc, args[1]));
+                 Value sum = arith::AddFOp::create(nb, nloc, prod, args[2]);
+                 linalg::YieldOp::create(nb, nloc, sum);
+               })
+        .getResult(0);
+  }
+
+  /// Scaled scores with -inf where the mask disallows; loops (b,h,i,j).
+  Value maskedScores(Value dots) {
+    auto identity = AffineMap::getMultiDimIdentityMap(4, ctx);
+    auto par = utils::IteratorType::parallel;
+    SequenceLengths lengths{getValueOrCreateConstantIndexOp(b, loc, qLen),
+                            getValueOrCreateConstantIndexOp(b, loc, kvLen)};
+    Value init = tensor::EmptyOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, qHeads, qLen, kvLen}, computeType);
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), ValueRange{dots}, ValueRange{init},
+               {identity, identity}, {par, par, par, par},
+               [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                 auto index = [&](unsigned d) -> Value {
+                   return linalg::IndexOp::create(nb, nloc, d);
+                 };
+                 ScorePosition pos{index(0), index(1), index(2), index(3)};
+                 Value s = buildMaskedScore(nb, nloc, op, args[0], pos, lengths);
+                 linalg::YieldOp::create(nb, nloc, s);
+               })
+        .getResult(0);
+  }
+
+  /// r[b,h,i] = fold_j combine(x[b,h,i,j], r) starting from `initValue`.
+  Value reduceRows(
+      Value x, double initValue,
+      function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
+    Value init = filled({batch, qHeads, qLen}, computeType, initValue);
+    auto par = utils::IteratorType::parallel;
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), ValueRange{x}, ValueRange{init},
+               {AffineMap::getMultiDimIdentityMap(4, ctx),
+                map(4, {dim(0), dim(1), dim(2)})},
+               {par, par, par, utils::IteratorType::reduction},
+               [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                 linalg::YieldOp::create(nb, nloc,
+                                         combine(nb, nloc, args[0], args[1]));
+               })
+        .getResult(0);
+  }
+
+  /// p = exp(s - m), and 0 for a row whose max is -inf (no allowed key).
+  Value exponentials(Value scores, Value rowMax) {
+    auto identity = AffineMap::getMultiDimIdentityMap(4, ctx);
+    auto par = utils::IteratorType::parallel;
+    Value init = tensor::EmptyOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, qHeads, qLen, kvLen}, computeType);
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), ValueRange{scores, rowMax},
+               ValueRange{init},
+               {identity, map(4, {dim(0), dim(1), dim(2)}), identity},
+               {par, par, par, par},
+               [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                 Value diff = arith::SubFOp::create(nb, nloc, args[0], args[1]);
+                 Value e = math::ExpOp::create(nb, nloc, diff);
+                 Value emptyRow = arith::CmpFOp::create(
+                     nb, nloc, arith::CmpFPredicate::OEQ, args[1],
+                     constant(nb, nloc, -kInf));
+                 Value p = arith::SelectOp::create(nb, nloc, emptyRow,
+                                                   constant(nb, nloc, 0.0), e);
+                 linalg::YieldOp::create(nb, nloc, p);
+               })
+        .getResult(0);
+  }
+
+  /// o[b,h,i,e] = sum_j p[b,h,i,j] * v[b,h/G,j,e] / l[b,h,i], or 0 when the
+  /// row is empty (l == 0).
+  Value normalizedOutput(Value weights, Value rowSum) {
+    auto par = utils::IteratorType::parallel;
+    Value acc = filled({batch, qHeads, qLen, valueDim}, computeType, 0.0);
+    Value unnormalized =
+        linalg::GenericOp::create(
+            b, loc, acc.getType(), ValueRange{weights, op.getV()},
+            ValueRange{acc},
+            {map(5, {dim(0), dim(1), dim(2), dim(4)}),
+             map(5, {dim(0), dim(1).floorDiv(groupSize), dim(4), dim(3)}),
+             map(5, {dim(0), dim(1), dim(2), dim(3)})},
+            {par, par, par, par, utils::IteratorType::reduction},
+            [&](OpBuilder &nb, Location nloc, ValueRange args) {
+              Value prod = arith::MulFOp::create(nb, nloc, args[0],
+                                                 toCompute(nb, nloc, args[1]));
+              Value sum = arith::AddFOp::create(nb, nloc, prod, args[2]);
+              linalg::YieldOp::create(nb, nloc, sum);
+            })
+            .getResult(0);
+
+    Type elementType = op.getO().getType().getElementType();
+    auto identity = AffineMap::getMultiDimIdentityMap(4, ctx);
+    Value init = tensor::EmptyOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, qHeads, qLen, valueDim},
+        elementType);
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), ValueRange{unnormalized, rowSum},
+               ValueRange{init},
+               {identity, map(4, {dim(0), dim(1), dim(2)}), identity},
+               {par, par, par, par},
+               [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                 Value quotient =
+                     arith::DivFOp::create(nb, nloc, args[0], args[1]);
+                 Value emptyRow = arith::CmpFOp::create(
+                     nb, nloc, arith::CmpFPredicate::OEQ, args[1],
+                     constant(nb, nloc, 0.0));
+                 Value o = arith::SelectOp::create(nb, nloc, emptyRow,
+                                                   constant(nb, nloc, 0.0), quotient);
+                 if (elementType != computeType)
+                   o = arith::TruncFOp::create(nb, nloc, elementType, o);
+                 linalg::YieldOp::create(nb, nloc, o);
+               })
+        .getResult(0);
+  }
+
+  /// lse = m + log(l), or -inf for an empty row.
+  Value logSumExp(Value rowMax, Value rowSum) {
+    auto identity = AffineMap::getMultiDimIdentityMap(3, ctx);
+    auto par = utils::IteratorType::parallel;
+    Value init = tensor::EmptyOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, qHeads, qLen}, computeType);
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), ValueRange{rowMax, rowSum},
+               ValueRange{init}, {identity, identity, identity},
+               {par, par, par},
+               [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                 Value log = math::LogOp::create(nb, nloc, args[1]);
+                 Value lse = arith::AddFOp::create(nb, nloc, args[0], log);
+                 Value emptyRow = arith::CmpFOp::create(
+                     nb, nloc, arith::CmpFPredicate::OEQ, args[1],
+                     constant(nb, nloc, 0.0));
+                 Value r = arith::SelectOp::create(nb, nloc, emptyRow,
+                                                   constant(nb, nloc, -kInf), lse);
+                 linalg::YieldOp::create(nb, nloc, r);
+               })
+        .getResult(0);
+  }
+
+  PatternRewriter &b;
+  AttentionOp op;
+  Location loc;
+  MLIRContext *ctx;
+  FloatType computeType;
+  int64_t groupSize;
+  OpFoldResult batch, qHeads, qLen, kvLen, valueDim;
+};
+
+struct DecomposeAttention : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, ReferenceBuilder(rewriter, op).build());
+    return success();
+  }
+};
+
+struct AttnDecomposePass : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<DecomposeAttention>(&getContext());
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
+  }
+};
+
+} // namespace

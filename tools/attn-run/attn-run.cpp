@@ -1,0 +1,325 @@
+//===- attn-run.cpp - Run a spec on .npy or random inputs -----------------===//
+//
+//   attn-run SPEC.mlir [--entry NAME] --input q=q.npy ... --output o=o.npy
+//   attn-run SPEC.mlir --random --seed 7 --dim Sq=37 --check
+//
+// Compiles the spec for the host, runs it, writes outputs as .npy, and with
+// --check compares against the float64 reference (the attn-reference
+// lowering computed in double precision on the same rounded inputs).
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/JIT/CpuKernel.h"
+#include "attn/Support/HostTensor.h"
+#include "attn/Support/Npy.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+
+using namespace attn;
+using llvm::Error;
+using llvm::Expected;
+using llvm::StringRef;
+
+namespace {
+
+llvm::cl::OptionCategory category("attn-run options");
+
+llvm::cl::opt<std::string> specPath(llvm::cl::Positional, llvm::cl::Required,
+                                    llvm::cl::desc("<spec.mlir>"),
+                                    llvm::cl::cat(category));
+llvm::cl::opt<std::string>
+    entryName("entry", llvm::cl::desc("Function to run (default: the only one)"),
+              llvm::cl::value_desc("name"), llvm::cl::cat(category));
+llvm::cl::list<std::string>
+    inputFiles("input", llvm::cl::desc("Input from a .npy file"),
+               llvm::cl::value_desc("name=file.npy"), llvm::cl::cat(category));
+llvm::cl::list<std::string>
+    outputFiles("output", llvm::cl::desc("Write an output as .npy"),
+                llvm::cl::value_desc("name=file.npy"), llvm::cl::cat(category));
+llvm::cl::opt<bool> random("random",
+                           llvm::cl::desc("Draw missing inputs from N(0, 1)"),
+                           llvm::cl::cat(category));
+llvm::cl::opt<uint64_t> seed("seed", llvm::cl::desc("Seed for --random"),
+                             llvm::cl::init(0), llvm::cl::cat(category));
+llvm::cl::list<std::string>
+    dimSizes("dim",
+             llvm::cl::desc("Size of a dynamic dimension for --random inputs"),
+             llvm::cl::value_desc("name=size"), llvm::cl::cat(category));
+llvm::cl::opt<bool>
+    check("check",
+          llvm::cl::desc("Compare with the float64 reference; exit 1 when an "
+                         "output's relative error exceeds the tolerance"),
+          llvm::cl::cat(category));
+llvm::cl::opt<double> tolerance(
+    "tolerance",
+    llvm::cl::desc("Relative tolerance for --check (default by element type: "
+                   "f64 1e-10, f32 1e-5, f16 2e-3, bf16 1e-2)"),
+    llvm::cl::init(0), llvm::cl::cat(category));
+llvm::cl::opt<bool>
+    reference("reference",
+              llvm::cl::desc("Run the reference lowering instead of the "
+                             "kernel pipeline"),
+              llvm::cl::cat(category));
+
+Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// Splits `name=value`.
+Expected<std::pair<StringRef, StringRef>> splitAssignment(StringRef flag,
+                                                          StringRef text) {
+  auto [name, value] = text.split('=');
+  if (name.empty() || value.empty() || !text.contains('='))
+    return fail("--" + flag + " expects name=value, got '" + text + "'");
+  return std::make_pair(name, value);
+}
+
+bool isFloatType(runtime::DType t) {
+  return t == runtime::DType::F16 || t == runtime::DType::BF16 ||
+         t == runtime::DType::F32 || t == runtime::DType::F64;
+}
+
+double defaultTolerance(runtime::DType t) {
+  switch (t) {
+  case runtime::DType::F64:
+    return 1e-10;
+  case runtime::DType::F32:
+    return 1e-5;
+  case runtime::DType::F16:
+    return 2e-3;
+  case runtime::DType::BF16:
+    return 1e-2;
+  default:
+    return 0;
+  }
+}
+
+/// Reads an input file and converts it to the parameter's element type.
+Expected<HostTensor> loadInput(const runtime::Param &param, StringRef path) {
+  Expected<NpyArray> array = readNpy(path);
+  if (!array)
+    return array.takeError();
+  if (isFloatType(array->dtype) != isFloatType(param.dtype))
+    return fail("input '" + param.name + "' from " + path + " has dtype '" +
+                array->descr + "' (" + runtime::dtypeName(array->dtype) +
+                "), the spec expects " + runtime::dtypeName(param.dtype) +
+                " " + runtime::describeDims(param));
+  HostTensor t(array->dtype, array->shape);
+  std::copy(array->data.begin(), array->data.end(),
+            static_cast<char *>(t.data()));
+  return t.convertTo(param.dtype);
+}
+
+/// Builds the inputs of `sig`: from files where given, else random.
+Expected<std::vector<HostTensor>>
+prepareInputs(const runtime::KernelSignature &sig) {
+  std::map<std::string, std::string, std::less<>> files;
+  for (StringRef spec : inputFiles) {
+    auto assignment = splitAssignment("input", spec);
+    if (!assignment)
+      return assignment.takeError();
+    files[assignment->first.str()] = assignment->second.str();
+  }
+  for (const auto &[name, path] : files)
+    if (llvm::none_of(sig.inputs,
+                      [&](const runtime::Param &p) { return p.name == name; }))
+      return fail("the spec has no input named '" + name + "'");
+
+  // Dimension sizes: from --dim, then from the files.
+  runtime::DimBindings dims;
+  for (StringRef spec : dimSizes) {
+    auto assignment = splitAssignment("dim", spec);
+    if (!assignment)
+      return assignment.takeError();
+    int64_t size;
+    if (assignment->second.getAsInteger(10, size) || size < 0)
+      return fail("--dim " + spec + ": the size must be a whole number >= 0");
+    dims[assignment->first.str()] = size;
+  }
+
+  std::vector<HostTensor> inputs(sig.inputs.size());
+  for (auto [i, param] : llvm::enumerate(sig.inputs)) {
+    auto file = files.find(param.name);
+    if (file == files.end())
+      continue;
+    Expected<HostTensor> t = loadInput(param, file->second);
+    if (!t)
+      return t.takeError();
+    inputs[i] = std::move(*t);
+    for (auto [dim, size] : llvm::zip(param.dims, inputs[i].shape()))
+      dims.try_emplace(dim.name, size);
+  }
+
+  std::mt19937_64 rng(seed);
+  for (auto [i, param] : llvm::enumerate(sig.inputs)) {
+    if (files.count(param.name))
+      continue;
+    if (!random)
+      return fail("missing input '" + param.name + "' " +
+                  runtime::describeDims(param) + "; pass --input " +
+                  param.name + "=FILE.npy or --random");
+    std::vector<int64_t> shape;
+    for (const runtime::Dim &dim : param.dims) {
+      if (dim.size != runtime::Dim::kDynamic) {
+        shape.push_back(dim.size);
+        continue;
+      }
+      auto it = dims.find(dim.name);
+      if (it == dims.end())
+        return fail("dimension " + dim.name + " of '" + param.name +
+                    "' is dynamic; pass --dim " + dim.name + "=N");
+      shape.push_back(it->second);
+    }
+    inputs[i] = HostTensor::randomNormal(param.dtype, shape, rng);
+  }
+  return inputs;
+}
+
+/// Runs `kernel` on `inputs` (converted to the kernel's element types) and
+/// returns its outputs.
+Expected<std::vector<HostTensor>> runKernel(const jit::CpuKernel &kernel,
+                                            std::vector<HostTensor> &inputs) {
+  const runtime::KernelSignature &sig = kernel.signature();
+  std::vector<HostTensor> converted;
+  std::vector<runtime::TensorRef> inRefs;
+  for (auto [param, t] : llvm::zip_equal(sig.inputs, inputs)) {
+    converted.push_back(t.dtype() == param.dtype ? t : t.convertTo(param.dtype));
+    inRefs.push_back(converted.back().ref());
+  }
+  Expected<runtime::DimBindings> bindings = sig.bind(inRefs);
+  if (!bindings)
+    return bindings.takeError();
+  std::vector<HostTensor> outputs;
+  std::vector<runtime::TensorRef> outRefs;
+  for (const runtime::Param &param : sig.outputs) {
+    Expected<std::vector<int64_t>> shape = sig.shapeOf(param, *bindings);
+    if (!shape)
+      return shape.takeError();
+    outputs.emplace_back(param.dtype, *shape);
+  }
+  for (HostTensor &t : outputs)
+    outRefs.push_back(t.ref());
+  if (Error e = kernel.run(inRefs, outRefs))
+    return std::move(e);
+  return outputs;
+}
+
+Error writeOutputs(const runtime::KernelSignature &sig,
+                   std::vector<HostTensor> &outputs) {
+  for (StringRef spec : outputFiles) {
+    auto assignment = splitAssignment("output", spec);
+    if (!assignment)
+      return assignment.takeError();
+    auto it = llvm::find_if(sig.outputs, [&](const runtime::Param &p) {
+      return p.name == assignment->first;
+    });
+    if (it == sig.outputs.end())
+      return fail("the spec has no output named '" + assignment->first + "'");
+    HostTensor &t = outputs[it - sig.outputs.begin()];
+    // f64 specs keep their precision; everything else is written as f32.
+    runtime::DType fileType = t.dtype() == runtime::DType::F64
+                                  ? runtime::DType::F64
+                                  : runtime::DType::F32;
+    HostTensor converted = t.convertTo(fileType);
+    if (Error e = writeNpy(assignment->second, converted.ref()))
+      return e;
+  }
+  return Error::success();
+}
+
+/// Returns 0 when every output is within tolerance of the float64 reference.
+Expected<int> checkAgainstReference(StringRef specText,
+                                    std::vector<HostTensor> &inputs,
+                                    std::vector<HostTensor> &outputs) {
+  jit::CpuOptions options;
+  options.entry = entryName;
+  options.reference = true;
+  options.float64 = true;
+  auto refKernel = jit::CpuKernel::compile(specText, options);
+  if (!refKernel)
+    return refKernel.takeError();
+  std::vector<HostTensor> inputs64;
+  for (HostTensor &t : inputs)
+    inputs64.push_back(t.convertTo(runtime::DType::F64));
+  // The f64 kernel's signature has f64 parameters.
+  Expected<std::vector<HostTensor>> refOutputs =
+      runKernel(**refKernel, inputs64);
+  if (!refOutputs)
+    return refOutputs.takeError();
+  int status = 0;
+  for (auto [i, param] : llvm::enumerate((*refKernel)->signature().outputs)) {
+    double error = relativeError(outputs[i], (*refOutputs)[i]);
+    double limit =
+        tolerance > 0 ? double(tolerance) : defaultTolerance(outputs[i].dtype());
+    bool ok = error <= limit;
+    llvm::outs() << llvm::format("check %-4s max relative error %.3e "
+                                 "(tolerance %.1e) %s\n",
+                                 param.name.c_str(), error, limit,
+                                 ok ? "ok" : "FAILED");
+    if (!ok)
+      status = 1;
+  }
+  return status;
+}
+
+Expected<int> runMain() {
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(specPath);
+  if (!buffer)
+    return fail("cannot read " + specPath + ": " +
+                buffer.getError().message());
+  StringRef specText = (*buffer)->getBuffer();
+
+  jit::CpuOptions options;
+  options.entry = entryName;
+  options.reference = reference;
+  auto kernel = jit::CpuKernel::compile(specText, options);
+  if (!kernel)
+    return kernel.takeError();
+  const runtime::KernelSignature &sig = (*kernel)->signature();
+
+  Expected<std::vector<HostTensor>> inputs = prepareInputs(sig);
+  if (!inputs)
+    return inputs.takeError();
+  Expected<std::vector<HostTensor>> outputs = runKernel(**kernel, *inputs);
+  if (!outputs)
+    return outputs.takeError();
+  if (Error e = writeOutputs(sig, *outputs))
+    return std::move(e);
+
+  llvm::outs() << "ran " << sig.entry << ":";
+  for (auto [param, t] : llvm::zip_equal(sig.outputs, *outputs))
+    llvm::outs() << " " << param.name << " "
+                 << runtime::describeShape(t.shape()) << " "
+                 << runtime::dtypeName(t.dtype());
+  llvm::outs() << "\n";
+  if (!check)
+    return 0;
+  return checkAgainstReference(specText, *inputs, *outputs);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  llvm::cl::HideUnrelatedOptions(category);
+  llvm::cl::ParseCommandLineOptions(
+      argc, argv,
+      "attn-run: run an attn spec on the CPU\n\n"
+      "  attn-run spec.mlir --input q=q.npy --input k=k.npy --input v=v.npy "
+      "--output o=o.npy\n"
+      "  attn-run spec.mlir --random --seed 1 --dim Sq=37 --check\n");
+  Expected<int> status = runMain();
+  if (!status) {
+    llvm::WithColor::error(llvm::errs(), "attn-run")
+        << llvm::toString(status.takeError()) << "\n";
+    return 1;
+  }
+  return *status;
+}
