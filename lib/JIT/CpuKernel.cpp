@@ -34,11 +34,12 @@ public:
   explicit DiagnosticCollector(MLIRContext *ctx)
       : handler(ctx, [this](Diagnostic &diag) {
           llvm::raw_string_ostream os(text);
-          os << diag.getLocation() << ": " << diag << "\n";
+          print(os, diag.getLocation(), diag.getSeverity(), diag.str());
           // The "see current operation" note prints the whole module.
           for (Diagnostic &note : diag.getNotes())
             if (!StringRef(note.str()).starts_with("see current operation"))
-              os << note.getLocation() << ": note: " << note << "\n";
+              print(os, note.getLocation(), DiagnosticSeverity::Note,
+                    note.str());
           return success();
         }) {}
 
@@ -50,6 +51,31 @@ public:
   }
 
 private:
+  /// `file:line:col: error: message`, as compilers print diagnostics.
+  static void print(llvm::raw_ostream &os, Location loc,
+                    DiagnosticSeverity severity, StringRef message) {
+    if (auto fileLoc = dyn_cast<FileLineColLoc>(loc))
+      os << fileLoc.getFilename().getValue() << ":" << fileLoc.getLine()
+         << ":" << fileLoc.getColumn();
+    else
+      os << loc;
+    switch (severity) {
+    case DiagnosticSeverity::Error:
+      os << ": error: ";
+      break;
+    case DiagnosticSeverity::Warning:
+      os << ": warning: ";
+      break;
+    case DiagnosticSeverity::Note:
+      os << ": note: ";
+      break;
+    case DiagnosticSeverity::Remark:
+      os << ": remark: ";
+      break;
+    }
+    os << message << "\n";
+  }
+
   std::string text;
   ScopedDiagnosticHandler handler;
 };
@@ -95,13 +121,14 @@ CpuKernel::CpuKernel(std::unique_ptr<Impl> impl, runtime::KernelSignature sig)
 CpuKernel::~CpuKernel() = default;
 
 llvm::Expected<std::unique_ptr<CpuKernel>>
-CpuKernel::compile(llvm::StringRef specText, const CpuOptions &options) {
+CpuKernel::compile(llvm::StringRef specText, const CpuOptions &options,
+                   llvm::StringRef sourceName) {
   DialectRegistry registry;
   registerCompilerDialects(registry);
   MLIRContext ctx(registry);
   DiagnosticCollector diagnostics(&ctx);
   OwningOpRef<ModuleOp> module =
-      parseSourceString<ModuleOp>(specText, ParserConfig(&ctx));
+      parseSourceString<ModuleOp>(specText, ParserConfig(&ctx), sourceName);
   if (!module)
     return diagnostics.takeError("cannot parse the spec");
   return compile(*module, options);

@@ -89,7 +89,7 @@ llvm::Expected<NpyArray> parseNpy(llvm::StringRef bytes,
       headerLen |= size_t(uint8_t(bytes[8 + i])) << (8 * i);
     headerStart = 12;
   } else {
-    return npyError(name, "unsupported .npy version " + llvm::Twine(major) +
+    return npyError(name, "unsupported .npy version " + llvm::Twine(unsigned(major)) +
                               " (1, 2 and 3 are supported)");
   }
   if (bytes.size() < headerStart + headerLen)

@@ -242,7 +242,7 @@ Expected<int> checkAgainstReference(StringRef specText,
   options.entry = entryName;
   options.reference = true;
   options.float64 = true;
-  auto refKernel = jit::CpuKernel::compile(specText, options);
+  auto refKernel = jit::CpuKernel::compile(specText, options, specPath);
   if (!refKernel)
     return refKernel.takeError();
   std::vector<HostTensor> inputs64;
@@ -279,7 +279,7 @@ Expected<int> runMain() {
   jit::CpuOptions options;
   options.entry = entryName;
   options.reference = reference;
-  auto kernel = jit::CpuKernel::compile(specText, options);
+  auto kernel = jit::CpuKernel::compile(specText, options, specPath);
   if (!kernel)
     return kernel.takeError();
   const runtime::KernelSignature &sig = (*kernel)->signature();

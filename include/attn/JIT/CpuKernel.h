@@ -32,9 +32,11 @@ class CpuKernel {
 public:
   ~CpuKernel();
 
-  /// Compiles MLIR text. Errors carry the MLIR diagnostics with locations.
+  /// Compiles MLIR text; `sourceName` names it in diagnostics. Errors carry
+  /// the MLIR diagnostics with their locations.
   static llvm::Expected<std::unique_ptr<CpuKernel>>
-  compile(llvm::StringRef specText, const CpuOptions &options = {});
+  compile(llvm::StringRef specText, const CpuOptions &options = {},
+          llvm::StringRef sourceName = "spec");
   /// Compiles a module (left unchanged).
   static llvm::Expected<std::unique_ptr<CpuKernel>>
   compile(mlir::ModuleOp spec, const CpuOptions &options = {});
