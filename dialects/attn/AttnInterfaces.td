@@ -62,15 +62,89 @@ def Attn_MaskAttrInterface : AttrInterface<"MaskAttrInterface"> {
     >,
     InterfaceMethod<
       /*desc=*/[{
-        Checks the mask against the shapes of the op that carries it
-        (dynamic sizes are `ShapedType::kDynamic`).
+        Checks the mask against the op that carries it: its shapes (dynamic
+        sizes are `ShapedType::kDynamic`) and the operands the mask reads.
       }],
       /*retTy=*/"::llvm::LogicalResult",
-      /*methodName=*/"verifyShapes",
-      /*args=*/(ins "::llvm::function_ref<::mlir::InFlightDiagnostic()>":$emitError,
+      /*methodName=*/"verifyFor",
+      /*args=*/(ins "::mlir::Operation *":$op,
                     "const ::attn::AttentionShape &":$shape),
       /*methodBody=*/"",
       /*defaultImplementation=*/"return ::mlir::success();"
+    >,
+  ];
+}
+
+def Attn_ScoreModAttrInterface : AttrInterface<"ScoreModAttrInterface"> {
+  let cppNamespace = "::attn";
+  let description = [{
+    A score modifier maps a scaled score `s` at position (b, h, q, kv) to a
+    new score before masking: ALiBi adds a per-head linear bias, soft-capping
+    squashes `s` into `(-c, c)`, a bias operand adds a tensor. Scores are
+    floats of the compute type (scalars or vectors); positions are IndexExpr.
+  }];
+  let methods = [
+    InterfaceMethod<
+      /*desc=*/"Returns the modified score.",
+      /*retTy=*/"::mlir::Value",
+      /*methodName=*/"buildScoreMod",
+      /*args=*/(ins "::attn::IndexExprBuilder &":$builder,
+                    "const ::attn::ScoreContext &":$context,
+                    "::mlir::Value":$score)
+    >,
+    InterfaceMethod<
+      /*desc=*/"Checks the modifier against the op that carries it.",
+      /*retTy=*/"::llvm::LogicalResult",
+      /*methodName=*/"verifyFor",
+      /*args=*/(ins "::mlir::Operation *":$op,
+                    "const ::attn::AttentionShape &":$shape),
+      /*methodBody=*/"",
+      /*defaultImplementation=*/"return ::mlir::success();"
+    >,
+  ];
+}
+
+def Attn_NormalizationAttrInterface
+    : AttrInterface<"NormalizationAttrInterface"> {
+  let cppNamespace = "::attn";
+  let description = [{
+    How scores become weights. Softmax normalizes each row (weights
+    `exp(s - max)` divided by their sum, which needs the row max and gives a
+    log-sum-exp); pointwise normalizations (sigmoid, relu) weight each score
+    on its own and sum without dividing. A masked score is `-inf` and every
+    normalization must give it weight 0.
+  }];
+  let methods = [
+    InterfaceMethod<
+      /*desc=*/[{
+        Whether weights are divided by their row sum (softmax). Only such
+        normalizations need the running row max and define `lse`.
+      }],
+      /*retTy=*/"bool",
+      /*methodName=*/"normalizesRows",
+      /*args=*/(ins)
+    >,
+    InterfaceMethod<
+      /*desc=*/[{
+        The unnormalized weight of `score`; `rowMax` is the (running) row
+        maximum for row-normalizing kinds and unused otherwise.
+      }],
+      /*retTy=*/"::mlir::Value",
+      /*methodName=*/"buildWeight",
+      /*args=*/(ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+                    "::mlir::Value":$score, "::mlir::Value":$rowMax)
+    >,
+    InterfaceMethod<
+      /*desc=*/[{
+        A factor applied to every output element (a float of `type`), or a
+        null value when there is none. `kvLen` is Skv as an index.
+      }],
+      /*retTy=*/"::mlir::Value",
+      /*methodName=*/"buildOutputFactor",
+      /*args=*/(ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+                    "::mlir::Value":$kvLen, "::mlir::FloatType":$type),
+      /*methodBody=*/"",
+      /*defaultImplementation=*/"return ::mlir::Value();"
     >,
   ];
 }
@@ -92,10 +166,10 @@ def Attn_KernelOpInterface : OpInterface<"KernelOpInterface"> {
         Names of the dimensions of operand `index`; dimensions that must agree
         across operands and results share a name.
       }],
-      "::llvm::SmallVector<::llvm::StringRef>", "getOperandDimNames",
+      "::llvm::SmallVector<::attn::DimName>", "getOperandDimNames",
       (ins "unsigned":$index)>,
     InterfaceMethod<"Names of the dimensions of result `index`.",
-      "::llvm::SmallVector<::llvm::StringRef>", "getResultDimNames",
+      "::llvm::SmallVector<::attn::DimName>", "getResultDimNames",
       (ins "unsigned":$index)>,
   ];
 }

@@ -7,34 +7,51 @@ include "AttnBase.td"
 include "AttnAttrs.td"
 include "AttnInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Attn_AttentionOp : Attn_Op<"attention", [
-    Pure, DeclareOpInterfaceMethods<ReifyRankedShapedTypeOpInterface,
-                               ["reifyResultShapes"]>,
+    Pure, AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<ReifyRankedShapedTypeOpInterface,
+                              ["reifyResultShapes"]>,
     DeclareOpInterfaceMethods<Attn_KernelOpInterface>]> {
-  let summary = "Scaled dot-product attention with a mask";
+  let summary = "Scaled dot-product attention with masks and score modifiers";
   let description = [{
     Computes, for every batch `b`, query head `h` and query row `i`,
 
     ```
-    s[j]  = scale * dot(q[b, h, i, :], k[b, h / G, j, :])   (G = Hq / Hkv)
-    p[j]  = mask(b, h, i, j) ? exp(s[j] - max_j s) : 0
-    o[b, h, i, :] = sum_j p[j] * v[b, h / G, j, :] / sum_j p[j]
-    lse[b, h, i]  = max_j s + log(sum_j p[j])
+    s[j]  = mods(scale * dot(q[b, h, i, :], k[b, h / G, j, :]))   (G = Hq / Hkv)
+    s[j]  = allowed(b, h, i, j) ? s[j] : -inf
+    o[b, h, i, :] = sum_j w(s)[j] * v[b, h / G, j, :]
     ```
 
-    with `scale` defaulting to `1/sqrt(D)`. Shapes: `q [B, Hq, Sq, D]`,
-    `k [B, Hkv, Skv, D]`, `v [B, Hkv, Skv, Dv]`, `o [B, Hq, Sq, Dv]` with the
-    element type of `q`, and the optional `lse [B, Hq, Sq]` in f32. `Hq` must
-    be a multiple of `Hkv` (grouped-query and multi-query attention);
-    `Sq != Skv` is cross attention. `B`, `Sq` and `Skv` may be dynamic; the
-    head counts and `D`, `Dv` are static.
+    With the default softmax normalization `w(s) = exp(s - max s) / sum exp(s - max s)`
+    and `lse[b, h, i] = max s + log(sum exp(s - max s))`; `#attn.sigmoid` and
+    `#attn.relu` weight each score on its own (see their docs).
 
-    Elements are f16, bf16 or f32 (f64 is accepted for reference
-    computations); scores and sums are accumulated in f32 (f64 for f64).
+    - Shapes: `q [B, Hq, Sq, D]`, `k [B, Hkv, Skv, D]`, `v [B, Hkv, Skv, Dv]`,
+      `o [B, Hq, Sq, Dv]` with the element type of `q`, optional
+      `lse [B, Hq, Sq]` in the accumulation type. `Hq` must be a multiple of
+      `Hkv` (grouped-query and multi-query attention); `Sq != Skv` is cross
+      attention. `B`, `Sq` and `Skv` may be dynamic; head counts, `D` and
+      `Dv` are static.
+    - Elements are f16, bf16 or f32 (f64 is accepted for reference
+      computations); scores and sums are accumulated in f32 (f64 for f64).
+    - `scale` defaults to `1/sqrt(D)`.
+    - `score_mods` (an ordered list of ScoreModAttrInterface attributes) and
+      then the `score_mod` region modify the scaled score.
+    - `mask` (a MaskAttrInterface attribute) and the `mask_mod` region decide
+      which pairs are allowed; both must allow a pair.
+    - Operands that masks and modifiers read: `layout` (`#attn.block_sparse`),
+      `segments` (`#attn.document`: query then key segment ids), `bias`
+      (`#attn.bias`), `alibi_slopes` (`#attn.alibi`). The regions may read
+      any value defined above them (tensors are read with `tensor.extract`).
 
-    A query row for which the mask allows no key produces `o = 0` and
+    The `score_mod` region takes `(score : f32, b, h, q_idx, kv_idx : index)`
+    and yields the new f32 score; `mask_mod` takes `(b, h, q_idx, kv_idx :
+    index)` and yields an i1. Both end in `attn.yield`.
+
+    A query row for which no key is allowed produces `o = 0` and
     `lse = -inf`. When the shapes are static and the verifier can prove that
     some row is empty, it rejects the op unless `allow_empty_rows` is given,
     since an empty row is usually a mistake in the mask.
@@ -43,6 +60,16 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     %o, %lse = attn.attention %q, %k, %v mask(#attn.causal) scale(0.125)
         : tensor<2x8x128x64xf16>, tensor<2x2x128x64xf16>, tensor<2x2x128x64xf16>
         -> tensor<2x8x128x64xf16>, tensor<2x8x128xf32>
+
+    %o = attn.attention %q, %k, %v segments(%qs, %ks : tensor<1x4096xi32>, tensor<1x4096xi32>)
+        mask(#attn.and<[#attn.document, #attn.causal]>)
+        score_mods([#attn.softcap<30.0>])
+        mask_mod {
+        ^bb0(%b: index, %h: index, %i: index, %j: index):
+          %c = arith.cmpi ne, %i, %j : index
+          attn.yield %c : i1
+        } : tensor<1x8x4096x64xbf16>, tensor<1x8x4096x64xbf16>, tensor<1x8x4096x64xbf16>
+          -> tensor<1x8x4096x64xbf16>
     ```
   }];
 
@@ -50,18 +77,41 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     AnyRankedTensor:$q,
     AnyRankedTensor:$k,
     AnyRankedTensor:$v,
+    Optional<AnyRankedTensor>:$layout,
+    Optional<AnyRankedTensor>:$q_segments,
+    Optional<AnyRankedTensor>:$kv_segments,
+    Optional<AnyRankedTensor>:$bias,
+    Optional<AnyRankedTensor>:$alibi_slopes,
     OptionalAttr<F64Attr>:$scale,
     OptionalAttr<Attn_MaskAttrInterface>:$mask,
+    OptionalAttr<TypedArrayAttrBase<Attn_ScoreModAttrInterface,
+                                    "score modifiers">>:$score_mods,
+    OptionalAttr<Attn_NormalizationAttrInterface>:$normalization,
     UnitAttr:$allow_empty_rows
   );
   let results = (outs AnyRankedTensor:$o, Optional<AnyRankedTensor>:$lse);
+  let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
 
   let assemblyFormat = [{
-    $q `,` $k `,` $v (`mask` `(` $mask^ `)`)? (`scale` `(` $scale^ `)`)?
-    (`allow_empty_rows` $allow_empty_rows^)? attr-dict
+    $q `,` $k `,` $v
+    (`layout` `(` $layout^ `:` type($layout) `)`)?
+    (`segments` `(` $q_segments^ `,` $kv_segments `:` type($q_segments) `,`
+        type($kv_segments) `)`)?
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`alibi_slopes` `(` $alibi_slopes^ `:` type($alibi_slopes) `)`)?
+    (`mask` `(` $mask^ `)`)?
+    (`score_mods` `(` $score_mods^ `)`)?
+    (`normalization` `(` $normalization^ `)`)?
+    (`scale` `(` $scale^ `)`)?
+    (`allow_empty_rows` $allow_empty_rows^)?
+    (`score_mod` $score_mod^)?
+    (`mask_mod` $mask_mod^)?
+    attr-dict
     `:` type($q) `,` type($k) `,` type($v) `->` type($o) (`,` type($lse)^)?
   }];
   let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let hasCanonicalizer = 1;
 
   let extraClassDeclaration = [{
     /// The scale applied to q.k: the `scale` attribute or 1/sqrt(D).
@@ -70,7 +120,28 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     ::attn::AttentionShape getShape();
     /// Element type of scores and accumulators: f64 for f64 inputs, else f32.
     ::mlir::FloatType getComputeType();
+    /// The normalization attribute, softmax when absent.
+    ::attn::NormalizationAttrInterface getNormalizationOrDefault();
+    /// The score modifiers in the order they apply.
+    ::llvm::SmallVector<::attn::ScoreModAttrInterface> getScoreModList();
+
+  private:
+    /// Checks that the auxiliary operands come with the attributes that read
+    /// them.
+    ::llvm::LogicalResult verifyAuxOperands();
+  public:
   }];
+}
+
+def Attn_YieldOp : Attn_Op<"yield", [
+    Pure, Terminator, ReturnLike, HasParent<"AttentionOp">]> {
+  let summary = "Yields the value of an attn region";
+  let description = [{
+    Ends the `score_mod` region (yielding an f32 score) and the `mask_mod`
+    region (yielding an i1) of `attn.attention`.
+  }];
+  let arguments = (ins AnyType:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
 }
 
 #endif // ATTN_OPS_TD

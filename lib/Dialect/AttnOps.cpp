@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
 
 #include <cmath>
 
@@ -61,11 +62,97 @@ AttentionShape AttentionOp::getShape() {
                         v.getDimSize(3)};
 }
 
+NormalizationAttrInterface AttentionOp::getNormalizationOrDefault() {
+  if (NormalizationAttrInterface n = getNormalizationAttr())
+    return n;
+  return SoftmaxAttr::get(getContext());
+}
+
+SmallVector<ScoreModAttrInterface> AttentionOp::getScoreModList() {
+  SmallVector<ScoreModAttrInterface> mods;
+  if (ArrayAttr list = getScoreModsAttr())
+    for (Attribute a : list)
+      mods.push_back(cast<ScoreModAttrInterface>(a));
+  return mods;
+}
+
 FloatType AttentionOp::getComputeType() {
   Builder b(getContext());
   if (getQ().getType().getElementType().isF64())
     return b.getF64Type();
   return b.getF32Type();
+}
+
+namespace {
+/// Whether `attr` or one of its sub-attributes is a `T`.
+template <typename T>
+bool uses(Attribute attr) {
+  bool found = false;
+  if (attr)
+    attr.walk([&](T) { found = true; });
+  return found;
+}
+} // namespace
+
+LogicalResult AttentionOp::verifyAuxOperands() {
+  if (bool(getQSegments()) != bool(getKvSegments()))
+    return emitOpError() << "'q_segments' and 'kv_segments' come together";
+  struct Aux {
+    Value operand;
+    StringRef name;
+    bool used;
+    StringRef reader;
+  };
+  Aux aux[] = {
+      {getLayout(), "layout", uses<BlockSparseAttr>(getMaskAttr()),
+       "#attn.block_sparse mask"},
+      {getQSegments(), "segments", uses<DocumentAttr>(getMaskAttr()),
+       "#attn.document mask"},
+      {getBias(), "bias", uses<BiasAttr>(getScoreModsAttr()),
+       "#attn.bias score modifier"},
+      {getAlibiSlopes(), "alibi_slopes", uses<AlibiAttr>(getScoreModsAttr()),
+       "#attn.alibi score modifier"}};
+  for (const Aux &a : aux)
+    if (a.operand && !a.used)
+      return emitOpError() << "the '" << a.name
+                           << "' operand is given but no " << a.reader
+                           << " reads it";
+  return success();
+}
+
+LogicalResult AttentionOp::verifyRegions() {
+  MLIRContext *ctx = getContext();
+  Type index = IndexType::get(ctx);
+  Type f32 = Float32Type::get(ctx);
+  struct Expected {
+    Region &region;
+    StringRef name;
+    SmallVector<Type> args;
+    StringRef signature;
+    Type yields;
+  };
+  Expected regions[] = {
+      {getScoreMod(), "score_mod", {f32, index, index, index, index},
+       "(score: f32, b: index, h: index, q_idx: index, kv_idx: index)", f32},
+      {getMaskMod(), "mask_mod", {index, index, index, index},
+       "(b: index, h: index, q_idx: index, kv_idx: index)",
+       IntegerType::get(ctx, 1)}};
+  for (Expected &e : regions) {
+    if (e.region.empty())
+      continue;
+    if (!e.region.hasOneBlock())
+      return emitOpError() << "the " << e.name << " region must have one block";
+    Block &block = e.region.front();
+    if (block.getArgumentTypes() != TypeRange(e.args))
+      return emitOpError() << "the " << e.name << " region must take "
+                           << e.signature << ", got ("
+                           << block.getArgumentTypes() << ")";
+    auto yield = dyn_cast<YieldOp>(block.getTerminator());
+    if (!yield || yield.getValue().getType() != e.yields)
+      return emitOpError() << "the " << e.name
+                           << " region must end in attn.yield of " << e.yields;
+  }
+  return success();
 }
 
 LogicalResult AttentionOp::verify() {
@@ -142,10 +229,18 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "scale must be finite, got "
                          << scale.getValueAsDouble();
 
-  MaskAttrInterface mask = getMaskAttr();
-  if (mask && failed(mask.verifyShapes([&] { return emitOpError(); },
-                                       getShape())))
+  if (getLse() && !getNormalizationOrDefault().normalizesRows())
+    return emitOpError() << "'lse' is only defined for softmax "
+                            "normalization; drop the second result";
+  if (failed(verifyAuxOperands()))
     return failure();
+  AttentionShape shape = getShape();
+  MaskAttrInterface mask = getMaskAttr();
+  if (mask && failed(mask.verifyFor(*this, shape)))
+    return failure();
+  for (ScoreModAttrInterface mod : getScoreModList())
+    if (failed(mod.verifyFor(*this, shape)))
+      return failure();
   int64_t qLen = q.getDimSize(2), kvLen = k.getDimSize(2);
   if (!getAllowEmptyRows() && !ShapedType::isDynamic(qLen) &&
       !ShapedType::isDynamic(kvLen)) {
@@ -158,6 +253,44 @@ LogicalResult AttentionOp::verify() {
                               "and lse = -inf for such rows";
   }
   return success();
+}
+
+namespace {
+/// Replaces the mask by its simplest equivalent (see simplifyMask).
+struct SimplifyMask : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    MaskAttrInterface mask = op.getMaskAttr();
+    if (!mask)
+      return failure();
+    AttentionShape shape = op.getShape();
+    auto length = [](int64_t n) -> std::optional<int64_t> {
+      if (ShapedType::isDynamic(n))
+        return std::nullopt;
+      return n;
+    };
+    MaskAttrInterface simple =
+        simplifyMask(mask, length(shape.qLen), length(shape.kvLen));
+    // Masks that read operands stay, so that the operands keep a reader.
+    if (simple == mask || uses<BlockSparseAttr>(simple) !=
+                              uses<BlockSparseAttr>(mask) ||
+        uses<DocumentAttr>(simple) != uses<DocumentAttr>(mask))
+      return failure();
+    rewriter.modifyOpInPlace(op, [&] {
+      if (simple)
+        op.setMaskAttr(simple);
+      else
+        op.removeMaskAttr();
+    });
+    return success();
+  }
+};
+} // namespace
+
+void AttentionOp::getCanonicalizationPatterns(RewritePatternSet &patterns,
+                                              MLIRContext *ctx) {
+  patterns.add<SimplifyMask>(ctx);
 }
 
 LogicalResult
@@ -179,28 +312,61 @@ AttentionOp::reifyResultShapes(OpBuilder &builder,
 // KernelOpInterface
 //===----------------------------------------------------------------------===//
 
+namespace {
+/// The ODS operand groups of attn.attention, in order.
+constexpr StringLiteral kOperandRoles[] = {
+    "q", "k", "v", "layout", "q_segments", "kv_segments", "bias",
+    "alibi_slopes"};
+
+/// `name` where the dimension of `type` is not a broadcast 1, else a
+/// dimension of its own.
+DimName unlessBroadcast(RankedTensorType type, unsigned dim, StringRef name) {
+  if (type.getDimSize(dim) == 1)
+    return DimName{""};
+  return DimName{name.str()};
+}
+} // namespace
+
 StringRef AttentionOp::getOperandRole(unsigned index) {
-  static constexpr StringLiteral roles[] = {"q", "k", "v"};
-  return roles[index];
+  for (unsigned group = 0; group < std::size(kOperandRoles); ++group) {
+    auto [start, length] = getODSOperandIndexAndLength(group);
+    if (index >= start && index < start + length)
+      return kOperandRoles[group];
+  }
+  llvm_unreachable("operand index out of range");
 }
 
 StringRef AttentionOp::getResultRole(unsigned index) {
   return index == 0 ? "o" : "lse";
 }
 
-SmallVector<StringRef> AttentionOp::getOperandDimNames(unsigned index) {
-  switch (index) {
-  case 0:
-    return {"B", "Hq", "Sq", "D"};
-  case 1:
-    return {"B", "Hkv", "Skv", "D"};
-  default:
-    return {"B", "Hkv", "Skv", "Dv"};
-  }
+SmallVector<DimName> AttentionOp::getOperandDimNames(unsigned index) {
+  StringRef role = getOperandRole(index);
+  auto type = cast<RankedTensorType>(getOperand(index).getType());
+  if (role == "q")
+    return {{"B"}, {"Hq"}, {"Sq"}, {"D"}};
+  if (role == "k")
+    return {{"B"}, {"Hkv"}, {"Skv"}, {"D"}};
+  if (role == "v")
+    return {{"B"}, {"Hkv"}, {"Skv"}, {"Dv"}};
+  if (role == "q_segments")
+    return {{"B"}, {"Sq"}};
+  if (role == "kv_segments")
+    return {{"B"}, {"Skv"}};
+  if (role == "alibi_slopes")
+    return {{"Hq"}};
+  if (role == "bias")
+    return {unlessBroadcast(type, 0, "B"), unlessBroadcast(type, 1, "Hq"),
+            unlessBroadcast(type, 2, "Sq"), unlessBroadcast(type, 3, "Skv")};
+  // The layout: one entry per block of the block-sparse mask.
+  ArrayRef<int64_t> block;
+  getMaskAttr().walk([&](BlockSparseAttr a) { block = a.getBlock(); });
+  return {unlessBroadcast(type, 0, "B"), unlessBroadcast(type, 1, "Hq"),
+          {"QBlocks", "Sq", block[0]}, {"KvBlocks", "Skv", block[1]}};
 }
 
-SmallVector<StringRef> AttentionOp::getResultDimNames(unsigned index) {
+SmallVector<DimName> AttentionOp::getResultDimNames(unsigned index) {
   if (index == 0)
-    return {"B", "Hq", "Sq", "Dv"};
-  return {"B", "Hq", "Sq"};
+    return {{"B"}, {"Hq"}, {"Sq"}, {"Dv"}};
+  return {{"B"}, {"Hq"}, {"Sq"}};
 }

@@ -8,16 +8,51 @@
 
 #include "attn/Dialect/Attn.h"
 
+#include "llvm/ADT/STLExtras.h"
+
 using namespace mlir;
 using namespace attn;
 
-namespace {
-/// The diagonal `kv = q + offset` of causal and window masks: 0 when
-/// top-left aligned, `Skv - Sq` when bottom-right aligned.
-IndexExpr diagonalOffset(Alignment align, const MaskContext &context) {
+AuxReader::~AuxReader() = default;
+
+IndexExpr attn::diagonalOffset(Alignment align, const MaskContext &context) {
   if (align == Alignment::BottomRight)
     return context.kvLen - context.qLen;
   return 0;
+}
+
+namespace {
+
+/// Tile class of `kv <= q + offset`.
+TileClassExpr causalTileClass(const MaskTile &tile, IndexExpr offset) {
+  return {tile.kvLo > tile.qHi - 1 + offset, tile.kvHi - 1 <= tile.qLo + offset};
+}
+
+IndexExpr readIntOrUnknown(IndexExprBuilder &b, const MaskContext &context,
+                           AuxOperand operand, ArrayRef<IndexExpr> indices) {
+  if (!context.aux)
+    return IndexExpr();
+  return context.aux->readInt(b, operand, indices);
+}
+
+/// The operand of `op` a mask reads, with a message naming the syntax when
+/// it is missing.
+FailureOr<RankedTensorType> requireOperand(Operation *op, Value operand,
+                                           StringRef what, StringRef syntax) {
+  if (!operand)
+    return op->emitOpError() << what << " needs the '" << syntax
+                             << "' operand";
+  return cast<RankedTensorType>(operand.getType());
+}
+
+/// True when static `actual` is not `expected` (dynamic sizes pass).
+bool mismatch(int64_t actual, int64_t expected) {
+  return !ShapedType::isDynamic(actual) && !ShapedType::isDynamic(expected) &&
+         actual != expected;
+}
+
+int64_t ceilDiv(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) ? ShapedType::kDynamic : (a + b - 1) / b;
 }
 } // namespace
 
@@ -33,10 +68,7 @@ PredExpr CausalAttr::buildAllowed(IndexExprBuilder &, const MaskContext &context
 TileClassExpr CausalAttr::buildTileClass(IndexExprBuilder &,
                                          const MaskContext &context,
                                          const MaskTile &tile) const {
-  IndexExpr offset = diagonalOffset(getAlign(), context);
-  // Empty: the first key lies right of the last query's diagonal. Full: the
-  // last key lies on or left of the first query's diagonal.
-  return {tile.kvLo > tile.qHi - 1 + offset, tile.kvHi - 1 <= tile.qLo + offset};
+  return causalTileClass(tile, diagonalOffset(getAlign(), context));
 }
 
 IndexRange CausalAttr::buildKvRange(IndexExprBuilder &,
@@ -87,4 +119,582 @@ IndexRange WindowAttr::buildKvRange(IndexExprBuilder &,
   IndexExpr offset = diagonalOffset(getAlign(), context);
   return {clamp(qLo + offset - getLeft(), 0, context.kvLen),
           clamp(qHi + offset + getRight(), 0, context.kvLen)};
+}
+
+//===----------------------------------------------------------------------===//
+// SinksAttr: kv < n
+//===----------------------------------------------------------------------===//
+
+LogicalResult SinksAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                int64_t count) {
+  if (count < 1 || count > (int64_t(1) << 40))
+    return emitError() << "the number of sink tokens must be in [1, 2^40], got "
+                       << count;
+  return success();
+}
+
+PredExpr SinksAttr::buildAllowed(IndexExprBuilder &, const MaskContext &,
+                                 const MaskPoint &point) const {
+  return point.kv < getCount();
+}
+
+TileClassExpr SinksAttr::buildTileClass(IndexExprBuilder &, const MaskContext &,
+                                        const MaskTile &tile) const {
+  return {tile.kvLo >= getCount(), tile.kvHi <= getCount()};
+}
+
+IndexRange SinksAttr::buildKvRange(IndexExprBuilder &,
+                                   const MaskContext &context, IndexExpr,
+                                   IndexExpr) const {
+  return {0, clamp(IndexExpr(getCount()), 0, context.kvLen)};
+}
+
+//===----------------------------------------------------------------------===//
+// PrefixLMAttr: kv < n or kv <= q
+//===----------------------------------------------------------------------===//
+
+LogicalResult PrefixLMAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   int64_t prefix) {
+  if (prefix < 1 || prefix > (int64_t(1) << 40))
+    return emitError() << "the prefix length must be in [1, 2^40], got "
+                       << prefix;
+  return success();
+}
+
+PredExpr PrefixLMAttr::buildAllowed(IndexExprBuilder &, const MaskContext &,
+                                    const MaskPoint &point) const {
+  return (point.kv < getPrefix()) | (point.kv <= point.q);
+}
+
+TileClassExpr PrefixLMAttr::buildTileClass(IndexExprBuilder &,
+                                           const MaskContext &,
+                                           const MaskTile &tile) const {
+  IndexExpr n = getPrefix();
+  return {(tile.kvLo >= n) & (tile.kvLo > tile.qHi - 1),
+          (tile.kvHi - 1 < n) | (tile.kvHi - 1 <= tile.qLo)};
+}
+
+IndexRange PrefixLMAttr::buildKvRange(IndexExprBuilder &,
+                                      const MaskContext &context, IndexExpr,
+                                      IndexExpr qHi) const {
+  return {0, clamp(max(IndexExpr(getPrefix()), qHi), 0, context.kvLen)};
+}
+
+//===----------------------------------------------------------------------===//
+// StridedAttr: kv <= q and (q - kv < s or (q - kv) % s == 0)
+//===----------------------------------------------------------------------===//
+
+LogicalResult StridedAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  int64_t stride) {
+  if (stride < 1 || stride > (int64_t(1) << 40))
+    return emitError() << "the stride must be in [1, 2^40], got " << stride;
+  return success();
+}
+
+PredExpr StridedAttr::buildAllowed(IndexExprBuilder &, const MaskContext &,
+                                   const MaskPoint &point) const {
+  IndexExpr distance = point.q - point.kv;
+  return (distance >= 0) &
+         ((distance < getStride()) | (floorMod(distance, getStride()) == 0));
+}
+
+TileClassExpr StridedAttr::buildTileClass(IndexExprBuilder &,
+                                          const MaskContext &,
+                                          const MaskTile &tile) const {
+  TileClassExpr causal = causalTileClass(tile, 0);
+  // Full when every pair is inside the local band.
+  return {causal.empty,
+          causal.full & (tile.qHi - 1 - tile.kvLo < getStride())};
+}
+
+IndexRange StridedAttr::buildKvRange(IndexExprBuilder &,
+                                     const MaskContext &context, IndexExpr,
+                                     IndexExpr qHi) const {
+  return {0, clamp(qHi, 0, context.kvLen)};
+}
+
+//===----------------------------------------------------------------------===//
+// FixedAttr: kv <= q and (q / s == kv / s or kv % s >= s - c)
+//===----------------------------------------------------------------------===//
+
+LogicalResult FixedAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                int64_t stride, int64_t summary) {
+  if (stride < 1 || stride > (int64_t(1) << 40))
+    return emitError() << "the stride must be in [1, 2^40], got " << stride;
+  if (summary < 1 || summary > stride)
+    return emitError() << "the summary size must be in [1, stride = " << stride
+                       << "], got " << summary;
+  return success();
+}
+
+PredExpr FixedAttr::buildAllowed(IndexExprBuilder &, const MaskContext &,
+                                 const MaskPoint &point) const {
+  int64_t s = getStride();
+  return (point.kv <= point.q) &
+         ((floorDiv(point.q, s) == floorDiv(point.kv, s)) |
+          (floorMod(point.kv, s) >= s - getSummary()));
+}
+
+TileClassExpr FixedAttr::buildTileClass(IndexExprBuilder &, const MaskContext &,
+                                        const MaskTile &tile) const {
+  int64_t s = getStride();
+  TileClassExpr causal = causalTileClass(tile, 0);
+  IndexExpr qBlockLo = floorDiv(tile.qLo, s), qBlockHi = floorDiv(tile.qHi - 1, s);
+  IndexExpr kBlockLo = floorDiv(tile.kvLo, s), kBlockHi = floorDiv(tile.kvHi - 1, s);
+  PredExpr keysInOneBlock = kBlockLo == kBlockHi;
+  // Keys of one block that stop before its summary positions, in blocks
+  // before every query's block: nothing allowed.
+  PredExpr noSummary =
+      keysInOneBlock & (floorMod(tile.kvHi - 1, s) < s - getSummary());
+  PredExpr empty = causal.empty | (noSummary & (kBlockHi < qBlockLo));
+  PredExpr allSameBlock =
+      (qBlockLo == qBlockHi) & (kBlockLo == qBlockLo) & keysInOneBlock;
+  PredExpr allSummary =
+      keysInOneBlock & (floorMod(tile.kvLo, s) >= s - getSummary());
+  return {empty, causal.full & (allSameBlock | allSummary)};
+}
+
+IndexRange FixedAttr::buildKvRange(IndexExprBuilder &,
+                                   const MaskContext &context, IndexExpr,
+                                   IndexExpr qHi) const {
+  return {0, clamp(qHi, 0, context.kvLen)};
+}
+
+//===----------------------------------------------------------------------===//
+// NeighborhoodAttr
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// One axis of a neighborhood: the NATTEN rules of NeighborhoodAttr's docs.
+struct NeighborhoodAxis {
+  int64_t length, window, dilation, stride;
+  bool causal;
+
+  /// Length of dilation group `group`: ceil((L - g) / d).
+  IndexExpr groupLength(IndexExpr group) const {
+    return floorDiv(length - group + dilation - 1, dilation);
+  }
+  /// The leader of local index `li` in a group of length `groupLen`.
+  IndexExpr leader(IndexExpr li, IndexExpr groupLen) const {
+    if (stride == 1)
+      return li;
+    return min(floorDiv(li, stride) * stride + stride / 2, groupLen - 1);
+  }
+  /// Keys `[lo, hi]` (local, inclusive) of leader `c`.
+  std::pair<IndexExpr, IndexExpr> keyRange(IndexExpr c,
+                                           IndexExpr groupLen) const {
+    if (causal)
+      return {max(c - window + 1, 0), c};
+    IndexExpr start = clamp(c - window / 2, 0, groupLen - window);
+    return {start, start + window - 1};
+  }
+  PredExpr allowed(IndexExpr xq, IndexExpr xk) const {
+    IndexExpr group = floorMod(xq, dilation);
+    IndexExpr groupLen = groupLength(group);
+    auto [lo, hi] = keyRange(leader(floorDiv(xq, dilation), groupLen), groupLen);
+    IndexExpr lk = floorDiv(xk, dilation);
+    return (floorMod(xk, dilation) == group) & (lo <= lk) & (lk <= hi);
+  }
+  /// Hull `[lo, hi]` (coordinates, inclusive) of the keys any query
+  /// coordinate in `[a, b]` may attend; lo > hi when there is none. Exact
+  /// per axis: the key range of a leader only grows with the leader.
+  std::pair<IndexExpr, IndexExpr> hull(IndexExpr a, IndexExpr b) const {
+    IndexExpr lo = length, hi = -1;
+    for (int64_t g = 0; g < dilation; ++g) {
+      IndexExpr groupLen = groupLength(g);
+      IndexExpr liLo = floorDiv(a - g + dilation - 1, dilation);
+      IndexExpr liHi = floorDiv(b - g, dilation);
+      PredExpr nonEmpty = liLo <= liHi;
+      IndexExpr keyLo = keyRange(leader(liLo, groupLen), groupLen).first;
+      IndexExpr keyHi = keyRange(leader(liHi, groupLen), groupLen).second;
+      lo = min(lo, select(nonEmpty, keyLo * dilation + g, IndexExpr(length)));
+      hi = max(hi, select(nonEmpty, keyHi * dilation + g, IndexExpr(-1)));
+    }
+    return {lo, hi};
+  }
+};
+
+SmallVector<NeighborhoodAxis> axesOf(NeighborhoodAttr attr) {
+  SmallVector<NeighborhoodAxis> axes;
+  for (int64_t a = 0, e = attr.getRank(); a < e; ++a)
+    axes.push_back({attr.getGrid()[a], attr.getKernel()[a],
+                    attr.getDilationAt(a), attr.getStrideAt(a),
+                    attr.getCausalAt(a)});
+  return axes;
+}
+
+/// Row-major coordinates of linear index `x`.
+SmallVector<IndexExpr> coordinates(IndexExpr x, ArrayRef<int64_t> grid) {
+  SmallVector<IndexExpr> coords(grid.size());
+  for (int64_t a = grid.size() - 1; a >= 0; --a) {
+    coords[a] = a == 0 ? x : floorMod(x, grid[a]);
+    x = floorDiv(x, grid[a]);
+  }
+  return coords;
+}
+
+/// Number of tokens in one step of the outermost axis.
+int64_t outerStep(ArrayRef<int64_t> grid) {
+  int64_t step = 1;
+  for (int64_t d : grid.drop_front())
+    step *= d;
+  return step;
+}
+} // namespace
+
+LogicalResult
+NeighborhoodAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                         ArrayRef<int64_t> grid, ArrayRef<int64_t> kernel,
+                         ArrayRef<int64_t> dilation, ArrayRef<int64_t> stride,
+                         ArrayRef<bool> causal) {
+  size_t rank = grid.size();
+  if (rank < 1 || rank > 3)
+    return emitError() << "a neighborhood grid has 1, 2 or 3 axes, got "
+                       << rank;
+  auto checkSize = [&](StringRef name, size_t size,
+                       bool optional) -> LogicalResult {
+    if (size == rank || (optional && size == 0))
+      return success();
+    return emitError() << "'" << name << "' has " << size
+                       << " entries but the grid has " << rank << " axes";
+  };
+  if (failed(checkSize("kernel", kernel.size(), false)) ||
+      failed(checkSize("dilation", dilation.size(), true)) ||
+      failed(checkSize("stride", stride.size(), true)) ||
+      failed(checkSize("causal", causal.size(), true)))
+    return failure();
+  for (size_t a = 0; a < rank; ++a) {
+    int64_t d = dilation.empty() ? 1 : dilation[a];
+    int64_t s = stride.empty() ? 1 : stride[a];
+    if (grid[a] < 1 || grid[a] > (int64_t(1) << 30))
+      return emitError() << "grid axis " << a << " must have 1 to 2^30 "
+                         << "positions, got " << grid[a];
+    if (kernel[a] < 1 || d < 1 || s < 1)
+      return emitError() << "kernel, dilation and stride must be >= 1 (axis "
+                         << a << ")";
+    if (d > grid[a])
+      return emitError() << "dilation " << d << " along axis " << a
+                         << " exceeds the axis length " << grid[a];
+    int64_t smallestGroup = grid[a] / d;
+    if (kernel[a] > smallestGroup)
+      return emitError() << "kernel " << kernel[a] << " along axis " << a
+                         << " exceeds the " << smallestGroup
+                         << " positions of the smallest dilation group "
+                            "(axis length "
+                         << grid[a] << " / dilation " << d
+                         << "); use a smaller kernel or dilation";
+    if (s > kernel[a])
+      return emitError() << "stride " << s << " along axis " << a
+                         << " exceeds the kernel " << kernel[a];
+  }
+  return success();
+}
+
+LogicalResult NeighborhoodAttr::verifyFor(Operation *op,
+                                          const AttentionShape &shape) const {
+  int64_t tokens = 1;
+  for (int64_t d : getGrid())
+    tokens *= d;
+  if (ShapedType::isDynamic(shape.qLen) || ShapedType::isDynamic(shape.kvLen))
+    return op->emitOpError()
+           << "a neighborhood mask needs static Sq and Skv (the grid has "
+           << tokens << " tokens)";
+  if (shape.qLen != tokens || shape.kvLen != tokens)
+    return op->emitOpError() << "the neighborhood grid has " << tokens
+                             << " tokens, but Sq = " << shape.qLen
+                             << " and Skv = " << shape.kvLen
+                             << "; both must equal the product of the grid";
+  return success();
+}
+
+PredExpr NeighborhoodAttr::buildAllowed(IndexExprBuilder &, const MaskContext &,
+                                        const MaskPoint &point) const {
+  SmallVector<IndexExpr> q = coordinates(point.q, getGrid());
+  SmallVector<IndexExpr> k = coordinates(point.kv, getGrid());
+  PredExpr allowed = true;
+  for (auto [axis, xq, xk] : llvm::zip_equal(axesOf(*this), q, k))
+    allowed = allowed & axis.allowed(xq, xk);
+  return allowed;
+}
+
+TileClassExpr NeighborhoodAttr::buildTileClass(IndexExprBuilder &,
+                                               const MaskContext &,
+                                               const MaskTile &tile) const {
+  SmallVector<NeighborhoodAxis> axes = axesOf(*this);
+  int64_t step = outerStep(getGrid());
+  auto [lo, hi] = axes[0].hull(floorDiv(tile.qLo, step),
+                               floorDiv(tile.qHi - 1, step));
+  PredExpr empty =
+      (floorDiv(tile.kvHi - 1, step) < lo) | (floorDiv(tile.kvLo, step) > hi);
+  // A tile is provably full only for a 1-D neighborhood without dilation,
+  // where every query's keys form one band.
+  PredExpr full = false;
+  if (getRank() == 1 && axes[0].dilation == 1) {
+    const NeighborhoodAxis &axis = axes[0];
+    IndexExpr groupLen = axis.length;
+    auto first = axis.keyRange(axis.leader(tile.qLo, groupLen), groupLen);
+    auto last = axis.keyRange(axis.leader(tile.qHi - 1, groupLen), groupLen);
+    full = (last.first <= tile.kvLo) & (tile.kvHi - 1 <= first.second);
+  }
+  return {empty, full};
+}
+
+IndexRange NeighborhoodAttr::buildKvRange(IndexExprBuilder &,
+                                          const MaskContext &context,
+                                          IndexExpr qLo, IndexExpr qHi) const {
+  int64_t step = outerStep(getGrid());
+  auto [lo, hi] =
+      axesOf(*this)[0].hull(floorDiv(qLo, step), floorDiv(qHi - 1, step));
+  return {clamp(lo * step, 0, context.kvLen),
+          clamp((hi + 1) * step, 0, context.kvLen)};
+}
+
+//===----------------------------------------------------------------------===//
+// BlockSparseAttr: layout[b, h, q / bq, kv / bk] != 0
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+BlockSparseAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                        ArrayRef<int64_t> block) {
+  if (block.size() != 2 || block[0] < 1 || block[1] < 1)
+    return emitError() << "block_sparse takes block = [bq, bk] with sizes >= 1";
+  return success();
+}
+
+LogicalResult BlockSparseAttr::verifyFor(Operation *op,
+                                         const AttentionShape &shape) const {
+  auto attention = cast<AttentionOp>(op);
+  FailureOr<RankedTensorType> layout =
+      requireOperand(op, attention.getLayout(), "#attn.block_sparse",
+                     "layout(%l : tensor<...>)");
+  if (failed(layout))
+    return failure();
+  Type elt = layout->getElementType();
+  if (!elt.isInteger(1) && !elt.isInteger(8))
+    return op->emitOpError() << "the block-sparse layout must have i1 or i8 "
+                                "elements, got "
+                             << elt;
+  int64_t qBlocks = ceilDiv(shape.qLen, getBlock()[0]);
+  int64_t kvBlocks = ceilDiv(shape.kvLen, getBlock()[1]);
+  ArrayRef<int64_t> dims = layout->getShape();
+  if (layout->getRank() != 4 ||
+      (dims[0] != 1 && mismatch(dims[0], shape.batch)) ||
+      (dims[1] != 1 && mismatch(dims[1], shape.qHeads)) ||
+      mismatch(dims[2], qBlocks) || mismatch(dims[3], kvBlocks))
+    return op->emitOpError()
+           << "the block-sparse layout must have shape [B or 1, Hq or 1, "
+              "ceil(Sq / "
+           << getBlock()[0] << "), ceil(Skv / " << getBlock()[1] << ")] = [" << shape.batch
+           << " or 1, " << shape.qHeads << " or 1, " << qBlocks << ", "
+           << kvBlocks << "] (? is dynamic), got " << Type(*layout);
+  return success();
+}
+
+PredExpr BlockSparseAttr::buildAllowed(IndexExprBuilder &b,
+                                       const MaskContext &context,
+                                       const MaskPoint &point) const {
+  IndexExpr value = readIntOrUnknown(
+      b, context, AuxOperand::Layout,
+      {point.batch, point.head, floorDiv(point.q, getBlock()[0]),
+       floorDiv(point.kv, getBlock()[1])});
+  return value != 0;
+}
+
+TileClassExpr BlockSparseAttr::buildTileClass(IndexExprBuilder &b,
+                                              const MaskContext &context,
+                                              const MaskTile &tile) const {
+  int64_t bq = getBlock()[0], bk = getBlock()[1];
+  IndexExpr qBlock = floorDiv(tile.qLo, bq), kBlock = floorDiv(tile.kvLo, bk);
+  // A tile inside one block takes that block's value; others are partial.
+  PredExpr oneBlock = (qBlock == floorDiv(tile.qHi - 1, bq)) &
+                      (kBlock == floorDiv(tile.kvHi - 1, bk));
+  IndexExpr value = readIntOrUnknown(b, context, AuxOperand::Layout,
+                                     {tile.batch, tile.head, qBlock, kBlock});
+  return {oneBlock & (value == 0), oneBlock & (value != 0)};
+}
+
+IndexRange BlockSparseAttr::buildKvRange(IndexExprBuilder &,
+                                         const MaskContext &context, IndexExpr,
+                                         IndexExpr) const {
+  return {0, context.kvLen};
+}
+
+//===----------------------------------------------------------------------===//
+// DocumentAttr: qSegments[b, q] == kvSegments[b, kv]
+//===----------------------------------------------------------------------===//
+
+LogicalResult DocumentAttr::verifyFor(Operation *op,
+                                      const AttentionShape &shape) const {
+  auto attention = cast<AttentionOp>(op);
+  FailureOr<RankedTensorType> qSeg = requireOperand(
+      op, attention.getQSegments(), "#attn.document",
+      "segments(%q_ids, %kv_ids : tensor<BxSqxi32>, tensor<BxSkvxi32>)");
+  if (failed(qSeg))
+    return failure();
+  auto kvSeg = cast<RankedTensorType>(attention.getKvSegments().getType());
+  for (auto [name, type, len] : {std::tuple{"query", *qSeg, shape.qLen},
+                                 std::tuple{"key", kvSeg, shape.kvLen}}) {
+    if (!type.getElementType().isInteger(32) || type.getRank() != 2 ||
+        mismatch(type.getDimSize(0), shape.batch) ||
+        mismatch(type.getDimSize(1), len))
+      return op->emitOpError()
+             << "the " << name << " segment ids must be an i32 tensor [B, "
+             << (len == shape.qLen ? "Sq" : "Skv") << "], got " << Type(type);
+  }
+  return success();
+}
+
+PredExpr DocumentAttr::buildAllowed(IndexExprBuilder &b,
+                                    const MaskContext &context,
+                                    const MaskPoint &point) const {
+  return readIntOrUnknown(b, context, AuxOperand::QSegments,
+                          {point.batch, point.q}) ==
+         readIntOrUnknown(b, context, AuxOperand::KvSegments,
+                          {point.batch, point.kv});
+}
+
+TileClassExpr DocumentAttr::buildTileClass(IndexExprBuilder &b,
+                                           const MaskContext &context,
+                                           const MaskTile &tile) const {
+  if (!context.aux)
+    return {PredExpr(), PredExpr()};
+  auto [qMin, qMax] = context.aux->readMinMax(b, AuxOperand::QSegments,
+                                              tile.batch, tile.qLo, tile.qHi);
+  auto [kMin, kMax] = context.aux->readMinMax(b, AuxOperand::KvSegments,
+                                              tile.batch, tile.kvLo, tile.kvHi);
+  // Disjoint id ranges cannot meet (exact for sorted ids); one shared id
+  // everywhere allows everything.
+  return {(qMax < kMin) | (kMax < qMin),
+          (qMin == qMax) & (kMin == kMax) & (qMin == kMin)};
+}
+
+IndexRange DocumentAttr::buildKvRange(IndexExprBuilder &,
+                                      const MaskContext &context, IndexExpr,
+                                      IndexExpr) const {
+  return {0, context.kvLen};
+}
+
+//===----------------------------------------------------------------------===//
+// AndAttr, OrAttr, NotAttr
+//===----------------------------------------------------------------------===//
+
+namespace {
+LogicalResult verifyCombinator(function_ref<InFlightDiagnostic()> emitError,
+                               StringRef name,
+                               ArrayRef<MaskAttrInterface> masks) {
+  if (masks.empty())
+    return emitError() << "#attn." << name << " needs at least one mask";
+  return success();
+}
+
+LogicalResult verifyEach(ArrayRef<MaskAttrInterface> masks, Operation *op,
+                         const AttentionShape &shape) {
+  for (MaskAttrInterface mask : masks)
+    if (failed(mask.verifyFor(op, shape)))
+      return failure();
+  return success();
+}
+} // namespace
+
+LogicalResult AndAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                              ArrayRef<MaskAttrInterface> masks) {
+  return verifyCombinator(emitError, "and", masks);
+}
+
+LogicalResult AndAttr::verifyFor(Operation *op,
+                                 const AttentionShape &shape) const {
+  return verifyEach(getMasks(), op, shape);
+}
+
+PredExpr AndAttr::buildAllowed(IndexExprBuilder &b, const MaskContext &context,
+                               const MaskPoint &point) const {
+  PredExpr allowed = true;
+  for (MaskAttrInterface mask : getMasks())
+    allowed = allowed & mask.buildAllowed(b, context, point);
+  return allowed;
+}
+
+TileClassExpr AndAttr::buildTileClass(IndexExprBuilder &b,
+                                      const MaskContext &context,
+                                      const MaskTile &tile) const {
+  TileClassExpr result{false, true};
+  for (MaskAttrInterface mask : getMasks()) {
+    TileClassExpr c = mask.buildTileClass(b, context, tile);
+    result = {result.empty | c.empty, result.full & c.full};
+  }
+  return result;
+}
+
+IndexRange AndAttr::buildKvRange(IndexExprBuilder &b, const MaskContext &context,
+                                 IndexExpr qLo, IndexExpr qHi) const {
+  IndexRange range{0, context.kvLen};
+  for (MaskAttrInterface mask : getMasks()) {
+    IndexRange r = mask.buildKvRange(b, context, qLo, qHi);
+    range = {max(range.lo, r.lo), min(range.hi, r.hi)};
+  }
+  return range;
+}
+
+LogicalResult OrAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                             ArrayRef<MaskAttrInterface> masks) {
+  return verifyCombinator(emitError, "or", masks);
+}
+
+LogicalResult OrAttr::verifyFor(Operation *op,
+                                const AttentionShape &shape) const {
+  return verifyEach(getMasks(), op, shape);
+}
+
+PredExpr OrAttr::buildAllowed(IndexExprBuilder &b, const MaskContext &context,
+                              const MaskPoint &point) const {
+  PredExpr allowed = false;
+  for (MaskAttrInterface mask : getMasks())
+    allowed = allowed | mask.buildAllowed(b, context, point);
+  return allowed;
+}
+
+TileClassExpr OrAttr::buildTileClass(IndexExprBuilder &b,
+                                     const MaskContext &context,
+                                     const MaskTile &tile) const {
+  TileClassExpr result{true, false};
+  for (MaskAttrInterface mask : getMasks()) {
+    TileClassExpr c = mask.buildTileClass(b, context, tile);
+    result = {result.empty & c.empty, result.full | c.full};
+  }
+  return result;
+}
+
+IndexRange OrAttr::buildKvRange(IndexExprBuilder &b, const MaskContext &context,
+                                IndexExpr qLo, IndexExpr qHi) const {
+  // The hull of the operands' ranges, ignoring empty ones.
+  IndexRange range{context.kvLen, 0};
+  for (MaskAttrInterface mask : getMasks()) {
+    IndexRange r = mask.buildKvRange(b, context, qLo, qHi);
+    PredExpr nonEmpty = r.lo < r.hi;
+    range = {min(range.lo, select(nonEmpty, r.lo, context.kvLen)),
+             max(range.hi, select(nonEmpty, r.hi, IndexExpr(0)))};
+  }
+  return range;
+}
+
+LogicalResult NotAttr::verifyFor(Operation *op,
+                                 const AttentionShape &shape) const {
+  return getMask().verifyFor(op, shape);
+}
+
+PredExpr NotAttr::buildAllowed(IndexExprBuilder &b, const MaskContext &context,
+                               const MaskPoint &point) const {
+  return !getMask().buildAllowed(b, context, point);
+}
+
+TileClassExpr NotAttr::buildTileClass(IndexExprBuilder &b,
+                                      const MaskContext &context,
+                                      const MaskTile &tile) const {
+  TileClassExpr inner = getMask().buildTileClass(b, context, tile);
+  return {inner.full, inner.empty};
+}
+
+IndexRange NotAttr::buildKvRange(IndexExprBuilder &, const MaskContext &context,
+                                 IndexExpr, IndexExpr) const {
+  return {0, context.kvLen};
 }

@@ -140,12 +140,6 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
   DiagnosticCollector diagnostics(ctx);
   OwningOpRef<ModuleOp> module(spec.clone());
 
-  if (options.float64) {
-    PassManager promote(ctx);
-    promote.addPass(createAttnPromoteToF64());
-    if (failed(promote.run(*module)))
-      return diagnostics.takeError("cannot promote the spec to f64");
-  }
   FailureOr<func::FuncOp> entry = findEntry(*module, options.entry);
   if (failed(entry))
     return diagnostics.takeError("cannot find the entry function");
@@ -153,12 +147,18 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
   FailureOr<runtime::KernelSignature> signature = extractSignature(*entry);
   if (failed(signature))
     return diagnostics.takeError("the spec is not a kernel");
+  // attn-promote-f64 keeps the inputs and returns f64 outputs.
+  if (options.float64)
+    for (runtime::Param &output : signature->outputs)
+      output.dtype = runtime::DType::F64;
   // Only the entry is compiled.
   for (auto func : llvm::make_early_inc_range(module->getOps<func::FuncOp>()))
     if (func.getSymName() != entryName)
       func.erase();
 
   PassManager pm(ctx);
+  if (options.float64)
+    pm.addPass(createAttnPromoteToF64());
   if (options.reference) {
     buildReferencePipeline(pm);
     buildTensorToHostLLVMPipeline(pm);

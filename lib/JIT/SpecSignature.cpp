@@ -45,6 +45,8 @@ std::optional<runtime::DType> toDType(Type t) {
     return runtime::DType::F32;
   if (t.isF64())
     return runtime::DType::F64;
+  if (t.isInteger(1))
+    return runtime::DType::I1;
   if (t.isInteger(8))
     return runtime::DType::I8;
   if (t.isInteger(32))
@@ -56,7 +58,7 @@ std::optional<runtime::DType> toDType(Type t) {
 
 namespace {
 FailureOr<runtime::Param> makeParam(Operation *where, StringRef name,
-                                    Type type, ArrayRef<StringRef> dimNames) {
+                                    Type type, ArrayRef<DimName> dimNames) {
   auto tensor = dyn_cast<RankedTensorType>(type);
   if (!tensor)
     return where->emitError() << "'" << name
@@ -67,10 +69,15 @@ FailureOr<runtime::Param> makeParam(Operation *where, StringRef name,
                               << tensor.getElementType()
                               << ", which kernels do not take";
   runtime::Param param{name.str(), *dtype, {}};
-  for (auto [dimName, size] : llvm::zip_equal(dimNames, tensor.getShape()))
+  for (auto [i, dimName, size] :
+       llvm::enumerate(dimNames, tensor.getShape())) {
+    // An unnamed dimension is one of its own.
+    std::string unique =
+        dimName.name.empty() ? (name + "." + Twine(i)).str() : dimName.name;
     param.dims.push_back(runtime::Dim{
-        dimName.str(),
-        ShapedType::isDynamic(size) ? runtime::Dim::kDynamic : size});
+        unique, ShapedType::isDynamic(size) ? runtime::Dim::kDynamic : size,
+        dimName.derivedFrom, dimName.divisor});
+  }
   return param;
 }
 } // namespace
@@ -89,13 +96,30 @@ FailureOr<runtime::KernelSignature> extractSignature(func::FuncOp func) {
   signature.entry = func.getSymName().str();
   for (BlockArgument arg : func.getArguments()) {
     SmallVector<OpOperand *> uses;
-    for (OpOperand &use : arg.getUses())
+    bool readInRegions = false;
+    for (OpOperand &use : arg.getUses()) {
       if (use.getOwner() == op)
         uses.push_back(&use);
+      else if (op->isProperAncestor(use.getOwner()))
+        readInRegions = true;
+    }
+    if (uses.empty() && readInRegions) {
+      // A tensor the score_mod / mask_mod regions read: its dimensions are
+      // its own.
+      std::string name = ("arg" + Twine(arg.getArgNumber())).str();
+      auto type = dyn_cast<RankedTensorType>(arg.getType());
+      SmallVector<DimName> dims(type ? type.getRank() : 0, DimName{""});
+      FailureOr<runtime::Param> param = makeParam(op, name, arg.getType(), dims);
+      if (failed(param))
+        return failure();
+      signature.inputs.push_back(std::move(*param));
+      continue;
+    }
     if (uses.size() != 1)
       return func.emitError()
              << "argument #" << arg.getArgNumber()
-             << " must be used exactly once, as an operand of the attn op";
+             << " must be used exactly once, as an operand of the attn op "
+                "(or only inside its regions)";
     unsigned index = uses.front()->getOperandNumber();
     FailureOr<runtime::Param> param =
         makeParam(op, kernel.getOperandRole(index), arg.getType(),

@@ -18,6 +18,8 @@ llvm::StringRef dtypeName(DType dtype) {
     return "f32";
   case DType::F64:
     return "f64";
+  case DType::I1:
+    return "i1";
   case DType::I8:
     return "i8";
   case DType::I32:
@@ -34,6 +36,7 @@ std::optional<DType> parseDType(llvm::StringRef name) {
       .Case("bf16", DType::BF16)
       .Case("f32", DType::F32)
       .Case("f64", DType::F64)
+      .Case("i1", DType::I1)
       .Case("i8", DType::I8)
       .Case("i32", DType::I32)
       .Case("i64", DType::I64)
@@ -51,6 +54,7 @@ size_t dtypeSize(DType dtype) {
   case DType::F64:
   case DType::I64:
     return 8;
+  case DType::I1:
   case DType::I8:
     return 1;
   }
@@ -70,10 +74,12 @@ std::string describeDims(const Param &param) {
   os << '[';
   llvm::interleaveComma(param.dims, os, [&](const Dim &d) {
     os << d.name << '=';
-    if (d.size == Dim::kDynamic)
-      os << '?';
-    else
+    if (d.size != Dim::kDynamic)
       os << d.size;
+    else if (!d.derivedFrom.empty())
+      os << "ceil(" << d.derivedFrom << "/" << d.divisor << ")";
+    else
+      os << '?';
   });
   os << ']';
   return s;
@@ -134,6 +140,25 @@ KernelSignature::bind(llvm::ArrayRef<TensorRef> given) const {
       }
     }
   }
+  // Derived dimensions, now that every name is bound.
+  for (const Param &param : inputs)
+    for (const Dim &dim : param.dims) {
+      if (dim.derivedFrom.empty())
+        continue;
+      auto base = bindings.find(dim.derivedFrom);
+      if (base == bindings.end())
+        return fail("dimension " + dim.name + " of '" + param.name +
+                    "' depends on " + dim.derivedFrom +
+                    ", which no input fixes");
+      int64_t expected = (base->second + dim.divisor - 1) / dim.divisor;
+      if (bindings[dim.name] != expected)
+        return fail("dimension " + dim.name + " of '" + param.name +
+                    "' must be ceil(" + dim.derivedFrom + " / " +
+                    llvm::Twine(dim.divisor) + ") = " + llvm::Twine(expected) +
+                    " (" + dim.derivedFrom + " = " +
+                    llvm::Twine(base->second) + "), got " +
+                    llvm::Twine(bindings[dim.name]));
+    }
   return bindings;
 }
 

@@ -99,6 +99,8 @@ double loadAsDouble(const void *data, runtime::DType dtype, int64_t i) {
     return static_cast<const float *>(data)[i];
   case runtime::DType::F64:
     return static_cast<const double *>(data)[i];
+  case runtime::DType::I1:
+    return static_cast<const uint8_t *>(data)[i] != 0;
   case runtime::DType::I8:
     return static_cast<const int8_t *>(data)[i];
   case runtime::DType::I32:
@@ -123,6 +125,9 @@ void storeFromDouble(void *data, runtime::DType dtype, int64_t i,
     return;
   case runtime::DType::F64:
     static_cast<double *>(data)[i] = value;
+    return;
+  case runtime::DType::I1:
+    static_cast<uint8_t *>(data)[i] = value != 0;
     return;
   case runtime::DType::I8:
     static_cast<int8_t *>(data)[i] = int8_t(value);

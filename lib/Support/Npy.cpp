@@ -44,7 +44,8 @@ std::optional<runtime::DType> dtypeOfDescr(llvm::StringRef descr) {
       .Case("<f2", runtime::DType::F16)
       .Case("<f4", runtime::DType::F32)
       .Case("<f8", runtime::DType::F64)
-      .Cases({"|i1", "|b1"}, runtime::DType::I8)
+      .Case("|i1", runtime::DType::I8)
+      .Case("|b1", runtime::DType::I1)
       .Case("<i4", runtime::DType::I32)
       .Case("<i8", runtime::DType::I64)
       .Default(std::nullopt);
@@ -58,6 +59,8 @@ std::optional<llvm::StringRef> descrOf(runtime::DType dtype) {
     return llvm::StringRef("<f4");
   case runtime::DType::F64:
     return llvm::StringRef("<f8");
+  case runtime::DType::I1:
+    return llvm::StringRef("|b1");
   case runtime::DType::I8:
     return llvm::StringRef("|i1");
   case runtime::DType::I32:

@@ -1,8 +1,8 @@
 //===- Decompose.cpp - attn ops to linalg on tensors (reference) ----------===//
 //
-// The golden semantics: the whole [B, Hq, Sq, Skv] score matrix, a row max,
-// exponentials, sums, and a division; every step is a linalg.generic on
-// tensors. Nothing here is tuned for speed.
+// The golden semantics: the whole [B, Hq, Sq, Skv] score matrix, then the
+// normalization (for softmax: a row max, exponentials, sums and a division);
+// every step is a linalg.generic on tensors. Nothing here is tuned for speed.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,8 +12,10 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
@@ -37,7 +39,8 @@ class ReferenceBuilder {
 public:
   ReferenceBuilder(PatternRewriter &rewriter, AttentionOp op)
       : b(rewriter), op(op), loc(op.getLoc()), ctx(op.getContext()),
-        computeType(op.getComputeType()) {
+        computeType(op.getComputeType()), aux(op),
+        normalization(op.getNormalizationOrDefault()) {
     auto qType = op.getQ().getType();
     groupSize = qType.getDimSize(1) / op.getK().getType().getDimSize(1);
     batch = tensor::getMixedSize(b, loc, op.getQ(), 0);
@@ -50,16 +53,21 @@ public:
   /// Returns the replacement values of the op's results.
   SmallVector<Value> build() {
     Value scores = maskedScores(dotProducts());
+    if (!normalization.normalizesRows()) {
+      // Pointwise weights, summed without dividing.
+      Value weights = weightsOf(scores, /*rowMax=*/nullptr);
+      return {finishOutput(weightedValues(weights), /*rowSum=*/nullptr)};
+    }
     Value rowMax = reduceRows(
         scores, -kInf, [](OpBuilder &nb, Location nloc, Value x, Value acc) {
           return arith::MaximumFOp::create(nb, nloc, x, acc);
         });
-    Value weights = exponentials(scores, rowMax);
+    Value weights = weightsOf(scores, rowMax);
     Value rowSum = reduceRows(
         weights, 0.0, [](OpBuilder &nb, Location nloc, Value x, Value acc) {
           return arith::AddFOp::create(nb, nloc, x, acc);
         });
-    SmallVector<Value> results = {normalizedOutput(weights, rowSum)};
+    SmallVector<Value> results = {finishOutput(weightedValues(weights), rowSum)};
     if (op.getLse())
       results.push_back(logSumExp(rowMax, rowSum));
     return results;
@@ -122,7 +130,8 @@ private:
                    return linalg::IndexOp::create(nb, nloc, d);
                  };
                  ScorePosition pos{index(0), index(1), index(2), index(3)};
-                 Value s = buildMaskedScore(nb, nloc, op, args[0], pos, lengths);
+                 Value s = buildMaskedScore(nb, nloc, op, args[0], pos, lengths,
+                                            aux);
                  linalg::YieldOp::create(nb, nloc, s);
                })
         .getResult(0);
@@ -146,69 +155,87 @@ private:
         .getResult(0);
   }
 
-  /// p = exp(s - m), and 0 for a row whose max is -inf (no allowed key).
-  Value exponentials(Value scores, Value rowMax) {
+  /// The unnormalized weights of the normalization; `rowMax` is null for
+  /// pointwise normalizations.
+  Value weightsOf(Value scores, Value rowMax) {
     auto identity = AffineMap::getMultiDimIdentityMap(4, ctx);
+    auto rows = map(4, {dim(0), dim(1), dim(2)});
     auto par = utils::IteratorType::parallel;
     Value init = tensor::EmptyOp::create(
         b, loc, ArrayRef<OpFoldResult>{batch, qHeads, qLen, kvLen}, computeType);
+    SmallVector<Value> inputs = {scores};
+    SmallVector<AffineMap> maps = {identity};
+    if (rowMax) {
+      inputs.push_back(rowMax);
+      maps.push_back(rows);
+    }
+    maps.push_back(identity);
     return linalg::GenericOp::create(
-               b, loc, init.getType(), ValueRange{scores, rowMax},
-               ValueRange{init},
-               {identity, map(4, {dim(0), dim(1), dim(2)}), identity},
+               b, loc, init.getType(), inputs, ValueRange{init}, maps,
                {par, par, par, par},
                [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                 Value diff = arith::SubFOp::create(nb, nloc, args[0], args[1]);
-                 Value e = math::ExpOp::create(nb, nloc, diff);
-                 Value emptyRow = arith::CmpFOp::create(
-                     nb, nloc, arith::CmpFPredicate::OEQ, args[1],
-                     constant(nb, nloc, -kInf));
-                 Value p = arith::SelectOp::create(nb, nloc, emptyRow,
-                                                   constant(nb, nloc, 0.0), e);
-                 linalg::YieldOp::create(nb, nloc, p);
+                 Value m = rowMax ? args[1] : Value();
+                 linalg::YieldOp::create(
+                     nb, nloc,
+                     normalization.buildWeight(nb, nloc, args[0], m));
                })
         .getResult(0);
   }
 
-  /// o[b,h,i,e] = sum_j p[b,h,i,j] * v[b,h/G,j,e] / l[b,h,i], or 0 when the
-  /// row is empty (l == 0).
-  Value normalizedOutput(Value weights, Value rowSum) {
+  /// sum_j p[b,h,i,j] * v[b,h/G,j,e]; loops (b,h,i,e,j).
+  Value weightedValues(Value weights) {
     auto par = utils::IteratorType::parallel;
     Value acc = filled({batch, qHeads, qLen, valueDim}, computeType, 0.0);
-    Value unnormalized =
-        linalg::GenericOp::create(
-            b, loc, acc.getType(), ValueRange{weights, op.getV()},
-            ValueRange{acc},
-            {map(5, {dim(0), dim(1), dim(2), dim(4)}),
-             map(5, {dim(0), dim(1).floorDiv(groupSize), dim(4), dim(3)}),
-             map(5, {dim(0), dim(1), dim(2), dim(3)})},
-            {par, par, par, par, utils::IteratorType::reduction},
-            [&](OpBuilder &nb, Location nloc, ValueRange args) {
-              Value prod = arith::MulFOp::create(nb, nloc, args[0],
-                                                 toCompute(nb, nloc, args[1]));
-              Value sum = arith::AddFOp::create(nb, nloc, prod, args[2]);
-              linalg::YieldOp::create(nb, nloc, sum);
-            })
-            .getResult(0);
+    return linalg::GenericOp::create(
+               b, loc, acc.getType(), ValueRange{weights, op.getV()},
+               ValueRange{acc},
+               {map(5, {dim(0), dim(1), dim(2), dim(4)}),
+                map(5, {dim(0), dim(1).floorDiv(groupSize), dim(4), dim(3)}),
+                map(5, {dim(0), dim(1), dim(2), dim(3)})},
+               {par, par, par, par, utils::IteratorType::reduction},
+               [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                 Value prod = arith::MulFOp::create(
+                     nb, nloc, args[0], toCompute(nb, nloc, args[1]));
+                 Value sum = arith::AddFOp::create(nb, nloc, prod, args[2]);
+                 linalg::YieldOp::create(nb, nloc, sum);
+               })
+        .getResult(0);
+  }
 
+  /// o = acc / l (0 for an empty row, l == 0) for row-normalizing kinds,
+  /// else acc times the normalization's output factor; then the element type.
+  Value finishOutput(Value acc, Value rowSum) {
     Type elementType = op.getO().getType().getElementType();
     auto identity = AffineMap::getMultiDimIdentityMap(4, ctx);
+    auto par = utils::IteratorType::parallel;
     Value init = tensor::EmptyOp::create(
         b, loc, ArrayRef<OpFoldResult>{batch, qHeads, qLen, valueDim},
         elementType);
+    SmallVector<Value> inputs = {acc};
+    SmallVector<AffineMap> maps = {identity};
+    if (rowSum) {
+      inputs.push_back(rowSum);
+      maps.push_back(map(4, {dim(0), dim(1), dim(2)}));
+    }
+    maps.push_back(identity);
+    Value factor = normalization.buildOutputFactor(
+        b, loc, getValueOrCreateConstantIndexOp(b, loc, kvLen), computeType);
     return linalg::GenericOp::create(
-               b, loc, init.getType(), ValueRange{unnormalized, rowSum},
-               ValueRange{init},
-               {identity, map(4, {dim(0), dim(1), dim(2)}), identity},
+               b, loc, init.getType(), inputs, ValueRange{init}, maps,
                {par, par, par, par},
                [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                 Value quotient =
-                     arith::DivFOp::create(nb, nloc, args[0], args[1]);
-                 Value emptyRow = arith::CmpFOp::create(
-                     nb, nloc, arith::CmpFPredicate::OEQ, args[1],
-                     constant(nb, nloc, 0.0));
-                 Value o = arith::SelectOp::create(nb, nloc, emptyRow,
-                                                   constant(nb, nloc, 0.0), quotient);
+                 Value o = args[0];
+                 if (rowSum) {
+                   Value quotient = arith::DivFOp::create(nb, nloc, o, args[1]);
+                   Value emptyRow = arith::CmpFOp::create(
+                       nb, nloc, arith::CmpFPredicate::OEQ, args[1],
+                       constant(nb, nloc, 0.0));
+                   o = arith::SelectOp::create(nb, nloc, emptyRow,
+                                               constant(nb, nloc, 0.0),
+                                               quotient);
+                 }
+                 if (factor)
+                   o = arith::MulFOp::create(nb, nloc, o, factor);
                  if (elementType != computeType)
                    o = arith::TruncFOp::create(nb, nloc, elementType, o);
                  linalg::YieldOp::create(nb, nloc, o);
@@ -244,6 +271,8 @@ private:
   Location loc;
   MLIRContext *ctx;
   FloatType computeType;
+  TensorAuxReader aux;
+  NormalizationAttrInterface normalization;
   int64_t groupSize;
   OpFoldResult batch, qHeads, qLen, kvLen, valueDim;
 };

@@ -1,10 +1,13 @@
-//===- PromoteToF64.cpp - Retype floating-point tensors to f64 ------------===//
+//===- PromoteToF64.cpp - Compute attention in f64 ------------------------===//
 
 #include "attn/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
-#include "mlir/Transforms/DialectConversion.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 namespace attn {
 #define GEN_PASS_DEF_ATTNPROMOTETOF64
@@ -12,30 +15,82 @@ namespace attn {
 } // namespace attn
 
 using namespace mlir;
+using namespace attn;
 
 namespace {
 
-/// Recreates any op with converted operand and result types; the attribute
-/// and region structure is unchanged.
-struct RetypeAnyOp : ConversionPattern {
-  RetypeAnyOp(const TypeConverter &converter, MLIRContext *ctx)
-      : ConversionPattern(converter, MatchAnyOpTypeTag(), /*benefit=*/1, ctx) {}
+/// `tensor` with its elements converted to `type` by an elementwise
+/// linalg.generic (extf or truncf).
+Value convertElements(PatternRewriter &b, Location loc, Value tensor,
+                      FloatType type) {
+  auto from = cast<RankedTensorType>(tensor.getType());
+  if (from.getElementType() == type)
+    return tensor;
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, tensor);
+  Value init = tensor::EmptyOp::create(b, loc, sizes, type);
+  auto identity = AffineMap::getMultiDimIdentityMap(from.getRank(),
+                                                    b.getContext());
+  SmallVector<utils::IteratorType> parallel(from.getRank(),
+                                            utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{tensor}, ValueRange{init},
+             {identity, identity}, parallel,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               Value x = args[0];
+               if (cast<FloatType>(x.getType()).getWidth() < type.getWidth())
+                 x = arith::ExtFOp::create(nb, nloc, type, x);
+               else
+                 x = arith::TruncFOp::create(nb, nloc, type, x);
+               linalg::YieldOp::create(nb, nloc, x);
+             })
+      .getResult(0);
+}
 
-  LogicalResult
-  matchAndRewrite(Operation *op, ArrayRef<Value> operands,
-                  ConversionPatternRewriter &rewriter) const override {
-    SmallVector<Type> resultTypes;
-    if (failed(typeConverter->convertTypes(op->getResultTypes(), resultTypes)))
+struct PromoteAttention : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getComputeType().isF64())
       return failure();
-    OperationState state(op->getLoc(), op->getName(), operands, resultTypes,
-                         op->getAttrs(), op->getSuccessors());
-    for (Region &region : op->getRegions()) {
-      Region *newRegion = state.addRegion();
-      rewriter.inlineRegionBefore(region, *newRegion, newRegion->begin());
-      if (failed(rewriter.convertRegionTypes(newRegion, *typeConverter)))
-        return failure();
+    Location loc = op.getLoc();
+    FloatType f64 = rewriter.getF64Type();
+    SmallVector<Value> operands;
+    for (Value operand : op->getOperands()) {
+      auto type = cast<RankedTensorType>(operand.getType());
+      operands.push_back(isa<FloatType>(type.getElementType())
+                             ? convertElements(rewriter, loc, operand, f64)
+                             : operand);
     }
-    rewriter.replaceOp(op, rewriter.create(state)->getResults());
+    SmallVector<Type> resultTypes;
+    for (Type t : op->getResultTypes())
+      resultTypes.push_back(cast<RankedTensorType>(t).clone(f64));
+    OperationState state(loc, op->getName(), operands, resultTypes,
+                         op->getAttrs());
+    for (Region &region : op->getRegions()) {
+      Region *moved = state.addRegion();
+      rewriter.inlineRegionBefore(region, *moved, moved->end());
+    }
+    Operation *promoted = rewriter.create(state);
+
+    // Returned results stay f64 (the function's result types follow);
+    // other users get the original element types back.
+    for (auto [old, now] :
+         llvm::zip_equal(op->getResults(), promoted->getResults())) {
+      Value narrowed;
+      for (OpOperand &use : llvm::make_early_inc_range(old.getUses())) {
+        if (isa<func::ReturnOp>(use.getOwner())) {
+          rewriter.modifyOpInPlace(use.getOwner(), [&] { use.set(now); });
+          continue;
+        }
+        if (!narrowed)
+          narrowed = convertElements(
+              rewriter, loc, now,
+              cast<FloatType>(getElementTypeOrSelf(old.getType())));
+        rewriter.modifyOpInPlace(use.getOwner(), [&] { use.set(narrowed); });
+      }
+    }
+    rewriter.eraseOp(op);
     return success();
   }
 };
@@ -43,30 +98,18 @@ struct RetypeAnyOp : ConversionPattern {
 struct AttnPromoteToF64Pass
     : attn::impl::AttnPromoteToF64Base<AttnPromoteToF64Pass> {
   void runOnOperation() override {
-    MLIRContext *ctx = &getContext();
-    TypeConverter converter;
-    converter.addConversion([](Type t) { return t; });
-    converter.addConversion([ctx](RankedTensorType t) -> Type {
-      if (!isa<FloatType>(t.getElementType()))
-        return t;
-      return t.clone(Float64Type::get(ctx));
+    RewritePatternSet patterns(&getContext());
+    patterns.add<PromoteAttention>(&getContext());
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
+    // Function results take the types now returned.
+    getOperation().walk([](func::FuncOp func) {
+      if (func.isExternal())
+        return;
+      auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+      func.setType(FunctionType::get(func.getContext(),
+                                     func.getArgumentTypes(),
+                                     ret.getOperandTypes()));
     });
-
-    ConversionTarget target(*ctx);
-    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp f) {
-      return converter.isSignatureLegal(f.getFunctionType()) &&
-             converter.isLegal(&f.getBody());
-    });
-    target.markUnknownOpDynamicallyLegal(
-        [&](Operation *op) { return converter.isLegal(op); });
-
-    RewritePatternSet patterns(ctx);
-    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
-                                                                   converter);
-    patterns.add<RetypeAnyOp>(converter, ctx);
-    if (failed(applyFullConversion(getOperation(), target,
-                                   std::move(patterns))))
-      signalPassFailure();
   }
 };
 

@@ -1,8 +1,12 @@
-//===- ScoreFunction.cpp - One score from q.k to the normalizer -----------===//
+//===- ScoreFunction.cpp - One score from q.k to its weight ---------------===//
 
 #include "attn/Transforms/ScoreFunction.h"
+#include "attn/Dialect/ValueBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/TypeUtilities.h"
 
 #include <limits>
@@ -11,37 +15,157 @@ using namespace mlir;
 
 namespace attn {
 
+//===----------------------------------------------------------------------===//
+// TensorAuxReader
+//===----------------------------------------------------------------------===//
+
+TensorAuxReader::TensorAuxReader(AttentionOp op)
+    : tensors{op.getLayout(), op.getQSegments(), op.getKvSegments(),
+              op.getBias(), op.getAlibiSlopes()} {}
+
+Value TensorAuxReader::tensorOf(AuxOperand operand) const {
+  return tensors[static_cast<size_t>(operand)];
+}
+
+bool TensorAuxReader::has(AuxOperand operand) const {
+  return bool(tensorOf(operand));
+}
+
+Value TensorAuxReader::extract(IndexExprBuilder &b, AuxOperand operand,
+                               ArrayRef<IndexExpr> indices) {
+  Value tensor = tensorOf(operand);
+  assert(tensor && "the verifier guarantees the operand");
+  auto type = cast<RankedTensorType>(tensor.getType());
+  OpBuilder &ob = b.getOpBuilder();
+  Location loc = b.getLoc();
+  IndexExprBuilder ib(ob, loc, ob.getIndexType());
+  SmallVector<Value> at;
+  for (auto [dim, index] : llvm::enumerate(indices))
+    at.push_back(type.getDimSize(dim) == 1 ? ib.materialize(IndexExpr(0))
+                                           : ib.materialize(index));
+  return tensor::ExtractOp::create(ob, loc, tensor, at);
+}
+
+IndexExpr TensorAuxReader::readInt(IndexExprBuilder &b, AuxOperand operand,
+                                   ArrayRef<IndexExpr> indices) {
+  OpBuilder &ob = b.getOpBuilder();
+  Location loc = b.getLoc();
+  Value element = extract(b, operand, indices);
+  // i1 layouts are 0/1; wider ids are signed.
+  if (element.getType().isInteger(1))
+    element = arith::ExtUIOp::create(ob, loc, ob.getI64Type(), element);
+  return b.value(element);
+}
+
+Value TensorAuxReader::readFloat(IndexExprBuilder &b, AuxOperand operand,
+                                 ArrayRef<IndexExpr> indices, FloatType type) {
+  OpBuilder &ob = b.getOpBuilder();
+  Location loc = b.getLoc();
+  Value element = extract(b, operand, indices);
+  auto from = cast<FloatType>(element.getType());
+  if (from.getWidth() < type.getWidth())
+    return arith::ExtFOp::create(ob, loc, type, element);
+  if (from.getWidth() > type.getWidth())
+    return arith::TruncFOp::create(ob, loc, type, element);
+  return element;
+}
+
+std::pair<IndexExpr, IndexExpr>
+TensorAuxReader::readMinMax(IndexExprBuilder &b, AuxOperand operand,
+                            IndexExpr batch, IndexExpr lo, IndexExpr hi) {
+  OpBuilder &ob = b.getOpBuilder();
+  Location loc = b.getLoc();
+  IndexExprBuilder ib(ob, loc, ob.getIndexType());
+  Type i32 = ob.getI32Type();
+  Value init[] = {
+      arith::ConstantOp::create(ob, loc, IntegerAttr::get(i32, INT32_MAX)),
+      arith::ConstantOp::create(ob, loc, IntegerAttr::get(i32, INT32_MIN))};
+  auto loop = scf::ForOp::create(
+      ob, loc, ib.materialize(lo), ib.materialize(hi), ib.materialize(IndexExpr(1)), init,
+      [&](OpBuilder &nb, Location nloc, Value j, ValueRange minMax) {
+        Value tensor = tensorOf(operand);
+        Value id = tensor::ExtractOp::create(
+            nb, nloc, tensor, ValueRange{ib.materialize(batch), j});
+        Value newMin = arith::MinSIOp::create(nb, nloc, minMax[0], id);
+        Value newMax = arith::MaxSIOp::create(nb, nloc, minMax[1], id);
+        scf::YieldOp::create(nb, nloc, ValueRange{newMin, newMax});
+      });
+  return {b.value(loop.getResult(0)), b.value(loop.getResult(1))};
+}
+
+//===----------------------------------------------------------------------===//
+// The score pipeline
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Inlines the single block of `region` with `args` for its arguments and
+/// returns the yielded value.
+Value inlineRegion(OpBuilder &b, Region &region, ValueRange args) {
+  Block &block = region.front();
+  IRMapping mapping;
+  mapping.map(block.getArguments(), args);
+  for (Operation &nested : block.without_terminator())
+    b.clone(nested, mapping);
+  return mapping.lookup(cast<YieldOp>(block.getTerminator()).getValue());
+}
+
+MaskContext maskContext(IndexExprBuilder &ib, const SequenceLengths &lengths,
+                        AuxReader &aux) {
+  return MaskContext{ib.value(lengths.qLen), ib.value(lengths.kvLen), &aux};
+}
+
+MaskPoint maskPoint(IndexExprBuilder &ib, const ScorePosition &pos) {
+  return MaskPoint{ib.value(pos.batch), ib.value(pos.head), ib.value(pos.q),
+                   ib.value(pos.kv)};
+}
+} // namespace
+
 Value buildAllowedAt(OpBuilder &b, Location loc, AttentionOp op,
-                     const ScorePosition &pos, const SequenceLengths &lengths) {
-  IndexExprBuilder ib(b, loc, pos.q.getType());
-  MaskAttrInterface mask = op.getMaskAttr();
-  if (!mask)
-    return ib.materialize(PredExpr(true));
-  MaskContext context{ib.value(lengths.qLen), ib.value(lengths.kvLen)};
-  MaskPoint point{ib.value(pos.batch), ib.value(pos.head), ib.value(pos.q),
-                  ib.value(pos.kv)};
-  return ib.materialize(mask.buildAllowed(ib, context, point));
+                     const ScorePosition &pos, const SequenceLengths &lengths,
+                     AuxReader &aux) {
+  IndexExprBuilder ib(b, loc, b.getIndexType());
+  PredExpr allowed = true;
+  if (MaskAttrInterface mask = op.getMaskAttr())
+    allowed = mask.buildAllowed(ib, maskContext(ib, lengths, aux),
+                                maskPoint(ib, pos));
+  if (!op.getMaskMod().empty())
+    allowed = allowed & ib.pred(inlineRegion(
+                            b, op.getMaskMod(),
+                            {pos.batch, pos.head, pos.q, pos.kv}));
+  return ib.materialize(allowed);
 }
 
 Value buildMaskedScore(OpBuilder &b, Location loc, AttentionOp op,
                        Value rawScore, const ScorePosition &pos,
-                       const SequenceLengths &lengths) {
-  Type scoreType = rawScore.getType();
-  auto computeType = cast<FloatType>(getElementTypeOrSelf(scoreType));
-  auto constant = [&](double value) -> Value {
-    TypedAttr attr = FloatAttr::get(computeType, value);
-    if (auto vec = dyn_cast<VectorType>(scoreType))
-      attr = DenseElementsAttr::get(vec, attr);
-    return arith::ConstantOp::create(b, loc, attr);
-  };
-  Value score = arith::MulFOp::create(b, loc, rawScore,
-                                      constant(op.getScaleOrDefault()));
-  if (!op.getMaskAttr())
+                       const SequenceLengths &lengths, AuxReader &aux) {
+  Type type = rawScore.getType();
+  Value score = arith::MulFOp::create(
+      b, loc, rawScore, floatConstant(b, loc, type, op.getScaleOrDefault()));
+
+  IndexExprBuilder ib(b, loc, b.getIndexType());
+  ScoreContext context{maskContext(ib, lengths, aux), maskPoint(ib, pos),
+                       op.getQ().getType().getDimSize(1)};
+  for (ScoreModAttrInterface mod : op.getScoreModList())
+    score = mod.buildScoreMod(ib, context, score);
+
+  if (!op.getScoreMod().empty()) {
+    // The region computes in f32; f64 references round through it.
+    Type f32 = b.getF32Type();
+    Value arg = score;
+    if (type != f32)
+      arg = arith::TruncFOp::create(b, loc, f32, score);
+    score = inlineRegion(b, op.getScoreMod(),
+                         {arg, pos.batch, pos.head, pos.q, pos.kv});
+    if (type != f32)
+      score = arith::ExtFOp::create(b, loc, type, score);
+  }
+
+  if (!op.getMaskAttr() && op.getMaskMod().empty())
     return score;
-  Value allowed = buildAllowedAt(b, loc, op, pos, lengths);
+  Value allowed = buildAllowedAt(b, loc, op, pos, lengths, aux);
   return arith::SelectOp::create(
       b, loc, allowed, score,
-      constant(-std::numeric_limits<double>::infinity()));
+      floatConstant(b, loc, type, -std::numeric_limits<double>::infinity()));
 }
 
 } // namespace attn

@@ -117,6 +117,45 @@ Expected<HostTensor> loadInput(const runtime::Param &param, StringRef path) {
   return t.convertTo(param.dtype);
 }
 
+/// Random data that suits what an input is for: block-sparse layouts with
+/// half of the blocks on, sorted document ids (four documents per batch row,
+/// the same for queries and keys), positive ALiBi slopes; N(0, 1) otherwise.
+HostTensor randomInput(const runtime::Param &param,
+                       std::vector<int64_t> shape, std::mt19937_64 &rng) {
+  if (param.name == "layout") {
+    HostTensor t(param.dtype, shape);
+    std::bernoulli_distribution on(0.5);
+    for (int64_t i = 0; i < t.numElements(); ++i)
+      t.set(i, on(rng));
+    return t;
+  }
+  if (param.name == "q_segments" || param.name == "kv_segments") {
+    // Boundaries drawn from the seed alone, so both inputs agree.
+    HostTensor t(param.dtype, shape);
+    int64_t rows = shape[0], len = shape[1];
+    for (int64_t b = 0; b < rows; ++b) {
+      std::mt19937_64 docs(seed * 1000003 + b);
+      std::uniform_real_distribution<double> cut(0.0, 1.0);
+      std::vector<double> bounds = {cut(docs), cut(docs), cut(docs)};
+      std::sort(bounds.begin(), bounds.end());
+      for (int64_t i = 0; i < len; ++i)
+        t.set(b * len + i,
+              std::upper_bound(bounds.begin(), bounds.end(),
+                               double(i) / double(len)) -
+                  bounds.begin());
+    }
+    return t;
+  }
+  if (param.name == "alibi_slopes") {
+    HostTensor t(param.dtype, shape);
+    std::uniform_real_distribution<double> slope(0.01, 0.5);
+    for (int64_t i = 0; i < t.numElements(); ++i)
+      t.set(i, slope(rng));
+    return t;
+  }
+  return HostTensor::randomNormal(param.dtype, shape, rng);
+}
+
 /// Builds the inputs of `sig`: from files where given, else random.
 Expected<std::vector<HostTensor>>
 prepareInputs(const runtime::KernelSignature &sig) {
@@ -171,13 +210,16 @@ prepareInputs(const runtime::KernelSignature &sig) {
         shape.push_back(dim.size);
         continue;
       }
-      auto it = dims.find(dim.name);
+      auto it = dims.find(dim.derivedFrom.empty() ? dim.name : dim.derivedFrom);
       if (it == dims.end())
         return fail("dimension " + dim.name + " of '" + param.name +
                     "' is dynamic; pass --dim " + dim.name + "=N");
-      shape.push_back(it->second);
+      int64_t size = it->second;
+      if (!dim.derivedFrom.empty())
+        size = (size + dim.divisor - 1) / dim.divisor;
+      shape.push_back(size);
     }
-    inputs[i] = HostTensor::randomNormal(param.dtype, shape, rng);
+    inputs[i] = randomInput(param, shape, rng);
   }
   return inputs;
 }
@@ -245,12 +287,8 @@ Expected<int> checkAgainstReference(StringRef specText,
   auto refKernel = jit::CpuKernel::compile(specText, options, specPath);
   if (!refKernel)
     return refKernel.takeError();
-  std::vector<HostTensor> inputs64;
-  for (HostTensor &t : inputs)
-    inputs64.push_back(t.convertTo(runtime::DType::F64));
-  // The f64 kernel's signature has f64 parameters.
-  Expected<std::vector<HostTensor>> refOutputs =
-      runKernel(**refKernel, inputs64);
+  // The reference reads the same (rounded) inputs and returns f64.
+  Expected<std::vector<HostTensor>> refOutputs = runKernel(**refKernel, inputs);
   if (!refOutputs)
     return refOutputs.takeError();
   int status = 0;

@@ -3,6 +3,7 @@
 #ifndef ATTN_DIALECT_ATTN_H
 #define ATTN_DIALECT_ATTN_H
 
+#include "attn/Dialect/AttrParsing.h"
 #include "attn/Dialect/IndexExpr.h"
 #include "attn/Dialect/MaskInterfaceSupport.h"
 
@@ -12,6 +13,7 @@
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -26,5 +28,11 @@
 
 #define GET_OP_CLASSES
 #include "attn/Dialect/AttnOps.h.inc"
+
+namespace attn {
+/// The diagonal `kv = q + offset` of causal-like masks and ALiBi: 0 when
+/// top-left aligned, `Skv - Sq` when bottom-right aligned.
+IndexExpr diagonalOffset(Alignment align, const MaskContext &context);
+} // namespace attn
 
 #endif // ATTN_DIALECT_ATTN_H

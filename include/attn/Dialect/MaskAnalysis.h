@@ -30,6 +30,8 @@ struct TileCounts {
   int64_t empty = 0;
   int64_t full = 0;
   int64_t partial = 0;
+  /// Of the partial tiles, those a kernel classifies from run-time data.
+  int64_t dataDependent = 0;
 };
 
 /// Counts the classes of the `tileQ x tileKv` tiles that cover the score
@@ -41,6 +43,15 @@ TileCounts countTiles(MaskAttrInterface mask, int64_t qLen, int64_t kvLen,
 /// statically (not read from run-time data).
 std::optional<double> density(MaskAttrInterface mask, int64_t qLen,
                               int64_t kvLen);
+
+/// Returns an equivalent, simpler mask; null when it allows every pair.
+/// Nested `and`/`or` are flattened and deduplicated, `not<not<m>>` is `m`,
+/// `causal AND window<L, R>` (one alignment) is `window<L, 0>`, and with
+/// static lengths a window reaching every earlier key is `causal`, and a
+/// part that allows every pair is dropped.
+MaskAttrInterface simplifyMask(MaskAttrInterface mask,
+                               std::optional<int64_t> qLen,
+                               std::optional<int64_t> kvLen);
 
 } // namespace attn
 

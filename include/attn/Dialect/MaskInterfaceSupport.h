@@ -10,6 +10,10 @@
 
 #include "attn/Dialect/IndexExpr.h"
 
+#include "mlir/IR/BuiltinTypes.h"
+
+#include <string>
+
 namespace attn {
 
 /// Sizes of an attention op; dynamic ones are `ShapedType::kDynamic`.
@@ -23,10 +27,38 @@ struct AttentionShape {
   int64_t valueDim;
 };
 
-/// What a mask may read besides the positions: the sequence lengths.
+/// The operands of an attention op that masks and score modifiers read.
+enum class AuxOperand { Layout, QSegments, KvSegments, Bias, AlibiSlopes };
+
+/// Reads the run-time data of auxiliary operands, as each lowering stores it
+/// (tensors in the reference, buffers in kernels). Dimensions of static size
+/// 1 broadcast: reading them ignores the index. Static analyses pass no
+/// reader, and everything read is unknown.
+class AuxReader {
+public:
+  virtual ~AuxReader();
+  /// Whether the op has `operand`.
+  virtual bool has(AuxOperand operand) const = 0;
+  /// An element of an integer operand (layout, segment ids).
+  virtual IndexExpr readInt(IndexExprBuilder &builder, AuxOperand operand,
+                            llvm::ArrayRef<IndexExpr> indices) = 0;
+  /// An element of a float operand, converted to `type` (the compute type).
+  virtual mlir::Value readFloat(IndexExprBuilder &builder, AuxOperand operand,
+                                llvm::ArrayRef<IndexExpr> indices,
+                                mlir::FloatType type) = 0;
+  /// The minimum and maximum of a rank-2 integer operand (segment ids) over
+  /// row `batch`, columns `[lo, hi)` (a non-empty range).
+  virtual std::pair<IndexExpr, IndexExpr>
+  readMinMax(IndexExprBuilder &builder, AuxOperand operand, IndexExpr batch,
+             IndexExpr lo, IndexExpr hi) = 0;
+};
+
+/// What a mask may read besides the positions: the sequence lengths and the
+/// run-time data of the op (null in static analyses).
 struct MaskContext {
   IndexExpr qLen;
   IndexExpr kvLen;
+  AuxReader *aux = nullptr;
 };
 
 /// One (query, key) pair of one batch entry and query head.
@@ -58,6 +90,23 @@ struct TileClassExpr {
 struct IndexRange {
   IndexExpr lo;
   IndexExpr hi;
+};
+
+/// What a score modifier sees: the mask context, the position and the
+/// number of query heads.
+struct ScoreContext {
+  MaskContext mask;
+  MaskPoint point;
+  int64_t qHeads;
+};
+
+/// The name of one dimension of a kernel parameter. Equal names must agree;
+/// an empty name is a dimension of its own (e.g. a broadcast 1); a derived
+/// dimension must equal `ceil(derivedFrom / divisor)`.
+struct DimName {
+  std::string name;
+  std::string derivedFrom = {};
+  int64_t divisor = 1;
 };
 
 } // namespace attn

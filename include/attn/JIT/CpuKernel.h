@@ -21,8 +21,8 @@ struct CpuOptions {
   /// Run the reference lowering (`attn-reference`: the full score matrix)
   /// instead of the kernel pipeline.
   bool reference = false;
-  /// Promote every floating-point tensor to f64 first (`attn-promote-f64`):
-  /// with `reference`, the float64 reference of the spec.
+  /// Compute in f64 and return f64 outputs (`attn-promote-f64`); inputs keep
+  /// their types. With `reference`, the float64 reference of the spec.
   bool float64 = false;
 };
 
@@ -41,7 +41,7 @@ public:
   static llvm::Expected<std::unique_ptr<CpuKernel>>
   compile(mlir::ModuleOp spec, const CpuOptions &options = {});
 
-  /// Parameters of the compiled kernel (f64 ones with `float64`).
+  /// Parameters of the compiled kernel (f64 outputs with `float64`).
   const runtime::KernelSignature &signature() const { return sig; }
 
   /// Runs on dense row-major tensors: `inputs` in the order of

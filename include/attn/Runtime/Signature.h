@@ -21,9 +21,9 @@
 
 namespace attn::runtime {
 
-enum class DType { F16, BF16, F32, F64, I8, I32, I64 };
+enum class DType { F16, BF16, F32, F64, I1, I8, I32, I64 };
 
-/// "f16", "bf16", "f32", "f64", "i8", "i32", "i64".
+/// "f16", "bf16", "f32", "f64", "i1", "i8", "i32", "i64". i1 takes a byte.
 llvm::StringRef dtypeName(DType dtype);
 std::optional<DType> parseDType(llvm::StringRef name);
 size_t dtypeSize(DType dtype);
@@ -38,11 +38,15 @@ struct TensorRef {
 };
 
 /// One dimension of a parameter: a name shared by every dimension that must
-/// agree (`B`, `Sq`, ...) and a static size, or kDynamic.
+/// agree (`B`, `Sq`, ...) and a static size, or kDynamic. A derived
+/// dimension must also equal `ceil(size of derivedFrom / divisor)` (e.g. the
+/// number of blocks of a block-sparse layout).
 struct Dim {
   static constexpr int64_t kDynamic = -1;
   std::string name;
   int64_t size = kDynamic;
+  std::string derivedFrom = {};
+  int64_t divisor = 1;
 };
 
 struct Param {
@@ -70,7 +74,8 @@ struct KernelSignature {
   shapeOf(const Param &param, const DimBindings &bindings) const;
 };
 
-/// Prints `[B=?, Hq=8, Sq=?, D=64]`.
+/// Prints `[B=?, Hq=8, Sq=?, D=64]` (derived dimensions as
+/// `QBlocks=ceil(Sq/64)`).
 std::string describeDims(const Param &param);
 /// Prints `[2, 8, 37, 64]`.
 std::string describeShape(llvm::ArrayRef<int64_t> shape);

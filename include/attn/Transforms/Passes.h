@@ -17,6 +17,12 @@ class LinalgDialect;
 namespace math {
 class MathDialect;
 }
+namespace scf {
+class SCFDialect;
+}
+namespace vector {
+class VectorDialect;
+}
 namespace tensor {
 class TensorDialect;
 }

@@ -1,8 +1,9 @@
-//===- ScoreFunction.h - One score from q.k to the normalizer ---*- C++ -*-===//
+//===- ScoreFunction.h - One score from q.k to its weight -------*- C++ -*-===//
 //
 // What happens to a score between the dot product and the normalization is
-// defined here once, for every lowering (reference, tiled CPU, GPU): scaling,
-// then the mask, which sends disallowed scores to -inf.
+// defined here once, for every lowering: scaling, the score modifiers in
+// order, the score_mod region, then the mask (the attribute AND the
+// mask_mod region), which sends disallowed scores to -inf.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,10 +12,11 @@
 
 #include "attn/Dialect/Attn.h"
 
+#include <array>
+
 namespace attn {
 
-/// Positions of a score, as SSA values of one integer or index type (scalars,
-/// or vectors when the score is a vector).
+/// Positions of a score as index values (scalars).
 struct ScorePosition {
   mlir::Value batch;
   mlir::Value head;
@@ -28,18 +30,44 @@ struct SequenceLengths {
   mlir::Value kvLen;
 };
 
-/// Returns `scale * rawScore` with masked positions at -inf. `rawScore` is
-/// the dot product in the compute type (a scalar or a vector matching the
-/// positions).
+/// Reads the auxiliary operands of an attention op with `tensor.extract`
+/// (the reference and tensor-level kernels).
+class TensorAuxReader : public AuxReader {
+public:
+  explicit TensorAuxReader(AttentionOp op);
+
+  bool has(AuxOperand operand) const override;
+  IndexExpr readInt(IndexExprBuilder &b, AuxOperand operand,
+                    llvm::ArrayRef<IndexExpr> indices) override;
+  mlir::Value readFloat(IndexExprBuilder &b, AuxOperand operand,
+                        llvm::ArrayRef<IndexExpr> indices,
+                        mlir::FloatType type) override;
+  std::pair<IndexExpr, IndexExpr> readMinMax(IndexExprBuilder &b,
+                                             AuxOperand operand,
+                                             IndexExpr batch, IndexExpr lo,
+                                             IndexExpr hi) override;
+
+private:
+  mlir::Value tensorOf(AuxOperand operand) const;
+  /// The element at `indices`, reading broadcast (size-1) dimensions at 0.
+  mlir::Value extract(IndexExprBuilder &b, AuxOperand operand,
+                      llvm::ArrayRef<IndexExpr> indices);
+
+  /// Indexed by AuxOperand; null where the op has no such operand.
+  std::array<mlir::Value, 5> tensors;
+};
+
+/// Returns the final score at `pos`: `rawScore` (the dot product, in the
+/// compute type) scaled, modified, and -inf where the mask disallows it.
 mlir::Value buildMaskedScore(mlir::OpBuilder &b, mlir::Location loc,
                              AttentionOp op, mlir::Value rawScore,
                              const ScorePosition &pos,
-                             const SequenceLengths &lengths);
+                             const SequenceLengths &lengths, AuxReader &aux);
 
-/// Returns the mask predicate at `pos` (true when there is no mask).
+/// Returns whether the mask attribute and the mask_mod region allow `pos`.
 mlir::Value buildAllowedAt(mlir::OpBuilder &b, mlir::Location loc,
                            AttentionOp op, const ScorePosition &pos,
-                           const SequenceLengths &lengths);
+                           const SequenceLengths &lengths, AuxReader &aux);
 
 } // namespace attn
 

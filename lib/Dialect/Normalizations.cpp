@@ -1,0 +1,74 @@
+//===- Normalizations.cpp - How scores become weights ---------------------===//
+
+#include "attn/Dialect/Attn.h"
+#include "attn/Dialect/ValueBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace attn;
+
+//===----------------------------------------------------------------------===//
+// SoftmaxAttr: exp(s - max), divided by the row sum
+//===----------------------------------------------------------------------===//
+
+bool SoftmaxAttr::normalizesRows() const { return true; }
+
+Value SoftmaxAttr::buildWeight(OpBuilder &b, Location loc, Value score,
+                               Value rowMax) const {
+  // A row whose max is -inf has no allowed key: its weights are 0 (not the
+  // NaN of exp(-inf - -inf)).
+  Type type = score.getType();
+  Value emptyRow = arith::CmpFOp::create(
+      b, loc, arith::CmpFPredicate::OEQ, rowMax,
+      floatConstant(b, loc, rowMax.getType(),
+                    -std::numeric_limits<double>::infinity()));
+  Value weight =
+      math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, score, rowMax));
+  return arith::SelectOp::create(b, loc, emptyRow,
+                                 floatConstant(b, loc, type, 0.0), weight);
+}
+
+//===----------------------------------------------------------------------===//
+// SigmoidAttr: 1 / (1 + exp(-(s + bias)))
+//===----------------------------------------------------------------------===//
+
+bool SigmoidAttr::normalizesRows() const { return false; }
+
+Value SigmoidAttr::buildWeight(OpBuilder &b, Location loc, Value score,
+                               Value) const {
+  Type type = score.getType();
+  // exp(-(s + bias)) is +inf for a masked score, giving weight 0.
+  Value negated = arith::SubFOp::create(
+      b, loc, floatConstant(b, loc, type, -getBias().convertToDouble()), score);
+  Value denominator = arith::AddFOp::create(
+      b, loc, floatConstant(b, loc, type, 1.0),
+      math::ExpOp::create(b, loc, negated));
+  return arith::DivFOp::create(b, loc, floatConstant(b, loc, type, 1.0),
+                               denominator);
+}
+
+//===----------------------------------------------------------------------===//
+// ReluAttr: max(s, 0), optionally / Skv
+//===----------------------------------------------------------------------===//
+
+bool ReluAttr::normalizesRows() const { return false; }
+
+Value ReluAttr::buildWeight(OpBuilder &b, Location loc, Value score,
+                            Value) const {
+  return arith::MaximumFOp::create(
+      b, loc, score, floatConstant(b, loc, score.getType(), 0.0));
+}
+
+Value ReluAttr::buildOutputFactor(OpBuilder &b, Location loc, Value kvLen,
+                                  FloatType type) const {
+  if (!getDivideByLength())
+    return Value();
+  IndexExprBuilder ib(b, loc, b.getIndexType());
+  Value length = indexToFloat(ib, ib.value(kvLen), type);
+  return arith::DivFOp::create(b, loc, floatConstant(b, loc, type, 1.0),
+                               length);
+}
