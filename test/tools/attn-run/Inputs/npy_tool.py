@@ -17,6 +17,17 @@ def random(path, shape, dtype, seed, order="C"):
     np.save(path, a)
 
 
+def bools(path, shape, seed):
+    rng = np.random.default_rng(int(seed))
+    np.save(path, rng.random(shape_of(shape)) < 0.5)
+
+
+def sorted_ids(path, shape, documents):
+    rows, length = shape_of(shape)
+    ids = np.repeat(np.arange(int(documents)), -(-length // int(documents)))
+    np.save(path, np.tile(ids[:length], (rows, 1)).astype(np.int32))
+
+
 def truncate(path, nbytes):
     data = open(path, "rb").read()
     open(path, "wb").write(data[: len(data) - int(nbytes)])
