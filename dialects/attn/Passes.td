@@ -22,6 +22,38 @@ def AttnDecompose : Pass<"attn-decompose"> {
   ];
 }
 
+def AttnTileFlash : Pass<"attn-tile-flash"> {
+  let summary = "Tile attention flash-style: online softmax over key tiles";
+  let description = [{
+    Rewrites each `attn.attention` into a parallel loop over (batch, query
+    head, query tile) and, inside, a loop over key tiles that carries the
+    online-softmax state (running row max `m`, running sum `l`, rescaled
+    accumulator), so the `[Sq, Skv]` score matrix never exists: only one
+    `tile-q x tile-kv` tile of scores at a time.
+
+    The key loop runs over `MaskAttrInterface::buildKvRange` of the query
+    tile, and each key tile is classified with `buildTileClass`: empty tiles
+    are skipped, full tiles run without any mask code, partial tiles (and the
+    last, padded tile) evaluate the mask per element. Masks that read
+    run-time data (layouts, segment ids) are classified once per tile from
+    that data. Tiles are padded to the static tile sizes, so every tile-level
+    op has a static shape whatever `B`, `Sq` and `Skv` are. Pointwise
+    normalizations (sigmoid, relu) accumulate their weights directly.
+
+    The result is target-independent: `scf.forall`, `scf.for`, `scf.if` and
+    linalg ops on tensors, lowered further for the CPU or the GPU.
+  }];
+  let options = [
+    Option<"tileQ", "tile-q", "int64_t", "64", "Query rows per tile">,
+    Option<"tileKv", "tile-kv", "int64_t", "64", "Keys per tile">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
 def AttnPromoteToF64 : Pass<"attn-promote-f64", "::mlir::ModuleOp"> {
   let summary = "Compute attention ops in f64 and return f64 results";
   let description = [{
@@ -60,6 +92,57 @@ def AttnReport : Pass<"attn-report"> {
     Option<"kvLen", "kv-len", "int64_t", "0",
            "Skv to assume when it is dynamic">
   ];
+}
+
+//===----------------------------------------------------------------------===//
+// CPU code generation
+//===----------------------------------------------------------------------===//
+
+def AttnCpuMicrokernels : Pass<"attn-cpu-microkernels", "::mlir::func::FuncOp"> {
+  let summary = "Register-blocked FMA micro-kernels for small matrix products";
+  let description = [{
+    Rewrites `linalg.generic` matrix products on static 2-D memrefs, in the
+    two forms `C += A . B` and `C += A . B^T` (the score and value products
+    of flash tiles), into register-blocked vector code: 4 rows x 16 columns
+    of f32 accumulators (two 8-lane vectors per row) stay in registers while
+    the reduction loop broadcasts `A` and streams `B`; `B^T` is first
+    transposed into a scratch buffer. Edge columns use masked loads and
+    stores. Inputs may be f16, bf16 or f32; accumulators are f32. Other ops
+    are left to the generic lowering.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
+def AttnCpuVectorize : Pass<"attn-cpu-vectorize", "::mlir::func::FuncOp"> {
+  let summary = "Vectorize the elementwise and row-reduction ops of flash tiles";
+  let description = [{
+    Tiles every static `linalg.generic` on tensors (except the matrix
+    products that `attn-cpu-microkernels` handles) to single rows and
+    vectorizes each row with `linalg::vectorize`: the scaling, masking,
+    exponentials, row maxima and sums of a tile become vectors along the key
+    (or value) dimension, including tile gathers and mask predicates that
+    read positions. Ops that do not vectorize stay as they are.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
+def AttnCpuApproximateMath : Pass<"attn-cpu-approximate-math"> {
+  let summary = "Polynomial exp, log and tanh for f32, so that loops vectorize";
+  let description = [{
+    Replaces f32 `math.exp`, `math.log` and `math.tanh` by MLIR's polynomial
+    approximations (a few ulp), which are plain arithmetic: loops that call
+    them vectorize, where calls to libm would stay scalar. f64 (reference)
+    code keeps the library functions.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 #endif // ATTN_PASSES_TD

@@ -14,6 +14,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <mutex>
@@ -161,18 +162,39 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
     pm.addPass(createAttnPromoteToF64());
   if (options.reference) {
     buildReferencePipeline(pm);
-    buildTensorToHostLLVMPipeline(pm);
+    buildTensorToHostLLVMPipeline(pm, /*parallel=*/false);
   } else {
-    buildLowerToCpuPipeline(pm);
+    CpuPipelineOptions cpu;
+    cpu.tileQ = options.tileQ;
+    cpu.tileKv = options.tileKv;
+    cpu.parallel = options.parallel;
+    buildLowerToCpuPipeline(pm, cpu);
   }
   if (failed(pm.run(*module)))
     return diagnostics.takeError("lowering '" + entryName + "' failed");
 
   initializeNativeTarget();
+  // The optimizer needs the host's target machine: without it the
+  // vectorizers have no cost model and emit scalar code.
+  auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!machineBuilder)
+    return makeError("cannot describe the host CPU: " +
+                     llvm::toString(machineBuilder.takeError()));
+  machineBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  auto targetMachine = machineBuilder->createTargetMachine();
+  if (!targetMachine)
+    return makeError("cannot create a target machine for the host: " +
+                     llvm::toString(targetMachine.takeError()));
   ExecutionEngineOptions engineOptions;
   engineOptions.transformer = makeOptimizingTransformer(
-      /*optLevel=*/3, /*sizeLevel=*/0, /*targetMachine=*/nullptr);
+      /*optLevel=*/3, /*sizeLevel=*/0, targetMachine->get());
   engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  // memref.copy of strided views calls memrefCopy; parallel kernels call
+  // the OpenMP runtime.
+  SmallVector<StringRef> libraries = {ATTN_C_RUNNER_UTILS};
+  if (options.parallel && !options.reference)
+    libraries.push_back(ATTN_OPENMP_RUNTIME);
+  engineOptions.sharedLibPaths = libraries;
   auto engine = ExecutionEngine::create(*module, engineOptions);
   if (!engine)
     return diagnostics.takeError("cannot create the execution engine: " +

@@ -10,8 +10,12 @@
 #include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/OpenMPToLLVM/ConvertOpenMPToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
+#include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
@@ -19,6 +23,8 @@
 #include "mlir/Dialect/LLVMIR/Transforms/RequestCWrappers.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -32,7 +38,7 @@ void buildReferencePipeline(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
-void buildTensorToHostLLVMPipeline(OpPassManager &pm) {
+void buildTensorToHostLLVMPipeline(OpPassManager &pm, bool parallel) {
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
@@ -46,30 +52,65 @@ void buildTensorToHostLLVMPipeline(OpPassManager &pm) {
   outParams.hoistStaticAllocs = true;
   outParams.hoistDynamicAllocs = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  // Row-tiled ops write their rows in place: CSE unifies the two subviews of
+  // each row, and canonicalization drops the resulting self-copies.
+  pm.addPass(createCSEPass());
+  pm.addPass(createCanonicalizerPass());
+  // Per-tile buffers are allocated once per parallel iteration, not once
+  // per key tile (scf.forall is an allocation scope, so they stay private).
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferHoistingPass());
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createCanonicalizerPass());
 
+  pm.addNestedPass<func::FuncOp>(createAttnCpuMicrokernels());
+  pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
-  pm.addPass(createLowerAffinePass());
+  pm.addPass(createAttnCpuApproximateMath());
+  if (parallel)
+    pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
   arith::ArithExpandOpsPassOptions expand;
   expand.includeBf16 = true;
   pm.addPass(arith::createArithExpandOpsPass(expand));
+  // Memrefs go first: convert-scf-to-openmp wraps loop bodies in
+  // memref.alloca_scope, which must be lowered while it still has one block,
+  // before scf-to-cf splits its body. (Bufferized scf ops here carry no
+  // memref results.)
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
   pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addNestedPass<func::FuncOp>(vector::createLowerVectorMultiReductionPass());
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  // Register transposes (the micro-kernels' 8 x 8 blocks) as shuffles.
+  vectorToLLVM.vectorTransposeLowering =
+      vector::VectorTransposeLowering::Shuffle1D;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
+  pm.addPass(createUBToLLVMConversionPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
+  if (parallel)
+    pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
 }
 
-void buildLowerToCpuPipeline(OpPassManager &pm) {
-  buildReferencePipeline(pm);
-  buildTensorToHostLLVMPipeline(pm);
+void buildLowerToCpuPipeline(OpPassManager &pm,
+                             const CpuPipelineOptions &options) {
+  AttnTileFlashOptions tiles;
+  tiles.tileQ = options.tileQ;
+  tiles.tileKv = options.tileKv;
+  pm.addPass(createAttnTileFlash(tiles));
+  // No CSE before bufferization: merging the per-tile zero fills with the
+  // loop's initial state would make every key tile copy it.
+  pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createAttnCpuVectorize());
+  pm.addPass(createCanonicalizerPass());
+  buildTensorToHostLLVMPipeline(pm, options.parallel);
 }
 
 void registerAttnPipelines() {
@@ -77,9 +118,10 @@ void registerAttnPipelines() {
       "attn-reference",
       "Lower attn ops to linalg on tensors (the reference semantics)",
       buildReferencePipeline);
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<CpuPipelineOptions>(
       "attn-lower-to-cpu",
-      "Lower attn ops to the LLVM dialect for the host CPU",
+      "Lower attn ops to the LLVM dialect for the host CPU: flash tiling, "
+      "bufferization, OpenMP threads, LLVM",
       buildLowerToCpuPipeline);
 }
 

@@ -135,9 +135,13 @@ Value buildAllowedAt(OpBuilder &b, Location loc, AttentionOp op,
   return ib.materialize(allowed);
 }
 
-Value buildMaskedScore(OpBuilder &b, Location loc, AttentionOp op,
-                       Value rawScore, const ScorePosition &pos,
-                       const SequenceLengths &lengths, AuxReader &aux) {
+bool hasMask(AttentionOp op) {
+  return op.getMaskAttr() || !op.getMaskMod().empty();
+}
+
+Value buildModifiedScore(OpBuilder &b, Location loc, AttentionOp op,
+                         Value rawScore, const ScorePosition &pos,
+                         const SequenceLengths &lengths, AuxReader &aux) {
   Type type = rawScore.getType();
   Value score = arith::MulFOp::create(
       b, loc, rawScore, floatConstant(b, loc, type, op.getScaleOrDefault()));
@@ -159,8 +163,15 @@ Value buildMaskedScore(OpBuilder &b, Location loc, AttentionOp op,
     if (type != f32)
       score = arith::ExtFOp::create(b, loc, type, score);
   }
+  return score;
+}
 
-  if (!op.getMaskAttr() && op.getMaskMod().empty())
+Value buildMaskedScore(OpBuilder &b, Location loc, AttentionOp op,
+                       Value rawScore, const ScorePosition &pos,
+                       const SequenceLengths &lengths, AuxReader &aux) {
+  Type type = rawScore.getType();
+  Value score = buildModifiedScore(b, loc, op, rawScore, pos, lengths, aux);
+  if (!hasMask(op))
     return score;
   Value allowed = buildAllowedAt(b, loc, op, pos, lengths, aux);
   return arith::SelectOp::create(

@@ -24,6 +24,11 @@ struct CpuOptions {
   /// Compute in f64 and return f64 outputs (`attn-promote-f64`); inputs keep
   /// their types. With `reference`, the float64 reference of the spec.
   bool float64 = false;
+  /// Tile sizes of `attn-tile-flash`.
+  int64_t tileQ = 64;
+  int64_t tileKv = 64;
+  /// Run on all cores (OpenMP); the thread count follows OMP_NUM_THREADS.
+  bool parallel = true;
 };
 
 /// A spec compiled for the host through the LLVM ExecutionEngine. Thread-safe

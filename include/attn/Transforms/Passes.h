@@ -17,6 +17,12 @@ class LinalgDialect;
 namespace math {
 class MathDialect;
 }
+namespace memref {
+class MemRefDialect;
+}
+namespace func {
+class FuncOp;
+}
 namespace scf {
 class SCFDialect;
 }

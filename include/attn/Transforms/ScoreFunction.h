@@ -57,12 +57,22 @@ private:
   std::array<mlir::Value, 5> tensors;
 };
 
-/// Returns the final score at `pos`: `rawScore` (the dot product, in the
-/// compute type) scaled, modified, and -inf where the mask disallows it.
+/// Returns `rawScore` (the dot product, in the compute type) scaled and
+/// modified: the score modifiers in order, then the score_mod region.
+mlir::Value buildModifiedScore(mlir::OpBuilder &b, mlir::Location loc,
+                               AttentionOp op, mlir::Value rawScore,
+                               const ScorePosition &pos,
+                               const SequenceLengths &lengths, AuxReader &aux);
+
+/// Returns the final score at `pos`: the modified score, and -inf where the
+/// mask disallows it.
 mlir::Value buildMaskedScore(mlir::OpBuilder &b, mlir::Location loc,
                              AttentionOp op, mlir::Value rawScore,
                              const ScorePosition &pos,
                              const SequenceLengths &lengths, AuxReader &aux);
+
+/// Whether the op has a mask (attribute or region).
+bool hasMask(AttentionOp op);
 
 /// Returns whether the mask attribute and the mask_mod region allow `pos`.
 mlir::Value buildAllowedAt(mlir::OpBuilder &b, mlir::Location loc,

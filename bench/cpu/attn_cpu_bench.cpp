@@ -1,0 +1,228 @@
+//===- attn_cpu_bench.cpp - CPU kernels vs the reference and the peak ------===//
+//
+// Times the tiled CPU kernel (attn-lower-to-cpu) on the masks of issue 4 and
+// prints GFLOP/s of useful work (2 (D + Dv) flops per allowed (query, key)
+// pair), the time relative to dense, the reference path (attn-reference,
+// the full score matrix) and the machine's FMA peak measured here.
+//
+//   build/bin/attn-bench-cpu [--repeats N] [--reference-repeats N]
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/MaskAnalysis.h"
+#include "attn/JIT/CpuKernel.h"
+#include "attn/Support/HostTensor.h"
+
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+using namespace attn;
+using runtime::DType;
+
+namespace {
+
+llvm::cl::opt<int> repeats("repeats", llvm::cl::desc("Timed runs per kernel"),
+                           llvm::cl::init(7));
+llvm::cl::opt<int> referenceRepeats(
+    "reference-repeats", llvm::cl::desc("Timed runs of the reference path"),
+    llvm::cl::init(1));
+llvm::cl::opt<int64_t> seqLen("seq", llvm::cl::desc("Sequence length S"),
+                              llvm::cl::init(2048));
+llvm::cl::opt<int64_t> heads("heads", llvm::cl::desc("Heads H"),
+                             llvm::cl::init(8));
+llvm::cl::opt<int64_t> headDim("head-dim", llvm::cl::desc("Head dimension D"),
+                               llvm::cl::init(64));
+
+using Clock = std::chrono::steady_clock;
+
+double seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+/// FMA throughput on all cores: independent 8-wide f32 FMA chains, enough
+/// of them to cover the FMA latency.
+[[gnu::target("avx2,fma")]] double fmaChains(int64_t iterations) {
+  typedef float v8 __attribute__((vector_size(32)));
+  constexpr int kChains = 12;
+  v8 acc[kChains];
+  v8 x = {1.0001f, 1.0001f, 1.0001f, 1.0001f, 1.0001f, 1.0001f, 1.0001f,
+          1.0001f};
+  v8 y = {0.9999f, 0.9999f, 0.9999f, 0.9999f, 0.9999f, 0.9999f, 0.9999f,
+          0.9999f};
+  for (auto &a : acc)
+    a = x;
+  for (int64_t i = 0; i < iterations; ++i)
+    for (auto &a : acc)
+      a = __builtin_ia32_vfmaddps256(a, x, y);
+  float sum = 0;
+  for (auto &a : acc)
+    for (int l = 0; l < 8; ++l)
+      sum += a[l];
+  return sum;
+}
+
+double measurePeakGflops() {
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  constexpr int64_t kIterations = 200'000'000 / 12;
+  std::vector<std::thread> pool;
+  std::vector<double> sink(threads);
+  auto start = Clock::now();
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] { sink[t] = fmaChains(kIterations); });
+  for (auto &t : pool)
+    t.join();
+  double s = seconds(start, Clock::now());
+  double flops = double(threads) * kIterations * 12 * 8 * 2;
+  return flops / s / 1e9;
+}
+
+struct BenchCase {
+  std::string name;
+  std::string mask;      // attribute text, empty for dense
+  bool layout = false;   // block-sparse layout operand
+};
+
+std::string spec(const BenchCase &c, int64_t s, int64_t h, int64_t d) {
+  std::string t = llvm::formatv("tensor<1x{0}x{1}x{2}xf32>", h, s, d);
+  std::string args = "%q: " + t + ", %k: " + t + ", %v: " + t;
+  std::string operands;
+  if (c.layout) {
+    std::string lt = llvm::formatv("tensor<1x{0}x{1}x{1}xi8>", h, s / 64);
+    args += ", %l: " + lt;
+    operands = " layout(%l : " + lt + ")";
+  }
+  std::string mask = c.mask.empty() ? "" : " mask(" + c.mask + ")";
+  return llvm::formatv("func.func @bench({0}) -> {1} {{\n"
+                       "  %o = attn.attention %q, %k, %v{2}{3} allow_empty_rows"
+                       " : {1}, {1}, {1} -> {1}\n"
+                       "  return %o : {1}\n}\n",
+                       args, t, operands, mask);
+}
+
+/// Median seconds of `n` runs after one warm-up run.
+double timeKernel(const jit::CpuKernel &kernel,
+                  std::vector<runtime::TensorRef> inputs,
+                  runtime::TensorRef output, int n) {
+  if (llvm::Error e = kernel.run(inputs, {output})) {
+    llvm::errs() << llvm::toString(std::move(e)) << "\n";
+    std::exit(1);
+  }
+  std::vector<double> times;
+  for (int i = 0; i < n; ++i) {
+    auto start = Clock::now();
+    llvm::cantFail(kernel.run(inputs, {output}));
+    times.push_back(seconds(start, Clock::now()));
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::cl::ParseCommandLineOptions(argc, argv, "attn CPU benchmark\n");
+  const int64_t s = seqLen, h = heads, d = headDim;
+  std::vector<BenchCase> cases = {
+      {"dense", ""},
+      {"causal", "#attn.causal"},
+      {"window 256", "#attn.window<left = 255, right = 0>"},
+      {"2-D neighborhood 7x7 on 64x32",
+       "#attn.neighborhood<grid = [64, 32], kernel = [7, 7]>"},
+      {"block-sparse 90% (64x64 blocks)", "#attn.block_sparse<block = [64, 64]>",
+       true},
+  };
+  if (s != 2048)
+    cases.erase(cases.begin() + 3); // the neighborhood grid is 64x32
+
+  mlir::MLIRContext ctx;
+  ctx.loadDialect<AttnDialect>();
+  double peak = measurePeakGflops();
+  std::mt19937_64 rng(42);
+  HostTensor q = HostTensor::randomNormal(DType::F32, {1, h, s, d}, rng);
+  HostTensor k = HostTensor::randomNormal(DType::F32, {1, h, s, d}, rng);
+  HostTensor v = HostTensor::randomNormal(DType::F32, {1, h, s, d}, rng);
+  // 10% of the 64x64 blocks on.
+  HostTensor layout(DType::I8, {1, h, s / 64, s / 64});
+  std::bernoulli_distribution on(0.1);
+  int64_t blocksOn = 0;
+  for (int64_t i = 0; i < layout.numElements(); ++i) {
+    bool x = on(rng);
+    layout.set(i, x);
+    blocksOn += x;
+  }
+  HostTensor o(DType::F32, {1, h, s, d}), oRef(DType::F32, {1, h, s, d});
+
+  llvm::outs() << llvm::formatv(
+      "attn CPU benchmark: f32, B=1, H={0}, S={1}, D={2}; {3} threads; "
+      "measured FMA peak {4:F1} GFLOP/s\n\n",
+      h, s, d, std::thread::hardware_concurrency(), peak);
+  llvm::outs() << llvm::formatv(
+      "| {0,-32} | {1,7} | {2,9} | {3,11} | {4,7} | {5,8} | {6,12} | {7,8} |\n",
+      "mask", "density", "time (ms)", "GFLOP/s", "% peak", "vs dense",
+      "ref (ms)", "speedup");
+  llvm::outs() << "|" << std::string(34, '-') << "|" << std::string(9, '-')
+               << "|" << std::string(11, '-') << "|" << std::string(13, '-')
+               << "|" << std::string(9, '-') << "|" << std::string(10, '-')
+               << "|" << std::string(14, '-') << "|" << std::string(10, '-')
+               << "|\n";
+  double denseTime = 0;
+  for (const BenchCase &c : cases) {
+    std::string text = spec(c, s, h, d);
+    auto kernel = jit::CpuKernel::compile(text);
+    jit::CpuOptions refOptions;
+    refOptions.reference = true;
+    auto reference = jit::CpuKernel::compile(text, refOptions);
+    if (!kernel || !reference) {
+      llvm::errs() << (kernel ? llvm::toString(reference.takeError())
+                              : llvm::toString(kernel.takeError()))
+                   << "\n";
+      return 1;
+    }
+    std::vector<runtime::TensorRef> inputs = {q.ref(), k.ref(), v.ref()};
+    if (c.layout)
+      inputs.push_back(layout.ref());
+
+    double t = timeKernel(**kernel, inputs, o.ref(), repeats);
+    double tRef = timeKernel(**reference, inputs, oRef.ref(), referenceRepeats);
+    double err = relativeError(o, oRef);
+    if (!(err < 1e-4)) {
+      llvm::errs() << c.name << ": kernel and reference disagree (relative "
+                   << "error " << err << ")\n";
+      return 1;
+    }
+
+    // Allowed pairs: the layout's blocks, or the mask's static density.
+    double density = 1.0;
+    if (c.layout) {
+      density = double(blocksOn) / double(layout.numElements());
+    } else if (!c.mask.empty()) {
+      auto mask = llvm::dyn_cast_or_null<MaskAttrInterface>(
+          mlir::parseAttribute(c.mask, &ctx));
+      density = *attn::density(mask, s, s);
+    }
+    double flops = 2.0 * (d + d) * density * double(s) * double(s) * double(h);
+    double gflops = flops / t / 1e9;
+    if (c.mask.empty())
+      denseTime = t;
+    llvm::outs() << llvm::formatv(
+        "| {0,-32} | {1,7:F4} | {2,9:F2} | {3,11:F1} | {4,6:F1}% | {5,8:F3} | "
+        "{6,12:F1} | {7,7:F1}x |\n",
+        c.name, density, t * 1e3, gflops, 100.0 * gflops / peak,
+        denseTime > 0 ? t / denseTime : 1.0, tRef * 1e3, tRef / t);
+  }
+  llvm::outs() << "\nGFLOP/s count useful work only: 4 D flops per allowed "
+                  "(query, key) pair. \"vs dense\" is time relative to the "
+                  "dense kernel; \"speedup\" is over the reference path "
+                  "(attn-reference, one thread).\n";
+  return 0;
+}

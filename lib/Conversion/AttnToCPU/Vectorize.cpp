@@ -1,0 +1,135 @@
+//===- Vectorize.cpp - Vector code for the elementwise ops of tiles -------===//
+//
+// A flash tile also scales, masks and exponentiates tileQ x tileKv scores
+// and reduces them by rows. Each of those linalg ops is tiled to one row and
+// vectorized along the row (the key or value dimension), which keeps the
+// vectors at tile width and every reduction a horizontal one.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Conversion/AttnToCPU.h"
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace attn {
+#define GEN_PASS_DEF_ATTNCPUVECTORIZE
+#include "attn/Dialect/Passes.h.inc"
+} // namespace attn
+
+using namespace mlir;
+
+namespace {
+
+/// A reduction of a wide 1-D vector (e.g. a row of 64 scores) first
+/// combines its 8-lane chunks elementwise, then reduces 8 lanes: vector
+/// instructions instead of one scalar step per element.
+struct SplitWideReduction : OpRewritePattern<vector::MultiDimReductionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  static constexpr int64_t kLanes = 8;
+
+  LogicalResult matchAndRewrite(vector::MultiDimReductionOp op,
+                                PatternRewriter &rewriter) const override {
+    // A row: vector<N> reduced to a scalar, or vector<1xN> reduced along
+    // dimension 1 to vector<1>.
+    VectorType type = op.getSourceVectorType();
+    bool row = type.getRank() == 1 ||
+               (type.getRank() == 2 && type.getDimSize(0) == 1 &&
+                op.isReducedDim(1) && !op.isReducedDim(0));
+    int64_t width = type.getShape().back();
+    if (!row || type.isScalable() || width <= kLanes || width % kLanes != 0 ||
+        !type.getElementType().isF32())
+      return failure();
+    Location loc = op.getLoc();
+    Type f32 = type.getElementType();
+    Value grid = vector::ShapeCastOp::create(
+        rewriter, loc, VectorType::get({width / kLanes, kLanes}, f32),
+        op.getSource());
+    Value partial = vector::ExtractOp::create(rewriter, loc, grid, 0);
+    for (int64_t c = 1; c < width / kLanes; ++c)
+      partial = vector::makeArithReduction(
+          rewriter, loc, op.getKind(), partial,
+          vector::ExtractOp::create(rewriter, loc, grid, c));
+    Value acc = op.getAcc();
+    if (isa<VectorType>(acc.getType()))
+      acc = vector::ExtractOp::create(rewriter, loc, acc, 0);
+    Value result =
+        vector::ReductionOp::create(rewriter, loc, op.getKind(), partial, acc);
+    if (isa<VectorType>(op.getType()))
+      result = vector::BroadcastOp::create(rewriter, loc, op.getType(), result);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+bool isCandidate(linalg::GenericOp op) {
+  if (!op.hasPureTensorSemantics() || attn::isTileProduct(op))
+    return false;
+  return llvm::all_of(op->getOperandTypes(), [](Type t) {
+           auto shaped = dyn_cast<ShapedType>(t);
+           return shaped && shaped.hasStaticShape();
+         }) &&
+         op.getNumLoops() >= 1;
+}
+
+/// Vectorizes `op` in place when linalg::vectorize supports it.
+void vectorizeOp(RewriterBase &rewriter, Operation *op) {
+  rewriter.setInsertionPoint(op);
+  FailureOr<linalg::VectorizationResult> result =
+      linalg::vectorize(rewriter, op, /*inputVectorSizes=*/{},
+                        /*inputScalableVecDims=*/{},
+                        /*vectorizeNDExtract=*/true);
+  if (succeeded(result))
+    rewriter.replaceOp(op, result->replacements);
+}
+
+struct AttnCpuVectorizePass
+    : attn::impl::AttnCpuVectorizeBase<AttnCpuVectorizePass> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    SmallVector<linalg::GenericOp> ops;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (isCandidate(op))
+        ops.push_back(op);
+    });
+    IRRewriter rewriter(ctx);
+    for (linalg::GenericOp op : ops) {
+      unsigned loops = op.getNumLoops();
+      if (loops == 1) {
+        vectorizeOp(rewriter, op);
+        continue;
+      }
+      // One row at a time: every loop but the innermost tiled by 1.
+      SmallVector<OpFoldResult> sizes(loops, rewriter.getIndexAttr(1));
+      sizes.back() = rewriter.getIndexAttr(0);
+      scf::SCFTilingOptions options;
+      options.setTileSizes(sizes);
+      rewriter.setInsertionPoint(op);
+      FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
+          rewriter, cast<TilingInterface>(op.getOperation()), options);
+      if (failed(tiled))
+        continue;
+      rewriter.replaceOp(op, tiled->replacements);
+      for (Operation *tiledOp : tiled->tiledOps)
+        vectorizeOp(rewriter, tiledOp);
+    }
+    // Rows are vectors of shape 1 x N: drop the unit dimension.
+    RewritePatternSet patterns(ctx);
+    vector::populateCastAwayVectorLeadingOneDimPatterns(patterns);
+    vector::populateVectorTransferDropUnitDimsPatterns(patterns);
+    vector::populateDropUnitDimWithShapeCastPatterns(patterns);
+    patterns.add<SplitWideReduction>(ctx);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

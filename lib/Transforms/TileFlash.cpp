@@ -1,0 +1,602 @@
+//===- TileFlash.cpp - Flash-style tiling of attention ----------------------===//
+//
+// attn.attention becomes a parallel loop over (batch, query head, query
+// tile) and, inside, a loop over key tiles carrying the online-softmax state.
+// Key tiles come from the mask's key range and are classified per tile:
+// empty ones are skipped, full ones run without mask code, partial ones
+// evaluate the mask. Tiles are padded to static sizes; the padded keys of the
+// last tile are masked, the padded query rows are dropped at the end.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/ValueBuilders.h"
+#include "attn/Transforms/Passes.h"
+#include "attn/Transforms/ScoreFunction.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
+
+#include <limits>
+
+namespace attn {
+#define GEN_PASS_DEF_ATTNTILEFLASH
+#include "attn/Dialect/Passes.h.inc"
+} // namespace attn
+
+using namespace mlir;
+using namespace attn;
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+/// The running state of one query tile: row max and row sum (softmax only)
+/// and the accumulator [tileQ, Dv].
+struct TileState {
+  Value rowMax, rowSum, acc;
+
+  SmallVector<Value> values() const {
+    SmallVector<Value> v;
+    if (rowMax)
+      v = {rowMax, rowSum};
+    v.push_back(acc);
+    return v;
+  }
+  static TileState from(ValueRange v, bool softmax) {
+    if (softmax)
+      return {v[0], v[1], v[2]};
+    return {Value(), Value(), v[0]};
+  }
+};
+
+/// The key tile being processed: its first key, its valid keys, and its
+/// padded key and value tiles.
+struct KeyTile {
+  Value kv0, kvCols, keys, values;
+};
+
+class FlashBuilder {
+public:
+  FlashBuilder(PatternRewriter &rewriter, AttentionOp op, int64_t tileQ,
+               int64_t tileKv)
+      : b(rewriter), op(op), loc(op.getLoc()), ctx(op.getContext()),
+        tileQ(tileQ), tileKv(tileKv), computeType(op.getComputeType()),
+        elementType(op.getQ().getType().getElementType()), aux(op),
+        normalization(op.getNormalizationOrDefault()),
+        softmax(normalization.normalizesRows()) {
+    RankedTensorType qType = op.getQ().getType();
+    qHeads = qType.getDimSize(1);
+    groupSize = qHeads / op.getK().getType().getDimSize(1);
+    headDim = qType.getDimSize(3);
+    valueDim = op.getV().getType().getDimSize(3);
+    batch = tensor::getMixedSize(b, loc, op.getQ(), 0);
+    qLen = getValueOrCreateConstantIndexOp(
+        b, loc, tensor::getMixedSize(b, loc, op.getQ(), 2));
+    kvLen = getValueOrCreateConstantIndexOp(
+        b, loc, tensor::getMixedSize(b, loc, op.getK(), 2));
+  }
+
+  SmallVector<Value> build() {
+    OpFoldResult heads = b.getIndexAttr(qHeads);
+    OpFoldResult rows = tensor::getMixedSize(b, loc, op.getQ(), 2);
+    Value oInit = tensor::EmptyOp::create(
+        b, loc,
+        ArrayRef<OpFoldResult>{batch, heads, rows, b.getIndexAttr(valueDim)},
+        elementType);
+    SmallVector<Value> outs = {oInit};
+    if (op.getLse())
+      outs.push_back(tensor::EmptyOp::create(
+          b, loc, ArrayRef<OpFoldResult>{batch, heads, rows}, computeType));
+    Value qTiles = ceilDiv(qLen, tileQ);
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, heads, qTiles}, outs,
+        /*mapping=*/std::nullopt);
+
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forall.getBody());
+    ValueRange ivs = forall.getInductionVars();
+    buildQueryTile(ivs[0], ivs[1], ivs[2], forall);
+    return forall.getResults();
+  }
+
+private:
+  //===--------------------------------------------------------------------===//
+  // Small helpers
+  //===--------------------------------------------------------------------===//
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value ceilDiv(Value x, int64_t d) {
+    return arith::CeilDivSIOp::create(b, loc, x, index(d));
+  }
+  Value minIndex(Value x, Value y) {
+    return arith::MinSIOp::create(b, loc, x, y);
+  }
+  Value fconst(OpBuilder &nb, Location nloc, double v) {
+    return arith::ConstantOp::create(nb, nloc, FloatAttr::get(computeType, v));
+  }
+  Value toCompute(OpBuilder &nb, Location nloc, Value x) {
+    if (x.getType() == computeType)
+      return x;
+    return arith::ExtFOp::create(nb, nloc, computeType, x);
+  }
+  AffineExpr dim(unsigned i) { return getAffineDimExpr(i, ctx); }
+  AffineMap map(unsigned n, ArrayRef<AffineExpr> results) {
+    return AffineMap::get(n, 0, results, ctx);
+  }
+  Value filled(ArrayRef<int64_t> shape, double value) {
+    Value empty = tensor::EmptyOp::create(b, loc, shape, computeType);
+    return linalg::FillOp::create(b, loc, ValueRange{fconst(b, loc, value)},
+                                  ValueRange{empty})
+        .getResult(0);
+  }
+
+  /// `rows x cols` of `src[b, head, row0 + r, c]`, zero-padded to
+  /// `maxRows x cols` (static). A gather (clamped reads, then a select)
+  /// rather than a pad, so that it bufferizes to plain loops.
+  Value paddedTile(Value src, Value batchIv, Value head, Value row0,
+                   Value rows, int64_t maxRows) {
+    auto type = cast<RankedTensorType>(src.getType());
+    Type element = type.getElementType();
+    int64_t cols = type.getDimSize(3);
+    Value lastRow = arith::SubIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, row0, rows), index(1));
+    Value init =
+        tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{maxRows, cols}, element);
+    auto par = utils::IteratorType::parallel;
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), ValueRange{}, ValueRange{init},
+               {map(2, {dim(0), dim(1)})}, {par, par},
+               [&](OpBuilder &nb, Location nl, ValueRange) {
+                 Value r = linalg::IndexOp::create(nb, nl, 0);
+                 Value c = linalg::IndexOp::create(nb, nl, 1);
+                 Value row = arith::AddIOp::create(nb, nl, row0, r);
+                 Value inside = arith::CmpIOp::create(
+                     nb, nl, arith::CmpIPredicate::slt, r, rows);
+                 Value clamped = arith::MinSIOp::create(nb, nl, row, lastRow);
+                 Value x = tensor::ExtractOp::create(
+                     nb, nl, src, ValueRange{batchIv, head, clamped, c});
+                 Value zero =
+                     arith::ConstantOp::create(nb, nl, nb.getZeroAttr(element));
+                 Value v = arith::SelectOp::create(nb, nl, inside, x, zero);
+                 linalg::YieldOp::create(nb, nl, v);
+               })
+        .getResult(0);
+  }
+
+  //===--------------------------------------------------------------------===//
+  // One query tile
+  //===--------------------------------------------------------------------===//
+
+  void buildQueryTile(Value batchIv, Value head, Value qTile,
+                      scf::ForallOp forall) {
+    Value q0 = arith::MulIOp::create(b, loc, qTile, index(tileQ));
+    Value qRows =
+        minIndex(index(tileQ), arith::SubIOp::create(b, loc, qLen, q0));
+    Value kvHead = arith::DivUIOp::create(b, loc, head, index(groupSize));
+    Value queries = paddedTile(op.getQ(), batchIv, head, q0, qRows, tileQ);
+    Value q1 = arith::AddIOp::create(b, loc, q0, qRows);
+
+    // The keys any query of the tile may attend, rounded out to whole tiles.
+    IndexExprBuilder ib(b, loc, b.getIndexType());
+    MaskContext maskContext{ib.value(qLen), ib.value(kvLen), &aux};
+    Value kvLo = index(0), kvHi = kvLen;
+    if (MaskAttrInterface mask = op.getMaskAttr()) {
+      IndexRange range =
+          mask.buildKvRange(ib, maskContext, ib.value(q0), ib.value(q1));
+      kvLo = ib.materialize(range.lo);
+      kvHi = ib.materialize(range.hi);
+    }
+    kvLo = arith::MulIOp::create(
+        b, loc, arith::DivSIOp::create(b, loc, kvLo, index(tileKv)),
+        index(tileKv));
+
+    TileState init;
+    if (softmax) {
+      init.rowMax = filled({tileQ}, -kInf);
+      init.rowSum = filled({tileQ}, 0.0);
+    }
+    init.acc = filled({tileQ, valueDim}, 0.0);
+    auto loop = scf::ForOp::create(
+        b, loc, kvLo, kvHi, index(tileKv), init.values(),
+        [&](OpBuilder &body, Location, Value kv0, ValueRange iterArgs) {
+          OpBuilder::InsertionGuard bodyGuard(b);
+          b.setInsertionPoint(body.getInsertionBlock(),
+                              body.getInsertionPoint());
+          TileState state = TileState::from(iterArgs, softmax);
+          scf::YieldOp::create(
+              b, loc,
+              keyTileStep(state, batchIv, head, kvHead, queries, q0, q1, kv0)
+                  .values());
+        });
+    TileState final = TileState::from(loop.getResults(), softmax);
+    writeResults(final, batchIv, head, q0, qRows, forall);
+  }
+
+  /// Classifies the key tile at `kv0` and runs the matching update.
+  TileState keyTileStep(TileState state, Value batchIv, Value head,
+                        Value kvHead, Value queries, Value q0, Value q1,
+                        Value kv0) {
+    Value kvCols =
+        minIndex(index(tileKv), arith::SubIOp::create(b, loc, kvLen, kv0));
+    Value kv1 = arith::AddIOp::create(b, loc, kv0, kvCols);
+    IndexExprBuilder ib(b, loc, b.getIndexType());
+    PredExpr empty = false, full = true;
+    if (MaskAttrInterface mask = op.getMaskAttr()) {
+      MaskContext maskContext{ib.value(qLen), ib.value(kvLen), &aux};
+      TileClassExpr tileClass = mask.buildTileClass(
+          ib, maskContext,
+          MaskTile{ib.value(batchIv), ib.value(head), ib.value(q0),
+                   ib.value(q1), ib.value(kv0), ib.value(kv1)});
+      empty = tileClass.empty;
+      full = tileClass.full;
+    }
+    // A region may cut anywhere; a padded tile must mask its padding.
+    if (!op.getMaskMod().empty())
+      full = false;
+    full = full & (ib.value(kvCols) == tileKv);
+
+    SmallVector<Type> types = llvm::to_vector(
+        llvm::map_range(state.values(), [](Value v) { return v.getType(); }));
+    auto computeTile = [&](bool masked) {
+      KeyTile tile{kv0, kvCols,
+                   paddedTile(op.getK(), batchIv, kvHead, kv0, kvCols, tileKv),
+                   paddedTile(op.getV(), batchIv, kvHead, kv0, kvCols, tileKv)};
+      return update(state, tile, queries, batchIv, head, q0, masked).values();
+    };
+    // Full tiles run without mask code, partial tiles with it.
+    auto fullOrPartial = [&]() -> SmallVector<Value> {
+      if (full.isTrue())
+        return computeTile(/*masked=*/false);
+      if (full.isFalse())
+        return computeTile(/*masked=*/true);
+      auto ifFull = scf::IfOp::create(b, loc, types, ib.materialize(full),
+                                      /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifFull.thenBlock());
+      scf::YieldOp::create(b, loc, computeTile(false));
+      b.setInsertionPointToStart(ifFull.elseBlock());
+      scf::YieldOp::create(b, loc, computeTile(true));
+      return ifFull.getResults();
+    };
+    // Empty tiles are skipped.
+    if (empty.isFalse())
+      return TileState::from(fullOrPartial(), softmax);
+    auto ifEmpty = scf::IfOp::create(b, loc, types, ib.materialize(empty),
+                                     /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifEmpty.thenBlock());
+    scf::YieldOp::create(b, loc, state.values());
+    b.setInsertionPointToStart(ifEmpty.elseBlock());
+    scf::YieldOp::create(b, loc, fullOrPartial());
+    return TileState::from(ifEmpty.getResults(), softmax);
+  }
+
+  //===--------------------------------------------------------------------===//
+  // The update with one key tile
+  //===--------------------------------------------------------------------===//
+
+  TileState update(TileState state, const KeyTile &tile, Value queries,
+                   Value batchIv, Value head, Value q0, bool masked) {
+    Value scores = tileScores(queries, tile, batchIv, head, q0, masked);
+    if (!softmax) {
+      Value weights = tileWeights(scores, Value());
+      return {Value(), Value(), accumulate(state.acc, Value(), weights, tile)};
+    }
+    // Each piece of state is rewritten in place after its last read, so
+    // the loop carries the same buffers from one key tile to the next.
+    Value tileMax = reduceRows(
+        scores,
+        [](OpBuilder &nb, Location nl, Value x, Value acc) {
+          return arith::MaximumFOp::create(nb, nl, x, acc);
+        },
+        filled({tileQ}, -kInf));
+    // correction = exp(m_old - m_new), 1 while the row is still empty.
+    Value correction = rowwise(
+        {state.rowMax, tileMax}, Value(),
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value newMax = arith::MaximumFOp::create(nb, nl, a[0], a[1]);
+          Value e = math::ExpOp::create(
+              nb, nl, arith::SubFOp::create(nb, nl, a[0], newMax));
+          Value stillEmpty = arith::CmpFOp::create(
+              nb, nl, arith::CmpFPredicate::OEQ, newMax, fconst(nb, nl, -kInf));
+          return arith::SelectOp::create(nb, nl, stillEmpty,
+                                         fconst(nb, nl, 1.0), e);
+        });
+    Value rowMax = rowwise({tileMax}, state.rowMax,
+                           [](OpBuilder &nb, Location nl, ValueRange a) {
+                             return arith::MaximumFOp::create(nb, nl, a[1],
+                                                              a[0]);
+                           });
+    Value weights = tileWeights(scores, rowMax);
+    Value sum = reduceRows(
+        weights,
+        [](OpBuilder &nb, Location nl, Value x, Value acc) {
+          return arith::AddFOp::create(nb, nl, x, acc);
+        },
+        filled({tileQ}, 0.0));
+    Value rowSum = rowwise({correction, sum}, state.rowSum,
+                           [](OpBuilder &nb, Location nl, ValueRange a) {
+                             Value scaled =
+                                 arith::MulFOp::create(nb, nl, a[2], a[0]);
+                             return arith::AddFOp::create(nb, nl, scaled, a[1]);
+                           });
+    return {rowMax, rowSum, accumulate(state.acc, correction, weights, tile)};
+  }
+
+  /// The [tileQ, tileKv] scores: q.k^T, scaled, modified and, when
+  /// `masked`, -inf where the mask or the padding disallows.
+  Value tileScores(Value queries, const KeyTile &tile, Value batchIv,
+                   Value head, Value q0, bool masked) {
+    auto par = utils::IteratorType::parallel;
+    Value dots = linalg::GenericOp::create(
+                     b, loc, RankedTensorType::get({tileQ, tileKv}, computeType),
+                     ValueRange{queries, tile.keys},
+                     ValueRange{filled({tileQ, tileKv}, 0.0)},
+                     {map(3, {dim(0), dim(2)}), map(3, {dim(1), dim(2)}),
+                      map(3, {dim(0), dim(1)})},
+                     {par, par, utils::IteratorType::reduction},
+                     [&](OpBuilder &nb, Location nl, ValueRange args) {
+                       Value prod = arith::MulFOp::create(
+                           nb, nl, toCompute(nb, nl, args[0]),
+                           toCompute(nb, nl, args[1]));
+                       Value sum = arith::AddFOp::create(nb, nl, prod, args[2]);
+                       linalg::YieldOp::create(nb, nl, sum);
+                     })
+                     .getResult(0);
+    SequenceLengths lengths{qLen, kvLen};
+    auto identity = AffineMap::getMultiDimIdentityMap(2, ctx);
+    Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{tileQ, tileKv},
+                                         computeType);
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), ValueRange{dots}, ValueRange{init},
+               {identity, identity}, {par, par},
+               [&](OpBuilder &nb, Location nl, ValueRange args) {
+                 Value i = linalg::IndexOp::create(nb, nl, 0);
+                 Value j = linalg::IndexOp::create(nb, nl, 1);
+                 ScorePosition pos{batchIv, head,
+                                   arith::AddIOp::create(nb, nl, q0, i),
+                                   arith::AddIOp::create(nb, nl, tile.kv0, j)};
+                 Value s = buildModifiedScore(nb, nl, op, args[0], pos, lengths,
+                                              aux);
+                 if (masked) {
+                   Value inTile = arith::CmpIOp::create(
+                       nb, nl, arith::CmpIPredicate::slt, j, tile.kvCols);
+                   Value allowed = inTile;
+                   if (hasMask(op))
+                     allowed = arith::AndIOp::create(
+                         nb, nl, inTile,
+                         buildAllowedAt(nb, nl, op, pos, lengths, aux));
+                   s = arith::SelectOp::create(nb, nl, allowed, s,
+                                               fconst(nb, nl, -kInf));
+                 }
+                 linalg::YieldOp::create(nb, nl, s);
+               })
+        .getResult(0);
+  }
+
+  /// r[i] = fold_j combine(x[i, j], r[i]) starting from `init`.
+  Value reduceRows(Value x,
+                   function_ref<Value(OpBuilder &, Location, Value, Value)> combine,
+                   Value init) {
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), ValueRange{x}, ValueRange{init},
+               {map(2, {dim(0), dim(1)}), map(2, {dim(0)})},
+               {utils::IteratorType::parallel, utils::IteratorType::reduction},
+               [&](OpBuilder &nb, Location nl, ValueRange args) {
+                 linalg::YieldOp::create(nb, nl,
+                                         combine(nb, nl, args[0], args[1]));
+               })
+        .getResult(0);
+  }
+
+  /// An elementwise op over row vectors [tileQ]. With `into`, the result is
+  /// written into it (and the body sees its old value as the last argument);
+  /// otherwise into a new tensor.
+  Value rowwise(ValueRange inputs, Value into,
+                function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+    auto identity = map(1, {dim(0)});
+    SmallVector<AffineMap> maps(inputs.size() + 1, identity);
+    Value init = into ? into
+                      : tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{tileQ},
+                                                computeType)
+                            .getResult();
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), inputs, ValueRange{init}, maps,
+               {utils::IteratorType::parallel},
+               [&](OpBuilder &nb, Location nl, ValueRange args) {
+                 linalg::YieldOp::create(
+                     nb, nl, body(nb, nl, into ? args : args.drop_back()));
+               })
+        .getResult(0);
+  }
+
+  /// The normalization's weights of the scores; `rowMax` [tileQ] for
+  /// row-normalizing kinds.
+  Value tileWeights(Value scores, Value rowMax) {
+    auto par = utils::IteratorType::parallel;
+    SmallVector<Value> inputs = {scores};
+    SmallVector<AffineMap> maps = {map(2, {dim(0), dim(1)})};
+    if (rowMax) {
+      inputs.push_back(rowMax);
+      maps.push_back(map(2, {dim(0)}));
+    }
+    maps.push_back(map(2, {dim(0), dim(1)}));
+    Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{tileQ, tileKv},
+                                         computeType);
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), inputs, ValueRange{init}, maps,
+               {par, par},
+               [&](OpBuilder &nb, Location nl, ValueRange args) {
+                 Value m = rowMax ? args[1] : Value();
+                 linalg::YieldOp::create(
+                     nb, nl, normalization.buildWeight(nb, nl, args[0], m));
+               })
+        .getResult(0);
+  }
+
+  /// acc * correction[i] (when given) + weights . values, loops (i, j, e)
+  /// with the value dimension innermost.
+  Value accumulate(Value acc, Value correction, Value weights,
+                   const KeyTile &tile) {
+    auto par = utils::IteratorType::parallel;
+    if (correction) {
+      acc = linalg::GenericOp::create(
+                b, loc, acc.getType(), ValueRange{correction}, ValueRange{acc},
+                {map(2, {dim(0)}), map(2, {dim(0), dim(1)})}, {par, par},
+                [&](OpBuilder &nb, Location nl, ValueRange args) {
+                  Value scaled = arith::MulFOp::create(nb, nl, args[1], args[0]);
+                  linalg::YieldOp::create(nb, nl, scaled);
+                })
+                .getResult(0);
+    }
+    return linalg::GenericOp::create(
+               b, loc, acc.getType(), ValueRange{weights, tile.values},
+               ValueRange{acc},
+               {map(3, {dim(0), dim(1)}), map(3, {dim(1), dim(2)}),
+                map(3, {dim(0), dim(2)})},
+               {par, utils::IteratorType::reduction, par},
+               [&](OpBuilder &nb, Location nl, ValueRange args) {
+                 Value prod = arith::MulFOp::create(
+                     nb, nl, args[0], toCompute(nb, nl, args[1]));
+                 Value sum = arith::AddFOp::create(nb, nl, prod, args[2]);
+                 linalg::YieldOp::create(nb, nl, sum);
+               })
+        .getResult(0);
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Results
+  //===--------------------------------------------------------------------===//
+
+  /// o = acc / l (0 for an empty row) or acc * factor, in the element type;
+  /// lse = m + log(l) (-inf for an empty row). Only the valid rows are
+  /// written.
+  void writeResults(TileState state, Value batchIv, Value head, Value q0,
+                    Value qRows, scf::ForallOp forall) {
+    auto par = utils::IteratorType::parallel;
+    Value factor = normalization.buildOutputFactor(b, loc, kvLen, computeType);
+    SmallVector<Value> inputs = {state.acc};
+    SmallVector<AffineMap> maps = {map(2, {dim(0), dim(1)})};
+    if (softmax) {
+      inputs.push_back(state.rowSum);
+      maps.push_back(map(2, {dim(0)}));
+    }
+    maps.push_back(map(2, {dim(0), dim(1)}));
+    Value init = tensor::EmptyOp::create(
+        b, loc, ArrayRef<int64_t>{tileQ, valueDim}, elementType);
+    Value oTile =
+        linalg::GenericOp::create(
+            b, loc, init.getType(), inputs, ValueRange{init}, maps, {par, par},
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              Value o = args[0];
+              if (softmax) {
+                Value quotient = arith::DivFOp::create(nb, nl, o, args[1]);
+                Value emptyRow = arith::CmpFOp::create(
+                    nb, nl, arith::CmpFPredicate::OEQ, args[1],
+                    fconst(nb, nl, 0.0));
+                o = arith::SelectOp::create(nb, nl, emptyRow,
+                                            fconst(nb, nl, 0.0), quotient);
+              }
+              if (factor)
+                o = arith::MulFOp::create(nb, nl, o, factor);
+              if (elementType != computeType)
+                o = arith::TruncFOp::create(nb, nl, elementType, o);
+              linalg::YieldOp::create(nb, nl, o);
+            })
+            .getResult(0);
+
+    Value lseTile;
+    if (op.getLse()) {
+      lseTile = rowwise(
+          {state.rowMax, state.rowSum}, Value(),
+          [&](OpBuilder &nb, Location nl, ValueRange a) {
+            Value lse = arith::AddFOp::create(
+                nb, nl, a[0], math::LogOp::create(nb, nl, a[1]));
+            Value emptyRow = arith::CmpFOp::create(
+                nb, nl, arith::CmpFPredicate::OEQ, a[1], fconst(nb, nl, 0.0));
+            return arith::SelectOp::create(nb, nl, emptyRow,
+                                           fconst(nb, nl, -kInf), lse);
+          });
+    }
+
+    // Valid rows only, into the shared outputs.
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    Value oRows = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({ShapedType::kDynamic, valueDim}, elementType),
+        oTile, ArrayRef<OpFoldResult>{zero, zero},
+        ArrayRef<OpFoldResult>{qRows, b.getIndexAttr(valueDim)},
+        ArrayRef<OpFoldResult>{one, one});
+    Value lseRows;
+    if (lseTile)
+      lseRows = tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get({ShapedType::kDynamic}, computeType),
+          lseTile, ArrayRef<OpFoldResult>{zero}, ArrayRef<OpFoldResult>{qRows},
+          ArrayRef<OpFoldResult>{one});
+
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    ValueRange shared = forall.getRegionIterArgs();
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, oRows, shared[0],
+        ArrayRef<OpFoldResult>{batchIv, head, q0, zero},
+        ArrayRef<OpFoldResult>{one, one, qRows, b.getIndexAttr(valueDim)},
+        ArrayRef<OpFoldResult>{one, one, one, one});
+    if (lseRows)
+      tensor::ParallelInsertSliceOp::create(
+          b, loc, lseRows, shared[1], ArrayRef<OpFoldResult>{batchIv, head, q0},
+          ArrayRef<OpFoldResult>{one, one, qRows},
+          ArrayRef<OpFoldResult>{one, one, one});
+  }
+
+  PatternRewriter &b;
+  AttentionOp op;
+  Location loc;
+  MLIRContext *ctx;
+  int64_t tileQ, tileKv;
+  FloatType computeType;
+  Type elementType;
+  TensorAuxReader aux;
+  NormalizationAttrInterface normalization;
+  bool softmax;
+  int64_t qHeads, groupSize, headDim, valueDim;
+  OpFoldResult batch;
+  Value qLen, kvLen;
+};
+
+struct TileAttention : OpRewritePattern<AttentionOp> {
+  TileAttention(MLIRContext *ctx, int64_t tileQ, int64_t tileKv)
+      : OpRewritePattern(ctx), tileQ(tileQ), tileKv(tileKv) {}
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, FlashBuilder(rewriter, op, tileQ, tileKv).build());
+    return success();
+  }
+
+  int64_t tileQ, tileKv;
+};
+
+struct AttnTileFlashPass : attn::impl::AttnTileFlashBase<AttnTileFlashPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (tileQ < 1 || tileKv < 1) {
+      getOperation()->emitError()
+          << "attn-tile-flash: tile sizes must be >= 1, got tile-q = " << tileQ
+          << ", tile-kv = " << tileKv;
+      return signalPassFailure();
+    }
+    RewritePatternSet patterns(&getContext());
+    patterns.add<TileAttention>(&getContext(), tileQ, tileKv);
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
+  }
+};
+
+} // namespace
