@@ -42,6 +42,10 @@ llvm::cl::opt<int64_t> heads("heads", llvm::cl::desc("Heads H"),
                              llvm::cl::init(8));
 llvm::cl::opt<int64_t> headDim("head-dim", llvm::cl::desc("Head dimension D"),
                                llvm::cl::init(64));
+llvm::cl::opt<int64_t> tileQ("tile-q", llvm::cl::desc("Query rows per tile"),
+                             llvm::cl::init(64));
+llvm::cl::opt<int64_t> tileKv("tile-kv", llvm::cl::desc("Keys per tile"),
+                              llvm::cl::init(64));
 
 using Clock = std::chrono::steady_clock;
 
@@ -163,9 +167,10 @@ int main(int argc, char **argv) {
   HostTensor o(DType::F32, {1, h, s, d}), oRef(DType::F32, {1, h, s, d});
 
   llvm::outs() << llvm::formatv(
-      "attn CPU benchmark: f32, B=1, H={0}, S={1}, D={2}; {3} threads; "
-      "measured FMA peak {4:F1} GFLOP/s\n\n",
-      h, s, d, std::thread::hardware_concurrency(), peak);
+      "attn CPU benchmark: f32, B=1, H={0}, S={1}, D={2}, tiles {5}x{6}; {3} "
+      "threads; measured FMA peak {4:F1} GFLOP/s\n\n",
+      h, s, d, std::thread::hardware_concurrency(), peak, int64_t(tileQ),
+      int64_t(tileKv));
   llvm::outs() << llvm::formatv(
       "| {0,-32} | {1,7} | {2,9} | {3,11} | {4,7} | {5,8} | {6,12} | {7,8} |\n",
       "mask", "density", "time (ms)", "GFLOP/s", "% peak", "vs dense",
@@ -178,7 +183,10 @@ int main(int argc, char **argv) {
   double denseTime = 0;
   for (const BenchCase &c : cases) {
     std::string text = spec(c, s, h, d);
-    auto kernel = jit::CpuKernel::compile(text);
+    jit::CpuOptions options;
+    options.tileQ = tileQ;
+    options.tileKv = tileKv;
+    auto kernel = jit::CpuKernel::compile(text, options);
     jit::CpuOptions refOptions;
     refOptions.reference = true;
     auto reference = jit::CpuKernel::compile(text, refOptions);

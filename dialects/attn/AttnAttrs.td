@@ -156,7 +156,8 @@ def Attn_NeighborhoodAttr
 }
 
 def Attn_BlockSparseAttr
-    : Attn_MaskAttr<"BlockSparse", "block_sparse", ["verifyFor"]> {
+    : Attn_MaskAttr<"BlockSparse", "block_sparse",
+                    ["verifyFor", "getTileGranularity"]> {
   let summary = "Block-sparse mask read from a layout operand";
   let description = [{
     The op's `layout` operand (i1 or i8) of shape
@@ -237,7 +238,8 @@ def Attn_FixedAttr : Attn_MaskAttr<"Fixed", "fixed"> {
   let genVerifyDecl = 1;
 }
 
-def Attn_AndAttr : Attn_MaskAttr<"And", "and", ["verifyFor"]> {
+def Attn_AndAttr : Attn_MaskAttr<"And", "and",
+                                 ["verifyFor", "getTileGranularity"]> {
   let summary = "Intersection of masks";
   let description = [{
     Allows a pair iff every operand mask allows it. The canonicalizer
@@ -253,7 +255,8 @@ def Attn_AndAttr : Attn_MaskAttr<"And", "and", ["verifyFor"]> {
   let genVerifyDecl = 1;
 }
 
-def Attn_OrAttr : Attn_MaskAttr<"Or", "or", ["verifyFor"]> {
+def Attn_OrAttr : Attn_MaskAttr<"Or", "or",
+                                 ["verifyFor", "getTileGranularity"]> {
   let summary = "Union of masks";
   let description = [{
     Allows a pair iff some operand mask allows it.
@@ -267,7 +270,8 @@ def Attn_OrAttr : Attn_MaskAttr<"Or", "or", ["verifyFor"]> {
   let genVerifyDecl = 1;
 }
 
-def Attn_NotAttr : Attn_MaskAttr<"Not", "not", ["verifyFor"]> {
+def Attn_NotAttr : Attn_MaskAttr<"Not", "not",
+                                 ["verifyFor", "getTileGranularity"]> {
   let summary = "Complement of a mask";
   let description = [{
     Allows a pair iff the operand mask does not. `not<not<m>>` folds to `m`.

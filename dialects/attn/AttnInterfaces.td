@@ -62,6 +62,18 @@ def Attn_MaskAttrInterface : AttrInterface<"MaskAttrInterface"> {
     >,
     InterfaceMethod<
       /*desc=*/[{
+        Query and key extents that tile sizes should divide for tiles to be
+        classified exactly (a block-sparse mask's block); 0 where any size
+        does.
+      }],
+      /*retTy=*/"std::pair<int64_t, int64_t>",
+      /*methodName=*/"getTileGranularity",
+      /*args=*/(ins),
+      /*methodBody=*/"",
+      /*defaultImplementation=*/"return {0, 0};"
+    >,
+    InterfaceMethod<
+      /*desc=*/[{
         Checks the mask against the op that carries it: its shapes (dynamic
         sizes are `ShapedType::kDynamic`) and the operands the mask reads.
       }],

@@ -36,8 +36,10 @@ def AttnTileFlash : Pass<"attn-tile-flash"> {
     are skipped, full tiles run without any mask code, partial tiles (and the
     last, padded tile) evaluate the mask per element. Masks that read
     run-time data (layouts, segment ids) are classified once per tile from
-    that data. Tiles are padded to the static tile sizes, so every tile-level
-    op has a static shape whatever `B`, `Sq` and `Skv` are. Pointwise
+    that data. Tile sizes shrink to divide the mask's tile granularity (the
+    blocks of a block-sparse layout), so that tiles can be classified. Tiles
+    are padded to the static tile sizes, so every tile-level op has a static
+    shape whatever `B`, `Sq` and `Skv` are. Pointwise
     normalizations (sigmoid, relu) accumulate their weights directly.
 
     The result is target-independent: `scf.forall`, `scf.for`, `scf.if` and

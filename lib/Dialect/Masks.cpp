@@ -10,6 +10,8 @@
 
 #include "llvm/ADT/STLExtras.h"
 
+#include <numeric>
+
 using namespace mlir;
 using namespace attn;
 
@@ -490,6 +492,10 @@ LogicalResult BlockSparseAttr::verifyFor(Operation *op,
   return success();
 }
 
+std::pair<int64_t, int64_t> BlockSparseAttr::getTileGranularity() const {
+  return {getBlock()[0], getBlock()[1]};
+}
+
 PredExpr BlockSparseAttr::buildAllowed(IndexExprBuilder &b,
                                        const MaskContext &context,
                                        const MaskPoint &point) const {
@@ -587,6 +593,18 @@ LogicalResult verifyCombinator(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+/// The granularity that suits every operand: the gcd of their non-zero
+/// granularities, per axis.
+std::pair<int64_t, int64_t>
+commonGranularity(ArrayRef<MaskAttrInterface> masks) {
+  std::pair<int64_t, int64_t> g{0, 0};
+  for (MaskAttrInterface mask : masks) {
+    auto [q, kv] = mask.getTileGranularity();
+    g = {std::gcd(g.first, q), std::gcd(g.second, kv)};
+  }
+  return g;
+}
+
 LogicalResult verifyEach(ArrayRef<MaskAttrInterface> masks, Operation *op,
                          const AttentionShape &shape) {
   for (MaskAttrInterface mask : masks)
@@ -604,6 +622,10 @@ LogicalResult AndAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 LogicalResult AndAttr::verifyFor(Operation *op,
                                  const AttentionShape &shape) const {
   return verifyEach(getMasks(), op, shape);
+}
+
+std::pair<int64_t, int64_t> AndAttr::getTileGranularity() const {
+  return commonGranularity(getMasks());
 }
 
 PredExpr AndAttr::buildAllowed(IndexExprBuilder &b, const MaskContext &context,
@@ -645,6 +667,10 @@ LogicalResult OrAttr::verifyFor(Operation *op,
   return verifyEach(getMasks(), op, shape);
 }
 
+std::pair<int64_t, int64_t> OrAttr::getTileGranularity() const {
+  return commonGranularity(getMasks());
+}
+
 PredExpr OrAttr::buildAllowed(IndexExprBuilder &b, const MaskContext &context,
                               const MaskPoint &point) const {
   PredExpr allowed = false;
@@ -680,6 +706,10 @@ IndexRange OrAttr::buildKvRange(IndexExprBuilder &b, const MaskContext &context,
 LogicalResult NotAttr::verifyFor(Operation *op,
                                  const AttentionShape &shape) const {
   return getMask().verifyFor(op, shape);
+}
+
+std::pair<int64_t, int64_t> NotAttr::getTileGranularity() const {
+  return getMask().getTileGranularity();
 }
 
 PredExpr NotAttr::buildAllowed(IndexExprBuilder &b, const MaskContext &context,

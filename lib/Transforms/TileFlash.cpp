@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -24,6 +25,7 @@
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 #include <limits>
+#include <numeric>
 
 namespace attn {
 #define GEN_PASS_DEF_ATTNTILEFLASH
@@ -112,6 +114,13 @@ private:
   //===--------------------------------------------------------------------===//
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  /// The valid extent of the tile at `start` of a sequence of `len`:
+  /// min(tile, len - start), a constant when every tile is whole.
+  Value tileExtent(Value len, Value start, int64_t tile) {
+    if (std::optional<int64_t> n = getConstantIntValue(len); n && *n % tile == 0)
+      return index(tile);
+    return minIndex(index(tile), arith::SubIOp::create(b, loc, len, start));
+  }
   Value ceilDiv(Value x, int64_t d) {
     return arith::CeilDivSIOp::create(b, loc, x, index(d));
   }
@@ -149,6 +158,7 @@ private:
         b, loc, arith::AddIOp::create(b, loc, row0, rows), index(1));
     Value init =
         tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{maxRows, cols}, element);
+    bool whole = getConstantIntValue(rows) == maxRows;
     auto par = utils::IteratorType::parallel;
     return linalg::GenericOp::create(
                b, loc, init.getType(), ValueRange{}, ValueRange{init},
@@ -157,6 +167,12 @@ private:
                  Value r = linalg::IndexOp::create(nb, nl, 0);
                  Value c = linalg::IndexOp::create(nb, nl, 1);
                  Value row = arith::AddIOp::create(nb, nl, row0, r);
+                 if (whole) {
+                   Value x = tensor::ExtractOp::create(
+                       nb, nl, src, ValueRange{batchIv, head, row, c});
+                   linalg::YieldOp::create(nb, nl, x);
+                   return;
+                 }
                  Value inside = arith::CmpIOp::create(
                      nb, nl, arith::CmpIPredicate::slt, r, rows);
                  Value clamped = arith::MinSIOp::create(nb, nl, row, lastRow);
@@ -177,8 +193,7 @@ private:
   void buildQueryTile(Value batchIv, Value head, Value qTile,
                       scf::ForallOp forall) {
     Value q0 = arith::MulIOp::create(b, loc, qTile, index(tileQ));
-    Value qRows =
-        minIndex(index(tileQ), arith::SubIOp::create(b, loc, qLen, q0));
+    Value qRows = tileExtent(qLen, q0, tileQ);
     Value kvHead = arith::DivUIOp::create(b, loc, head, index(groupSize));
     Value queries = paddedTile(op.getQ(), batchIv, head, q0, qRows, tileQ);
     Value q1 = arith::AddIOp::create(b, loc, q0, qRows);
@@ -223,8 +238,7 @@ private:
   TileState keyTileStep(TileState state, Value batchIv, Value head,
                         Value kvHead, Value queries, Value q0, Value q1,
                         Value kv0) {
-    Value kvCols =
-        minIndex(index(tileKv), arith::SubIOp::create(b, loc, kvLen, kv0));
+    Value kvCols = tileExtent(kvLen, kv0, tileKv);
     Value kv1 = arith::AddIOp::create(b, loc, kv0, kvCols);
     IndexExprBuilder ib(b, loc, b.getIndexType());
     PredExpr empty = false, full = true;
@@ -366,15 +380,14 @@ private:
                  Value s = buildModifiedScore(nb, nl, op, args[0], pos, lengths,
                                               aux);
                  if (masked) {
-                   Value inTile = arith::CmpIOp::create(
-                       nb, nl, arith::CmpIPredicate::slt, j, tile.kvCols);
-                   Value allowed = inTile;
+                   IndexExprBuilder ib(nb, nl, nb.getIndexType());
+                   PredExpr allowed = ib.value(j) < ib.value(tile.kvCols);
                    if (hasMask(op))
-                     allowed = arith::AndIOp::create(
-                         nb, nl, inTile,
-                         buildAllowedAt(nb, nl, op, pos, lengths, aux));
-                   s = arith::SelectOp::create(nb, nl, allowed, s,
-                                               fconst(nb, nl, -kInf));
+                     allowed = allowed &
+                               ib.pred(buildAllowedAt(nb, nl, op, pos, lengths,
+                                                      aux));
+                   s = arith::SelectOp::create(nb, nl, ib.materialize(allowed),
+                                               s, fconst(nb, nl, -kInf));
                  }
                  linalg::YieldOp::create(nb, nl, s);
                })
@@ -576,7 +589,15 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, FlashBuilder(rewriter, op, tileQ, tileKv).build());
+    // Tiles inside a mask's blocks (e.g. a block-sparse layout) can be
+    // classified, and so skipped; tiles straddling blocks cannot.
+    int64_t q = tileQ, kv = tileKv;
+    if (MaskAttrInterface mask = op.getMaskAttr()) {
+      auto [gq, gkv] = mask.getTileGranularity();
+      q = gq ? std::gcd(q, gq) : q;
+      kv = gkv ? std::gcd(kv, gkv) : kv;
+    }
+    rewriter.replaceOp(op, FlashBuilder(rewriter, op, q, kv).build());
     return success();
   }
 
@@ -589,8 +610,8 @@ struct AttnTileFlashPass : attn::impl::AttnTileFlashBase<AttnTileFlashPass> {
   void runOnOperation() override {
     if (tileQ < 1 || tileKv < 1) {
       getOperation()->emitError()
-          << "attn-tile-flash: tile sizes must be >= 1, got tile-q = " << tileQ
-          << ", tile-kv = " << tileKv;
+          << "attn-tile-flash: tile sizes must be >= 1, got tile-q = "
+          << tileQ.getValue() << ", tile-kv = " << tileKv.getValue();
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());

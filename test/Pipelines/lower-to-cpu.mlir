@@ -1,5 +1,16 @@
 // RUN: attn-opt %s --pass-pipeline="builtin.module(attn-lower-to-cpu)" | FileCheck %s
 // RUN: attn-opt %s --pass-pipeline="builtin.module(attn-reference)" | FileCheck %s --check-prefix=REF
+// RUN: attn-opt %s --pass-pipeline="builtin.module(attn-lower-to-cpu{tile-q=16 tile-kv=16})" | FileCheck %s --check-prefix=KERNEL
+// RUN: attn-opt %s --pass-pipeline="builtin.module(attn-lower-to-cpu{parallel=false})" | FileCheck %s --check-prefix=SERIAL
+
+// The kernel: query tiles in an OpenMP parallel loop, FMA micro-kernels,
+// no libm exp left (polynomial).
+// KERNEL: omp.parallel
+// KERNEL: omp.wsloop
+// KERNEL: llvm.intr.fmuladd(%{{.*}}, %{{.*}}, %{{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// KERNEL-NOT: llvm.intr.exp
+// SERIAL-NOT: omp.
+// SERIAL: llvm.func @_mlir_ciface_f
 
 // The CPU pipeline ends in the LLVM dialect. The results became out-parameters:
 // @f takes five memref descriptors (q, k, v, o, lse) through its C wrapper.

@@ -68,6 +68,8 @@ struct Case {
 };
 
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
+struct Tiles;
+void PrintTo(const Tiles &t, std::ostream *os);
 
 std::string mlirType(DType t) {
   switch (t) {
@@ -311,13 +313,26 @@ HostTensor fromDoubles(const std::vector<double> &values,
   return t;
 }
 
-class AttentionNumerics : public testing::TestWithParam<Case> {};
+/// Tile sizes of attn-tile-flash to run each case with.
+struct Tiles {
+  std::string name;
+  int64_t q, kv;
+};
+
+void PrintTo(const Tiles &t, std::ostream *os) { *os << t.name; }
+
+class AttentionNumerics
+    : public testing::TestWithParam<std::tuple<Case, Tiles>> {};
 
 TEST_P(AttentionNumerics, MatchesFloat64Reference) {
-  const Case &c = GetParam();
+  const Case &c = std::get<0>(GetParam());
+  const Tiles &tiles = std::get<1>(GetParam());
   std::string spec = specText(c);
   SCOPED_TRACE(spec);
-  auto kernel = jit::CpuKernel::compile(spec);
+  jit::CpuOptions options;
+  options.tileQ = tiles.q;
+  options.tileKv = tiles.kv;
+  auto kernel = jit::CpuKernel::compile(spec, options);
   ASSERT_TRUE(bool(kernel)) << llvm::toString(kernel.takeError());
 
   uint64_t seed = std::random_device{}();
@@ -690,17 +705,54 @@ std::vector<Case> normalizationCases() {
   return cases;
 }
 
+/// Sizes that span many tiles of every configuration, with ragged edges.
+std::vector<Case> multiTileCases() {
+  std::vector<Case> cases;
+  cases.push_back(withMask(base("many_tiles_causal_bottom_right_f16", 1, 4, 2,
+                                150, 333, 64, 64, DType::F16),
+                           "#attn.causal<align = bottom_right>", causal(true)));
+  cases.push_back(withMask(base("many_tiles_window_bf16", 1, 2, 2, 300, 300,
+                                32, 32, DType::BF16),
+                           "#attn.window<left = 80, right = 7>", window(80, 7)));
+  Case doc = withMask(base("many_tiles_document_causal", 2, 2, 1, 257, 257, 24,
+                           40),
+                      "#attn.and<[#attn.document, #attn.causal]>",
+                      both(document(), causal()));
+  doc.segments = Case::Segments::Sorted;
+  cases.push_back(doc);
+  Case sparse = withMask(base("many_tiles_block_sparse_32", 1, 2, 2, 200, 260,
+                              16, 16),
+                         "#attn.block_sparse<block = [32, 32]>",
+                         blockSparse(32, 32));
+  sparse.layoutShape = {1, 2, 7, 9};
+  cases.push_back(sparse);
+  cases.push_back(withMask(
+      base("many_tiles_neighborhood_16x24", 1, 2, 2, 384, 384, 16, 16),
+      "#attn.neighborhood<grid = [16, 24], kernel = [7, 7]>",
+      neighborhood({16, 24}, {7, 7}, {1, 1}, {1, 1}, {false, false})));
+  // Head dimensions that are not multiples of 8: masked vector columns.
+  cases.push_back(withMask(base("odd_head_dims_20_12", 1, 2, 2, 90, 111, 20,
+                                12),
+                           "#attn.sinks<5>", sinks(5)));
+  return cases;
+}
+
 std::vector<Case> allCases() {
   std::vector<Case> all;
   for (auto list : {foundationCases(), maskCases(), scoreCases(),
-                    normalizationCases()})
+                    normalizationCases(), multiTileCases()})
     all.insert(all.end(), list.begin(), list.end());
   return all;
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, AttentionNumerics, testing::ValuesIn(allCases()),
-                         [](const testing::TestParamInfo<Case> &info) {
-                           return info.param.name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Cases, AttentionNumerics,
+    testing::Combine(testing::ValuesIn(allCases()),
+                     testing::Values(Tiles{"tiles64x64", 64, 64},
+                                     Tiles{"tiles16x32", 16, 32},
+                                     Tiles{"tiles13x7", 13, 7})),
+    [](const testing::TestParamInfo<std::tuple<Case, Tiles>> &info) {
+      return std::get<0>(info.param).name + "_" + std::get<1>(info.param).name;
+    });
 
 } // namespace

@@ -1,0 +1,119 @@
+// RUN: attn-opt %s --attn-tile-flash="tile-q=32 tile-kv=16" --canonicalize --split-input-file | FileCheck %s
+// RUN: not attn-opt %s --attn-tile-flash="tile-q=0" --split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: error: attn-tile-flash: tile sizes must be >= 1, got tile-q = 0, tile-kv = 64
+
+// Causal, dynamic lengths: a parallel loop over (b, h, query tile); a key
+// loop up to the mask's key range carrying (max, sum, acc); an scf.if that
+// skips empty tiles; then full tiles without mask code and partial tiles
+// with the predicate. No [Sq, Skv] tensor exists.
+// CHECK-LABEL: func @causal
+// CHECK-NOT: tensor<2x4x?x?xf32>
+// CHECK: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (2, 4, %{{.*}}) shared_outs(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<2x4x?x64xf16>, tensor<2x4x?xf32>)
+// CHECK:   scf.for %{{.*}} = %c0 to %{{.*}} step %c16 iter_args(%[[M:.*]] = %{{.*}}, %[[L:.*]] = %{{.*}}, %[[ACC:.*]] = %{{.*}}) -> (tensor<32xf32>, tensor<32xf32>, tensor<32x64xf32>)
+// CHECK:     %[[EMPTY:.*]] = arith.cmpi sgt
+// CHECK:     %[[FULL:.*]] = arith.andi
+// CHECK:     scf.if %[[EMPTY]]
+// CHECK-NEXT:  scf.yield %[[M]], %[[L]], %[[ACC]]
+// CHECK:     } else {
+// CHECK:       scf.if %[[FULL]]
+// The full branch: q.k^T, then scaling only.
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:         linalg.generic
+// CHECK-NOT:     arith.select
+// CHECK:         arith.mulf
+// CHECK-NOT:     arith.cmpi sle
+// CHECK:       } else {
+// The partial branch: padding and the causal predicate.
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:         linalg.generic
+// CHECK:           arith.cmpi slt
+// CHECK:           arith.cmpi sle
+// CHECK:           arith.select
+// CHECK:   scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, 0] [1, 1, %{{.*}}, 64] [1, 1, 1, 1] : tensor<?x64xf16> into tensor<2x4x?x64xf16>
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] [1, 1, %{{.*}}] [1, 1, 1] : tensor<?xf32> into tensor<2x4x?xf32>
+func.func @causal(%q: tensor<2x4x?x64xf16>, %k: tensor<2x2x?x64xf16>, %v: tensor<2x2x?x64xf16>) -> (tensor<2x4x?x64xf16>, tensor<2x4x?xf32>) {
+  %o, %lse = attn.attention %q, %k, %v mask(#attn.causal) : tensor<2x4x?x64xf16>, tensor<2x2x?x64xf16>, tensor<2x2x?x64xf16> -> tensor<2x4x?x64xf16>, tensor<2x4x?xf32>
+  return %o, %lse : tensor<2x4x?x64xf16>, tensor<2x4x?xf32>
+}
+
+// -----
+
+// No mask and lengths that are multiples of the tiles: no tile is empty or
+// padded, so neither branch exists; the key loop covers all keys.
+// CHECK-LABEL: func @dense
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (2, 4)
+// CHECK:   scf.for %{{.*}} = %c0 to %c64 step %c16
+// CHECK-NOT: scf.if
+// CHECK-NOT: arith.cmpi
+// CHECK:   scf.yield
+func.func @dense(%q: tensor<1x2x128x32xf32>, %k: tensor<1x2x64x32xf32>, %v: tensor<1x2x64x32xf32>) -> tensor<1x2x128x32xf32> {
+  %o = attn.attention %q, %k, %v : tensor<1x2x128x32xf32>, tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x2x128x32xf32>
+  return %o : tensor<1x2x128x32xf32>
+}
+
+// -----
+
+// A window's key loop starts at the first key of the band (rounded down to
+// a tile) and stops at its end.
+// CHECK-LABEL: func @window
+// CHECK: %[[Q0:.*]] = arith.muli %{{.*}}, %c32 : index
+// CHECK: %[[LO:.*]] = arith.subi %[[Q0]], %c40 : index
+// CHECK: arith.maxsi %[[LO]], %c0
+// CHECK: scf.for
+func.func @window(%q: tensor<1x1x256x16xf32>, %k: tensor<1x1x256x16xf32>, %v: tensor<1x1x256x16xf32>) -> tensor<1x1x256x16xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.window<left = 40, right = 0>) : tensor<1x1x256x16xf32>, tensor<1x1x256x16xf32>, tensor<1x1x256x16xf32> -> tensor<1x1x256x16xf32>
+  return %o : tensor<1x1x256x16xf32>
+}
+
+// -----
+
+// Block-sparse tiles are classified at run time from the layout, once per
+// tile: the layout is read before the branches.
+// CHECK-LABEL: func @block_sparse
+// CHECK: scf.for
+// CHECK:   %[[BLOCK:.*]] = tensor.extract %{{.*}}[%{{.*}}, %c0, %{{.*}}, %{{.*}}] : tensor<1x1x4x8xi8>
+// CHECK:   scf.if
+func.func @block_sparse(%q: tensor<1x2x128x16xf32>, %k: tensor<1x2x256x16xf32>, %v: tensor<1x2x256x16xf32>, %l: tensor<1x1x4x8xi8>) -> tensor<1x2x128x16xf32> {
+  %o = attn.attention %q, %k, %v layout(%l : tensor<1x1x4x8xi8>) mask(#attn.block_sparse<block = [32, 32]>) : tensor<1x2x128x16xf32>, tensor<1x2x256x16xf32>, tensor<1x2x256x16xf32> -> tensor<1x2x128x16xf32>
+  return %o : tensor<1x2x128x16xf32>
+}
+
+// -----
+
+// Document tiles are classified from the id ranges of the tile: loops
+// computing the minimum and maximum ids.
+// CHECK-LABEL: func @document
+// CHECK: scf.for
+// CHECK:   scf.for {{.*}} iter_args
+// CHECK:     arith.minsi
+// CHECK:     arith.maxsi
+// CHECK:   scf.if
+func.func @document(%q: tensor<1x2x100x16xf32>, %k: tensor<1x2x100x16xf32>, %v: tensor<1x2x100x16xf32>, %qs: tensor<1x100xi32>, %ks: tensor<1x100xi32>) -> tensor<1x2x100x16xf32> {
+  %o = attn.attention %q, %k, %v segments(%qs, %ks : tensor<1x100xi32>, tensor<1x100xi32>) mask(#attn.document) : tensor<1x2x100x16xf32>, tensor<1x2x100x16xf32>, tensor<1x2x100x16xf32> -> tensor<1x2x100x16xf32>
+  return %o : tensor<1x2x100x16xf32>
+}
+
+// -----
+
+// Pointwise normalizations carry only the accumulator.
+// CHECK-LABEL: func @sigmoid
+// CHECK: scf.for %{{.*}} iter_args(%{{.*}} = %{{.*}}) -> (tensor<32x16xf32>)
+// CHECK-NOT: arith.maximumf
+func.func @sigmoid(%q: tensor<1x1x64x16xf32>, %k: tensor<1x1x64x16xf32>, %v: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
+  %o = attn.attention %q, %k, %v normalization(#attn.sigmoid<bias = -2.0>) : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
+  return %o : tensor<1x1x64x16xf32>
+}
+
+// -----
+
+// Tiles shrink to divide the layout's 16 x 8 blocks (from 32 x 16), so
+// that each tile lies in one block: 16-row query tiles, 8-key key tiles.
+// CHECK-LABEL: func @block_granularity
+// CHECK: scf.forall (%{{.*}}) in (4)
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c8
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<16x8xf32>)
+func.func @block_granularity(%q: tensor<1x1x64x16xf32>, %k: tensor<1x1x64x16xf32>, %v: tensor<1x1x64x16xf32>, %l: tensor<1x1x4x8xi8>) -> tensor<1x1x64x16xf32> {
+  %o = attn.attention %q, %k, %v layout(%l : tensor<1x1x4x8xi8>) mask(#attn.block_sparse<block = [16, 8]>) : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
+  return %o : tensor<1x1x64x16xf32>
+}
