@@ -147,4 +147,89 @@ def AttnCpuApproximateMath : Pass<"attn-cpu-approximate-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// GPU code generation
+//===----------------------------------------------------------------------===//
+
+def AttnToGPU : Pass<"attn-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Map attention to a fused GPU kernel on tensor cores";
+  let description = [{
+    Rewrites each `attn.attention` into a `gpu.launch_func` of a kernel in a
+    new `gpu.module`, in the FlashAttention-2 shape: one thread block per
+    (query tile, query head, batch entry), `warps` warps each owning 16
+    query rows. Per key tile, the block stages K and V into (dynamic) shared
+    memory with `nvgpu.device_async_copy` (zero-filling rows past `Skv` and
+    padding columns); each warp computes its scores with `nvgpu.mma.sync`
+    (m16n8k16 for f16/bf16, m16n8k4 tf32 for f32) into f32 register
+    fragments, applies the score modifiers and the mask per fragment element
+    at its true (query, key) position, runs the online softmax on the
+    fragments (row maxima and sums across the four lanes of a row with
+    `gpu.shuffle xor`), and accumulates `P V` with a second `mma.sync`
+    whose A operand is the score fragment itself. Query fragments stay in
+    registers for the whole key loop.
+
+    The key loop is the same mask-aware loop as `attn-tile-flash`: it runs
+    over the mask's key range, skips empty tiles, and evaluates the mask in
+    partial tiles only. Grid `(ceil(Sq / (16 warps)), Hq, B)`, block
+    `32 warps` threads. B, Sq and Skv may be dynamic; D and Dv must be
+    multiples of 8, at most 256.
+
+    On the host side the op becomes `bufferization.to_buffer` of its
+    operands, `memref.alloc` of its results and the launch; one-shot
+    bufferization then gives the function the memref ABI of every backend.
+  }];
+  let options = [
+    Option<"warps", "warps", "int64_t", "4",
+           "Warps per block; each owns 16 query rows">,
+    Option<"tileKv", "tile-kv", "int64_t", "64",
+           "Keys per shared-memory tile (a multiple of 16)">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
+def AttnLowerBf16Mma : Pass<"attn-lower-bf16-mma"> {
+  let summary = "Lower bf16 nvgpu.mma.sync to nvvm.mma.sync";
+  let description = [{
+    MLIR 22's `convert-nvgpu-to-nvvm` lowers `nvgpu.mma.sync` on f16, tf32
+    and integers but fails on bf16 ("failed to deduce operand PTX types").
+    This pass lowers the bf16 m16n8k16 form with f32 accumulators to
+    `nvvm.mma.sync` (operands packed as i32 pairs, as PTX's `mma.sync
+    .m16n8k16.row.col.f32.bf16.bf16.f32` takes them); it runs just before
+    `convert-nvgpu-to-nvvm`.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def AttnEmulateGPU : Pass<"attn-emulate-gpu", "::mlir::ModuleOp"> {
+  let summary = "Run GPU kernels on the CPU, one thread block at a time";
+  let description = [{
+    Turns each `gpu.launch_func` into loops over the grid that call a CPU
+    version of the kernel, and that version executes one whole thread block
+    in lock step: every per-thread value of type `T` becomes a vector with
+    one lane per thread (`vector<W x T>`; a per-thread `vector<S x T>`
+    becomes `vector<S x W x T>`). Barriers are then implied, `gpu.shuffle`
+    becomes a lane permutation, and `nvgpu.mma.sync` gathers the warp's
+    fragments into matrices following the PTX ISA fragment layouts,
+    multiplies them and scatters the result back. Shared memory becomes a
+    buffer per block; asynchronous copies complete at once.
+
+    Control flow must be uniform across the block (`scf.for` bounds and
+    `scf.if` conditions), as in the kernels `attn-to-gpu` builds; the
+    emulation asserts it at run time. It lets the CPU test suite run the
+    exact kernel IR the GPU runs, up to the NVVM lowering.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::cf::ControlFlowDialect",
+    "::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // ATTN_PASSES_TD

@@ -1,7 +1,7 @@
 //===- CpuKernel.cpp - Compile a spec for the host and run it -------------===//
 
 #include "attn/JIT/CpuKernel.h"
-#include "attn/JIT/Registration.h"
+#include "attn/Pipelines/Registration.h"
 #include "attn/JIT/SpecSignature.h"
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Transforms/Passes.h"
@@ -163,6 +163,11 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
   if (options.reference) {
     buildReferencePipeline(pm);
     buildTensorToHostLLVMPipeline(pm, /*parallel=*/false);
+  } else if (options.emulateGpu) {
+    GpuPipelineOptions gpu;
+    gpu.warps = options.warps;
+    gpu.tileKv = options.tileKv;
+    buildGpuEmulationPipeline(pm, gpu);
   } else {
     CpuPipelineOptions cpu;
     cpu.tileQ = options.tileQ;
@@ -186,13 +191,18 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
     return makeError("cannot create a target machine for the host: " +
                      llvm::toString(targetMachine.takeError()));
   ExecutionEngineOptions engineOptions;
+  // Emulated GPU kernels are large lock-step code run on small tests: the
+  // optimizer would take minutes to save seconds.
+  bool optimize = !options.emulateGpu;
   engineOptions.transformer = makeOptimizingTransformer(
-      /*optLevel=*/3, /*sizeLevel=*/0, targetMachine->get());
-  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+      /*optLevel=*/optimize ? 3 : 0, /*sizeLevel=*/0, targetMachine->get());
+  engineOptions.jitCodeGenOptLevel = optimize
+                                         ? llvm::CodeGenOptLevel::Aggressive
+                                         : llvm::CodeGenOptLevel::None;
   // memref.copy of strided views calls memrefCopy; parallel kernels call
   // the OpenMP runtime.
   SmallVector<StringRef> libraries = {ATTN_C_RUNNER_UTILS};
-  if (options.parallel && !options.reference)
+  if (options.parallel && !options.reference && !options.emulateGpu)
     libraries.push_back(ATTN_OPENMP_RUNTIME);
   engineOptions.sharedLibPaths = libraries;
   auto engine = ExecutionEngine::create(*module, engineOptions);

@@ -7,6 +7,8 @@
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
+#include "mlir/Conversion/NVGPUToNVVM/NVGPUToNVVM.h"
 #include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
@@ -20,6 +22,8 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/Transforms/RequestCWrappers.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
@@ -38,7 +42,7 @@ void buildReferencePipeline(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
-void buildTensorToHostLLVMPipeline(OpPassManager &pm, bool parallel) {
+void buildBufferizePipeline(OpPassManager &pm) {
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
@@ -52,6 +56,9 @@ void buildTensorToHostLLVMPipeline(OpPassManager &pm, bool parallel) {
   outParams.hoistStaticAllocs = true;
   outParams.hoistDynamicAllocs = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+}
+
+void buildHostLLVMPipeline(OpPassManager &pm, bool parallel) {
   // Row-tiled ops write their rows in place: CSE unifies the two subviews of
   // each row, and canonicalization drops the resulting self-copies.
   pm.addPass(createCSEPass());
@@ -99,6 +106,11 @@ void buildTensorToHostLLVMPipeline(OpPassManager &pm, bool parallel) {
   pm.addPass(createCanonicalizerPass());
 }
 
+void buildTensorToHostLLVMPipeline(OpPassManager &pm, bool parallel) {
+  buildBufferizePipeline(pm);
+  buildHostLLVMPipeline(pm, parallel);
+}
+
 void buildLowerToCpuPipeline(OpPassManager &pm,
                              const CpuPipelineOptions &options) {
   AttnTileFlashOptions tiles;
@@ -113,6 +125,57 @@ void buildLowerToCpuPipeline(OpPassManager &pm,
   buildTensorToHostLLVMPipeline(pm, options.parallel);
 }
 
+void buildGpuKernelsPipeline(OpPassManager &pm,
+                             const GpuPipelineOptions &options) {
+  AttnToGPUOptions kernel;
+  kernel.warps = options.warps;
+  kernel.tileKv = options.tileKv;
+  pm.addPass(createAttnToGPU(kernel));
+  buildBufferizePipeline(pm);
+}
+
+void buildKernelsToNVVMPipeline(OpPassManager &pm,
+                                const GpuPipelineOptions &options) {
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createCSEPass());
+  kernels.addPass(createAttnLowerBf16Mma());
+  kernels.addPass(createConvertNVGPUToNVVMPass());
+  kernels.addPass(createSCFToControlFlowPass());
+  kernels.addPass(memref::createExpandStridedMetadataPass());
+  kernels.addPass(createLowerAffinePass());
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  kernels.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
+  ConvertGpuOpsToNVVMOpsOptions gpuToNVVM;
+  gpuToNVVM.indexBitwidth = 64;
+  kernels.addPass(createConvertGpuOpsToNVVMOps(gpuToNVVM));
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createCSEPass());
+  kernels.addPass(createReconcileUnrealizedCastsPass());
+
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+}
+
+void buildLowerToNVVMPipeline(OpPassManager &pm,
+                              const GpuPipelineOptions &options) {
+  buildGpuKernelsPipeline(pm, options);
+  buildKernelsToNVVMPipeline(pm, options);
+  GpuModuleToBinaryPassOptions binary;
+  binary.toolkitPath = options.toolkit;
+  binary.compilationTarget = options.format;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
+void buildGpuEmulationPipeline(OpPassManager &pm,
+                               const GpuPipelineOptions &options) {
+  buildGpuKernelsPipeline(pm, options);
+  pm.addPass(createAttnEmulateGPU());
+  buildHostLLVMPipeline(pm, /*parallel=*/false);
+}
+
 void registerAttnPipelines() {
   PassPipelineRegistration<>(
       "attn-reference",
@@ -123,6 +186,21 @@ void registerAttnPipelines() {
       "Lower attn ops to the LLVM dialect for the host CPU: flash tiling, "
       "bufferization, OpenMP threads, LLVM",
       buildLowerToCpuPipeline);
+  PassPipelineRegistration<GpuPipelineOptions>(
+      "attn-gpu-kernels",
+      "Map attn ops to GPU kernels (gpu.module + gpu.launch_func) and "
+      "bufferize the host side",
+      buildGpuKernelsPipeline);
+  PassPipelineRegistration<GpuPipelineOptions>(
+      "attn-lower-to-nvvm",
+      "Map attn ops to GPU kernels and compile them for an NVIDIA chip, down "
+      "to gpu-module-to-binary (PTX by default)",
+      buildLowerToNVVMPipeline);
+  PassPipelineRegistration<GpuPipelineOptions>(
+      "attn-emulate-gpu-on-cpu",
+      "Map attn ops to GPU kernels, then run those kernels on the host with "
+      "attn-emulate-gpu (for testing the GPU code on machines without one)",
+      buildGpuEmulationPipeline);
 }
 
 } // namespace attn

@@ -271,7 +271,7 @@ private:
   Location loc;
   MLIRContext *ctx;
   FloatType computeType;
-  TensorAuxReader aux;
+  OperandAuxReader aux;
   NormalizationAttrInterface normalization;
   int64_t groupSize;
   OpFoldResult batch, qHeads, qLen, kvLen, valueDim;

@@ -4,10 +4,12 @@
 #include "attn/Dialect/ValueBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/TypeUtilities.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 #include <limits>
 
@@ -16,26 +18,36 @@ using namespace mlir;
 namespace attn {
 
 //===----------------------------------------------------------------------===//
-// TensorAuxReader
+// OperandAuxReader
 //===----------------------------------------------------------------------===//
 
-TensorAuxReader::TensorAuxReader(AttentionOp op)
-    : tensors{op.getLayout(), op.getQSegments(), op.getKvSegments(),
-              op.getBias(), op.getAlibiSlopes()} {}
+OperandAuxReader::OperandAuxReader(AttentionOp op)
+    : values{op.getLayout(), op.getQSegments(), op.getKvSegments(),
+             op.getBias(), op.getAlibiSlopes()} {}
 
-Value TensorAuxReader::tensorOf(AuxOperand operand) const {
-  return tensors[static_cast<size_t>(operand)];
+OperandAuxReader::OperandAuxReader(std::array<Value, 5> values)
+    : values(values) {}
+
+Value OperandAuxReader::valueOf(AuxOperand operand) const {
+  return values[static_cast<size_t>(operand)];
 }
 
-bool TensorAuxReader::has(AuxOperand operand) const {
-  return bool(tensorOf(operand));
+Value OperandAuxReader::load(OpBuilder &b, Location loc, Value source,
+                             ValueRange indices) {
+  if (isa<MemRefType>(source.getType()))
+    return memref::LoadOp::create(b, loc, source, indices);
+  return tensor::ExtractOp::create(b, loc, source, indices);
 }
 
-Value TensorAuxReader::extract(IndexExprBuilder &b, AuxOperand operand,
+bool OperandAuxReader::has(AuxOperand operand) const {
+  return bool(valueOf(operand));
+}
+
+Value OperandAuxReader::extract(IndexExprBuilder &b, AuxOperand operand,
                                ArrayRef<IndexExpr> indices) {
-  Value tensor = tensorOf(operand);
-  assert(tensor && "the verifier guarantees the operand");
-  auto type = cast<RankedTensorType>(tensor.getType());
+  Value source = valueOf(operand);
+  assert(source && "the verifier guarantees the operand");
+  auto type = cast<ShapedType>(source.getType());
   OpBuilder &ob = b.getOpBuilder();
   Location loc = b.getLoc();
   IndexExprBuilder ib(ob, loc, ob.getIndexType());
@@ -43,10 +55,10 @@ Value TensorAuxReader::extract(IndexExprBuilder &b, AuxOperand operand,
   for (auto [dim, index] : llvm::enumerate(indices))
     at.push_back(type.getDimSize(dim) == 1 ? ib.materialize(IndexExpr(0))
                                            : ib.materialize(index));
-  return tensor::ExtractOp::create(ob, loc, tensor, at);
+  return load(ob, loc, source, at);
 }
 
-IndexExpr TensorAuxReader::readInt(IndexExprBuilder &b, AuxOperand operand,
+IndexExpr OperandAuxReader::readInt(IndexExprBuilder &b, AuxOperand operand,
                                    ArrayRef<IndexExpr> indices) {
   OpBuilder &ob = b.getOpBuilder();
   Location loc = b.getLoc();
@@ -57,7 +69,7 @@ IndexExpr TensorAuxReader::readInt(IndexExprBuilder &b, AuxOperand operand,
   return b.value(element);
 }
 
-Value TensorAuxReader::readFloat(IndexExprBuilder &b, AuxOperand operand,
+Value OperandAuxReader::readFloat(IndexExprBuilder &b, AuxOperand operand,
                                  ArrayRef<IndexExpr> indices, FloatType type) {
   OpBuilder &ob = b.getOpBuilder();
   Location loc = b.getLoc();
@@ -71,7 +83,7 @@ Value TensorAuxReader::readFloat(IndexExprBuilder &b, AuxOperand operand,
 }
 
 std::pair<IndexExpr, IndexExpr>
-TensorAuxReader::readMinMax(IndexExprBuilder &b, AuxOperand operand,
+OperandAuxReader::readMinMax(IndexExprBuilder &b, AuxOperand operand,
                             IndexExpr batch, IndexExpr lo, IndexExpr hi) {
   OpBuilder &ob = b.getOpBuilder();
   Location loc = b.getLoc();
@@ -83,14 +95,21 @@ TensorAuxReader::readMinMax(IndexExprBuilder &b, AuxOperand operand,
   auto loop = scf::ForOp::create(
       ob, loc, ib.materialize(lo), ib.materialize(hi), ib.materialize(IndexExpr(1)), init,
       [&](OpBuilder &nb, Location nloc, Value j, ValueRange minMax) {
-        Value tensor = tensorOf(operand);
-        Value id = tensor::ExtractOp::create(
-            nb, nloc, tensor, ValueRange{ib.materialize(batch), j});
+        Value id = load(nb, nloc, valueOf(operand),
+                        ValueRange{ib.materialize(batch), j});
         Value newMin = arith::MinSIOp::create(nb, nloc, minMax[0], id);
         Value newMax = arith::MaxSIOp::create(nb, nloc, minMax[1], id);
         scf::YieldOp::create(nb, nloc, ValueRange{newMin, newMax});
       });
   return {b.value(loop.getResult(0)), b.value(loop.getResult(1))};
+}
+
+Value OperandAuxReader::lookupCaptured(Value value) const {
+  return captured.lookupOrDefault(value);
+}
+
+void OperandAuxReader::mapCaptured(Value from, Value to) {
+  captured.map(from, to);
 }
 
 //===----------------------------------------------------------------------===//
@@ -100,9 +119,14 @@ TensorAuxReader::readMinMax(IndexExprBuilder &b, AuxOperand operand,
 namespace {
 /// Inlines the single block of `region` with `args` for its arguments and
 /// returns the yielded value.
-Value inlineRegion(OpBuilder &b, Region &region, ValueRange args) {
+Value inlineRegion(OpBuilder &b, Region &region, ValueRange args,
+                   const AuxReader &aux) {
   Block &block = region.front();
   IRMapping mapping;
+  llvm::SetVector<Value> captured;
+  getUsedValuesDefinedAbove(region, captured);
+  for (Value value : captured)
+    mapping.map(value, aux.lookupCaptured(value));
   mapping.map(block.getArguments(), args);
   for (Operation &nested : block.without_terminator())
     b.clone(nested, mapping);
@@ -131,7 +155,7 @@ Value buildAllowedAt(OpBuilder &b, Location loc, AttentionOp op,
   if (!op.getMaskMod().empty())
     allowed = allowed & ib.pred(inlineRegion(
                             b, op.getMaskMod(),
-                            {pos.batch, pos.head, pos.q, pos.kv}));
+                            {pos.batch, pos.head, pos.q, pos.kv}, aux));
   return ib.materialize(allowed);
 }
 
@@ -159,7 +183,7 @@ Value buildModifiedScore(OpBuilder &b, Location loc, AttentionOp op,
     if (type != f32)
       arg = arith::TruncFOp::create(b, loc, f32, score);
     score = inlineRegion(b, op.getScoreMod(),
-                         {arg, pos.batch, pos.head, pos.q, pos.kv});
+                         {arg, pos.batch, pos.head, pos.q, pos.kv}, aux);
     if (type != f32)
       score = arith::ExtFOp::create(b, loc, type, score);
   }

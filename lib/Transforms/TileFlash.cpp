@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/ValueBuilders.h"
+#include "attn/Transforms/KeyTileLoop.h"
 #include "attn/Transforms/Passes.h"
 #include "attn/Transforms/ScoreFunction.h"
 
@@ -25,7 +26,6 @@
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 #include <limits>
-#include <numeric>
 
 namespace attn {
 #define GEN_PASS_DEF_ATTNTILEFLASH
@@ -60,7 +60,7 @@ struct TileState {
 
 /// The key tile being processed: its first key, its valid keys, and its
 /// padded key and value tiles.
-struct KeyTile {
+struct KeyTileData {
   Value kv0, kvCols, keys, values;
 };
 
@@ -114,13 +114,6 @@ private:
   //===--------------------------------------------------------------------===//
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  /// The valid extent of the tile at `start` of a sequence of `len`:
-  /// min(tile, len - start), a constant when every tile is whole.
-  Value tileExtent(Value len, Value start, int64_t tile) {
-    if (std::optional<int64_t> n = getConstantIntValue(len); n && *n % tile == 0)
-      return index(tile);
-    return minIndex(index(tile), arith::SubIOp::create(b, loc, len, start));
-  }
   Value ceilDiv(Value x, int64_t d) {
     return arith::CeilDivSIOp::create(b, loc, x, index(d));
   }
@@ -193,24 +186,10 @@ private:
   void buildQueryTile(Value batchIv, Value head, Value qTile,
                       scf::ForallOp forall) {
     Value q0 = arith::MulIOp::create(b, loc, qTile, index(tileQ));
-    Value qRows = tileExtent(qLen, q0, tileQ);
+    Value qRows = buildTileExtent(b, loc, qLen, q0, tileQ);
     Value kvHead = arith::DivUIOp::create(b, loc, head, index(groupSize));
     Value queries = paddedTile(op.getQ(), batchIv, head, q0, qRows, tileQ);
     Value q1 = arith::AddIOp::create(b, loc, q0, qRows);
-
-    // The keys any query of the tile may attend, rounded out to whole tiles.
-    IndexExprBuilder ib(b, loc, b.getIndexType());
-    MaskContext maskContext{ib.value(qLen), ib.value(kvLen), &aux};
-    Value kvLo = index(0), kvHi = kvLen;
-    if (MaskAttrInterface mask = op.getMaskAttr()) {
-      IndexRange range =
-          mask.buildKvRange(ib, maskContext, ib.value(q0), ib.value(q1));
-      kvLo = ib.materialize(range.lo);
-      kvHi = ib.materialize(range.hi);
-    }
-    kvLo = arith::MulIOp::create(
-        b, loc, arith::DivSIOp::create(b, loc, kvLo, index(tileKv)),
-        index(tileKv));
 
     TileState init;
     if (softmax) {
@@ -218,85 +197,29 @@ private:
       init.rowSum = filled({tileQ}, 0.0);
     }
     init.acc = filled({tileQ, valueDim}, 0.0);
-    auto loop = scf::ForOp::create(
-        b, loc, kvLo, kvHi, index(tileKv), init.values(),
-        [&](OpBuilder &body, Location, Value kv0, ValueRange iterArgs) {
-          OpBuilder::InsertionGuard bodyGuard(b);
-          b.setInsertionPoint(body.getInsertionBlock(),
-                              body.getInsertionPoint());
-          TileState state = TileState::from(iterArgs, softmax);
-          scf::YieldOp::create(
-              b, loc,
-              keyTileStep(state, batchIv, head, kvHead, queries, q0, q1, kv0)
-                  .values());
+    QueryTile tile{batchIv, head, q0, q1, qLen, kvLen};
+    SmallVector<Value> final = buildKeyTileLoop(
+        b, loc, op, aux, tile, tileKv, init.values(),
+        [&](const KeyTile &keys, bool masked, ValueRange state) {
+          KeyTileData data{
+              keys.kv0, keys.kvCols,
+              paddedTile(op.getK(), batchIv, kvHead, keys.kv0, keys.kvCols,
+                         tileKv),
+              paddedTile(op.getV(), batchIv, kvHead, keys.kv0, keys.kvCols,
+                         tileKv)};
+          return update(TileState::from(state, softmax), data, queries,
+                        batchIv, head, q0, masked)
+              .values();
         });
-    TileState final = TileState::from(loop.getResults(), softmax);
-    writeResults(final, batchIv, head, q0, qRows, forall);
-  }
-
-  /// Classifies the key tile at `kv0` and runs the matching update.
-  TileState keyTileStep(TileState state, Value batchIv, Value head,
-                        Value kvHead, Value queries, Value q0, Value q1,
-                        Value kv0) {
-    Value kvCols = tileExtent(kvLen, kv0, tileKv);
-    Value kv1 = arith::AddIOp::create(b, loc, kv0, kvCols);
-    IndexExprBuilder ib(b, loc, b.getIndexType());
-    PredExpr empty = false, full = true;
-    if (MaskAttrInterface mask = op.getMaskAttr()) {
-      MaskContext maskContext{ib.value(qLen), ib.value(kvLen), &aux};
-      TileClassExpr tileClass = mask.buildTileClass(
-          ib, maskContext,
-          MaskTile{ib.value(batchIv), ib.value(head), ib.value(q0),
-                   ib.value(q1), ib.value(kv0), ib.value(kv1)});
-      empty = tileClass.empty;
-      full = tileClass.full;
-    }
-    // A region may cut anywhere; a padded tile must mask its padding.
-    if (!op.getMaskMod().empty())
-      full = false;
-    full = full & (ib.value(kvCols) == tileKv);
-
-    SmallVector<Type> types = llvm::to_vector(
-        llvm::map_range(state.values(), [](Value v) { return v.getType(); }));
-    auto computeTile = [&](bool masked) {
-      KeyTile tile{kv0, kvCols,
-                   paddedTile(op.getK(), batchIv, kvHead, kv0, kvCols, tileKv),
-                   paddedTile(op.getV(), batchIv, kvHead, kv0, kvCols, tileKv)};
-      return update(state, tile, queries, batchIv, head, q0, masked).values();
-    };
-    // Full tiles run without mask code, partial tiles with it.
-    auto fullOrPartial = [&]() -> SmallVector<Value> {
-      if (full.isTrue())
-        return computeTile(/*masked=*/false);
-      if (full.isFalse())
-        return computeTile(/*masked=*/true);
-      auto ifFull = scf::IfOp::create(b, loc, types, ib.materialize(full),
-                                      /*withElseRegion=*/true);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifFull.thenBlock());
-      scf::YieldOp::create(b, loc, computeTile(false));
-      b.setInsertionPointToStart(ifFull.elseBlock());
-      scf::YieldOp::create(b, loc, computeTile(true));
-      return ifFull.getResults();
-    };
-    // Empty tiles are skipped.
-    if (empty.isFalse())
-      return TileState::from(fullOrPartial(), softmax);
-    auto ifEmpty = scf::IfOp::create(b, loc, types, ib.materialize(empty),
-                                     /*withElseRegion=*/true);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(ifEmpty.thenBlock());
-    scf::YieldOp::create(b, loc, state.values());
-    b.setInsertionPointToStart(ifEmpty.elseBlock());
-    scf::YieldOp::create(b, loc, fullOrPartial());
-    return TileState::from(ifEmpty.getResults(), softmax);
+    writeResults(TileState::from(final, softmax), batchIv, head, q0, qRows,
+                 forall);
   }
 
   //===--------------------------------------------------------------------===//
   // The update with one key tile
   //===--------------------------------------------------------------------===//
 
-  TileState update(TileState state, const KeyTile &tile, Value queries,
+  TileState update(TileState state, const KeyTileData &tile, Value queries,
                    Value batchIv, Value head, Value q0, bool masked) {
     Value scores = tileScores(queries, tile, batchIv, head, q0, masked);
     if (!softmax) {
@@ -346,7 +269,7 @@ private:
 
   /// The [tileQ, tileKv] scores: q.k^T, scaled, modified and, when
   /// `masked`, -inf where the mask or the padding disallows.
-  Value tileScores(Value queries, const KeyTile &tile, Value batchIv,
+  Value tileScores(Value queries, const KeyTileData &tile, Value batchIv,
                    Value head, Value q0, bool masked) {
     auto par = utils::IteratorType::parallel;
     Value dots = linalg::GenericOp::create(
@@ -457,7 +380,7 @@ private:
   /// acc * correction[i] (when given) + weights . values, loops (i, j, e)
   /// with the value dimension innermost.
   Value accumulate(Value acc, Value correction, Value weights,
-                   const KeyTile &tile) {
+                   const KeyTileData &tile) {
     auto par = utils::IteratorType::parallel;
     if (correction) {
       acc = linalg::GenericOp::create(
@@ -575,7 +498,7 @@ private:
   int64_t tileQ, tileKv;
   FloatType computeType;
   Type elementType;
-  TensorAuxReader aux;
+  OperandAuxReader aux;
   NormalizationAttrInterface normalization;
   bool softmax;
   int64_t qHeads, groupSize, headDim, valueDim;
@@ -591,12 +514,7 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
                                 PatternRewriter &rewriter) const override {
     // Tiles inside a mask's blocks (e.g. a block-sparse layout) can be
     // classified, and so skipped; tiles straddling blocks cannot.
-    int64_t q = tileQ, kv = tileKv;
-    if (MaskAttrInterface mask = op.getMaskAttr()) {
-      auto [gq, gkv] = mask.getTileGranularity();
-      q = gq ? std::gcd(q, gq) : q;
-      kv = gkv ? std::gcd(kv, gkv) : kv;
-    }
+    auto [q, kv] = alignTilesToMask(op, tileQ, tileKv);
     rewriter.replaceOp(op, FlashBuilder(rewriter, op, q, kv).build());
     return success();
   }

@@ -1,18 +1,18 @@
 //===- attn-opt.cpp - attn optimizer driver -------------------------------===//
 
-#include "attn/Dialect/Attn.h"
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Pipelines/Registration.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
-#include "mlir/InitAllDialects.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
-  registry.insert<attn::AttnDialect>();
-  mlir::registerAllDialects(registry);
+  // With the LLVM translations and GPU targets, so that
+  // gpu-module-to-binary works from attn-opt too.
+  attn::registerCompilerDialects(registry);
   mlir::registerAllPasses();
   attn::registerAttnPasses();
   attn::registerAttnPipelines();

@@ -43,6 +43,14 @@ llvm::cl::list<std::string>
 llvm::cl::list<std::string>
     outputFiles("output", llvm::cl::desc("Write an output as .npy"),
                 llvm::cl::value_desc("name=file.npy"), llvm::cl::cat(category));
+enum class Target { Cpu, GpuEmulation };
+llvm::cl::opt<Target> target(
+    "target", llvm::cl::desc("Where to run the kernel"),
+    llvm::cl::values(
+        clEnumValN(Target::Cpu, "cpu", "the tiled CPU kernel (default)"),
+        clEnumValN(Target::GpuEmulation, "gpu-emulation",
+                   "the GPU kernel, run on the host one block at a time")),
+    llvm::cl::init(Target::Cpu), llvm::cl::cat(category));
 llvm::cl::opt<bool> random("random",
                            llvm::cl::desc("Draw missing inputs from N(0, 1)"),
                            llvm::cl::cat(category));
@@ -317,6 +325,7 @@ Expected<int> runMain() {
   jit::CpuOptions options;
   options.entry = entryName;
   options.reference = reference;
+  options.emulateGpu = target == Target::GpuEmulation;
   auto kernel = jit::CpuKernel::compile(specText, options, specPath);
   if (!kernel)
     return kernel.takeError();

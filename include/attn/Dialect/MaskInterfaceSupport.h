@@ -51,6 +51,10 @@ public:
   virtual std::pair<IndexExpr, IndexExpr>
   readMinMax(IndexExprBuilder &builder, AuxOperand operand, IndexExpr batch,
              IndexExpr lo, IndexExpr hi) = 0;
+  /// What stands for `value`, a value of the enclosing function that a
+  /// mask_mod or score_mod region uses, where the region is inlined (itself,
+  /// unless the lowering moved the code into a kernel of its own).
+  virtual mlir::Value lookupCaptured(mlir::Value value) const { return value; }
 };
 
 /// What a mask may read besides the positions: the sequence lengths and the

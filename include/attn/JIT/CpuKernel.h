@@ -29,6 +29,11 @@ struct CpuOptions {
   int64_t tileKv = 64;
   /// Run on all cores (OpenMP); the thread count follows OMP_NUM_THREADS.
   bool parallel = true;
+  /// Compile the GPU kernel (`attn-to-gpu`) and run it on the host one
+  /// thread block at a time (`attn-emulate-gpu`): the CPU test of the exact
+  /// GPU code, up to its NVVM lowering. Uses `tileKv` and `warps`.
+  bool emulateGpu = false;
+  int64_t warps = 4;
 };
 
 /// A spec compiled for the host through the LLVM ExecutionEngine. Thread-safe

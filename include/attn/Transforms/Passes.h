@@ -11,6 +11,24 @@ namespace mlir {
 namespace arith {
 class ArithDialect;
 }
+namespace bufferization {
+class BufferizationDialect;
+}
+namespace cf {
+class ControlFlowDialect;
+}
+namespace gpu {
+class GPUDialect;
+}
+namespace LLVM {
+class LLVMDialect;
+}
+namespace NVVM {
+class NVVMDialect;
+}
+namespace nvgpu {
+class NVGPUDialect;
+}
 namespace linalg {
 class LinalgDialect;
 }
@@ -21,6 +39,7 @@ namespace memref {
 class MemRefDialect;
 }
 namespace func {
+class FuncDialect;
 class FuncOp;
 }
 namespace scf {

@@ -12,6 +12,8 @@
 
 #include "attn/Dialect/Attn.h"
 
+#include "mlir/IR/IRMapping.h"
+
 #include <array>
 
 namespace attn {
@@ -30,11 +32,16 @@ struct SequenceLengths {
   mlir::Value kvLen;
 };
 
-/// Reads the auxiliary operands of an attention op with `tensor.extract`
-/// (the reference and tensor-level kernels).
-class TensorAuxReader : public AuxReader {
+/// Reads the auxiliary operands of an attention op: with `tensor.extract`
+/// from the op's tensors (the reference and tensor-level kernels), or with
+/// `memref.load` from buffers standing for them (the GPU kernel).
+class OperandAuxReader : public AuxReader {
 public:
-  explicit TensorAuxReader(AttentionOp op);
+  /// Reads the op's own operands.
+  explicit OperandAuxReader(AttentionOp op);
+  /// Reads `values` (tensors or memrefs, null where absent), indexed by
+  /// AuxOperand.
+  explicit OperandAuxReader(std::array<mlir::Value, 5> values);
 
   bool has(AuxOperand operand) const override;
   IndexExpr readInt(IndexExprBuilder &b, AuxOperand operand,
@@ -46,15 +53,23 @@ public:
                                              AuxOperand operand,
                                              IndexExpr batch, IndexExpr lo,
                                              IndexExpr hi) override;
+  mlir::Value lookupCaptured(mlir::Value value) const override;
+
+  /// Makes regions read `replacement` where they use `captured`.
+  void mapCaptured(mlir::Value captured, mlir::Value replacement);
 
 private:
-  mlir::Value tensorOf(AuxOperand operand) const;
+  mlir::Value valueOf(AuxOperand operand) const;
+  /// The element of `source` at `indices` (index values).
+  static mlir::Value load(mlir::OpBuilder &b, mlir::Location loc,
+                          mlir::Value source, mlir::ValueRange indices);
   /// The element at `indices`, reading broadcast (size-1) dimensions at 0.
   mlir::Value extract(IndexExprBuilder &b, AuxOperand operand,
                       llvm::ArrayRef<IndexExpr> indices);
 
   /// Indexed by AuxOperand; null where the op has no such operand.
-  std::array<mlir::Value, 5> tensors;
+  std::array<mlir::Value, 5> values;
+  mlir::IRMapping captured;
 };
 
 /// Returns `rawScore` (the dot product, in the compute type) scaled and

@@ -1,6 +1,6 @@
 //===- Registration.cpp - Dialects and extensions the compiler uses -------===//
 
-#include "attn/JIT/Registration.h"
+#include "attn/Pipelines/Registration.h"
 #include "attn/Dialect/Attn.h"
 
 #include "mlir/IR/DialectRegistry.h"

@@ -1,7 +1,7 @@
 //===- Registration.h - Dialects and extensions the compiler uses -*- C++ -*-===//
 
-#ifndef ATTN_JIT_REGISTRATION_H
-#define ATTN_JIT_REGISTRATION_H
+#ifndef ATTN_PIPELINES_REGISTRATION_H
+#define ATTN_PIPELINES_REGISTRATION_H
 
 namespace mlir {
 class DialectRegistry;
@@ -16,4 +16,4 @@ void registerCompilerDialects(mlir::DialectRegistry &registry);
 
 } // namespace attn
 
-#endif // ATTN_JIT_REGISTRATION_H
+#endif // ATTN_PIPELINES_REGISTRATION_H

@@ -1,0 +1,66 @@
+//===- KeyTileLoop.h - The mask-aware loop over key tiles -------*- C++ -*-===//
+//
+// Every flash-style kernel (the tiled CPU kernel, the GPU kernel) visits the
+// key tiles of one query tile the same way: the loop runs over the mask's
+// key range, rounded out to whole tiles; each tile is classified; empty tiles
+// are skipped, full tiles run without mask code and partial tiles with it.
+// This is that loop, written once; the kernels supply the tile update.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_TRANSFORMS_KEYTILELOOP_H
+#define ATTN_TRANSFORMS_KEYTILELOOP_H
+
+#include "attn/Dialect/Attn.h"
+
+namespace attn {
+
+/// The query tile `[q0, q1)` of one batch entry and query head, with the
+/// sequence lengths (index values).
+struct QueryTile {
+  mlir::Value batch;
+  mlir::Value head;
+  mlir::Value q0;
+  mlir::Value q1;
+  mlir::Value qLen;
+  mlir::Value kvLen;
+};
+
+/// One visited key tile: its first key and its number of valid keys
+/// (`tileKv` except in the last tile of the sequence).
+struct KeyTile {
+  mlir::Value kv0;
+  mlir::Value kvCols;
+};
+
+/// Computes the state after key tile `tile` from `state`. `masked` is false
+/// in full tiles: the update must then emit no mask code.
+using KeyTileUpdate = llvm::function_ref<llvm::SmallVector<mlir::Value>(
+    const KeyTile &tile, bool masked, mlir::ValueRange state)>;
+
+/// Builds the loop over the key tiles of `tile`, carrying `init`, at the
+/// insertion point of `b` (which `update` must build with), and returns the
+/// final state. Padded keys of a short last tile count as disallowed: that
+/// tile is never full.
+llvm::SmallVector<mlir::Value> buildKeyTileLoop(mlir::OpBuilder &b,
+                                                mlir::Location loc,
+                                                AttentionOp op, AuxReader &aux,
+                                                const QueryTile &tile,
+                                                int64_t tileKv,
+                                                mlir::ValueRange init,
+                                                KeyTileUpdate update);
+
+/// `min(tile, len - start)`, folded to `tile` when `len` is a static
+/// multiple of it.
+mlir::Value buildTileExtent(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::Value len, mlir::Value start, int64_t tile);
+
+/// The tile sizes to use for `op`: the requested ones reduced to divide the
+/// mask's own block structure, so that tiles inside a block (e.g. of a
+/// block-sparse layout) can be classified.
+std::pair<int64_t, int64_t> alignTilesToMask(AttentionOp op, int64_t tileQ,
+                                             int64_t tileKv);
+
+} // namespace attn
+
+#endif // ATTN_TRANSFORMS_KEYTILELOOP_H

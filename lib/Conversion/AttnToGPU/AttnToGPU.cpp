@@ -1,0 +1,875 @@
+//===- AttnToGPU.cpp - attn.attention as a fused tensor-core kernel -------===//
+//
+// One thread block per (query tile, query head, batch entry); each warp owns
+// 16 query rows and keeps, in registers, its query fragments, its score
+// fragments of the current key tile and its output accumulator, all in the
+// fragment layouts of mma.sync. Key and value tiles go through shared memory.
+// The loop over key tiles is the shared mask-aware loop (KeyTileLoop.h);
+// scores are modified and masked through the same ScoreFunction as every
+// other lowering, element by element at each fragment element's position.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/ValueBuilders.h"
+#include "attn/Transforms/KeyTileLoop.h"
+#include "attn/Transforms/Passes.h"
+#include "attn/Transforms/ScoreFunction.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+#include <limits>
+
+namespace attn {
+#define GEN_PASS_DEF_ATTNTOGPU
+#include "attn/Dialect/Passes.h.inc"
+} // namespace attn
+
+using namespace mlir;
+using namespace attn;
+
+namespace {
+
+constexpr int64_t kWarpSize = 32;
+constexpr int64_t kRowsPerWarp = 16;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+/// The warp-level product the kernel is built on: mma.sync D = A B + C with
+/// D, C 16 x 8 in f32 and A 16 x k, B k x 8. With g = lane / 4 and
+/// t = lane % 4 (PTX ISA, "Matrix fragments for mma.m16n8k16" and
+/// "mma.m16n8k4"), each lane holds:
+///   C/D: vector<2x2xf32>, c[r][e] at (row g + 8 r, column 2 t + e);
+///   k = 16 (f16, bf16): A vector<4x2>, a[r][e] at (g + 8 (r % 2),
+///     2 t + e + 8 (r / 2)); B vector<2x2>, b[r][e] at (2 t + e + 8 r, g);
+///   k = 4 (tf32): A vector<2x1>, a[r][0] at (g + 8 r, t); B vector<1x1>,
+///     b[0][0] at (t, g).
+struct MmaShape {
+  int64_t k;
+  bool tf32;
+  Type element;
+  VectorType a, b, c;
+
+  static MmaShape forElement(Type element) {
+    MLIRContext *ctx = element.getContext();
+    Type f32 = Float32Type::get(ctx);
+    if (element.isF32())
+      return {4, true, element, VectorType::get({2, 1}, element),
+              VectorType::get({1, 1}, element), VectorType::get({2, 2}, f32)};
+    return {16, false, element, VectorType::get({4, 2}, element),
+            VectorType::get({2, 2}, element), VectorType::get({2, 2}, f32)};
+  }
+};
+
+/// Sizes of one kernel.
+struct KernelPlan {
+  int64_t warps;
+  int64_t tileQ;
+  int64_t tileKv;
+  int64_t headDim;
+  int64_t valueDim;
+  /// The head dimension rounded up to the mma's k (zero columns).
+  int64_t headDimPadded;
+  /// Shared-memory row strides, in elements: 16 bytes of padding per row
+  /// make the fragment reads of a warp hit 32 distinct banks.
+  int64_t keyStride;
+  int64_t valueStride;
+  /// Elements per 16-byte asynchronous copy.
+  int64_t copyElements;
+  int64_t elementBytes;
+  int64_t sharedBytes;
+  MmaShape mma;
+
+  int64_t threads() const { return warps * kWarpSize; }
+  int64_t keyBlocks() const { return tileKv / 8; }
+  int64_t valueBlocks() const { return valueDim / 8; }
+  int64_t headSteps() const { return headDimPadded / mma.k; }
+};
+
+FailureOr<KernelPlan> planKernel(AttentionOp op, int64_t warps,
+                                 int64_t tileKv) {
+  auto fail = [&]() {
+    return op.emitOpError() << "cannot be compiled for the GPU: ";
+  };
+  RankedTensorType qType = op.getQ().getType();
+  Type element = qType.getElementType();
+  if (!element.isF16() && !element.isBF16() && !element.isF32())
+    return fail() << "elements must be f16, bf16 or f32 (tf32 tensor cores), "
+                     "got "
+                  << element;
+  int64_t headDim = qType.getDimSize(3);
+  int64_t valueDim = op.getV().getType().getDimSize(3);
+  for (auto [name, size] : {std::pair{"D", headDim}, {"Dv", valueDim}})
+    if (size % 8 != 0 || size > 256)
+      return fail() << name << " = " << size
+                    << " must be a multiple of 8 and at most 256 (pad the "
+                       "head dimension with zeros)";
+  if (warps < 1 || warps > 8)
+    return fail() << "warps = " << warps << " must be between 1 and 8";
+  if (tileKv < 16 || tileKv % 16 != 0 || tileKv > 128)
+    return fail() << "tile-kv = " << tileKv
+                  << " must be a multiple of 16 between 16 and 128";
+
+  // Tiles that divide the mask's blocks can be skipped; smaller ones than
+  // the mma allows are not taken (straddling tiles are partial, still exact).
+  auto [alignedQ, alignedKv] =
+      alignTilesToMask(op, warps * kRowsPerWarp, tileKv);
+  if (alignedQ % kRowsPerWarp == 0)
+    warps = alignedQ / kRowsPerWarp;
+  if (alignedKv % 16 == 0)
+    tileKv = alignedKv;
+
+  KernelPlan plan;
+  plan.warps = warps;
+  plan.tileQ = warps * kRowsPerWarp;
+  plan.tileKv = tileKv;
+  plan.headDim = headDim;
+  plan.valueDim = valueDim;
+  plan.mma = MmaShape::forElement(element);
+  plan.headDimPadded = llvm::alignTo(headDim, plan.mma.k);
+  plan.elementBytes = element.getIntOrFloatBitWidth() / 8;
+  plan.copyElements = 16 / plan.elementBytes;
+  plan.keyStride = plan.headDimPadded + plan.copyElements;
+  plan.valueStride = valueDim + plan.copyElements;
+  plan.sharedBytes =
+      tileKv * (plan.keyStride + plan.valueStride) * plan.elementBytes;
+  return plan;
+}
+
+/// Builds the body of one kernel.
+class KernelBuilder {
+public:
+  KernelBuilder(OpBuilder &b, Location loc, AttentionOp op,
+                const KernelPlan &plan, ValueRange inputs, Value out,
+                Value lse, OperandAuxReader &aux)
+      : b(b), loc(loc), op(op), plan(plan), q(inputs[0]), k(inputs[1]),
+        v(inputs[2]), out(out), lse(lse), aux(aux),
+        normalization(op.getNormalizationOrDefault()),
+        softmax(normalization.normalizesRows()), f32(b.getF32Type()) {}
+
+  void build() {
+    setUpIndices();
+    setUpSharedMemory();
+    Value queries = loadQueryFragments();
+
+    SmallVector<Value> init;
+    if (softmax) {
+      init.push_back(splat(VectorType::get({2}, f32), -kInf));
+      init.push_back(splat(VectorType::get({2}, f32), 0.0));
+    }
+    init.push_back(splat(accumulatorType(), 0.0));
+    QueryTile tile{batch, head, q0, q1, qLen, kvLen};
+    SmallVector<Value> final = buildKeyTileLoop(
+        b, loc, op, aux, tile, plan.tileKv, init,
+        [&](const KeyTile &keys, bool masked, ValueRange state) {
+          return updateWithKeyTile(queries, keys, masked, state);
+        });
+    writeOutputs(final);
+  }
+
+private:
+  //===--------------------------------------------------------------------===//
+  // Helpers
+  //===--------------------------------------------------------------------===//
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value add(Value x, int64_t y) { return y ? add(x, index(y)) : x; }
+  Value mul(Value x, int64_t y) {
+    return arith::MulIOp::create(b, loc, x, index(y));
+  }
+  Value less(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, y);
+  }
+  Value fconst(double value) { return floatConstant(b, loc, f32, value); }
+  Value splat(VectorType type, double value) {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(type, b.getFloatAttr(f32, value)));
+  }
+  Value extract(Value vector, ArrayRef<int64_t> position) {
+    return vector::ExtractOp::create(b, loc, vector, position);
+  }
+  Value insert(Value value, Value vector, ArrayRef<int64_t> position) {
+    return vector::InsertOp::create(b, loc, value, vector, position);
+  }
+  VectorType accumulatorType() {
+    return VectorType::get({plan.valueBlocks(), 2, 2}, f32);
+  }
+  VectorType scoreType() {
+    return VectorType::get({plan.keyBlocks(), 2, 2}, f32);
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Set-up
+  //===--------------------------------------------------------------------===//
+
+  void setUpIndices() {
+    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    Value lane = arith::RemUIOp::create(b, loc, tid, index(kWarpSize));
+    Value warp = arith::DivUIOp::create(b, loc, tid, index(kWarpSize));
+    group = arith::DivUIOp::create(b, loc, lane, index(4));
+    thread = arith::RemUIOp::create(b, loc, lane, index(4));
+    isLeader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread,
+                                     index(0));
+    threadId = tid;
+
+    Value qTile = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+    batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+    int64_t groupSize = op.getQ().getType().getDimSize(1) /
+                        op.getK().getType().getDimSize(1);
+    kvHead = arith::DivUIOp::create(b, loc, head, index(groupSize));
+    qLen = memref::DimOp::create(b, loc, q, 2);
+    kvLen = memref::DimOp::create(b, loc, k, 2);
+    q0 = mul(qTile, plan.tileQ);
+    q1 = add(q0, buildTileExtent(b, loc, qLen, q0, plan.tileQ));
+    // The two query rows of this lane (fragment rows g and g + 8).
+    Value warpRow = add(q0, mul(warp, kRowsPerWarp));
+    rows[0] = add(warpRow, group);
+    rows[1] = add(rows[0], 8);
+    Value lastRow = arith::SubIOp::create(b, loc, qLen, index(1));
+    for (int r = 0; r < 2; ++r) {
+      rowValid[r] = less(rows[r], qLen);
+      rowClamped[r] = arith::MinSIOp::create(b, loc, rows[r], lastRow);
+    }
+  }
+
+  void setUpSharedMemory() {
+    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
+                                                gpu::AddressSpace::Workgroup);
+    Value bytes = gpu::DynamicSharedMemoryOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                        MemRefLayoutAttrInterface(), workgroup));
+    Type element = plan.mma.element;
+    auto keyType = MemRefType::get({plan.tileKv, plan.keyStride}, element,
+                                   MemRefLayoutAttrInterface(), workgroup);
+    auto valueType = MemRefType::get({plan.tileKv, plan.valueStride}, element,
+                                     MemRefLayoutAttrInterface(), workgroup);
+    keyTile = memref::ViewOp::create(b, loc, keyType, bytes, index(0),
+                                     ValueRange{});
+    valueTile = memref::ViewOp::create(
+        b, loc, valueType, bytes,
+        index(plan.tileKv * plan.keyStride * plan.elementBytes), ValueRange{});
+  }
+
+  /// The query fragments of this warp's 16 rows for every k step of the
+  /// head dimension, as vector<steps x A>; rows past Sq and columns past D
+  /// are zero.
+  Value loadQueryFragments() {
+    const MmaShape &mma = plan.mma;
+    Type element = mma.element;
+    SmallVector<int64_t> shape = {plan.headSteps()};
+    llvm::append_range(shape, mma.a.getShape());
+    Value fragments = splatElement(VectorType::get(shape, element));
+    for (int64_t step = 0; step < plan.headSteps(); ++step) {
+      Value fragment = splatElement(mma.a);
+      for (int64_t r = 0; r < mma.a.getDimSize(0); ++r) {
+        // k = 16: a[r] holds columns 2t, 2t + 1 (+ 8 for r >= 2) of row
+        // g + 8 (r % 2). tf32: a[r] holds column t of row g + 8 r.
+        int rowIndex = mma.tf32 ? r : r % 2;
+        Value col = mma.tf32 ? add(thread, step * 4)
+                             : add(mul(thread, 2), step * 16 + 8 * (r / 2));
+        int64_t width = mma.a.getDimSize(1);
+        Value inside = arith::AndIOp::create(
+            b, loc, rowValid[rowIndex], less(col, index(plan.headDim)));
+        Value safeCol = arith::SelectOp::create(b, loc, inside, col, index(0));
+        Value pair = vector::LoadOp::create(
+            b, loc, VectorType::get({width}, element), q,
+            ValueRange{batch, head, rowClamped[rowIndex], safeCol});
+        pair = arith::SelectOp::create(
+            b, loc, inside, pair,
+            splatElement(VectorType::get({width}, element)));
+        fragment = insert(pair, fragment, {r});
+      }
+      fragments = insert(fragment, fragments, {step});
+    }
+    return fragments;
+  }
+
+  Value splatElement(VectorType type) {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(type, b.getZeroAttr(type.getElementType())));
+  }
+
+  //===--------------------------------------------------------------------===//
+  // One key tile
+  //===--------------------------------------------------------------------===//
+
+  SmallVector<Value> updateWithKeyTile(Value queries, const KeyTile &keys,
+                                       bool masked, ValueRange state) {
+    stageKeyTile(keys.kv0);
+    Value scores = scoreFragments(queries);
+    scores = scoreFunction(scores, keys, masked);
+    Value acc = state.back();
+    SmallVector<Value> next;
+    Value weights;
+    if (softmax) {
+      auto [rowMax, rowSum, p, correction] =
+          onlineSoftmax(scores, state[0], state[1]);
+      next = {rowMax, rowSum};
+      weights = p;
+      acc = rescale(acc, correction);
+    } else {
+      weights = mapScores(scores, [&](Value s, int64_t) {
+        return normalization.buildWeight(b, loc, s, Value());
+      });
+    }
+    next.push_back(accumulate(weights, acc));
+    return next;
+  }
+
+  /// Copies the key and value rows [kv0, kv0 + tileKv) into shared memory,
+  /// zero-filling rows past Skv and the padding columns of the keys.
+  void stageKeyTile(Value kv0) {
+    // Every warp is done with the previous tile.
+    gpu::BarrierOp::create(b, loc);
+    copyRows(k, keyTile, kv0, plan.headDimPadded, plan.headDim);
+    copyRows(v, valueTile, kv0, plan.valueDim, plan.valueDim);
+    // The group holds every copy this thread issued.
+    auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+    Value group = nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType,
+                                                          ValueRange{});
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
+    gpu::BarrierOp::create(b, loc);
+  }
+
+  /// Each thread copies 16-byte chunks of the tile, round robin: chunk
+  /// `round * threads + tid` in each round.
+  void copyRows(Value source, Value tile, Value kv0, int64_t columns,
+                int64_t validColumns) {
+    int64_t chunksPerRow = columns / plan.copyElements;
+    int64_t chunks = plan.tileKv * chunksPerRow;
+    int64_t rounds = llvm::divideCeil(chunks, plan.threads());
+    auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+    scf::ForOp::create(
+        b, loc, index(0), index(rounds), index(1), ValueRange{},
+        [&](OpBuilder &nb, Location, Value round, ValueRange) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value chunk = add(mul(round, plan.threads()), threadId);
+          auto copy = [&]() {
+            Value row =
+                arith::DivUIOp::create(b, loc, chunk, index(chunksPerRow));
+            Value col = mul(
+                arith::RemUIOp::create(b, loc, chunk, index(chunksPerRow)),
+                plan.copyElements);
+            Value key = add(kv0, row);
+            Value inside = arith::AndIOp::create(
+                b, loc, less(key, kvLen), less(col, index(validColumns)));
+            // Rows past Skv and padding columns are zero-filled (no bytes
+            // read); their source address stays in bounds anyway.
+            Value srcKey =
+                arith::SelectOp::create(b, loc, inside, key, index(0));
+            Value srcCol =
+                arith::SelectOp::create(b, loc, inside, col, index(0));
+            Value srcElements = arith::SelectOp::create(
+                b, loc, inside, index(plan.copyElements), index(0));
+            nvgpu::DeviceAsyncCopyOp::create(
+                b, loc, tokenType, tile, ValueRange{row, col}, source,
+                ValueRange{batch, kvHead, srcKey, srcCol},
+                b.getIndexAttr(plan.copyElements), srcElements,
+                b.getUnitAttr());
+          };
+          if (chunks % plan.threads() == 0) {
+            copy();
+          } else {
+            auto inRange = scf::IfOp::create(b, loc, less(chunk, index(chunks)),
+                                             /*withElseRegion=*/false);
+            OpBuilder::InsertionGuard ifGuard(b);
+            b.setInsertionPoint(inRange.thenBlock()->getTerminator());
+            copy();
+          }
+          scf::YieldOp::create(b, loc);
+        });
+  }
+
+  /// The raw scores q.k of this warp's rows and the tile's keys, as
+  /// vector<keyBlocks x 2 x 2 x f32> (one C fragment per 8 keys).
+  Value scoreFragments(Value queries) {
+    const MmaShape &mma = plan.mma;
+    Value scores = splat(scoreType(), 0.0);
+    for (int64_t block = 0; block < plan.keyBlocks(); ++block) {
+      Value c = extract(scores, {block});
+      Value keyRow = add(group, block * 8);
+      for (int64_t step = 0; step < plan.headSteps(); ++step) {
+        Value bFragment;
+        if (mma.tf32) {
+          // b[0][0] = K[key g][column t].
+          Value x = memref::LoadOp::create(
+              b, loc, keyTile, ValueRange{keyRow, add(thread, step * 4)});
+          bFragment = vector::FromElementsOp::create(b, loc, mma.b, x);
+        } else {
+          // b[r][e] = K[key g][column 2t + e + 8r].
+          bFragment = splatElement(mma.b);
+          for (int64_t r = 0; r < 2; ++r) {
+            Value pair = vector::LoadOp::create(
+                b, loc, VectorType::get({2}, mma.element), keyTile,
+                ValueRange{keyRow, add(mul(thread, 2), step * 16 + 8 * r)});
+            bFragment = insert(pair, bFragment, {r});
+          }
+        }
+        c = nvgpu::MmaSyncOp::create(b, loc, extract(queries, {step}),
+                                     bFragment, c,
+                                     ArrayRef<int64_t>{16, 8, mma.k}, mma.tf32);
+      }
+      scores = insert(c, scores, {block});
+    }
+    return scores;
+  }
+
+  /// Applies `fn(score, r)` to every element of score fragments (`r` tells
+  /// the row: rows[r]).
+  Value mapScores(Value scores,
+                  function_ref<Value(Value score, int64_t r)> fn) {
+    Value result = scores;
+    for (int64_t block = 0; block < plan.keyBlocks(); ++block)
+      for (int64_t r = 0; r < 2; ++r)
+        for (int64_t e = 0; e < 2; ++e)
+          result = insert(fn(extract(scores, {block, r, e}), r), result,
+                          {block, r, e});
+    return result;
+  }
+
+  /// The key position of element (block, e) of the fragments of `keys`.
+  Value keyPosition(Value kv0, int64_t block, int64_t e) {
+    return add(add(kv0, mul(thread, 2)), block * 8 + e);
+  }
+
+  /// Scaled, modified and (in partial tiles) masked scores; padded keys
+  /// are masked too.
+  Value scoreFunction(Value scores, const KeyTile &keys, bool masked) {
+    SequenceLengths lengths{qLen, kvLen};
+    Value kvEnd = add(keys.kv0, keys.kvCols);
+    Value result = scores;
+    for (int64_t block = 0; block < plan.keyBlocks(); ++block) {
+      for (int64_t e = 0; e < 2; ++e) {
+        Value key = keyPosition(keys.kv0, block, e);
+        for (int64_t r = 0; r < 2; ++r) {
+          ScorePosition pos{batch, head, rows[r], key};
+          Value s = buildModifiedScore(b, loc, op,
+                                       extract(scores, {block, r, e}), pos,
+                                       lengths, aux);
+          if (masked) {
+            Value allowed = less(key, kvEnd);
+            if (hasMask(op))
+              allowed = arith::AndIOp::create(
+                  b, loc, allowed,
+                  buildAllowedAt(b, loc, op, pos, lengths, aux));
+            s = arith::SelectOp::create(b, loc, allowed, s, fconst(-kInf));
+          }
+          result = insert(s, result, {block, r, e});
+        }
+      }
+    }
+    return result;
+  }
+
+  /// Combines `x` across the four lanes that hold one fragment row.
+  Value rowReduce(Value x, function_ref<Value(Value, Value)> combine) {
+    for (int32_t offset : {1, 2}) {
+      Value other = gpu::ShuffleOp::create(b, loc, x, offset, kWarpSize,
+                                           gpu::ShuffleMode::XOR)
+                        .getShuffleResult();
+      x = combine(x, other);
+    }
+    return x;
+  }
+
+  /// The online-softmax step: new row maxima and sums, the weights
+  /// exp(s - m) and the correction exp(m_old - m_new) of the accumulator.
+  std::tuple<Value, Value, Value, Value>
+  onlineSoftmax(Value scores, Value rowMax, Value rowSum) {
+    auto maximum = [&](Value x, Value y) -> Value {
+      return arith::MaximumFOp::create(b, loc, x, y);
+    };
+    auto sum = [&](Value x, Value y) -> Value {
+      return arith::AddFOp::create(b, loc, x, y);
+    };
+    Value newMax[2], correction[2];
+    for (int64_t r = 0; r < 2; ++r) {
+      Value m = extract(rowMax, {r});
+      for (int64_t block = 0; block < plan.keyBlocks(); ++block)
+        for (int64_t e = 0; e < 2; ++e)
+          m = maximum(m, extract(scores, {block, r, e}));
+      newMax[r] = rowReduce(m, maximum);
+      // 1 while the row has seen no allowed key (m = -inf).
+      Value stillEmpty = arith::CmpFOp::create(
+          b, loc, arith::CmpFPredicate::OEQ, newMax[r], fconst(-kInf));
+      Value e = math::ExpOp::create(
+          b, loc,
+          arith::SubFOp::create(b, loc, extract(rowMax, {r}), newMax[r]));
+      correction[r] =
+          arith::SelectOp::create(b, loc, stillEmpty, fconst(1.0), e);
+    }
+    Value weights = mapScores(scores, [&](Value s, int64_t r) {
+      return normalization.buildWeight(b, loc, s, newMax[r]);
+    });
+    Value newMaxVector = vector::FromElementsOp::create(
+        b, loc, VectorType::get({2}, f32), ValueRange{newMax[0], newMax[1]});
+    Value newSum = rowSum;
+    for (int64_t r = 0; r < 2; ++r) {
+      Value partial = fconst(0.0);
+      for (int64_t block = 0; block < plan.keyBlocks(); ++block)
+        for (int64_t e = 0; e < 2; ++e)
+          partial = sum(partial, extract(weights, {block, r, e}));
+      partial = rowReduce(partial, sum);
+      Value scaled = arith::MulFOp::create(b, loc, extract(rowSum, {r}),
+                                           correction[r]);
+      newSum = insert(sum(scaled, partial), newSum, {r});
+    }
+    Value correctionVector = vector::FromElementsOp::create(
+        b, loc, VectorType::get({2}, f32),
+        ValueRange{correction[0], correction[1]});
+    return {newMaxVector, newSum, weights, correctionVector};
+  }
+
+  /// acc[.][r][.] *= correction[r].
+  Value rescale(Value acc, Value correction) {
+    Value factors[2];
+    for (int64_t r = 0; r < 2; ++r)
+      factors[r] = vector::BroadcastOp::create(
+          b, loc, VectorType::get({2}, f32), extract(correction, {r}));
+    for (int64_t block = 0; block < plan.valueBlocks(); ++block)
+      for (int64_t r = 0; r < 2; ++r)
+        acc = insert(arith::MulFOp::create(b, loc, extract(acc, {block, r}),
+                                           factors[r]),
+                     acc, {block, r});
+    return acc;
+  }
+
+  /// acc += P V, with the weight fragments as the A operand: the C layout
+  /// of two adjacent 8-key blocks is the A layout of 16 keys (k = 16); for
+  /// tf32, each 8-key block splits into the keys 2t and 2t + 1 (k = 4).
+  Value accumulate(Value weights, Value acc) {
+    const MmaShape &mma = plan.mma;
+    Type element = mma.element;
+    auto toElement = [&](Value x) -> Value {
+      if (element == f32)
+        return x;
+      return arith::TruncFOp::create(
+          b, loc, VectorType::get(cast<VectorType>(x.getType()).getShape(),
+                                  element),
+          x);
+    };
+    // (A fragment, the key of each lane's B element as key0 + thread * s)
+    struct Step {
+      Value a;
+      int64_t firstKey;
+      int64_t halfStep; // tf32: which of 2t, 2t + 1
+    };
+    SmallVector<Step> steps;
+    if (mma.tf32) {
+      for (int64_t block = 0; block < plan.keyBlocks(); ++block)
+        for (int64_t half = 0; half < 2; ++half) {
+          Value a = vector::FromElementsOp::create(
+              b, loc, mma.a,
+              ValueRange{extract(weights, {block, 0, half}),
+                         extract(weights, {block, 1, half})});
+          steps.push_back({a, block * 8, half});
+        }
+    } else {
+      for (int64_t block = 0; block + 1 < plan.keyBlocks(); block += 2) {
+        Value a = splatElement(mma.a);
+        a = insert(toElement(extract(weights, {block, 0})), a, {0});
+        a = insert(toElement(extract(weights, {block, 1})), a, {1});
+        a = insert(toElement(extract(weights, {block + 1, 0})), a, {2});
+        a = insert(toElement(extract(weights, {block + 1, 1})), a, {3});
+        steps.push_back({a, block * 8, 0});
+      }
+    }
+    for (const Step &step : steps) {
+      for (int64_t block = 0; block < plan.valueBlocks(); ++block) {
+        Value column = add(group, block * 8);
+        Value bFragment;
+        if (mma.tf32) {
+          // b[0][0] = V[key 2t + half][column g].
+          Value key = add(mul(thread, 2), step.firstKey + step.halfStep);
+          bFragment = vector::FromElementsOp::create(
+              b, loc, mma.b,
+              ValueRange{memref::LoadOp::create(b, loc, valueTile,
+                                                ValueRange{key, column})});
+        } else {
+          // b[r][e] = V[key 2t + e + 8r][column g].
+          SmallVector<Value> elements;
+          for (int64_t r = 0; r < 2; ++r)
+            for (int64_t e = 0; e < 2; ++e)
+              elements.push_back(memref::LoadOp::create(
+                  b, loc, valueTile,
+                  ValueRange{add(mul(thread, 2), step.firstKey + e + 8 * r),
+                             column}));
+          bFragment = vector::FromElementsOp::create(b, loc, mma.b, elements);
+        }
+        Value c = nvgpu::MmaSyncOp::create(b, loc, step.a, bFragment,
+                                           extract(acc, {block}),
+                                           ArrayRef<int64_t>{16, 8, mma.k},
+                                           mma.tf32);
+        acc = insert(c, acc, {block});
+      }
+    }
+    return acc;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Results
+  //===--------------------------------------------------------------------===//
+
+  void writeOutputs(ValueRange final) {
+    Value acc = final.back();
+    Type element = plan.mma.element;
+    Type outElement = cast<MemRefType>(out.getType()).getElementType();
+    Value factor =
+        normalization.buildOutputFactor(b, loc, kvLen, cast<FloatType>(f32));
+    VectorType pairType = VectorType::get({2}, f32);
+    for (int64_t r = 0; r < 2; ++r) {
+      Value scale;
+      Value emptyRow;
+      if (softmax) {
+        Value l = extract(final[1], {r});
+        emptyRow = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l,
+                                         fconst(0.0));
+        scale = arith::DivFOp::create(b, loc, fconst(1.0), l);
+        scale = arith::SelectOp::create(b, loc, emptyRow, fconst(0.0), scale);
+        if (factor)
+          scale = arith::MulFOp::create(b, loc, scale, factor);
+      } else {
+        scale = factor;
+      }
+      Value mask = vector::BroadcastOp::create(
+          b, loc, VectorType::get({2}, b.getI1Type()), rowValid[r]);
+      for (int64_t block = 0; block < plan.valueBlocks(); ++block) {
+        Value o = extract(acc, {block, r});
+        if (scale)
+          o = arith::MulFOp::create(
+              b, loc, o, vector::BroadcastOp::create(b, loc, pairType, scale));
+        if (outElement != f32)
+          o = arith::TruncFOp::create(b, loc, VectorType::get({2}, element),
+                                      o);
+        Value col = add(mul(thread, 2), block * 8);
+        vector::MaskedStoreOp::create(
+            b, loc, out, ValueRange{batch, head, rowClamped[r], col}, mask, o);
+      }
+      if (lse) {
+        // lse = m + log(l), -inf for an empty row; one lane per row writes.
+        Value m = extract(final[0], {r});
+        Value l = extract(final[1], {r});
+        Value value = arith::AddFOp::create(b, loc, m,
+                                            math::LogOp::create(b, loc, l));
+        value = arith::SelectOp::create(b, loc, emptyRow, fconst(-kInf), value);
+        Value writes = arith::AndIOp::create(b, loc, rowValid[r], isLeader);
+        vector::MaskedStoreOp::create(
+            b, loc, lse, ValueRange{batch, head, rowClamped[r]},
+            vector::BroadcastOp::create(
+                b, loc, VectorType::get({1}, b.getI1Type()), writes),
+            vector::BroadcastOp::create(b, loc, VectorType::get({1}, f32),
+                                        value));
+      }
+    }
+  }
+
+  OpBuilder &b;
+  Location loc;
+  AttentionOp op;
+  const KernelPlan &plan;
+  Value q, k, v, out, lse;
+  OperandAuxReader &aux;
+  NormalizationAttrInterface normalization;
+  bool softmax;
+  Type f32;
+
+  Value threadId, group, thread, isLeader;
+  Value batch, head, kvHead, qLen, kvLen, q0, q1;
+  Value rows[2], rowValid[2], rowClamped[2];
+  Value keyTile, valueTile;
+};
+
+MemRefType memrefTypeOf(Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  return MemRefType::get(type.getShape(), type.getElementType());
+}
+
+/// Rewrites the reads of captured tensors (to_tensor of a kernel argument)
+/// into memref reads; fails on any other use.
+LogicalResult lowerCapturedTensorReads(gpu::GPUFuncOp kernel) {
+  SmallVector<bufferization::ToTensorOp> captures;
+  kernel.walk([&](bufferization::ToTensorOp t) { captures.push_back(t); });
+  OpBuilder b(kernel.getContext());
+  for (bufferization::ToTensorOp capture : captures) {
+    for (Operation *user : llvm::make_early_inc_range(capture->getUsers())) {
+      b.setInsertionPoint(user);
+      if (auto extract = dyn_cast<tensor::ExtractOp>(user)) {
+        extract.replaceAllUsesWith(memref::LoadOp::create(
+            b, user->getLoc(), capture.getBuffer(), extract.getIndices())
+                                       .getResult());
+      } else if (auto dim = dyn_cast<tensor::DimOp>(user)) {
+        dim.replaceAllUsesWith(memref::DimOp::create(b, user->getLoc(),
+                                                     capture.getBuffer(),
+                                                     dim.getIndex())
+                                   .getResult());
+      } else {
+        return user->emitOpError()
+               << "reads a tensor the region captures, which the GPU kernel "
+                  "can only read with tensor.extract and tensor.dim";
+      }
+      user->erase();
+    }
+    capture->erase();
+  }
+  return success();
+}
+
+/// The values a region of `op` uses from the enclosing function.
+FailureOr<SmallVector<Value>> capturedTensors(AttentionOp op,
+                                              SmallVector<Operation *> &constants) {
+  llvm::SetVector<Value> captured;
+  getUsedValuesDefinedAbove(op.getMaskMod(), captured);
+  getUsedValuesDefinedAbove(op.getScoreMod(), captured);
+  SmallVector<Value> tensors;
+  for (Value value : captured) {
+    Operation *def = value.getDefiningOp();
+    if (def && def->hasTrait<OpTrait::ConstantLike>()) {
+      constants.push_back(def);
+      continue;
+    }
+    if (isa<BlockArgument>(value) && isa<RankedTensorType>(value.getType())) {
+      tensors.push_back(value);
+      continue;
+    }
+    return op.emitOpError()
+           << "cannot be compiled for the GPU: a region uses " << value
+           << " from the enclosing function; regions may only capture "
+              "constants and tensor arguments of the function";
+  }
+  return tensors;
+}
+
+LogicalResult lowerToGPU(AttentionOp op, int64_t warps, int64_t tileKv,
+                         ModuleOp module, SymbolTable &symbols) {
+  FailureOr<KernelPlan> plan = planKernel(op, warps, tileKv);
+  if (failed(plan))
+    return failure();
+  SmallVector<Operation *> constants;
+  FailureOr<SmallVector<Value>> captured = capturedTensors(op, constants);
+  if (failed(captured))
+    return failure();
+
+  // Kernel parameters: q, k, v, the auxiliary operands present, the
+  // captured tensors, then the outputs.
+  SmallVector<Value> inputs = {op.getQ(), op.getK(), op.getV()};
+  std::array<Value, 5> auxOperands = {op.getLayout(), op.getQSegments(),
+                                      op.getKvSegments(), op.getBias(),
+                                      op.getAlibiSlopes()};
+  for (Value operand : auxOperands)
+    if (operand)
+      inputs.push_back(operand);
+  llvm::append_range(inputs, *captured);
+  SmallVector<Type> types;
+  for (Value input : inputs)
+    types.push_back(memrefTypeOf(input));
+  for (Value result : op->getResults())
+    types.push_back(memrefTypeOf(result));
+
+  Location loc = op.getLoc();
+  MLIRContext *ctx = op.getContext();
+  auto parent = op->getParentOfType<FunctionOpInterface>();
+  std::string name =
+      (parent ? parent.getName().str() : std::string("attention")) +
+      "_attention";
+  OpBuilder b(ctx);
+  b.setInsertionPointToEnd(module.getBody());
+  auto gpuModule = gpu::GPUModuleOp::create(b, loc, name);
+  symbols.insert(gpuModule);
+  b.setInsertionPointToStart(gpuModule.getBody());
+  auto kernel = gpu::GPUFuncOp::create(b, loc, gpuModule.getName(),
+                                       b.getFunctionType(types, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
+      {static_cast<int32_t>(plan->threads()), 1, 1}));
+
+  // The body reads the kernel's arguments in place of the op's operands.
+  b.setInsertionPointToStart(&kernel.getBody().front());
+  ValueRange args = kernel.getArguments();
+  std::array<Value, 5> auxArgs;
+  unsigned next = 3;
+  for (auto [i, operand] : llvm::enumerate(auxOperands))
+    if (operand)
+      auxArgs[i] = args[next++];
+  OperandAuxReader aux(auxArgs);
+  for (Value tensor : *captured)
+    aux.mapCaptured(tensor, bufferization::ToTensorOp::create(
+                                b, loc, tensor.getType(), args[next++],
+                                b.getUnitAttr()));
+  for (Operation *constant : constants)
+    aux.mapCaptured(constant->getResult(0), b.clone(*constant)->getResult(0));
+  Value out = args[inputs.size()];
+  Value lse = op.getLse() ? args[inputs.size() + 1] : Value();
+  KernelBuilder(b, loc, op, *plan, args.take_front(3), out, lse, aux).build();
+  gpu::ReturnOp::create(b, loc);
+  if (failed(lowerCapturedTensorReads(kernel)))
+    return failure();
+
+  // The host side: buffers of the operands, the outputs, the launch.
+  b.setInsertionPoint(op);
+  SmallVector<Value> launchArgs;
+  for (Value input : inputs)
+    launchArgs.push_back(bufferization::ToBufferOp::create(
+        b, loc, memrefTypeOf(input), input, b.getUnitAttr()));
+  Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
+  Value qLen = tensor::DimOp::create(b, loc, op.getQ(), 2);
+  SmallVector<Value> outputs;
+  for (Value result : op->getResults()) {
+    MemRefType type = memrefTypeOf(result);
+    SmallVector<Value> dynamicSizes;
+    for (int64_t dim = 0; dim < type.getRank(); ++dim)
+      if (type.isDynamicDim(dim))
+        dynamicSizes.push_back(dim == 0 ? batch : qLen);
+    outputs.push_back(memref::AllocOp::create(b, loc, type, dynamicSizes));
+  }
+  llvm::append_range(launchArgs, outputs);
+  auto constant = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value qTiles =
+      arith::CeilDivUIOp::create(b, loc, qLen, constant(plan->tileQ));
+  int64_t qHeads = op.getQ().getType().getDimSize(1);
+  gpu::LaunchFuncOp::create(
+      b, loc, kernel, gpu::KernelDim3{qTiles, constant(qHeads), batch},
+      gpu::KernelDim3{constant(plan->threads()), constant(1), constant(1)},
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), plan->sharedBytes),
+      launchArgs);
+  SmallVector<Value> results;
+  for (auto [result, buffer] : llvm::zip(op->getResults(), outputs))
+    results.push_back(bufferization::ToTensorOp::create(
+        b, loc, result.getType(), buffer, b.getUnitAttr(), b.getUnitAttr()));
+  op->replaceAllUsesWith(results);
+  op->erase();
+  return success();
+}
+
+struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<AttentionOp> ops;
+    module.walk([&](AttentionOp op) { ops.push_back(op); });
+    if (ops.empty())
+      return;
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    UnitAttr::get(&getContext()));
+    SymbolTable symbols(module);
+    for (AttentionOp op : ops)
+      if (failed(lowerToGPU(op, warps, tileKv, module, symbols)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
