@@ -144,8 +144,8 @@ void buildKernelsToNVVMPipeline(OpPassManager &pm,
   kernels.addPass(createSCFToControlFlowPass());
   kernels.addPass(memref::createExpandStridedMetadataPass());
   kernels.addPass(createLowerAffinePass());
-  ConvertVectorToLLVMPassOptions vectorToLLVM;
-  kernels.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
+  // convert-gpu-to-nvvm also lowers the vector ops; convert-vector-to-llvm
+  // would not know the workgroup memory space and report failures.
   ConvertGpuOpsToNVVMOpsOptions gpuToNVVM;
   gpuToNVVM.indexBitwidth = 64;
   kernels.addPass(createConvertGpuOpsToNVVMOps(gpuToNVVM));

@@ -35,8 +35,8 @@ namespace {
 /// Classifies the key tile at `kv0` and runs the matching update.
 SmallVector<Value> buildKeyTileStep(OpBuilder &b, Location loc, AttentionOp op,
                                     AuxReader &aux, const QueryTile &tile,
-                                    int64_t tileKv, Value kv0, ValueRange state,
-                                    KeyTileUpdate update) {
+                                    int64_t tileKv, Value kv0, Value slot,
+                                    ValueRange state, KeyTileUpdate update) {
   Value kvCols = buildTileExtent(b, loc, tile.kvLen, kv0, tileKv);
   Value kv1 = arith::AddIOp::create(b, loc, kv0, kvCols);
   IndexExprBuilder ib(b, loc, b.getIndexType());
@@ -55,7 +55,7 @@ SmallVector<Value> buildKeyTileStep(OpBuilder &b, Location loc, AttentionOp op,
     full = false;
   full = full & (ib.value(kvCols) == tileKv);
 
-  KeyTile keys{kv0, kvCols};
+  KeyTile keys{kv0, kvCols, slot};
   TypeRange types = state.getTypes();
   // Full tiles run without mask code, partial tiles with it.
   auto fullOrPartial = [&]() -> SmallVector<Value> {
@@ -89,7 +89,8 @@ SmallVector<Value> buildKeyTileStep(OpBuilder &b, Location loc, AttentionOp op,
 SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc, AttentionOp op,
                                     AuxReader &aux, const QueryTile &tile,
                                     int64_t tileKv, ValueRange init,
-                                    KeyTileUpdate update) {
+                                    KeyTileUpdate update,
+                                    const KeyTilePrefetch *prefetch) {
   // The keys any query of the tile may attend, rounded out to whole tiles.
   IndexExprBuilder ib(b, loc, b.getIndexType());
   Value kvLo = arith::ConstantIndexOp::create(b, loc, 0), kvHi = tile.kvLen;
@@ -103,14 +104,35 @@ SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc, AttentionOp op,
   Value step = arith::ConstantIndexOp::create(b, loc, tileKv);
   kvLo = arith::MulIOp::create(b, loc,
                                arith::DivSIOp::create(b, loc, kvLo, step), step);
+  // The first tile's load; past the range it reads nothing that is used.
+  if (prefetch)
+    prefetch->start(kvLo, arith::ConstantIndexOp::create(b, loc, 0));
   auto loop = scf::ForOp::create(
       b, loc, kvLo, kvHi, step, init,
       [&](OpBuilder &body, Location, Value kv0, ValueRange state) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(body.getInsertionBlock(), body.getInsertionPoint());
-        scf::YieldOp::create(
-            b, loc,
-            buildKeyTileStep(b, loc, op, aux, tile, tileKv, kv0, state, update));
+        Value slot;
+        if (prefetch) {
+          // Tile i sits in buffer i % 2; tile i + 1 goes to the other one.
+          Value i = arith::DivSIOp::create(
+              b, loc, arith::SubIOp::create(b, loc, kv0, kvLo), step);
+          Value one = arith::ConstantIndexOp::create(b, loc, 1);
+          slot = arith::AndIOp::create(b, loc, i, one);
+          prefetch->wait();
+          Value next = arith::AddIOp::create(b, loc, kv0, step);
+          auto hasNext = scf::IfOp::create(
+              b, loc,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, next,
+                                    kvHi),
+              /*withElseRegion=*/false);
+          OpBuilder::InsertionGuard ifGuard(b);
+          b.setInsertionPoint(hasNext.thenBlock()->getTerminator());
+          prefetch->start(next, arith::XOrIOp::create(b, loc, slot, one));
+        }
+        scf::YieldOp::create(b, loc,
+                             buildKeyTileStep(b, loc, op, aux, tile, tileKv,
+                                              kv0, slot, state, update));
       });
   return SmallVector<Value>(loop.getResults());
 }

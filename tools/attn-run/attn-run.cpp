@@ -76,6 +76,17 @@ llvm::cl::opt<bool>
                              "kernel pipeline"),
               llvm::cl::cat(category));
 
+llvm::cl::opt<bool>
+    float64("float64",
+            llvm::cl::desc("Compute in f64 and return f64 outputs (with "
+                           "--reference: the float64 reference)"),
+            llvm::cl::cat(category));
+llvm::cl::opt<std::string> writeInputs(
+    "write-inputs",
+    llvm::cl::desc("Write every input as DIR/<name>.npy (floats as f32, "
+                   "exact for f16/bf16 values), e.g. to rerun them elsewhere"),
+    llvm::cl::value_desc("dir"), llvm::cl::cat(category));
+
 Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
@@ -325,6 +336,7 @@ Expected<int> runMain() {
   jit::CpuOptions options;
   options.entry = entryName;
   options.reference = reference;
+  options.float64 = float64;
   options.emulateGpu = target == Target::GpuEmulation;
   auto kernel = jit::CpuKernel::compile(specText, options, specPath);
   if (!kernel)
@@ -334,6 +346,18 @@ Expected<int> runMain() {
   Expected<std::vector<HostTensor>> inputs = prepareInputs(sig);
   if (!inputs)
     return inputs.takeError();
+  if (!writeInputs.empty())
+    for (auto [param, t] : llvm::zip_equal(sig.inputs, *inputs)) {
+      bool isFloat = isFloatType(t.dtype()) && t.dtype() != runtime::DType::F64;
+      // NumPy has no bf16 and writeNpy no i1: f32 and i8 hold them exactly.
+      HostTensor file = isFloat ? t.convertTo(runtime::DType::F32)
+                        : t.dtype() == runtime::DType::I1
+                            ? t.convertTo(runtime::DType::I8)
+                            : t;
+      if (Error e = writeNpy(writeInputs + "/" + param.name + ".npy",
+                             file.ref()))
+        return std::move(e);
+    }
   Expected<std::vector<HostTensor>> outputs = runKernel(**kernel, *inputs);
   if (!outputs)
     return outputs.takeError();

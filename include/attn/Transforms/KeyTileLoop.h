@@ -31,6 +31,21 @@ struct QueryTile {
 struct KeyTile {
   mlir::Value kv0;
   mlir::Value kvCols;
+  /// With a KeyTilePrefetch: the buffer (index 0 or 1) the tile was loaded
+  /// into.
+  mlir::Value slot = {};
+};
+
+/// Double-buffered staging of key tiles, for kernels that load the next
+/// tile while computing on the current one (the GPU kernel). Every tile of
+/// the loop's range is loaded, skipped ones too: what tile comes next must
+/// not depend on classifying it first.
+struct KeyTilePrefetch {
+  /// Starts loading the tile at `kv0` into buffer `slot`.
+  llvm::function_ref<void(mlir::Value kv0, mlir::Value slot)> start;
+  /// Waits until every load started so far has landed and every thread is
+  /// done with the previous tile (the buffer the next start overwrites).
+  llvm::function_ref<void()> wait;
 };
 
 /// Computes the state after key tile `tile` from `state`. `masked` is false
@@ -48,7 +63,9 @@ llvm::SmallVector<mlir::Value> buildKeyTileLoop(mlir::OpBuilder &b,
                                                 const QueryTile &tile,
                                                 int64_t tileKv,
                                                 mlir::ValueRange init,
-                                                KeyTileUpdate update);
+                                                KeyTileUpdate update,
+                                                const KeyTilePrefetch *prefetch =
+                                                    nullptr);
 
 /// `min(tile, len - start)`, folded to `tile` when `len` is a static
 /// multiple of it.

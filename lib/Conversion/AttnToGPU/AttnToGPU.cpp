@@ -20,6 +20,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -85,6 +86,8 @@ struct KernelPlan {
   /// Elements per 16-byte asynchronous copy.
   int64_t copyElements;
   int64_t elementBytes;
+  /// One buffer (a key tile and a value tile) and the whole allocation.
+  int64_t stageBytes;
   int64_t sharedBytes;
   MmaShape mma;
 
@@ -139,8 +142,10 @@ FailureOr<KernelPlan> planKernel(AttentionOp op, int64_t warps,
   plan.copyElements = 16 / plan.elementBytes;
   plan.keyStride = plan.headDimPadded + plan.copyElements;
   plan.valueStride = valueDim + plan.copyElements;
-  plan.sharedBytes =
+  // Two buffers: the next tile loads while the current one is used.
+  plan.stageBytes =
       tileKv * (plan.keyStride + plan.valueStride) * plan.elementBytes;
+  plan.sharedBytes = 2 * plan.stageBytes;
   return plan;
 }
 
@@ -167,11 +172,15 @@ public:
     }
     init.push_back(splat(accumulatorType(), 0.0));
     QueryTile tile{batch, head, q0, q1, qLen, kvLen};
+    auto start = [&](Value kv0, Value slot) { startKeyTileLoad(kv0, slot); };
+    auto wait = [&]() { waitForKeyTile(); };
+    KeyTilePrefetch prefetch{start, wait};
     SmallVector<Value> final = buildKeyTileLoop(
         b, loc, op, aux, tile, plan.tileKv, init,
         [&](const KeyTile &keys, bool masked, ValueRange state) {
           return updateWithKeyTile(queries, keys, masked, state);
-        });
+        },
+        &prefetch);
     writeOutputs(final);
   }
 
@@ -217,6 +226,9 @@ private:
     Value warp = arith::DivUIOp::create(b, loc, tid, index(kWarpSize));
     group = arith::DivUIOp::create(b, loc, lane, index(4));
     thread = arith::RemUIOp::create(b, loc, lane, index(4));
+    // ldmatrix: lanes 8m .. 8m + 7 give the row addresses of matrix m.
+    matrixRow = arith::RemUIOp::create(b, loc, lane, index(8));
+    matrix = arith::DivUIOp::create(b, loc, lane, index(8));
     isLeader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread,
                                      index(0));
     threadId = tid;
@@ -245,20 +257,29 @@ private:
   void setUpSharedMemory() {
     auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
                                                 gpu::AddressSpace::Workgroup);
-    Value bytes = gpu::DynamicSharedMemoryOp::create(
+    sharedBytes = gpu::DynamicSharedMemoryOp::create(
         b, loc,
         MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
                         MemRefLayoutAttrInterface(), workgroup));
+  }
+
+  /// The key and value tiles of buffer `slot` (0 or 1).
+  std::pair<Value, Value> tilesOf(Value slot) {
+    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
+                                                gpu::AddressSpace::Workgroup);
     Type element = plan.mma.element;
     auto keyType = MemRefType::get({plan.tileKv, plan.keyStride}, element,
                                    MemRefLayoutAttrInterface(), workgroup);
     auto valueType = MemRefType::get({plan.tileKv, plan.valueStride}, element,
                                      MemRefLayoutAttrInterface(), workgroup);
-    keyTile = memref::ViewOp::create(b, loc, keyType, bytes, index(0),
-                                     ValueRange{});
-    valueTile = memref::ViewOp::create(
-        b, loc, valueType, bytes,
-        index(plan.tileKv * plan.keyStride * plan.elementBytes), ValueRange{});
+    Value base = mul(slot, plan.stageBytes);
+    Value keys = memref::ViewOp::create(b, loc, keyType, sharedBytes, base,
+                                        ValueRange{});
+    Value values = memref::ViewOp::create(
+        b, loc, valueType, sharedBytes,
+        add(base, plan.tileKv * plan.keyStride * plan.elementBytes),
+        ValueRange{});
+    return {keys, values};
   }
 
   /// The query fragments of this warp's 16 rows for every k step of the
@@ -306,7 +327,7 @@ private:
 
   SmallVector<Value> updateWithKeyTile(Value queries, const KeyTile &keys,
                                        bool masked, ValueRange state) {
-    stageKeyTile(keys.kv0);
+    std::tie(keyTile, valueTile) = tilesOf(keys.slot);
     Value scores = scoreFragments(queries);
     scores = scoreFunction(scores, keys, masked);
     Value acc = state.back();
@@ -327,18 +348,21 @@ private:
     return next;
   }
 
-  /// Copies the key and value rows [kv0, kv0 + tileKv) into shared memory,
-  /// zero-filling rows past Skv and the padding columns of the keys.
-  void stageKeyTile(Value kv0) {
-    // Every warp is done with the previous tile.
-    gpu::BarrierOp::create(b, loc);
-    copyRows(k, keyTile, kv0, plan.headDimPadded, plan.headDim);
-    copyRows(v, valueTile, kv0, plan.valueDim, plan.valueDim);
-    // The group holds every copy this thread issued.
+  /// Starts copying the key and value rows [kv0, kv0 + tileKv) into buffer
+  /// `slot`, zero-filling rows past Skv and the padding columns of the keys.
+  void startKeyTileLoad(Value kv0, Value slot) {
+    auto [keys, values] = tilesOf(slot);
+    copyRows(k, keys, kv0, plan.headDimPadded, plan.headDim);
+    copyRows(v, values, kv0, plan.valueDim, plan.valueDim);
+    // One group per tile: the copies this thread issued for it.
     auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-    Value group = nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType,
-                                                          ValueRange{});
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
+    nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType, ValueRange{});
+  }
+
+  /// Every copy started so far has landed, for every thread; every warp is
+  /// done with the previous tile.
+  void waitForKeyTile() {
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
     gpu::BarrierOp::create(b, loc);
   }
 
@@ -399,31 +423,47 @@ private:
     Value scores = splat(scoreType(), 0.0);
     for (int64_t block = 0; block < plan.keyBlocks(); ++block) {
       Value c = extract(scores, {block});
-      Value keyRow = add(group, block * 8);
-      for (int64_t step = 0; step < plan.headSteps(); ++step) {
-        Value bFragment;
-        if (mma.tf32) {
-          // b[0][0] = K[key g][column t].
-          Value x = memref::LoadOp::create(
-              b, loc, keyTile, ValueRange{keyRow, add(thread, step * 4)});
-          bFragment = vector::FromElementsOp::create(b, loc, mma.b, x);
-        } else {
-          // b[r][e] = K[key g][column 2t + e + 8r].
-          bFragment = splatElement(mma.b);
-          for (int64_t r = 0; r < 2; ++r) {
-            Value pair = vector::LoadOp::create(
-                b, loc, VectorType::get({2}, mma.element), keyTile,
-                ValueRange{keyRow, add(mul(thread, 2), step * 16 + 8 * r)});
-            bFragment = insert(pair, bFragment, {r});
-          }
-        }
+      SmallVector<Value> bFragments = keyFragments(block);
+      for (int64_t step = 0; step < plan.headSteps(); ++step)
         c = nvgpu::MmaSyncOp::create(b, loc, extract(queries, {step}),
-                                     bFragment, c,
+                                     bFragments[step], c,
                                      ArrayRef<int64_t>{16, 8, mma.k}, mma.tf32);
-      }
       scores = insert(c, scores, {block});
     }
     return scores;
+  }
+
+  /// The B fragments of keys [8 block, 8 block + 8) for every k step.
+  SmallVector<Value> keyFragments(int64_t block) {
+    const MmaShape &mma = plan.mma;
+    SmallVector<Value> fragments;
+    if (mma.tf32) {
+      // b[0][0] = K[key g][column t].
+      Value keyRow = add(group, block * 8);
+      for (int64_t step = 0; step < plan.headSteps(); ++step)
+        fragments.push_back(vector::FromElementsOp::create(
+            b, loc, mma.b,
+            ValueRange{memref::LoadOp::create(
+                b, loc, keyTile, ValueRange{keyRow, add(thread, step * 4)})}));
+      return fragments;
+    }
+    // b[r][e] = K[key g][column 2t + e + 8r + 16 step]: 8x8 matrices of
+    // K rows as stored, two per step; ldmatrix.x4 loads two steps at once.
+    Value row = add(matrixRow, block * 8);
+    for (int64_t step = 0; step < plan.headSteps(); step += 2) {
+      int64_t tiles = step + 1 < plan.headSteps() ? 4 : 2;
+      Value col = add(mul(matrix, 8), step * 16);
+      if (tiles == 2) // Lanes 16..31 give unused, in-bounds addresses.
+        col = add(mul(arith::RemUIOp::create(b, loc, matrix, index(2)), 8),
+                  step * 16);
+      Value x = nvgpu::LdMatrixOp::create(
+          b, loc, VectorType::get({tiles, 2}, mma.element), keyTile,
+          ValueRange{row, col}, /*transpose=*/false, tiles);
+      for (int64_t t = 0; t < tiles; t += 2)
+        fragments.push_back(vector::ShuffleOp::create(
+            b, loc, x, x, ArrayRef<int64_t>{t, t + 1}));
+    }
+    return fragments;
   }
 
   /// Applies `fn(score, r)` to every element of score fragments (`r` tells
@@ -546,6 +586,45 @@ private:
     return acc;
   }
 
+  /// The B fragments of the value tile for the keys of one k step (from
+  /// `firstKey`; tf32: keys 2t + half of the 8 from `firstKey`), one per 8
+  /// value columns.
+  SmallVector<Value> valueFragments(int64_t firstKey, int64_t half) {
+    const MmaShape &mma = plan.mma;
+    SmallVector<Value> fragments;
+    if (mma.tf32) {
+      // b[0][0] = V[key 2t + half][column g].
+      Value key = add(mul(thread, 2), firstKey + half);
+      for (int64_t block = 0; block < plan.valueBlocks(); ++block)
+        fragments.push_back(vector::FromElementsOp::create(
+            b, loc, mma.b,
+            ValueRange{memref::LoadOp::create(
+                b, loc, valueTile, ValueRange{key, add(group, block * 8)})}));
+      return fragments;
+    }
+    // b[r][e] = V[key 2t + e + 8r][column g]: the transpose of the 8x8
+    // matrices of V rows [firstKey + 8r, +8) as stored; ldmatrix.trans.x4
+    // loads those of two value blocks.
+    Value keyOffset = mul(arith::RemUIOp::create(b, loc, matrix, index(2)), 8);
+    Value row = add(add(matrixRow, keyOffset), firstKey);
+    for (int64_t block = 0; block < plan.valueBlocks(); block += 2) {
+      int64_t tiles = block + 1 < plan.valueBlocks() ? 4 : 2;
+      // Matrices 2 and 3 are the next block; with x2, lanes 16..31 give
+      // unused, in-bounds addresses.
+      Value nextBlock = tiles == 4
+                            ? arith::DivUIOp::create(b, loc, matrix, index(2))
+                            : index(0);
+      Value col = add(mul(nextBlock, 8), block * 8);
+      Value x = nvgpu::LdMatrixOp::create(
+          b, loc, VectorType::get({tiles, 2}, mma.element), valueTile,
+          ValueRange{row, col}, /*transpose=*/true, tiles);
+      for (int64_t t = 0; t < tiles; t += 2)
+        fragments.push_back(vector::ShuffleOp::create(
+            b, loc, x, x, ArrayRef<int64_t>{t, t + 1}));
+    }
+    return fragments;
+  }
+
   /// acc += P V, with the weight fragments as the A operand: the C layout
   /// of two adjacent 8-key blocks is the A layout of 16 keys (k = 16); for
   /// tf32, each 8-key block splits into the keys 2t and 2t + 1 (k = 4).
@@ -587,28 +666,10 @@ private:
       }
     }
     for (const Step &step : steps) {
+      SmallVector<Value> bFragments = valueFragments(step.firstKey,
+                                                     step.halfStep);
       for (int64_t block = 0; block < plan.valueBlocks(); ++block) {
-        Value column = add(group, block * 8);
-        Value bFragment;
-        if (mma.tf32) {
-          // b[0][0] = V[key 2t + half][column g].
-          Value key = add(mul(thread, 2), step.firstKey + step.halfStep);
-          bFragment = vector::FromElementsOp::create(
-              b, loc, mma.b,
-              ValueRange{memref::LoadOp::create(b, loc, valueTile,
-                                                ValueRange{key, column})});
-        } else {
-          // b[r][e] = V[key 2t + e + 8r][column g].
-          SmallVector<Value> elements;
-          for (int64_t r = 0; r < 2; ++r)
-            for (int64_t e = 0; e < 2; ++e)
-              elements.push_back(memref::LoadOp::create(
-                  b, loc, valueTile,
-                  ValueRange{add(mul(thread, 2), step.firstKey + e + 8 * r),
-                             column}));
-          bFragment = vector::FromElementsOp::create(b, loc, mma.b, elements);
-        }
-        Value c = nvgpu::MmaSyncOp::create(b, loc, step.a, bFragment,
+        Value c = nvgpu::MmaSyncOp::create(b, loc, step.a, bFragments[block],
                                            extract(acc, {block}),
                                            ArrayRef<int64_t>{16, 8, mma.k},
                                            mma.tf32);
@@ -685,9 +746,11 @@ private:
   bool softmax;
   Type f32;
 
-  Value threadId, group, thread, isLeader;
+  Value threadId, group, thread, isLeader, matrixRow, matrix;
   Value batch, head, kvHead, qLen, kvLen, q0, q1;
   Value rows[2], rowValid[2], rowClamped[2];
+  Value sharedBytes;
+  /// The tiles of the key tile being computed on.
   Value keyTile, valueTile;
 };
 

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -843,8 +844,9 @@ LogicalResult BlockEmulator::emulate(Operation *op) {
         });
         return success();
       })
-      .Case<nvgpu::DeviceAsyncCreateGroupOp, nvgpu::DeviceAsyncWaitOp>(
-          [&](Operation *) { return success(); })
+      // Copies complete at once here: groups and waits have nothing to do.
+      .Case<nvgpu::DeviceAsyncCreateGroupOp, nvgpu::DeviceAsyncWaitOp,
+            NVVM::CpAsyncWaitGroupOp>([&](Operation *) { return success(); })
       .Default([&](Operation *other) -> LogicalResult {
         if (OpTrait::hasElementwiseMappableTraits(other) &&
             other->getNumResults() > 0)

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Times the kernels bench/gpu/prepare.py compiled against PyTorch SDPA
+(flash and cuDNN back ends) and FlexAttention, in one run, on the same
+bf16 inputs, and checks each of our outputs against FlexAttention's.
+
+  python3 bench/gpu/bench.py .device      # prints a table
+
+TFLOP/s count useful work only: 4 * B * H * D * (allowed query-key pairs),
+so a mask that skips work is credited with what it skips. Times are the
+median of triton.testing.do_bench (CUDA events, after warm-up).
+"""
+import json
+import pathlib
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+import triton.testing
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "test" / "gpu"))
+from check import Runtime, relative_error  # noqa: E402
+
+B, H, S = 2, 16, 8192
+GRID = (128, 64)
+KERNEL = (13, 13)
+
+
+def neighborhood_start(c, length, window):
+    return (c - window // 2).clamp(0, length - window)
+
+
+def mask_mod_for(name, docs):
+    """The FlexAttention mask_mod with the semantics of our attribute."""
+    if name == "causal":
+        return lambda b, h, q, k: k <= q
+    if name == "causal_window_1024":
+        return lambda b, h, q, k: (k <= q) & (q - k < 1024)
+    if name == "documents_4":
+        return lambda b, h, q, k: docs[b, q] == docs[b, k]
+    if name == "neighborhood_13x13_on_128x64":
+        def natten(b, h, q, k):
+            qr, qc = q // GRID[1], q % GRID[1]
+            kr, kc = k // GRID[1], k % GRID[1]
+            r0 = neighborhood_start(qr, GRID[0], KERNEL[0])
+            c0 = neighborhood_start(qc, GRID[1], KERNEL[1])
+            return ((kr >= r0) & (kr < r0 + KERNEL[0]) &
+                    (kc >= c0) & (kc < c0 + KERNEL[1]))
+        return natten
+    return None
+
+
+def allowed_pairs(mask_mod):
+    if mask_mod is None:
+        return B * S * S
+    total = 0
+    idx = torch.arange(S, device="cuda")
+    for b in range(B):
+        for q0 in range(0, S, 1024):
+            q = idx[q0:q0 + 1024, None]
+            total += int(mask_mod(b, 0, q, idx[None, :]).sum())
+    return total
+
+
+def bench(fn):
+    return triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median")
+
+
+def main():
+    bundle = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".device")
+    runtime = Runtime(bundle / "libattn_runtime.so")
+    cases = json.loads((bundle / "bench" / "cases.json").read_text())
+    # One compiled variant per mask and head size; the default limit (8)
+    # would silently fall back to the unfused implementation.
+    torch._dynamo.config.recompile_limit = 64
+    torch._dynamo.config.cache_size_limit = 64
+    flex = torch.compile(flex_attention)
+    torch.manual_seed(0)
+    docs = (torch.arange(S, device="cuda") * 4 // S).int().expand(B, S).contiguous()
+    rows = []
+    for case in cases:
+        d, name = case["d"], case["name"]
+        q, k, v = (torch.randn(B, H, S, d, device="cuda", dtype=torch.bfloat16)
+                   for _ in range(3))
+        o = torch.full_like(q, float("nan"))
+        kernel = runtime.load(bundle / "bench" / case["image"],
+                              bundle / "bench" / case["manifest"])
+        inputs = [q, k, v] + ([docs, docs] if name == "documents_4" else [])
+        ours = kernel.prepare(inputs, [o])
+        ours()
+        torch.cuda.synchronize()
+
+        mask_mod = mask_mod_for(name, docs)
+        block_mask = (create_block_mask(mask_mod, B, None, S, S)
+                      if mask_mod else None)
+        ref = flex(q, k, v, block_mask=block_mask)
+        err = relative_error(o.float(), ref.float())
+        flops = 4 * H * d * allowed_pairs(mask_mod)
+        times = {"attn-mlir": bench(ours),
+                 "FlexAttention": bench(lambda: flex(q, k, v, block_mask=block_mask))}
+        if name in ("dense", "causal"):
+            causal = name == "causal"
+            for label, backend in (("SDPA flash", SDPBackend.FLASH_ATTENTION),
+                                   ("SDPA cuDNN", SDPBackend.CUDNN_ATTENTION)):
+                try:
+                    with sdpa_kernel(backend):
+                        F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+                        times[label] = bench(lambda: F.scaled_dot_product_attention(
+                            q, k, v, is_causal=causal))
+                except RuntimeError as e:
+                    times[label] = None
+                    print(f"{label} unavailable: {e}", file=sys.stderr)
+        density = flops / (4 * H * d * B * S * S)
+        rows.append((name, d, density, err, times, flops,
+                     case["ptxas"].splitlines()[-2].split(":", 1)[-1].strip()))
+        del q, k, v, o, ref
+
+    peers = ["attn-mlir", "SDPA flash", "SDPA cuDNN", "FlexAttention"]
+    print(f"\n{torch.cuda.get_device_name()}, bf16, B={B} H={H} S={S}; "
+          "median ms / TFLOP/s of useful work")
+    print("| mask | D | density | rel. err vs Flex | " +
+          " | ".join(peers) + " |")
+    print("|---" * (4 + len(peers)) + "|")
+    for name, d, density, err, times, flops, _ in rows:
+        cells = []
+        for p in peers:
+            t = times.get(p)
+            cells.append("-" if t is None else f"{t:.3f} / {flops / t / 1e9:.0f}")
+        print(f"| {name} | {d} | {density:.3f} | {err:.1e} | " +
+              " | ".join(cells) + " |")
+    print("\nptxas (sm_90):")
+    for name, d, *_, usage in rows:
+        print(f"  {name} D={d}: {usage}")
+
+
+if __name__ == "__main__":
+    main()

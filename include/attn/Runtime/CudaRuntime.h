@@ -1,0 +1,98 @@
+//===- CudaRuntime.h - Load and launch compiled kernels on a GPU -*- C++ -*-===//
+//
+// Loads the CUDA driver (libcuda.so.1) with dlopen at first use, so nothing
+// links against it and a machine without a driver gets an error, not a
+// failure to start. `ATTN_CUDA_DRIVER` names another driver library (tests
+// use a fake one). Kernels run in the device's primary context, the one
+// PyTorch and CuPy use, so their tensors and streams can be passed directly.
+// LLVM Support only, never MLIR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_RUNTIME_CUDARUNTIME_H
+#define ATTN_RUNTIME_CUDARUNTIME_H
+
+#include "attn/Runtime/Manifest.h"
+
+#include <memory>
+
+namespace attn::runtime {
+
+struct CudaDevice {
+  int ordinal = 0;
+  std::string name;
+  /// Compute capability, e.g. 9.0 for sm_90.
+  int major = 0, minor = 0;
+  /// The most dynamic shared memory one block may opt in to.
+  int64_t maxSharedMemoryPerBlock = 0;
+};
+
+/// Loads the driver if needed and describes device `ordinal`.
+llvm::Expected<CudaDevice> getCudaDevice(int ordinal = 0);
+
+/// A kernel loaded from a cubin, fatbin or PTX image and its manifest.
+class CudaKernel {
+public:
+  ~CudaKernel();
+
+  /// Loads `image` into device `ordinal`'s primary context. Fails when the
+  /// driver is missing, the image was built for another architecture than
+  /// the device's, or the device lacks the shared memory the kernel needs.
+  static llvm::Expected<std::unique_ptr<CudaKernel>>
+  load(llvm::StringRef image, Manifest manifest, int ordinal = 0);
+  /// Loads `imagePath` and its manifest `manifestPath`.
+  static llvm::Expected<std::unique_ptr<CudaKernel>>
+  loadFiles(llvm::StringRef imagePath, llvm::StringRef manifestPath,
+            int ordinal = 0);
+
+  const Manifest &manifest() const { return m; }
+  const CudaDevice &device() const { return dev; }
+
+  /// Launches on `stream` (a CUstream; null: the legacy default stream) with
+  /// device pointers in `inputs` and `outputs`, checked against the
+  /// manifest first. Asynchronous: errors of the launch itself come back
+  /// here, errors during execution at the next synchronization.
+  llvm::Error launch(llvm::ArrayRef<TensorRef> inputs,
+                     llvm::ArrayRef<TensorRef> outputs,
+                     void *stream = nullptr) const;
+
+private:
+  CudaKernel(Manifest m, CudaDevice dev, void *module, void *function);
+  Manifest m;
+  CudaDevice dev;
+  void *module;
+  void *function;
+};
+
+/// Device memory in device `ordinal`'s primary context, for hosts that do
+/// not bring their own (attn-run, tests).
+class DeviceBuffer {
+public:
+  static llvm::Expected<DeviceBuffer> allocate(size_t bytes, int ordinal = 0);
+  DeviceBuffer(DeviceBuffer &&other) noexcept;
+  DeviceBuffer &operator=(DeviceBuffer &&other) noexcept;
+  DeviceBuffer(const DeviceBuffer &) = delete;
+  ~DeviceBuffer();
+
+  void *data() const { return reinterpret_cast<void *>(ptr); }
+  size_t size() const { return bytes; }
+  llvm::Error copyFromHost(const void *src, size_t n);
+  llvm::Error copyToHost(void *dst, size_t n) const;
+  /// Fills with 0xff bytes (NaN for every float type), so a kernel that
+  /// leaves an element unwritten is caught.
+  llvm::Error poison();
+
+private:
+  DeviceBuffer(uint64_t ptr, size_t bytes, int ordinal)
+      : ptr(ptr), bytes(bytes), ordinal(ordinal) {}
+  uint64_t ptr = 0;
+  size_t bytes = 0;
+  int ordinal = 0;
+};
+
+/// Waits for all work on device `ordinal`; returns execution errors.
+llvm::Error synchronizeDevice(int ordinal = 0);
+
+} // namespace attn::runtime
+
+#endif // ATTN_RUNTIME_CUDARUNTIME_H

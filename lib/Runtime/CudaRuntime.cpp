@@ -1,0 +1,401 @@
+//===- CudaRuntime.cpp - Load and launch compiled kernels on a GPU --------===//
+
+#include "attn/Runtime/CudaRuntime.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <cstdlib>
+#include <dlfcn.h>
+#include <mutex>
+
+namespace attn::runtime {
+
+static llvm::Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+namespace {
+
+// The few driver API types and constants used here; the driver ABI is
+// stable, and declaring them keeps the runtime buildable without CUDA.
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = void *;
+using CUmodule = void *;
+using CUfunction = void *;
+using CUstream = void *;
+constexpr int kAttrComputeCapabilityMajor = 75;
+constexpr int kAttrComputeCapabilityMinor = 76;
+constexpr int kAttrMaxSharedMemoryPerBlockOptin = 97;
+constexpr int kFuncAttrMaxDynamicSharedSizeBytes = 8;
+
+/// The driver's entry points, resolved once.
+struct Driver {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuGetErrorString)(CUresult, const char **);
+  CUresult (*cuDeviceGetCount)(int *);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDeviceGetName)(char *, int, CUdevice);
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuCtxSynchronize)();
+  CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, unsigned, CUstream,
+                             void **, void **);
+  CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
+  CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
+
+  /// "cuLaunchKernel failed: CUDA_ERROR_... (the driver's message)".
+  llvm::Error check(CUresult r, const llvm::Twine &what) const {
+    if (r == 0)
+      return llvm::Error::success();
+    const char *message = nullptr;
+    if (cuGetErrorString(r, &message) != 0 || !message)
+      message = "unknown error";
+    return fail(what + " failed with CUDA error " + llvm::Twine(r) + ": " +
+                message);
+  }
+
+  /// Makes device `ordinal`'s primary context current on this thread.
+  llvm::Error enter(int ordinal) const {
+    std::lock_guard<std::mutex> lock(contextsMutex);
+    if (ordinal < 0 || size_t(ordinal) >= contexts.size())
+      return fail("there is no CUDA device " + llvm::Twine(ordinal) + " (" +
+                  llvm::Twine(contexts.size()) + " found)");
+    if (!contexts[ordinal]) {
+      CUdevice dev;
+      if (llvm::Error e = check(cuDeviceGet(&dev, ordinal), "cuDeviceGet"))
+        return e;
+      if (llvm::Error e = check(cuDevicePrimaryCtxRetain(&contexts[ordinal], dev),
+                                "cuDevicePrimaryCtxRetain"))
+        return e;
+    }
+    return check(cuCtxSetCurrent(contexts[ordinal]), "cuCtxSetCurrent");
+  }
+
+  mutable std::mutex contextsMutex;
+  mutable std::vector<CUcontext> contexts;
+};
+
+template <typename F>
+bool resolve(void *lib, F &fn, const char *name, std::string &missing) {
+  fn = reinterpret_cast<F>(dlsym(lib, name));
+  if (!fn && missing.empty())
+    missing = name;
+  return fn != nullptr;
+}
+
+llvm::Expected<const Driver &> driver() {
+  static std::string error;
+  static Driver *instance = [] () -> Driver * {
+    const char *override = std::getenv("ATTN_CUDA_DRIVER");
+    const char *path = override && *override ? override : "libcuda.so.1";
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+      const char *why = dlerror();
+      error = std::string("cannot load the CUDA driver (") + path +
+              "): " + (why ? why : "unknown reason") +
+              ". This machine has no NVIDIA driver; install one, point "
+              "ATTN_CUDA_DRIVER at libcuda.so.1, or run on the CPU "
+              "(target cpu)";
+      return nullptr;
+    }
+    auto *d = new Driver();
+    std::string missing;
+    resolve(lib, d->cuInit, "cuInit", missing);
+    resolve(lib, d->cuGetErrorString, "cuGetErrorString", missing);
+    resolve(lib, d->cuDeviceGetCount, "cuDeviceGetCount", missing);
+    resolve(lib, d->cuDeviceGet, "cuDeviceGet", missing);
+    resolve(lib, d->cuDeviceGetName, "cuDeviceGetName", missing);
+    resolve(lib, d->cuDeviceGetAttribute, "cuDeviceGetAttribute", missing);
+    resolve(lib, d->cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain",
+            missing);
+    resolve(lib, d->cuCtxSetCurrent, "cuCtxSetCurrent", missing);
+    resolve(lib, d->cuCtxSynchronize, "cuCtxSynchronize", missing);
+    resolve(lib, d->cuModuleLoadData, "cuModuleLoadData", missing);
+    resolve(lib, d->cuModuleUnload, "cuModuleUnload", missing);
+    resolve(lib, d->cuModuleGetFunction, "cuModuleGetFunction", missing);
+    resolve(lib, d->cuFuncSetAttribute, "cuFuncSetAttribute", missing);
+    resolve(lib, d->cuLaunchKernel, "cuLaunchKernel", missing);
+    resolve(lib, d->cuMemAlloc, "cuMemAlloc_v2", missing);
+    resolve(lib, d->cuMemFree, "cuMemFree_v2", missing);
+    resolve(lib, d->cuMemcpyHtoD, "cuMemcpyHtoD_v2", missing);
+    resolve(lib, d->cuMemcpyDtoH, "cuMemcpyDtoH_v2", missing);
+    resolve(lib, d->cuMemsetD8, "cuMemsetD8_v2", missing);
+    if (!missing.empty()) {
+      error = std::string("the CUDA driver ") + path + " lacks " + missing +
+              "; it is too old or not a CUDA driver";
+      return nullptr;
+    }
+    CUresult r = d->cuInit(0);
+    int count = 0;
+    if (r == 0)
+      r = d->cuDeviceGetCount(&count);
+    if (r != 0) {
+      error = llvm::toString(d->check(r, "cuInit"));
+      return nullptr;
+    }
+    if (count == 0) {
+      error = "the CUDA driver found no GPU";
+      return nullptr;
+    }
+    d->contexts.assign(count, nullptr);
+    return d;
+  }();
+  if (!instance)
+    return fail(error);
+  return *instance;
+}
+
+/// 90 for "sm_90" or "sm_90a"; nullopt when malformed.
+std::optional<int> chipNumber(llvm::StringRef chip) {
+  int n;
+  if (!chip.consume_front("sm_"))
+    return std::nullopt;
+  chip.consume_back("a");
+  if (chip.getAsInteger(10, n))
+    return std::nullopt;
+  return n;
+}
+
+} // namespace
+
+llvm::Expected<CudaDevice> getCudaDevice(int ordinal) {
+  llvm::Expected<const Driver &> d = driver();
+  if (!d)
+    return d.takeError();
+  if (llvm::Error e = d->enter(ordinal))
+    return std::move(e);
+  CudaDevice dev;
+  dev.ordinal = ordinal;
+  CUdevice handle;
+  char name[256] = {0};
+  int major = 0, minor = 0, smem = 0;
+  if (llvm::Error e = d->check(d->cuDeviceGet(&handle, ordinal), "cuDeviceGet"))
+    return std::move(e);
+  if (llvm::Error e = d->check(d->cuDeviceGetName(name, sizeof(name) - 1, handle),
+                               "cuDeviceGetName"))
+    return std::move(e);
+  if (llvm::Error e = d->check(
+          d->cuDeviceGetAttribute(&major, kAttrComputeCapabilityMajor, handle),
+          "cuDeviceGetAttribute"))
+    return std::move(e);
+  if (llvm::Error e = d->check(
+          d->cuDeviceGetAttribute(&minor, kAttrComputeCapabilityMinor, handle),
+          "cuDeviceGetAttribute"))
+    return std::move(e);
+  if (llvm::Error e = d->check(d->cuDeviceGetAttribute(
+                                   &smem, kAttrMaxSharedMemoryPerBlockOptin,
+                                   handle),
+                               "cuDeviceGetAttribute"))
+    return std::move(e);
+  dev.name = name;
+  dev.major = major;
+  dev.minor = minor;
+  dev.maxSharedMemoryPerBlock = smem;
+  return dev;
+}
+
+CudaKernel::CudaKernel(Manifest m, CudaDevice dev, void *module,
+                       void *function)
+    : m(std::move(m)), dev(std::move(dev)), module(module),
+      function(function) {}
+
+CudaKernel::~CudaKernel() {
+  llvm::Expected<const Driver &> d = driver();
+  if (!d) {
+    llvm::consumeError(d.takeError());
+    return;
+  }
+  if (llvm::Error e = d->enter(dev.ordinal)) {
+    llvm::consumeError(std::move(e));
+    return;
+  }
+  d->cuModuleUnload(module);
+}
+
+llvm::Expected<std::unique_ptr<CudaKernel>>
+CudaKernel::load(llvm::StringRef image, Manifest manifest, int ordinal) {
+  llvm::Expected<CudaDevice> dev = getCudaDevice(ordinal);
+  if (!dev)
+    return dev.takeError();
+  std::optional<int> chip = chipNumber(manifest.chip);
+  if (!chip)
+    return fail("the manifest names an unknown chip '" + manifest.chip + "'");
+  int have = dev->major * 10 + dev->minor;
+  std::string devName = "device " + std::to_string(ordinal) + " (" +
+                        dev->name + ", sm_" + std::to_string(have) + ")";
+  // A cubin runs on its own major architecture at the same or a newer
+  // minor; PTX (alone or in a fatbin) on that or any newer architecture.
+  bool exact = manifest.binaryFormat == "cubin";
+  bool archSpecific = llvm::StringRef(manifest.chip).ends_with("a");
+  bool compatible = (exact || archSpecific)
+                        ? (have / 10 == *chip / 10 && have >= *chip &&
+                           (!archSpecific || have == *chip))
+                        : have >= *chip;
+  if (!compatible)
+    return fail("kernel '" + manifest.kernel + "' was compiled for " +
+                manifest.chip + " (" + manifest.binaryFormat + ") and cannot "
+                "run on " + devName + "; recompile it with --chip sm_" +
+                llvm::Twine(have));
+
+  const Driver &d = llvm::cantFail(driver());
+  CUmodule module = nullptr;
+  // cuModuleLoadData wants PTX text NUL-terminated.
+  std::string copy = image.str();
+  if (llvm::Error e = d.check(d.cuModuleLoadData(&module, copy.c_str()),
+                              "loading kernel '" + manifest.kernel + "' (" +
+                                  manifest.binaryFormat + " for " +
+                                  manifest.chip + ") on " + devName))
+    return std::move(e);
+  CUfunction function = nullptr;
+  if (llvm::Error e = d.check(
+          d.cuModuleGetFunction(&function, module, manifest.kernel.c_str()),
+          "finding kernel symbol '" + manifest.kernel + "'")) {
+    d.cuModuleUnload(module);
+    return std::move(e);
+  }
+  return std::unique_ptr<CudaKernel>(
+      new CudaKernel(std::move(manifest), std::move(*dev), module, function));
+}
+
+llvm::Expected<std::unique_ptr<CudaKernel>>
+CudaKernel::loadFiles(llvm::StringRef imagePath, llvm::StringRef manifestPath,
+                      int ordinal) {
+  llvm::Expected<Manifest> manifest = Manifest::load(manifestPath);
+  if (!manifest)
+    return manifest.takeError();
+  auto buffer = llvm::MemoryBuffer::getFile(imagePath, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/true);
+  if (!buffer)
+    return fail("cannot read kernel image " + imagePath + ": " +
+                buffer.getError().message());
+  return load((*buffer)->getBuffer(), std::move(*manifest), ordinal);
+}
+
+llvm::Error CudaKernel::launch(llvm::ArrayRef<TensorRef> inputs,
+                               llvm::ArrayRef<TensorRef> outputs,
+                               void *stream) const {
+  llvm::Expected<std::unique_ptr<LaunchPlan>> plan =
+      planLaunch(m, inputs, outputs);
+  if (!plan)
+    return plan.takeError();
+  if ((*plan)->empty)
+    return llvm::Error::success();
+  if ((*plan)->dynamicSharedMemory > dev.maxSharedMemoryPerBlock)
+    return fail("kernel '" + m.kernel + "' needs " +
+                llvm::Twine((*plan)->dynamicSharedMemory) +
+                " bytes of shared memory per block, the device allows " +
+                llvm::Twine(dev.maxSharedMemoryPerBlock) +
+                "; recompile with a smaller tile-kv");
+  const Driver &d = llvm::cantFail(driver());
+  if (llvm::Error e = d.enter(dev.ordinal))
+    return e;
+  if (llvm::Error e = d.check(
+          d.cuFuncSetAttribute(function, kFuncAttrMaxDynamicSharedSizeBytes,
+                               int((*plan)->dynamicSharedMemory)),
+          "setting the dynamic shared memory of '" + m.kernel + "'"))
+    return e;
+  const auto &g = (*plan)->grid;
+  const auto &b = (*plan)->block;
+  return d.check(d.cuLaunchKernel(function, g[0], g[1], g[2], b[0], b[1], b[2],
+                                  unsigned((*plan)->dynamicSharedMemory),
+                                  stream, (*plan)->args.data(), nullptr),
+                 "launching '" + m.kernel + "' on grid " +
+                     describeShape(g) + " x block " + describeShape(b));
+}
+
+llvm::Error synchronizeDevice(int ordinal) {
+  llvm::Expected<const Driver &> d = driver();
+  if (!d)
+    return d.takeError();
+  if (llvm::Error e = d->enter(ordinal))
+    return e;
+  return d->check(d->cuCtxSynchronize(), "running the kernel");
+}
+
+llvm::Expected<DeviceBuffer> DeviceBuffer::allocate(size_t bytes, int ordinal) {
+  llvm::Expected<const Driver &> d = driver();
+  if (!d)
+    return d.takeError();
+  if (llvm::Error e = d->enter(ordinal))
+    return std::move(e);
+  CUdeviceptr ptr = 0;
+  if (bytes > 0)
+    if (llvm::Error e = d->check(d->cuMemAlloc(&ptr, bytes),
+                                 "allocating " + llvm::Twine(bytes) +
+                                     " bytes of device memory"))
+      return std::move(e);
+  return DeviceBuffer(ptr, bytes, ordinal);
+}
+
+DeviceBuffer::DeviceBuffer(DeviceBuffer &&other) noexcept
+    : ptr(std::exchange(other.ptr, 0)), bytes(std::exchange(other.bytes, 0)),
+      ordinal(other.ordinal) {}
+
+DeviceBuffer &DeviceBuffer::operator=(DeviceBuffer &&other) noexcept {
+  std::swap(ptr, other.ptr);
+  std::swap(bytes, other.bytes);
+  std::swap(ordinal, other.ordinal);
+  return *this;
+}
+
+DeviceBuffer::~DeviceBuffer() {
+  if (!ptr)
+    return;
+  llvm::Expected<const Driver &> d = driver();
+  if (!d) {
+    llvm::consumeError(d.takeError());
+    return;
+  }
+  if (llvm::Error e = d->enter(ordinal)) {
+    llvm::consumeError(std::move(e));
+    return;
+  }
+  d->cuMemFree(ptr);
+}
+
+llvm::Error DeviceBuffer::copyFromHost(const void *src, size_t n) {
+  if (n > bytes)
+    return fail("copy of " + llvm::Twine(n) + " bytes into a buffer of " +
+                llvm::Twine(bytes));
+  if (n == 0)
+    return llvm::Error::success();
+  const Driver &d = llvm::cantFail(driver());
+  if (llvm::Error e = d.enter(ordinal))
+    return e;
+  return d.check(d.cuMemcpyHtoD(ptr, src, n), "cuMemcpyHtoD");
+}
+
+llvm::Error DeviceBuffer::copyToHost(void *dst, size_t n) const {
+  if (n > bytes)
+    return fail("copy of " + llvm::Twine(n) + " bytes out of a buffer of " +
+                llvm::Twine(bytes));
+  if (n == 0)
+    return llvm::Error::success();
+  const Driver &d = llvm::cantFail(driver());
+  if (llvm::Error e = d.enter(ordinal))
+    return e;
+  return d.check(d.cuMemcpyDtoH(dst, ptr, n), "cuMemcpyDtoH");
+}
+
+llvm::Error DeviceBuffer::poison() {
+  if (bytes == 0)
+    return llvm::Error::success();
+  const Driver &d = llvm::cantFail(driver());
+  if (llvm::Error e = d.enter(ordinal))
+    return e;
+  return d.check(d.cuMemsetD8(ptr, 0xff, bytes), "cuMemsetD8");
+}
+
+} // namespace attn::runtime

@@ -1,0 +1,294 @@
+//===- GpuCompile.cpp - A spec to a GPU binary and its manifest -----------===//
+
+#include "attn/Target/GpuCompile.h"
+#include "attn/JIT/SpecSignature.h"
+#include "attn/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/xxhash.h"
+
+#include <dlfcn.h>
+
+using namespace mlir;
+
+namespace attn {
+
+using runtime::Expr;
+
+std::string GpuCompileOptions::str() const {
+  static const char *const emitNames[] = {"ptx", "cubin", "fatbin", "llvmir"};
+  return (llvm::Twine("emit=") + emitNames[int(emit)] + " chip=" + chip +
+          " warps=" + llvm::Twine(warps) + " tile-kv=" + llvm::Twine(tileKv) +
+          " entry=" + entry + " toolkit=" + toolkit)
+      .str();
+}
+
+llvm::StringRef compilerVersion() {
+  // The hash of the binary that holds the compiler: any rebuild changes
+  // it, so caches keyed by it never serve code of an older compiler.
+  static const std::string version = [] {
+    std::string v = "attn-mlir " ATTN_VERSION;
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void *>(&compilerVersion), &info) &&
+        info.dli_fname) {
+      if (auto buffer = llvm::MemoryBuffer::getFile(info.dli_fname))
+        v += " (" +
+             llvm::utohexstr(llvm::xxh3_64bits((*buffer)->getBuffer())) + ")";
+    }
+    return v;
+  }();
+  return version;
+}
+
+namespace {
+
+/// Describes a host-side index value as a formula in the signature's
+/// dimension names: the launch geometry and index parameters are computed
+/// from memref.dim of the function's arguments and constants.
+class ExprBuilder {
+public:
+  ExprBuilder(func::FuncOp func, const runtime::KernelSignature &sig)
+      : func(func), sig(sig) {}
+
+  FailureOr<Expr> build(Value v, Operation *user) {
+    if (auto c = v.getDefiningOp<arith::ConstantOp>())
+      if (auto i = dyn_cast<IntegerAttr>(c.getValue()))
+        return Expr::constant(i.getInt());
+    if (auto dim = v.getDefiningOp<memref::DimOp>()) {
+      auto arg = dyn_cast<BlockArgument>(dim.getSource());
+      std::optional<int64_t> index = dim.getConstantIndex();
+      if (arg && arg.getOwner()->getParentOp() == func && index) {
+        const runtime::Param *param = paramOf(arg.getArgNumber());
+        if (param && *index < int64_t(param->dims.size())) {
+          const runtime::Dim &d = param->dims[*index];
+          if (d.size != runtime::Dim::kDynamic)
+            return Expr::constant(d.size);
+          return Expr::dimension(d.name);
+        }
+      }
+    }
+    Operation *def = v.getDefiningOp();
+    if (def && isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtUIOp,
+                   arith::ExtSIOp, arith::TruncIOp>(def))
+      return build(def->getOperand(0), user);
+    std::optional<Expr::Kind> kind =
+        def ? llvm::TypeSwitch<Operation *, std::optional<Expr::Kind>>(def)
+                  .Case<arith::AddIOp>([](auto) { return Expr::Kind::Add; })
+                  .Case<arith::SubIOp>([](auto) { return Expr::Kind::Sub; })
+                  .Case<arith::MulIOp>([](auto) { return Expr::Kind::Mul; })
+                  .Case<arith::DivUIOp, arith::DivSIOp, arith::FloorDivSIOp>(
+                      [](auto) { return Expr::Kind::DivFloor; })
+                  .Case<arith::CeilDivUIOp, arith::CeilDivSIOp>(
+                      [](auto) { return Expr::Kind::CeilDiv; })
+                  .Case<arith::RemUIOp, arith::RemSIOp>(
+                      [](auto) { return Expr::Kind::Rem; })
+                  .Case<arith::MaxUIOp, arith::MaxSIOp>(
+                      [](auto) { return Expr::Kind::Max; })
+                  .Case<arith::MinUIOp, arith::MinSIOp>(
+                      [](auto) { return Expr::Kind::Min; })
+                  .Default([](Operation *) { return std::nullopt; })
+            : std::nullopt;
+    if (kind) {
+      FailureOr<Expr> lhs = build(def->getOperand(0), user);
+      if (failed(lhs))
+        return failure();
+      FailureOr<Expr> rhs = build(def->getOperand(1), user);
+      if (failed(rhs))
+        return failure();
+      return Expr::binary(*kind, std::move(*lhs), std::move(*rhs));
+    }
+    InFlightDiagnostic diag =
+        user->emitError("the launch depends on a value the manifest cannot "
+                        "describe (only constants, tensor sizes and integer "
+                        "arithmetic on them)");
+    if (def)
+      diag.attachNote(def->getLoc()) << "computed by " << def->getName();
+    return failure();
+  }
+
+  const runtime::Param *paramOf(unsigned argNumber) const {
+    if (argNumber < sig.inputs.size())
+      return &sig.inputs[argNumber];
+    argNumber -= sig.inputs.size();
+    if (argNumber < sig.outputs.size())
+      return &sig.outputs[argNumber];
+    return nullptr;
+  }
+
+private:
+  func::FuncOp func;
+  const runtime::KernelSignature &sig;
+};
+
+StringRef formatOption(GpuEmit emit) {
+  switch (emit) {
+  case GpuEmit::Ptx:
+    return "isa";
+  case GpuEmit::Cubin:
+    return "bin";
+  case GpuEmit::Fatbin:
+    return "fatbin";
+  case GpuEmit::LlvmIr:
+    return "llvm";
+  }
+  return "isa";
+}
+
+StringRef manifestFormat(GpuEmit emit) {
+  switch (emit) {
+  case GpuEmit::Ptx:
+    return "ptx";
+  case GpuEmit::Cubin:
+    return "cubin";
+  case GpuEmit::Fatbin:
+    return "fatbin";
+  case GpuEmit::LlvmIr:
+    return "llvmir";
+  }
+  return "ptx";
+}
+
+/// LLVM bitcode to text; other images are returned as they are.
+FailureOr<std::string> printableImage(StringRef bytes, Location loc) {
+  if (!bytes.starts_with("BC"))
+    return bytes.str();
+  llvm::LLVMContext llvmCtx;
+  auto module = llvm::parseBitcodeFile(
+      llvm::MemoryBufferRef(bytes, "kernel"), llvmCtx);
+  if (!module) {
+    emitError(loc) << "cannot read the kernel's LLVM bitcode: "
+                   << llvm::toString(module.takeError());
+    return failure();
+  }
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  (*module)->print(os, nullptr);
+  return text;
+}
+
+} // namespace
+
+FailureOr<GpuBinary> compileForGpu(ModuleOp spec, StringRef specText,
+                                   const GpuCompileOptions &options) {
+  OwningOpRef<ModuleOp> module(spec.clone());
+  FailureOr<func::FuncOp> entry = findEntry(*module, options.entry);
+  if (failed(entry))
+    return failure();
+  std::string entryName = entry->getSymName().str();
+  FailureOr<runtime::KernelSignature> sig = extractSignature(*entry);
+  if (failed(sig))
+    return failure();
+  for (auto func : llvm::make_early_inc_range(module->getOps<func::FuncOp>()))
+    if (func.getSymName() != entryName)
+      func.erase();
+
+  PassManager pm(module->getContext());
+  GpuPipelineOptions gpu;
+  gpu.chip = options.chip;
+  gpu.warps = options.warps;
+  gpu.tileKv = options.tileKv;
+  gpu.format = formatOption(options.emit).str();
+  if (!options.toolkit.empty())
+    gpu.toolkit = options.toolkit;
+  buildLowerToNVVMPipeline(pm, gpu);
+  if (failed(pm.run(*module)))
+    return failure();
+
+  // The lowered entry: constants, sizes, one launch and a return.
+  auto func = module->lookupSymbol<func::FuncOp>(entryName);
+  SmallVector<gpu::LaunchFuncOp> launches;
+  func.walk([&](gpu::LaunchFuncOp op) { launches.push_back(op); });
+  if (launches.size() != 1) {
+    func.emitError() << "expected one kernel launch after attn-lower-to-nvvm, "
+                        "found "
+                     << launches.size();
+    return failure();
+  }
+  gpu::LaunchFuncOp launch = launches.front();
+  auto binary = module->lookupSymbol<gpu::BinaryOp>(
+      launch.getKernelModuleName());
+  if (!binary || binary.getObjects().size() != 1) {
+    launch.emitError("expected one gpu.binary object for the kernel");
+    return failure();
+  }
+  auto object = cast<gpu::ObjectAttr>(binary.getObjects()[0]);
+  FailureOr<std::string> image =
+      printableImage(object.getObject().getValue(), launch.getLoc());
+  if (failed(image))
+    return failure();
+
+  GpuBinary result;
+  result.image = std::move(*image);
+  runtime::Manifest &m = result.manifest;
+  m.kernel = launch.getKernelName().getValue().str();
+  m.chip = options.chip;
+  m.binaryFormat = manifestFormat(options.emit).str();
+  m.compiler = compilerVersion().str();
+  m.specHash = llvm::utohexstr(llvm::xxh3_64bits(
+      (specText + "\n" + options.str() + "\n" + m.compiler).str()));
+  m.signature = *sig;
+
+  size_t numArgs = sig->inputs.size() + sig->outputs.size();
+  if (func.getNumArguments() != numArgs) {
+    func.emitError() << "expected " << numArgs
+                     << " arguments (inputs, then outputs) after "
+                        "bufferization, found "
+                     << func.getNumArguments();
+    return failure();
+  }
+  ExprBuilder exprs(func, *sig);
+  gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
+  gpu::KernelDim3 block = launch.getBlockSizeOperandValues();
+  Value geometry[] = {grid.x, grid.y, grid.z, block.x, block.y, block.z};
+  for (auto [i, v] : llvm::enumerate(geometry)) {
+    FailureOr<Expr> e = exprs.build(v, launch);
+    if (failed(e))
+      return failure();
+    (i < 3 ? m.grid[i] : m.block[i - 3]) = std::move(*e);
+  }
+  m.dynamicSharedMemory = Expr::constant(0);
+  if (Value smem = launch.getDynamicSharedMemorySize()) {
+    FailureOr<Expr> e = exprs.build(smem, launch);
+    if (failed(e))
+      return failure();
+    m.dynamicSharedMemory = std::move(*e);
+  }
+  for (Value operand : launch.getKernelOperands()) {
+    runtime::KernelParam p;
+    auto arg = dyn_cast<BlockArgument>(operand);
+    if (arg && arg.getOwner()->getParentOp() == func &&
+        isa<MemRefType>(operand.getType())) {
+      p.kind = runtime::KernelParam::Kind::MemrefDescriptor;
+      p.isOutput = arg.getArgNumber() >= sig->inputs.size();
+      p.tensor = p.isOutput ? arg.getArgNumber() - sig->inputs.size()
+                            : arg.getArgNumber();
+      p.rank = cast<MemRefType>(operand.getType()).getRank();
+    } else if (operand.getType().isIndex() ||
+               operand.getType().isInteger(64)) {
+      p.kind = runtime::KernelParam::Kind::Index;
+      FailureOr<Expr> e = exprs.build(operand, launch);
+      if (failed(e))
+        return failure();
+      p.value = std::move(*e);
+    } else {
+      launch.emitError() << "kernel operand of type " << operand.getType()
+                         << " is neither a tensor of the signature nor an "
+                            "index";
+      return failure();
+    }
+    m.params.push_back(std::move(p));
+  }
+  return result;
+}
+
+} // namespace attn
