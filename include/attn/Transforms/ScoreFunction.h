@@ -58,11 +58,13 @@ public:
   /// Makes regions read `replacement` where they use `captured`.
   void mapCaptured(mlir::Value captured, mlir::Value replacement);
 
-private:
+protected:
   mlir::Value valueOf(AuxOperand operand) const;
   /// The element of `source` at `indices` (index values).
   static mlir::Value load(mlir::OpBuilder &b, mlir::Location loc,
                           mlir::Value source, mlir::ValueRange indices);
+
+private:
   /// The element at `indices`, reading broadcast (size-1) dimensions at 0.
   mlir::Value extract(IndexExprBuilder &b, AuxOperand operand,
                       llvm::ArrayRef<IndexExpr> indices);

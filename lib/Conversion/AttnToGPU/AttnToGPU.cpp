@@ -149,6 +149,64 @@ FailureOr<KernelPlan> planKernel(AttentionOp op, int64_t warps,
   return plan;
 }
 
+/// Reads auxiliary operands in the kernel. The id range of a tile (for the
+/// document mask's tile classes) is a warp-wide reduction: each lane reads
+/// every 32nd id and shuffles combine them, instead of every lane reading
+/// the whole tile.
+class WarpAuxReader : public OperandAuxReader {
+public:
+  using OperandAuxReader::OperandAuxReader;
+
+  std::pair<IndexExpr, IndexExpr> readMinMax(IndexExprBuilder &ib,
+                                             AuxOperand operand,
+                                             IndexExpr batchExpr,
+                                             IndexExpr loExpr,
+                                             IndexExpr hiExpr) override {
+    OpBuilder &b = ib.getOpBuilder();
+    Location loc = ib.getLoc();
+    auto index = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    Type i32 = b.getI32Type();
+    Value lane = arith::RemUIOp::create(
+        b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
+        index(kWarpSize));
+    Value batch = ib.materialize(batchExpr);
+    Value lo = ib.materialize(loExpr), hi = ib.materialize(hiExpr);
+    Value init[] = {
+        arith::ConstantOp::create(b, loc, IntegerAttr::get(i32, INT32_MAX)),
+        arith::ConstantOp::create(b, loc, IntegerAttr::get(i32, INT32_MIN))};
+    // Uniform bounds; lanes past `hi` keep the identities.
+    auto loop = scf::ForOp::create(
+        b, loc, lo, hi, index(kWarpSize), init,
+        [&](OpBuilder &nb, Location nloc, Value j0, ValueRange minMax) {
+          Value j = arith::AddIOp::create(nb, nloc, j0, lane);
+          Value inside = arith::CmpIOp::create(
+              nb, nloc, arith::CmpIPredicate::slt, j, hi);
+          Value at = arith::SelectOp::create(nb, nloc, inside, j, lo);
+          Value id = load(nb, nloc, valueOf(operand), ValueRange{batch, at});
+          Value newMin = arith::SelectOp::create(
+              nb, nloc, inside,
+              arith::MinSIOp::create(nb, nloc, minMax[0], id), minMax[0]);
+          Value newMax = arith::SelectOp::create(
+              nb, nloc, inside,
+              arith::MaxSIOp::create(nb, nloc, minMax[1], id), minMax[1]);
+          scf::YieldOp::create(nb, nloc, ValueRange{newMin, newMax});
+        });
+    Value minimum = loop.getResult(0), maximum = loop.getResult(1);
+    for (int64_t offset = 1; offset < kWarpSize; offset *= 2) {
+      auto across = [&](Value x) -> Value {
+        return gpu::ShuffleOp::create(b, loc, x, offset, kWarpSize,
+                                      gpu::ShuffleMode::XOR)
+            .getShuffleResult();
+      };
+      minimum = arith::MinSIOp::create(b, loc, minimum, across(minimum));
+      maximum = arith::MaxSIOp::create(b, loc, maximum, across(maximum));
+    }
+    return {ib.value(minimum), ib.value(maximum)};
+  }
+};
+
 /// Builds the body of one kernel.
 class KernelBuilder {
 public:
@@ -865,7 +923,7 @@ LogicalResult lowerToGPU(AttentionOp op, int64_t warps, int64_t tileKv,
   for (auto [i, operand] : llvm::enumerate(auxOperands))
     if (operand)
       auxArgs[i] = args[next++];
-  OperandAuxReader aux(auxArgs);
+  WarpAuxReader aux(auxArgs);
   for (Value tensor : *captured)
     aux.mapCaptured(tensor, bufferization::ToTensorOp::create(
                                 b, loc, tensor.getType(), args[next++],

@@ -695,6 +695,67 @@ LogicalResult BlockEmulator::emulate(Operation *op) {
                 }));
         return success();
       })
+      .Case([&](nvgpu::LdMatrixOp ld) -> LogicalResult {
+        // Lane l of a warp gets, for matrix m (rows addressed by lanes
+        // 8m .. 8m + 7), row g = l / 4, columns 2t, 2t + 1 (t = l % 4);
+        // transposed: rows 2t, 2t + 1 at column g.
+        auto type = cast<VectorType>(ld.getRes().getType());
+        int64_t tiles = type.getDimSize(0);
+        if (ld.getSrcMemref().getType().getRank() != 2)
+          return ld.emitOpError("attn-emulate-gpu: only 2-D sources");
+        Value rows = lanesOf(ld.getIndices()[0]);
+        Value cols = lanesOf(ld.getIndices()[1]);
+        Value source = lanesOf(ld.getSrcMemref());
+        auto flat = VectorType::get({tiles * 2}, type.getElementType());
+        Value gathered = gatherLanes(loc, flat, [&](Value lane) {
+          Value l = arith::RemUIOp::create(b, loc, lane, index(kWarpSize));
+          Value warpBase = arith::SubIOp::create(b, loc, lane, l);
+          Value g = arith::DivUIOp::create(b, loc, l, index(4));
+          Value t = arith::RemUIOp::create(b, loc, l, index(4));
+          SmallVector<Value> elements;
+          for (int64_t m = 0; m < tiles; ++m)
+            for (int64_t e = 0; e < 2; ++e) {
+              Value inMatrix =
+                  ld.getTranspose()
+                      ? arith::AddIOp::create(
+                            b, loc, arith::MulIOp::create(b, loc, t, index(2)),
+                            index(e))
+                      : g;
+              Value addressLane = arith::AddIOp::create(
+                  b, loc, warpBase,
+                  arith::AddIOp::create(b, loc, inMatrix, index(8 * m)));
+              auto at = [&](Value all) -> Value {
+                return vector::ExtractOp::create(
+                    b, loc, all, ArrayRef<OpFoldResult>{addressLane});
+              };
+              Value col = ld.getTranspose()
+                              ? arith::AddIOp::create(b, loc, at(cols), g)
+                              : arith::AddIOp::create(
+                                    b, loc, at(cols),
+                                    arith::AddIOp::create(
+                                        b, loc,
+                                        arith::MulIOp::create(b, loc, t,
+                                                              index(2)),
+                                        index(e)));
+              elements.push_back(memref::LoadOp::create(
+                  b, loc, source, ValueRange{at(rows), col}));
+            }
+          return elements;
+        });
+        map.map(ld.getRes(),
+                vector::ShapeCastOp::create(
+                    b, loc, cast<VectorType>(laneType(type, lanes)), gathered));
+        return success();
+      })
+      .Case([&](vector::ShuffleOp shuffle) {
+        // Lanes are the innermost dimension: shuffling the leading one is
+        // the same in lock step.
+        map.map(shuffle.getResult(),
+                vector::ShuffleOp::create(b, loc, lanesOf(shuffle.getV1()),
+                                          lanesOf(shuffle.getV2()),
+                                          shuffle.getMask()));
+        return success();
+      })
       .Case([&](gpu::DynamicSharedMemoryOp) {
         map.map(op->getResult(0), sharedMemory);
         return success();
