@@ -21,4 +21,11 @@ config.substitutions.insert(0, ("%python", config.python_executable))
 
 tool_dirs = [config.attn_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
-    ["attn-opt", "attn-run", "not", "count", "split-file"], tool_dirs)
+    ["attn-opt", "attn-run", "attn-translate", "not", "count", "split-file"],
+    tool_dirs)
+
+# ptxas from the CUDA toolkit: PTX tests assemble what attn-translate emits.
+ptxas = os.path.join(config.cuda_toolkit_dir, "bin", "ptxas")
+if os.path.exists(ptxas):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

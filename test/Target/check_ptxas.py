@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Compiles every function of every example to PTX for each chip with
+attn-translate, assembles it with `ptxas -v`, prints registers, spills and
+shared memory per kernel, and exits 1 if any kernel spills or fails.
+
+  check_ptxas.py --translate attn-translate --ptxas ptxas --examples DIR
+"""
+import argparse
+import concurrent.futures
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+
+
+def compile_one(args, spec, entry, chip, tmp):
+    ptx = pathlib.Path(tmp) / f"{spec.stem}.{entry}.{chip}.ptx"
+    r = subprocess.run([args.translate, spec, "--emit=ptx", "--chip", chip,
+                        "--entry", entry, "-o", ptx], capture_output=True,
+                       text=True)
+    if r.returncode:
+        return f"{spec.stem}.{entry} {chip}: attn-translate failed\n{r.stderr}", False
+    r = subprocess.run([args.ptxas, "-v", f"-arch={chip}", ptx, "-o", os.devnull],
+                       capture_output=True, text=True)
+    if r.returncode:
+        return f"{spec.stem}.{entry} {chip}: ptxas failed\n{r.stderr}", False
+    regs = re.search(r"Used (\d+) registers", r.stderr)
+    spill = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", r.stderr)
+    stores, loads = (int(spill.group(1)), int(spill.group(2))) if spill else (0, 0)
+    ok = regs is not None and stores == 0 and loads == 0
+    line = (f"{spec.stem + '.' + entry:40s} {chip}  registers {regs.group(1) if regs else '?':>3}"
+            f"  spill stores {stores:3d} loads {loads:3d}  {'ok' if ok else 'SPILLS'}")
+    return line, ok
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--translate", required=True)
+    parser.add_argument("--ptxas", required=True)
+    parser.add_argument("--examples", required=True, type=pathlib.Path)
+    parser.add_argument("--chips", default="sm_80,sm_90")
+    args = parser.parse_args()
+    jobs = []
+    for spec in sorted(args.examples.glob("*.mlir")):
+        for entry in re.findall(r"func\.func\s+@([\w$.]+)", spec.read_text()):
+            for chip in args.chips.split(","):
+                jobs.append((spec, entry, chip))
+    with tempfile.TemporaryDirectory() as tmp, \
+            concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        results = list(pool.map(lambda j: compile_one(args, *j, tmp), jobs))
+    for line, _ in results:
+        print(line)
+    failed = sum(not ok for _, ok in results)
+    print(f"{len(results)} kernels assembled, {failed} failed or spilled")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+// RUN: not attn-translate %s --emit=ptx -o /dev/null 2>&1 | FileCheck %s
+// RUN: not attn-translate %s --emit=ptx --entry wide -o /dev/null 2>&1 | FileCheck %s --check-prefix=WIDE
+
+// CHECK: error: the spec has 2 functions; name the entry (functions: wide, narrow)
+
+// WIDE: attn-translate-errors.mlir:[[@LINE+3]]:8: error: 'attn.attention' op cannot be compiled for the GPU: D = 12 must be a multiple of 8
+func.func @wide(%q: tensor<1x2x16x12xf16>, %k: tensor<1x2x16x12xf16>,
+                %v: tensor<1x2x16x12xf16>) -> tensor<1x2x16x12xf16> {
+  %o = attn.attention %q, %k, %v
+      : tensor<1x2x16x12xf16>, tensor<1x2x16x12xf16>, tensor<1x2x16x12xf16>
+      -> tensor<1x2x16x12xf16>
+  return %o : tensor<1x2x16x12xf16>
+}
+
+func.func @narrow(%q: tensor<1x2x16x16xf16>, %k: tensor<1x2x16x16xf16>,
+                  %v: tensor<1x2x16x16xf16>) -> tensor<1x2x16x16xf16> {
+  %o = attn.attention %q, %k, %v
+      : tensor<1x2x16x16xf16>, tensor<1x2x16x16xf16>, tensor<1x2x16x16xf16>
+      -> tensor<1x2x16x16xf16>
+  return %o : tensor<1x2x16x16xf16>
+}
