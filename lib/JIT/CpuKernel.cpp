@@ -1,6 +1,7 @@
 //===- CpuKernel.cpp - Compile a spec for the host and run it -------------===//
 
 #include "attn/JIT/CpuKernel.h"
+#include "attn/JIT/DiagnosticCollector.h"
 #include "attn/Pipelines/Registration.h"
 #include "attn/JIT/SpecSignature.h"
 #include "attn/Pipelines/Pipelines.h"
@@ -28,58 +29,6 @@ namespace {
 llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
-
-/// Collects the diagnostics of a scope, to return them as an llvm::Error.
-class DiagnosticCollector {
-public:
-  explicit DiagnosticCollector(MLIRContext *ctx)
-      : handler(ctx, [this](Diagnostic &diag) {
-          llvm::raw_string_ostream os(text);
-          print(os, diag.getLocation(), diag.getSeverity(), diag.str());
-          // The "see current operation" note prints the whole module.
-          for (Diagnostic &note : diag.getNotes())
-            if (!StringRef(note.str()).starts_with("see current operation"))
-              print(os, note.getLocation(), DiagnosticSeverity::Note,
-                    note.str());
-          return success();
-        }) {}
-
-  llvm::Error takeError(const llvm::Twine &what) {
-    std::string message = what.str();
-    if (!text.empty())
-      message += ":\n" + text;
-    return makeError(message);
-  }
-
-private:
-  /// `file:line:col: error: message`, as compilers print diagnostics.
-  static void print(llvm::raw_ostream &os, Location loc,
-                    DiagnosticSeverity severity, StringRef message) {
-    if (auto fileLoc = dyn_cast<FileLineColLoc>(loc))
-      os << fileLoc.getFilename().getValue() << ":" << fileLoc.getLine()
-         << ":" << fileLoc.getColumn();
-    else
-      os << loc;
-    switch (severity) {
-    case DiagnosticSeverity::Error:
-      os << ": error: ";
-      break;
-    case DiagnosticSeverity::Warning:
-      os << ": warning: ";
-      break;
-    case DiagnosticSeverity::Note:
-      os << ": note: ";
-      break;
-    case DiagnosticSeverity::Remark:
-      os << ": remark: ";
-      break;
-    }
-    os << message << "\n";
-  }
-
-  std::string text;
-  ScopedDiagnosticHandler handler;
-};
 
 void initializeNativeTarget() {
   static std::once_flag once;

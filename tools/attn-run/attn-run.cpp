@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/JIT/CpuKernel.h"
+#include "attn/JIT/Jit.h"
 #include "attn/Support/HostTensor.h"
 #include "attn/Support/Npy.h"
 
@@ -43,13 +44,16 @@ llvm::cl::list<std::string>
 llvm::cl::list<std::string>
     outputFiles("output", llvm::cl::desc("Write an output as .npy"),
                 llvm::cl::value_desc("name=file.npy"), llvm::cl::cat(category));
-enum class Target { Cpu, GpuEmulation };
+enum class Target { Cpu, GpuEmulation, Cuda };
 llvm::cl::opt<Target> target(
     "target", llvm::cl::desc("Where to run the kernel"),
     llvm::cl::values(
         clEnumValN(Target::Cpu, "cpu", "the tiled CPU kernel (default)"),
         clEnumValN(Target::GpuEmulation, "gpu-emulation",
-                   "the GPU kernel, run on the host one block at a time")),
+                   "the GPU kernel, run on the host one block at a time"),
+        clEnumValN(Target::Cuda, "cuda",
+                   "the GPU kernel on the machine's NVIDIA GPU (CUDA JIT, "
+                   "cached under $ATTN_CACHE_DIR)")),
     llvm::cl::init(Target::Cpu), llvm::cl::cat(category));
 llvm::cl::opt<bool> random("random",
                            llvm::cl::desc("Draw missing inputs from N(0, 1)"),
@@ -272,6 +276,63 @@ Expected<std::vector<HostTensor>> runKernel(const jit::CpuKernel &kernel,
   return outputs;
 }
 
+/// Runs `kernel` on the GPU: copies the inputs (converted to the kernel's
+/// element types) to device memory, poisons the outputs, launches, waits
+/// and copies the outputs back.
+Expected<std::vector<HostTensor>> runOnCuda(const jit::Kernel &kernel,
+                                            std::vector<HostTensor> &inputs) {
+  const runtime::KernelSignature &sig = kernel.signature();
+  std::vector<HostTensor> converted;
+  std::vector<runtime::TensorRef> hostRefs, deviceIns, deviceOuts;
+  std::vector<runtime::DeviceBuffer> buffers;
+  auto upload = [&](HostTensor &t) -> Expected<runtime::TensorRef> {
+    auto buffer = runtime::DeviceBuffer::allocate(t.byteSize());
+    if (!buffer)
+      return buffer.takeError();
+    if (Error e = buffer->copyFromHost(t.data(), t.byteSize()))
+      return std::move(e);
+    buffers.push_back(std::move(*buffer));
+    return runtime::TensorRef{buffers.back().data(), t.dtype(), t.shape()};
+  };
+  for (auto [param, t] : llvm::zip_equal(sig.inputs, inputs))
+    converted.push_back(t.dtype() == param.dtype ? t : t.convertTo(param.dtype));
+  for (HostTensor &t : converted) {
+    hostRefs.push_back(t.ref());
+    auto ref = upload(t);
+    if (!ref)
+      return ref.takeError();
+    deviceIns.push_back(*ref);
+  }
+  Expected<runtime::DimBindings> bindings = sig.bind(hostRefs);
+  if (!bindings)
+    return bindings.takeError();
+  std::vector<HostTensor> outputs;
+  for (const runtime::Param &param : sig.outputs) {
+    Expected<std::vector<int64_t>> shape = sig.shapeOf(param, *bindings);
+    if (!shape)
+      return shape.takeError();
+    outputs.emplace_back(param.dtype, *shape);
+  }
+  for (HostTensor &t : outputs) {
+    auto ref = upload(t); // NaN-filled: unwritten elements show
+    if (!ref)
+      return ref.takeError();
+    deviceOuts.push_back(*ref);
+  }
+  if (Error e = kernel.run(deviceIns, deviceOuts))
+    return std::move(e);
+  if (Error e = runtime::synchronizeDevice())
+    return std::move(e);
+  for (auto [t, ref] : llvm::zip_equal(outputs, deviceOuts)) {
+    auto &buffer = *llvm::find_if(buffers, [&](const runtime::DeviceBuffer &b) {
+      return b.data() == ref.data;
+    });
+    if (Error e = buffer.copyToHost(t.data(), t.byteSize()))
+      return std::move(e);
+  }
+  return outputs;
+}
+
 Error writeOutputs(const runtime::KernelSignature &sig,
                    std::vector<HostTensor> &outputs) {
   for (StringRef spec : outputFiles) {
@@ -326,12 +387,51 @@ Expected<int> checkAgainstReference(StringRef specText,
   return status;
 }
 
+/// Writes the outputs, prints what ran and, with --check, compares with the
+/// float64 reference.
+Expected<int> finish(StringRef specText, const runtime::KernelSignature &sig,
+                     std::vector<HostTensor> &inputs,
+                     std::vector<HostTensor> &outputs) {
+  if (Error e = writeOutputs(sig, outputs))
+    return std::move(e);
+  llvm::outs() << "ran " << sig.entry << ":";
+  for (auto [param, t] : llvm::zip_equal(sig.outputs, outputs))
+    llvm::outs() << " " << param.name << " "
+                 << runtime::describeShape(t.shape()) << " "
+                 << runtime::dtypeName(t.dtype());
+  llvm::outs() << "\n";
+  if (!check)
+    return 0;
+  return checkAgainstReference(specText, inputs, outputs);
+}
+
 Expected<int> runMain() {
   auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(specPath);
   if (!buffer)
     return fail("cannot read " + specPath + ": " +
                 buffer.getError().message());
   StringRef specText = (*buffer)->getBuffer();
+
+  if (target == Target::Cuda) {
+    if (reference || float64)
+      return fail("--reference and --float64 run on the CPU; drop "
+                  "--target cuda");
+    jit::Options options;
+    options.target = jit::Target::Cuda;
+    options.entry = entryName;
+    auto compiled = jit::compile(specText, options);
+    if (!compiled)
+      return compiled.takeError();
+    const runtime::KernelSignature &sig = compiled->kernel->signature();
+    Expected<std::vector<HostTensor>> inputs = prepareInputs(sig);
+    if (!inputs)
+      return inputs.takeError();
+    Expected<std::vector<HostTensor>> outputs =
+        runOnCuda(*compiled->kernel, *inputs);
+    if (!outputs)
+      return outputs.takeError();
+    return finish(specText, sig, *inputs, *outputs);
+  }
 
   jit::CpuOptions options;
   options.entry = entryName;
@@ -361,20 +461,8 @@ Expected<int> runMain() {
   Expected<std::vector<HostTensor>> outputs = runKernel(**kernel, *inputs);
   if (!outputs)
     return outputs.takeError();
-  if (Error e = writeOutputs(sig, *outputs))
-    return std::move(e);
-
-  llvm::outs() << "ran " << sig.entry << ":";
-  for (auto [param, t] : llvm::zip_equal(sig.outputs, *outputs))
-    llvm::outs() << " " << param.name << " "
-                 << runtime::describeShape(t.shape()) << " "
-                 << runtime::dtypeName(t.dtype());
-  llvm::outs() << "\n";
-  if (!check)
-    return 0;
-  return checkAgainstReference(specText, *inputs, *outputs);
+  return finish(specText, sig, *inputs, *outputs);
 }
-
 } // namespace
 
 int main(int argc, char **argv) {
@@ -382,7 +470,7 @@ int main(int argc, char **argv) {
   llvm::cl::HideUnrelatedOptions(category);
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
-      "attn-run: run an attn spec on the CPU\n\n"
+      "attn-run: run an attn spec on the CPU or the GPU\n\n"
       "  attn-run spec.mlir --input q=q.npy --input k=k.npy --input v=v.npy "
       "--output o=o.npy\n"
       "  attn-run spec.mlir --random --seed 1 --dim Sq=37 --check\n");

@@ -26,6 +26,7 @@ public:
   runtime::DType dtype() const { return type; }
   const std::vector<int64_t> &shape() const { return dims; }
   int64_t numElements() const;
+  size_t byteSize() const { return bytes.size(); }
   void *data() { return bytes.data(); }
   const void *data() const { return bytes.data(); }
   runtime::TensorRef ref() { return {bytes.data(), type, dims}; }

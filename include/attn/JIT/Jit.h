@@ -1,0 +1,78 @@
+//===- Jit.h - Compile specs at run time, with a cache ----------*- C++ -*-===//
+//
+//   auto kernel = attn::jit::compile(specText, {.target = Target::Cuda});
+//   (*kernel)->run(inputs, outputs, stream);
+//
+// One entry point for both targets. Compiled kernels are cached in memory
+// (per process) and, for CUDA, on disk: the cubin and its manifest under
+// $ATTN_CACHE_DIR (default ~/.cache/attn-mlir). The key hashes the spec
+// text, the options and the compiler version (a hash of the compiler's own
+// binary), so a rebuilt compiler or changed options never reuse old code.
+// A cache file that cannot be read back is replaced by a fresh compile.
+// Safe to call from several threads; concurrent requests for the same
+// kernel compile it once.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_JIT_JIT_H
+#define ATTN_JIT_JIT_H
+
+#include "attn/JIT/CpuKernel.h"
+#include "attn/Runtime/CudaRuntime.h"
+
+namespace attn::jit {
+
+enum class Target { Cpu, Cuda };
+
+struct Options {
+  Target target = Target::Cpu;
+  /// The function to compile; empty selects the spec's only function.
+  std::string entry;
+  /// CPU: tile sizes and threads (see CpuOptions).
+  int64_t tileQ = 64;
+  int64_t tileKv = 64;
+  bool parallel = true;
+  /// CUDA: the chip (empty: the device's own), warps per block, device.
+  std::string chip;
+  int64_t warps = 4;
+  int device = 0;
+  /// Where the disk cache lives; empty: $ATTN_CACHE_DIR, else
+  /// ~/.cache/attn-mlir. `diskCache = false` keeps it out of the picture.
+  std::string cacheDir;
+  bool diskCache = true;
+};
+
+/// Where a kernel handed out by compile() came from.
+enum class Origin { Compiled, MemoryCache, DiskCache };
+
+class Kernel {
+public:
+  virtual ~Kernel() = default;
+  virtual const runtime::KernelSignature &signature() const = 0;
+  /// CPU kernels take host pointers and ignore `stream`; CUDA kernels take
+  /// device pointers and run asynchronously on `stream` (a CUstream).
+  virtual llvm::Error run(llvm::ArrayRef<runtime::TensorRef> inputs,
+                          llvm::ArrayRef<runtime::TensorRef> outputs,
+                          void *stream = nullptr) const = 0;
+  virtual Target target() const = 0;
+};
+
+struct CompileResult {
+  std::shared_ptr<const Kernel> kernel;
+  Origin origin = Origin::Compiled;
+};
+
+/// Compiles `specText` (MLIR) for `options.target`, or returns the cached
+/// kernel. Errors carry the MLIR diagnostics.
+llvm::Expected<CompileResult> compile(llvm::StringRef specText,
+                                      const Options &options = {});
+
+/// Forgets every kernel cached in memory (the disk cache stays).
+void clearMemoryCache();
+
+/// The disk cache directory `options` select.
+std::string cacheDirectory(const Options &options);
+
+} // namespace attn::jit
+
+#endif // ATTN_JIT_JIT_H
