@@ -1,0 +1,192 @@
+"""attn-mlir from Python: compile attention specs at run time and call them
+on NumPy arrays or PyTorch tensors (CPU, or CUDA without copies).
+
+    import attn_mlir as am
+    spec = am.Spec(heads=8, kv_heads=2, head_dim=64, dtype="f32",
+                   mask=am.causal() & am.window(256))
+    kernel = am.compile(spec)                   # or MLIR text; target="cuda"
+    o = kernel(q, k, v)                         # NumPy in, NumPy out
+
+    o = am.attention(q, k, v, mask=am.causal())   # compile (cached) and run
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence, Union
+
+from ._native import Error, clear_memory_cache
+from ._native import compile as _compile_native
+from .spec import (Mask, ScoreMod, Spec, Sym, alibi, bias, block_sparse, causal,
+                   document, fixed, maximum, minimum, neighborhood, prefix_lm,
+                   relu, sigmoid, sinks, softcap, strided, trace_mask_mod,
+                   trace_score_mod, where, window)
+
+__all__ = [
+    "Error", "Kernel", "Spec", "Mask", "ScoreMod", "Sym", "compile",
+    "attention", "clear_memory_cache", "causal", "window", "sinks",
+    "prefix_lm", "neighborhood", "block_sparse", "document", "strided",
+    "fixed", "alibi", "softcap", "bias", "sigmoid", "relu", "where",
+    "minimum", "maximum", "trace_mask_mod", "trace_score_mod",
+]
+
+_NUMPY_DTYPES = {"f16": "float16", "f32": "float32", "f64": "float64",
+                 "i8": "int8", "i32": "int32", "i64": "int64", "i1": "bool"}
+_TORCH_DTYPES = {"f16": "float16", "bf16": "bfloat16", "f32": "float32",
+                 "f64": "float64", "i8": "int8", "i32": "int32",
+                 "i64": "int64", "i1": "bool"}
+
+
+def _is_torch(x) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def _dtype_name(x) -> str:
+    """The attn dtype name of an array or tensor."""
+    text = str(x.dtype).replace("torch.", "")
+    for name, lib in {**_NUMPY_DTYPES, **_TORCH_DTYPES}.items():
+        if text == lib:
+            return name
+    raise Error(f"element type {x.dtype} is not supported (use float16, "
+                "bfloat16, float32, float64, int8, int32, int64 or bool)")
+
+
+class Kernel:
+    """A compiled spec. Call it with the inputs in the signature's order
+    (``q, k, v``, then operands such as ``layout``, ``q_segments``, ``kv_segments``,
+    ``bias``, ``alibi_slopes``), positionally or by name; it returns ``o``,
+    or ``(o, lse)`` when the spec returns the log-sum-exp."""
+
+    def __init__(self, native):
+        self._native = native
+        #: [(name, dtype, [(dim name, size or None, derived from, divisor)])]
+        self.inputs = native.inputs
+        self.outputs = native.outputs
+        self.target: str = native.target
+        #: "compiled", "memory cache" or "disk cache"
+        self.origin: str = native.origin
+
+    def __repr__(self) -> str:
+        def show(params):
+            return ", ".join(
+                f"{n}: {t}[{', '.join(f'{d}={s}' if s is not None else d for d, s, *_ in dims)}]"
+                for n, t, dims in params)
+        return (f"<attn_mlir.Kernel {self._native.entry} on {self.target}: "
+                f"({show(self.inputs)}) -> ({show(self.outputs)})>")
+
+    def _bind(self, args: Sequence[Any], extra: dict) -> list:
+        names = [p[0] for p in self.inputs]
+        if len(args) > len(names):
+            raise Error(f"the kernel takes {len(names)} inputs ({', '.join(names)}), "
+                        f"got {len(args)}")
+        values = dict(zip(names, args))
+        for key, value in extra.items():
+            if key not in names:
+                raise Error(f"the kernel has no input named {key!r} "
+                            f"(inputs: {', '.join(names)})")
+            if key in values:
+                raise Error(f"input {key!r} given twice")
+            values[key] = value
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise Error(f"missing input(s) {', '.join(missing)}")
+        return [values[n] for n in names]
+
+    def _output_shapes(self, inputs: list) -> list:
+        sizes = {}
+        for (name, dtype, dims), x in zip(self.inputs, inputs):
+            if len(x.shape) != len(dims):
+                raise Error(f"input {name!r} has rank {len(x.shape)}, the kernel "
+                            f"expects {len(dims)} "
+                            f"({', '.join(d[0] for d in dims)})")
+            for (dim, _, derived, _), size in zip(dims, x.shape):
+                if not derived:
+                    sizes.setdefault(dim, int(size))
+        shapes = []
+        for _, _, dims in self.outputs:
+            shapes.append(tuple(s if s is not None else sizes.get(d, 0)
+                                for d, s, *_ in dims))
+        return shapes
+
+    def __call__(self, *args, stream: Optional[int] = None, **extra):
+        inputs = self._bind(args, extra)
+        for (name, dtype, _), x in zip(self.inputs, inputs):
+            if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+                raise Error(f"input {name!r} must be a NumPy array or a tensor, "
+                            f"got {type(x).__name__}")
+            got = _dtype_name(x)
+            if got != dtype:
+                raise Error(f"input {name!r} has element type {got}, the kernel "
+                            f"expects {dtype}")
+        shapes = self._output_shapes(inputs)
+        first = inputs[0]
+        if _is_torch(first):
+            import torch
+            inputs = [x.contiguous() for x in inputs]
+            outputs = [torch.empty(shape, dtype=getattr(torch, _TORCH_DTYPES[t]),
+                                   device=first.device)
+                       for shape, (_, t, _) in zip(shapes, self.outputs)]
+            if stream is None and first.is_cuda:
+                stream = torch.cuda.current_stream(first.device).cuda_stream
+        else:
+            import numpy as np
+            inputs = [np.ascontiguousarray(x) for x in inputs]
+            outputs = []
+            for shape, (name, t, _) in zip(shapes, self.outputs):
+                if t not in _NUMPY_DTYPES:
+                    raise Error(f"output {name!r} is {t}, which NumPy cannot hold: "
+                                "pass PyTorch tensors or use an f16/f32 spec")
+                outputs.append(np.empty(shape, dtype=_NUMPY_DTYPES[t]))
+        self._native.run(inputs, outputs, stream or 0)
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def compile(spec: Union[str, Spec], target: str = "cpu", *, entry: str = "",
+            tile_q: int = 64, tile_kv: int = 64, parallel: bool = True,
+            chip: str = "", warps: int = 4, device: int = 0,
+            cache_dir: str = "", disk_cache: bool = True) -> Kernel:
+    """Compiles ``spec`` (MLIR text or a :class:`Spec`) for ``target``
+    ("cpu" or "cuda"), or returns it from the cache (in memory; for CUDA also
+    on disk under $ATTN_CACHE_DIR or ~/.cache/attn-mlir). Raises
+    :class:`Error` with the MLIR diagnostics when the spec is invalid."""
+    if not isinstance(spec, (str, Spec)):
+        raise TypeError(f"spec must be MLIR text or a Spec, got {type(spec).__name__}")
+    return Kernel(_compile_native(str(spec), target, entry, tile_q, tile_kv,
+                                  parallel, chip, warps, device, cache_dir,
+                                  disk_cache))
+
+
+def attention(q, k, v, *, mask: Optional[Mask] = None,
+              mask_mod: Optional[Callable] = None,
+              score_mods: Sequence[ScoreMod] = (),
+              score_mod: Optional[Callable] = None,
+              normalization: Optional[str] = None, scale: Optional[float] = None,
+              return_lse: bool = False, block: Optional[Sequence[int]] = None,
+              **operands):
+    """Attention in one call, for FlexAttention users: builds the spec from
+    the tensors (``q [B, Hq, Sq, D]``, ``k [B, Hkv, Skv, D]``,
+    ``v [B, Hkv, Skv, Dv]``; B and the lengths stay dynamic so that one
+    kernel serves every length), compiles it once (cached) for the tensors'
+    device and runs it. ``operands``: ``layout``, ``q_segments``, ``kv_segments``,
+    ``bias``, ``alibi_slopes`` as the mask and score modifiers need them."""
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if len(getattr(x, "shape", ())) != 4:
+            raise Error(f"{name} must be 4-D [B, H, S, D], got shape "
+                        f"{tuple(getattr(x, 'shape', ()))}")
+    dtype = _dtype_name(q)
+    bias_shape = None
+    if "bias" in operands:
+        # Broadcast (size-1) dimensions stay static, the rest follow B, H, Sq, Skv.
+        shape = operands["bias"].shape
+        bias_shape = [1 if s == 1 else (s if i == 1 else None)
+                      for i, s in enumerate(shape)]
+    # Neighborhood masks are defined on a fixed token grid: static lengths.
+    static = mask is not None and "neighborhood" in mask.attr()
+    spec = Spec(heads=q.shape[1], kv_heads=k.shape[1], head_dim=q.shape[3],
+                value_dim=v.shape[3], dtype=dtype, mask=mask, mask_mod=mask_mod,
+                q_len=q.shape[2] if static else None,
+                kv_len=k.shape[2] if static else None,
+                score_mods=tuple(score_mods), score_mod=score_mod,
+                normalization=normalization, scale=scale, return_lse=return_lse,
+                block=block, bias_shape=bias_shape)
+    target = "cuda" if _is_torch(q) and q.is_cuda else "cpu"
+    kernel = compile(spec, target)
+    return kernel(q, k, v, **operands)
