@@ -80,6 +80,14 @@ llvm::cl::opt<bool>
                              "kernel pipeline"),
               llvm::cl::cat(category));
 
+llvm::cl::opt<int64_t> tileKvOption(
+    "tile-kv", llvm::cl::desc("Keys per tile (CPU and GPU kernels)"),
+    llvm::cl::init(64), llvm::cl::cat(category));
+llvm::cl::opt<int64_t>
+    warpsOption("warps",
+                llvm::cl::desc("Warps per block of the GPU kernel (cuda, "
+                               "gpu-emulation)"),
+                llvm::cl::init(4), llvm::cl::cat(category));
 llvm::cl::opt<bool>
     float64("float64",
             llvm::cl::desc("Compute in f64 and return f64 outputs (with "
@@ -419,6 +427,8 @@ Expected<int> runMain() {
     jit::Options options;
     options.target = jit::Target::Cuda;
     options.entry = entryName;
+    options.tileKv = tileKvOption;
+    options.warps = warpsOption;
     auto compiled = jit::compile(specText, options);
     if (!compiled)
       return compiled.takeError();
@@ -437,6 +447,8 @@ Expected<int> runMain() {
   options.entry = entryName;
   options.reference = reference;
   options.float64 = float64;
+  options.tileKv = tileKvOption;
+  options.warps = warpsOption;
   options.emulateGpu = target == Target::GpuEmulation;
   auto kernel = jit::CpuKernel::compile(specText, options, specPath);
   if (!kernel)

@@ -127,6 +127,17 @@ buildLoop(OpBuilder &b, Location loc, Value lo, Value hi, ValueRange init,
   return SmallVector<Value>(loop.getResults());
 }
 
+/// `x` with the 13 low mantissa bits cleared: the tf32 tensor cores read
+/// only the top 10 bits of an f32 operand's mantissa.
+Value truncateToTf32(OpBuilder &b, Location loc, Value x) {
+  Type i32 = b.getI32Type();
+  Value bits = arith::BitcastOp::create(b, loc, i32, x);
+  Value mask = arith::ConstantOp::create(
+      b, loc, IntegerAttr::get(i32, static_cast<int32_t>(0xffffe000u)));
+  return arith::BitcastOp::create(b, loc, b.getF32Type(),
+                                  arith::AndIOp::create(b, loc, bits, mask));
+}
+
 /// Returns (creating it once) a function emulating one mma.sync shape and
 /// type for blocks of `lanes` threads: (A, B, C) -> D in lock-step types.
 FailureOr<func::FuncOp> getOrCreateMmaEmulation(ModuleOp module,
@@ -234,6 +245,8 @@ FailureOr<func::FuncOp> getOrCreateMmaEmulation(ModuleOp module,
                                                fragmentAt);
               if (element != f32)
                 x = arith::ExtFOp::create(b, loc, f32, x);
+              else if (operand < 2 && op.getTf32Enabled())
+                x = truncateToTf32(b, loc, x);
               memref::StoreOp::create(b, loc, x, matrices[operand], matrixAt);
             } else {
               Value x = memref::LoadOp::create(b, loc, matrices[operand],

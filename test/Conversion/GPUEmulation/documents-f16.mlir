@@ -1,0 +1,15 @@
+// Documents (segment ids read by warp-wide min/max), f16, emulated.
+// RUN: attn-run %s --target gpu-emulation --warps 1 --tile-kv 16 --random --seed 11 --dim B=2 --dim Sq=70 --dim Skv=70 --check | FileCheck %s
+// CHECK: check o    max relative error {{.*}} ok
+
+func.func @packed(%q: tensor<?x2x?x32xf16>, %k: tensor<?x2x?x32xf16>,
+                  %v: tensor<?x2x?x32xf16>,
+                  %q_ids: tensor<?x?xi32>, %kv_ids: tensor<?x?xi32>)
+    -> tensor<?x2x?x32xf16> {
+  %o = attn.attention %q, %k, %v
+      segments(%q_ids, %kv_ids : tensor<?x?xi32>, tensor<?x?xi32>)
+      mask(#attn.and<[#attn.document, #attn.causal]>)
+      : tensor<?x2x?x32xf16>, tensor<?x2x?x32xf16>, tensor<?x2x?x32xf16>
+      -> tensor<?x2x?x32xf16>
+  return %o : tensor<?x2x?x32xf16>
+}
