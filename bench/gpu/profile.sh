@@ -20,4 +20,4 @@ smsp__warp_issue_stalled_short_scoreboard_per_warp_active.pct,\
 smsp__issue_active.avg.pct_of_peak_sustained_active,\
 gpu__time_duration.sum
 ncu --metrics "$metrics" --kernel-name regex:attention --csv \
-  python3 bench/gpu/profile.py "$bundle" "$@"
+  python3 bench/gpu/ncu_launch.py "$bundle" "$@"

@@ -152,7 +152,8 @@ FailureOr<KernelPlan> planKernel(AttentionOp op, int64_t warps,
 /// Reads auxiliary operands in the kernel. The id range of a tile (for the
 /// document mask's tile classes) is a warp-wide reduction: each lane reads
 /// every 32nd id and shuffles combine them, instead of every lane reading
-/// the whole tile.
+/// the whole tile. A range asked for again with the same bounds (the query
+/// tile's, once per key tile) reuses the first result where it dominates.
 class WarpAuxReader : public OperandAuxReader {
 public:
   using OperandAuxReader::OperandAuxReader;
@@ -163,7 +164,38 @@ public:
                                              IndexExpr loExpr,
                                              IndexExpr hiExpr) override {
     OpBuilder &b = ib.getOpBuilder();
-    Location loc = ib.getLoc();
+    Value batch = ib.materialize(batchExpr);
+    Value lo = ib.materialize(loExpr), hi = ib.materialize(hiExpr);
+    auto key = std::make_tuple(static_cast<int>(operand), batch, lo, hi);
+    auto it = ranges.find(key);
+    if (it != ranges.end() && dominatesInsertionPoint(b, it->second.first))
+      return {ib.value(it->second.first), ib.value(it->second.second)};
+    auto [minimum, maximum] = reduceMinMax(b, ib.getLoc(), operand, batch,
+                                           lo, hi);
+    ranges[key] = {minimum, maximum};
+    return {ib.value(minimum), ib.value(maximum)};
+  }
+
+private:
+  /// True when `v` is defined in the kernel's top-level block or in the
+  /// insertion block or one enclosing it. The kernel is built in order, so
+  /// a top-level value precedes everything built after it, including the
+  /// bodies of loops still under construction (not yet in their block).
+  static bool dominatesInsertionPoint(OpBuilder &b, Value v) {
+    Block *defining = v.getParentBlock();
+    if (isa_and_nonnull<gpu::GPUFuncOp>(defining->getParentOp()))
+      return true;
+    for (Block *block = b.getInsertionBlock(); block;
+         block = block->getParentOp() ? block->getParentOp()->getBlock()
+                                      : nullptr)
+      if (block == defining)
+        return true;
+    return false;
+  }
+
+  std::pair<Value, Value> reduceMinMax(OpBuilder &b, Location loc,
+                                       AuxOperand operand, Value batch,
+                                       Value lo, Value hi) {
     auto index = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(b, loc, v);
     };
@@ -171,8 +203,6 @@ public:
     Value lane = arith::RemUIOp::create(
         b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
         index(kWarpSize));
-    Value batch = ib.materialize(batchExpr);
-    Value lo = ib.materialize(loExpr), hi = ib.materialize(hiExpr);
     Value init[] = {
         arith::ConstantOp::create(b, loc, IntegerAttr::get(i32, INT32_MAX)),
         arith::ConstantOp::create(b, loc, IntegerAttr::get(i32, INT32_MIN))};
@@ -203,8 +233,11 @@ public:
       minimum = arith::MinSIOp::create(b, loc, minimum, across(minimum));
       maximum = arith::MaxSIOp::create(b, loc, maximum, across(maximum));
     }
-    return {ib.value(minimum), ib.value(maximum)};
+    return {minimum, maximum};
   }
+
+  llvm::DenseMap<std::tuple<int, Value, Value, Value>, std::pair<Value, Value>>
+      ranges;
 };
 
 /// Builds the body of one kernel.

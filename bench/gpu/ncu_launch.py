@@ -3,7 +3,10 @@
 measure: achieved occupancy, tensor-pipe utilization and what limits the
 kernel.
 
-  ncu --metrics ... python3 bench/gpu/profile.py .device [name.dD ...]
+  ncu --metrics ... python3 bench/gpu/ncu_launch.py .device [name.dD ...]
+
+(Not named profile.py: that would shadow the standard library module
+which torch imports.)
   bash bench/gpu/profile.sh .device      # the metrics the notes quote
 """
 import json
