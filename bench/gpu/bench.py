@@ -27,6 +27,23 @@ GRID = (128, 64)
 KERNEL = (13, 13)
 
 
+def document_ids():
+    """Four equal documents per batch row, the same for queries and keys."""
+    return (torch.arange(S, device="cuda") * 4 // S).int().expand(B, S).contiguous()
+
+
+def load_case(runtime, bundle, case, docs):
+    """Random bf16 q, k, v of a benchmark case, its NaN-filled output and a
+    launcher of our kernel on them: (q, k, v, o, launch)."""
+    q, k, v = (torch.randn(B, H, S, case["d"], device="cuda", dtype=torch.bfloat16)
+               for _ in range(3))
+    o = torch.full_like(q, float("nan"))
+    kernel = runtime.load(bundle / "bench" / case["image"],
+                          bundle / "bench" / case["manifest"])
+    inputs = [q, k, v] + ([docs, docs] if case["name"] == "documents_4" else [])
+    return q, k, v, o, kernel.prepare(inputs, [o])
+
+
 def neighborhood_start(c, length, window):
     return (c - window // 2).clamp(0, length - window)
 
@@ -77,17 +94,11 @@ def main():
     torch._dynamo.config.cache_size_limit = 64
     flex = torch.compile(flex_attention)
     torch.manual_seed(0)
-    docs = (torch.arange(S, device="cuda") * 4 // S).int().expand(B, S).contiguous()
+    docs = document_ids()
     rows = []
     for case in cases:
         d, name = case["d"], case["name"]
-        q, k, v = (torch.randn(B, H, S, d, device="cuda", dtype=torch.bfloat16)
-                   for _ in range(3))
-        o = torch.full_like(q, float("nan"))
-        kernel = runtime.load(bundle / "bench" / case["image"],
-                              bundle / "bench" / case["manifest"])
-        inputs = [q, k, v] + ([docs, docs] if name == "documents_4" else [])
-        ours = kernel.prepare(inputs, [o])
+        q, k, v, o, ours = load_case(runtime, bundle, case, docs)
         ours()
         torch.cuda.synchronize()
 

@@ -17,27 +17,20 @@ import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "test" / "gpu"))
 from check import Runtime  # noqa: E402
-
-B, H, S = 2, 16, 8192
+from bench import document_ids, load_case  # noqa: E402
 
 
 def main():
     bundle = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".device")
     wanted = set(sys.argv[2:])
     runtime = Runtime(bundle / "libattn_runtime.so")
-    docs = (torch.arange(S, device="cuda") * 4 // S).int().expand(B, S).contiguous()
+    docs = document_ids()
     for case in json.loads((bundle / "bench" / "cases.json").read_text()):
         label = f"{case['name']}.d{case['d']}"
         if wanted and label not in wanted:
             continue
-        d = case["d"]
-        q, k, v = (torch.randn(B, H, S, d, device="cuda", dtype=torch.bfloat16)
-                   for _ in range(3))
-        o = torch.empty_like(q)
-        kernel = runtime.load(bundle / "bench" / case["image"],
-                              bundle / "bench" / case["manifest"])
-        inputs = [q, k, v] + ([docs, docs] if case["name"] == "documents_4" else [])
-        kernel.prepare(inputs, [o])()
+        *_, launch = load_case(runtime, bundle, case, docs)
+        launch()
         torch.cuda.synchronize()
         print(f"launched {label}", flush=True)
 

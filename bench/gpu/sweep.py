@@ -9,29 +9,21 @@ import json
 import pathlib
 import sys
 
-import torch
 import triton.testing
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "test" / "gpu"))
 from check import Runtime  # noqa: E402
-
-B, H, S = 2, 16, 8192
+from bench import document_ids, load_case  # noqa: E402
 
 
 def main():
-    docs = (torch.arange(S, device="cuda") * 4 // S).int().expand(B, S).contiguous()
+    docs = document_ids()
     results = {}
     for bundle in map(pathlib.Path, sys.argv[1:]):
         runtime = Runtime(bundle / "libattn_runtime.so")
         for case in json.loads((bundle / "bench" / "cases.json").read_text()):
             d = case["d"]
-            q, k, v = (torch.randn(B, H, S, d, device="cuda", dtype=torch.bfloat16)
-                       for _ in range(3))
-            o = torch.empty_like(q)
-            kernel = runtime.load(bundle / "bench" / case["image"],
-                                  bundle / "bench" / case["manifest"])
-            inputs = [q, k, v] + ([docs, docs] if case["name"] == "documents_4" else [])
-            run = kernel.prepare(inputs, [o])
+            *_, run = load_case(runtime, bundle, case, docs)
             ms = triton.testing.do_bench(run, warmup=25, rep=100, return_mode="median")
             regs = case["ptxas"].splitlines()[-2].split("Used")[1].split(",")[0]
             results.setdefault((case["name"], d), {})[bundle.name] = f"{ms:.3f} ({regs.strip()})"

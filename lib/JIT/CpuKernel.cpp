@@ -172,24 +172,10 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
 
 llvm::Error CpuKernel::run(llvm::ArrayRef<runtime::TensorRef> inputs,
                            llvm::ArrayRef<runtime::TensorRef> outputs) const {
-  llvm::Expected<runtime::DimBindings> bindings = sig.bind(inputs);
+  llvm::Expected<runtime::DimBindings> bindings =
+      sig.bindCall(inputs, outputs);
   if (!bindings)
     return bindings.takeError();
-  if (outputs.size() != sig.outputs.size())
-    return makeError("kernel '" + sig.entry + "' has " +
-                     llvm::Twine(sig.outputs.size()) + " outputs, got " +
-                     llvm::Twine(outputs.size()));
-  for (auto [param, tensor] : llvm::zip_equal(sig.outputs, outputs)) {
-    llvm::Expected<std::vector<int64_t>> shape = sig.shapeOf(param, *bindings);
-    if (!shape)
-      return shape.takeError();
-    if (tensor.shape != *shape || tensor.dtype != param.dtype)
-      return makeError("output '" + param.name + "' must be " +
-                       runtime::describeShape(*shape) + " " +
-                       runtime::dtypeName(param.dtype) + ", got " +
-                       runtime::describeShape(tensor.shape) + " " +
-                       runtime::dtypeName(tensor.dtype));
-  }
   for (const runtime::TensorRef &t : llvm::concat<const runtime::TensorRef>(
            inputs, outputs))
     if (!t.data && t.numElements() > 0)

@@ -403,23 +403,9 @@ llvm::Expected<std::unique_ptr<LaunchPlan>>
 planLaunch(const Manifest &m, llvm::ArrayRef<TensorRef> inputs,
            llvm::ArrayRef<TensorRef> outputs) {
   const KernelSignature &sig = m.signature;
-  llvm::Expected<DimBindings> bindings = sig.bind(inputs);
+  llvm::Expected<DimBindings> bindings = sig.bindCall(inputs, outputs);
   if (!bindings)
     return bindings.takeError();
-  if (outputs.size() != sig.outputs.size())
-    return fail("kernel '" + sig.entry + "' has " +
-                llvm::Twine(sig.outputs.size()) + " outputs, got " +
-                llvm::Twine(outputs.size()));
-  for (auto [param, tensor] : llvm::zip_equal(sig.outputs, outputs)) {
-    llvm::Expected<std::vector<int64_t>> shape = sig.shapeOf(param, *bindings);
-    if (!shape)
-      return shape.takeError();
-    if (tensor.dtype != param.dtype || tensor.shape != *shape)
-      return fail("output '" + param.name + "' must be " +
-                  describeShape(*shape) + " " + dtypeName(param.dtype) +
-                  ", got " + describeShape(tensor.shape) + " " +
-                  dtypeName(tensor.dtype));
-  }
   auto checkPointer = [&](const Param &param, const TensorRef &t,
                           llvm::StringRef role) -> llvm::Error {
     if (t.numElements() > 0 && !t.data)

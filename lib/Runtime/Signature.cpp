@@ -162,6 +162,31 @@ KernelSignature::bind(llvm::ArrayRef<TensorRef> given) const {
   return bindings;
 }
 
+llvm::Expected<DimBindings>
+KernelSignature::bindCall(llvm::ArrayRef<TensorRef> given,
+                          llvm::ArrayRef<TensorRef> results) const {
+  llvm::Expected<DimBindings> bindings = bind(given);
+  if (!bindings)
+    return bindings.takeError();
+  auto fail = [](const llvm::Twine &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+  };
+  if (results.size() != outputs.size())
+    return fail("kernel '" + entry + "' has " + llvm::Twine(outputs.size()) +
+                " outputs, got " + llvm::Twine(results.size()));
+  for (auto [param, tensor] : llvm::zip_equal(outputs, results)) {
+    llvm::Expected<std::vector<int64_t>> shape = shapeOf(param, *bindings);
+    if (!shape)
+      return shape.takeError();
+    if (tensor.dtype != param.dtype || tensor.shape != *shape)
+      return fail("output '" + param.name + "' must be " +
+                  describeShape(*shape) + " " + dtypeName(param.dtype) +
+                  ", got " + describeShape(tensor.shape) + " " +
+                  dtypeName(tensor.dtype));
+  }
+  return bindings;
+}
+
 llvm::Expected<std::vector<int64_t>>
 KernelSignature::shapeOf(const Param &param,
                          const DimBindings &bindings) const {

@@ -69,6 +69,12 @@ struct KernelSignature {
   /// both the expected and the given shape.
   llvm::Expected<DimBindings> bind(llvm::ArrayRef<TensorRef> inputs) const;
 
+  /// bind(inputs), then checks that `outputs` have the shapes and dtypes
+  /// the bindings give them: the argument check of every kernel call.
+  llvm::Expected<DimBindings>
+  bindCall(llvm::ArrayRef<TensorRef> inputs,
+           llvm::ArrayRef<TensorRef> outputs) const;
+
   /// The shape of `param` under `bindings` (every dimension must be bound).
   llvm::Expected<std::vector<int64_t>>
   shapeOf(const Param &param, const DimBindings &bindings) const;
