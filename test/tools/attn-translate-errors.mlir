@@ -1,5 +1,10 @@
 // RUN: not attn-translate %s --emit=ptx -o /dev/null 2>&1 | FileCheck %s
 // RUN: not attn-translate %s --emit=ptx --entry wide -o /dev/null 2>&1 | FileCheck %s --check-prefix=WIDE
+// RUN: not attn-translate %s --emit=ptx --entry narrow -o %t.missing/dir/k.ptx 2>&1 | FileCheck %s --check-prefix=OUTPUT
+// RUN: not attn-translate %t.no-such-spec.mlir 2>&1 | FileCheck %s --check-prefix=INPUT
+
+// OUTPUT: attn-translate: error: {{.*}}k.ptx
+// INPUT: attn-translate: error: {{.*}}no-such-spec.mlir
 
 // CHECK: error: the spec has 2 functions; name the entry (functions: wide, narrow)
 
