@@ -43,6 +43,7 @@ namespace {
 constexpr int64_t kWarpSize = 32;
 constexpr int64_t kRowsPerWarp = 16;
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kLog2E = 1.4426950408889634;
 
 /// The warp-level product the kernel is built on: mma.sync D = A B + C with
 /// D, C 16 x 8 in f32 and A 16 x k, B k x 8. With g = lane / 4 and
@@ -297,6 +298,7 @@ private:
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, y);
   }
   Value fconst(double value) { return floatConstant(b, loc, f32, value); }
+  Value exp2(Value x) { return math::Exp2Op::create(b, loc, x); }
   Value splat(VectorType type, double value) {
     return arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(type, b.getFloatAttr(f32, value)));
@@ -632,7 +634,7 @@ private:
     auto sum = [&](Value x, Value y) -> Value {
       return arith::AddFOp::create(b, loc, x, y);
     };
-    Value newMax[2], correction[2];
+    Value newMax[2], correction[2], negScaledMax[2];
     for (int64_t r = 0; r < 2; ++r) {
       Value m = extract(rowMax, {r});
       for (int64_t block = 0; block < plan.keyBlocks(); ++block)
@@ -642,14 +644,26 @@ private:
       // 1 while the row has seen no allowed key (m = -inf).
       Value stillEmpty = arith::CmpFOp::create(
           b, loc, arith::CmpFPredicate::OEQ, newMax[r], fconst(-kInf));
-      Value e = math::ExpOp::create(
+      Value e = exp2(arith::MulFOp::create(
           b, loc,
-          arith::SubFOp::create(b, loc, extract(rowMax, {r}), newMax[r]));
+          arith::SubFOp::create(b, loc, extract(rowMax, {r}), newMax[r]),
+          fconst(kLog2E)));
       correction[r] =
           arith::SelectOp::create(b, loc, stillEmpty, fconst(1.0), e);
+      // exp(s - m) = exp2(s log2 e - m log2 e): one FMA and the hardware
+      // ex2 per score. Rows with no allowed key yet subtract 0 instead of
+      // -inf, so their (-inf) scores give 0 without a select per score.
+      negScaledMax[r] = arith::MulFOp::create(
+          b, loc,
+          arith::SelectOp::create(b, loc, stillEmpty, fconst(0.0), newMax[r]),
+          fconst(-kLog2E));
     }
+    bool plainSoftmax = isa<SoftmaxAttr>(normalization);
     Value weights = mapScores(scores, [&](Value s, int64_t r) {
-      return normalization.buildWeight(b, loc, s, newMax[r]);
+      if (!plainSoftmax)
+        return normalization.buildWeight(b, loc, s, newMax[r]);
+      return exp2(math::FmaOp::create(b, loc, s, fconst(kLog2E),
+                                      negScaledMax[r]));
     });
     Value newMaxVector = vector::FromElementsOp::create(
         b, loc, VectorType::get({2}, f32), ValueRange{newMax[0], newMax[1]});
