@@ -250,7 +250,14 @@ public:
       : b(b), loc(loc), op(op), plan(plan), q(inputs[0]), k(inputs[1]),
         v(inputs[2]), out(out), lse(lse), aux(aux),
         normalization(op.getNormalizationOrDefault()),
-        softmax(normalization.normalizesRows()), f32(b.getF32Type()) {}
+        softmax(normalization.normalizesRows()), f32(b.getF32Type()) {
+    // Plain softmax of scaled scores: the scale joins the exp2 FMA (and the
+    // row maximum) instead of costing a multiply per score.
+    double scale = op.getScaleOrDefault();
+    if (isa<SoftmaxAttr>(normalization) && op.getScoreModList().empty() &&
+        op.getScoreMod().empty() && scale > 0)
+      foldedScale = scale;
+  }
 
   void build() {
     setUpIndices();
@@ -595,9 +602,9 @@ private:
         Value key = keyPosition(keys.kv0, block, e);
         for (int64_t r = 0; r < 2; ++r) {
           ScorePosition pos{batch, head, rows[r], key};
-          Value s = buildModifiedScore(b, loc, op,
-                                       extract(scores, {block, r, e}), pos,
-                                       lengths, aux);
+          Value s = extract(scores, {block, r, e});
+          if (!foldedScale)
+            s = buildModifiedScore(b, loc, op, s, pos, lengths, aux);
           if (masked) {
             Value allowed = less(key, kvEnd);
             if (hasMask(op))
@@ -636,11 +643,17 @@ private:
     };
     Value newMax[2], correction[2], negScaledMax[2];
     for (int64_t r = 0; r < 2; ++r) {
-      Value m = extract(rowMax, {r});
+      // With the scale folded, `scores` are raw and the maximum is scaled
+      // once per row (exact for a positive scale).
+      Value m = foldedScale ? fconst(-kInf) : extract(rowMax, {r});
       for (int64_t block = 0; block < plan.keyBlocks(); ++block)
         for (int64_t e = 0; e < 2; ++e)
           m = maximum(m, extract(scores, {block, r, e}));
       newMax[r] = rowReduce(m, maximum);
+      if (foldedScale)
+        newMax[r] = maximum(
+            extract(rowMax, {r}),
+            arith::MulFOp::create(b, loc, newMax[r], fconst(*foldedScale)));
       // 1 while the row has seen no allowed key (m = -inf).
       Value stillEmpty = arith::CmpFOp::create(
           b, loc, arith::CmpFPredicate::OEQ, newMax[r], fconst(-kInf));
@@ -662,8 +675,9 @@ private:
     Value weights = mapScores(scores, [&](Value s, int64_t r) {
       if (!plainSoftmax)
         return normalization.buildWeight(b, loc, s, newMax[r]);
-      return exp2(math::FmaOp::create(b, loc, s, fconst(kLog2E),
-                                      negScaledMax[r]));
+      return exp2(math::FmaOp::create(
+          b, loc, s, fconst(kLog2E * foldedScale.value_or(1.0)),
+          negScaledMax[r]));
     });
     Value newMaxVector = vector::FromElementsOp::create(
         b, loc, VectorType::get({2}, f32), ValueRange{newMax[0], newMax[1]});
@@ -857,6 +871,8 @@ private:
   NormalizationAttrInterface normalization;
   bool softmax;
   Type f32;
+  /// The scale, when it is applied inside the softmax (see the constructor).
+  std::optional<double> foldedScale;
 
   Value threadId, group, thread, isLeader, matrixRow, matrix;
   Value batch, head, kvHead, qLen, kvLen, q0, q1;
