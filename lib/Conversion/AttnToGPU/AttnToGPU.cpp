@@ -90,6 +90,9 @@ struct KernelPlan {
   /// One buffer (a key tile and a value tile) and the whole allocation.
   int64_t stageBytes;
   int64_t sharedBytes;
+  /// Large head dimensions keep the query tile in shared memory and load
+  /// its fragments per key tile: in registers they would spill.
+  bool queriesInShared;
   MmaShape mma;
 
   int64_t threads() const { return warps * kWarpSize; }
@@ -147,6 +150,10 @@ FailureOr<KernelPlan> planKernel(AttentionOp op, int64_t warps,
   plan.stageBytes =
       tileKv * (plan.keyStride + plan.valueStride) * plan.elementBytes;
   plan.sharedBytes = 2 * plan.stageBytes;
+  int64_t fragmentRegisters = plan.mma.a.getNumElements() * plan.elementBytes / 4;
+  plan.queriesInShared = plan.headSteps() * fragmentRegisters > 32;
+  if (plan.queriesInShared)
+    plan.sharedBytes += plan.tileQ * plan.keyStride * plan.elementBytes;
   return plan;
 }
 
@@ -262,7 +269,13 @@ public:
   void build() {
     setUpIndices();
     setUpSharedMemory();
-    Value queries = loadQueryFragments();
+    // Either the fragments themselves, or (queriesInShared) a copy of the
+    // tile that the first key-tile wait makes visible.
+    Value queries;
+    if (plan.queriesInShared)
+      startQueryTileLoad();
+    else
+      queries = loadQueryFragments();
 
     SmallVector<Value> init;
     if (softmax) {
@@ -351,7 +364,8 @@ private:
     q0 = mul(qTile, plan.tileQ);
     q1 = add(q0, buildTileExtent(b, loc, qLen, q0, plan.tileQ));
     // The two query rows of this lane (fragment rows g and g + 8).
-    Value warpRow = add(q0, mul(warp, kRowsPerWarp));
+    warpRowInTile = mul(warp, kRowsPerWarp);
+    Value warpRow = add(q0, warpRowInTile);
     rows[0] = add(warpRow, group);
     rows[1] = add(rows[0], 8);
     Value lastRow = arith::SubIOp::create(b, loc, qLen, index(1));
@@ -423,6 +437,47 @@ private:
     return fragments;
   }
 
+  /// The query tile in shared memory, after the two key/value buffers.
+  Value queryTile() {
+    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
+                                                gpu::AddressSpace::Workgroup);
+    auto type = MemRefType::get({plan.tileQ, plan.keyStride}, plan.mma.element,
+                                MemRefLayoutAttrInterface(), workgroup);
+    return memref::ViewOp::create(b, loc, type, sharedBytes,
+                                  index(2 * plan.stageBytes), ValueRange{});
+  }
+
+  void startQueryTileLoad() {
+    copyRows(q, queryTile(), head, q0, plan.tileQ, qLen, plan.headDimPadded,
+             plan.headDim);
+    auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+    nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType, ValueRange{});
+  }
+
+  /// The A fragment of k step `step` of this warp's rows, from the query
+  /// tile in shared memory.
+  Value queryFragment(int64_t step) {
+    const MmaShape &mma = plan.mma;
+    Value tile = queryTile();
+    if (mma.tf32) {
+      // a[r][0] = Q[row g + 8r][column t + 4 step].
+      SmallVector<Value> elements;
+      for (int64_t r = 0; r < 2; ++r)
+        elements.push_back(memref::LoadOp::create(
+            b, loc, tile,
+            ValueRange{add(add(warpRowInTile, group), 8 * r),
+                       add(thread, step * 4)}));
+      return vector::FromElementsOp::create(b, loc, mma.a, elements);
+    }
+    // a[m] is 8x8 matrix m: rows + 8 (m % 2), columns + 8 (m / 2).
+    Value row = add(add(warpRowInTile, matrixRow),
+                    mul(arith::RemUIOp::create(b, loc, matrix, index(2)), 8));
+    Value col = add(mul(arith::DivUIOp::create(b, loc, matrix, index(2)), 8),
+                    step * 16);
+    return nvgpu::LdMatrixOp::create(b, loc, mma.a, tile, ValueRange{row, col},
+                                     /*transpose=*/false, 4);
+  }
+
   Value splatElement(VectorType type) {
     return arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(type, b.getZeroAttr(type.getElementType())));
@@ -459,8 +514,10 @@ private:
   /// `slot`, zero-filling rows past Skv and the padding columns of the keys.
   void startKeyTileLoad(Value kv0, Value slot) {
     auto [keys, values] = tilesOf(slot);
-    copyRows(k, keys, kv0, plan.headDimPadded, plan.headDim);
-    copyRows(v, values, kv0, plan.valueDim, plan.valueDim);
+    copyRows(k, keys, kvHead, kv0, plan.tileKv, kvLen, plan.headDimPadded,
+             plan.headDim);
+    copyRows(v, values, kvHead, kv0, plan.tileKv, kvLen, plan.valueDim,
+             plan.valueDim);
     // One group per tile: the copies this thread issued for it.
     auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
     nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType, ValueRange{});
@@ -473,12 +530,15 @@ private:
     gpu::BarrierOp::create(b, loc);
   }
 
-  /// Each thread copies 16-byte chunks of the tile, round robin: chunk
+  /// Copies rows [row0, row0 + rows) of head `headIndex` of `source` into
+  /// `tile`, zero-filling rows past `rowLimit` and columns past
+  /// `validColumns`. Each thread copies 16-byte chunks, round robin: chunk
   /// `round * threads + tid` in each round.
-  void copyRows(Value source, Value tile, Value kv0, int64_t columns,
+  void copyRows(Value source, Value tile, Value headIndex, Value row0,
+                int64_t rows, Value rowLimit, int64_t columns,
                 int64_t validColumns) {
     int64_t chunksPerRow = columns / plan.copyElements;
-    int64_t chunks = plan.tileKv * chunksPerRow;
+    int64_t chunks = rows * chunksPerRow;
     int64_t rounds = llvm::divideCeil(chunks, plan.threads());
     auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
     scf::ForOp::create(
@@ -493,11 +553,11 @@ private:
             Value col = mul(
                 arith::RemUIOp::create(b, loc, chunk, index(chunksPerRow)),
                 plan.copyElements);
-            Value key = add(kv0, row);
+            Value key = add(row0, row);
             Value inside = arith::AndIOp::create(
-                b, loc, less(key, kvLen), less(col, index(validColumns)));
-            // Rows past Skv and padding columns are zero-filled (no bytes
-            // read); their source address stays in bounds anyway.
+                b, loc, less(key, rowLimit), less(col, index(validColumns)));
+            // Rows past the sequence and padding columns are zero-filled
+            // (no bytes read); their source address stays in bounds anyway.
             Value srcKey =
                 arith::SelectOp::create(b, loc, inside, key, index(0));
             Value srcCol =
@@ -506,7 +566,7 @@ private:
                 b, loc, inside, index(plan.copyElements), index(0));
             nvgpu::DeviceAsyncCopyOp::create(
                 b, loc, tokenType, tile, ValueRange{row, col}, source,
-                ValueRange{batch, kvHead, srcKey, srcCol},
+                ValueRange{batch, headIndex, srcKey, srcCol},
                 b.getIndexAttr(plan.copyElements), srcElements,
                 b.getUnitAttr());
           };
@@ -532,7 +592,9 @@ private:
       Value c = extract(scores, {block});
       SmallVector<Value> bFragments = keyFragments(block);
       for (int64_t step = 0; step < plan.headSteps(); ++step)
-        c = nvgpu::MmaSyncOp::create(b, loc, extract(queries, {step}),
+        c = nvgpu::MmaSyncOp::create(b, loc,
+                                     queries ? extract(queries, {step})
+                                             : queryFragment(step),
                                      bFragments[step], c,
                                      ArrayRef<int64_t>{16, 8, mma.k}, mma.tf32);
       scores = insert(c, scores, {block});
@@ -875,6 +937,8 @@ private:
   std::optional<double> foldedScale;
 
   Value threadId, group, thread, isLeader, matrixRow, matrix;
+  /// The first query row of this warp within the tile.
+  Value warpRowInTile;
   Value batch, head, kvHead, qLen, kvLen, q0, q1;
   Value rows[2], rowValid[2], rowClamped[2];
   Value sharedBytes;
