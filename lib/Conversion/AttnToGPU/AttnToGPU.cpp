@@ -159,8 +159,8 @@ FailureOr<KernelPlan> planKernel(AttentionOp op, int64_t warps,
 
 /// Reads auxiliary operands in the kernel. The id range of a tile (for the
 /// document mask's tile classes) is a warp-wide reduction: each lane reads
-/// every 32nd id and shuffles combine them, instead of every lane reading
-/// the whole tile. A range asked for again with the same bounds (the query
+/// every 32nd id and redux.sync combines them, instead of every lane
+/// reading the whole tile. A range asked for again with the same bounds (the query
 /// tile's, once per key tile) reuses the first result where it dominates.
 class WarpAuxReader : public OperandAuxReader {
 public:
@@ -231,16 +231,12 @@ private:
               arith::MaxSIOp::create(nb, nloc, minMax[1], id), minMax[1]);
           scf::YieldOp::create(nb, nloc, ValueRange{newMin, newMax});
         });
-    Value minimum = loop.getResult(0), maximum = loop.getResult(1);
-    for (int64_t offset = 1; offset < kWarpSize; offset *= 2) {
-      auto across = [&](Value x) -> Value {
-        return gpu::ShuffleOp::create(b, loc, x, offset, kWarpSize,
-                                      gpu::ShuffleMode::XOR)
-            .getShuffleResult();
-      };
-      minimum = arith::MinSIOp::create(b, loc, minimum, across(minimum));
-      maximum = arith::MaxSIOp::create(b, loc, maximum, across(maximum));
-    }
+    // redux.sync (sm_80+): one instruction per warp-wide min or max.
+    Value everyLane = arith::ConstantIntOp::create(b, loc, i32, -1);
+    Value minimum = NVVM::ReduxOp::create(b, loc, i32, loop.getResult(0),
+                                          NVVM::ReduxKind::MIN, everyLane);
+    Value maximum = NVVM::ReduxOp::create(b, loc, i32, loop.getResult(1),
+                                          NVVM::ReduxKind::MAX, everyLane);
     return {minimum, maximum};
   }
 

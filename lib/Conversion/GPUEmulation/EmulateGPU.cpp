@@ -769,6 +769,35 @@ LogicalResult BlockEmulator::emulate(Operation *op) {
                                           shuffle.getMask()));
         return success();
       })
+      .Case([&](NVVM::ReduxOp redux) -> LogicalResult {
+        bool isMin = redux.getKind() == NVVM::ReduxKind::MIN;
+        if ((!isMin && redux.getKind() != NVVM::ReduxKind::MAX) ||
+            !redux.getVal().getType().isInteger(32))
+          return redux.emitOpError("attn-emulate-gpu: only i32 min and max "
+                                   "reductions are emulated");
+        if (activeLanes)
+          return redux.emitOpError(
+              "attn-emulate-gpu: a reduction under divergent control flow");
+        // Each warp's 32 lanes reduce to one value that all of them get.
+        Value all = lanesOf(redux.getVal());
+        auto warpType = VectorType::get({kWarpSize}, b.getI32Type());
+        Value result = all;
+        for (int64_t w = 0; w < lanes / kWarpSize; ++w) {
+          Value slice = vector::ExtractStridedSliceOp::create(
+              b, loc, all, ArrayRef<int64_t>{w * kWarpSize},
+              ArrayRef<int64_t>{kWarpSize}, ArrayRef<int64_t>{1});
+          Value reduced = vector::ReductionOp::create(
+              b, loc,
+              isMin ? vector::CombiningKind::MINSI
+                    : vector::CombiningKind::MAXSI,
+              slice);
+          result = vector::InsertStridedSliceOp::create(
+              b, loc, vector::BroadcastOp::create(b, loc, warpType, reduced),
+              result, ArrayRef<int64_t>{w * kWarpSize}, ArrayRef<int64_t>{1});
+        }
+        map.map(redux.getRes(), result);
+        return success();
+      })
       .Case([&](gpu::DynamicSharedMemoryOp) {
         map.map(op->getResult(0), sharedMemory);
         return success();

@@ -66,13 +66,13 @@ func.func @dense(%q: tensor<2x8x128x32xf32>, %k: tensor<2x8x128x32xf32>,
 // -----
 
 // Documents: a tile's id range is a warp-wide min/max (strided reads and
-// xor shuffles of i32), the segment ids are kernel parameters.
+// redux.sync), the segment ids are kernel parameters.
 // CHECK-LABEL: gpu.func @packed_attention
 // CHECK-SAME:    %{{.*}}: memref<1x?xi32>, %{{.*}}: memref<1x?xi32>
 // CHECK:         scf.for {{.*}} step %c32
 // CHECK:           memref.load %{{.*}} : memref<1x?xi32>
-// CHECK:         gpu.shuffle {{ *}}xor %{{.*}}, %c1_i32, %c32_i32 : i32
-// CHECK:         arith.minsi
+// CHECK:         nvvm.redux.sync min %{{.*}}, %{{.*}} : i32 -> i32
+// CHECK:         nvvm.redux.sync max %{{.*}}, %{{.*}} : i32 -> i32
 func.func @packed(%q: tensor<1x4x?x64xf16>, %k: tensor<1x4x?x64xf16>,
                   %v: tensor<1x4x?x64xf16>, %qi: tensor<1x?xi32>,
                   %ki: tensor<1x?xi32>) -> tensor<1x4x?x64xf16> {
