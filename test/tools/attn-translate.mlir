@@ -1,3 +1,4 @@
+// REQUIRES: ptxas
 // RUN: attn-translate %s --emit=ptx --chip sm_80 -o %t.ptx --manifest %t.json
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
 // RUN: FileCheck %s --check-prefix=MANIFEST < %t.json

@@ -56,6 +56,11 @@ Options cudaOptions(const TempCache &cache) {
   return o;
 }
 
+/// Compiling for CUDA needs the toolkit (ptxas, libdevice), not a GPU.
+bool haveToolkit() {
+  return llvm::sys::fs::exists(ATTN_CUDA_TOOLKIT_DIR "/bin/ptxas");
+}
+
 void useFakeDriver() {
   setenv("ATTN_CUDA_DRIVER", ATTN_FAKE_CUDA_DRIVER, 1);
   setenv("FAKE_CUDA_SM", "90", 1);
@@ -124,6 +129,8 @@ TEST(Jit, CudaWithoutADriverSaysSo) {
 }
 
 TEST(Jit, CudaKernelsHitMissAndInvalidateTheDiskCache) {
+  if (!haveToolkit())
+    GTEST_SKIP() << "no CUDA toolkit at " ATTN_CUDA_TOOLKIT_DIR;
   useFakeDriver();
   TempCache cache;
   Options o = cudaOptions(cache);
@@ -148,6 +155,8 @@ TEST(Jit, CudaKernelsHitMissAndInvalidateTheDiskCache) {
 }
 
 TEST(Jit, CorruptCacheFilesAreRecompiled) {
+  if (!haveToolkit())
+    GTEST_SKIP() << "no CUDA toolkit at " ATTN_CUDA_TOOLKIT_DIR;
   useFakeDriver();
   TempCache cache;
   Options o = cudaOptions(cache);
