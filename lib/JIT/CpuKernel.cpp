@@ -38,26 +38,6 @@ void initializeNativeTarget() {
   });
 }
 
-/// A memref descriptor as the C interface passes it:
-/// {allocated, aligned, offset, sizes[rank], strides[rank]}.
-struct MemRefDescriptor {
-  std::vector<int64_t> words;
-
-  explicit MemRefDescriptor(const runtime::TensorRef &t) {
-    size_t rank = t.shape.size();
-    words.resize(3 + 2 * rank);
-    words[0] = reinterpret_cast<int64_t>(t.data);
-    words[1] = reinterpret_cast<int64_t>(t.data);
-    words[2] = 0;
-    int64_t stride = 1;
-    for (size_t i = rank; i-- > 0;) {
-      words[3 + i] = t.shape[i];
-      words[3 + rank + i] = stride;
-      stride *= t.shape[i];
-    }
-  }
-};
-
 } // namespace
 
 struct CpuKernel::Impl {
@@ -184,13 +164,13 @@ llvm::Error CpuKernel::run(llvm::ArrayRef<runtime::TensorRef> inputs,
 
   // _mlir_ciface_<entry>(desc *...) through its packed wrapper: each packed
   // argument points at a descriptor pointer.
-  std::vector<MemRefDescriptor> descriptors;
+  std::vector<std::vector<int64_t>> descriptors;
   for (const runtime::TensorRef &t :
        llvm::concat<const runtime::TensorRef>(inputs, outputs))
-    descriptors.emplace_back(t);
+    runtime::appendMemrefDescriptor(t, descriptors.emplace_back());
   std::vector<void *> descriptorPtrs, packedArgs;
-  for (MemRefDescriptor &d : descriptors)
-    descriptorPtrs.push_back(d.words.data());
+  for (std::vector<int64_t> &words : descriptors)
+    descriptorPtrs.push_back(words.data());
   for (void *&p : descriptorPtrs)
     packedArgs.push_back(&p);
   impl->entry(packedArgs.data());

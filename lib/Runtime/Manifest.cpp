@@ -460,21 +460,8 @@ planLaunch(const Manifest &m, llvm::ArrayRef<TensorRef> inputs,
       plan->argStorage.push_back(*v);
       continue;
     }
-    const TensorRef &t = p.isOutput ? outputs[p.tensor] : inputs[p.tensor];
-    auto ptr = static_cast<int64_t>(reinterpret_cast<intptr_t>(t.data));
-    plan->argStorage.push_back(ptr);
-    plan->argStorage.push_back(ptr);
-    plan->argStorage.push_back(0);
-    for (int64_t size : t.shape)
-      plan->argStorage.push_back(size);
-    int64_t stride = 1;
-    std::vector<int64_t> strides(t.shape.size());
-    for (size_t i = t.shape.size(); i-- > 0;) {
-      strides[i] = stride;
-      stride *= t.shape[i];
-    }
-    plan->argStorage.insert(plan->argStorage.end(), strides.begin(),
-                            strides.end());
+    appendMemrefDescriptor(p.isOutput ? outputs[p.tensor] : inputs[p.tensor],
+                           plan->argStorage);
   }
   for (int64_t &slot : plan->argStorage)
     plan->args.push_back(&slot);

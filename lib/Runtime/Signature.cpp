@@ -68,6 +68,19 @@ int64_t TensorRef::numElements() const {
   return n;
 }
 
+void appendMemrefDescriptor(const TensorRef &t, std::vector<int64_t> &words) {
+  auto ptr = static_cast<int64_t>(reinterpret_cast<intptr_t>(t.data));
+  size_t rank = t.shape.size(), first = words.size();
+  words.insert(words.end(), {ptr, ptr, 0});
+  words.insert(words.end(), t.shape.begin(), t.shape.end());
+  words.resize(first + 3 + 2 * rank);
+  int64_t stride = 1;
+  for (size_t i = rank; i-- > 0;) {
+    words[first + 3 + rank + i] = stride;
+    stride *= t.shape[i];
+  }
+}
+
 std::string describeDims(const Param &param) {
   std::string s;
   llvm::raw_string_ostream os(s);

@@ -80,6 +80,11 @@ struct KernelSignature {
   shapeOf(const Param &param, const DimBindings &bindings) const;
 };
 
+/// Appends MLIR's expanded memref descriptor of the dense row-major tensor
+/// `t` to `words`: allocated and aligned pointer, offset 0, sizes[rank],
+/// strides[rank]. Compiled kernels, CPU and GPU, take tensors this way.
+void appendMemrefDescriptor(const TensorRef &t, std::vector<int64_t> &words);
+
 /// Prints `[B=?, Hq=8, Sq=?, D=64]` (derived dimensions as
 /// `QBlocks=ceil(Sq/64)`).
 std::string describeDims(const Param &param);
