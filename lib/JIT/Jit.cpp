@@ -75,8 +75,8 @@ std::string optionKey(const Options &o, llvm::StringRef chip) {
       .str();
 }
 
-llvm::Expected<std::unique_ptr<Kernel>> compileCpu(llvm::StringRef spec,
-                                                   const Options &o) {
+llvm::Expected<CompileResult> compileCpu(llvm::StringRef spec,
+                                         const Options &o) {
   CpuOptions cpu;
   cpu.entry = o.entry;
   cpu.tileQ = o.tileQ;
@@ -85,7 +85,8 @@ llvm::Expected<std::unique_ptr<Kernel>> compileCpu(llvm::StringRef spec,
   auto kernel = CpuKernel::compile(spec, cpu);
   if (!kernel)
     return kernel.takeError();
-  return std::make_unique<CpuJitKernel>(std::move(*kernel));
+  return CompileResult{std::make_shared<CpuJitKernel>(std::move(*kernel)),
+                       Origin::Compiled};
 }
 
 /// Compiles to a cubin and its manifest.
@@ -201,12 +202,18 @@ llvm::Expected<CompileResult> compileCuda(llvm::StringRef spec,
                        Origin::Compiled};
 }
 
+/// The outcome of one compile: the kernel, or the error message.
+struct Compiled {
+  std::shared_ptr<const Kernel> kernel;
+  std::string error;
+};
+
 /// Kernels in memory, by key; a future while one compiles, so that
-/// concurrent callers wait for it instead of compiling it again.
+/// concurrent callers wait for it instead of compiling it again. Failed
+/// compiles are removed, so a later call tries again.
 struct MemoryCache {
   std::mutex mutex;
-  std::map<std::string, std::shared_future<std::shared_ptr<const Kernel>>>
-      entries;
+  std::map<std::string, std::shared_future<Compiled>> entries;
 };
 
 /// Never destroyed: kernels hold JIT engines that must not outlive LLVM's
@@ -255,52 +262,33 @@ llvm::Expected<CompileResult> compile(llvm::StringRef spec,
           .str()));
 
   MemoryCache &cache = memoryCache();
-  std::promise<std::shared_ptr<const Kernel>> promise;
-  std::shared_future<std::shared_ptr<const Kernel>> pending;
+  std::promise<Compiled> promise;
+  std::shared_future<Compiled> pending;
   {
     std::lock_guard<std::mutex> lock(cache.mutex);
-    auto it = cache.entries.find(key);
-    if (it == cache.entries.end()) {
-      cache.entries.emplace(key, promise.get_future().share());
-    } else {
+    auto [it, inserted] =
+        cache.entries.try_emplace(key, promise.get_future().share());
+    if (!inserted)
       pending = it->second;
-    }
   }
   if (pending.valid()) {
-    std::shared_ptr<const Kernel> kernel = pending.get();
-    if (kernel)
-      return CompileResult{kernel, Origin::MemoryCache};
-    // The compile this waited for failed: try again (and report its error).
-    {
-      std::lock_guard<std::mutex> lock(cache.mutex);
-      auto it = cache.entries.find(key);
-      if (it != cache.entries.end() && it->second.valid() &&
-          it->second.wait_for(std::chrono::seconds(0)) ==
-              std::future_status::ready &&
-          !it->second.get())
-        cache.entries.erase(it);
-    }
-    return compile(spec, options);
+    const Compiled &done = pending.get();
+    if (!done.kernel)
+      return makeError(done.error);
+    return CompileResult{done.kernel, Origin::MemoryCache};
   }
 
   llvm::Expected<CompileResult> result =
-      options.target == Target::Cpu
-          ? [&]() -> llvm::Expected<CompileResult> {
-              auto kernel = compileCpu(spec, options);
-              if (!kernel)
-                return kernel.takeError();
-              return CompileResult{std::shared_ptr<const Kernel>(
-                                       std::move(*kernel)),
-                                   Origin::Compiled};
-            }()
-          : compileCuda(spec, options, chip, key);
+      options.target == Target::Cpu ? compileCpu(spec, options)
+                                    : compileCuda(spec, options, chip, key);
   if (!result) {
-    promise.set_value(nullptr);
+    std::string error = llvm::toString(result.takeError());
+    promise.set_value(Compiled{nullptr, error});
     std::lock_guard<std::mutex> lock(cache.mutex);
     cache.entries.erase(key);
-    return result.takeError();
+    return makeError(error);
   }
-  promise.set_value(result->kernel);
+  promise.set_value(Compiled{result->kernel, ""});
   return result;
 }
 

@@ -25,9 +25,22 @@ namespace attn {
 
 using runtime::Expr;
 
+namespace {
+/// Per GpuEmit: its name (the manifest's binary_format) and the
+/// gpu-module-to-binary format that produces it.
+struct EmitFormat {
+  StringRef name;
+  StringRef pipelineFormat;
+};
+constexpr EmitFormat kEmitFormats[] = {{"ptx", "isa"},
+                                       {"cubin", "bin"},
+                                       {"fatbin", "fatbin"},
+                                       {"llvmir", "llvm"}};
+const EmitFormat &formatOf(GpuEmit emit) { return kEmitFormats[int(emit)]; }
+} // namespace
+
 std::string GpuCompileOptions::str() const {
-  static const char *const emitNames[] = {"ptx", "cubin", "fatbin", "llvmir"};
-  return (llvm::Twine("emit=") + emitNames[int(emit)] + " chip=" + chip +
+  return (llvm::Twine("emit=") + formatOf(emit).name + " chip=" + chip +
           " warps=" + llvm::Twine(warps) + " tile-kv=" + llvm::Twine(tileKv) +
           " entry=" + entry + " toolkit=" + toolkit)
       .str();
@@ -130,34 +143,6 @@ private:
   const runtime::KernelSignature &sig;
 };
 
-StringRef formatOption(GpuEmit emit) {
-  switch (emit) {
-  case GpuEmit::Ptx:
-    return "isa";
-  case GpuEmit::Cubin:
-    return "bin";
-  case GpuEmit::Fatbin:
-    return "fatbin";
-  case GpuEmit::LlvmIr:
-    return "llvm";
-  }
-  return "isa";
-}
-
-StringRef manifestFormat(GpuEmit emit) {
-  switch (emit) {
-  case GpuEmit::Ptx:
-    return "ptx";
-  case GpuEmit::Cubin:
-    return "cubin";
-  case GpuEmit::Fatbin:
-    return "fatbin";
-  case GpuEmit::LlvmIr:
-    return "llvmir";
-  }
-  return "ptx";
-}
-
 /// LLVM bitcode to text; other images are returned as they are.
 FailureOr<std::string> printableImage(StringRef bytes, Location loc) {
   if (!bytes.starts_with("BC"))
@@ -197,7 +182,7 @@ FailureOr<GpuBinary> compileForGpu(ModuleOp spec, StringRef specText,
   gpu.chip = options.chip;
   gpu.warps = options.warps;
   gpu.tileKv = options.tileKv;
-  gpu.format = formatOption(options.emit).str();
+  gpu.format = formatOf(options.emit).pipelineFormat.str();
   if (!options.toolkit.empty())
     gpu.toolkit = options.toolkit;
   buildLowerToNVVMPipeline(pm, gpu);
@@ -232,7 +217,7 @@ FailureOr<GpuBinary> compileForGpu(ModuleOp spec, StringRef specText,
   runtime::Manifest &m = result.manifest;
   m.kernel = launch.getKernelName().getValue().str();
   m.chip = options.chip;
-  m.binaryFormat = manifestFormat(options.emit).str();
+  m.binaryFormat = formatOf(options.emit).name.str();
   m.compiler = compilerVersion().str();
   m.specHash = llvm::utohexstr(llvm::xxh3_64bits(
       (specText + "\n" + options.str() + "\n" + m.compiler).str()));
