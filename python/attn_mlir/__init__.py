@@ -90,38 +90,20 @@ class Kernel:
             raise Error(f"missing input(s) {', '.join(missing)}")
         return [values[n] for n in names]
 
-    def _output_shapes(self, inputs: list) -> list:
-        sizes = {}
-        for (name, dtype, dims), x in zip(self.inputs, inputs):
-            if len(x.shape) != len(dims):
-                raise Error(f"input {name!r} has rank {len(x.shape)}, the kernel "
-                            f"expects {len(dims)} "
-                            f"({', '.join(d[0] for d in dims)})")
-            for (dim, _, derived, _), size in zip(dims, x.shape):
-                if not derived:
-                    sizes.setdefault(dim, int(size))
-        shapes = []
-        for _, _, dims in self.outputs:
-            shapes.append(tuple(s if s is not None else sizes.get(d, 0)
-                                for d, s, *_ in dims))
-        return shapes
-
     def __call__(self, *args, stream: Optional[int] = None, **extra):
         inputs = self._bind(args, extra)
-        for (name, dtype, _), x in zip(self.inputs, inputs):
+        for (name, _, _), x in zip(self.inputs, inputs):
             if not hasattr(x, "shape") or not hasattr(x, "dtype"):
                 raise Error(f"input {name!r} must be a NumPy array or a tensor, "
                             f"got {type(x).__name__}")
-            got = _dtype_name(x)
-            if got != dtype:
-                raise Error(f"input {name!r} has element type {got}, the kernel "
-                            f"expects {dtype}")
-        shapes = self._output_shapes(inputs)
+        # Dtypes, ranks and sizes are checked by the signature, as a call is.
+        shapes = self._native.output_shapes(
+            [(_dtype_name(x), list(x.shape)) for x in inputs])
         first = inputs[0]
         if _is_torch(first):
             import torch
             inputs = [x.contiguous() for x in inputs]
-            outputs = [torch.empty(shape, dtype=getattr(torch, _TORCH_DTYPES[t]),
+            outputs = [torch.empty(tuple(shape), dtype=getattr(torch, _TORCH_DTYPES[t]),
                                    device=first.device)
                        for shape, (_, t, _) in zip(shapes, self.outputs)]
             if stream is None and first.is_cuda:

@@ -13,6 +13,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/shared_ptr.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
@@ -137,6 +138,36 @@ NB_MODULE(_native, m) {
                      }
                      return "?";
                    })
+      .def(
+          "output_shapes",
+          [](const PyKernel &k,
+             const std::vector<std::pair<std::string, std::vector<int64_t>>>
+                 &inputs) {
+            const runtime::KernelSignature &sig = k.kernel->signature();
+            std::vector<runtime::TensorRef> refs;
+            for (const auto &[dtype, shape] : inputs) {
+              std::optional<runtime::DType> t = runtime::parseDType(dtype);
+              if (!t)
+                raise(llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                              "unknown dtype '%s'",
+                                              dtype.c_str()));
+              refs.push_back(runtime::TensorRef{nullptr, *t, shape});
+            }
+            llvm::Expected<runtime::DimBindings> bindings = sig.bind(refs);
+            if (!bindings)
+              raise(bindings.takeError());
+            std::vector<std::vector<int64_t>> shapes;
+            for (const runtime::Param &p : sig.outputs) {
+              auto shape = sig.shapeOf(p, *bindings);
+              if (!shape)
+                raise(shape.takeError());
+              shapes.push_back(std::move(*shape));
+            }
+            return shapes;
+          },
+          nb::arg("inputs"),
+          "The output shapes for inputs given as (dtype, shape); checks "
+          "dtypes, ranks and sizes as a call does.")
       .def(
           "run",
           [](const PyKernel &k, std::vector<Array> inputs,
