@@ -255,90 +255,79 @@ prepareInputs(const runtime::KernelSignature &sig) {
   return inputs;
 }
 
-/// Runs `kernel` on `inputs` (converted to the kernel's element types) and
-/// returns its outputs.
-Expected<std::vector<HostTensor>> runKernel(const jit::CpuKernel &kernel,
-                                            std::vector<HostTensor> &inputs) {
-  const runtime::KernelSignature &sig = kernel.signature();
-  std::vector<HostTensor> converted;
-  std::vector<runtime::TensorRef> inRefs;
+/// The tensors of one call: the inputs converted to the kernel's element
+/// types and the outputs (NaN-filled) in the shapes the inputs bind.
+struct HostCall {
+  std::vector<HostTensor> inputs, outputs;
+};
+
+Expected<HostCall> prepareCall(const runtime::KernelSignature &sig,
+                               std::vector<HostTensor> &inputs) {
+  HostCall call;
+  std::vector<runtime::TensorRef> refs;
   for (auto [param, t] : llvm::zip_equal(sig.inputs, inputs)) {
-    converted.push_back(t.dtype() == param.dtype ? t : t.convertTo(param.dtype));
-    inRefs.push_back(converted.back().ref());
+    call.inputs.push_back(t.dtype() == param.dtype ? t
+                                                   : t.convertTo(param.dtype));
+    refs.push_back(call.inputs.back().ref());
   }
-  Expected<runtime::DimBindings> bindings = sig.bind(inRefs);
+  Expected<runtime::DimBindings> bindings = sig.bind(refs);
   if (!bindings)
     return bindings.takeError();
-  std::vector<HostTensor> outputs;
-  std::vector<runtime::TensorRef> outRefs;
   for (const runtime::Param &param : sig.outputs) {
     Expected<std::vector<int64_t>> shape = sig.shapeOf(param, *bindings);
     if (!shape)
       return shape.takeError();
-    outputs.emplace_back(param.dtype, *shape);
+    call.outputs.emplace_back(param.dtype, *shape);
   }
-  for (HostTensor &t : outputs)
+  return call;
+}
+
+/// Runs `kernel` on the host and returns its outputs.
+Expected<std::vector<HostTensor>> runKernel(const jit::CpuKernel &kernel,
+                                            std::vector<HostTensor> &inputs) {
+  Expected<HostCall> call = prepareCall(kernel.signature(), inputs);
+  if (!call)
+    return call.takeError();
+  std::vector<runtime::TensorRef> inRefs, outRefs;
+  for (HostTensor &t : call->inputs)
+    inRefs.push_back(t.ref());
+  for (HostTensor &t : call->outputs)
     outRefs.push_back(t.ref());
   if (Error e = kernel.run(inRefs, outRefs))
     return std::move(e);
-  return outputs;
+  return std::move(call->outputs);
 }
 
-/// Runs `kernel` on the GPU: copies the inputs (converted to the kernel's
-/// element types) to device memory, poisons the outputs, launches, waits
+/// Runs `kernel` on the GPU: copies the call's tensors to device memory
+/// (outputs poisoned with NaN, so unwritten elements show), launches, waits
 /// and copies the outputs back.
 Expected<std::vector<HostTensor>> runOnCuda(const jit::Kernel &kernel,
                                             std::vector<HostTensor> &inputs) {
-  const runtime::KernelSignature &sig = kernel.signature();
-  std::vector<HostTensor> converted;
-  std::vector<runtime::TensorRef> hostRefs, deviceIns, deviceOuts;
+  Expected<HostCall> call = prepareCall(kernel.signature(), inputs);
+  if (!call)
+    return call.takeError();
   std::vector<runtime::DeviceBuffer> buffers;
-  auto upload = [&](HostTensor &t) -> Expected<runtime::TensorRef> {
+  std::vector<runtime::TensorRef> refs;
+  for (HostTensor &t : llvm::concat<HostTensor>(call->inputs, call->outputs)) {
     auto buffer = runtime::DeviceBuffer::allocate(t.byteSize());
     if (!buffer)
       return buffer.takeError();
     if (Error e = buffer->copyFromHost(t.data(), t.byteSize()))
       return std::move(e);
+    refs.push_back(runtime::TensorRef{buffer->data(), t.dtype(), t.shape()});
     buffers.push_back(std::move(*buffer));
-    return runtime::TensorRef{buffers.back().data(), t.dtype(), t.shape()};
-  };
-  for (auto [param, t] : llvm::zip_equal(sig.inputs, inputs))
-    converted.push_back(t.dtype() == param.dtype ? t : t.convertTo(param.dtype));
-  for (HostTensor &t : converted) {
-    hostRefs.push_back(t.ref());
-    auto ref = upload(t);
-    if (!ref)
-      return ref.takeError();
-    deviceIns.push_back(*ref);
   }
-  Expected<runtime::DimBindings> bindings = sig.bind(hostRefs);
-  if (!bindings)
-    return bindings.takeError();
-  std::vector<HostTensor> outputs;
-  for (const runtime::Param &param : sig.outputs) {
-    Expected<std::vector<int64_t>> shape = sig.shapeOf(param, *bindings);
-    if (!shape)
-      return shape.takeError();
-    outputs.emplace_back(param.dtype, *shape);
-  }
-  for (HostTensor &t : outputs) {
-    auto ref = upload(t); // NaN-filled: unwritten elements show
-    if (!ref)
-      return ref.takeError();
-    deviceOuts.push_back(*ref);
-  }
-  if (Error e = kernel.run(deviceIns, deviceOuts))
+  size_t numInputs = call->inputs.size();
+  if (Error e = kernel.run(llvm::ArrayRef(refs).take_front(numInputs),
+                           llvm::ArrayRef(refs).drop_front(numInputs)))
     return std::move(e);
   if (Error e = runtime::synchronizeDevice())
     return std::move(e);
-  for (auto [t, ref] : llvm::zip_equal(outputs, deviceOuts)) {
-    auto &buffer = *llvm::find_if(buffers, [&](const runtime::DeviceBuffer &b) {
-      return b.data() == ref.data;
-    });
+  for (auto [t, buffer] : llvm::zip_equal(
+           call->outputs, llvm::ArrayRef(buffers).drop_front(numInputs)))
     if (Error e = buffer.copyToHost(t.data(), t.byteSize()))
       return std::move(e);
-  }
-  return outputs;
+  return std::move(call->outputs);
 }
 
 Error writeOutputs(const runtime::KernelSignature &sig,
