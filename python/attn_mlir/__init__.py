@@ -141,7 +141,7 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
               score_mods: Sequence[ScoreMod] = (),
               score_mod: Optional[Callable] = None,
               normalization: Optional[str] = None, scale: Optional[float] = None,
-              return_lse: bool = False, block: Optional[Sequence[int]] = None,
+              return_lse: bool = False,
               **operands):
     """Attention in one call, for FlexAttention users: builds the spec from
     the tensors (``q [B, Hq, Sq, D]``, ``k [B, Hkv, Skv, D]``,
@@ -168,7 +168,7 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
                 kv_len=k.shape[2] if static else None,
                 score_mods=tuple(score_mods), score_mod=score_mod,
                 normalization=normalization, scale=scale, return_lse=return_lse,
-                block=block, bias_shape=bias_shape)
+                bias_shape=bias_shape)
     target = "cuda" if _is_torch(q) and q.is_cuda else "cpu"
     kernel = compile(spec, target)
     return kernel(q, k, v, **operands)

@@ -144,10 +144,16 @@ def neighborhood(grid: Sequence[int], kernel: Sequence[int],
     return _Attr(f"#attn.neighborhood<{', '.join(params)}>")
 
 
+class _BlockSparse(_Attr):
+    def __init__(self, block: Sequence[int]):
+        super().__init__(f"#attn.block_sparse<block = {_list(block)}>", ("layout",))
+        self.block = [int(b) for b in block]
+
+
 def block_sparse(block: Sequence[int]) -> Mask:
     """Blocks of ``block = (rows, cols)`` on or off by a ``layout`` operand
     (``[B or 1, H or 1, ceil(Sq/rows), ceil(Skv/cols)]``, bool or int8)."""
-    return _Attr(f"#attn.block_sparse<block = {_list(block)}>", ("layout",))
+    return _BlockSparse(block)
 
 
 def document() -> Mask:
@@ -430,7 +436,6 @@ class Spec:
     normalization: Optional[str] = None
     scale: Optional[float] = None
     return_lse: bool = False
-    block: Optional[Sequence[int]] = None
     bias_shape: Optional[Sequence[Dim]] = None
     layout_dtype: str = "i8"
     name: str = "attn"
@@ -468,9 +473,8 @@ class Spec:
         masks = [self.mask]
         while masks:
             m = masks.pop()
-            if isinstance(m, _Attr) and m.text.startswith("#attn.block_sparse"):
-                inner = m.text[m.text.index("[") + 1:m.text.index("]")]
-                return [int(x) for x in inner.split(",")]
+            if isinstance(m, _BlockSparse):
+                return m.block
             masks += getattr(m, "masks", []) + ([m.mask] if isinstance(m, _Not) else [])
         raise ValueError("no block_sparse mask")
 
