@@ -168,6 +168,18 @@ std::optional<int> chipNumber(llvm::StringRef chip) {
   return n;
 }
 
+/// Runs one driver call in device `ordinal`'s context (loading the driver
+/// if needed); `what` names it in errors.
+llvm::Error onDevice(int ordinal, const llvm::Twine &what,
+                     llvm::function_ref<CUresult(const Driver &)> call) {
+  llvm::Expected<const Driver &> d = driver();
+  if (!d)
+    return d.takeError();
+  if (llvm::Error e = d->enter(ordinal))
+    return e;
+  return d->check(call(*d), what);
+}
+
 } // namespace
 
 llvm::Expected<CudaDevice> getCudaDevice(int ordinal) {
@@ -316,12 +328,8 @@ llvm::Error CudaKernel::launch(llvm::ArrayRef<TensorRef> inputs,
 }
 
 llvm::Error synchronizeDevice(int ordinal) {
-  llvm::Expected<const Driver &> d = driver();
-  if (!d)
-    return d.takeError();
-  if (llvm::Error e = d->enter(ordinal))
-    return e;
-  return d->check(d->cuCtxSynchronize(), "running the kernel");
+  return onDevice(ordinal, "running the kernel",
+                  [](const Driver &d) { return d.cuCtxSynchronize(); });
 }
 
 llvm::Expected<DeviceBuffer> DeviceBuffer::allocate(size_t bytes, int ordinal) {
@@ -371,10 +379,9 @@ llvm::Error DeviceBuffer::copyFromHost(const void *src, size_t n) {
                 llvm::Twine(bytes));
   if (n == 0)
     return llvm::Error::success();
-  const Driver &d = llvm::cantFail(driver());
-  if (llvm::Error e = d.enter(ordinal))
-    return e;
-  return d.check(d.cuMemcpyHtoD(ptr, src, n), "cuMemcpyHtoD");
+  return onDevice(ordinal, "cuMemcpyHtoD", [&](const Driver &d) {
+    return d.cuMemcpyHtoD(ptr, src, n);
+  });
 }
 
 llvm::Error DeviceBuffer::copyToHost(void *dst, size_t n) const {
@@ -383,19 +390,17 @@ llvm::Error DeviceBuffer::copyToHost(void *dst, size_t n) const {
                 llvm::Twine(bytes));
   if (n == 0)
     return llvm::Error::success();
-  const Driver &d = llvm::cantFail(driver());
-  if (llvm::Error e = d.enter(ordinal))
-    return e;
-  return d.check(d.cuMemcpyDtoH(dst, ptr, n), "cuMemcpyDtoH");
+  return onDevice(ordinal, "cuMemcpyDtoH", [&](const Driver &d) {
+    return d.cuMemcpyDtoH(dst, ptr, n);
+  });
 }
 
 llvm::Error DeviceBuffer::poison() {
   if (bytes == 0)
     return llvm::Error::success();
-  const Driver &d = llvm::cantFail(driver());
-  if (llvm::Error e = d.enter(ordinal))
-    return e;
-  return d.check(d.cuMemsetD8(ptr, 0xff, bytes), "cuMemsetD8");
+  return onDevice(ordinal, "cuMemsetD8", [&](const Driver &d) {
+    return d.cuMemsetD8(ptr, 0xff, bytes);
+  });
 }
 
 } // namespace attn::runtime
