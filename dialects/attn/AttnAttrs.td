@@ -34,6 +34,12 @@ def Attn_BoolParameter : AttrOrTypeParameter<"bool", ""> {
   let printer = "$_printer << ($_self ? \"true\" : \"false\")";
   let defaultValue = "false";
 }
+// `true` / `false`, default true.
+def Attn_TrueByDefaultParameter : AttrOrTypeParameter<"bool", ""> {
+  let parser = "::attn::parseBool($_parser)";
+  let printer = "$_printer << ($_self ? \"true\" : \"false\")";
+  let defaultValue = "true";
+}
 // A float literal, e.g. `30.0` or `-6.9`.
 class Attn_FloatParameter<string default = ""> : APFloatParameter<""> {
   let parser = "::attn::parseFloat($_parser)";
@@ -367,13 +373,18 @@ def Attn_SigmoidAttr : Attn_NormalizationAttr<"Sigmoid", "sigmoid"> {
   let assemblyFormat = "(`<` struct($bias)^ `>`)?";
 }
 
-def Attn_ReluAttr
-    : Attn_NormalizationAttr<"Relu", "relu", ["buildOutputFactor"]> {
-  let summary = "ReLU attention: weights relu(s), optionally divided by Skv";
+def Attn_ReluAttr : Attn_Attr<"Relu", "relu", [
+    DeclareAttrInterfaceMethods<Attn_NormalizationAttrInterface,
+                                ["buildOutputFactor"]>,
+    DeclareAttrInterfaceMethods<Attn_FeatureMapAttrInterface>]> {
+  let summary = "ReLU: attention weights relu(s), or the feature map relu(x)";
   let description = [{
-    Each allowed score gets weight `max(s, 0)`; masked scores get 0; the
-    output is the weighted sum of values, divided by `Skv` when
-    `divide_by_length = true` (Wortsman et al.).
+    As the normalization of `attn.attention`, each allowed score gets weight
+    `max(s, 0)`; masked scores get 0; the output is the weighted sum of
+    values, divided by `Skv` when `divide_by_length = true` (Wortsman et al.).
+
+    As the feature map of `attn.linear_attention`, `phi(x) = max(x, 0)`
+    elementwise (F = D); `divide_by_length` does not apply there.
 
     ```mlir
     #attn.relu<divide_by_length = true>
@@ -381,6 +392,132 @@ def Attn_ReluAttr
   }];
   let parameters = (ins Attn_BoolParameter:$divide_by_length);
   let assemblyFormat = "(`<` struct($divide_by_length)^ `>`)?";
+}
+
+//===----------------------------------------------------------------------===//
+// Feature maps of linear attention (ReluAttr above is one too)
+//===----------------------------------------------------------------------===//
+
+class Attn_FeatureMapAttr<string name, string mnemonic,
+                          list<string> overridden = []>
+    : Attn_Attr<name, mnemonic, [
+        DeclareAttrInterfaceMethods<Attn_FeatureMapAttrInterface,
+                                    overridden>]>;
+
+def Attn_EluPlusOneAttr : Attn_FeatureMapAttr<"EluPlusOne", "elu_plus_one"> {
+  let summary = "phi(x) = elu(x) + 1 (Katharopoulos et al., 2020)";
+  let description = [{
+    `x + 1` for `x > 0`, `exp(x)` otherwise; positive, F = D.
+  }];
+  let parameters = (ins);
+}
+
+def Attn_FavorAttr : Attn_FeatureMapAttr<"Favor", "favor",
+                                         ["getWeightsShape"]> {
+  let summary = "Performer FAVOR+ positive random features";
+  let description = [{
+    `phi(x) = exp(W x' - |x'|^2 / 2) / sqrt(m)` with `x' = x * D^(-1/4)` and
+    `W` an `[m, D]` matrix of random features (Choromanski et al., 2021), so
+    that `E[phi(q) . phi(k)] = exp(q . k / sqrt(D))`: linear attention with
+    the denominator normalization approximates softmax attention with scale
+    `1/sqrt(D)`, the better the larger `m`. F = m.
+
+    `W` is the op's `feature_weights` operand (`[m, D]`) when `seed` is
+    absent. With `seed = s` the compiler generates it, deterministically on
+    every machine (`attn::generateFavorWeights`):
+
+    - A splitmix64 stream seeded with `s` gives uniform doubles in (0, 1]
+      (the top 53 bits, plus 2^-53), and pairs of them give standard normals
+      by Box-Muller (`sqrt(-2 ln u1) cos(2 pi u2)`, then `... sin(...)`).
+    - `orthogonal = false`: `W` is filled with normals row by row.
+    - `orthogonal = true` (the default): `W` is built in blocks of `D` rows
+      (the last block truncated). A block is a `D x D` Gaussian matrix,
+      filled row by row, whose rows are orthonormalized by modified
+      Gram-Schmidt; then each row is scaled by the norm of a fresh Gaussian
+      `D`-vector (a chi-distributed length with `D` degrees of freedom), so
+      rows are exactly orthogonal within a block and have the lengths of
+      Gaussian rows.
+
+    `exp` of large projections overflows: the features are not stabilized
+    by subtracting a maximum (that would not cancel without the
+    denominator), so keep `|x'|` moderate (as Performer's inputs are).
+
+    ```mlir
+    #attn.favor<features = 256, seed = 7>
+    #attn.favor<features = 64, seed = 1, orthogonal = false>
+    #attn.favor<features = 128>   // W from the feature_weights operand
+    ```
+  }];
+  let parameters = (ins "int64_t":$features,
+                        OptionalParameter<"std::optional<int64_t>">:$seed,
+                        Attn_TrueByDefaultParameter:$orthogonal);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Attn_CosformerAttr : Attn_FeatureMapAttr<"Cosformer", "cosformer",
+                                             ["isPositional"]> {
+  let summary = "cosFormer: relu features with a cos/sin re-weighting";
+  let description = [{
+    `phi(x_i) = [relu(x_i) cos(pi i / 2M), relu(x_i) sin(pi i / 2M)]` for the
+    row at sequence position `i` (Qin et al., 2022), so that
+    `phi(q_i) . phi(k_j) = relu(q_i) . relu(k_j) cos(pi (i - j) / 2M)`.
+    `M` is `max_len` when given, else the longer of Sq and Skv. F = 2D.
+    Positions restart at 0 in each op, so a sequence cannot be split into
+    pieces with state passing.
+
+    ```mlir
+    #attn.cosformer
+    #attn.cosformer<max_len = 8192>
+    ```
+  }];
+  let parameters = (ins OptionalParameter<"std::optional<int64_t>">:$max_len);
+  let assemblyFormat = "(`<` struct(params)^ `>`)?";
+  let genVerifyDecl = 1;
+}
+
+def Attn_HedgehogAttr : Attn_FeatureMapAttr<"Hedgehog", "hedgehog",
+                                            ["getWeightsShape"]> {
+  let summary = "Hedgehog: a learned projection followed by softmaxes";
+  let description = [{
+    `phi(x) = [softmax(x W), softmax(-x W)]` with `W` the op's
+    `feature_weights` operand `[D, features]`, each softmax over the
+    `features` entries (Zhang et al., 2024). F = 2 * features.
+
+    ```mlir
+    #attn.hedgehog<features = 64>
+    ```
+  }];
+  let parameters = (ins "int64_t":$features);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Attn_TaylorAttr : Attn_FeatureMapAttr<"Taylor", "taylor"> {
+  let summary = "Taylor expansion of exp (Based, Arora et al., 2024)";
+  let description = [{
+    Features whose dot product is the Taylor expansion of `exp(q.k/sqrt(D))`
+    to `order` 1 or 2:
+    `phi(q) . phi(k) = 1 + q.k / sqrt(D) (+ (q.k)^2 / (2 D) for order 2)`,
+    with `phi(x) = [1, x / D^(1/4), vec(x x^T) / (sqrt(2) sqrt(D))]`.
+    F = 1 + D (+ D^2 for order 2), so this map is for small head dimensions
+    (Based uses D = 16).
+
+    ```mlir
+    #attn.taylor<order = 2>
+    ```
+  }];
+  let parameters = (ins DefaultValuedParameter<"int64_t", "2">:$order);
+  let assemblyFormat = "(`<` struct(params)^ `>`)?";
+  let genVerifyDecl = 1;
+}
+
+def Attn_LinearNormalization : I32EnumAttr<"LinearNormalization",
+    "how linear attention normalizes its output", [
+      I32EnumAttrCase<"Denominator", 0, "denominator">,
+      I32EnumAttrCase<"None", 1, "none">
+    ]> {
+  let cppNamespace = "::attn";
 }
 
 #endif // ATTN_ATTRS_TD

@@ -161,6 +161,60 @@ def Attn_NormalizationAttrInterface
   ];
 }
 
+def Attn_FeatureMapAttrInterface : AttrInterface<"FeatureMapAttrInterface"> {
+  let cppNamespace = "::attn";
+  let description = [{
+    A feature map `phi` of linear attention: `phi(q) . phi(k)` stands for the
+    similarity of a query and a key, so that attention can be computed from
+    the state `sum_j phi(k_j) v_j^T` in time linear in the sequence length.
+    The map is written once on tensors of rows (`[B, H, n, D]` to
+    `[B, H, n, F]`, linalg on tensors in the compute type), which the
+    reference and every chunk of the kernels apply to their rows.
+  }];
+  let methods = [
+    InterfaceMethod<
+      /*desc=*/"The number of features F for head dimension `headDim`.",
+      /*retTy=*/"int64_t",
+      /*methodName=*/"getFeatureDim",
+      /*args=*/(ins "int64_t":$headDim)
+    >,
+    InterfaceMethod<
+      /*desc=*/[{
+        Returns `phi(x)`, a `[B, H, n, F]` tensor of the compute type, for
+        `x`, a `[B, H, n, D]` tensor of the compute type whose row `r` is
+        sequence position `context.positionOffset + r`.
+      }],
+      /*retTy=*/"::mlir::Value",
+      /*methodName=*/"buildFeatures",
+      /*args=*/(ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+                    "const ::attn::FeatureMapContext &":$context,
+                    "::mlir::Value":$x)
+    >,
+    InterfaceMethod<
+      /*desc=*/[{
+        The shape the `feature_weights` operand must have for head dimension
+        `headDim`, or nothing when the map reads no weights.
+      }],
+      /*retTy=*/"std::optional<::llvm::SmallVector<int64_t>>",
+      /*methodName=*/"getWeightsShape",
+      /*args=*/(ins "int64_t":$headDim),
+      /*methodBody=*/"",
+      /*defaultImplementation=*/"return std::nullopt;"
+    >,
+    InterfaceMethod<
+      /*desc=*/[{
+        Whether `phi` depends on the sequence position (then a sequence cannot
+        be processed in pieces with state passing).
+      }],
+      /*retTy=*/"bool",
+      /*methodName=*/"isPositional",
+      /*args=*/(ins),
+      /*methodBody=*/"",
+      /*defaultImplementation=*/"return false;"
+    >,
+  ];
+}
+
 def Attn_KernelOpInterface : OpInterface<"KernelOpInterface"> {
   let cppNamespace = "::attn";
   let description = [{

@@ -133,6 +133,109 @@ def Attn_AttentionOp : Attn_Op<"attention", [
   }];
 }
 
+def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [
+    Pure, AttrSizedOperandSegments, AttrSizedResultSegments,
+    DeclareOpInterfaceMethods<ReifyRankedShapedTypeOpInterface,
+                              ["reifyResultShapes"]>,
+    DeclareOpInterfaceMethods<Attn_KernelOpInterface>]> {
+  let summary = "Linear attention with a feature map, causal or not";
+  let description = [{
+    Replaces `softmax(q k^T) v` by `phi(q) (phi(k)^T v)`, with `phi` the
+    `feature_map` (a FeatureMapAttrInterface attribute: `#attn.elu_plus_one`,
+    `#attn.relu`, `#attn.favor`, `#attn.cosformer`, `#attn.hedgehog`,
+    `#attn.taylor`). For every batch `b` and query head `h` (key/value head
+    `h / G`, `G = Hq / Hkv`), with the state `S` (`[F, Dv]`) and normalizer
+    `z` (`[F]`) starting from `initial_state` / `initial_normalizer` (zero
+    when absent):
+
+    - `causal`: for `i` in `0 .. S-1` (Sq = Skv),
+      `S_i = gamma S_{i-1} + phi(k_i) v_i^T`, `z_i = gamma z_{i-1} + phi(k_i)`,
+      `o_i = phi(q_i) S_i / (phi(q_i) . z_i + eps)`;
+    - not causal: `S = S_init + sum_j phi(k_j) v_j^T` (likewise `z`) and
+      `o_i = phi(q_i) S / (phi(q_i) . z + eps)`.
+
+    `gamma` is the per-query-head `decay` operand (`[Hq]`, RetNet and
+    Lightning Attention; causal only), 1 when absent. With
+    `normalization(none)` the output is the numerator `phi(q_i) S_i` and
+    there is no normalizer. `eps` defaults to 1e-6.
+
+    The optional results are the state after the last key (`final_state`
+    `[B, Hq, F, Dv]`, then `final_normalizer` `[B, Hq, F]` with the
+    denominator normalization), so a long sequence can be processed in
+    pieces: feed them to the next piece as its initial state. States are in
+    the accumulation type (f32, f64 for f64 inputs); `o` has the element
+    type of `q`. Shapes are those of `attn.attention`; `F` is the feature
+    map's `getFeatureDim(D)`.
+
+    ```mlir
+    %o = attn.linear_attention %q, %k, %v feature_map(#attn.elu_plus_one)
+        causal
+        : tensor<2x8x1000x64xf16>, tensor<2x8x1000x64xf16>,
+          tensor<2x8x1000x64xf16> -> tensor<2x8x1000x64xf16>
+
+    %o, %s, %z = attn.linear_attention %q, %k, %v
+        feature_map(#attn.favor<features = 128, seed = 3>) causal
+        decay(%gamma : tensor<8xf32>)
+        initial_state(%s0 : tensor<2x8x128x64xf32>)
+        initial_normalizer(%z0 : tensor<2x8x128xf32>)
+        : tensor<2x8x512x64xbf16>, tensor<2x8x512x64xbf16>,
+          tensor<2x8x512x64xbf16>
+        -> tensor<2x8x512x64xbf16>, tensor<2x8x128x64xf32>,
+           tensor<2x8x128xf32>
+    ```
+  }];
+
+  let arguments = (ins
+    AnyRankedTensor:$q,
+    AnyRankedTensor:$k,
+    AnyRankedTensor:$v,
+    Optional<AnyRankedTensor>:$feature_weights,
+    Optional<AnyRankedTensor>:$decay,
+    Optional<AnyRankedTensor>:$initial_state,
+    Optional<AnyRankedTensor>:$initial_normalizer,
+    Attn_FeatureMapAttrInterface:$feature_map,
+    UnitAttr:$causal,
+    DefaultValuedAttr<Attn_LinearNormalization,
+                      "::attn::LinearNormalization::Denominator">:$normalization,
+    OptionalAttr<F64Attr>:$eps
+  );
+  let results = (outs AnyRankedTensor:$o,
+                      Optional<AnyRankedTensor>:$final_state,
+                      Optional<AnyRankedTensor>:$final_normalizer);
+
+  let assemblyFormat = [{
+    $q `,` $k `,` $v `feature_map` `(` $feature_map `)`
+    (`feature_weights` `(` $feature_weights^ `:` type($feature_weights) `)`)?
+    (`causal` $causal^)?
+    (`decay` `(` $decay^ `:` type($decay) `)`)?
+    (`normalization` `(` $normalization^ `)`)?
+    (`eps` `(` $eps^ `)`)?
+    (`initial_state` `(` $initial_state^ `:` type($initial_state) `)`)?
+    (`initial_normalizer` `(` $initial_normalizer^ `:`
+        type($initial_normalizer) `)`)?
+    attr-dict
+    `:` type($q) `,` type($k) `,` type($v) `->` type($o)
+    (`,` type($final_state)^)? (`,` type($final_normalizer)^)?
+  }];
+  let hasVerifier = 1;
+
+  let extraClassDeclaration = [{
+    /// Shapes of the op.
+    ::attn::AttentionShape getShape();
+    /// Element type of features, states and accumulators: f64 for f64
+    /// inputs, else f32.
+    ::mlir::FloatType getComputeType();
+    /// The number of features F.
+    int64_t getFeatureDim();
+    /// Whether the output is divided by phi(q) . z.
+    bool hasDenominator() {
+      return getNormalization() == ::attn::LinearNormalization::Denominator;
+    }
+    /// The `eps` attribute, or 1e-6.
+    double getEpsOrDefault();
+  }];
+}
+
 def Attn_YieldOp : Attn_Op<"yield", [
     Pure, Terminator, ReturnLike, HasParent<"AttentionOp">]> {
   let summary = "Yields the value of an attn region";

@@ -12,8 +12,11 @@ def AttnDecompose : Pass<"attn-decompose"> {
     tensors that materialize the `[B, Hq, Sq, Skv]` score matrix, apply the
     mask through `MaskAttrInterface::buildAllowed`, and normalize with a
     numerically safe softmax (row max subtracted; empty rows give `o = 0`,
-    `lse = -inf`). It is slow by design and is what every kernel is checked
-    against.
+    `lse = -inf`). Each `attn.linear_attention` becomes the quadratic form
+    `(phi(Q) phi(K)^T * M) V` over the whole sequence (`M` the causal mask
+    with its decay), normalized by its row sums, plus what the initial
+    state contributes. It is slow by design and is what every kernel is
+    checked against.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
@@ -56,11 +59,42 @@ def AttnTileFlash : Pass<"attn-tile-flash"> {
   ];
 }
 
+def AttnLinearChunked : Pass<"attn-linear-chunked"> {
+  let summary = "Lower linear attention chunk by chunk (Lightning Attention-2)";
+  let description = [{
+    Rewrites each `attn.linear_attention` into a parallel loop over (batch,
+    key/value head) (the query heads of a group together) and, inside, a loop
+    over chunks of `chunk-size` positions that carries the state `S`
+    (`[F, Dv]` per query head) and normalizer `z`:
+
+    - causal: each chunk's output is the quadratic form inside the chunk
+      (`(phi(Q) phi(K)^T * M) V`, `M` the causal mask with the decay
+      `gamma^(i - j)`) plus the state carried in (`gamma^(i + 1) phi(Q) S`);
+      then the state takes the chunk's keys. Time is linear in the sequence
+      length, with `chunk-size^2` work per chunk.
+    - not causal: one loop over key chunks builds the state, a second over
+      query chunks applies it.
+
+    Feature maps are applied to one chunk of rows at a time, inside the loop.
+    The result is linalg, tensor and scf on tensors, for the CPU pipeline.
+  }];
+  let options = [
+    Option<"chunkSize", "chunk-size", "int64_t", "64",
+           "Positions per chunk">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def AttnPromoteToF64 : Pass<"attn-promote-f64", "::mlir::ModuleOp"> {
   let summary = "Compute attention ops in f64 and return f64 results";
   let description = [{
-    Rewrites every `attn.attention` whose elements are not f64 to convert its
-    floating-point operands (q, k, v, bias, slopes) to f64 inside the
+    Rewrites every attn kernel op (`attn.attention`, `attn.linear_attention`)
+    whose elements are not f64 to convert its floating-point operands (q, k,
+    v, bias, slopes, decay, weights, states) to f64 inside the
     function, compute in f64, and return f64 results; the function's result
     types follow. Inputs keep their types, so the kernel reads exactly the
     data the spec reads. Followed by `attn-reference`, this gives the float64

@@ -46,6 +46,76 @@ LogicalResult checkSameDim(Operation *op, StringRef what, StringRef aName,
                            << ") and '" << bName << "' (" << db
                            << ") must be equal";
 }
+/// Checks q [B, Hq, Sq, D], k [B, Hkv, Skv, D] and v [B, Hkv, Skv, Dv]: ranks,
+/// element types, static head counts and dimensions, agreeing sizes and the
+/// grouped-query ratio.
+LogicalResult verifyQueryKeyValue(Operation *op, RankedTensorType q,
+                                  RankedTensorType k, RankedTensorType v) {
+  struct Input {
+    StringRef name;
+    StringRef layout;
+    RankedTensorType type;
+  };
+  Input inputs[] = {{"q", "[B, Hq, Sq, D]", q},
+                    {"k", "[B, Hkv, Skv, D]", k},
+                    {"v", "[B, Hkv, Skv, Dv]", v}};
+  for (const Input &in : inputs) {
+    if (in.type.getRank() != 4)
+      return op->emitOpError() << "'" << in.name << "' must be a rank-4 tensor "
+                               << in.layout << ", got " << in.type;
+    if (!isSupportedElementType(in.type.getElementType()))
+      return op->emitOpError()
+             << "unsupported element type " << in.type.getElementType()
+             << " of '" << in.name
+             << "'; use f16, bf16 or f32 (f64 for references)";
+  }
+  Type elementType = q.getElementType();
+  if (k.getElementType() != elementType || v.getElementType() != elementType)
+    return op->emitOpError()
+           << "'q', 'k' and 'v' must have one element type, got "
+           << elementType << ", " << k.getElementType() << ", "
+           << v.getElementType()
+           << "; convert the inputs (arith.extf / arith.truncf) first";
+  for (const Input &in : inputs) {
+    if (in.type.isDynamicDim(1) || in.type.isDynamicDim(3))
+      return op->emitOpError()
+             << "the head count and head dimension of '" << in.name
+             << "' must be static, got shape "
+             << shapeString(in.type.getShape()) << " for " << in.layout;
+  }
+  if (failed(checkSameDim(op, "batch sizes", "q", q, "k", k, 0)) ||
+      failed(checkSameDim(op, "batch sizes", "k", k, "v", v, 0)) ||
+      failed(checkSameDim(op, "key/value head counts", "k", k, "v", v, 1)) ||
+      failed(checkSameDim(op, "key lengths (Skv)", "k", k, "v", v, 2)))
+    return failure();
+  if (q.getDimSize(3) != k.getDimSize(3))
+    return op->emitOpError() << "head dimension D of 'q' (" << q.getDimSize(3)
+                             << ") and 'k' (" << k.getDimSize(3)
+                             << ") must be equal";
+  int64_t qHeads = q.getDimSize(1), kvHeads = k.getDimSize(1);
+  if (kvHeads == 0 || qHeads % kvHeads != 0)
+    return op->emitOpError()
+           << "query heads (" << qHeads
+           << ") must be a multiple of key/value heads (" << kvHeads
+           << "): in grouped-query attention each key/value head serves "
+              "Hq / Hkv query heads";
+  return success();
+}
+
+/// The sizes of an op on q, k and v.
+AttentionShape shapeOf(RankedTensorType q, RankedTensorType k,
+                       RankedTensorType v) {
+  return AttentionShape{q.getDimSize(0), q.getDimSize(1), k.getDimSize(1),
+                        q.getDimSize(2), k.getDimSize(2), q.getDimSize(3),
+                        v.getDimSize(3)};
+}
+
+/// f64 for f64 inputs, else f32.
+FloatType computeTypeOf(RankedTensorType q) {
+  if (q.getElementType().isF64())
+    return Float64Type::get(q.getContext());
+  return Float32Type::get(q.getContext());
+}
 } // namespace
 
 double AttentionOp::getScaleOrDefault() {
@@ -55,11 +125,7 @@ double AttentionOp::getScaleOrDefault() {
 }
 
 AttentionShape AttentionOp::getShape() {
-  RankedTensorType q = getQ().getType(), k = getK().getType(),
-                   v = getV().getType();
-  return AttentionShape{q.getDimSize(0), q.getDimSize(1), k.getDimSize(1),
-                        q.getDimSize(2), k.getDimSize(2), q.getDimSize(3),
-                        v.getDimSize(3)};
+  return shapeOf(getQ().getType(), getK().getType(), getV().getType());
 }
 
 NormalizationAttrInterface AttentionOp::getNormalizationOrDefault() {
@@ -77,10 +143,7 @@ SmallVector<ScoreModAttrInterface> AttentionOp::getScoreModList() {
 }
 
 FloatType AttentionOp::getComputeType() {
-  Builder b(getContext());
-  if (getQ().getType().getElementType().isF64())
-    return b.getF64Type();
-  return b.getF32Type();
+  return computeTypeOf(getQ().getType());
 }
 
 namespace {
@@ -156,55 +219,13 @@ LogicalResult AttentionOp::verifyRegions() {
 }
 
 LogicalResult AttentionOp::verify() {
-  struct Input {
-    StringRef name;
-    StringRef layout;
-    RankedTensorType type;
-  };
-  Input inputs[] = {{"q", "[B, Hq, Sq, D]", getQ().getType()},
-                    {"k", "[B, Hkv, Skv, D]", getK().getType()},
-                    {"v", "[B, Hkv, Skv, Dv]", getV().getType()}};
-  for (const Input &in : inputs) {
-    if (in.type.getRank() != 4)
-      return emitOpError() << "'" << in.name << "' must be a rank-4 tensor "
-                           << in.layout << ", got " << in.type;
-    if (!isSupportedElementType(in.type.getElementType()))
-      return emitOpError() << "unsupported element type "
-                           << in.type.getElementType() << " of '" << in.name
-                           << "'; use f16, bf16 or f32 (f64 for references)";
-  }
-  RankedTensorType q = inputs[0].type, k = inputs[1].type, v = inputs[2].type;
-  Type elementType = q.getElementType();
-  if (k.getElementType() != elementType || v.getElementType() != elementType)
-    return emitOpError() << "'q', 'k' and 'v' must have one element type, got "
-                         << elementType << ", " << k.getElementType() << ", "
-                         << v.getElementType()
-                         << "; convert the inputs (arith.extf / arith.truncf) "
-                            "first";
-
-  for (const Input &in : inputs) {
-    if (in.type.isDynamicDim(1) || in.type.isDynamicDim(3))
-      return emitOpError() << "the head count and head dimension of '"
-                           << in.name << "' must be static, got shape "
-                           << shapeString(in.type.getShape()) << " for "
-                           << in.layout;
-  }
-  if (failed(checkSameDim(*this, "batch sizes", "q", q, "k", k, 0)) ||
-      failed(checkSameDim(*this, "batch sizes", "k", k, "v", v, 0)) ||
-      failed(checkSameDim(*this, "key/value head counts", "k", k, "v", v, 1)) ||
-      failed(checkSameDim(*this, "key lengths (Skv)", "k", k, "v", v, 2)))
+  if (failed(verifyQueryKeyValue(*this, getQ().getType(), getK().getType(),
+                                 getV().getType())))
     return failure();
-  if (q.getDimSize(3) != k.getDimSize(3))
-    return emitOpError() << "head dimension D of 'q' (" << q.getDimSize(3)
-                         << ") and 'k' (" << k.getDimSize(3)
-                         << ") must be equal";
-  int64_t qHeads = q.getDimSize(1), kvHeads = k.getDimSize(1);
-  if (kvHeads == 0 || qHeads % kvHeads != 0)
-    return emitOpError() << "query heads (" << qHeads
-                         << ") must be a multiple of key/value heads ("
-                         << kvHeads
-                         << "): in grouped-query attention each key/value head "
-                            "serves Hq / Hkv query heads";
+  RankedTensorType q = getQ().getType(), k = getK().getType(),
+                   v = getV().getType();
+  Type elementType = q.getElementType();
+  int64_t qHeads = q.getDimSize(1);
 
   // Results.
   SmallVector<int64_t> oShape = {q.getDimSize(0), qHeads, q.getDimSize(2),
@@ -369,4 +390,225 @@ SmallVector<DimName> AttentionOp::getResultDimNames(unsigned index) {
   if (index == 0)
     return {{"B"}, {"Hq"}, {"Sq"}, {"Dv"}};
   return {{"B"}, {"Hq"}, {"Sq"}};
+}
+
+//===----------------------------------------------------------------------===//
+// LinearAttentionOp
+//===----------------------------------------------------------------------===//
+
+AttentionShape LinearAttentionOp::getShape() {
+  return shapeOf(getQ().getType(), getK().getType(), getV().getType());
+}
+
+FloatType LinearAttentionOp::getComputeType() {
+  return computeTypeOf(getQ().getType());
+}
+
+int64_t LinearAttentionOp::getFeatureDim() {
+  return getFeatureMap().getFeatureDim(getQ().getType().getDimSize(3));
+}
+
+double LinearAttentionOp::getEpsOrDefault() {
+  if (FloatAttr eps = getEpsAttr())
+    return eps.getValueAsDouble();
+  return 1e-6;
+}
+
+namespace {
+/// Checks that `value` (operand or result `name`) has type `expected`,
+/// described by `layout`.
+LogicalResult checkType(Operation *op, Value value, StringRef kind,
+                        StringRef name, RankedTensorType expected,
+                        StringRef layout) {
+  if (value.getType() == expected)
+    return success();
+  return op->emitOpError() << kind << " '" << name << "' must be " << expected
+                           << " (" << layout << "), got " << value.getType();
+}
+} // namespace
+
+LogicalResult LinearAttentionOp::verify() {
+  RankedTensorType q = getQ().getType(), k = getK().getType(),
+                   v = getV().getType();
+  if (failed(verifyQueryKeyValue(*this, q, k, v)))
+    return failure();
+  FeatureMapAttrInterface featureMap = getFeatureMap();
+  if (auto relu = dyn_cast<ReluAttr>(featureMap);
+      relu && relu.getDivideByLength())
+    return emitOpError() << "the relu feature map takes no divide_by_length; "
+                            "write feature_map(#attn.relu)";
+  FloatType compute = getComputeType();
+  int64_t batch = q.getDimSize(0), qHeads = q.getDimSize(1),
+          qLen = q.getDimSize(2), kvLen = k.getDimSize(2),
+          headDim = q.getDimSize(3), valueDim = v.getDimSize(3);
+  int64_t features = getFeatureDim();
+
+  if (failed(checkType(*this, getO(), "result", "o",
+                       RankedTensorType::get({batch, qHeads, qLen, valueDim},
+                                             q.getElementType()),
+                       "[B, Hq, Sq, Dv] with the element type of 'q'")))
+    return failure();
+
+  if (getCausal() && !ShapedType::isDynamic(qLen) &&
+      !ShapedType::isDynamic(kvLen) && qLen != kvLen)
+    return emitOpError() << "causal linear attention runs over one sequence: "
+                            "Sq and Skv must be equal, got Sq = "
+                         << qLen << ", Skv = " << kvLen;
+
+  if (Value decay = getDecay()) {
+    if (!getCausal())
+      return emitOpError() << "'decay' applies to the causal recurrence; add "
+                              "`causal` or drop the decay";
+    if (failed(checkType(*this, decay, "operand", "decay",
+                         RankedTensorType::get({qHeads}, compute),
+                         "one factor per query head, in the accumulation "
+                         "type")))
+      return failure();
+  }
+
+  std::optional<SmallVector<int64_t>> weightsShape =
+      featureMap.getWeightsShape(headDim);
+  if (weightsShape && !getFeatureWeights())
+    return emitOpError() << "the feature map " << featureMap
+                         << " reads a 'feature_weights' operand of type "
+                         << RankedTensorType::get(*weightsShape, compute)
+                         << "; pass one";
+  if (!weightsShape && getFeatureWeights())
+    return emitOpError() << "the 'feature_weights' operand is given but the "
+                            "feature map "
+                         << featureMap << " reads none";
+  if (weightsShape &&
+      failed(checkType(*this, getFeatureWeights(), "operand",
+                       "feature_weights",
+                       RankedTensorType::get(*weightsShape, compute),
+                       "the weights of the feature map, in the accumulation "
+                       "type")))
+    return failure();
+
+  if (FloatAttr eps = getEpsAttr();
+      eps && (!std::isfinite(eps.getValueAsDouble()) ||
+              eps.getValueAsDouble() < 0))
+    return emitOpError() << "eps must be finite and >= 0, got "
+                         << eps.getValueAsDouble();
+
+  // States: S [B, Hq, F, Dv] and, with the denominator, z [B, Hq, F].
+  auto stateType =
+      RankedTensorType::get({batch, qHeads, features, valueDim}, compute);
+  auto normalizerType =
+      RankedTensorType::get({batch, qHeads, features}, compute);
+  StringRef stateLayout = "[B, Hq, F, Dv] in the accumulation type, F = "
+                          "the number of features";
+  StringRef normalizerLayout = "[B, Hq, F] in the accumulation type";
+  struct StatePair {
+    StringRef kind;
+    Value state, normalizer;
+    StringRef stateName, normalizerName;
+  };
+  StatePair pairs[] = {
+      {"operand", getInitialState(), getInitialNormalizer(), "initial_state",
+       "initial_normalizer"},
+      {"result", getFinalState(), getFinalNormalizer(), "final_state",
+       "final_normalizer"}};
+  for (const StatePair &p : pairs) {
+    if (p.state && failed(checkType(*this, p.state, p.kind, p.stateName,
+                                    stateType, stateLayout)))
+      return failure();
+    if (p.normalizer && !hasDenominator())
+      return emitOpError() << "'" << p.normalizerName
+                           << "' belongs to the denominator normalization; "
+                              "drop it with normalization(none)";
+    if (p.normalizer && !p.state)
+      return emitOpError() << "'" << p.normalizerName << "' comes with '"
+                           << p.stateName << "'";
+    if (p.state && hasDenominator() && !p.normalizer)
+      return emitOpError() << "with the denominator normalization, '"
+                           << p.stateName << "' comes with '"
+                           << p.normalizerName << "' (" << normalizerType
+                           << ")";
+    if (p.normalizer &&
+        failed(checkType(*this, p.normalizer, p.kind, p.normalizerName,
+                         normalizerType, normalizerLayout)))
+      return failure();
+  }
+  if (getInitialState() && featureMap.isPositional())
+    return emitOpError() << "the feature map " << featureMap
+                         << " depends on positions, which restart at 0 in "
+                            "each op: process the sequence in one piece "
+                            "(no 'initial_state')";
+  return success();
+}
+
+LogicalResult
+LinearAttentionOp::reifyResultShapes(OpBuilder &builder,
+                                     ReifiedRankedShapedTypeDims &reified) {
+  Location loc = getLoc();
+  OpFoldResult batch = tensor::getMixedSize(builder, loc, getQ(), 0);
+  OpFoldResult qHeads = builder.getIndexAttr(getQ().getType().getDimSize(1));
+  OpFoldResult valueDim =
+      builder.getIndexAttr(getV().getType().getDimSize(3));
+  OpFoldResult features = builder.getIndexAttr(getFeatureDim());
+  reified.push_back(SmallVector<OpFoldResult>{
+      batch, qHeads, tensor::getMixedSize(builder, loc, getQ(), 2), valueDim});
+  if (getFinalState())
+    reified.push_back(
+        SmallVector<OpFoldResult>{batch, qHeads, features, valueDim});
+  if (getFinalNormalizer())
+    reified.push_back(SmallVector<OpFoldResult>{batch, qHeads, features});
+  return success();
+}
+
+namespace {
+/// The ODS operand and result groups of attn.linear_attention, in order.
+constexpr StringLiteral kLinearOperandRoles[] = {
+    "q", "k", "v", "feature_weights", "decay", "initial_state",
+    "initial_normalizer"};
+constexpr StringLiteral kLinearResultRoles[] = {"o", "final_state",
+                                                "final_normalizer"};
+} // namespace
+
+StringRef LinearAttentionOp::getOperandRole(unsigned index) {
+  for (unsigned group = 0; group < std::size(kLinearOperandRoles); ++group) {
+    auto [start, length] = getODSOperandIndexAndLength(group);
+    if (index >= start && index < start + length)
+      return kLinearOperandRoles[group];
+  }
+  llvm_unreachable("operand index out of range");
+}
+
+StringRef LinearAttentionOp::getResultRole(unsigned index) {
+  for (unsigned group = 0; group < std::size(kLinearResultRoles); ++group) {
+    auto [start, length] = getODSResultIndexAndLength(group);
+    if (index >= start && index < start + length)
+      return kLinearResultRoles[group];
+  }
+  llvm_unreachable("result index out of range");
+}
+
+SmallVector<DimName> LinearAttentionOp::getOperandDimNames(unsigned index) {
+  StringRef role = getOperandRole(index);
+  // A causal op runs over one sequence: keys have the length of queries.
+  StringRef keyLength = getCausal() ? "Sq" : "Skv";
+  if (role == "q")
+    return {{"B"}, {"Hq"}, {"Sq"}, {"D"}};
+  if (role == "k")
+    return {{"B"}, {"Hkv"}, {keyLength.str()}, {"D"}};
+  if (role == "v")
+    return {{"B"}, {"Hkv"}, {keyLength.str()}, {"Dv"}};
+  if (role == "decay")
+    return {{"Hq"}};
+  if (role == "initial_state")
+    return {{"B"}, {"Hq"}, {"F"}, {"Dv"}};
+  if (role == "initial_normalizer")
+    return {{"B"}, {"Hq"}, {"F"}};
+  // feature_weights: dimensions of their own.
+  return {{""}, {""}};
+}
+
+SmallVector<DimName> LinearAttentionOp::getResultDimNames(unsigned index) {
+  StringRef role = getResultRole(index);
+  if (role == "o")
+    return {{"B"}, {"Hq"}, {"Sq"}, {"Dv"}};
+  if (role == "final_state")
+    return {{"B"}, {"Hq"}, {"F"}, {"Dv"}};
+  return {{"B"}, {"Hq"}, {"F"}};
 }

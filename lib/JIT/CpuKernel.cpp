@@ -101,6 +101,7 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
     CpuPipelineOptions cpu;
     cpu.tileQ = options.tileQ;
     cpu.tileKv = options.tileKv;
+    cpu.chunkSize = options.chunkSize;
     cpu.parallel = options.parallel;
     buildLowerToCpuPipeline(pm, cpu);
   }

@@ -67,6 +67,7 @@ std::string optionKey(const Options &o, llvm::StringRef chip) {
   if (o.target == Target::Cpu)
     return (llvm::Twine("cpu entry=") + o.entry + " tile-q=" +
             llvm::Twine(o.tileQ) + " tile-kv=" + llvm::Twine(o.tileKv) +
+            " chunk-size=" + llvm::Twine(o.chunkSize) +
             " parallel=" + llvm::Twine(int(o.parallel)))
         .str();
   return (llvm::Twine("cuda entry=") + o.entry + " chip=" + chip +
@@ -81,6 +82,7 @@ llvm::Expected<CompileResult> compileCpu(llvm::StringRef spec,
   cpu.entry = o.entry;
   cpu.tileQ = o.tileQ;
   cpu.tileKv = o.tileKv;
+  cpu.chunkSize = o.chunkSize;
   cpu.parallel = o.parallel;
   auto kernel = CpuKernel::compile(spec, cpu);
   if (!kernel)

@@ -117,6 +117,9 @@ void buildLowerToCpuPipeline(OpPassManager &pm,
   tiles.tileQ = options.tileQ;
   tiles.tileKv = options.tileKv;
   pm.addPass(createAttnTileFlash(tiles));
+  AttnLinearChunkedOptions chunks;
+  chunks.chunkSize = options.chunkSize;
+  pm.addPass(createAttnLinearChunked(chunks));
   // No CSE before bufferization: merging the per-tile zero fills with the
   // loop's initial state would make every key tile copy it.
   pm.addPass(createCanonicalizerPass());

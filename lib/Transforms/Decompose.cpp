@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Transforms/Passes.h"
+#include "attn/Transforms/LinearAttention.h"
 #include "attn/Transforms/ScoreFunction.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -286,10 +287,41 @@ struct DecomposeAttention : OpRewritePattern<AttentionOp> {
   }
 };
 
+/// Linear attention as the quadratic form over whole sequences:
+/// `(phi(Q) phi(K)^T * M) V` (M the causal mask with decay, or all ones),
+/// plus the initial state's contribution; the final state from all keys.
+struct DecomposeLinearAttention : OpRewritePattern<LinearAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearAttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    int64_t groupSize = op.getQ().getType().getDimSize(1) /
+                        op.getK().getType().getDimSize(1);
+    LinearAttentionBuilder builder(rewriter, loc, op, groupSize,
+                                   op.getDecay());
+    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value phiQ = builder.features(op.getQ(), zero);
+    Value phiK = builder.features(op.getK(), zero);
+    LinearAttentionBuilder::State initial{op.getInitialState(),
+                                          op.getInitialNormalizer()};
+    SmallVector<Value> results = {
+        builder.output(phiQ, phiK, op.getV(), initial, op.getCausal())};
+    if (op.getFinalState()) {
+      LinearAttentionBuilder::State final =
+          builder.advance(initial, phiK, op.getV());
+      results.push_back(final.s);
+      if (op.getFinalNormalizer())
+        results.push_back(final.z);
+    }
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
 struct AttnDecomposePass : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<DecomposeAttention>(&getContext());
+    patterns.add<DecomposeAttention, DecomposeLinearAttention>(&getContext());
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };

@@ -7,6 +7,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 namespace attn {
@@ -46,12 +47,14 @@ Value convertElements(PatternRewriter &b, Location loc, Value tensor,
       .getResult(0);
 }
 
-struct PromoteAttention : OpRewritePattern<AttentionOp> {
-  using OpRewritePattern::OpRewritePattern;
+/// Any kernel op (attn.attention, attn.linear_attention): every float operand
+/// and result becomes f64, which makes the op compute in f64.
+struct PromoteKernel : OpInterfaceRewritePattern<KernelOpInterface> {
+  using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
 
-  LogicalResult matchAndRewrite(AttentionOp op,
+  LogicalResult matchAndRewrite(KernelOpInterface op,
                                 PatternRewriter &rewriter) const override {
-    if (op.getComputeType().isF64())
+    if (getElementTypeOrSelf(op->getOperand(0).getType()).isF64())
       return failure();
     Location loc = op.getLoc();
     FloatType f64 = rewriter.getF64Type();
@@ -99,7 +102,7 @@ struct AttnPromoteToF64Pass
     : attn::impl::AttnPromoteToF64Base<AttnPromoteToF64Pass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<PromoteAttention>(&getContext());
+    patterns.add<PromoteKernel>(&getContext());
     walkAndApplyPatterns(getOperation(), std::move(patterns));
     // Function results take the types now returned.
     getOperation().walk([](func::FuncOp func) {

@@ -83,6 +83,10 @@ llvm::cl::opt<bool>
 llvm::cl::opt<int64_t> tileKvOption(
     "tile-kv", llvm::cl::desc("Keys per tile (CPU and GPU kernels)"),
     llvm::cl::init(64), llvm::cl::cat(category));
+llvm::cl::opt<int64_t> chunkSizeOption(
+    "chunk-size",
+    llvm::cl::desc("Positions per chunk of linear attention (CPU kernel)"),
+    llvm::cl::init(64), llvm::cl::cat(category));
 llvm::cl::opt<int64_t>
     warpsOption("warps",
                 llvm::cl::desc("Warps per block of the GPU kernel (cuda, "
@@ -437,6 +441,7 @@ Expected<int> runMain() {
   options.reference = reference;
   options.float64 = float64;
   options.tileKv = tileKvOption;
+  options.chunkSize = chunkSizeOption;
   options.warps = warpsOption;
   options.emulateGpu = target == Target::GpuEmulation;
   auto kernel = jit::CpuKernel::compile(specText, options, specPath);

@@ -4,6 +4,7 @@
 #define ATTN_DIALECT_ATTN_H
 
 #include "attn/Dialect/AttrParsing.h"
+#include "attn/Dialect/FeatureMapSupport.h"
 #include "attn/Dialect/IndexExpr.h"
 #include "attn/Dialect/MaskInterfaceSupport.h"
 

@@ -27,6 +27,8 @@ struct CpuOptions {
   /// Tile sizes of `attn-tile-flash`.
   int64_t tileQ = 64;
   int64_t tileKv = 64;
+  /// Positions per chunk of `attn-linear-chunked`.
+  int64_t chunkSize = 64;
   /// Run on all cores (OpenMP); the thread count follows OMP_NUM_THREADS.
   bool parallel = true;
   /// Compile the GPU kernel (`attn-to-gpu`) and run it on the host one

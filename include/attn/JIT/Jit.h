@@ -28,9 +28,10 @@ struct Options {
   Target target = Target::Cpu;
   /// The function to compile; empty selects the spec's only function.
   std::string entry;
-  /// CPU: tile sizes and threads (see CpuOptions).
+  /// CPU: tile sizes, linear-attention chunks and threads (see CpuOptions).
   int64_t tileQ = 64;
   int64_t tileKv = 64;
+  int64_t chunkSize = 64;
   bool parallel = true;
   /// CUDA: the chip (empty: the device's own), warps per block, device.
   std::string chip;

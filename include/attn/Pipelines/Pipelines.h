@@ -20,6 +20,10 @@ struct CpuPipelineOptions : mlir::PassPipelineOptions<CpuPipelineOptions> {
                         llvm::cl::init(64)};
   Option<int64_t> tileKv{*this, "tile-kv", llvm::cl::desc("Keys per tile"),
                          llvm::cl::init(64)};
+  Option<int64_t> chunkSize{
+      *this, "chunk-size",
+      llvm::cl::desc("Positions per chunk of linear attention"),
+      llvm::cl::init(64)};
   Option<bool> parallel{
       *this, "parallel",
       llvm::cl::desc("Run (batch, head, query tile) iterations on all cores "
@@ -67,7 +71,8 @@ void buildHostLLVMPipeline(mlir::OpPassManager &pm, bool parallel);
 /// on OpenMP threads.
 void buildTensorToHostLLVMPipeline(mlir::OpPassManager &pm, bool parallel);
 
-/// `attn-lower-to-cpu`: attn-tile-flash, then the host pipeline.
+/// `attn-lower-to-cpu`: attn-tile-flash and attn-linear-chunked, then the
+/// host pipeline.
 void buildLowerToCpuPipeline(mlir::OpPassManager &pm,
                              const CpuPipelineOptions &options);
 

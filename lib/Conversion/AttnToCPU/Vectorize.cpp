@@ -70,6 +70,22 @@ struct SplitWideReduction : OpRewritePattern<vector::MultiDimReductionOp> {
   }
 };
 
+/// Whether every operand reads along the innermost loop contiguously (that
+/// loop indexes its last dimension) or not at all (a broadcast): rows then
+/// become plain vector loads. A strided read would become a transfer with a
+/// permutation map, which the host lowering does not handle.
+bool readsRowsContiguously(linalg::GenericOp op) {
+  unsigned innermost = op.getNumLoops() - 1;
+  return llvm::all_of(op.getIndexingMapsArray(), [&](AffineMap map) {
+    for (auto [i, expr] : llvm::enumerate(map.getResults()))
+      if (expr.isFunctionOfDim(innermost) &&
+          (i + 1 != map.getNumResults() ||
+           expr != getAffineDimExpr(innermost, op.getContext())))
+        return false;
+    return true;
+  });
+}
+
 bool isCandidate(linalg::GenericOp op) {
   if (!op.hasPureTensorSemantics() || attn::isTileProduct(op))
     return false;
@@ -77,7 +93,7 @@ bool isCandidate(linalg::GenericOp op) {
            auto shaped = dyn_cast<ShapedType>(t);
            return shaped && shaped.hasStaticShape();
          }) &&
-         op.getNumLoops() >= 1;
+         op.getNumLoops() >= 1 && readsRowsContiguously(op);
 }
 
 /// Vectorizes `op` in place when linalg::vectorize supports it.

@@ -1111,6 +1111,14 @@ struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    WalkResult linear = module.walk([](LinearAttentionOp op) {
+      op.emitOpError()
+          << "cannot be compiled for the GPU yet: linear attention runs on "
+             "the CPU (attn-lower-to-cpu, attn-run --target cpu)";
+      return WalkResult::interrupt();
+    });
+    if (linear.wasInterrupted())
+      return signalPassFailure();
     SmallVector<AttentionOp> ops;
     module.walk([&](AttentionOp op) { ops.push_back(op); });
     if (ops.empty())

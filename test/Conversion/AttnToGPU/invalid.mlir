@@ -30,3 +30,14 @@ func.func @value_dim(%q: tensor<1x2x16x64xbf16>, %k: tensor<1x2x16x64xbf16>,
       -> tensor<1x2x16x264xbf16>
   return %o : tensor<1x2x16x264xbf16>
 }
+
+// -----
+
+func.func @linear(%q: tensor<1x2x16x64xf16>, %k: tensor<1x2x16x64xf16>,
+                  %v: tensor<1x2x16x64xf16>) -> tensor<1x2x16x64xf16> {
+  // expected-error @below {{cannot be compiled for the GPU yet: linear attention runs on the CPU (attn-lower-to-cpu, attn-run --target cpu)}}
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.elu_plus_one) causal
+      : tensor<1x2x16x64xf16>, tensor<1x2x16x64xf16>, tensor<1x2x16x64xf16>
+      -> tensor<1x2x16x64xf16>
+  return %o : tensor<1x2x16x64xf16>
+}

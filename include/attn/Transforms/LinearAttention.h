@@ -1,0 +1,75 @@
+//===- LinearAttention.h - Linear attention on tensors ----------*- C++ -*-===//
+//
+// The pieces of attn.linear_attention, as linalg on tensors: feature maps of
+// rows, the output of a block of queries (within-block products plus the
+// state carried in), and the state after a block of keys. The reference
+// (attn-decompose) applies them once to whole sequences; attn-linear-chunked
+// applies them chunk by chunk (Lightning Attention-2).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_TRANSFORMS_LINEARATTENTION_H
+#define ATTN_TRANSFORMS_LINEARATTENTION_H
+
+#include "attn/Dialect/Attn.h"
+
+namespace attn {
+
+class LinearAttentionBuilder {
+public:
+  /// The state carried across keys: S [b, hq, F, Dv] and, with the
+  /// denominator normalization, z [b, hq, F]. A null S is the zero state.
+  struct State {
+    mlir::Value s;
+    mlir::Value z;
+  };
+
+  /// Builds on tensors whose leading dimensions are [b, heads], with
+  /// `groupSize` query heads per key/value head; `decay` holds the decay of
+  /// those query heads ([hq]) or is null.
+  LinearAttentionBuilder(mlir::OpBuilder &b, mlir::Location loc,
+                         LinearAttentionOp op, int64_t groupSize,
+                         mlir::Value decay);
+
+  /// phi of rows [b, h, n, D] (any float type) at sequence positions
+  /// `positionOffset + r`: [b, h, n, F] in the compute type.
+  mlir::Value features(mlir::Value rows, mlir::Value positionOffset);
+
+  /// Output rows [b, hq, n, Dv] (the element type of `o`) of queries with
+  /// features `phiQ`: against the keys `phiK` [b, hkv, n', F] and values `v`
+  /// of the same block (none when `phiK` is null), causally when `causal`
+  /// (the block's queries and keys share positions), plus the contribution
+  /// of the state `before` of the block.
+  mlir::Value output(mlir::Value phiQ, mlir::Value phiK, mlir::Value v,
+                     State before, bool causal);
+
+  /// The zero state of `batch` x `heads` query heads.
+  State zeroState(mlir::OpFoldResult batch, int64_t heads);
+
+  /// The state after the keys `phiK` [b, hkv, n, F] and values `v` that
+  /// follow `before`.
+  State advance(State before, mlir::Value phiK, mlir::Value v);
+
+private:
+  mlir::AffineMap map(unsigned numDims, llvm::ArrayRef<mlir::AffineExpr> exprs);
+  mlir::AffineExpr dim(unsigned i);
+  /// The key/value head of query head dimension `i`.
+  mlir::AffineExpr kvHead(unsigned i);
+  /// gamma[h]^exponent, or 1 without decay.
+  mlir::Value decayPower(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::Value gamma, mlir::Value exponent);
+  mlir::Value indexAsFloat(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Value index);
+
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+  LinearAttentionOp op;
+  int64_t groupSize;
+  mlir::Value decay;
+  mlir::FloatType computeType;
+  mlir::Value maxLength;
+};
+
+} // namespace attn
+
+#endif // ATTN_TRANSFORMS_LINEARATTENTION_H

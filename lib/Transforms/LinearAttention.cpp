@@ -1,0 +1,252 @@
+//===- LinearAttention.cpp - Linear attention on tensors ------------------===//
+
+#include "attn/Transforms/LinearAttention.h"
+#include "attn/Dialect/LinalgBuilders.h"
+#include "attn/Dialect/ValueBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/TypeUtilities.h"
+
+using namespace mlir;
+
+namespace attn {
+
+LinearAttentionBuilder::LinearAttentionBuilder(OpBuilder &b, Location loc,
+                                               LinearAttentionOp op,
+                                               int64_t groupSize, Value decay)
+    : b(b), loc(loc), op(op), groupSize(groupSize), decay(decay),
+      computeType(op.getComputeType()) {
+  maxLength = arith::MaxUIOp::create(
+      b, loc, tensor::DimOp::create(b, loc, op.getQ(), 2),
+      tensor::DimOp::create(b, loc, op.getK(), 2));
+}
+
+AffineExpr LinearAttentionBuilder::dim(unsigned i) {
+  return b.getAffineDimExpr(i);
+}
+
+AffineExpr LinearAttentionBuilder::kvHead(unsigned i) {
+  return dim(i).floorDiv(groupSize);
+}
+
+AffineMap LinearAttentionBuilder::map(unsigned numDims,
+                                      ArrayRef<AffineExpr> exprs) {
+  return AffineMap::get(numDims, 0, exprs, b.getContext());
+}
+
+Value LinearAttentionBuilder::indexAsFloat(OpBuilder &nb, Location nloc,
+                                           Value index) {
+  IndexExprBuilder ib(nb, nloc, nb.getIndexType());
+  return indexToFloat(ib, ib.value(index), computeType);
+}
+
+Value LinearAttentionBuilder::decayPower(OpBuilder &nb, Location nloc,
+                                         Value gamma, Value exponent) {
+  return math::PowFOp::create(nb, nloc, gamma, exponent);
+}
+
+Value LinearAttentionBuilder::features(Value rows, Value positionOffset) {
+  Value x = buildElementwise(b, loc, rows, computeType,
+                             [&](OpBuilder &nb, Location nloc, Value e) {
+                               return convertFloat(nb, nloc, e, computeType);
+                             });
+  FeatureMapContext context{computeType, op.getFeatureWeights(),
+                            positionOffset, maxLength};
+  return op.getFeatureMap().buildFeatures(b, loc, context, x);
+}
+
+Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
+                                     State before, bool causal) {
+  SmallVector<OpFoldResult> rows = tensor::getMixedSizes(b, loc, phiQ);
+  rows.pop_back(); // [b, hq, n]
+  int64_t valueDim =
+      cast<RankedTensorType>(op.getV().getType()).getDimSize(3);
+  SmallVector<OpFoldResult> outSizes(rows);
+  outSizes.push_back(b.getIndexAttr(valueDim));
+  bool denominator = op.hasDenominator();
+  Value numerator = buildFilled(b, loc, outSizes, computeType, 0.0);
+  Value normalizer =
+      denominator ? buildFilled(b, loc, rows, computeType, 0.0) : Value();
+
+  if (phiK) {
+    // Scores a[b, h, i, j] = phi(q_i) . phi(k_j); loops (b, h, i, j, f).
+    SmallVector<OpFoldResult> scoreSizes(rows);
+    scoreSizes.push_back(tensor::getMixedSize(b, loc, phiK, 2));
+    Value scores = buildContraction(
+        b, loc, phiQ, map(5, {dim(0), dim(1), dim(2), dim(4)}), phiK,
+        map(5, {dim(0), kvHead(1), dim(3), dim(4)}),
+        buildFilled(b, loc, scoreSizes, computeType, 0.0), 1);
+    if (causal) {
+      // Keys after the query get 0; earlier ones gamma^(i - j).
+      SmallVector<Value> inputs = {scores};
+      SmallVector<AffineMap> maps = {
+          AffineMap::getMultiDimIdentityMap(4, b.getContext())};
+      if (decay) {
+        inputs.push_back(decay);
+        maps.push_back(map(4, {dim(1)}));
+      }
+      scores = buildGenerated(
+          b, loc, scoreSizes, computeType, inputs, maps,
+          [&](OpBuilder &nb, Location nloc, ValueRange e,
+              ValueRange indices) -> Value {
+            Value i = indices[2], j = indices[3];
+            Value weight = e[0];
+            if (decay)
+              weight = arith::MulFOp::create(
+                  nb, nloc, weight,
+                  decayPower(nb, nloc, e[1],
+                             indexAsFloat(nb, nloc,
+                                          arith::SubIOp::create(nb, nloc, i,
+                                                                j))));
+            Value allowed = arith::CmpIOp::create(
+                nb, nloc, arith::CmpIPredicate::ule, j, i);
+            return arith::SelectOp::create(
+                nb, nloc, allowed, weight,
+                floatConstant(nb, nloc, computeType, 0.0));
+          });
+    }
+    // Loops (b, h, i, e, j).
+    numerator = buildContraction(
+        b, loc, scores, map(5, {dim(0), dim(1), dim(2), dim(4)}), v,
+        map(5, {dim(0), kvHead(1), dim(4), dim(3)}), numerator, 1);
+    if (denominator)
+      normalizer = buildContraction(
+          b, loc, scores, AffineMap::getMultiDimIdentityMap(4, b.getContext()),
+          Value(), AffineMap(), normalizer, 1);
+  }
+
+  if (before.s) {
+    // The state covers the keys before the block: row i of a causal block
+    // sees it decayed by gamma^(i + 1).
+    Value decayedQ = phiQ;
+    if (causal && decay)
+      decayedQ = buildGenerated(
+          b, loc, tensor::getMixedSizes(b, loc, phiQ), computeType,
+          {phiQ, decay},
+          {AffineMap::getMultiDimIdentityMap(4, b.getContext()),
+           map(4, {dim(1)})},
+          [&](OpBuilder &nb, Location nloc, ValueRange e,
+              ValueRange indices) -> Value {
+            Value exponent = indexAsFloat(
+                nb, nloc,
+                arith::AddIOp::create(
+                    nb, nloc, indices[2],
+                    arith::ConstantIndexOp::create(nb, nloc, 1)));
+            return arith::MulFOp::create(nb, nloc, e[0],
+                                         decayPower(nb, nloc, e[1], exponent));
+          });
+    // Loops (b, h, i, e, f).
+    numerator = buildContraction(
+        b, loc, decayedQ, map(5, {dim(0), dim(1), dim(2), dim(4)}), before.s,
+        map(5, {dim(0), dim(1), dim(4), dim(3)}), numerator, 1);
+    if (denominator)
+      normalizer = buildContraction(
+          b, loc, decayedQ, AffineMap::getMultiDimIdentityMap(4, b.getContext()),
+          before.z, map(4, {dim(0), dim(1), dim(3)}), normalizer, 1);
+  }
+
+  Type elementType = getElementTypeOrSelf(op.getO().getType());
+  SmallVector<Value> inputs = {numerator};
+  SmallVector<AffineMap> maps = {
+      AffineMap::getMultiDimIdentityMap(4, b.getContext())};
+  if (denominator) {
+    inputs.push_back(normalizer);
+    maps.push_back(map(4, {dim(0), dim(1), dim(2)}));
+  }
+  double eps = op.getEpsOrDefault();
+  return buildGenerated(
+      b, loc, outSizes, elementType, inputs, maps,
+      [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) -> Value {
+        Value result = e[0];
+        if (denominator)
+          result = arith::DivFOp::create(
+              nb, nloc, result,
+              arith::AddFOp::create(nb, nloc, e[1],
+                                    floatConstant(nb, nloc, computeType, eps)));
+        return convertFloat(nb, nloc, result, elementType);
+      });
+}
+
+LinearAttentionBuilder::State
+LinearAttentionBuilder::zeroState(OpFoldResult batch, int64_t heads) {
+  int64_t valueDim =
+      cast<RankedTensorType>(op.getV().getType()).getDimSize(3);
+  SmallVector<OpFoldResult> sizes = {batch, b.getIndexAttr(heads),
+                                     b.getIndexAttr(op.getFeatureDim()),
+                                     b.getIndexAttr(valueDim)};
+  State state;
+  state.s = buildFilled(b, loc, sizes, computeType, 0.0);
+  if (op.hasDenominator())
+    state.z = buildFilled(b, loc, ArrayRef(sizes).drop_back(), computeType,
+                          0.0);
+  return state;
+}
+
+LinearAttentionBuilder::State
+LinearAttentionBuilder::advance(State before, Value phiK, Value v) {
+  auto kType = cast<RankedTensorType>(phiK.getType());
+  int64_t features = kType.getDimSize(3);
+  OpFoldResult batch = tensor::getMixedSize(b, loc, phiK, 0);
+  int64_t heads = kType.getDimSize(1) * groupSize;
+  Value keys = tensor::DimOp::create(b, loc, phiK, 2);
+  bool denominator = op.hasDenominator();
+  State after = before.s ? before : zeroState(batch, heads);
+
+  // Key j of n contributes gamma^(n - 1 - j); the state so far gamma^n.
+  Value weightedK = phiK;
+  AffineMap kMap = map(5, {dim(0), kvHead(1), dim(4), dim(2)});
+  if (decay) {
+    MLIRContext *ctx = b.getContext();
+    AffineMap identity4 = AffineMap::getMultiDimIdentityMap(4, ctx);
+    Value length = indexAsFloat(b, loc, keys);
+    weightedK = buildGenerated(
+        b, loc,
+        {batch, b.getIndexAttr(heads), OpFoldResult(keys),
+         b.getIndexAttr(features)},
+        computeType, {phiK, decay},
+        {map(4, {dim(0), kvHead(1), dim(2), dim(3)}), map(4, {dim(1)})},
+        [&](OpBuilder &nb, Location nloc, ValueRange e,
+            ValueRange indices) -> Value {
+          Value exponent = arith::SubFOp::create(
+              nb, nloc,
+              arith::SubFOp::create(nb, nloc, length,
+                                    indexAsFloat(nb, nloc, indices[2])),
+              floatConstant(nb, nloc, computeType, 1.0));
+          return arith::MulFOp::create(nb, nloc, e[0],
+                                       decayPower(nb, nloc, e[1], exponent));
+        });
+    kMap = map(5, {dim(0), dim(1), dim(4), dim(2)});
+    auto decayState = [&](Value state, unsigned rank) {
+      SmallVector<AffineMap> maps = {
+          rank == 4 ? identity4 : AffineMap::getMultiDimIdentityMap(3, ctx),
+          map(rank, {dim(1)})};
+      return buildGenerated(
+          b, loc, tensor::getMixedSizes(b, loc, state), computeType,
+          {state, decay}, maps,
+          [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+            return arith::MulFOp::create(nb, nloc, e[0],
+                                         decayPower(nb, nloc, e[1], length))
+                .getResult();
+          });
+    };
+    after.s = decayState(after.s, 4);
+    if (denominator)
+      after.z = decayState(after.z, 3);
+  }
+  // S[b, h, f, e] += sum_j k'[j, f] v[j, e]; loops (b, h, f, e, j).
+  after.s = buildContraction(b, loc, weightedK, kMap, v,
+                             map(5, {dim(0), kvHead(1), dim(4), dim(3)}),
+                             after.s, 1);
+  if (denominator) {
+    // z[b, h, f] += sum_j k'[j, f]; loops (b, h, f, j).
+    AffineMap zMap = decay ? map(4, {dim(0), dim(1), dim(3), dim(2)})
+                           : map(4, {dim(0), kvHead(1), dim(3), dim(2)});
+    after.z = buildContraction(b, loc, weightedK, zMap, Value(), AffineMap(),
+                               after.z, 1);
+  }
+  return after;
+}
+
+} // namespace attn
