@@ -3,6 +3,7 @@
 #include "attn/Dialect/LinalgBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -37,6 +38,11 @@ AffineMap leadingDims(MLIRContext *ctx, unsigned loops, unsigned count) {
   return AffineMap::get(loops, 0, dims, ctx);
 }
 } // namespace
+
+Value buildFreshCopy(OpBuilder &b, Location loc, Value x) {
+  return bufferization::AllocTensorOp::create(
+      b, loc, cast<RankedTensorType>(x.getType()), ValueRange(), x);
+}
 
 Value buildFilled(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
                   Type elementType, double value) {

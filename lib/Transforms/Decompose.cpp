@@ -7,10 +7,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Transforms/Passes.h"
+#include "attn/Dialect/LinalgBuilders.h"
 #include "attn/Transforms/LinearAttention.h"
 #include "attn/Transforms/ScoreFunction.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -307,6 +309,11 @@ struct DecomposeLinearAttention : OpRewritePattern<LinearAttentionOp> {
     SmallVector<Value> results = {
         builder.output(phiQ, phiK, op.getV(), initial, op.getCausal())};
     if (op.getFinalState()) {
+      // The state is updated in place: start from copies of the caller's.
+      if (initial.s)
+        initial = {buildFreshCopy(rewriter, loc, initial.s),
+                   initial.z ? buildFreshCopy(rewriter, loc, initial.z)
+                             : Value()};
       LinearAttentionBuilder::State final =
           builder.advance(initial, phiK, op.getV());
       results.push_back(final.s);

@@ -5,6 +5,7 @@
 #include "attn/Dialect/ValueBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/TypeUtilities.h"
@@ -199,7 +200,6 @@ LinearAttentionBuilder::advance(State before, Value phiK, Value v) {
   AffineMap kMap = map(5, {dim(0), kvHead(1), dim(4), dim(2)});
   if (decay) {
     MLIRContext *ctx = b.getContext();
-    AffineMap identity4 = AffineMap::getMultiDimIdentityMap(4, ctx);
     Value length = indexAsFloat(b, loc, keys);
     weightedK = buildGenerated(
         b, loc,
@@ -218,18 +218,23 @@ LinearAttentionBuilder::advance(State before, Value phiK, Value v) {
                                        decayPower(nb, nloc, e[1], exponent));
         });
     kMap = map(5, {dim(0), dim(1), dim(4), dim(2)});
+    // In place (the state is the generic's output), so that a loop carrying
+    // the state updates one buffer.
     auto decayState = [&](Value state, unsigned rank) {
-      SmallVector<AffineMap> maps = {
-          rank == 4 ? identity4 : AffineMap::getMultiDimIdentityMap(3, ctx),
-          map(rank, {dim(1)})};
-      return buildGenerated(
-          b, loc, tensor::getMixedSizes(b, loc, state), computeType,
-          {state, decay}, maps,
-          [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
-            return arith::MulFOp::create(nb, nloc, e[0],
-                                         decayPower(nb, nloc, e[1], length))
-                .getResult();
-          });
+      SmallVector<utils::IteratorType> parallel(
+          rank, utils::IteratorType::parallel);
+      return linalg::GenericOp::create(
+                 b, loc, state.getType(), ValueRange{decay}, ValueRange{state},
+                 {map(rank, {dim(1)}),
+                  AffineMap::getMultiDimIdentityMap(rank, ctx)},
+                 parallel,
+                 [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                   Value decayed = arith::MulFOp::create(
+                       nb, nloc, args[1],
+                       decayPower(nb, nloc, args[0], length));
+                   linalg::YieldOp::create(nb, nloc, decayed);
+                 })
+          .getResult(0);
     };
     after.s = decayState(after.s, 4);
     if (denominator)

@@ -7,10 +7,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Dialect/LinalgBuilders.h"
 #include "attn/Transforms/LinearAttention.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -113,10 +115,14 @@ private:
 
     LinearAttentionBuilder::State state{};
     if (op.getInitialState()) {
-      state.s = headSlice(op.getInitialState(), batchIv, qHead, groupSize);
+      // The loop updates its state in place: start from a copy, so that the
+      // caller's initial state is only read.
+      state.s = buildFreshCopy(
+          b, loc, headSlice(op.getInitialState(), batchIv, qHead, groupSize));
       if (op.getInitialNormalizer())
-        state.z =
-            headSlice(op.getInitialNormalizer(), batchIv, qHead, groupSize);
+        state.z = buildFreshCopy(b, loc,
+                                 headSlice(op.getInitialNormalizer(), batchIv,
+                                           qHead, groupSize));
     } else {
       state = builder.zeroState(b.getIndexAttr(1), groupSize);
     }

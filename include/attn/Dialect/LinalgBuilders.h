@@ -59,6 +59,13 @@ mlir::Value buildLastDimReduction(
                                    mlir::Value, mlir::Value)>
         combine);
 
+/// A new tensor holding the elements of `x`: an allocation with a copy,
+/// which canonicalization keeps (it folds identity generics away). Ops that
+/// update a state in place start from one, so that they never write into a
+/// tensor the caller passed.
+mlir::Value buildFreshCopy(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Value x);
+
 /// A tensor of `sizes` filled with `value`.
 mlir::Value buildFilled(mlir::OpBuilder &b, mlir::Location loc,
                         llvm::ArrayRef<mlir::OpFoldResult> sizes,
