@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/TypeUtilities.h"
 
 using namespace mlir;
 
@@ -86,23 +87,18 @@ Value buildElementwise(
 
 Value buildContraction(OpBuilder &b, Location loc, Value lhs, AffineMap lhsMap,
                        Value rhs, AffineMap rhsMap, Value init,
-                       unsigned numReductionLoops) {
-  auto type = cast<RankedTensorType>(init.getType());
-  unsigned rank = type.getRank();
-  unsigned loops = rank + numReductionLoops;
-  SmallVector<utils::IteratorType> iterators(rank,
-                                             utils::IteratorType::parallel);
-  iterators.append(numReductionLoops, utils::IteratorType::reduction);
+                       AffineMap outMap,
+                       ArrayRef<utils::IteratorType> iterators) {
   SmallVector<Value> inputs = {lhs};
   SmallVector<AffineMap> maps = {lhsMap};
   if (rhs) {
     inputs.push_back(rhs);
     maps.push_back(rhsMap);
   }
-  maps.push_back(leadingDims(b.getContext(), loops, rank));
-  Type element = type.getElementType();
+  maps.push_back(outMap);
+  Type element = getElementTypeOrSelf(init.getType());
   return linalg::GenericOp::create(
-             b, loc, type, inputs, ValueRange{init}, maps, iterators,
+             b, loc, init.getType(), inputs, ValueRange{init}, maps, iterators,
              [&](OpBuilder &nb, Location nloc, ValueRange args) {
                Value term = convertFloat(nb, nloc, args[0], element);
                if (rhs)
@@ -112,6 +108,18 @@ Value buildContraction(OpBuilder &b, Location loc, Value lhs, AffineMap lhsMap,
                linalg::YieldOp::create(nb, nloc, sum);
              })
       .getResult(0);
+}
+
+Value buildContraction(OpBuilder &b, Location loc, Value lhs, AffineMap lhsMap,
+                       Value rhs, AffineMap rhsMap, Value init,
+                       unsigned numReductionLoops) {
+  unsigned rank = cast<RankedTensorType>(init.getType()).getRank();
+  unsigned loops = rank + numReductionLoops;
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  iterators.append(numReductionLoops, utils::IteratorType::reduction);
+  return buildContraction(b, loc, lhs, lhsMap, rhs, rhsMap, init,
+                          leadingDims(b.getContext(), loops, rank), iterators);
 }
 
 Value buildLastDimReduction(

@@ -48,6 +48,14 @@ Value LinearAttentionBuilder::decayPower(OpBuilder &nb, Location nloc,
   return math::PowFOp::create(nb, nloc, gamma, exponent);
 }
 
+Value LinearAttentionBuilder::multiply(Value lhs, AffineMap lhsMap, Value rhs,
+                                      AffineMap rhsMap, Value acc) {
+  auto par = utils::IteratorType::parallel;
+  return buildContraction(b, loc, lhs, lhsMap, rhs, rhsMap, acc,
+                          map(5, {dim(0), dim(1), dim(2), dim(4)}),
+                          {par, par, par, utils::IteratorType::reduction, par});
+}
+
 Value LinearAttentionBuilder::features(Value rows, Value positionOffset) {
   Value x = buildElementwise(b, loc, rows, computeType,
                              [&](OpBuilder &nb, Location nloc, Value e) {
@@ -108,10 +116,9 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
                 floatConstant(nb, nloc, computeType, 0.0));
           });
     }
-    // Loops (b, h, i, e, j).
-    numerator = buildContraction(
-        b, loc, scores, map(5, {dim(0), dim(1), dim(2), dim(4)}), v,
-        map(5, {dim(0), kvHead(1), dim(4), dim(3)}), numerator, 1);
+    numerator = multiply(scores, map(5, {dim(0), dim(1), dim(2), dim(3)}), v,
+                         map(5, {dim(0), kvHead(1), dim(3), dim(4)}),
+                         numerator);
     if (denominator)
       normalizer = buildContraction(
           b, loc, scores, AffineMap::getMultiDimIdentityMap(4, b.getContext()),
@@ -138,10 +145,9 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
             return arith::MulFOp::create(nb, nloc, e[0],
                                          decayPower(nb, nloc, e[1], exponent));
           });
-    // Loops (b, h, i, e, f).
-    numerator = buildContraction(
-        b, loc, decayedQ, map(5, {dim(0), dim(1), dim(2), dim(4)}), before.s,
-        map(5, {dim(0), dim(1), dim(4), dim(3)}), numerator, 1);
+    numerator = multiply(decayedQ, map(5, {dim(0), dim(1), dim(2), dim(3)}),
+                         before.s, map(5, {dim(0), dim(1), dim(3), dim(4)}),
+                         numerator);
     if (denominator)
       normalizer = buildContraction(
           b, loc, decayedQ, AffineMap::getMultiDimIdentityMap(4, b.getContext()),
@@ -197,7 +203,6 @@ LinearAttentionBuilder::advance(State before, Value phiK, Value v) {
 
   // Key j of n contributes gamma^(n - 1 - j); the state so far gamma^n.
   Value weightedK = phiK;
-  AffineMap kMap = map(5, {dim(0), kvHead(1), dim(4), dim(2)});
   if (decay) {
     MLIRContext *ctx = b.getContext();
     Value length = indexAsFloat(b, loc, keys);
@@ -217,7 +222,6 @@ LinearAttentionBuilder::advance(State before, Value phiK, Value v) {
           return arith::MulFOp::create(nb, nloc, e[0],
                                        decayPower(nb, nloc, e[1], exponent));
         });
-    kMap = map(5, {dim(0), dim(1), dim(4), dim(2)});
     // In place (the state is the generic's output), so that a loop carrying
     // the state updates one buffer.
     auto decayState = [&](Value state, unsigned rank) {
@@ -240,16 +244,23 @@ LinearAttentionBuilder::advance(State before, Value phiK, Value v) {
     if (denominator)
       after.z = decayState(after.z, 3);
   }
-  // S[b, h, f, e] += sum_j k'[j, f] v[j, e]; loops (b, h, f, e, j).
-  after.s = buildContraction(b, loc, weightedK, kMap, v,
-                             map(5, {dim(0), kvHead(1), dim(4), dim(3)}),
-                             after.s, 1);
+  // S[b, h, f, e] += sum_j k'[j, f] v[j, e], as k'^T [F, n] times v.
+  SmallVector<OpFoldResult> transposedSizes = {
+      batch, b.getIndexAttr(heads), b.getIndexAttr(features),
+      OpFoldResult(keys)};
+  Value transposedK = buildGenerated(
+      b, loc, transposedSizes, computeType, {weightedK},
+      {decay ? map(4, {dim(0), dim(1), dim(3), dim(2)})
+             : map(4, {dim(0), kvHead(1), dim(3), dim(2)})},
+      [](OpBuilder &, Location, ValueRange e, ValueRange) { return e[0]; });
+  after.s = multiply(transposedK, map(5, {dim(0), dim(1), dim(2), dim(3)}), v,
+                     map(5, {dim(0), kvHead(1), dim(3), dim(4)}), after.s);
   if (denominator) {
-    // z[b, h, f] += sum_j k'[j, f]; loops (b, h, f, j).
-    AffineMap zMap = decay ? map(4, {dim(0), dim(1), dim(3), dim(2)})
-                           : map(4, {dim(0), kvHead(1), dim(3), dim(2)});
-    after.z = buildContraction(b, loc, weightedK, zMap, Value(), AffineMap(),
-                               after.z, 1);
+    // z[b, h, f] += sum_j k'^T[f, j].
+    after.z = buildContraction(
+        b, loc, transposedK,
+        AffineMap::getMultiDimIdentityMap(4, b.getContext()), Value(),
+        AffineMap(), after.z, 1);
   }
   return after;
 }

@@ -14,11 +14,13 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 namespace attn {
@@ -35,14 +37,9 @@ class ChunkedBuilder {
 public:
   ChunkedBuilder(PatternRewriter &b, LinearAttentionOp op, int64_t chunkSize)
       : b(b), op(op), loc(op.getLoc()), chunkSize(chunkSize) {
-    auto q = op.getQ().getType();
-    qHeads = q.getDimSize(1);
-    kvHeads = op.getK().getType().getDimSize(1);
-    groupSize = qHeads / kvHeads;
-    headDim = q.getDimSize(3);
+    qHeads = op.getQ().getType().getDimSize(1);
+    groupSize = qHeads / op.getK().getType().getDimSize(1);
     valueDim = op.getV().getType().getDimSize(3);
-    features = op.getFeatureDim();
-    computeType = op.getComputeType();
   }
 
   SmallVector<Value> build() {
@@ -55,13 +52,17 @@ public:
       outs.push_back(tensor::EmptyOp::create(
           b, loc, resultSizes, getElementTypeOrSelf(result.getType())));
     auto forall = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads)}, outs,
+        b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(qHeads)}, outs,
         /*mapping=*/std::nullopt);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(forall.getBody());
-    buildGroup(forall);
+    buildHead(forall);
+    created = forall;
     return forall.getResults();
   }
+
+  /// The loop built, once `build` has run.
+  scf::ForallOp created;
 
 private:
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
@@ -75,7 +76,7 @@ private:
   }
 
   /// Rows [t, t + n) of a [1, h, S, d] tensor.
-  Value rows(Value source, Value t, Value n) {
+  Value rows(Value source, Value t, OpFoldResult n) {
     auto type = cast<RankedTensorType>(source.getType());
     OpFoldResult zero = b.getIndexAttr(0);
     return slice(source, {zero, zero, t, zero},
@@ -100,31 +101,33 @@ private:
     return slice(source, offsets, sizes);
   }
 
-  /// One (batch, key/value head) iteration: its query heads together.
-  void buildGroup(scf::ForallOp forall) {
+  /// One (batch, query head) iteration. Every tensor in it has unit batch
+  /// and head dimensions, which the pass then drops: chunk products become
+  /// 2-D matrix products. (Under GQA, each query head of a group maps the
+  /// shared keys itself.)
+  void buildHead(scf::ForallOp forall) {
     Value batchIv = forall.getInductionVars()[0];
-    Value kvHead = forall.getInductionVars()[1];
-    Value qHead = arith::MulIOp::create(b, loc, kvHead, index(groupSize));
-    Value q = headSlice(op.getQ(), batchIv, qHead, groupSize);
+    Value qHead = forall.getInductionVars()[1];
+    Value kvHead = arith::DivUIOp::create(b, loc, qHead, index(groupSize));
+    Value q = headSlice(op.getQ(), batchIv, qHead, 1);
     Value k = headSlice(op.getK(), batchIv, kvHead, 1);
     Value v = headSlice(op.getV(), batchIv, kvHead, 1);
     Value decay;
     if (op.getDecay())
-      decay = headSlice(op.getDecay(), batchIv, qHead, groupSize);
-    LinearAttentionBuilder builder(b, loc, op, groupSize, decay);
+      decay = headSlice(op.getDecay(), batchIv, qHead, 1);
+    LinearAttentionBuilder builder(b, loc, op, /*groupSize=*/1, decay);
 
     LinearAttentionBuilder::State state{};
     if (op.getInitialState()) {
       // The loop updates its state in place: start from a copy, so that the
       // caller's initial state is only read.
       state.s = buildFreshCopy(
-          b, loc, headSlice(op.getInitialState(), batchIv, qHead, groupSize));
+          b, loc, headSlice(op.getInitialState(), batchIv, qHead, 1));
       if (op.getInitialNormalizer())
-        state.z = buildFreshCopy(b, loc,
-                                 headSlice(op.getInitialNormalizer(), batchIv,
-                                           qHead, groupSize));
+        state.z = buildFreshCopy(
+            b, loc, headSlice(op.getInitialNormalizer(), batchIv, qHead, 1));
     } else {
-      state = builder.zeroState(b.getIndexAttr(1), groupSize);
+      state = builder.zeroState(b.getIndexAttr(1), 1);
     }
 
     Value qLen = tensor::DimOp::create(b, loc, q, 2);
@@ -132,13 +135,13 @@ private:
     Type elementType = getElementTypeOrSelf(op.getO().getType());
     Value o = tensor::EmptyOp::create(
         b, loc,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(groupSize),
-                               qLen, b.getIndexAttr(valueDim)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1), qLen,
+                               b.getIndexAttr(valueDim)},
         elementType);
     if (op.getCausal()) {
       SmallVector<Value> carried = loop(
           qLen, packState(state, {o}),
-          [&](Value t, Value n, ValueRange iter) -> SmallVector<Value> {
+          [&](Value t, OpFoldResult n, ValueRange iter) -> SmallVector<Value> {
             LinearAttentionBuilder::State before = unpackState(iter);
             Value phiQ = builder.features(rows(q, t, n), t);
             Value phiK = builder.features(rows(k, t, n), t);
@@ -152,13 +155,13 @@ private:
     } else {
       state = unpackState(loop(
           kvLen, packState(state, {}),
-          [&](Value t, Value n, ValueRange iter) -> SmallVector<Value> {
+          [&](Value t, OpFoldResult n, ValueRange iter) -> SmallVector<Value> {
             Value phiK = builder.features(rows(k, t, n), t);
             return packState(
                 builder.advance(unpackState(iter), phiK, rows(v, t, n)), {});
           }));
       o = loop(qLen, {o},
-               [&](Value t, Value n, ValueRange iter) -> SmallVector<Value> {
+               [&](Value t, OpFoldResult n, ValueRange iter) -> SmallVector<Value> {
                  Value phiQ = builder.features(rows(q, t, n), t);
                  Value oc = builder.output(phiQ, Value(), Value(), state,
                                            false);
@@ -202,19 +205,29 @@ private:
   }
 
   /// `[0, length)` in chunks: `body(t, n, iterArgs)` for the chunk
-  /// `[t, t + n)`, n = min(chunkSize, length - t).
+  /// `[t, t + n)`. Full chunks come first, with the static size n =
+  /// chunkSize (so that their tensors have static shapes); then the rest,
+  /// if any, as one chunk of dynamic size.
   SmallVector<Value>
   loop(Value length, ValueRange init,
-       function_ref<SmallVector<Value>(Value, Value, ValueRange)> body) {
-    auto forOp = scf::ForOp::create(b, loc, index(0), length, index(chunkSize),
-                                    init);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(forOp.getBody());
-    Value t = forOp.getInductionVar();
-    Value n = arith::MinUIOp::create(
-        b, loc, index(chunkSize), arith::SubIOp::create(b, loc, length, t));
-    scf::YieldOp::create(b, loc, body(t, n, forOp.getRegionIterArgs()));
-    return forOp.getResults();
+       function_ref<SmallVector<Value>(Value, OpFoldResult, ValueRange)>
+           body) {
+    Value step = index(chunkSize);
+    Value fullEnd = arith::MulIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, length, step), step);
+    auto chunks = [&](Value lo, Value hi, bool full, ValueRange iterInit) {
+      auto forOp = scf::ForOp::create(b, loc, lo, hi, step, iterInit);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(forOp.getBody());
+      Value t = forOp.getInductionVar();
+      OpFoldResult n = full ? OpFoldResult(b.getIndexAttr(chunkSize))
+                            : OpFoldResult(arith::SubIOp::create(b, loc, hi, t)
+                                               .getResult());
+      scf::YieldOp::create(b, loc, body(t, n, forOp.getRegionIterArgs()));
+      return forOp.getResults();
+    };
+    ValueRange full = chunks(index(0), fullEnd, true, init);
+    return chunks(fullEnd, length, false, full);
   }
 
   /// `chunk` [1, h, n, Dv] written into rows [t, t + n) of `into`.
@@ -232,20 +245,48 @@ private:
   LinearAttentionOp op;
   Location loc;
   int64_t chunkSize;
-  int64_t qHeads, kvHeads, groupSize, headDim, valueDim, features;
-  FloatType computeType;
+  int64_t qHeads, groupSize, valueDim;
 };
 
 struct ChunkLinearAttention : OpRewritePattern<LinearAttentionOp> {
-  ChunkLinearAttention(MLIRContext *ctx, int64_t chunkSize)
-      : OpRewritePattern(ctx), chunkSize(chunkSize) {}
+  ChunkLinearAttention(MLIRContext *ctx, int64_t chunkSize,
+                       SmallVector<scf::ForallOp> &built)
+      : OpRewritePattern(ctx), chunkSize(chunkSize), built(built) {}
   LogicalResult matchAndRewrite(LinearAttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, ChunkedBuilder(rewriter, op, chunkSize).build());
+    ChunkedBuilder builder(rewriter, op, chunkSize);
+    rewriter.replaceOp(op, builder.build());
+    built.push_back(builder.created);
     return success();
   }
   int64_t chunkSize;
+  SmallVector<scf::ForallOp> &built;
 };
+
+/// Drops the unit batch and head dimensions of the linalg ops in `loops`
+/// (and only there: other kernels keep their own forms).
+LogicalResult dropUnitDims(MutableArrayRef<scf::ForallOp> loops) {
+  if (loops.empty())
+    return success();
+  SmallVector<Operation *> ops;
+  for (scf::ForallOp loop : loops)
+    loop.walk([&](Operation *op) {
+      if (isa<linalg::LinalgOp, tensor::ExtractSliceOp, tensor::InsertSliceOp,
+              tensor::EmptyOp>(op))
+        ops.push_back(op);
+    });
+  MLIRContext *ctx = loops.front()->getContext();
+  RewritePatternSet patterns(ctx);
+  linalg::ControlDropUnitDims control;
+  control.rankReductionStrategy =
+      linalg::ControlDropUnitDims::RankReductionStrategy::ExtractInsertSlice;
+  linalg::populateFoldUnitExtentDimsPatterns(patterns, control);
+  linalg::populateFoldUnitExtentDimsCanonicalizationPatterns(patterns,
+                                                             control);
+  GreedyRewriteConfig config;
+  config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
+  return applyOpPatternsGreedily(ops, std::move(patterns), config);
+}
 
 struct AttnLinearChunkedPass
     : attn::impl::AttnLinearChunkedBase<AttnLinearChunkedPass> {
@@ -257,9 +298,12 @@ struct AttnLinearChunkedPass
           << chunkSize.getValue();
       return signalPassFailure();
     }
+    SmallVector<scf::ForallOp> built;
     RewritePatternSet patterns(&getContext());
-    patterns.add<ChunkLinearAttention>(&getContext(), chunkSize);
+    patterns.add<ChunkLinearAttention>(&getContext(), chunkSize, built);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
+    if (failed(dropUnitDims(built)))
+      return signalPassFailure();
   }
 };
 

@@ -1,25 +1,33 @@
 // RUN: attn-opt %s -split-input-file --attn-linear-chunked=chunk-size=32 --canonicalize --cse | FileCheck %s
 
 // Causal, GQA (2 query heads per key/value head), decay and final state:
-// one parallel iteration per (batch, key/value head), one loop over chunks of
-// 32 positions carrying S [1, 2, F, Dv], z [1, 2, F] and the output rows.
-// Nothing is [Sq, Skv]: the only score tensor is chunk x chunk.
+// one parallel iteration per (batch, query head), reading key/value head
+// h / 2; a loop over full chunks of 32 positions (static shapes), then one
+// over the rest (at most one chunk, of dynamic size), both carrying
+// S [1, 1, F, Dv], z [1, 1, F] and the output rows. Inside, the unit batch
+// and head dimensions are dropped: chunk products are 2-D. Nothing is
+// [Sq, Skv]: the only score tensor is chunk x chunk.
 
 // CHECK-LABEL: func @causal_decay
-// CHECK: scf.forall (%[[B:.*]], %[[H:.*]]) in (%{{.*}}, 2) shared_outs(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<?x4x?x8xbf16>, tensor<?x4x16x8xf32>, tensor<?x4x16xf32>)
-// CHECK: tensor.extract_slice %arg3[%{{.*}}] [2] [1] : tensor<4xf32> to tensor<2xf32>
-// CHECK: scf.for %[[T:.*]] = %c0 to %{{.*}} step %c32 iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<1x2x16x8xf32>, tensor<1x2x16xf32>, tensor<1x2x?x8xbf16>)
-// CHECK:   %[[N:.*]] = arith.minui
+// CHECK: scf.forall (%[[B:.*]], %[[H:.*]]) in (%{{.*}}, 4) shared_outs(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<?x4x?x8xbf16>, tensor<?x4x16x8xf32>, tensor<?x4x16xf32>)
+// CHECK:   %[[KV:.*]] = arith.divui %[[H]], %c2
+// CHECK:   tensor.extract_slice %arg1[%[[B]], %[[KV]], 0, 0] [1, 1, %{{.*}}, 16]
+// CHECK:   tensor.extract_slice %arg3[%[[H]]] [1] [1] : tensor<4xf32> to tensor<1xf32>
+// CHECK:   %[[FULL:.*]] = arith.muli
+// CHECK:   %[[MAIN:.*]]:3 = scf.for %[[T:.*]] = %c0 to %[[FULL]] step %c32 iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<1x1x16x8xf32>, tensor<1x1x16xf32>, tensor<1x1x?x8xbf16>)
 // The feature map is applied to the chunk's rows, inside the loop.
-// CHECK:   tensor.extract_slice %{{.*}}[0, 0, %[[T]], 0] [1, 2, %[[N]], 16]
-// CHECK:   math.exp
-// Scores within the chunk, causal with gamma^(i - j).
-// CHECK:   linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x?x?xf32>)
-// CHECK:     arith.cmpi ule
-// CHECK:     math.powf
-// CHECK:   tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, %[[T]], 0] [1, 2, %[[N]], 8]
-// The state after the chunk.
-// CHECK:   scf.yield %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x2x16x8xf32>, tensor<1x2x16xf32>, tensor<1x2x?x8xbf16>
+// CHECK:     math.exp
+// Scores within the chunk, then causal with gamma^(i - j).
+// CHECK:     linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<32x16xf32>, tensor<32x16xf32>) outs(%{{.*}} : tensor<32x32xf32>)
+// CHECK:     linalg.generic {{.*}} outs(%{{.*}} : tensor<32x32xf32>)
+// CHECK:       math.powf
+// CHECK:       arith.cmpi ule
+// Scores times values, in the micro-kernels' loop order (i, j, e).
+// CHECK:     linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]} ins(%{{.*}}, %{{.*}} : tensor<32x32xf32>, tensor<32x8xbf16>) outs(%{{.*}} : tensor<32x8xf32>)
+// CHECK:     tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, %[[T]], 0] [1, 1, 32, 8]
+// CHECK:     scf.yield
+// CHECK:   scf.for %{{.*}} = %[[FULL]] to %{{.*}} step %c32 iter_args(%{{.*}} = %[[MAIN]]#0, %{{.*}} = %[[MAIN]]#1, %{{.*}} = %[[MAIN]]#2)
+// CHECK:     tensor<?x?xf32>
 // CHECK: scf.forall.in_parallel
 // CHECK-NOT: tensor<?x4x?x?x
 func.func @causal_decay(%q: tensor<?x4x?x16xbf16>, %k: tensor<?x2x?x16xbf16>, %v: tensor<?x2x?x8xbf16>, %g: tensor<4xf32>) -> (tensor<?x4x?x8xbf16>, tensor<?x4x16x8xf32>, tensor<?x4x16xf32>) {
@@ -30,16 +38,17 @@ func.func @causal_decay(%q: tensor<?x4x?x16xbf16>, %k: tensor<?x2x?x16xbf16>, %v
 
 // -----
 
-// Not causal: one loop over key chunks builds the state, then one over query
-// chunks applies it; no scores at all.
+// Not causal: loops over key chunks build the state, then loops over query
+// chunks apply it; no scores at all.
 
 // CHECK-LABEL: func @non_causal
 // CHECK: scf.forall
-// CHECK: %[[STATE:.*]] = scf.for {{.*}} step %c32 iter_args(%{{.*}} = %{{.*}}) -> (tensor<1x1x16x16xf32>)
+// CHECK: scf.for {{.*}} step %c32 iter_args(%{{.*}} = %{{.*}}) -> (tensor<1x1x16x16xf32>)
 // CHECK:   arith.maximumf
+// CHECK: scf.for {{.*}} step %c32 iter_args(%{{.*}} = %{{.*}}) -> (tensor<1x1x16x16xf32>)
 // CHECK: scf.for {{.*}} step %c32 iter_args(%{{.*}} = %{{.*}}) -> (tensor<1x1x?x16xf32>)
-// CHECK:   linalg.generic {{.*}} ins(%{{.*}}, %[[STATE]] : tensor<1x1x?x16xf32>, tensor<1x1x16x16xf32>)
-// CHECK-NOT: tensor<1x1x?x?xf32>
+// CHECK:   linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<32x16xf32>, tensor<16x16xf32>)
+// CHECK-NOT: tensor<32x32xf32>
 func.func @non_causal(%q: tensor<1x3x?x16xf32>, %k: tensor<1x3x?x16xf32>, %v: tensor<1x3x?x16xf32>) -> tensor<1x3x?x16xf32> {
   %o = attn.linear_attention %q, %k, %v feature_map(#attn.relu) normalization(none)
       : tensor<1x3x?x16xf32>, tensor<1x3x?x16xf32>, tensor<1x3x?x16xf32> -> tensor<1x3x?x16xf32>
@@ -48,12 +57,15 @@ func.func @non_causal(%q: tensor<1x3x?x16xf32>, %k: tensor<1x3x?x16xf32>, %v: te
 
 // -----
 
-// The initial state is sliced per (batch, head group) and carried in.
+// The initial state is sliced per (batch, head), copied (the loop updates
+// its state in place, and must not write into the caller's) and carried in.
 
 // CHECK-LABEL: func @initial_state
 // CHECK: %[[S0:.*]] = tensor.extract_slice %arg3[%{{.*}}, %{{.*}}, 0, 0] [1, 1, 8, 4] [1, 1, 1, 1]
+// CHECK: %[[S0COPY:.*]] = bufferization.alloc_tensor() copy(%[[S0]])
 // CHECK: %[[Z0:.*]] = tensor.extract_slice %arg4[%{{.*}}, %{{.*}}, 0] [1, 1, 8] [1, 1, 1]
-// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[S0]], %{{.*}} = %[[Z0]], %{{.*}} = %{{.*}})
+// CHECK: %[[Z0COPY:.*]] = bufferization.alloc_tensor() copy(%[[Z0]])
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[S0COPY]], %{{.*}} = %[[Z0COPY]], %{{.*}} = %{{.*}})
 func.func @initial_state(%q: tensor<2x2x?x8xf32>, %k: tensor<2x2x?x8xf32>, %v: tensor<2x2x?x4xf32>, %s0: tensor<2x2x8x4xf32>, %z0: tensor<2x2x8xf32>) -> tensor<2x2x?x4xf32> {
   %o = attn.linear_attention %q, %k, %v feature_map(#attn.relu) causal
       initial_state(%s0 : tensor<2x2x8x4xf32>) initial_normalizer(%z0 : tensor<2x2x8xf32>)

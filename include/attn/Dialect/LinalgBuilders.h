@@ -11,6 +11,7 @@
 #ifndef ATTN_DIALECT_LINALGBUILDERS_H
 #define ATTN_DIALECT_LINALGBUILDERS_H
 
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -51,6 +52,16 @@ mlir::Value buildContraction(mlir::OpBuilder &b, mlir::Location loc,
                              mlir::Value lhs, mlir::AffineMap lhsMap,
                              mlir::Value rhs, mlir::AffineMap rhsMap,
                              mlir::Value init, unsigned numReductionLoops);
+
+/// `init + sum of lhs * rhs` over the loops that `outMap` leaves out: the
+/// general form, for loop orders where a reduction loop comes before a
+/// parallel one (C[i, e] += A[i, j] B[j, e] with loops (i, j, e) is the form
+/// the CPU micro-kernels match).
+mlir::Value buildContraction(mlir::OpBuilder &b, mlir::Location loc,
+                             mlir::Value lhs, mlir::AffineMap lhsMap,
+                             mlir::Value rhs, mlir::AffineMap rhsMap,
+                             mlir::Value init, mlir::AffineMap outMap,
+                             llvm::ArrayRef<mlir::utils::IteratorType> iterators);
 
 /// `x` reduced over its last dimension with `combine`, from `initValue`.
 mlir::Value buildLastDimReduction(

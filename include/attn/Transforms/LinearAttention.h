@@ -55,6 +55,12 @@ private:
   mlir::AffineExpr dim(unsigned i);
   /// The key/value head of query head dimension `i`.
   mlir::AffineExpr kvHead(unsigned i);
+  /// acc[b, h, i, e] + sum_j lhs[.., i, j] rhs[.., j, e] with loops
+  /// (b, h, i, j, e): rows of `rhs` are read contiguously, the form of the
+  /// CPU micro-kernels once the unit (b, h) dimensions are dropped.
+  mlir::Value multiply(mlir::Value lhs, mlir::AffineMap lhsMap,
+                       mlir::Value rhs, mlir::AffineMap rhsMap,
+                       mlir::Value acc);
   /// gamma[h]^exponent, or 1 without decay.
   mlir::Value decayPower(mlir::OpBuilder &b, mlir::Location loc,
                          mlir::Value gamma, mlir::Value exponent);

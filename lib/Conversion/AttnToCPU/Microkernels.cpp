@@ -115,10 +115,13 @@ std::optional<Product> matchProduct(linalg::GenericOp op) {
   std::optional<Product> product = matchProductForm(op);
   if (!product)
     return std::nullopt;
-  auto identity = [](Value v) {
-    return cast<MemRefType>(v.getType()).getLayout().isIdentity();
+  // Rows may be spaced by any stride (views into larger buffers), but each
+  // must be contiguous: the most minor stride is statically 1.
+  auto contiguousRows = [](Value v) {
+    return cast<MemRefType>(v.getType()).isLastDimUnitStride();
   };
-  if (!identity(product->c) || (!product->transposedB && !identity(product->b)))
+  if (!contiguousRows(product->c) ||
+      (!product->transposedB && !contiguousRows(product->b)))
     return std::nullopt;
   return product;
 }

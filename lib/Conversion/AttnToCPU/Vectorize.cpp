@@ -89,9 +89,11 @@ bool readsRowsContiguously(linalg::GenericOp op) {
 bool isCandidate(linalg::GenericOp op) {
   if (!op.hasPureTensorSemantics() || attn::isTileProduct(op))
     return false;
+  // Rank-0 operands would become broadcast transfers from 0-d buffers,
+  // which the host lowering does not handle either.
   return llvm::all_of(op->getOperandTypes(), [](Type t) {
            auto shaped = dyn_cast<ShapedType>(t);
-           return shaped && shaped.hasStaticShape();
+           return shaped && shaped.hasStaticShape() && shaped.getRank() > 0;
          }) &&
          op.getNumLoops() >= 1 && readsRowsContiguously(op);
 }

@@ -1,0 +1,140 @@
+//===- linear_cpu_bench.cpp - Linear vs softmax attention on the CPU ------===//
+//
+// Times causal linear attention (attn.linear_attention, chunked, elu+1
+// features) and causal softmax attention (attn.attention, flash-tiled) on
+// the same shapes for growing S, and prints the time per position (flat for
+// linear attention, growing with S for softmax attention) and the crossover
+// length where linear attention becomes the faster one.
+//
+//   build/bin/attn-bench-linear-cpu [--heads 8] [--head-dim 64]
+//       [--chunk-size 64] [--feature-map '#attn.elu_plus_one']
+//       [--min-seq 32] [--max-seq 16384] [--repeats 5]
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/JIT/CpuKernel.h"
+#include "attn/Support/HostTensor.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <thread>
+
+using namespace attn;
+using runtime::DType;
+
+namespace {
+
+llvm::cl::opt<int> repeats("repeats", llvm::cl::desc("Timed runs per kernel"),
+                           llvm::cl::init(5));
+llvm::cl::opt<int64_t> heads("heads", llvm::cl::desc("Heads H"),
+                             llvm::cl::init(8));
+llvm::cl::opt<int64_t> headDim("head-dim", llvm::cl::desc("Head dimension D"),
+                               llvm::cl::init(64));
+llvm::cl::opt<int64_t> chunkSize("chunk-size",
+                                 llvm::cl::desc("Positions per chunk"),
+                                 llvm::cl::init(64));
+llvm::cl::opt<int64_t> minSeq("min-seq",
+                              llvm::cl::desc("Shortest sequence timed"),
+                              llvm::cl::init(32));
+llvm::cl::opt<int64_t> maxSeq("max-seq",
+                              llvm::cl::desc("Longest sequence timed"),
+                              llvm::cl::init(16384));
+llvm::cl::opt<std::string>
+    featureMap("feature-map", llvm::cl::desc("Feature map attribute"),
+               llvm::cl::init("#attn.elu_plus_one"));
+
+using Clock = std::chrono::steady_clock;
+
+std::string tensorType(int64_t s) {
+  return llvm::formatv("tensor<1x{0}x{1}x{2}xf32>", int64_t(heads), s,
+                       int64_t(headDim));
+}
+
+std::string linearSpec(int64_t s) {
+  std::string t = tensorType(s);
+  return llvm::formatv(
+      "func.func @linear(%q: {0}, %k: {0}, %v: {0}) -> {0} {{\n"
+      "  %o = attn.linear_attention %q, %k, %v feature_map({1}) causal\n"
+      "      : {0}, {0}, {0} -> {0}\n"
+      "  return %o : {0}\n}\n",
+      t, std::string(featureMap));
+}
+
+std::string softmaxSpec(int64_t s) {
+  std::string t = tensorType(s);
+  return llvm::formatv(
+      "func.func @softmax(%q: {0}, %k: {0}, %v: {0}) -> {0} {{\n"
+      "  %o = attn.attention %q, %k, %v mask(#attn.causal)\n"
+      "      : {0}, {0}, {0} -> {0}\n"
+      "  return %o : {0}\n}\n",
+      t);
+}
+
+/// Median seconds of `repeats` runs after a warm-up run.
+double time(const std::string &spec, const jit::CpuOptions &options,
+            std::vector<runtime::TensorRef> inputs, runtime::TensorRef out) {
+  auto kernel = jit::CpuKernel::compile(spec, options);
+  if (!kernel) {
+    llvm::errs() << llvm::toString(kernel.takeError()) << "\n";
+    std::exit(1);
+  }
+  llvm::cantFail((*kernel)->run(inputs, {out}));
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    auto start = Clock::now();
+    llvm::cantFail((*kernel)->run(inputs, {out}));
+    times.push_back(
+        std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::cl::ParseCommandLineOptions(argc, argv,
+                                    "attn linear attention CPU benchmark\n");
+  llvm::outs() << llvm::formatv(
+      "causal attention, f32, B=1, H={0}, D=Dv={1}, {2} threads; linear: "
+      "feature map {3}, chunk {4}; softmax: attn.attention tiles 64x64\n\n",
+      int64_t(heads), int64_t(headDim), std::thread::hardware_concurrency(),
+      std::string(featureMap), int64_t(chunkSize));
+  llvm::outs() << "|     S | linear (ms) | us/position | softmax (ms) | "
+                  "us/position | softmax / linear |\n"
+                  "|------:|------------:|------------:|-------------:|"
+                  "------------:|-----------------:|\n";
+  std::optional<int64_t> crossover;
+  std::mt19937_64 rng(7);
+  for (int64_t s = minSeq; s <= maxSeq; s *= 2) {
+    std::vector<int64_t> shape = {1, heads, s, headDim};
+    HostTensor q = HostTensor::randomNormal(DType::F32, shape, rng);
+    HostTensor k = HostTensor::randomNormal(DType::F32, shape, rng);
+    HostTensor v = HostTensor::randomNormal(DType::F32, shape, rng);
+    HostTensor o(DType::F32, shape);
+    std::vector<runtime::TensorRef> inputs = {q.ref(), k.ref(), v.ref()};
+    jit::CpuOptions linearOptions;
+    linearOptions.chunkSize = chunkSize;
+    double linear = time(linearSpec(s), linearOptions, inputs, o.ref());
+    double softmax = time(softmaxSpec(s), {}, inputs, o.ref());
+    if (!crossover && linear < softmax)
+      crossover = s;
+    llvm::outs() << llvm::formatv(
+        "| {0,5} | {1,11:F2} | {2,11:F3} | {3,12:F2} | {4,11:F3} | {5,15:F2}x "
+        "|\n",
+        s, linear * 1e3, linear * 1e6 / s, softmax * 1e3, softmax * 1e6 / s,
+        softmax / linear);
+  }
+  if (crossover)
+    llvm::outs() << "\nLinear attention is faster from S = " << *crossover
+                 << " (the first length timed where it wins).\n";
+  else
+    llvm::outs() << "\nSoftmax attention stays faster up to S = "
+                 << int64_t(maxSeq) << ".\n";
+  return 0;
+}
