@@ -44,6 +44,9 @@ def main():
     args = parser.parse_args()
     jobs = []
     for spec in sorted(args.examples.glob("*.mlir")):
+        if "attn.linear_attention" in spec.read_text():
+            print(f"{spec.stem}: skipped (linear attention has no GPU lowering yet)")
+            continue
         for entry in re.findall(r"func\.func\s+@([\w$.]+)", spec.read_text()):
             for chip in args.chips.split(","):
                 jobs.append((spec, entry, chip))

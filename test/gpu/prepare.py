@@ -83,6 +83,8 @@ def main():
     cases = []
     for example in sorted((ROOT / "examples").glob("*.mlir")):
         text = example.read_text()
+        if "attn.linear_attention" in text:
+            continue  # no GPU lowering yet
         for spec_name, spec_text in variants(example.stem, text):
             for entry in functions(spec_text):
                 name = f"{spec_name}.{entry}"

@@ -154,7 +154,8 @@ Expected<HostTensor> loadInput(const runtime::Param &param, StringRef path) {
 
 /// Random data that suits what an input is for: block-sparse layouts with
 /// half of the blocks on, sorted document ids (four documents per batch row,
-/// the same for queries and keys), positive ALiBi slopes; N(0, 1) otherwise.
+/// the same for queries and keys), positive ALiBi slopes, decays in
+/// [0.9, 1), positive normalizers; N(0, 1) otherwise.
 HostTensor randomInput(const runtime::Param &param,
                        std::vector<int64_t> shape, std::mt19937_64 &rng) {
   if (param.name == "layout") {
@@ -181,11 +182,24 @@ HostTensor randomInput(const runtime::Param &param,
     }
     return t;
   }
-  if (param.name == "alibi_slopes") {
+  // Inputs whose values have a range: uniform in it.
+  struct Range {
+    llvm::StringRef name;
+    double lo, hi;
+  };
+  static constexpr Range ranges[] = {
+      {"alibi_slopes", 0.01, 0.5},
+      // A decay in (0, 1]: RetNet's per-head gammas are about 0.9-0.999.
+      {"decay", 0.9, 1.0},
+      // A normalizer sums positive features.
+      {"initial_normalizer", 0.5, 2.0}};
+  for (const Range &range : ranges) {
+    if (param.name != range.name)
+      continue;
     HostTensor t(param.dtype, shape);
-    std::uniform_real_distribution<double> slope(0.01, 0.5);
+    std::uniform_real_distribution<double> value(range.lo, range.hi);
     for (int64_t i = 0; i < t.numElements(); ++i)
-      t.set(i, slope(rng));
+      t.set(i, value(rng));
     return t;
   }
   return HostTensor::randomNormal(param.dtype, shape, rng);
