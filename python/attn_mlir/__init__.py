@@ -8,6 +8,7 @@ on NumPy arrays or PyTorch tensors (CPU, or CUDA without copies).
     o = kernel(q, k, v)                         # NumPy in, NumPy out
 
     o = am.attention(q, k, v, mask=am.causal())   # compile (cached) and run
+    o = am.linear_attention(q, k, v, feature_map=am.elu_plus_one(), causal=True)
 """
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 from ._native import Error, clear_memory_cache
 from ._native import compile as _compile_native
-from .spec import (Mask, ScoreMod, Spec, Sym, alibi, bias, block_sparse, causal,
-                   document, fixed, maximum, minimum, neighborhood, prefix_lm,
-                   relu, sigmoid, sinks, softcap, strided, trace_mask_mod,
-                   trace_score_mod, where, window)
+from .spec import (FeatureMap, LinearSpec, Mask, ScoreMod, Spec, Sym, alibi,
+                   bias, block_sparse, causal, cosformer, document,
+                   elu_plus_one, favor, fixed, hedgehog, maximum, minimum,
+                   neighborhood, prefix_lm, relu, sigmoid, sinks, softcap,
+                   strided, taylor, trace_mask_mod, trace_score_mod, where,
+                   window)
 
 __all__ = [
     "Error", "Kernel", "Spec", "Mask", "ScoreMod", "Sym", "compile",
@@ -26,6 +29,8 @@ __all__ = [
     "prefix_lm", "neighborhood", "block_sparse", "document", "strided",
     "fixed", "alibi", "softcap", "bias", "sigmoid", "relu", "where",
     "minimum", "maximum", "trace_mask_mod", "trace_score_mod",
+    "LinearSpec", "FeatureMap", "linear_attention", "elu_plus_one", "favor",
+    "cosformer", "hedgehog", "taylor",
 ]
 
 _NUMPY_DTYPES = {"f16": "float16", "f32": "float32", "f64": "float64",
@@ -121,19 +126,22 @@ class Kernel:
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
-def compile(spec: Union[str, Spec], target: str = "cpu", *, entry: str = "",
-            tile_q: int = 64, tile_kv: int = 64, parallel: bool = True,
-            chip: str = "", warps: int = 4, device: int = 0,
-            cache_dir: str = "", disk_cache: bool = True) -> Kernel:
-    """Compiles ``spec`` (MLIR text or a :class:`Spec`) for ``target``
-    ("cpu" or "cuda"), or returns it from the cache (in memory; for CUDA also
-    on disk under $ATTN_CACHE_DIR or ~/.cache/attn-mlir). Raises
+def compile(spec: Union[str, Spec, LinearSpec], target: str = "cpu", *,
+            entry: str = "", tile_q: int = 64, tile_kv: int = 64,
+            chunk_size: int = 64, parallel: bool = True, chip: str = "",
+            warps: int = 4, device: int = 0, cache_dir: str = "",
+            disk_cache: bool = True) -> Kernel:
+    """Compiles ``spec`` (MLIR text, a :class:`Spec` or a :class:`LinearSpec`)
+    for ``target`` ("cpu" or "cuda"), or returns it from the cache (in memory;
+    for CUDA also on disk under $ATTN_CACHE_DIR or ~/.cache/attn-mlir).
+    ``chunk_size``: positions per chunk of linear attention. Raises
     :class:`Error` with the MLIR diagnostics when the spec is invalid."""
-    if not isinstance(spec, (str, Spec)):
-        raise TypeError(f"spec must be MLIR text or a Spec, got {type(spec).__name__}")
+    if not isinstance(spec, (str, Spec, LinearSpec)):
+        raise TypeError(f"spec must be MLIR text, a Spec or a LinearSpec, got "
+                        f"{type(spec).__name__}")
     return Kernel(_compile_native(str(spec), target, entry, tile_q, tile_kv,
-                                  parallel, chip, warps, device, cache_dir,
-                                  disk_cache))
+                                  chunk_size, parallel, chip, warps, device,
+                                  cache_dir, disk_cache))
 
 
 def attention(q, k, v, *, mask: Optional[Mask] = None,
@@ -172,3 +180,37 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
     target = "cuda" if _is_torch(q) and q.is_cuda else "cpu"
     kernel = compile(spec, target)
     return kernel(q, k, v, **operands)
+
+
+def linear_attention(q, k, v, *, feature_map: FeatureMap, causal: bool = False,
+                     decay=None, normalize: bool = True,
+                     eps: Optional[float] = None, feature_weights=None,
+                     initial_state=None, return_state: bool = False,
+                     chunk_size: int = 64):
+    """Linear attention in one call: ``phi(q) (phi(k)^T v)`` with
+    ``feature_map`` (:func:`elu_plus_one`, :func:`relu`, :func:`favor`,
+    :func:`cosformer`, :func:`hedgehog`, :func:`taylor`), causal or not.
+    ``decay``: per-query-head gammas ``[Hq]`` (causal). ``initial_state``:
+    ``(S, z)`` (or ``S`` alone without normalization) from a previous piece
+    of the sequence; ``return_state`` returns ``(o, S, z)`` (``(o, S)``)
+    to pass on. Lengths stay dynamic: one kernel serves every length. Runs on
+    the CPU (no GPU lowering yet)."""
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if len(getattr(x, "shape", ())) != 4:
+            raise Error(f"{name} must be 4-D [B, H, S, D], got shape "
+                        f"{tuple(getattr(x, 'shape', ()))}")
+    if _is_torch(q) and q.is_cuda:
+        raise Error("linear attention runs on the CPU: pass CPU tensors "
+                    "(it has no GPU lowering yet)")
+    state = ()
+    if initial_state is not None:
+        state = (tuple(initial_state) if isinstance(initial_state, (tuple, list))
+                 else (initial_state,))
+    spec = LinearSpec(heads=q.shape[1], kv_heads=k.shape[1], head_dim=q.shape[3],
+                      value_dim=v.shape[3], dtype=_dtype_name(q),
+                      feature_map=feature_map, causal=causal,
+                      decay=decay is not None, normalize=normalize, eps=eps,
+                      initial_state=initial_state is not None,
+                      return_state=return_state)
+    operands = [x for x in (feature_weights, decay) if x is not None]
+    return compile(spec, chunk_size=chunk_size)(q, k, v, *operands, *state)

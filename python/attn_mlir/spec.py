@@ -524,3 +524,146 @@ class Spec:
                 f"  {values} = attn.attention %q, %k, %v{clause_text}\n"
                 f"      : {tq}, {tk}, {tv}\n      -> {results}\n"
                 f"  return {values} : {results}\n}}\n")
+
+
+# --------------------------------------------------------------------------
+# Linear attention
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FeatureMap:
+    """A feature map of linear attention: its attribute text, its number of
+    features for a head dimension, and the shape of the ``feature_weights``
+    operand it reads (``None``: none)."""
+    text: str
+    dim: Callable[[int], int]
+    weights: Optional[Callable[[int], tuple]] = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def elu_plus_one() -> FeatureMap:
+    """``elu(x) + 1`` (linear transformers)."""
+    return FeatureMap("#attn.elu_plus_one", lambda d: d)
+
+
+def favor(features: int, seed: Optional[int] = None,
+          orthogonal: bool = True) -> FeatureMap:
+    """Performer's positive random features; ``W [features, D]`` generated
+    from ``seed`` at compile time, or passed as ``feature_weights`` when
+    ``seed`` is None."""
+    text = f"#attn.favor<features = {features}"
+    if seed is not None:
+        text += f", seed = {seed}"
+    if not orthogonal:
+        text += ", orthogonal = false"
+    return FeatureMap(text + ">", lambda d: features,
+                      None if seed is not None else (lambda d: (features, d)))
+
+
+def cosformer(max_len: Optional[int] = None) -> FeatureMap:
+    """cosFormer's relu features re-weighted by ``cos``/``sin`` of the
+    position (``M``: ``max_len``, else the longer sequence)."""
+    text = ("#attn.cosformer" if max_len is None
+            else f"#attn.cosformer<max_len = {max_len}>")
+    return FeatureMap(text, lambda d: 2 * d)
+
+
+def hedgehog(features: int) -> FeatureMap:
+    """Hedgehog: ``[softmax(x W), softmax(-x W)]``, ``W [D, features]`` passed
+    as ``feature_weights``."""
+    return FeatureMap(f"#attn.hedgehog<features = {features}>",
+                      lambda d: 2 * features, lambda d: (d, features))
+
+
+def taylor(order: int = 2) -> FeatureMap:
+    """Based's Taylor features: ``1 + q.k/sqrt(D) (+ (q.k)^2 / 2D)``."""
+    return FeatureMap(f"#attn.taylor<order = {order}>",
+                      lambda d: 1 + d + (d * d if order == 2 else 0))
+
+
+@dataclass
+class LinearSpec:
+    """One ``attn.linear_attention`` spec. Operands follow q, k, v in this
+    order when present: ``feature_weights``, ``decay`` ``[Hq]``, the initial
+    state ``S [B, Hq, F, Dv]`` and normalizer ``z [B, Hq, F]``."""
+
+    heads: int
+    head_dim: int
+    feature_map: Union[FeatureMap, str]
+    kv_heads: Optional[int] = None
+    value_dim: Optional[int] = None
+    dtype: str = "f32"
+    batch: Dim = None
+    q_len: Dim = None
+    kv_len: Dim = None
+    causal: bool = False
+    decay: bool = False
+    normalize: bool = True
+    eps: Optional[float] = None
+    initial_state: bool = False
+    return_state: bool = False
+    name: str = "linear"
+
+    def __post_init__(self):
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {_DTYPES}, got {self.dtype!r}")
+        if self.feature_map == relu():
+            self.feature_map = FeatureMap("#attn.relu", lambda d: d)
+        if not isinstance(self.feature_map, FeatureMap):
+            raise TypeError("feature_map must be elu_plus_one(), relu(), "
+                            "favor(...), cosformer(), hedgehog(...) or taylor()")
+
+    def __str__(self) -> str:
+        d = lambda x: "?" if x is None else str(x)
+        hkv = self.kv_heads or self.heads
+        dv = self.value_dim or self.head_dim
+        fm = self.feature_map
+        f = fm.dim(self.head_dim)
+        acc = "f64" if self.dtype == "f64" else "f32"
+        # A causal op runs over one sequence: keys have the queries' length.
+        B, Sq, T = d(self.batch), d(self.q_len), self.dtype
+        Skv = Sq if self.causal else d(self.kv_len)
+        tq = f"tensor<{B}x{self.heads}x{Sq}x{self.head_dim}x{T}>"
+        tk = f"tensor<{B}x{hkv}x{Skv}x{self.head_dim}x{T}>"
+        tv = f"tensor<{B}x{hkv}x{Skv}x{dv}x{T}>"
+        to = f"tensor<{B}x{self.heads}x{Sq}x{dv}x{T}>"
+        ts = f"tensor<{B}x{self.heads}x{f}x{dv}x{acc}>"
+        tz = f"tensor<{B}x{self.heads}x{f}x{acc}>"
+        args = [f"%q: {tq}", f"%k: {tk}", f"%v: {tv}"]
+        clauses = [f"feature_map({fm.text})"]
+        if fm.weights is not None:
+            tw = f"tensor<{'x'.join(map(str, fm.weights(self.head_dim)))}x{acc}>"
+            args.append(f"%w: {tw}")
+            clauses.append(f"feature_weights(%w : {tw})")
+        if self.causal:
+            clauses.append("causal")
+        if self.decay:
+            tg = f"tensor<{self.heads}x{acc}>"
+            args.append(f"%gamma: {tg}")
+            clauses.append(f"decay(%gamma : {tg})")
+        if not self.normalize:
+            clauses.append("normalization(none)")
+        if self.eps is not None:
+            clauses.append(f"eps({_float(self.eps)})")
+        if self.initial_state:
+            args.append(f"%s0: {ts}")
+            clauses.append(f"initial_state(%s0 : {ts})")
+            if self.normalize:
+                args.append(f"%z0: {tz}")
+                clauses.append(f"initial_normalizer(%z0 : {tz})")
+        results, values = [to], ["%o"]
+        if self.return_state:
+            results.append(ts)
+            values.append("%s")
+            if self.normalize:
+                results.append(tz)
+                values.append("%z")
+        result_types = ", ".join(results)
+        ret = f"({result_types})" if len(results) > 1 else result_types
+        clause_text = "".join(f"\n      {c}" for c in clauses)
+        return (f"func.func @{self.name}({', '.join(args)})\n    -> {ret} {{\n"
+                f"  {', '.join(values)} = attn.linear_attention %q, %k, %v{clause_text}\n"
+                f"      : {tq}, {tk}, {tv}\n      -> {result_types}\n"
+                f"  return {', '.join(values)} : {result_types}\n}}\n")

@@ -2,7 +2,6 @@
 regions, the one-call API, errors, and (skipped without CUDA) the GPU."""
 import pathlib
 import re
-import secrets
 
 import numpy as np
 import pytest
@@ -10,15 +9,8 @@ import pytest
 import attn_mlir as am
 from reference import attention_reference, relative_error
 
-SEED = secrets.randbits(32)
 F32_TOL = 2e-5
 F16_TOL = 2e-3
-
-
-@pytest.fixture
-def rng():
-    print(f"seed {SEED}")  # shown when a test fails
-    return np.random.default_rng(SEED)
 
 
 def qkv(rng, B=2, H=4, Hkv=2, Sq=37, Skv=53, D=24, Dv=40, dtype=np.float32):
