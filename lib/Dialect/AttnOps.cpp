@@ -339,6 +339,19 @@ constexpr StringLiteral kOperandRoles[] = {
     "q", "k", "v", "layout", "q_segments", "kv_segments", "bias",
     "alibi_slopes"};
 
+/// The role of the value at `index` among ODS groups named `roles`, with
+/// `indexAndLength(group)` giving each group's place (operands or results).
+template <typename IndexAndLength>
+StringRef roleOf(unsigned index, ArrayRef<StringLiteral> roles,
+                 IndexAndLength indexAndLength) {
+  for (unsigned group = 0; group < roles.size(); ++group) {
+    auto [start, length] = indexAndLength(group);
+    if (index >= start && index < start + length)
+      return roles[group];
+  }
+  llvm_unreachable("index out of range");
+}
+
 /// `name` where the dimension of `type` is not a broadcast 1, else a
 /// dimension of its own.
 DimName unlessBroadcast(RankedTensorType type, unsigned dim, StringRef name) {
@@ -349,12 +362,9 @@ DimName unlessBroadcast(RankedTensorType type, unsigned dim, StringRef name) {
 } // namespace
 
 StringRef AttentionOp::getOperandRole(unsigned index) {
-  for (unsigned group = 0; group < std::size(kOperandRoles); ++group) {
-    auto [start, length] = getODSOperandIndexAndLength(group);
-    if (index >= start && index < start + length)
-      return kOperandRoles[group];
-  }
-  llvm_unreachable("operand index out of range");
+  return roleOf(index, kOperandRoles, [&](unsigned group) {
+    return getODSOperandIndexAndLength(group);
+  });
 }
 
 StringRef AttentionOp::getResultRole(unsigned index) {
@@ -567,21 +577,15 @@ constexpr StringLiteral kLinearResultRoles[] = {"o", "final_state",
 } // namespace
 
 StringRef LinearAttentionOp::getOperandRole(unsigned index) {
-  for (unsigned group = 0; group < std::size(kLinearOperandRoles); ++group) {
-    auto [start, length] = getODSOperandIndexAndLength(group);
-    if (index >= start && index < start + length)
-      return kLinearOperandRoles[group];
-  }
-  llvm_unreachable("operand index out of range");
+  return roleOf(index, kLinearOperandRoles, [&](unsigned group) {
+    return getODSOperandIndexAndLength(group);
+  });
 }
 
 StringRef LinearAttentionOp::getResultRole(unsigned index) {
-  for (unsigned group = 0; group < std::size(kLinearResultRoles); ++group) {
-    auto [start, length] = getODSResultIndexAndLength(group);
-    if (index >= start && index < start + length)
-      return kLinearResultRoles[group];
-  }
-  llvm_unreachable("result index out of range");
+  return roleOf(index, kLinearResultRoles, [&](unsigned group) {
+    return getODSResultIndexAndLength(group);
+  });
 }
 
 SmallVector<DimName> LinearAttentionOp::getOperandDimNames(unsigned index) {

@@ -10,6 +10,8 @@
 #include "attn/JIT/CpuKernel.h"
 #include "attn/Support/HostTensor.h"
 
+#include "NumericsSupport.h"
+
 #include "llvm/Support/FormatVariadic.h"
 
 #include <gtest/gtest.h>
@@ -20,6 +22,8 @@
 #include <random>
 
 using namespace attn;
+using attn::test::fromDoubles;
+using attn::test::tolerance;
 using llvm::ArrayRef;
 using runtime::DType;
 
@@ -292,26 +296,7 @@ void reference(const Case &c, const AuxData &aux, const HostTensor &q,
       }
 }
 
-double tolerance(DType t) {
-  switch (t) {
-  case DType::F16:
-    return 2e-3;
-  case DType::BF16:
-    return 1e-2;
-  case DType::F32:
-    return 2e-5;
-  default:
-    return 1e-12;
-  }
-}
 
-HostTensor fromDoubles(const std::vector<double> &values,
-                       std::vector<int64_t> shape) {
-  HostTensor t(DType::F64, std::move(shape));
-  for (size_t i = 0; i < values.size(); ++i)
-    t.set(i, values[i]);
-  return t;
-}
 
 /// Tile sizes of attn-tile-flash to run each case with.
 struct Tiles {

@@ -14,6 +14,8 @@
 #include "attn/JIT/CpuKernel.h"
 #include "attn/Support/HostTensor.h"
 
+#include "NumericsSupport.h"
+
 #include "llvm/Support/FormatVariadic.h"
 
 #include <gtest/gtest.h>
@@ -22,6 +24,8 @@
 #include <random>
 
 using namespace attn;
+using attn::test::fromDoubles;
+using attn::test::tolerance;
 using runtime::DType;
 
 namespace {
@@ -395,26 +399,7 @@ Reference reference(const LinearCase &c, const Inputs &in) {
   return ref;
 }
 
-HostTensor fromDoubles(const std::vector<double> &values,
-                       std::vector<int64_t> shape) {
-  HostTensor t(DType::F64, std::move(shape));
-  for (size_t i = 0; i < values.size(); ++i)
-    t.set(i, values[i]);
-  return t;
-}
 
-double tolerance(DType t) {
-  switch (t) {
-  case DType::F16:
-    return 2e-3;
-  case DType::BF16:
-    return 1e-2;
-  case DType::F32:
-    return 2e-5;
-  default:
-    return 1e-12;
-  }
-}
 
 //===----------------------------------------------------------------------===//
 // Against the reference

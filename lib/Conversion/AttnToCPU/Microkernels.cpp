@@ -156,8 +156,14 @@ public:
     Value scratch;
     {
       OpBuilder::InsertionGuard guard(b);
+      // scf.for counts as an allocation scope, but its lowering to branches
+      // frees nothing: an alloca in a key-tile loop would grow the stack
+      // every iteration (and overflow an OpenMP thread's stack on long
+      // sequences). Go out to a scope that ends (the parallel iteration or
+      // the function).
       Operation *scope = b.getInsertionBlock()->getParentOp();
-      while (!scope->hasTrait<OpTrait::AutomaticAllocationScope>())
+      while (!scope->hasTrait<OpTrait::AutomaticAllocationScope>() ||
+             isa<scf::ForOp>(scope))
         scope = scope->getParentOp();
       b.setInsertionPointToStart(&scope->getRegion(0).front());
       scratch = memref::AllocaOp::create(

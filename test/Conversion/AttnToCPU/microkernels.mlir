@@ -93,3 +93,31 @@ func.func @not_products(%a: memref<4x4xf32>, %b: memref<4x4xf32>, %c: memref<4x4
   }
   return
 }
+
+// -----
+
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#bt = affine_map<(d0, d1, d2) -> (d1, d2)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// In a key-tile loop, the transpose scratch goes to the function (or the
+// parallel iteration), not to the scf.for: its lowering frees nothing, so an
+// alloca there would grow the stack on every key tile.
+// CHECK-LABEL: func @scratch_outside_loops
+// CHECK-NEXT: memref.alloca() : memref<64x32xf32>
+// CHECK: scf.for
+// CHECK-NOT: memref.alloca
+func.func @scratch_outside_loops(%a: memref<64x64xf32>, %b: memref<32x64xf32>, %c: memref<64x32xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.for %i = %c0 to %n step %c1 {
+    linalg.generic {indexing_maps = [#a, #bt, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+        ins(%a, %b : memref<64x64xf32>, memref<32x64xf32>) outs(%c : memref<64x32xf32>) {
+    ^bb0(%x: f32, %y: f32, %acc: f32):
+      %p = arith.mulf %x, %y : f32
+      %s = arith.addf %p, %acc : f32
+      linalg.yield %s : f32
+    }
+  }
+  return
+}

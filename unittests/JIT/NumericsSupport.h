@@ -1,0 +1,38 @@
+//===- NumericsSupport.h - Shared pieces of the numerics tests --*- C++ -*-===//
+
+#ifndef ATTN_UNITTESTS_NUMERICSSUPPORT_H
+#define ATTN_UNITTESTS_NUMERICSSUPPORT_H
+
+#include "attn/Support/HostTensor.h"
+
+#include <vector>
+
+namespace attn::test {
+
+/// The relative error a kernel's output of element type `t` may have
+/// against a float64 reference (its rounding, plus f32 accumulation).
+inline double tolerance(runtime::DType t) {
+  switch (t) {
+  case runtime::DType::F16:
+    return 2e-3;
+  case runtime::DType::BF16:
+    return 1e-2;
+  case runtime::DType::F32:
+    return 2e-5;
+  default:
+    return 1e-12;
+  }
+}
+
+/// An f64 tensor holding `values`.
+inline HostTensor fromDoubles(const std::vector<double> &values,
+                              std::vector<int64_t> shape) {
+  HostTensor t(runtime::DType::F64, std::move(shape));
+  for (size_t i = 0; i < values.size(); ++i)
+    t.set(i, values[i]);
+  return t;
+}
+
+} // namespace attn::test
+
+#endif // ATTN_UNITTESTS_NUMERICSSUPPORT_H
