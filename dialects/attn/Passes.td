@@ -64,9 +64,9 @@ def AttnLinearChunked : Pass<"attn-linear-chunked"> {
   let summary = "Lower linear attention chunk by chunk (Lightning Attention-2)";
   let description = [{
     Rewrites each `attn.linear_attention` into a parallel loop over (batch,
-    key/value head) (the query heads of a group together) and, inside, a loop
-    over chunks of `chunk-size` positions that carries the state `S`
-    (`[F, Dv]` per query head) and normalizer `z`:
+    query head) and, inside, loops over chunks of `chunk-size` positions
+    (the full chunks, with static shapes, then the rest) that carry the
+    state `S` (`[F, Dv]`) and normalizer `z`:
 
     - causal: each chunk's output is the quadratic form inside the chunk
       (`(phi(Q) phi(K)^T * M) V`, `M` the causal mask with the decay
@@ -77,6 +77,8 @@ def AttnLinearChunked : Pass<"attn-linear-chunked"> {
       query chunks applies it.
 
     Feature maps are applied to one chunk of rows at a time, inside the loop.
+    The unit batch and head dimensions of the ops built are then dropped, so
+    chunk products are 2-D matrix products (the CPU micro-kernels' form).
     The result is linalg, tensor and scf on tensors, for the CPU pipeline.
   }];
   let options = [
