@@ -157,7 +157,9 @@ def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [
     `gamma` is the per-query-head `decay` operand (`[Hq]`, RetNet and
     Lightning Attention; causal only), 1 when absent. With
     `normalization(none)` the output is the numerator `phi(q_i) S_i` and
-    there is no normalizer. `eps` defaults to 1e-6.
+    there is no normalizer. `eps` defaults to 1e-6; with `eps(0.0)` a query
+    whose features are all zero (possible with relu-based maps) gets 0 / 0,
+    a NaN.
 
     The optional results are the state after the last key (`final_state`
     `[B, Hq, F, Dv]`, then `final_normalizer` `[B, Hq, F]` with the
