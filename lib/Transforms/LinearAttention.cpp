@@ -18,7 +18,8 @@ LinearAttentionBuilder::LinearAttentionBuilder(OpBuilder &b, Location loc,
                                                LinearAttentionOp op,
                                                int64_t groupSize, Value decay)
     : b(b), loc(loc), op(op), groupSize(groupSize), decay(decay),
-      computeType(op.getComputeType()) {
+      computeType(op.getComputeType()),
+      valueDim(op.getV().getType().getDimSize(3)) {
   maxLength = arith::MaxUIOp::create(
       b, loc, tensor::DimOp::create(b, loc, op.getQ(), 2),
       tensor::DimOp::create(b, loc, op.getK(), 2));
@@ -30,6 +31,10 @@ AffineExpr LinearAttentionBuilder::dim(unsigned i) {
 
 AffineExpr LinearAttentionBuilder::kvHead(unsigned i) {
   return dim(i).floorDiv(groupSize);
+}
+
+AffineMap LinearAttentionBuilder::identity(unsigned rank) {
+  return AffineMap::getMultiDimIdentityMap(rank, b.getContext());
 }
 
 AffineMap LinearAttentionBuilder::map(unsigned numDims,
@@ -70,8 +75,6 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
                                      State before, bool causal) {
   SmallVector<OpFoldResult> rows = tensor::getMixedSizes(b, loc, phiQ);
   rows.pop_back(); // [b, hq, n]
-  int64_t valueDim =
-      cast<RankedTensorType>(op.getV().getType()).getDimSize(3);
   SmallVector<OpFoldResult> outSizes(rows);
   outSizes.push_back(b.getIndexAttr(valueDim));
   bool denominator = op.hasDenominator();
@@ -91,7 +94,7 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
       // Keys after the query get 0; earlier ones gamma^(i - j).
       SmallVector<Value> inputs = {scores};
       SmallVector<AffineMap> maps = {
-          AffineMap::getMultiDimIdentityMap(4, b.getContext())};
+          identity(4)};
       if (decay) {
         inputs.push_back(decay);
         maps.push_back(map(4, {dim(1)}));
@@ -121,7 +124,7 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
                          numerator);
     if (denominator)
       normalizer = buildContraction(
-          b, loc, scores, AffineMap::getMultiDimIdentityMap(4, b.getContext()),
+          b, loc, scores, identity(4),
           Value(), AffineMap(), normalizer, 1);
   }
 
@@ -133,7 +136,7 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
       decayedQ = buildGenerated(
           b, loc, tensor::getMixedSizes(b, loc, phiQ), computeType,
           {phiQ, decay},
-          {AffineMap::getMultiDimIdentityMap(4, b.getContext()),
+          {identity(4),
            map(4, {dim(1)})},
           [&](OpBuilder &nb, Location nloc, ValueRange e,
               ValueRange indices) -> Value {
@@ -150,14 +153,14 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
                          numerator);
     if (denominator)
       normalizer = buildContraction(
-          b, loc, decayedQ, AffineMap::getMultiDimIdentityMap(4, b.getContext()),
+          b, loc, decayedQ, identity(4),
           before.z, map(4, {dim(0), dim(1), dim(3)}), normalizer, 1);
   }
 
   Type elementType = getElementTypeOrSelf(op.getO().getType());
   SmallVector<Value> inputs = {numerator};
   SmallVector<AffineMap> maps = {
-      AffineMap::getMultiDimIdentityMap(4, b.getContext())};
+      identity(4)};
   if (denominator) {
     inputs.push_back(normalizer);
     maps.push_back(map(4, {dim(0), dim(1), dim(2)}));
@@ -178,8 +181,6 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
 
 LinearAttentionBuilder::State
 LinearAttentionBuilder::zeroState(OpFoldResult batch, int64_t heads) {
-  int64_t valueDim =
-      cast<RankedTensorType>(op.getV().getType()).getDimSize(3);
   SmallVector<OpFoldResult> sizes = {batch, b.getIndexAttr(heads),
                                      b.getIndexAttr(op.getFeatureDim()),
                                      b.getIndexAttr(valueDim)};
@@ -201,27 +202,33 @@ LinearAttentionBuilder::advance(State before, Value phiK, Value v) {
   bool denominator = op.hasDenominator();
   State after = before.s ? before : zeroState(batch, heads);
 
-  // Key j of n contributes gamma^(n - 1 - j); the state so far gamma^n.
-  Value weightedK = phiK;
+  // S[b, h, f, e] += sum_j k'[j, f] v[j, e], as k'^T [F, n] times v, where
+  // key j of n contributes gamma^(n - 1 - j) and the state so far gamma^n.
+  Value length = decay ? indexAsFloat(b, loc, keys) : Value();
+  SmallVector<Value> kInputs = {phiK};
+  SmallVector<AffineMap> kMaps = {map(4, {dim(0), kvHead(1), dim(3), dim(2)})};
   if (decay) {
-    MLIRContext *ctx = b.getContext();
-    Value length = indexAsFloat(b, loc, keys);
-    weightedK = buildGenerated(
-        b, loc,
-        {batch, b.getIndexAttr(heads), OpFoldResult(keys),
-         b.getIndexAttr(features)},
-        computeType, {phiK, decay},
-        {map(4, {dim(0), kvHead(1), dim(2), dim(3)}), map(4, {dim(1)})},
-        [&](OpBuilder &nb, Location nloc, ValueRange e,
-            ValueRange indices) -> Value {
-          Value exponent = arith::SubFOp::create(
-              nb, nloc,
-              arith::SubFOp::create(nb, nloc, length,
-                                    indexAsFloat(nb, nloc, indices[2])),
-              floatConstant(nb, nloc, computeType, 1.0));
-          return arith::MulFOp::create(nb, nloc, e[0],
-                                       decayPower(nb, nloc, e[1], exponent));
-        });
+    kInputs.push_back(decay);
+    kMaps.push_back(map(4, {dim(1)}));
+  }
+  Value transposedK = buildGenerated(
+      b, loc,
+      {batch, b.getIndexAttr(heads), b.getIndexAttr(features),
+       OpFoldResult(keys)},
+      computeType, kInputs, kMaps,
+      [&](OpBuilder &nb, Location nloc, ValueRange e,
+          ValueRange indices) -> Value {
+        if (!decay)
+          return e[0];
+        Value exponent = arith::SubFOp::create(
+            nb, nloc,
+            arith::SubFOp::create(nb, nloc, length,
+                                  indexAsFloat(nb, nloc, indices[3])),
+            floatConstant(nb, nloc, computeType, 1.0));
+        return arith::MulFOp::create(nb, nloc, e[0],
+                                     decayPower(nb, nloc, e[1], exponent));
+      });
+  if (decay) {
     // In place (the state is the generic's output), so that a loop carrying
     // the state updates one buffer.
     auto decayState = [&](Value state, unsigned rank) {
@@ -229,9 +236,7 @@ LinearAttentionBuilder::advance(State before, Value phiK, Value v) {
           rank, utils::IteratorType::parallel);
       return linalg::GenericOp::create(
                  b, loc, state.getType(), ValueRange{decay}, ValueRange{state},
-                 {map(rank, {dim(1)}),
-                  AffineMap::getMultiDimIdentityMap(rank, ctx)},
-                 parallel,
+                 {map(rank, {dim(1)}), identity(rank)}, parallel,
                  [&](OpBuilder &nb, Location nloc, ValueRange args) {
                    Value decayed = arith::MulFOp::create(
                        nb, nloc, args[1],
@@ -244,23 +249,12 @@ LinearAttentionBuilder::advance(State before, Value phiK, Value v) {
     if (denominator)
       after.z = decayState(after.z, 3);
   }
-  // S[b, h, f, e] += sum_j k'[j, f] v[j, e], as k'^T [F, n] times v.
-  SmallVector<OpFoldResult> transposedSizes = {
-      batch, b.getIndexAttr(heads), b.getIndexAttr(features),
-      OpFoldResult(keys)};
-  Value transposedK = buildGenerated(
-      b, loc, transposedSizes, computeType, {weightedK},
-      {decay ? map(4, {dim(0), dim(1), dim(3), dim(2)})
-             : map(4, {dim(0), kvHead(1), dim(3), dim(2)})},
-      [](OpBuilder &, Location, ValueRange e, ValueRange) { return e[0]; });
   after.s = multiply(transposedK, map(5, {dim(0), dim(1), dim(2), dim(3)}), v,
                      map(5, {dim(0), kvHead(1), dim(3), dim(4)}), after.s);
   if (denominator) {
     // z[b, h, f] += sum_j k'^T[f, j].
-    after.z = buildContraction(
-        b, loc, transposedK,
-        AffineMap::getMultiDimIdentityMap(4, b.getContext()), Value(),
-        AffineMap(), after.z, 1);
+    after.z = buildContraction(b, loc, transposedK, identity(4), Value(),
+                               AffineMap(), after.z, 1);
   }
   return after;
 }

@@ -84,20 +84,18 @@ private:
                   b.getIndexAttr(type.getDimSize(3))});
   }
 
-  /// The slice of one batch entry and `heads` heads from `head` of `source`
-  /// (rank 1 [H] or rank >= 3 [B, H, ...]).
-  Value headSlice(Value source, Value batchIv, Value head, int64_t heads) {
+  /// The slice of one batch entry and one head of `source` (rank 1 [H] or
+  /// rank >= 3 [B, H, ...]).
+  Value headSlice(Value source, Value batchIv, Value head) {
     SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, source);
     SmallVector<OpFoldResult> offsets(sizes.size(), b.getIndexAttr(0));
-    if (sizes.size() == 1) {
-      offsets[0] = head;
-      sizes[0] = b.getIndexAttr(heads);
-      return slice(source, offsets, sizes);
+    unsigned headAxis = sizes.size() == 1 ? 0 : 1;
+    if (headAxis == 1) {
+      offsets[0] = batchIv;
+      sizes[0] = b.getIndexAttr(1);
     }
-    offsets[0] = batchIv;
-    offsets[1] = head;
-    sizes[0] = b.getIndexAttr(1);
-    sizes[1] = b.getIndexAttr(heads);
+    offsets[headAxis] = head;
+    sizes[headAxis] = b.getIndexAttr(1);
     return slice(source, offsets, sizes);
   }
 
@@ -109,12 +107,12 @@ private:
     Value batchIv = forall.getInductionVars()[0];
     Value qHead = forall.getInductionVars()[1];
     Value kvHead = arith::DivUIOp::create(b, loc, qHead, index(groupSize));
-    Value q = headSlice(op.getQ(), batchIv, qHead, 1);
-    Value k = headSlice(op.getK(), batchIv, kvHead, 1);
-    Value v = headSlice(op.getV(), batchIv, kvHead, 1);
+    Value q = headSlice(op.getQ(), batchIv, qHead);
+    Value k = headSlice(op.getK(), batchIv, kvHead);
+    Value v = headSlice(op.getV(), batchIv, kvHead);
     Value decay;
     if (op.getDecay())
-      decay = headSlice(op.getDecay(), batchIv, qHead, 1);
+      decay = headSlice(op.getDecay(), batchIv, qHead);
     LinearAttentionBuilder builder(b, loc, op, /*groupSize=*/1, decay);
 
     LinearAttentionBuilder::State state{};
@@ -122,10 +120,10 @@ private:
       // The loop updates its state in place: start from a copy, so that the
       // caller's initial state is only read.
       state.s = buildFreshCopy(
-          b, loc, headSlice(op.getInitialState(), batchIv, qHead, 1));
+          b, loc, headSlice(op.getInitialState(), batchIv, qHead));
       if (op.getInitialNormalizer())
         state.z = buildFreshCopy(
-            b, loc, headSlice(op.getInitialNormalizer(), batchIv, qHead, 1));
+            b, loc, headSlice(op.getInitialNormalizer(), batchIv, qHead));
     } else {
       state = builder.zeroState(b.getIndexAttr(1), 1);
     }

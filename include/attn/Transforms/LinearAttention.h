@@ -51,6 +51,7 @@ public:
   State advance(State before, mlir::Value phiK, mlir::Value v);
 
 private:
+  mlir::AffineMap identity(unsigned rank);
   mlir::AffineMap map(unsigned numDims, llvm::ArrayRef<mlir::AffineExpr> exprs);
   mlir::AffineExpr dim(unsigned i);
   /// The key/value head of query head dimension `i`.
@@ -61,7 +62,7 @@ private:
   mlir::Value multiply(mlir::Value lhs, mlir::AffineMap lhsMap,
                        mlir::Value rhs, mlir::AffineMap rhsMap,
                        mlir::Value acc);
-  /// gamma[h]^exponent, or 1 without decay.
+  /// gamma^exponent (a decay factor raised to a float exponent).
   mlir::Value decayPower(mlir::OpBuilder &b, mlir::Location loc,
                          mlir::Value gamma, mlir::Value exponent);
   mlir::Value indexAsFloat(mlir::OpBuilder &b, mlir::Location loc,
@@ -73,6 +74,7 @@ private:
   int64_t groupSize;
   mlir::Value decay;
   mlir::FloatType computeType;
+  int64_t valueDim;
   mlir::Value maxLength;
 };
 
