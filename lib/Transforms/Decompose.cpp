@@ -61,13 +61,15 @@ public:
       Value weights = weightsOf(scores, /*rowMax=*/nullptr);
       return {finishOutput(weightedValues(weights), /*rowSum=*/nullptr)};
     }
-    Value rowMax = reduceRows(
-        scores, -kInf, [](OpBuilder &nb, Location nloc, Value x, Value acc) {
+    Value rowMax = buildLastDimReduction(
+        b, loc, scores, -kInf,
+        [](OpBuilder &nb, Location nloc, Value x, Value acc) {
           return arith::MaximumFOp::create(nb, nloc, x, acc);
         });
     Value weights = weightsOf(scores, rowMax);
-    Value rowSum = reduceRows(
-        weights, 0.0, [](OpBuilder &nb, Location nloc, Value x, Value acc) {
+    Value rowSum = buildLastDimReduction(
+        b, loc, weights, 0.0,
+        [](OpBuilder &nb, Location nloc, Value x, Value acc) {
           return arith::AddFOp::create(nb, nloc, x, acc);
         });
     SmallVector<Value> results = {finishOutput(weightedValues(weights), rowSum)};
@@ -81,192 +83,105 @@ private:
   AffineMap map(unsigned numDims, ArrayRef<AffineExpr> results) {
     return AffineMap::get(numDims, 0, results, ctx);
   }
+  AffineMap identity(unsigned rank) {
+    return AffineMap::getMultiDimIdentityMap(rank, ctx);
+  }
   Value constant(OpBuilder &nb, Location nloc, double value) {
     return arith::ConstantOp::create(nb, nloc,
                                      FloatAttr::get(computeType, value));
   }
-  Value toCompute(OpBuilder &nb, Location nloc, Value x) {
-    if (x.getType() == computeType)
-      return x;
-    return arith::ExtFOp::create(nb, nloc, computeType, x);
-  }
-  Value filled(ArrayRef<OpFoldResult> sizes, Type type, double value) {
-    Value empty = tensor::EmptyOp::create(b, loc, sizes, type);
-    Value init = arith::ConstantOp::create(b, loc, FloatAttr::get(type, value));
-    return linalg::FillOp::create(b, loc, ValueRange{init}, ValueRange{empty})
-        .getResult(0);
-  }
 
   /// s[b,h,i,j] = sum_d q[b,h,i,d] * k[b,h/G,j,d]; loops (b,h,i,j,d).
   Value dotProducts() {
-    Value init = filled({batch, qHeads, qLen, kvLen}, computeType, 0.0);
-    auto maps = {map(5, {dim(0), dim(1), dim(2), dim(4)}),
-                 map(5, {dim(0), dim(1).floorDiv(groupSize), dim(3), dim(4)}),
-                 map(5, {dim(0), dim(1), dim(2), dim(3)})};
-    auto par = utils::IteratorType::parallel;
-    return linalg::GenericOp::create(
-               b, loc, init.getType(), ValueRange{op.getQ(), op.getK()},
-               ValueRange{init}, SmallVector<AffineMap>(maps),
-               {par, par, par, par, utils::IteratorType::reduction},
-               [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                 Value prod = arith::MulFOp::create(nb, nloc, toCompute(nb, nloc, args[0]),
-                                                    toCompute(nb, nloc, args[1]));
-                 Value sum = arith::AddFOp::create(nb, nloc, prod, args[2]);
-                 linalg::YieldOp::create(nb, nloc, sum);
-               })
-        .getResult(0);
+    return buildContraction(
+        b, loc, op.getQ(), map(5, {dim(0), dim(1), dim(2), dim(4)}), op.getK(),
+        map(5, {dim(0), dim(1).floorDiv(groupSize), dim(3), dim(4)}),
+        buildFilled(b, loc, {batch, qHeads, qLen, kvLen}, computeType, 0.0), 1);
   }
 
   /// Scaled scores with -inf where the mask disallows; loops (b,h,i,j).
   Value maskedScores(Value dots) {
-    auto identity = AffineMap::getMultiDimIdentityMap(4, ctx);
-    auto par = utils::IteratorType::parallel;
     SequenceLengths lengths{getValueOrCreateConstantIndexOp(b, loc, qLen),
                             getValueOrCreateConstantIndexOp(b, loc, kvLen)};
-    Value init = tensor::EmptyOp::create(
-        b, loc, ArrayRef<OpFoldResult>{batch, qHeads, qLen, kvLen}, computeType);
-    return linalg::GenericOp::create(
-               b, loc, init.getType(), ValueRange{dots}, ValueRange{init},
-               {identity, identity}, {par, par, par, par},
-               [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                 auto index = [&](unsigned d) -> Value {
-                   return linalg::IndexOp::create(nb, nloc, d);
-                 };
-                 ScorePosition pos{index(0), index(1), index(2), index(3)};
-                 Value s = buildMaskedScore(nb, nloc, op, args[0], pos, lengths,
-                                            aux);
-                 linalg::YieldOp::create(nb, nloc, s);
-               })
-        .getResult(0);
-  }
-
-  /// r[b,h,i] = fold_j combine(x[b,h,i,j], r) starting from `initValue`.
-  Value reduceRows(
-      Value x, double initValue,
-      function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
-    Value init = filled({batch, qHeads, qLen}, computeType, initValue);
-    auto par = utils::IteratorType::parallel;
-    return linalg::GenericOp::create(
-               b, loc, init.getType(), ValueRange{x}, ValueRange{init},
-               {AffineMap::getMultiDimIdentityMap(4, ctx),
-                map(4, {dim(0), dim(1), dim(2)})},
-               {par, par, par, utils::IteratorType::reduction},
-               [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                 linalg::YieldOp::create(nb, nloc,
-                                         combine(nb, nloc, args[0], args[1]));
-               })
-        .getResult(0);
+    return buildGenerated(
+        b, loc, {batch, qHeads, qLen, kvLen}, computeType, {dots},
+        {identity(4)},
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange indices) {
+          ScorePosition pos{indices[0], indices[1], indices[2], indices[3]};
+          return buildMaskedScore(nb, nloc, op, e[0], pos, lengths, aux);
+        });
   }
 
   /// The unnormalized weights of the normalization; `rowMax` is null for
   /// pointwise normalizations.
   Value weightsOf(Value scores, Value rowMax) {
-    auto identity = AffineMap::getMultiDimIdentityMap(4, ctx);
-    auto rows = map(4, {dim(0), dim(1), dim(2)});
-    auto par = utils::IteratorType::parallel;
-    Value init = tensor::EmptyOp::create(
-        b, loc, ArrayRef<OpFoldResult>{batch, qHeads, qLen, kvLen}, computeType);
     SmallVector<Value> inputs = {scores};
-    SmallVector<AffineMap> maps = {identity};
+    SmallVector<AffineMap> maps = {identity(4)};
     if (rowMax) {
       inputs.push_back(rowMax);
-      maps.push_back(rows);
+      maps.push_back(map(4, {dim(0), dim(1), dim(2)}));
     }
-    maps.push_back(identity);
-    return linalg::GenericOp::create(
-               b, loc, init.getType(), inputs, ValueRange{init}, maps,
-               {par, par, par, par},
-               [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                 Value m = rowMax ? args[1] : Value();
-                 linalg::YieldOp::create(
-                     nb, nloc,
-                     normalization.buildWeight(nb, nloc, args[0], m));
-               })
-        .getResult(0);
+    return buildGenerated(
+        b, loc, {batch, qHeads, qLen, kvLen}, computeType, inputs, maps,
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+          return normalization.buildWeight(nb, nloc, e[0],
+                                           rowMax ? e[1] : Value());
+        });
   }
 
   /// sum_j p[b,h,i,j] * v[b,h/G,j,e]; loops (b,h,i,e,j).
   Value weightedValues(Value weights) {
-    auto par = utils::IteratorType::parallel;
-    Value acc = filled({batch, qHeads, qLen, valueDim}, computeType, 0.0);
-    return linalg::GenericOp::create(
-               b, loc, acc.getType(), ValueRange{weights, op.getV()},
-               ValueRange{acc},
-               {map(5, {dim(0), dim(1), dim(2), dim(4)}),
-                map(5, {dim(0), dim(1).floorDiv(groupSize), dim(4), dim(3)}),
-                map(5, {dim(0), dim(1), dim(2), dim(3)})},
-               {par, par, par, par, utils::IteratorType::reduction},
-               [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                 Value prod = arith::MulFOp::create(
-                     nb, nloc, args[0], toCompute(nb, nloc, args[1]));
-                 Value sum = arith::AddFOp::create(nb, nloc, prod, args[2]);
-                 linalg::YieldOp::create(nb, nloc, sum);
-               })
-        .getResult(0);
+    return buildContraction(
+        b, loc, weights, map(5, {dim(0), dim(1), dim(2), dim(4)}), op.getV(),
+        map(5, {dim(0), dim(1).floorDiv(groupSize), dim(4), dim(3)}),
+        buildFilled(b, loc, {batch, qHeads, qLen, valueDim}, computeType, 0.0),
+        1);
   }
 
   /// o = acc / l (0 for an empty row, l == 0) for row-normalizing kinds,
   /// else acc times the normalization's output factor; then the element type.
   Value finishOutput(Value acc, Value rowSum) {
     Type elementType = op.getO().getType().getElementType();
-    auto identity = AffineMap::getMultiDimIdentityMap(4, ctx);
-    auto par = utils::IteratorType::parallel;
-    Value init = tensor::EmptyOp::create(
-        b, loc, ArrayRef<OpFoldResult>{batch, qHeads, qLen, valueDim},
-        elementType);
     SmallVector<Value> inputs = {acc};
-    SmallVector<AffineMap> maps = {identity};
+    SmallVector<AffineMap> maps = {identity(4)};
     if (rowSum) {
       inputs.push_back(rowSum);
       maps.push_back(map(4, {dim(0), dim(1), dim(2)}));
     }
-    maps.push_back(identity);
     Value factor = normalization.buildOutputFactor(
         b, loc, getValueOrCreateConstantIndexOp(b, loc, kvLen), computeType);
-    return linalg::GenericOp::create(
-               b, loc, init.getType(), inputs, ValueRange{init}, maps,
-               {par, par, par, par},
-               [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                 Value o = args[0];
-                 if (rowSum) {
-                   Value quotient = arith::DivFOp::create(nb, nloc, o, args[1]);
-                   Value emptyRow = arith::CmpFOp::create(
-                       nb, nloc, arith::CmpFPredicate::OEQ, args[1],
-                       constant(nb, nloc, 0.0));
-                   o = arith::SelectOp::create(nb, nloc, emptyRow,
-                                               constant(nb, nloc, 0.0),
-                                               quotient);
-                 }
-                 if (factor)
-                   o = arith::MulFOp::create(nb, nloc, o, factor);
-                 if (elementType != computeType)
-                   o = arith::TruncFOp::create(nb, nloc, elementType, o);
-                 linalg::YieldOp::create(nb, nloc, o);
-               })
-        .getResult(0);
+    return buildGenerated(
+        b, loc, {batch, qHeads, qLen, valueDim}, elementType, inputs, maps,
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+          Value o = e[0];
+          if (rowSum) {
+            Value quotient = arith::DivFOp::create(nb, nloc, o, e[1]);
+            Value emptyRow = arith::CmpFOp::create(
+                nb, nloc, arith::CmpFPredicate::OEQ, e[1],
+                constant(nb, nloc, 0.0));
+            o = arith::SelectOp::create(nb, nloc, emptyRow,
+                                        constant(nb, nloc, 0.0), quotient);
+          }
+          if (factor)
+            o = arith::MulFOp::create(nb, nloc, o, factor);
+          return convertFloat(nb, nloc, o, elementType);
+        });
   }
 
   /// lse = m + log(l), or -inf for an empty row.
   Value logSumExp(Value rowMax, Value rowSum) {
-    auto identity = AffineMap::getMultiDimIdentityMap(3, ctx);
-    auto par = utils::IteratorType::parallel;
-    Value init = tensor::EmptyOp::create(
-        b, loc, ArrayRef<OpFoldResult>{batch, qHeads, qLen}, computeType);
-    return linalg::GenericOp::create(
-               b, loc, init.getType(), ValueRange{rowMax, rowSum},
-               ValueRange{init}, {identity, identity, identity},
-               {par, par, par},
-               [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                 Value log = math::LogOp::create(nb, nloc, args[1]);
-                 Value lse = arith::AddFOp::create(nb, nloc, args[0], log);
-                 Value emptyRow = arith::CmpFOp::create(
-                     nb, nloc, arith::CmpFPredicate::OEQ, args[1],
-                     constant(nb, nloc, 0.0));
-                 Value r = arith::SelectOp::create(nb, nloc, emptyRow,
-                                                   constant(nb, nloc, -kInf), lse);
-                 linalg::YieldOp::create(nb, nloc, r);
-               })
-        .getResult(0);
+    return buildGenerated(
+        b, loc, {batch, qHeads, qLen}, computeType, {rowMax, rowSum},
+        {identity(3), identity(3)},
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) -> Value {
+          Value log = math::LogOp::create(nb, nloc, e[1]);
+          Value lse = arith::AddFOp::create(nb, nloc, e[0], log);
+          Value emptyRow = arith::CmpFOp::create(
+              nb, nloc, arith::CmpFPredicate::OEQ, e[1],
+              constant(nb, nloc, 0.0));
+          return arith::SelectOp::create(nb, nloc, emptyRow,
+                                         constant(nb, nloc, -kInf), lse);
+        });
   }
 
   PatternRewriter &b;

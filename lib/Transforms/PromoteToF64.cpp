@@ -1,5 +1,6 @@
 //===- PromoteToF64.cpp - Compute attention in f64 ------------------------===//
 
+#include "attn/Dialect/LinalgBuilders.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -20,31 +21,15 @@ using namespace attn;
 
 namespace {
 
-/// `tensor` with its elements converted to `type` by an elementwise
-/// linalg.generic (extf or truncf).
+/// `tensor` with its elements converted to `type` (extf or truncf).
 Value convertElements(PatternRewriter &b, Location loc, Value tensor,
                       FloatType type) {
-  auto from = cast<RankedTensorType>(tensor.getType());
-  if (from.getElementType() == type)
+  if (getElementTypeOrSelf(tensor.getType()) == type)
     return tensor;
-  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, tensor);
-  Value init = tensor::EmptyOp::create(b, loc, sizes, type);
-  auto identity = AffineMap::getMultiDimIdentityMap(from.getRank(),
-                                                    b.getContext());
-  SmallVector<utils::IteratorType> parallel(from.getRank(),
-                                            utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), ValueRange{tensor}, ValueRange{init},
-             {identity, identity}, parallel,
-             [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               Value x = args[0];
-               if (cast<FloatType>(x.getType()).getWidth() < type.getWidth())
-                 x = arith::ExtFOp::create(nb, nloc, type, x);
-               else
-                 x = arith::TruncFOp::create(nb, nloc, type, x);
-               linalg::YieldOp::create(nb, nloc, x);
-             })
-      .getResult(0);
+  return buildElementwise(b, loc, tensor, type,
+                          [&](OpBuilder &nb, Location nloc, Value x) {
+                            return convertFloat(nb, nloc, x, type);
+                          });
 }
 
 /// Any kernel op (attn.attention, attn.linear_attention): every float operand
