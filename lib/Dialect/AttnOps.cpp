@@ -46,6 +46,18 @@ LogicalResult checkSameDim(Operation *op, StringRef what, StringRef aName,
                            << ") and '" << bName << "' (" << db
                            << ") must be equal";
 }
+
+/// Checks that `value` (operand or result `name`) has type `expected`,
+/// described by `layout`.
+LogicalResult checkType(Operation *op, Value value, StringRef kind,
+                        StringRef name, RankedTensorType expected,
+                        StringRef layout) {
+  if (value.getType() == expected)
+    return success();
+  return op->emitOpError() << kind << " '" << name << "' must be " << expected
+                           << " (" << layout << "), got " << value.getType();
+}
+
 /// Checks q [B, Hq, Sq, D], k [B, Hkv, Skv, D] and v [B, Hkv, Skv, Dv]: ranks,
 /// element types, static head counts and dimensions, agreeing sizes and the
 /// grouped-query ratio.
@@ -230,20 +242,17 @@ LogicalResult AttentionOp::verify() {
   // Results.
   SmallVector<int64_t> oShape = {q.getDimSize(0), qHeads, q.getDimSize(2),
                                  v.getDimSize(3)};
-  auto expectedO = RankedTensorType::get(oShape, elementType);
-  if (getO().getType() != expectedO)
-    return emitOpError() << "result 'o' must be " << expectedO
-                         << " ([B, Hq, Sq, Dv] with the element type of 'q'), "
-                            "got "
-                         << getO().getType();
-  if (Value lse = getLse()) {
-    auto expectedLse = RankedTensorType::get(ArrayRef(oShape).take_front(3),
-                                             getComputeType());
-    if (lse.getType() != expectedLse)
-      return emitOpError() << "result 'lse' must be " << expectedLse
-                           << " ([B, Hq, Sq] in the accumulation type), got "
-                           << lse.getType();
-  }
+  if (failed(checkType(*this, getO(), "result", "o",
+                       RankedTensorType::get(oShape, elementType),
+                       "[B, Hq, Sq, Dv] with the element type of 'q'")))
+    return failure();
+  if (Value lse = getLse();
+      lse && failed(checkType(*this, lse, "result", "lse",
+                              RankedTensorType::get(
+                                  ArrayRef(oShape).take_front(3),
+                                  getComputeType()),
+                              "[B, Hq, Sq] in the accumulation type")))
+    return failure();
 
   if (FloatAttr scale = getScaleAttr();
       scale && !std::isfinite(scale.getValueAsDouble()))
@@ -423,19 +432,6 @@ double LinearAttentionOp::getEpsOrDefault() {
     return eps.getValueAsDouble();
   return 1e-6;
 }
-
-namespace {
-/// Checks that `value` (operand or result `name`) has type `expected`,
-/// described by `layout`.
-LogicalResult checkType(Operation *op, Value value, StringRef kind,
-                        StringRef name, RankedTensorType expected,
-                        StringRef layout) {
-  if (value.getType() == expected)
-    return success();
-  return op->emitOpError() << kind << " '" << name << "' must be " << expected
-                           << " (" << layout << "), got " << value.getType();
-}
-} // namespace
 
 LogicalResult LinearAttentionOp::verify() {
   RankedTensorType q = getQ().getType(), k = getK().getType(),
