@@ -144,6 +144,13 @@ def compile(spec: Union[str, Spec, LinearSpec], target: str = "cpu", *,
                                   cache_dir, disk_cache))
 
 
+def _check_4d(q, k, v):
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if len(getattr(x, "shape", ())) != 4:
+            raise Error(f"{name} must be 4-D [B, H, S, D], got shape "
+                        f"{tuple(getattr(x, 'shape', ()))}")
+
+
 def attention(q, k, v, *, mask: Optional[Mask] = None,
               mask_mod: Optional[Callable] = None,
               score_mods: Sequence[ScoreMod] = (),
@@ -157,10 +164,7 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
     kernel serves every length), compiles it once (cached) for the tensors'
     device and runs it. ``operands``: ``layout``, ``q_segments``, ``kv_segments``,
     ``bias``, ``alibi_slopes`` as the mask and score modifiers need them."""
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if len(getattr(x, "shape", ())) != 4:
-            raise Error(f"{name} must be 4-D [B, H, S, D], got shape "
-                        f"{tuple(getattr(x, 'shape', ()))}")
+    _check_4d(q, k, v)
     dtype = _dtype_name(q)
     bias_shape = None
     if "bias" in operands:
@@ -195,10 +199,7 @@ def linear_attention(q, k, v, *, feature_map: FeatureMap, causal: bool = False,
     of the sequence; ``return_state`` returns ``(o, S, z)`` (``(o, S)``)
     to pass on. Lengths stay dynamic: one kernel serves every length. Runs on
     the CPU (no GPU lowering yet)."""
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if len(getattr(x, "shape", ())) != 4:
-            raise Error(f"{name} must be 4-D [B, H, S, D], got shape "
-                        f"{tuple(getattr(x, 'shape', ()))}")
+    _check_4d(q, k, v)
     if _is_torch(q) and q.is_cuda:
         raise Error("linear attention runs on the CPU: pass CPU tensors "
                     "(it has no GPU lowering yet)")

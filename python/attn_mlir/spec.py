@@ -416,6 +416,31 @@ def trace_score_mod(fn: Callable) -> str:
 Dim = Optional[int]
 
 
+def _qkvo_types(batch: Dim, heads: int, kv_heads: int, q_len: Dim,
+                kv_len: Dim, head_dim: int, value_dim: int, dtype: str):
+    """The tensor types of q, k, v and o (``?`` for dynamic sizes)."""
+    d = lambda x: "?" if x is None else str(x)
+    B, Sq, Skv = d(batch), d(q_len), d(kv_len)
+    return (f"tensor<{B}x{heads}x{Sq}x{head_dim}x{dtype}>",
+            f"tensor<{B}x{kv_heads}x{Skv}x{head_dim}x{dtype}>",
+            f"tensor<{B}x{kv_heads}x{Skv}x{value_dim}x{dtype}>",
+            f"tensor<{B}x{heads}x{Sq}x{value_dim}x{dtype}>")
+
+
+def _spec_function(name: str, op: str, args: Sequence[str],
+                   clauses: Sequence[str], qkv_types: Sequence[str],
+                   values: Sequence[str], results: Sequence[str]) -> str:
+    """A spec: function ``name`` whose body is one ``op`` on q, k, v."""
+    result_types = ", ".join(results)
+    ret = f"({result_types})" if len(results) > 1 else result_types
+    clause_text = "".join(f"\n      {c}" for c in clauses)
+    names = ", ".join(values)
+    return (f"func.func @{name}({', '.join(args)})\n    -> {ret} {{\n"
+            f"  {names} = {op} %q, %k, %v{clause_text}\n"
+            f"      : {', '.join(qkv_types)}\n      -> {result_types}\n"
+            f"  return {names} : {result_types}\n}}\n")
+
+
 @dataclass
 class Spec:
     """One ``attn.attention`` spec. ``None`` sizes are dynamic (any size at
@@ -479,15 +504,12 @@ class Spec:
         raise ValueError("no block_sparse mask")
 
     def __str__(self) -> str:
+        tq, tk, tv, to = _qkvo_types(
+            self.batch, self.heads, self.kv_heads or self.heads, self.q_len,
+            self.kv_len, self.head_dim, self.value_dim or self.head_dim,
+            self.dtype)
         d = lambda x: "?" if x is None else str(x)
-        hkv = self.kv_heads or self.heads
-        dv = self.value_dim or self.head_dim
-        B, Sq, Skv, T = d(self.batch), d(self.q_len), d(self.kv_len), self.dtype
-        tq = f"tensor<{B}x{self.heads}x{Sq}x{self.head_dim}x{T}>"
-        tk = f"tensor<{B}x{hkv}x{Skv}x{self.head_dim}x{T}>"
-        tv = f"tensor<{B}x{hkv}x{Skv}x{dv}x{T}>"
-        to = f"tensor<{B}x{self.heads}x{Sq}x{dv}x{T}>"
-        tl = f"tensor<{B}x{self.heads}x{Sq}xf32>"
+        tl = f"tensor<{d(self.batch)}x{self.heads}x{d(self.q_len)}xf32>"
         ops = self._operands()
         args = [f"%q: {tq}", f"%k: {tk}", f"%v: {tv}"] + [f"%{n}: {t}" for n, t in ops]
         types = dict(ops)
@@ -516,14 +538,12 @@ class Spec:
             region = (self.mask_mod if isinstance(self.mask_mod, str)
                       else trace_mask_mod(self.mask_mod))
             clauses.append(f"mask_mod {region}")
-        results = f"{to}, {tl}" if self.return_lse else to
-        ret_types = f"({results})" if self.return_lse else results
-        values = "%o, %lse" if self.return_lse else "%o"
-        clause_text = "".join(f"\n      {c}" for c in clauses)
-        return (f"func.func @{self.name}({', '.join(args)})\n    -> {ret_types} {{\n"
-                f"  {values} = attn.attention %q, %k, %v{clause_text}\n"
-                f"      : {tq}, {tk}, {tv}\n      -> {results}\n"
-                f"  return {values} : {results}\n}}\n")
+        results, values = [to], ["%o"]
+        if self.return_lse:
+            results.append(tl)
+            values.append("%lse")
+        return _spec_function(self.name, "attn.attention", args, clauses,
+                              (tq, tk, tv), values, results)
 
 
 # --------------------------------------------------------------------------
@@ -616,19 +636,16 @@ class LinearSpec:
                             "favor(...), cosformer(), hedgehog(...) or taylor()")
 
     def __str__(self) -> str:
-        d = lambda x: "?" if x is None else str(x)
-        hkv = self.kv_heads or self.heads
         dv = self.value_dim or self.head_dim
         fm = self.feature_map
         f = fm.dim(self.head_dim)
         acc = "f64" if self.dtype == "f64" else "f32"
         # A causal op runs over one sequence: keys have the queries' length.
-        B, Sq, T = d(self.batch), d(self.q_len), self.dtype
-        Skv = Sq if self.causal else d(self.kv_len)
-        tq = f"tensor<{B}x{self.heads}x{Sq}x{self.head_dim}x{T}>"
-        tk = f"tensor<{B}x{hkv}x{Skv}x{self.head_dim}x{T}>"
-        tv = f"tensor<{B}x{hkv}x{Skv}x{dv}x{T}>"
-        to = f"tensor<{B}x{self.heads}x{Sq}x{dv}x{T}>"
+        tq, tk, tv, to = _qkvo_types(
+            self.batch, self.heads, self.kv_heads or self.heads, self.q_len,
+            self.q_len if self.causal else self.kv_len, self.head_dim, dv,
+            self.dtype)
+        B = "?" if self.batch is None else str(self.batch)
         ts = f"tensor<{B}x{self.heads}x{f}x{dv}x{acc}>"
         tz = f"tensor<{B}x{self.heads}x{f}x{acc}>"
         args = [f"%q: {tq}", f"%k: {tk}", f"%v: {tv}"]
@@ -660,10 +677,5 @@ class LinearSpec:
             if self.normalize:
                 results.append(tz)
                 values.append("%z")
-        result_types = ", ".join(results)
-        ret = f"({result_types})" if len(results) > 1 else result_types
-        clause_text = "".join(f"\n      {c}" for c in clauses)
-        return (f"func.func @{self.name}({', '.join(args)})\n    -> {ret} {{\n"
-                f"  {', '.join(values)} = attn.linear_attention %q, %k, %v{clause_text}\n"
-                f"      : {tq}, {tk}, {tv}\n      -> {result_types}\n"
-                f"  return {', '.join(values)} : {result_types}\n}}\n")
+        return _spec_function(self.name, "attn.linear_attention", args,
+                              clauses, (tq, tk, tv), values, results)

@@ -194,7 +194,8 @@ NB_MODULE(_native, m) {
       "compile",
       [](const std::string &spec, const std::string &target,
          const std::string &entry, int64_t tileQ, int64_t tileKv,
-         int64_t chunkSize, bool parallel, const std::string &chip, int64_t warps, int device,
+         int64_t chunkSize, bool parallel, const std::string &chip,
+         int64_t warps, int device,
          const std::string &cacheDir, bool diskCache) {
         jit::Options o;
         if (target == "cpu")
@@ -225,7 +226,8 @@ NB_MODULE(_native, m) {
       },
       nb::arg("spec"), nb::arg("target") = "cpu", nb::arg("entry") = "",
       nb::arg("tile_q") = 64, nb::arg("tile_kv") = 64,
-      nb::arg("chunk_size") = 64, nb::arg("parallel") = true, nb::arg("chip") = "", nb::arg("warps") = 4,
+      nb::arg("chunk_size") = 64, nb::arg("parallel") = true,
+      nb::arg("chip") = "", nb::arg("warps") = 4,
       nb::arg("device") = 0, nb::arg("cache_dir") = "",
       nb::arg("disk_cache") = true);
   m.def("clear_memory_cache", &jit::clearMemoryCache);
