@@ -23,6 +23,7 @@
 
 using namespace attn;
 using attn::test::fromDoubles;
+using attn::test::tensorType;
 using attn::test::tolerance;
 using llvm::ArrayRef;
 using runtime::DType;
@@ -74,38 +75,6 @@ struct Case {
 void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
 struct Tiles;
 void PrintTo(const Tiles &t, std::ostream *os);
-
-std::string mlirType(DType t) {
-  switch (t) {
-  case DType::F16:
-    return "f16";
-  case DType::BF16:
-    return "bf16";
-  case DType::F32:
-    return "f32";
-  case DType::F64:
-    return "f64";
-  case DType::I1:
-    return "i1";
-  case DType::I8:
-    return "i8";
-  case DType::I32:
-    return "i32";
-  case DType::I64:
-    return "i64";
-  }
-  return "?";
-}
-
-std::string tensorType(ArrayRef<int64_t> shape, DType t,
-                       ArrayRef<bool> dynamic = {}) {
-  std::string s = "tensor<";
-  for (auto [i, d] : llvm::enumerate(shape))
-    s += (i < dynamic.size() && dynamic[i] ? std::string("?")
-                                           : std::to_string(d)) +
-         "x";
-  return s + mlirType(t) + ">";
-}
 
 std::string specText(const Case &c) {
   bool dyn = c.dynamic;

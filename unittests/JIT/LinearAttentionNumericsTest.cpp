@@ -25,6 +25,7 @@
 
 using namespace attn;
 using attn::test::fromDoubles;
+using attn::test::tensorType;
 using attn::test::tolerance;
 using runtime::DType;
 
@@ -59,29 +60,6 @@ struct LinearCase {
 };
 
 void PrintTo(const LinearCase &c, std::ostream *os) { *os << c.name; }
-
-std::string mlirType(DType t) {
-  switch (t) {
-  case DType::F16:
-    return "f16";
-  case DType::BF16:
-    return "bf16";
-  case DType::F64:
-    return "f64";
-  default:
-    return "f32";
-  }
-}
-
-std::string tensorType(std::vector<int64_t> shape, DType t,
-                       std::vector<bool> dynamic = {}) {
-  std::string s = "tensor<";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i < dynamic.size() && dynamic[i] ? std::string("?")
-                                           : std::to_string(shape[i])) +
-         "x";
-  return s + mlirType(t) + ">";
-}
 
 int64_t featureDim(const LinearCase &c) {
   switch (c.map) {
@@ -137,7 +115,7 @@ std::string featureMapText(const LinearCase &c) {
 
 std::string specText(const LinearCase &c) {
   bool dyn = c.dynamic;
-  std::vector<bool> seqDyn = {dyn, false, dyn, false};
+  const bool seqDyn[] = {dyn, false, dyn, false};
   DType acc = computeDType(c);
   int64_t f = featureDim(c);
   std::string qT = tensorType({c.batch, c.qHeads, c.qLen, c.headDim}, c.dtype,

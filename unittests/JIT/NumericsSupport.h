@@ -5,6 +5,10 @@
 
 #include "attn/Support/HostTensor.h"
 
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <string>
 #include <vector>
 
 namespace attn::test {
@@ -31,6 +35,17 @@ inline HostTensor fromDoubles(const std::vector<double> &values,
   for (size_t i = 0; i < values.size(); ++i)
     t.set(i, values[i]);
   return t;
+}
+
+/// `tensor<AxBx...xT>`, with `?` where `dynamic` says so.
+inline std::string tensorType(llvm::ArrayRef<int64_t> shape, runtime::DType t,
+                              llvm::ArrayRef<bool> dynamic = {}) {
+  std::string s = "tensor<";
+  for (auto [i, d] : llvm::enumerate(shape))
+    s += (i < dynamic.size() && dynamic[i] ? std::string("?")
+                                           : std::to_string(d)) +
+         "x";
+  return s + runtime::dtypeName(t).str() + ">";
 }
 
 } // namespace attn::test
