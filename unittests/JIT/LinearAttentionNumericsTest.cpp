@@ -413,23 +413,27 @@ TEST_P(LinearAttentionNumerics, MatchesFloat64Recurrence) {
   HostTensor initialState = in.s0;
   llvm::Error error = (*kernel)->run(in.refs(), outputs);
   ASSERT_FALSE(bool(error)) << llvm::toString(std::move(error));
-  if (c.initialState)
+  if (c.initialState) {
     EXPECT_EQ(relativeError(in.s0, initialState), 0.0)
         << "the kernel wrote into its initial state";
+  }
 
   Reference ref = reference(c, in);
   EXPECT_LE(relativeError(o, fromDoubles(ref.o, o.shape())),
             tolerance(c.dtype));
-  for (int64_t r : c.negativeQueryRows)
-    for (int64_t e = 0; e < c.valueDim; ++e)
+  for (int64_t r : c.negativeQueryRows) {
+    for (int64_t e = 0; e < c.valueDim; ++e) {
       EXPECT_EQ(o.at(r * c.valueDim + e), 0.0) << "row " << r << " has no "
                                                   "features: o must be 0";
+    }
+  }
   if (c.finalState) {
     double stateTolerance = acc == DType::F64 ? 1e-12 : 2e-5;
     EXPECT_LE(relativeError(s, fromDoubles(ref.s, s.shape())), stateTolerance);
-    if (c.denominator)
+    if (c.denominator) {
       EXPECT_LE(relativeError(z, fromDoubles(ref.z, z.shape())),
                 stateTolerance);
+    }
   }
 }
 
@@ -676,40 +680,54 @@ double frobeniusError(const HostTensor &got, const std::vector<double> &ref) {
 }
 
 /// FAVOR+ estimates softmax attention; its error falls as the number of
-/// random features m grows (as 1/sqrt(m)). The bound, with q, k ~
-/// N(0, 0.5^2), D = 16, 64 positions and 4 heads: the Frobenius error
-/// relative to softmax attention is under 0.15 with 2048 orthogonal
-/// features (a NumPy model of the estimator gives 0.06-0.07) and under 0.4
-/// of the error with 8 features (about 0.5).
+/// random features m grows (as 1/sqrt(m)). With q, k ~ N(0, 0.5^2), D = 16,
+/// 64 positions and 4 heads, the Frobenius error relative to softmax
+/// attention is about 0.6 with 8 orthogonal features and 0.06 with 2048 (a
+/// NumPy model of the estimator agrees). One draw of W has a heavy tail: a
+/// single m=2048 draw reached 0.12 in 90 runs, and CI once failed a bound of
+/// 0.15 on one draw. The mean over 6 draws stayed within 0.043-0.080 in 50
+/// runs, so each m is judged by the mean error over 6 draws of the
+/// documented generator, passed as the weights operand so that one kernel
+/// per m serves every draw.
 TEST(LinearAttentionFavor, ApproximatesSoftmaxBetterWithMoreFeatures) {
   uint64_t seed = std::random_device{}();
   SCOPED_TRACE(testing::Message() << "seed " << seed);
   std::mt19937_64 rng(seed);
+  constexpr int draws = 6;
   std::vector<double> errors;
   std::vector<int64_t> counts = {8, 64, 512, 2048};
   LinearCase c = make("Favor", 1, 4, 4, 64, 64, 16, 16);
   c.map = Map::Favor;
   c.inputScale = 0.5;
+  c.eps = 0.0; // the exact ratio of the estimator
   Inputs in;
   for (int64_t m : counts) {
     c.features = m;
-    c.favorSeed = seed % 1000 + m;
-    c.eps = 0.0; // the exact ratio of the estimator
-    std::string spec = specText(c);
-    auto kernel = jit::CpuKernel::compile(spec);
+    auto kernel = jit::CpuKernel::compile(specText(c));
     ASSERT_TRUE(bool(kernel)) << llvm::toString(kernel.takeError());
     if (m == counts.front())
       in = makeInputs(c, rng);
-    HostTensor o(DType::F32, {c.batch, c.qHeads, c.qLen, c.valueDim});
-    llvm::Error error = (*kernel)->run(in.refs(), {o.ref()});
-    ASSERT_FALSE(bool(error)) << llvm::toString(std::move(error));
-    errors.push_back(frobeniusError(o, softmaxAttention(c, in)));
+    std::vector<double> reference = softmaxAttention(c, in);
+    double sum = 0;
+    for (int draw = 0; draw < draws; ++draw) {
+      std::vector<double> w = generateFavorWeights(
+          m, c.headDim, seed % 100000 + draw, /*orthogonal=*/true);
+      in.weights = HostTensor(DType::F32, {m, c.headDim});
+      for (size_t i = 0; i < w.size(); ++i)
+        in.weights.set(i, w[i]);
+      HostTensor o(DType::F32, {c.batch, c.qHeads, c.qLen, c.valueDim});
+      llvm::Error error = (*kernel)->run(in.refs(), {o.ref()});
+      ASSERT_FALSE(bool(error)) << llvm::toString(std::move(error));
+      sum += frobeniusError(o, reference);
+    }
+    errors.push_back(sum / draws);
     RecordProperty("error_m" + std::to_string(m), std::to_string(errors.back()));
   }
-  SCOPED_TRACE(testing::Message() << "errors " << errors[0] << " " << errors[1]
-                                  << " " << errors[2] << " " << errors[3]);
-  EXPECT_LT(errors.back(), 0.15);
-  EXPECT_LT(errors.back(), 0.4 * errors.front());
+  SCOPED_TRACE(testing::Message() << "mean errors " << errors[0] << " "
+                                  << errors[1] << " " << errors[2] << " "
+                                  << errors[3]);
+  EXPECT_LT(errors.back(), 0.11);
+  EXPECT_LT(errors.back(), 0.3 * errors.front());
 }
 
 } // namespace
