@@ -376,7 +376,8 @@ def Attn_SigmoidAttr : Attn_NormalizationAttr<"Sigmoid", "sigmoid"> {
 def Attn_ReluAttr : Attn_Attr<"Relu", "relu", [
     DeclareAttrInterfaceMethods<Attn_NormalizationAttrInterface,
                                 ["buildOutputFactor"]>,
-    DeclareAttrInterfaceMethods<Attn_FeatureMapAttrInterface>]> {
+    DeclareAttrInterfaceMethods<Attn_FeatureMapAttrInterface,
+                                ["buildFeature"]>]> {
   let summary = "ReLU: attention weights relu(s), or the feature map relu(x)";
   let description = [{
     As the normalization of `attn.attention`, each allowed score gets weight
@@ -404,7 +405,8 @@ class Attn_FeatureMapAttr<string name, string mnemonic,
         DeclareAttrInterfaceMethods<Attn_FeatureMapAttrInterface,
                                     overridden>]>;
 
-def Attn_EluPlusOneAttr : Attn_FeatureMapAttr<"EluPlusOne", "elu_plus_one"> {
+def Attn_EluPlusOneAttr : Attn_FeatureMapAttr<"EluPlusOne", "elu_plus_one",
+                                              ["buildFeature"]> {
   let summary = "phi(x) = elu(x) + 1 (Katharopoulos et al., 2020)";
   let description = [{
     `x + 1` for `x > 0`, `exp(x)` otherwise; positive, F = D.
@@ -413,7 +415,8 @@ def Attn_EluPlusOneAttr : Attn_FeatureMapAttr<"EluPlusOne", "elu_plus_one"> {
 }
 
 def Attn_FavorAttr : Attn_FeatureMapAttr<"Favor", "favor",
-                                         ["getWeightsShape"]> {
+                                         ["getWeightsShape", "buildFeature",
+                                          "getBuiltinWeights"]> {
   let summary = "Performer FAVOR+ positive random features";
   let description = [{
     `phi(x) = exp(W x' - |x'|^2 / 2) / sqrt(m)` with `x' = x * D^(-1/4)` and
@@ -456,7 +459,7 @@ def Attn_FavorAttr : Attn_FeatureMapAttr<"Favor", "favor",
 }
 
 def Attn_CosformerAttr : Attn_FeatureMapAttr<"Cosformer", "cosformer",
-                                             ["isPositional"]> {
+                                             ["isPositional", "buildFeature"]> {
   let summary = "cosFormer: relu features with a cos/sin re-weighting";
   let description = [{
     `phi(x_i) = [relu(x_i) cos(pi i / 2M), relu(x_i) sin(pi i / 2M)]` for the
@@ -493,7 +496,8 @@ def Attn_HedgehogAttr : Attn_FeatureMapAttr<"Hedgehog", "hedgehog",
   let genVerifyDecl = 1;
 }
 
-def Attn_TaylorAttr : Attn_FeatureMapAttr<"Taylor", "taylor"> {
+def Attn_TaylorAttr : Attn_FeatureMapAttr<"Taylor", "taylor",
+                                          ["buildFeature"]> {
   let summary = "Taylor expansion of exp (Based, Arora et al., 2024)";
   let description = [{
     Features whose dot product is the Taylor expansion of `exp(q.k/sqrt(D))`

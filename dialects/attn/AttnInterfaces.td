@@ -203,6 +203,35 @@ def Attn_FeatureMapAttrInterface : AttrInterface<"FeatureMapAttrInterface"> {
     >,
     InterfaceMethod<
       /*desc=*/[{
+        Feature `feature` (an index below F) of one row, in the compute type,
+        for kernels that compute features one element at a time (the GPU
+        kernel, each thread its own elements). The row, its position and the
+        weights are read through `context`. Returns null when the map has no
+        such form (its features depend on each other, as Hedgehog's
+        softmaxes do).
+      }],
+      /*retTy=*/"::mlir::Value",
+      /*methodName=*/"buildFeature",
+      /*args=*/(ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+                    "const ::attn::FeatureElementContext &":$context,
+                    "::mlir::Value":$feature),
+      /*methodBody=*/"",
+      /*defaultImplementation=*/"return {};"
+    >,
+    InterfaceMethod<
+      /*desc=*/[{
+        Weights the map carries itself (row-major, the shape of
+        `getWeightsShape` would have), which it reads in place of a
+        `feature_weights` operand; nothing when it carries none.
+      }],
+      /*retTy=*/"std::optional<std::vector<double>>",
+      /*methodName=*/"getBuiltinWeights",
+      /*args=*/(ins "int64_t":$headDim),
+      /*methodBody=*/"",
+      /*defaultImplementation=*/"return std::nullopt;"
+    >,
+    InterfaceMethod<
+      /*desc=*/[{
         Whether `phi` depends on the sequence position (then a sequence cannot
         be processed in pieces with state passing).
       }],

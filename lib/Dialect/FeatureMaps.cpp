@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <cmath>
@@ -77,6 +78,43 @@ Value sumOf(OpBuilder &b, Location loc, Value x, Value y) {
   return arith::AddFOp::create(b, loc, x, y);
 }
 
+Value eluPlusOne(OpBuilder &b, Location loc, Value e) {
+  Type type = e.getType();
+  Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, e,
+                                         floatConstant(b, loc, type, 0.0));
+  Value plusOne =
+      arith::AddFOp::create(b, loc, e, floatConstant(b, loc, type, 1.0));
+  return arith::SelectOp::create(b, loc, positive, plusOne,
+                                 math::ExpOp::create(b, loc, e));
+}
+
+Value relu(OpBuilder &b, Location loc, Value e) {
+  return maxOf(b, loc, e, floatConstant(b, loc, e.getType(), 0.0));
+}
+
+/// Features [B, H, n, F] of rows x [B, H, n, D] built one element at a time
+/// by `map`'s buildFeature, row r at position `offset + r`.
+Value buildFeaturesByElement(OpBuilder &b, Location loc,
+                             FeatureMapAttrInterface map,
+                             const FeatureMapContext &context, Value x) {
+  int64_t headDim = headDimOf(x);
+  return buildGenerated(
+      b, loc, featureSizes(b, loc, x, map.getFeatureDim(headDim)),
+      context.computeType, {}, {},
+      [&](OpBuilder &nb, Location nloc, ValueRange,
+          ValueRange indices) -> Value {
+        auto element = [&](OpBuilder &eb, Location eloc, Value d) {
+          return extractRow(eb, eloc, x, indices, d);
+        };
+        FeatureElementContext row{
+            context.computeType, headDim, element, {},
+            arith::AddIOp::create(nb, nloc, context.positionOffset,
+                                  indices[2]),
+            context.maxLength};
+        return map.buildFeature(nb, nloc, row, indices[3]);
+      });
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -90,18 +128,13 @@ int64_t EluPlusOneAttr::getFeatureDim(int64_t headDim) const {
 Value EluPlusOneAttr::buildFeatures(OpBuilder &b, Location loc,
                                     const FeatureMapContext &context,
                                     Value x) const {
-  return buildElementwise(
-      b, loc, x, context.computeType,
-      [](OpBuilder &nb, Location nloc, Value e) -> Value {
-        Type type = e.getType();
-        Value positive = arith::CmpFOp::create(
-            nb, nloc, arith::CmpFPredicate::OGT, e,
-            floatConstant(nb, nloc, type, 0.0));
-        Value plusOne = arith::AddFOp::create(
-            nb, nloc, e, floatConstant(nb, nloc, type, 1.0));
-        return arith::SelectOp::create(nb, nloc, positive, plusOne,
-                                       math::ExpOp::create(nb, nloc, e));
-      });
+  return buildElementwise(b, loc, x, context.computeType, eluPlusOne);
+}
+
+Value EluPlusOneAttr::buildFeature(OpBuilder &b, Location loc,
+                                   const FeatureElementContext &context,
+                                   Value feature) const {
+  return eluPlusOne(b, loc, context.element(b, loc, feature));
 }
 
 //===----------------------------------------------------------------------===//
@@ -113,12 +146,13 @@ int64_t ReluAttr::getFeatureDim(int64_t headDim) const { return headDim; }
 Value ReluAttr::buildFeatures(OpBuilder &b, Location loc,
                               const FeatureMapContext &context,
                               Value x) const {
-  return buildElementwise(b, loc, x, context.computeType,
-                          [](OpBuilder &nb, Location nloc, Value e) {
-                            return maxOf(nb, nloc, e,
-                                         floatConstant(nb, nloc, e.getType(),
-                                                       0.0));
-                          });
+  return buildElementwise(b, loc, x, context.computeType, relu);
+}
+
+Value ReluAttr::buildFeature(OpBuilder &b, Location loc,
+                             const FeatureElementContext &context,
+                             Value feature) const {
+  return relu(b, loc, context.element(b, loc, feature));
 }
 
 //===----------------------------------------------------------------------===//
@@ -144,17 +178,40 @@ FavorAttr::getWeightsShape(int64_t headDim) const {
   return SmallVector<int64_t>{getFeatures(), headDim};
 }
 
+std::optional<std::vector<double>>
+FavorAttr::getBuiltinWeights(int64_t headDim) const {
+  if (std::optional<int64_t> seed = getSeed())
+    return generateFavorWeights(getFeatures(), headDim, *seed,
+                                getOrthogonal());
+  return std::nullopt;
+}
+
+namespace {
+/// exp(s (w . x) - s^2 |x|^2 / 2) / sqrt(m), s = D^(-1/4).
+Value favorFeature(OpBuilder &b, Location loc, Value projection,
+                   Value squaredNorm, int64_t headDim, int64_t features) {
+  Type type = projection.getType();
+  double s = std::pow(double(headDim), -0.25);
+  Value exponent = arith::SubFOp::create(
+      b, loc,
+      arith::MulFOp::create(b, loc, projection, floatConstant(b, loc, type, s)),
+      arith::MulFOp::create(b, loc, squaredNorm,
+                            floatConstant(b, loc, type, s * s / 2)));
+  return arith::MulFOp::create(
+      b, loc, math::ExpOp::create(b, loc, exponent),
+      floatConstant(b, loc, type, 1.0 / std::sqrt(double(features))));
+}
+} // namespace
+
 Value FavorAttr::buildFeatures(OpBuilder &b, Location loc,
                                const FeatureMapContext &context,
                                Value x) const {
   FloatType type = context.computeType;
   int64_t headDim = headDimOf(x), m = getFeatures();
   Value weights = context.weights;
-  if (std::optional<int64_t> seed = getSeed()) {
-    std::vector<double> w =
-        generateFavorWeights(m, headDim, *seed, getOrthogonal());
+  if (std::optional<std::vector<double>> w = getBuiltinWeights(headDim)) {
     SmallVector<Attribute> elements;
-    for (double e : w)
+    for (double e : *w)
       elements.push_back(FloatAttr::get(type, e));
     auto wType = RankedTensorType::get({m, headDim}, type);
     weights = arith::ConstantOp::create(
@@ -169,22 +226,31 @@ Value FavorAttr::buildFeatures(OpBuilder &b, Location loc,
   AffineMap identity = AffineMap::getMultiDimIdentityMap(4, ctx);
   Value squares = buildContraction(b, loc, x, identity, x, identity,
                                    buildFilled(b, loc, rowSizes, type, 0), 1);
-  double s = std::pow(double(headDim), -0.25);
   return buildGenerated(
       b, loc, featureSizes(b, loc, x, m), type, {projected, squares},
       {identity, dimsMap(ctx, 4, {0, 1, 2})},
       [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) -> Value {
-        // s (w . x) - s^2 |x|^2 / 2
-        Value exponent = arith::SubFOp::create(
-            nb, nloc,
-            arith::MulFOp::create(nb, nloc, e[0],
-                                  floatConstant(nb, nloc, type, s)),
-            arith::MulFOp::create(nb, nloc, e[1],
-                                  floatConstant(nb, nloc, type, s * s / 2)));
-        return arith::MulFOp::create(
-            nb, nloc, math::ExpOp::create(nb, nloc, exponent),
-            floatConstant(nb, nloc, type, 1.0 / std::sqrt(double(m))));
+        return favorFeature(nb, nloc, e[0], e[1], headDim, m);
       });
+}
+
+Value FavorAttr::buildFeature(OpBuilder &b, Location loc,
+                              const FeatureElementContext &context,
+                              Value feature) const {
+  // w_f . x and |x|^2 in one pass over the row.
+  Value zero = floatConstant(b, loc, context.computeType, 0.0);
+  auto loop = scf::ForOp::create(
+      b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, context.headDim),
+      indexConstant(b, loc, 1), ValueRange{zero, zero},
+      [&](OpBuilder &nb, Location nloc, Value d, ValueRange sums) {
+        Value x = context.element(nb, nloc, d);
+        Value w = context.weight(nb, nloc, feature, d);
+        Value dot = math::FmaOp::create(nb, nloc, w, x, sums[0]);
+        Value norm = math::FmaOp::create(nb, nloc, x, x, sums[1]);
+        scf::YieldOp::create(nb, nloc, ValueRange{dot, norm});
+      });
+  return favorFeature(b, loc, loop.getResult(0), loop.getResult(1),
+                      context.headDim, getFeatures());
 }
 
 namespace {
@@ -301,38 +367,32 @@ bool CosformerAttr::isPositional() const { return true; }
 Value CosformerAttr::buildFeatures(OpBuilder &b, Location loc,
                                    const FeatureMapContext &context,
                                    Value x) const {
+  return buildFeaturesByElement(b, loc, *this, context, x);
+}
+
+Value CosformerAttr::buildFeature(OpBuilder &b, Location loc,
+                                  const FeatureElementContext &context,
+                                  Value feature) const {
   FloatType type = context.computeType;
-  int64_t headDim = headDimOf(x);
   Value maxLength = getMaxLen() ? indexConstant(b, loc, *getMaxLen())
                                 : context.maxLength;
   IndexExprBuilder ib(b, loc, b.getIndexType());
   Value length = indexToFloat(ib, ib.value(maxLength), type);
-  Value offset = context.positionOffset;
-  return buildGenerated(
-      b, loc, featureSizes(b, loc, x, 2 * headDim), type, {}, {},
-      [&](OpBuilder &nb, Location nloc, ValueRange,
-          ValueRange indices) -> Value {
-        Value f = indices[3];
-        Value dim = indexConstant(nb, nloc, headDim);
-        Value d = arith::RemUIOp::create(nb, nloc, f, dim);
-        Value isCos =
-            arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::ult, f, dim);
-        Value e = maxOf(nb, nloc, extractRow(nb, nloc, x, indices, d),
-                        floatConstant(nb, nloc, type, 0.0));
-        IndexExprBuilder nib(nb, nloc, nb.getIndexType());
-        Value position = indexToFloat(
-            nib, nib.value(arith::AddIOp::create(nb, nloc, offset, indices[2])),
-            type);
-        Value angle = arith::DivFOp::create(
-            nb, nloc,
-            arith::MulFOp::create(nb, nloc, position,
-                                  floatConstant(nb, nloc, type, M_PI / 2)),
-            length);
-        Value weight = arith::SelectOp::create(
-            nb, nloc, isCos, math::CosOp::create(nb, nloc, angle),
-            math::SinOp::create(nb, nloc, angle));
-        return arith::MulFOp::create(nb, nloc, e, weight);
-      });
+  Value dim = indexConstant(b, loc, context.headDim);
+  Value d = arith::RemUIOp::create(b, loc, feature, dim);
+  Value isCos =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, feature, dim);
+  Value e = relu(b, loc, context.element(b, loc, d));
+  Value position = indexToFloat(ib, ib.value(context.position), type);
+  Value angle = arith::DivFOp::create(
+      b, loc,
+      arith::MulFOp::create(b, loc, position,
+                            floatConstant(b, loc, type, M_PI / 2)),
+      length);
+  Value weight =
+      arith::SelectOp::create(b, loc, isCos, math::CosOp::create(b, loc, angle),
+                              math::SinOp::create(b, loc, angle));
+  return arith::MulFOp::create(b, loc, e, weight);
 }
 
 //===----------------------------------------------------------------------===//
@@ -423,46 +483,43 @@ int64_t TaylorAttr::getFeatureDim(int64_t headDim) const {
 Value TaylorAttr::buildFeatures(OpBuilder &b, Location loc,
                                 const FeatureMapContext &context,
                                 Value x) const {
+  return buildFeaturesByElement(b, loc, *this, context, x);
+}
+
+Value TaylorAttr::buildFeature(OpBuilder &b, Location loc,
+                               const FeatureElementContext &context,
+                               Value feature) const {
   FloatType type = context.computeType;
-  int64_t headDim = headDimOf(x);
+  int64_t headDim = context.headDim;
   double linear = std::pow(double(headDim), -0.25);
   double quadratic = 1.0 / (std::sqrt(2.0) * std::sqrt(double(headDim)));
-  return buildGenerated(
-      b, loc, featureSizes(b, loc, x, getFeatureDim(headDim)), type, {}, {},
-      [&](OpBuilder &nb, Location nloc, ValueRange,
-          ValueRange indices) -> Value {
-        Value f = indices[3];
-        Value zero = indexConstant(nb, nloc, 0);
-        Value one = indexConstant(nb, nloc, 1);
-        Value dim = indexConstant(nb, nloc, headDim);
-        // Feature 1 + d is x[d]; feature 1 + D + (a D + c) is x[a] x[c].
-        // Indices are clamped so every read is in bounds; selects pick.
-        Value shifted = arith::MaxSIOp::create(
-            nb, nloc, arith::SubIOp::create(nb, nloc, f, one), zero);
-        Value isLinear = arith::CmpIOp::create(
-            nb, nloc, arith::CmpIPredicate::ult, shifted, dim);
-        Value first = extractRow(
-            nb, nloc, x, indices,
-            arith::MinSIOp::create(
-                nb, nloc, shifted,
-                arith::SubIOp::create(nb, nloc, dim, one)));
-        Value value = arith::MulFOp::create(
-            nb, nloc, first, floatConstant(nb, nloc, type, linear));
-        if (getOrder() == 2) {
-          Value pair = arith::MaxSIOp::create(
-              nb, nloc, arith::SubIOp::create(nb, nloc, shifted, dim), zero);
-          Value a = extractRow(nb, nloc, x, indices,
-                               arith::DivUIOp::create(nb, nloc, pair, dim));
-          Value c = extractRow(nb, nloc, x, indices,
-                               arith::RemUIOp::create(nb, nloc, pair, dim));
-          Value product = arith::MulFOp::create(
-              nb, nloc, arith::MulFOp::create(nb, nloc, a, c),
-              floatConstant(nb, nloc, type, quadratic));
-          value = arith::SelectOp::create(nb, nloc, isLinear, value, product);
-        }
-        Value isConstant = arith::CmpIOp::create(
-            nb, nloc, arith::CmpIPredicate::eq, f, zero);
-        return arith::SelectOp::create(
-            nb, nloc, isConstant, floatConstant(nb, nloc, type, 1.0), value);
-      });
+  Value zero = indexConstant(b, loc, 0);
+  Value one = indexConstant(b, loc, 1);
+  Value dim = indexConstant(b, loc, headDim);
+  // Feature 1 + d is x[d]; feature 1 + D + (a D + c) is x[a] x[c].
+  // Indices are clamped so every read is in bounds; selects pick.
+  Value shifted = arith::MaxSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, feature, one), zero);
+  Value isLinear =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, shifted, dim);
+  Value first = context.element(
+      b, loc,
+      arith::MinSIOp::create(b, loc, shifted,
+                             arith::SubIOp::create(b, loc, dim, one)));
+  Value value = arith::MulFOp::create(b, loc, first,
+                                      floatConstant(b, loc, type, linear));
+  if (getOrder() == 2) {
+    Value pair = arith::MaxSIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, shifted, dim), zero);
+    Value a = context.element(b, loc, arith::DivUIOp::create(b, loc, pair, dim));
+    Value c = context.element(b, loc, arith::RemUIOp::create(b, loc, pair, dim));
+    Value product = arith::MulFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, a, c),
+        floatConstant(b, loc, type, quadratic));
+    value = arith::SelectOp::create(b, loc, isLinear, value, product);
+  }
+  Value isConstant =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, feature, zero);
+  return arith::SelectOp::create(b, loc, isConstant,
+                                 floatConstant(b, loc, type, 1.0), value);
 }

@@ -8,8 +8,10 @@
 #ifndef ATTN_DIALECT_FEATUREMAPSUPPORT_H
 #define ATTN_DIALECT_FEATUREMAPSUPPORT_H
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Value.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <vector>
 
@@ -24,6 +26,25 @@ struct FeatureMapContext {
   /// The sequence position of the first row (index).
   mlir::Value positionOffset;
   /// The longer of Sq and Skv (index).
+  mlir::Value maxLength;
+};
+
+/// What a feature map reads to build one feature of one row
+/// (FeatureMapAttrInterface::buildFeature).
+struct FeatureElementContext {
+  mlir::FloatType computeType;
+  int64_t headDim;
+  /// Element `d` (index) of the row, in the compute type.
+  llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                 mlir::Value d)>
+      element;
+  /// Element (i, j) of the weights (the operand, or the map's builtin
+  /// weights), in the compute type; unset when the map reads none.
+  llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                 mlir::Value i, mlir::Value j)>
+      weight;
+  /// The row's sequence position and the longer of Sq and Skv (index).
+  mlir::Value position;
   mlir::Value maxLength;
 };
 
