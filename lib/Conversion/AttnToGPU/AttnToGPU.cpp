@@ -10,6 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "KernelSupport.h"
+
 #include "attn/Dialect/ValueBuilders.h"
 #include "attn/Transforms/KeyTileLoop.h"
 #include "attn/Transforms/Passes.h"
@@ -40,36 +42,9 @@ using namespace attn;
 
 namespace {
 
-constexpr int64_t kWarpSize = 32;
 constexpr int64_t kRowsPerWarp = 16;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kLog2E = 1.4426950408889634;
-
-/// The warp-level product the kernel is built on: mma.sync D = A B + C with
-/// D, C 16 x 8 in f32 and A 16 x k, B k x 8. With g = lane / 4 and
-/// t = lane % 4 (PTX ISA, "Matrix fragments for mma.m16n8k16" and
-/// "mma.m16n8k4"), each lane holds:
-///   C/D: vector<2x2xf32>, c[r][e] at (row g + 8 r, column 2 t + e);
-///   k = 16 (f16, bf16): A vector<4x2>, a[r][e] at (g + 8 (r % 2),
-///     2 t + e + 8 (r / 2)); B vector<2x2>, b[r][e] at (2 t + e + 8 r, g);
-///   k = 4 (tf32): A vector<2x1>, a[r][0] at (g + 8 r, t); B vector<1x1>,
-///     b[0][0] at (t, g).
-struct MmaShape {
-  int64_t k;
-  bool tf32;
-  Type element;
-  VectorType a, b, c;
-
-  static MmaShape forElement(Type element) {
-    MLIRContext *ctx = element.getContext();
-    Type f32 = Float32Type::get(ctx);
-    if (element.isF32())
-      return {4, true, element, VectorType::get({2, 1}, element),
-              VectorType::get({1, 1}, element), VectorType::get({2, 2}, f32)};
-    return {16, false, element, VectorType::get({4, 2}, element),
-            VectorType::get({2, 2}, element), VectorType::get({2, 2}, f32)};
-  }
-};
 
 /// Sizes of one kernel.
 struct KernelPlan {
@@ -942,11 +917,6 @@ private:
   Value keyTile, valueTile;
 };
 
-MemRefType memrefTypeOf(Value tensor) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  return MemRefType::get(type.getShape(), type.getElementType());
-}
-
 /// Rewrites the reads of captured tensors (to_tensor of a kernel argument)
 /// into memref reads; fails on any other use.
 LogicalResult lowerCapturedTensorReads(gpu::GPUFuncOp kernel) {
@@ -1029,25 +999,14 @@ LogicalResult lowerToGPU(AttentionOp op, int64_t warps, int64_t tileKv,
     types.push_back(memrefTypeOf(result));
 
   Location loc = op.getLoc();
-  MLIRContext *ctx = op.getContext();
   auto parent = op->getParentOfType<FunctionOpInterface>();
   std::string name =
       (parent ? parent.getName().str() : std::string("attention")) +
       "_attention";
-  OpBuilder b(ctx);
-  b.setInsertionPointToEnd(module.getBody());
-  auto gpuModule = gpu::GPUModuleOp::create(b, loc, name);
-  symbols.insert(gpuModule);
-  b.setInsertionPointToStart(gpuModule.getBody());
-  auto kernel = gpu::GPUFuncOp::create(b, loc, gpuModule.getName(),
-                                       b.getFunctionType(types, {}));
-  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  // No known_block_size: it becomes .maxntid, under which ptxas caps the
-  // registers to fit more blocks per SM and spills (measured: 96 registers
-  // and 16 bytes of spills for 128 threads; 103 and none without it).
+  OpBuilder b(op.getContext());
+  gpu::GPUFuncOp kernel = createKernel(b, loc, module, symbols, name, types);
 
   // The body reads the kernel's arguments in place of the op's operands.
-  b.setInsertionPointToStart(&kernel.getBody().front());
   ValueRange args = kernel.getArguments();
   std::array<Value, 5> auxArgs;
   unsigned next = 3;
@@ -1070,39 +1029,15 @@ LogicalResult lowerToGPU(AttentionOp op, int64_t warps, int64_t tileKv,
 
   // The host side: buffers of the operands, the outputs, the launch.
   b.setInsertionPoint(op);
-  SmallVector<Value> launchArgs;
-  for (Value input : inputs)
-    launchArgs.push_back(bufferization::ToBufferOp::create(
-        b, loc, memrefTypeOf(input), input, b.getUnitAttr()));
   Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
   Value qLen = tensor::DimOp::create(b, loc, op.getQ(), 2);
-  SmallVector<Value> outputs;
-  for (Value result : op->getResults()) {
-    MemRefType type = memrefTypeOf(result);
-    SmallVector<Value> dynamicSizes;
-    for (int64_t dim = 0; dim < type.getRank(); ++dim)
-      if (type.isDynamicDim(dim))
-        dynamicSizes.push_back(dim == 0 ? batch : qLen);
-    outputs.push_back(memref::AllocOp::create(b, loc, type, dynamicSizes));
-  }
-  llvm::append_range(launchArgs, outputs);
-  auto constant = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  Value qTiles =
-      arith::CeilDivUIOp::create(b, loc, qLen, constant(plan->tileQ));
-  int64_t qHeads = op.getQ().getType().getDimSize(1);
-  gpu::LaunchFuncOp::create(
-      b, loc, kernel, gpu::KernelDim3{qTiles, constant(qHeads), batch},
-      gpu::KernelDim3{constant(plan->threads()), constant(1), constant(1)},
-      arith::ConstantIntOp::create(b, loc, b.getI32Type(), plan->sharedBytes),
-      launchArgs);
-  SmallVector<Value> results;
-  for (auto [result, buffer] : llvm::zip(op->getResults(), outputs))
-    results.push_back(bufferization::ToTensorOp::create(
-        b, loc, result.getType(), buffer, b.getUnitAttr(), b.getUnitAttr()));
-  op->replaceAllUsesWith(results);
-  op->erase();
+  Value qTiles = arith::CeilDivUIOp::create(
+      b, loc, qLen, arith::ConstantIndexOp::create(b, loc, plan->tileQ));
+  Value qHeads = arith::ConstantIndexOp::create(
+      b, loc, op.getQ().getType().getDimSize(1));
+  replaceWithLaunch(b, op, kernel, inputs, batch, qLen,
+                    gpu::KernelDim3{qTiles, qHeads, batch}, plan->threads(),
+                    plan->sharedBytes);
   return success();
 }
 
@@ -1111,24 +1046,26 @@ struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    WalkResult linear = module.walk([](LinearAttentionOp op) {
-      op.emitOpError()
-          << "cannot be compiled for the GPU yet: linear attention runs on "
-             "the CPU (attn-lower-to-cpu, attn-run --target cpu)";
-      return WalkResult::interrupt();
+    SmallVector<Operation *> ops;
+    module.walk([&](Operation *op) {
+      if (isa<AttentionOp, LinearAttentionOp>(op))
+        ops.push_back(op);
     });
-    if (linear.wasInterrupted())
-      return signalPassFailure();
-    SmallVector<AttentionOp> ops;
-    module.walk([&](AttentionOp op) { ops.push_back(op); });
     if (ops.empty())
       return;
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     UnitAttr::get(&getContext()));
     SymbolTable symbols(module);
-    for (AttentionOp op : ops)
-      if (failed(lowerToGPU(op, warps, tileKv, module, symbols)))
+    for (Operation *op : ops) {
+      LogicalResult lowered =
+          isa<AttentionOp>(op)
+              ? lowerToGPU(cast<AttentionOp>(op), warps, tileKv, module,
+                           symbols)
+              : lowerLinearAttentionToGPU(cast<LinearAttentionOp>(op), warps,
+                                          module, symbols);
+      if (failed(lowered))
         return signalPassFailure();
+    }
   }
 };
 

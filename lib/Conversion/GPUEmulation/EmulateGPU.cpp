@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Conversion/MmaLayout.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -32,51 +33,11 @@ namespace attn {
 } // namespace attn
 
 using namespace mlir;
+using namespace attn;
 
 namespace {
 
 constexpr int64_t kWarpSize = 32;
-
-//===----------------------------------------------------------------------===//
-// mma.sync fragment layouts (PTX ISA, "Matrix fragments for mma.m16n8k16"
-// and "mma.m16n8k4"): lane (g = lane / 4, t = lane % 4) holds element `i` of
-// its fragment (registers in order, i.e. row-major over the fragment
-// vector) at (row, column) of the warp's matrix.
-//===----------------------------------------------------------------------===//
-
-struct MatrixPosition {
-  int64_t gRow, tRow, row; // row = gRow * g + tRow * t + row
-  int64_t gCol, tCol, col; // col = gCol * g + tCol * t + col
-};
-
-/// Fragment element positions of operand `operand` (0: A, 1: B, 2: C/D) of
-/// mma.sync m16n8k`k`, or an empty list for an unsupported shape.
-SmallVector<MatrixPosition> fragmentLayout(int64_t k, int operand) {
-  SmallVector<MatrixPosition> layout;
-  if (operand == 2) {
-    // c0, c1: row g, col 2t + i; c2, c3: row g + 8.
-    for (int64_t i = 0; i < 4; ++i)
-      layout.push_back({1, 0, 8 * (i / 2), 0, 2, i % 2});
-    return layout;
-  }
-  if (k == 16 && operand == 0) {
-    // a0, a1: (g, 2t + i); a2, a3: (g + 8, ..); a4..a7: same, col + 8.
-    for (int64_t i = 0; i < 8; ++i)
-      layout.push_back({1, 0, 8 * ((i / 2) % 2), 0, 2, i % 2 + 8 * (i / 4)});
-  } else if (k == 16 && operand == 1) {
-    // b0, b1: (2t + i, g); b2, b3: (2t + i + 8, g).
-    for (int64_t i = 0; i < 4; ++i)
-      layout.push_back({0, 2, i % 2 + 8 * (i / 2), 1, 0, 0});
-  } else if (k == 4 && operand == 0) {
-    // a0: (g, t); a1: (g + 8, t).
-    for (int64_t i = 0; i < 2; ++i)
-      layout.push_back({1, 0, 8 * i, 0, 1, 0});
-  } else if (k == 4 && operand == 1) {
-    // b0: (t, g).
-    layout.push_back({0, 1, 0, 1, 0, 0});
-  }
-  return layout;
-}
 
 /// The static position in a fragment vector of its `i`-th element.
 SmallVector<int64_t> delinearize(int64_t i, ArrayRef<int64_t> shape) {
@@ -496,6 +457,8 @@ private:
   int64_t lanes;
   OpBuilder b;
   IRMapping map;
+  /// Host copies of the kernel module's globals.
+  llvm::DenseMap<Operation *, StringAttr> hostGlobals;
   Value sharedMemory;
   Value blockIds[3], gridSizes[3];
   /// vector<W x i1> of the lanes that execute (null: all).
@@ -818,6 +781,25 @@ LogicalResult BlockEmulator::emulate(Operation *op) {
         Value size = memref::DimOp::create(b, loc, lanesOf(dim.getSource()),
                                            uniform(dim.getIndex(), loc));
         map.map(dim.getResult(), broadcast(size));
+        return success();
+      })
+      .Case([&](memref::GetGlobalOp get) -> LogicalResult {
+        // Globals of the kernel's module (constant tables) get a copy in
+        // the host module, renamed if the name is taken.
+        auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+            get, get.getNameAttr());
+        if (!global)
+          return get.emitOpError("attn-emulate-gpu: no global named ")
+                 << get.getNameAttr();
+        StringAttr &copyName = hostGlobals[global];
+        if (!copyName) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(module.getBody());
+          Operation *copy = b.clone(*global);
+          copyName = SymbolTable(module).insert(copy);
+        }
+        map.map(get.getResult(), memref::GetGlobalOp::create(
+                                     b, loc, get.getType(), copyName));
         return success();
       })
       .Case([&](memref::LoadOp load) {

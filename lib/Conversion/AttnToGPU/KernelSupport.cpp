@@ -1,0 +1,81 @@
+//===- KernelSupport.cpp - What the attn-to-gpu kernels share -------------===//
+
+#include "KernelSupport.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+using namespace mlir;
+
+namespace attn {
+
+MmaShape MmaShape::forElement(Type element) {
+  MLIRContext *ctx = element.getContext();
+  Type f32 = Float32Type::get(ctx);
+  if (element.isF32())
+    return {4, true, element, VectorType::get({2, 1}, element),
+            VectorType::get({1, 1}, element), VectorType::get({2, 2}, f32)};
+  return {16, false, element, VectorType::get({4, 2}, element),
+          VectorType::get({2, 2}, element), VectorType::get({2, 2}, f32)};
+}
+
+MemRefType memrefTypeOf(Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  return MemRefType::get(type.getShape(), type.getElementType());
+}
+
+gpu::GPUFuncOp createKernel(OpBuilder &b, Location loc, ModuleOp module,
+                            SymbolTable &symbols, StringRef name,
+                            TypeRange types) {
+  b.setInsertionPointToEnd(module.getBody());
+  auto gpuModule = gpu::GPUModuleOp::create(b, loc, name);
+  symbols.insert(gpuModule);
+  b.setInsertionPointToStart(gpuModule.getBody());
+  auto kernel = gpu::GPUFuncOp::create(b, loc, gpuModule.getName(),
+                                       b.getFunctionType(types, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  // No known_block_size: it becomes .maxntid, under which ptxas caps the
+  // registers to fit more blocks per SM and spills (measured: 96 registers
+  // and 16 bytes of spills for 128 threads; 103 and none without it).
+  b.setInsertionPointToStart(&kernel.getBody().front());
+  return kernel;
+}
+
+void replaceWithLaunch(OpBuilder &b, Operation *op, gpu::GPUFuncOp kernel,
+                       ValueRange inputs, Value batch, Value qLen,
+                       const gpu::KernelDim3 &grid, int64_t threads,
+                       int64_t sharedBytes) {
+  Location loc = op->getLoc();
+  b.setInsertionPoint(op);
+  SmallVector<Value> launchArgs;
+  for (Value input : inputs)
+    launchArgs.push_back(bufferization::ToBufferOp::create(
+        b, loc, memrefTypeOf(input), input, b.getUnitAttr()));
+  SmallVector<Value> outputs;
+  for (Value result : op->getResults()) {
+    MemRefType type = memrefTypeOf(result);
+    SmallVector<Value> dynamicSizes;
+    for (int64_t dim = 0; dim < type.getRank(); ++dim)
+      if (type.isDynamicDim(dim))
+        dynamicSizes.push_back(dim == 0 ? batch : qLen);
+    outputs.push_back(memref::AllocOp::create(b, loc, type, dynamicSizes));
+  }
+  llvm::append_range(launchArgs, outputs);
+  auto constant = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  gpu::LaunchFuncOp::create(
+      b, loc, kernel, grid,
+      gpu::KernelDim3{constant(threads), constant(1), constant(1)},
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), sharedBytes),
+      launchArgs);
+  SmallVector<Value> results;
+  for (auto [result, buffer] : llvm::zip(op->getResults(), outputs))
+    results.push_back(bufferization::ToTensorOp::create(
+        b, loc, result.getType(), buffer, b.getUnitAttr(), b.getUnitAttr()));
+  op->replaceAllUsesWith(results);
+  op->erase();
+}
+
+} // namespace attn

@@ -1,0 +1,64 @@
+//===- KernelSupport.h - What the attn-to-gpu kernels share -----*- C++ -*-===//
+//
+// The mma.sync shapes the kernels are built on, and the host side of a
+// kernel: its gpu.module and gpu.func, and the launch that replaces the op.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_CONVERSION_ATTNTOGPU_KERNELSUPPORT_H
+#define ATTN_LIB_CONVERSION_ATTNTOGPU_KERNELSUPPORT_H
+
+#include "attn/Dialect/Attn.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
+
+namespace attn {
+
+/// The warp-level product the kernels are built on: mma.sync D = A B + C
+/// with D, C 16 x 8 in f32 and A 16 x k, B k x 8. With g = lane / 4 and
+/// t = lane % 4 (PTX ISA, "Matrix fragments for mma.m16n8k16" and
+/// "mma.m16n8k4"; attn/Conversion/MmaLayout.h), each lane holds:
+///   C/D: vector<2x2xf32>, c[r][e] at (row g + 8 r, column 2 t + e);
+///   k = 16 (f16, bf16): A vector<4x2>, a[r][e] at (g + 8 (r % 2),
+///     2 t + e + 8 (r / 2)); B vector<2x2>, b[r][e] at (2 t + e + 8 r, g);
+///   k = 4 (tf32): A vector<2x1>, a[r][0] at (g + 8 r, t); B vector<1x1>,
+///     b[0][0] at (t, g).
+struct MmaShape {
+  int64_t k;
+  bool tf32;
+  mlir::Type element;
+  mlir::VectorType a, b, c;
+
+  static MmaShape forElement(mlir::Type element);
+};
+
+mlir::MemRefType memrefTypeOf(mlir::Value tensor);
+
+/// A new `gpu.module @name` (renamed if taken) holding an empty kernel
+/// `gpu.func` with arguments `types`; `b` is left at the start of its body.
+mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &b, mlir::Location loc,
+                                  mlir::ModuleOp module,
+                                  mlir::SymbolTable &symbols,
+                                  llvm::StringRef name, mlir::TypeRange types);
+
+/// Replaces `op` by a launch of `kernel` on buffers of `inputs` and of new
+/// allocations of `op`'s results (in that order), then tensors of those
+/// allocations. Dynamic result dimensions are the batch (dimension 0) or
+/// the query length (any other). `grid` is built at `op`.
+void replaceWithLaunch(mlir::OpBuilder &b, mlir::Operation *op,
+                       mlir::gpu::GPUFuncOp kernel, mlir::ValueRange inputs,
+                       mlir::Value batch, mlir::Value qLen,
+                       const mlir::gpu::KernelDim3 &grid, int64_t threads,
+                       int64_t sharedBytes);
+
+/// Lowers one attn.linear_attention (LinearAttentionToGPU.cpp).
+mlir::LogicalResult lowerLinearAttentionToGPU(LinearAttentionOp op,
+                                              int64_t warps,
+                                              mlir::ModuleOp module,
+                                              mlir::SymbolTable &symbols);
+
+} // namespace attn
+
+#endif // ATTN_LIB_CONVERSION_ATTNTOGPU_KERNELSUPPORT_H

@@ -1,0 +1,87 @@
+// The linear attention kernel (attn-to-gpu), emulated on the CPU one block
+// at a time, against the float64 reference (the quadratic form over the
+// whole sequence). Lengths are not multiples of the chunk (16 x warps);
+// value dimensions not multiples of 8; several value tiles; every feature
+// map with a per-element form; f16, bf16 and f32. f32 runs on tf32 tensor
+// cores (10-bit mantissa: tolerance 5e-3). The states are sums of products
+// of tensor-core operands in the input's type, so they get that type's
+// tolerance, not f32's.
+// RUN: attn-run %s --entry elu_causal_gqa --target gpu-emulation --warps 1 --random --seed 5 --dim B=2 --dim Sq=37 --check | FileCheck %s --check-prefix=ELU
+// ELU: check o    max relative error {{.*}} ok
+// RUN: attn-run %s --entry relu_decay_state --target gpu-emulation --warps 2 --random --seed 6 --check --tolerance 5e-3 | FileCheck %s --check-prefix=RETNET
+// RETNET: check o    max relative error {{.*}} ok
+// RETNET: check final_state max relative error {{.*}} ok
+// RUN: attn-run %s --entry favor_seed_cross --target gpu-emulation --warps 1 --random --seed 7 --check | FileCheck %s --check-prefix=FAVOR
+// FAVOR: check o    max relative error {{.*}} ok
+// RUN: attn-run %s --entry favor_weights_state --target gpu-emulation --warps 1 --random --seed 8 --check --tolerance 2e-3 | FileCheck %s --check-prefix=FAVORW
+// FAVORW: check o    max relative error {{.*}} ok
+// FAVORW: check final_state max relative error {{.*}} ok
+// FAVORW: check final_normalizer max relative error {{.*}} ok
+// RUN: attn-run %s --entry cosformer_f16 --target gpu-emulation --warps 1 --random --seed 9 --check | FileCheck %s --check-prefix=COS
+// COS: check o    max relative error {{.*}} ok
+// RUN: attn-run %s --entry taylor_wide_value --target gpu-emulation --random --seed 10 --dim Sq=70 --check --tolerance 5e-3 | FileCheck %s --check-prefix=TAYLOR
+// TAYLOR: check o    max relative error {{.*}} ok
+
+func.func @elu_causal_gqa(%q: tensor<?x2x?x24xbf16>, %k: tensor<?x1x?x24xbf16>,
+                          %v: tensor<?x1x?x40xbf16>) -> tensor<?x2x?x40xbf16> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.elu_plus_one) causal
+      : tensor<?x2x?x24xbf16>, tensor<?x1x?x24xbf16>, tensor<?x1x?x40xbf16>
+      -> tensor<?x2x?x40xbf16>
+  return %o : tensor<?x2x?x40xbf16>
+}
+
+// RetNet: relu features, decay, no denominator, state in and out; f32.
+func.func @relu_decay_state(%q: tensor<1x2x45x16xf32>, %k: tensor<1x2x45x16xf32>,
+                            %v: tensor<1x2x45x12xf32>, %gamma: tensor<2xf32>,
+                            %s0: tensor<1x2x16x12xf32>)
+    -> (tensor<1x2x45x12xf32>, tensor<1x2x16x12xf32>) {
+  %o, %s = attn.linear_attention %q, %k, %v feature_map(#attn.relu) causal
+      decay(%gamma : tensor<2xf32>) normalization(none)
+      initial_state(%s0 : tensor<1x2x16x12xf32>)
+      : tensor<1x2x45x16xf32>, tensor<1x2x45x16xf32>, tensor<1x2x45x12xf32>
+      -> tensor<1x2x45x12xf32>, tensor<1x2x16x12xf32>
+  return %o, %s : tensor<1x2x45x12xf32>, tensor<1x2x16x12xf32>
+}
+
+// Performer, bidirectional, Sq != Skv, weights from the seed (a constant
+// global of the kernel's module).
+func.func @favor_seed_cross(%q: tensor<1x2x21x16xbf16>, %k: tensor<1x2x38x16xbf16>,
+                            %v: tensor<1x2x38x16xbf16>) -> tensor<1x2x21x16xbf16> {
+  %o = attn.linear_attention %q, %k, %v
+      feature_map(#attn.favor<features = 24, seed = 3>)
+      : tensor<1x2x21x16xbf16>, tensor<1x2x38x16xbf16>, tensor<1x2x38x16xbf16>
+      -> tensor<1x2x21x16xbf16>
+  return %o : tensor<1x2x21x16xbf16>
+}
+
+// Performer with the weights operand, causal with decay, states in and out.
+func.func @favor_weights_state(%q: tensor<2x2x30x8xf16>, %k: tensor<2x2x30x8xf16>,
+                               %v: tensor<2x2x30x8xf16>, %w: tensor<20x8xf32>,
+                               %gamma: tensor<2xf32>, %s0: tensor<2x2x20x8xf32>,
+                               %z0: tensor<2x2x20xf32>)
+    -> (tensor<2x2x30x8xf16>, tensor<2x2x20x8xf32>, tensor<2x2x20xf32>) {
+  %o, %s, %z = attn.linear_attention %q, %k, %v
+      feature_map(#attn.favor<features = 20>) feature_weights(%w : tensor<20x8xf32>)
+      causal decay(%gamma : tensor<2xf32>)
+      initial_state(%s0 : tensor<2x2x20x8xf32>) initial_normalizer(%z0 : tensor<2x2x20xf32>)
+      : tensor<2x2x30x8xf16>, tensor<2x2x30x8xf16>, tensor<2x2x30x8xf16>
+      -> tensor<2x2x30x8xf16>, tensor<2x2x20x8xf32>, tensor<2x2x20xf32>
+  return %o, %s, %z : tensor<2x2x30x8xf16>, tensor<2x2x20x8xf32>, tensor<2x2x20xf32>
+}
+
+func.func @cosformer_f16(%q: tensor<1x1x50x16xf16>, %k: tensor<1x1x50x16xf16>,
+                         %v: tensor<1x1x50x24xf16>) -> tensor<1x1x50x24xf16> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.cosformer) causal
+      : tensor<1x1x50x16xf16>, tensor<1x1x50x16xf16>, tensor<1x1x50x24xf16>
+      -> tensor<1x1x50x24xf16>
+  return %o : tensor<1x1x50x24xf16>
+}
+
+// 1 + 8 + 64 = 73 features; Dv = 72 spans two value tiles; 4 warps.
+func.func @taylor_wide_value(%q: tensor<1x1x?x8xf32>, %k: tensor<1x1x?x8xf32>,
+                             %v: tensor<1x1x?x72xf32>) -> tensor<1x1x?x72xf32> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.taylor<order = 2>) causal
+      : tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x72xf32>
+      -> tensor<1x1x?x72xf32>
+  return %o : tensor<1x1x?x72xf32>
+}
