@@ -2,7 +2,8 @@
 // linear in the sequence length, lowered chunk by chunk on the CPU
 // (attn-linear-chunked). One function per feature map; each runs against
 // the float64 reference (the quadratic form over the whole sequence).
-// There is no GPU lowering yet, so check_ptxas.py and test/gpu skip this file.
+// attn-to-gpu compiles every map but Hedgehog (its softmaxes tie the
+// features of a row together), which runs on the CPU only.
 // RUN: attn-run %s --entry elu_causal_gqa --random --seed 1 --check
 // RUN: attn-run %s --entry retnet_decay_state --random --seed 2 --check --chunk-size 16
 // RUN: attn-run %s --entry favor_performer --random --seed 3 --check

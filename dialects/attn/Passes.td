@@ -246,6 +246,23 @@ def AttnLowerBf16Mma : Pass<"attn-lower-bf16-mma"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def AttnLowerKernelVectors : Pass<"attn-lower-kernel-vectors"> {
+  let summary = "Lower the n-D vector ops convert-gpu-to-nvvm cannot";
+  let description = [{
+    The kernels hold mma.sync fragments in 2-D and 3-D vectors. After the
+    canonicalizer, some of their ops reach `convert-gpu-to-nvvm` in forms
+    whose MLIR 22 vector-to-LLVM patterns handle 1-D vectors only: the
+    scalar extracts of a whole fragment folded into one
+    `vector.to_elements` (lowered to an invalid `llvm.extractelement` on an
+    array), and an insert into a vector with unit outer dimensions folded
+    into an n-D `vector.broadcast` (left unconverted). This pass applies
+    upstream's unrolling of `vector.to_elements` by rows and its lowering
+    of `vector.broadcast` to inserts; it runs just before
+    `convert-gpu-to-nvvm`.
+  }];
+  let dependentDialects = ["::mlir::vector::VectorDialect"];
+}
+
 def AttnEmulateGPU : Pass<"attn-emulate-gpu", "::mlir::ModuleOp"> {
   let summary = "Run GPU kernels on the CPU, one thread block at a time";
   let description = [{

@@ -147,6 +147,7 @@ void buildKernelsToNVVMPipeline(OpPassManager &pm,
   kernels.addPass(createSCFToControlFlowPass());
   kernels.addPass(memref::createExpandStridedMetadataPass());
   kernels.addPass(createLowerAffinePass());
+  kernels.addPass(createAttnLowerKernelVectors());
   // convert-gpu-to-nvvm also lowers the vector ops; convert-vector-to-llvm
   // would not know the workgroup memory space and report failures.
   ConvertGpuOpsToNVVMOpsOptions gpuToNVVM;

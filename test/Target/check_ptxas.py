@@ -14,12 +14,18 @@ import subprocess
 import sys
 import tempfile
 
+# The diagnostic of specs the GPU kernels do not cover by design (feature
+# maps without a per-element form); any other failure fails the check.
+CPU_ONLY = "has no per-element form for the GPU kernel"
+
 
 def compile_one(args, spec, entry, chip, tmp):
     ptx = pathlib.Path(tmp) / f"{spec.stem}.{entry}.{chip}.ptx"
     r = subprocess.run([args.translate, spec, "--emit=ptx", "--chip", chip,
                         "--entry", entry, "-o", ptx], capture_output=True,
                        text=True)
+    if r.returncode and CPU_ONLY in r.stderr:
+        return f"{spec.stem + '.' + entry:40s} {chip}  skipped (CPU only: {CPU_ONLY})", True
     if r.returncode:
         return f"{spec.stem}.{entry} {chip}: attn-translate failed\n{r.stderr}", False
     r = subprocess.run([args.ptxas, "-v", f"-arch={chip}", ptx, "-o", os.devnull],
@@ -44,9 +50,6 @@ def main():
     args = parser.parse_args()
     jobs = []
     for spec in sorted(args.examples.glob("*.mlir")):
-        if "attn.linear_attention" in spec.read_text():
-            print(f"{spec.stem}: skipped (linear attention has no GPU lowering yet)")
-            continue
         for entry in re.findall(r"func\.func\s+@([\w$.]+)", spec.read_text()):
             for chip in args.chips.split(","):
                 jobs.append((spec, entry, chip))
@@ -56,7 +59,9 @@ def main():
     for line, _ in results:
         print(line)
     failed = sum(not ok for _, ok in results)
-    print(f"{len(results)} kernels assembled, {failed} failed or spilled")
+    skipped = sum("skipped" in line for line, _ in results)
+    print(f"{len(results) - skipped} kernels assembled, {failed} failed or "
+          f"spilled, {skipped} CPU-only skipped")
     sys.exit(1 if failed else 0)
 
 

@@ -26,10 +26,12 @@ func.func @narrow(%q: tensor<1x2x16x16xf16>, %k: tensor<1x2x16x16xf16>,
   return %o : tensor<1x2x16x16xf16>
 }
 
-// LINEAR: attn-translate-errors.mlir:[[@LINE+3]]:8: error: 'attn.linear_attention' op cannot be compiled for the GPU yet: linear attention runs on the CPU
+// LINEAR: attn-translate-errors.mlir:[[@LINE+4]]:8: error: 'attn.linear_attention' op cannot be compiled for the GPU: the feature map #attn.hedgehog<features = 4> has no per-element form for the GPU kernel (its features depend on each other); run it on the CPU
 func.func @linear(%q: tensor<1x2x16x16xf16>, %k: tensor<1x2x16x16xf16>,
-                  %v: tensor<1x2x16x16xf16>) -> tensor<1x2x16x16xf16> {
-  %o = attn.linear_attention %q, %k, %v feature_map(#attn.elu_plus_one) causal
+                  %v: tensor<1x2x16x16xf16>, %w: tensor<16x4xf32>)
+    -> tensor<1x2x16x16xf16> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.hedgehog<features = 4>)
+      feature_weights(%w : tensor<16x4xf32>) causal
       : tensor<1x2x16x16xf16>, tensor<1x2x16x16xf16>, tensor<1x2x16x16xf16>
       -> tensor<1x2x16x16xf16>
   return %o : tensor<1x2x16x16xf16>

@@ -43,7 +43,7 @@ namespace {
 /// 163 KiB of dynamic shared memory per block, sm_90 227 KiB).
 constexpr int64_t kSharedMemoryLimit = 160 * 1024;
 /// f32 registers per thread for the state (more would spill).
-constexpr int64_t kStateRegisters = 64;
+constexpr int64_t kStateRegisters = 32;
 
 /// Sizes and shared-memory layout of one kernel.
 struct LinearPlan {
@@ -59,7 +59,7 @@ struct LinearPlan {
   bool decay, denominator;
   /// Byte offsets in dynamic shared memory.
   int64_t rowsAt, valuesAt, phiQAt, phiKAt, phiKDecayedAt, stateAt,
-      normalizerAt, sharedBytes;
+      normalizerAt, stagingAt, sharedBytes;
 
   int64_t threads() const { return warps * kWarpSize; }
   /// 16-row blocks of the state each warp owns.
@@ -82,23 +82,9 @@ bool hasElementForm(FeatureMapAttrInterface map, Location loc,
   return bool(map.buildFeature(b, loc, context, index));
 }
 
-FailureOr<LinearPlan> planKernel(LinearAttentionOp op, int64_t warps) {
-  auto fail = [&]() {
-    return op.emitOpError() << "cannot be compiled for the GPU: ";
-  };
+/// The sizes and shared memory of a kernel with `warps` warps.
+LinearPlan layOut(LinearAttentionOp op, int64_t warps) {
   Type element = op.getQ().getType().getElementType();
-  if (!element.isF16() && !element.isBF16() && !element.isF32())
-    return fail() << "elements must be f16, bf16 or f32 (tf32 tensor cores), "
-                     "got "
-                  << element;
-  FeatureMapAttrInterface map = op.getFeatureMap();
-  if (!hasElementForm(map, op.getLoc(), op.getComputeType()))
-    return fail() << "the feature map " << map
-                  << " has no per-element form for the GPU kernel (its "
-                     "features depend on each other); run it on the CPU";
-  if (warps < 1 || warps > 8)
-    return fail() << "warps = " << warps << " must be between 1 and 8";
-
   LinearPlan plan;
   plan.warps = warps;
   plan.chunk = warps * 16;
@@ -132,15 +118,45 @@ FailureOr<LinearPlan> planKernel(LinearAttentionOp op, int64_t warps) {
   plan.phiKDecayedAt = plan.decay ? allocate(featureTile) : plan.phiKAt;
   plan.stateAt = allocate(plan.featuresPadded * plan.valueTile * elementBytes);
   plan.normalizerAt = allocate(plan.featuresPadded * 4);
+  // The f32 state on its way from initial_state or to final_state.
+  plan.stagingAt = op.getInitialState() || op.getFinalState()
+                       ? allocate(plan.featuresPadded * plan.valueTile * 4)
+                       : 0;
   plan.sharedBytes = offset;
-  if (plan.sharedBytes > kSharedMemoryLimit)
-    return fail() << "the kernel needs " << plan.sharedBytes
-                  << " bytes of shared memory for " << plan.features
-                  << " features per row (D = " << plan.headDim
-                  << ", chunks of " << plan.chunk
-                  << "), more than the " << kSharedMemoryLimit
-                  << " a block can have; use fewer features or warps";
   return plan;
+}
+
+FailureOr<LinearPlan> planKernel(LinearAttentionOp op, int64_t warps) {
+  auto fail = [&]() {
+    return op.emitOpError() << "cannot be compiled for the GPU: ";
+  };
+  Type element = op.getQ().getType().getElementType();
+  if (!element.isF16() && !element.isBF16() && !element.isF32())
+    return fail() << "elements must be f16, bf16 or f32 (tf32 tensor cores), "
+                     "got "
+                  << element;
+  FeatureMapAttrInterface map = op.getFeatureMap();
+  if (!hasElementForm(map, op.getLoc(), op.getComputeType()))
+    return fail() << "the feature map " << map
+                  << " has no per-element form for the GPU kernel (its "
+                     "features depend on each other); run it on the CPU";
+  if (warps < 1 || warps > 8)
+    return fail() << "warps = " << warps << " must be between 1 and 8";
+
+  // Fewer warps (smaller chunks) than asked when the features of a chunk
+  // do not fit in shared memory otherwise.
+  LinearPlan plan;
+  for (int64_t w = warps; w >= 1; --w) {
+    plan = layOut(op, w);
+    if (plan.sharedBytes <= kSharedMemoryLimit)
+      return plan;
+  }
+  return fail() << "the kernel needs " << plan.sharedBytes
+                << " bytes of shared memory for " << plan.features
+                << " features per row (D = " << plan.headDim
+                << ") even with chunks of " << plan.chunk
+                << " positions, more than the " << kSharedMemoryLimit
+                << " a block can have; use a feature map with fewer features";
 }
 
 /// Builds the body of one kernel.
@@ -245,9 +261,14 @@ private:
     Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), i);
     return arith::SIToFPOp::create(b, loc, f32, i64);
   }
-  /// gamma^exponent (f32 exponent).
+  /// gamma^exponent for an index exponent >= 0, as exp2(exponent log2
+  /// gamma) (gamma^0 = 1 even for gamma = 0).
   Value decayPower(Value exponent) {
-    return math::PowFOp::create(b, loc, gamma, exponent);
+    Value power = math::Exp2Op::create(b, loc, fmul(toFloat(exponent),
+                                                   log2Gamma));
+    Value zero = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                       exponent, index(0));
+    return select(zero, fconst(1.0), power);
   }
   Value load(Value memref, ValueRange indices) {
     return memref::LoadOp::create(b, loc, memref, indices);
@@ -389,8 +410,10 @@ private:
     qLen = memref::DimOp::create(b, loc, q, 2);
     kvLen = memref::DimOp::create(b, loc, k, 2);
     maxLength = arith::MaxUIOp::create(b, loc, qLen, kvLen);
-    if (decayArg)
+    if (decayArg) {
       gamma = load(decayArg, head);
+      log2Gamma = math::Log2Op::create(b, loc, gamma);
+    }
     // The first feature row of each state block of this warp.
     for (int64_t block = 0; block < plan.ownedBlocks(); ++block)
       stateRows.push_back(mul(add(warp, block * plan.warps), 16));
@@ -412,20 +435,30 @@ private:
                       : phiK;
     stateTile = sharedView(plan.stateAt, fp, plan.valueTile, element);
     normalizer = sharedView(plan.normalizerAt, 1, fp, f32);
+    if (initialState || finalState)
+      stateStaging = sharedView(plan.stagingAt, fp, plan.valueTile, f32);
   }
 
   /// The state registers and their shared copy from `initial_state` (or
   /// zero); the normalizer from `initial_normalizer` (or zero).
   Value loadInitialState() {
     Value state = zeros(stateType());
-    if (initialState)
-      state = mapState(state, [&](Value, Value f, Value col) {
+    if (initialState) {
+      // Through f32 shared memory: coalesced reads, and no per-fragment
+      // global addresses kept alive across the chunk loop.
+      forEachElement(plan.featuresPadded * plan.valueTile, [&](Value i) {
+        Value f = div(i, plan.valueTile), c = rem(i, plan.valueTile);
+        Value col = add(column0, c);
         Value inside = both(less(f, plan.features), less(col, plan.valueDim));
-        Value x = load(initialState,
-                       {batch, head, select(inside, f, index(0)),
-                        select(inside, col, index(0))});
-        return select(inside, x, fconst(0.0));
+        Value x = load(initialState, {batch, head, select(inside, f, index(0)),
+                                      select(inside, col, index(0))});
+        store(select(inside, x, fconst(0.0)), stateStaging, {f, c});
       });
+      barrier();
+      state = mapState(state, [&](Value, Value f, Value col) {
+        return load(stateStaging, {f, sub(col, column0)});
+      });
+    }
     storeStateTile(state);
     if (plan.denominator)
       forEachElement(plan.featuresPadded, [&](Value f) {
@@ -518,7 +551,7 @@ private:
           arith::MinSIOp::create(b, loc, f, index(plan.features - 1)));
       store(toElement(select(inside, feature, fconst(0.0))), dest, {r, f});
       if (decayed) {
-        Value exponent = toFloat(sub(sub(n, r), index(1)));
+        Value exponent = sub(sub(n, r), index(1));
         store(toElement(select(inside, fmul(feature, decayPower(exponent)),
                                fconst(0.0))),
               decayed, {r, f});
@@ -567,7 +600,7 @@ private:
     }
     if (gamma) {
       for (int64_t r = 0; r < 2; ++r) {
-        Value factor = decayPower(toFloat(add(localRow[r], 1)));
+        Value factor = decayPower(add(localRow[r], 1));
         if (plan.denominator)
           denominator[r] = fmul(denominator[r], factor);
         Value factors = vector::BroadcastOp::create(
@@ -577,16 +610,34 @@ private:
       }
     }
     if (withinChunk) {
-      Value weights = causalWeights(localRow);
+      // 16 keys at a time, so that only their scores are live.
+      VectorType pair = VectorType::get({2}, f32);
+      Value sums = zeros(pair);
+      auto loop = scf::ForOp::create(
+          b, loc, index(0), index(plan.chunk / 16), index(1),
+          ValueRange{acc, sums},
+          [&](OpBuilder &nb, Location, Value keyGroup, ValueRange carried) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(),
+                                nb.getInsertionPoint());
+            Value key0 = mul(keyGroup, 16);
+            Value weights = causalWeights(localRow, key0);
+            Value sums = carried[1];
+            for (int64_t r = 0; r < 2; ++r) {
+              Value sum = extract(sums, {r});
+              for (int64_t kb = 0; kb < 2; ++kb)
+                for (int64_t e = 0; e < 2; ++e)
+                  sum = fadd(sum, extract(weights, {kb, r, e}));
+              sums = insert(sum, sums, {r});
+            }
+            Value next = accumulateValues(weights, key0, carried[0]);
+            scf::YieldOp::create(b, loc, ValueRange{next, sums});
+          });
+      acc = loop.getResult(0);
       if (plan.denominator)
-        for (int64_t r = 0; r < 2; ++r) {
-          Value sum = fconst(0.0);
-          for (int64_t kb = 0; kb < plan.chunk / 8; ++kb)
-            for (int64_t e = 0; e < 2; ++e)
-              sum = fadd(sum, extract(weights, {kb, r, e}));
-          denominator[r] = fadd(denominator[r], rowSum(sum));
-        }
-      acc = accumulateValues(weights, acc);
+        for (int64_t r = 0; r < 2; ++r)
+          denominator[r] = fadd(denominator[r],
+                                rowSum(extract(loop.getResult(1), {r})));
     }
     storeOutputs(row0, localRow, acc, denominator);
   }
@@ -598,32 +649,33 @@ private:
     });
   }
 
-  /// phi(q_i) . phi(k_j) gamma^(i - j) for j <= i of the chunk, else 0, as
-  /// vector<chunk / 8 x 2 x 2> (one C fragment per 8 keys).
-  Value causalWeights(Value localRow[2]) {
+  /// phi(q_i) . phi(k_j) gamma^(i - j) for the chunk's keys j in
+  /// [key0, key0 + 16), 0 where j > i, as two C fragments
+  /// (vector<2 x 2 x 2>).
+  Value causalWeights(Value localRow[2], Value key0) {
     const MmaShape &mma = plan.mma;
-    int64_t keyBlocks = plan.chunk / 8;
-    VectorType type = VectorType::get({keyBlocks, 2, 2}, f32);
+    VectorType type = VectorType::get({2, 2, 2}, f32);
     Value scores = forSteps(plan.featuresPadded / mma.k, zeros(type),
                             [&](Value step, Value scores) {
       Value f0 = mul(step, mma.k);
       Value a = queryFragment(f0);
-      for (int64_t kb = 0; kb < keyBlocks; ++kb) {
+      for (int64_t kb = 0; kb < 2; ++kb) {
         Value bFragment = gather(mma.b, 1, [&](Value row, Value col) {
-          return load(phiK, {add(col, kb * 8), add(f0, row)});
+          return load(phiK, {add(add(key0, col), kb * 8), add(f0, row)});
         });
         scores = insert(mmaSync(a, bFragment, extract(scores, {kb})), scores,
                         {kb});
       }
       return scores;
     });
-    for (int64_t kb = 0; kb < keyBlocks; ++kb)
+    for (int64_t kb = 0; kb < 2; ++kb)
       for (int64_t r = 0; r < 2; ++r)
         for (int64_t e = 0; e < 2; ++e) {
-          Value key = add(mul(thread, 2), kb * 8 + e);
+          Value key = add(add(key0, mul(thread, 2)), kb * 8 + e);
           Value s = extract(scores, {kb, r, e});
           if (gamma)
-            s = fmul(s, decayPower(toFloat(sub(localRow[r], key))));
+            s = fmul(s, decayPower(arith::MaxSIOp::create(
+                            b, loc, sub(localRow[r], key), index(0))));
           Value allowed = arith::CmpIOp::create(
               b, loc, arith::CmpIPredicate::sle, key, localRow[r]);
           scores = insert(select(allowed, s, fconst(0.0)), scores,
@@ -632,21 +684,22 @@ private:
     return scores;
   }
 
-  /// acc + P V with P the weight fragments as the A operand: the C layout
-  /// of two adjacent 8-key blocks is the A layout of 16 keys (k = 16); for
-  /// tf32, each 8-key block splits into keys 2t and 2t + 1 (k = 4).
-  Value accumulateValues(Value weights, Value acc) {
+  /// acc + P V for the keys [key0, key0 + 16), with P (two C fragments)
+  /// as the A operand: the C layout of two adjacent 8-key blocks is the A
+  /// layout of 16 keys (k = 16); for tf32, each 8-key block splits into
+  /// keys 2t and 2t + 1 (k = 4).
+  Value accumulateValues(Value weights, Value key0, Value acc) {
     const MmaShape &mma = plan.mma;
     auto step = [&](Value a, function_ref<Value(Value)> keyOfRow) {
       for (int64_t vb = 0; vb < plan.valueBlocks(); ++vb) {
         Value bFragment = gather(mma.b, 1, [&](Value row, Value col) {
-          return load(values, {keyOfRow(row), add(col, vb * 8)});
+          return load(values, {add(key0, keyOfRow(row)), add(col, vb * 8)});
         });
         acc = insert(mmaSync(a, bFragment, extract(acc, {vb})), acc, {vb});
       }
     };
     if (mma.tf32) {
-      for (int64_t kb = 0; kb < plan.chunk / 8; ++kb)
+      for (int64_t kb = 0; kb < 2; ++kb)
         for (int64_t half = 0; half < 2; ++half) {
           Value a = vector::FromElementsOp::create(
               b, loc, mma.a,
@@ -657,15 +710,13 @@ private:
       return acc;
     }
     VectorType pair = VectorType::get({2}, mma.element);
-    for (int64_t kb = 0; kb < plan.chunk / 8; kb += 2) {
-      Value a = arith::ConstantOp::create(
-          b, loc, DenseElementsAttr::get(mma.a, b.getZeroAttr(mma.element)));
-      for (int64_t i = 0; i < 4; ++i)
-        a = insert(arith::TruncFOp::create(
-                       b, loc, pair, extract(weights, {kb + i / 2, i % 2})),
-                   a, {i});
-      step(a, [&](Value row) { return add(row, kb * 8); });
-    }
+    Value a = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(mma.a, b.getZeroAttr(mma.element)));
+    for (int64_t i = 0; i < 4; ++i)
+      a = insert(arith::TruncFOp::create(b, loc, pair,
+                                         extract(weights, {i / 2, i % 2})),
+                 a, {i});
+    step(a, [&](Value row) { return row; });
     return acc;
   }
 
@@ -706,7 +757,7 @@ private:
   /// registers and their shared copy, z gamma^n + sum_j phi(k_j)'.
   Value advanceState(Value state, Value n) {
     const MmaShape &mma = plan.mma;
-    Value decayOfChunk = gamma ? decayPower(toFloat(n)) : Value();
+    Value decayOfChunk = gamma ? decayPower(n) : Value();
     if (gamma)
       state = mapState(state, [&](Value s, Value, Value) {
         return fmul(s, decayOfChunk);
@@ -750,17 +801,25 @@ private:
   void storeFinalState(Value state) {
     VectorType one = VectorType::get({1}, f32);
     VectorType oneMask = VectorType::get({1}, b.getI1Type());
-    if (finalState)
+    if (finalState) {
       mapState(state, [&](Value s, Value f, Value col) {
+        store(s, stateStaging, {f, sub(col, column0)});
+        return s;
+      });
+      barrier();
+      forEachElement(plan.featuresPadded * plan.valueTile, [&](Value i) {
+        Value f = div(i, plan.valueTile), c = rem(i, plan.valueTile);
+        Value col = add(column0, c);
         Value inside = both(less(f, plan.features), less(col, plan.valueDim));
         vector::MaskedStoreOp::create(
             b, loc, finalState,
             ValueRange{batch, head, select(inside, f, index(0)),
                        select(inside, col, index(0))},
             vector::BroadcastOp::create(b, loc, oneMask, inside),
-            vector::BroadcastOp::create(b, loc, one, s));
-        return s;
+            vector::BroadcastOp::create(b, loc, one,
+                                        load(stateStaging, {f, c})));
       });
+    }
     // The same threads wrote each z element (forEachElement's order), so
     // no barrier is needed before reading it back.
     if (finalNormalizer)
@@ -787,10 +846,10 @@ private:
   Value out, finalState, finalNormalizer;
   Value threadId, group, thread, warpRow;
   Value batch, head, kvHead, column0, isFirstValueTile;
-  Value qLen, kvLen, maxLength, gamma;
+  Value qLen, kvLen, maxLength, gamma, log2Gamma;
   SmallVector<Value> stateRows;
   Value sharedBytes, rows, values, phiQ, phiK, phiKDecayed, stateTile,
-      normalizer;
+      normalizer, stateStaging;
 };
 
 } // namespace
