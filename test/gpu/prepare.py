@@ -10,7 +10,12 @@ test/gpu/check.py then runs the kernels on the GPU through
 libattn_runtime.so and compares. Usage:
 
   test/gpu/prepare.py [--build build] [--out .device] [--chip sm_90]
+                      [--only REGEX]
   # on the GPU machine: python3 test/gpu/check.py .device
+
+Every case together exceeds the device tool's 64 MiB carry limit; --only
+(a regular expression searched in the case names, e.g. '^linear' or
+'^(?!linear)') makes a bundle of some of them.
 """
 import argparse
 import json
@@ -25,6 +30,9 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # Sizes of dynamic dimensions: odd, not multiples of any tile.
 DIMS = {"B": 3, "Sq": 77, "Skv": 131, "S": 131}
+# The diagnostic of specs the GPU kernels do not cover by design (feature
+# maps without a per-element form, e.g. Hedgehog).
+CPU_ONLY = "has no per-element form for the GPU kernel"
 
 
 def functions(text):
@@ -72,6 +80,8 @@ def main():
     parser.add_argument("--chip", default="sm_90")
     parser.add_argument("--emit", default="cubin", choices=["cubin", "ptx", "fatbin"])
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--only", default="",
+                        help="regular expression the case names must contain")
     args = parser.parse_args()
     bin_dir = args.build / "bin"
     out = args.out / "cases"
@@ -83,19 +93,28 @@ def main():
     cases = []
     for example in sorted((ROOT / "examples").glob("*.mlir")):
         text = example.read_text()
-        if "attn.linear_attention" in text:
-            continue  # no GPU lowering yet
         for spec_name, spec_text in variants(example.stem, text):
             for entry in functions(spec_text):
                 name = f"{spec_name}.{entry}"
+                if not re.search(args.only, name):
+                    continue
                 case = out / name
                 (case / "inputs").mkdir(parents=True)
                 spec = case / "spec.mlir"
                 spec.write_text(spec_text)
                 image = case / f"kernel.{args.emit}"
-                run([bin_dir / "attn-translate", spec, f"--emit={args.emit}",
+                translate = subprocess.run(
+                    [bin_dir / "attn-translate", spec, f"--emit={args.emit}",
                      "--chip", args.chip, "--entry", entry, "-o", image,
-                     "--manifest", case / "manifest.json"])
+                     "--manifest", case / "manifest.json"],
+                    capture_output=True, text=True)
+                if translate.returncode and CPU_ONLY in translate.stderr:
+                    print(f"{name}: skipped (CPU only: {CPU_ONLY})")
+                    shutil.rmtree(case)
+                    continue
+                if translate.returncode:
+                    sys.exit(f"failed: attn-translate {spec} --entry {entry}\n"
+                             f"{translate.stderr}")
                 manifest = json.loads((case / "manifest.json").read_text())
                 cmd = [bin_dir / "attn-run", spec, "--entry", entry, "--random",
                        "--seed", str(args.seed), "--reference", "--float64",

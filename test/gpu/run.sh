@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine: the correctness check, then the benchmark, from the
-# bundle that test/gpu/prepare.py and bench/gpu/prepare.py built here:
+# bundle that test/gpu/prepare.py, bench/gpu/prepare.py and
+# bench/gpu/prepare_linear.py built here:
 #   run(command="bash test/gpu/run.sh .device", carry=[".device"])
 # Logs go to $OUT when the device tool sets it.
 set -uo pipefail
@@ -12,5 +13,8 @@ status=0
 python3 test/gpu/check.py "$bundle" 2>&1 | tee "$logs/check.log" || status=1
 if [ -d "$bundle/bench" ] && [ "${ATTN_SKIP_BENCH:-0}" != 1 ]; then
   python3 bench/gpu/bench.py "$bundle" 2>&1 | tee "$logs/bench.log" || status=1
+fi
+if [ -d "$bundle/bench_linear" ] && [ "${ATTN_SKIP_BENCH:-0}" != 1 ]; then
+  python3 bench/gpu/bench_linear.py "$bundle" 2>&1 | tee "$logs/bench_linear.log" || status=1
 fi
 exit "$status"
