@@ -197,12 +197,10 @@ def linear_attention(q, k, v, *, feature_map: FeatureMap, causal: bool = False,
     ``decay``: per-query-head gammas ``[Hq]`` (causal). ``initial_state``:
     ``(S, z)`` (or ``S`` alone without normalization) from a previous piece
     of the sequence; ``return_state`` returns ``(o, S, z)`` (``(o, S)``)
-    to pass on. Lengths stay dynamic: one kernel serves every length. Runs on
-    the CPU (no GPU lowering yet)."""
+    to pass on. Lengths stay dynamic: one kernel serves every length. CUDA
+    tensors run the GPU kernel (every feature map but Hedgehog's), others
+    the CPU one."""
     _check_4d(q, k, v)
-    if _is_torch(q) and q.is_cuda:
-        raise Error("linear attention runs on the CPU: pass CPU tensors "
-                    "(it has no GPU lowering yet)")
     state = ()
     if initial_state is not None:
         state = (tuple(initial_state) if isinstance(initial_state, (tuple, list))
@@ -214,4 +212,6 @@ def linear_attention(q, k, v, *, feature_map: FeatureMap, causal: bool = False,
                       initial_state=initial_state is not None,
                       return_state=return_state)
     operands = [x for x in (feature_weights, decay) if x is not None]
-    return compile(spec, chunk_size=chunk_size)(q, k, v, *operands, *state)
+    target = "cuda" if _is_torch(q) and q.is_cuda else "cpu"
+    return compile(spec, target, chunk_size=chunk_size)(q, k, v, *operands,
+                                                         *state)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import attn_mlir as am
+from conftest import cuda_available
 from reference import attention_reference, relative_error
 
 F32_TOL = 2e-5
@@ -203,23 +204,8 @@ def test_readme_example_runs_as_written():
     exec(compile(code, "README.md", "exec"), {})
 
 
-def _cuda_available():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    import torch
-    if not torch.cuda.is_available():
-        return False
-    try:
-        am.compile(am.Spec(heads=1, head_dim=16), target="cuda")
-    except am.Error:
-        return False
-    return True
-
-
 @pytest.mark.gpu
-@pytest.mark.skipif(not _cuda_available(), reason="no CUDA GPU and driver")
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA GPU and driver")
 def test_cuda_tensors_without_copies(rng):
     import torch
     q, k, v = (torch.randn(s, device="cuda", dtype=torch.bfloat16)

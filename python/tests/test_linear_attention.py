@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import attn_mlir as am
+from conftest import cuda_available
 from reference import linear_attention_reference, relative_error
 
 
@@ -118,3 +119,21 @@ def test_bad_input_raises_clear_errors(rng):
         am.compile(str(am.LinearSpec(heads=4, head_dim=8, q_len=10, kv_len=12,
                                      feature_map=am.relu())).replace(
             "feature_map(#attn.relu)", "feature_map(#attn.relu)\n      causal"))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA GPU and driver")
+def test_cuda_tensors_run_the_gpu_kernel(rng):
+    import torch
+    q, k, v = inputs(rng, S=150, D=16, Dv=24)
+    gamma = rng.uniform(0.85, 1.0, 4).astype(np.float32)
+    ref, ref_s, _ = linear_attention_reference(q, k, v, relu, causal=True,
+                                               gamma=gamma, normalize=False)
+    cuda = lambda x: torch.from_numpy(x).cuda()
+    o, s = am.linear_attention(
+        cuda(q).bfloat16(), cuda(k).bfloat16(), cuda(v).bfloat16(),
+        feature_map=am.relu(), causal=True, decay=cuda(gamma),
+        normalize=False, return_state=True)
+    assert o.is_cuda and o.dtype == torch.bfloat16 and s.is_cuda
+    assert relative_error(o.float().cpu().numpy(), ref) < 1e-2
+    assert relative_error(s.cpu().numpy(), ref_s) < 1e-2
