@@ -992,19 +992,10 @@ LogicalResult lowerToGPU(AttentionOp op, int64_t warps, int64_t tileKv,
     if (operand)
       inputs.push_back(operand);
   llvm::append_range(inputs, *captured);
-  SmallVector<Type> types;
-  for (Value input : inputs)
-    types.push_back(memrefTypeOf(input));
-  for (Value result : op->getResults())
-    types.push_back(memrefTypeOf(result));
-
   Location loc = op.getLoc();
-  auto parent = op->getParentOfType<FunctionOpInterface>();
-  std::string name =
-      (parent ? parent.getName().str() : std::string("attention")) +
-      "_attention";
   OpBuilder b(op.getContext());
-  gpu::GPUFuncOp kernel = createKernel(b, loc, module, symbols, name, types);
+  gpu::GPUFuncOp kernel =
+      createKernel(b, op, inputs, "attention", module, symbols);
 
   // The body reads the kernel's arguments in place of the op's operands.
   ValueRange args = kernel.getArguments();

@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 using namespace mlir;
 
@@ -25,9 +26,19 @@ MemRefType memrefTypeOf(Value tensor) {
   return MemRefType::get(type.getShape(), type.getElementType());
 }
 
-gpu::GPUFuncOp createKernel(OpBuilder &b, Location loc, ModuleOp module,
-                            SymbolTable &symbols, StringRef name,
-                            TypeRange types) {
+gpu::GPUFuncOp createKernel(OpBuilder &b, Operation *op, ValueRange inputs,
+                            StringRef suffix, ModuleOp module,
+                            SymbolTable &symbols) {
+  SmallVector<Type> types;
+  for (Value input : inputs)
+    types.push_back(memrefTypeOf(input));
+  for (Value result : op->getResults())
+    types.push_back(memrefTypeOf(result));
+  auto parent = op->getParentOfType<FunctionOpInterface>();
+  std::string name =
+      (parent ? parent.getName().str() : std::string("kernel")) + "_" +
+      suffix.str();
+  Location loc = op->getLoc();
   b.setInsertionPointToEnd(module.getBody());
   auto gpuModule = gpu::GPUModuleOp::create(b, loc, name);
   symbols.insert(gpuModule);

@@ -36,12 +36,14 @@ struct MmaShape {
 
 mlir::MemRefType memrefTypeOf(mlir::Value tensor);
 
-/// A new `gpu.module @name` (renamed if taken) holding an empty kernel
-/// `gpu.func` with arguments `types`; `b` is left at the start of its body.
-mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &b, mlir::Location loc,
+/// A new `gpu.module` named after `op`'s function and `suffix` (renamed if
+/// taken) holding an empty kernel `gpu.func` whose arguments are memrefs of
+/// `inputs`, then of `op`'s results; `b` is left at the start of its body.
+mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &b, mlir::Operation *op,
+                                  mlir::ValueRange inputs,
+                                  llvm::StringRef suffix,
                                   mlir::ModuleOp module,
-                                  mlir::SymbolTable &symbols,
-                                  llvm::StringRef name, mlir::TypeRange types);
+                                  mlir::SymbolTable &symbols);
 
 /// Replaces `op` by a launch of `kernel` on buffers of `inputs` and of new
 /// allocations of `op`'s results (in that order), then tensors of those

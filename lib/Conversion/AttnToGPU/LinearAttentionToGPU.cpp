@@ -187,16 +187,9 @@ public:
     barrier();
     if (op.getCausal()) {
       state = forChunks(qLen, state, [&](Value c0, Value n, Value s) {
-        barrier();
-        loadRows(q, head, c0, qLen);
-        loadValues(c0);
-        barrier();
-        computeFeatures(phiQ, Value(), c0, qLen, n);
-        barrier();
-        loadRows(k, kvHead, c0, kvLen);
-        barrier();
-        computeFeatures(phiK, plan.decay ? phiKDecayed : Value(), c0, kvLen,
-                        n);
+        stageFeatures(q, head, c0, qLen, n, phiQ, Value(), /*values=*/true);
+        stageFeatures(k, kvHead, c0, kvLen, n, phiK,
+                      plan.decay ? phiKDecayed : Value(), /*values=*/false);
         barrier();
         writeOutputs(c0, /*withinChunk=*/true);
         barrier();
@@ -204,19 +197,12 @@ public:
       });
     } else {
       state = forChunks(kvLen, state, [&](Value c0, Value n, Value s) {
-        barrier();
-        loadRows(k, kvHead, c0, kvLen);
-        loadValues(c0);
-        barrier();
-        computeFeatures(phiK, Value(), c0, kvLen, n);
+        stageFeatures(k, kvHead, c0, kvLen, n, phiK, Value(), /*values=*/true);
         barrier();
         return advanceState(s, n);
       });
       forChunks(qLen, Value(), [&](Value c0, Value n, Value) {
-        barrier();
-        loadRows(q, head, c0, qLen);
-        barrier();
-        computeFeatures(phiQ, Value(), c0, qLen, n);
+        stageFeatures(q, head, c0, qLen, n, phiQ, Value(), /*values=*/false);
         barrier();
         writeOutputs(c0, /*withinChunk=*/false);
         return Value();
@@ -523,6 +509,19 @@ private:
                          select(inside, col, index(0))});
       store(select(inside, x, toElement(fconst(0.0))), values, {r, c});
     });
+  }
+
+  /// Stages the chunk's rows of `source` (and, with `values`, the chunk's
+  /// value rows) and computes their features into `dest` (and `decayed`),
+  /// once every thread is done with the previous contents.
+  void stageFeatures(Value source, Value headIndex, Value row0, Value limit,
+                     Value n, Value dest, Value decayed, bool values) {
+    barrier();
+    loadRows(source, headIndex, row0, limit);
+    if (values)
+      loadValues(row0);
+    barrier();
+    computeFeatures(dest, decayed, row0, limit, n);
   }
 
   /// dest[r][f] = phi(rows[r])[f] for the chunk's n rows and F features,
@@ -861,19 +860,10 @@ LogicalResult attn::lowerLinearAttentionToGPU(LinearAttentionOp op,
   if (failed(plan))
     return failure();
   SmallVector<Value> inputs(op->getOperands());
-  SmallVector<Type> types;
-  for (Value input : inputs)
-    types.push_back(memrefTypeOf(input));
-  for (Value result : op->getResults())
-    types.push_back(memrefTypeOf(result));
-
   Location loc = op.getLoc();
-  auto parent = op->getParentOfType<FunctionOpInterface>();
-  std::string name =
-      (parent ? parent.getName().str() : std::string("attention")) +
-      "_linear_attention";
   OpBuilder b(op.getContext());
-  gpu::GPUFuncOp kernel = createKernel(b, loc, module, symbols, name, types);
+  gpu::GPUFuncOp kernel =
+      createKernel(b, op, inputs, "linear_attention", module, symbols);
   ValueRange args = kernel.getArguments();
 
   // The weights: the operand, or those the map carries, as a constant
