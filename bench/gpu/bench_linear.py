@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Times the linear attention kernels of bench/gpu/prepare_linear.py against
+"""Times the linear attention kernels of bench/gpu/prepare.py against
 a PyTorch implementation of the same chunked algorithm (Lightning
 Attention-2: quadratic within chunks of 64 with a causal mask, the state
 carried across chunks; bf16 matmuls, f32 state) and against softmax
@@ -17,10 +17,9 @@ import sys
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
-import triton.testing
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "test" / "gpu"))
-from check import Runtime, relative_error  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from bench import Runtime, bench, relative_error  # noqa: E402
 
 B, H, D = 1, 16, 64
 CHUNK = 64
@@ -67,10 +66,6 @@ def torch_chunked(name, q, k, v, gamma):
         kd = kc * key_weight[..., None].to(kc.dtype) if gamma is not None else kc
         state = state * chunk_decay + (kd.transpose(-1, -2) @ vc).float()
     return out
-
-
-def bench(fn):
-    return triton.testing.do_bench(fn, warmup=10, rep=100, return_mode="median")
 
 
 def main():

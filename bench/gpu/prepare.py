@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
-"""Compiles the GPU benchmark kernels (bf16, B=2, H=16, S=8192, D=64 and 128)
-on the development machine into .device/bench; bench/gpu/bench.py times them
-on the GPU against PyTorch SDPA (flash, cuDNN) and FlexAttention.
+"""Compiles the GPU benchmark kernels on the development machine:
+  * .device/bench: attention (bf16, B=2, H=16, S=8192, D=64 and 128) that
+    bench/gpu/bench.py times against PyTorch SDPA (flash, cuDNN) and
+    FlexAttention;
+  * .device/bench_linear: causal linear attention (bf16, B=1, H=16,
+    D=Dv=64, S from 1024 to 65536) that bench/gpu/bench_linear.py times
+    against a PyTorch implementation of the same chunked algorithm and
+    softmax attention.
 
   bench/gpu/prepare.py [--build build] [--out .device] [--chip sm_90]
 """
@@ -27,6 +32,27 @@ MASKS = {
 }
 
 
+# Linear attention: name -> (feature map, extra clauses, extra arguments).
+LINEAR_B, LINEAR_H, LINEAR_D = 1, 16, 64
+LINEAR_LENGTHS = (1024, 4096, 16384, 65536)
+LINEAR = {
+    "elu_plus_one": ("#attn.elu_plus_one", "", ""),
+    "retnet_decay": ("#attn.relu",
+                     "decay(%gamma : tensor<{H}xf32>) normalization(none)",
+                     ", %gamma: tensor<{H}xf32>"),
+}
+
+
+def linear_spec(feature_map, clauses, extra, s):
+    t = f"tensor<{LINEAR_B}x{LINEAR_H}x{s}x{LINEAR_D}xbf16>"
+    fmt = lambda x: x.format(H=LINEAR_H)
+    return (f"func.func @bench(%q: {t}, %k: {t}, %v: {t}{fmt(extra)}) -> {t} {{\n"
+            f"  %o = attn.linear_attention %q, %k, %v feature_map({feature_map})"
+            f" causal {fmt(clauses)}\n"
+            f"      : {t}, {t}, {t} -> {t}\n"
+            f"  return %o : {t}\n}}\n")
+
+
 def spec(mask, operands, extra, d):
     t = f"tensor<{B}x{H}x{S}x{d}xbf16>"
     fmt = lambda s: s.format(B=B, S=S)
@@ -34,6 +60,30 @@ def spec(mask, operands, extra, d):
             f"  %o = attn.attention %q, %k, %v {fmt(operands)} {mask}\n"
             f"      : {t}, {t}, {t} -> {t}\n"
             f"  return %o : {t}\n}}\n")
+
+
+def compile_case(args, out, case, text):
+    """The cubin and manifest of one spec; returns ptxas's report."""
+    (out / f"{case}.mlir").write_text(text)
+    flags = ["--chip", args.chip, "--warps", args.warps, "--tile-kv", args.tile_kv]
+    translate = [args.build / "bin" / "attn-translate", out / f"{case}.mlir"]
+    for emit, extra in (("cubin", ["--manifest", out / f"{case}.json"]), ("ptx", [])):
+        r = subprocess.run(translate + [f"--emit={emit}", "-o", out / f"{case}.{emit}"]
+                           + flags + extra, capture_output=True, text=True)
+        if r.returncode:
+            sys.exit(r.stderr)
+    usage = subprocess.run(
+        ["/usr/local/cuda/bin/ptxas", "-v", f"-arch={args.chip}",
+         out / f"{case}.ptx", "-o", "/dev/null"], capture_output=True, text=True).stderr
+    (out / f"{case}.ptx").unlink()
+    return usage.strip()
+
+
+def fresh(path):
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
 
 
 def main():
@@ -44,39 +94,30 @@ def main():
     parser.add_argument("--warps", default="4")
     parser.add_argument("--tile-kv", default="64")
     args = parser.parse_args()
-    out = args.out / "bench"
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
     shutil.copy(args.build / "lib" / "libattn_runtime.so", args.out)
+
+    out = fresh(args.out / "bench")
     cases = []
     for d in (64, 128):
         for name, (mask, operands, extra) in MASKS.items():
             case = f"{name}.d{d}"
-            (out / f"{case}.mlir").write_text(spec(mask, operands, extra, d))
-            cmd = [args.build / "bin" / "attn-translate", out / f"{case}.mlir",
-                   "--emit=cubin", "--chip", args.chip, "--warps", args.warps,
-                   "--tile-kv", args.tile_kv, "-o", out / f"{case}.cubin",
-                   "--manifest", out / f"{case}.json"]
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            if r.returncode:
-                sys.exit(r.stderr)
-            ptxas = subprocess.run(
-                [args.build / "bin" / "attn-translate", out / f"{case}.mlir",
-                 "--emit=ptx", "--chip", args.chip, "--warps", args.warps,
-                 "--tile-kv", args.tile_kv, "-o", out / f"{case}.ptx"],
-                capture_output=True, text=True)
-            if ptxas.returncode:
-                sys.exit(ptxas.stderr)
-            usage = subprocess.run(
-                ["/usr/local/cuda/bin/ptxas", "-v", f"-arch={args.chip}",
-                 out / f"{case}.ptx", "-o", "/dev/null"],
-                capture_output=True, text=True).stderr
-            (out / f"{case}.ptx").unlink()
+            usage = compile_case(args, out, case, spec(mask, operands, extra, d))
             cases.append({"name": name, "d": d, "image": f"{case}.cubin",
-                          "manifest": f"{case}.json", "ptxas": usage.strip()})
+                          "manifest": f"{case}.json", "ptxas": usage})
     (out / "cases.json").write_text(json.dumps(cases, indent=1))
     print(f"prepared {len(cases)} benchmark kernels in {out}")
+
+    out = fresh(args.out / "bench_linear")
+    cases = []
+    for name, (feature_map, clauses, extra) in LINEAR.items():
+        for s in LINEAR_LENGTHS:
+            case = f"{name}.s{s}"
+            usage = compile_case(args, out, case,
+                                 linear_spec(feature_map, clauses, extra, s))
+            cases.append({"name": name, "s": s, "image": f"{case}.cubin",
+                          "manifest": f"{case}.json", "ptxas": usage})
+    (out / "cases.json").write_text(json.dumps(cases, indent=1))
+    print(f"prepared {len(cases)} linear attention kernels in {out}")
 
 
 if __name__ == "__main__":

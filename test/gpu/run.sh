@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # On the GPU machine: the correctness check, then the benchmark, from the
-# bundle that test/gpu/prepare.py, bench/gpu/prepare.py and
-# bench/gpu/prepare_linear.py built here:
+# bundle that test/gpu/prepare.py and bench/gpu/prepare.py built here:
 #   run(command="bash test/gpu/run.sh .device", carry=[".device"])
 # Logs go to $OUT when the device tool sets it.
 set -uo pipefail

@@ -510,48 +510,26 @@ private:
                 int64_t validColumns) {
     int64_t chunksPerRow = columns / plan.copyElements;
     int64_t chunks = rows * chunksPerRow;
-    int64_t rounds = llvm::divideCeil(chunks, plan.threads());
     auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-    scf::ForOp::create(
-        b, loc, index(0), index(rounds), index(1), ValueRange{},
-        [&](OpBuilder &nb, Location, Value round, ValueRange) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value chunk = add(mul(round, plan.threads()), threadId);
-          auto copy = [&]() {
-            Value row =
-                arith::DivUIOp::create(b, loc, chunk, index(chunksPerRow));
-            Value col = mul(
-                arith::RemUIOp::create(b, loc, chunk, index(chunksPerRow)),
-                plan.copyElements);
-            Value key = add(row0, row);
-            Value inside = arith::AndIOp::create(
-                b, loc, less(key, rowLimit), less(col, index(validColumns)));
-            // Rows past the sequence and padding columns are zero-filled
-            // (no bytes read); their source address stays in bounds anyway.
-            Value srcKey =
-                arith::SelectOp::create(b, loc, inside, key, index(0));
-            Value srcCol =
-                arith::SelectOp::create(b, loc, inside, col, index(0));
-            Value srcElements = arith::SelectOp::create(
-                b, loc, inside, index(plan.copyElements), index(0));
-            nvgpu::DeviceAsyncCopyOp::create(
-                b, loc, tokenType, tile, ValueRange{row, col}, source,
-                ValueRange{batch, headIndex, srcKey, srcCol},
-                b.getIndexAttr(plan.copyElements), srcElements,
-                b.getUnitAttr());
-          };
-          if (chunks % plan.threads() == 0) {
-            copy();
-          } else {
-            auto inRange = scf::IfOp::create(b, loc, less(chunk, index(chunks)),
-                                             /*withElseRegion=*/false);
-            OpBuilder::InsertionGuard ifGuard(b);
-            b.setInsertionPoint(inRange.thenBlock()->getTerminator());
-            copy();
-          }
-          scf::YieldOp::create(b, loc);
-        });
+    forEachElement(b, loc, chunks, plan.threads(), threadId, [&](Value chunk) {
+      Value row = arith::DivUIOp::create(b, loc, chunk, index(chunksPerRow));
+      Value col =
+          mul(arith::RemUIOp::create(b, loc, chunk, index(chunksPerRow)),
+              plan.copyElements);
+      Value key = add(row0, row);
+      Value inside = arith::AndIOp::create(b, loc, less(key, rowLimit),
+                                           less(col, index(validColumns)));
+      // Rows past the sequence and padding columns are zero-filled (no
+      // bytes read); their source address stays in bounds anyway.
+      Value srcKey = arith::SelectOp::create(b, loc, inside, key, index(0));
+      Value srcCol = arith::SelectOp::create(b, loc, inside, col, index(0));
+      Value srcElements = arith::SelectOp::create(
+          b, loc, inside, index(plan.copyElements), index(0));
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, loc, tokenType, tile, ValueRange{row, col}, source,
+          ValueRange{batch, headIndex, srcKey, srcCol},
+          b.getIndexAttr(plan.copyElements), srcElements, b.getUnitAttr());
+    });
   }
 
   /// The raw scores q.k of this warp's rows and the tile's keys, as

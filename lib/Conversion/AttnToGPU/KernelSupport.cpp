@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 
 using namespace mlir;
@@ -87,6 +88,37 @@ void replaceWithLaunch(OpBuilder &b, Operation *op, gpu::GPUFuncOp kernel,
         b, loc, result.getType(), buffer, b.getUnitAttr(), b.getUnitAttr()));
   op->replaceAllUsesWith(results);
   op->erase();
+}
+
+void forEachElement(OpBuilder &b, Location loc, int64_t count,
+                    int64_t threads, Value threadId,
+                    function_ref<void(Value)> body) {
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  int64_t rounds = llvm::divideCeil(count, threads);
+  scf::ForOp::create(
+      b, loc, index(0), index(rounds), index(1), ValueRange{},
+      [&](OpBuilder &nb, Location, Value round, ValueRange) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value i = arith::AddIOp::create(
+            b, loc, arith::MulIOp::create(b, loc, round, index(threads)),
+            threadId);
+        if (count % threads == 0) {
+          body(i);
+        } else {
+          auto inRange = scf::IfOp::create(
+              b, loc,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, i,
+                                    index(count)),
+              /*withElseRegion=*/false);
+          OpBuilder::InsertionGuard ifGuard(b);
+          b.setInsertionPoint(inRange.thenBlock()->getTerminator());
+          body(i);
+        }
+        scf::YieldOp::create(b, loc);
+      });
 }
 
 } // namespace attn

@@ -55,6 +55,13 @@ void replaceWithLaunch(mlir::OpBuilder &b, mlir::Operation *op,
                        const mlir::gpu::KernelDim3 &grid, int64_t threads,
                        int64_t sharedBytes);
 
+/// Runs `body(i)` for every i in [0, count), spread over `threads` threads
+/// round robin: in round r, thread `threadId` takes i = r * threads +
+/// threadId (guarded when `count` is not a multiple of `threads`).
+void forEachElement(mlir::OpBuilder &b, mlir::Location loc, int64_t count,
+                    int64_t threads, mlir::Value threadId,
+                    llvm::function_ref<void(mlir::Value)> body);
+
 /// Lowers one attn.linear_attention (LinearAttentionToGPU.cpp).
 mlir::LogicalResult lowerLinearAttentionToGPU(LinearAttentionOp op,
                                               int64_t warps,

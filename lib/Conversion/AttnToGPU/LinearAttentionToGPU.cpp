@@ -291,24 +291,7 @@ private:
 
   /// Runs `body(i)` for i in [0, count), spread over the block's threads.
   void forEachElement(int64_t count, function_ref<void(Value)> body) {
-    int64_t rounds = llvm::divideCeil(count, plan.threads());
-    scf::ForOp::create(
-        b, loc, index(0), index(rounds), index(1), ValueRange{},
-        [&](OpBuilder &nb, Location, Value round, ValueRange) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value i = add(mul(round, plan.threads()), threadId);
-          if (count % plan.threads() == 0) {
-            body(i);
-          } else {
-            auto inRange = scf::IfOp::create(b, loc, less(i, count),
-                                             /*withElseRegion=*/false);
-            OpBuilder::InsertionGuard ifGuard(b);
-            b.setInsertionPoint(inRange.thenBlock()->getTerminator());
-            body(i);
-          }
-          scf::YieldOp::create(b, loc);
-        });
+    attn::forEachElement(b, loc, count, plan.threads(), threadId, body);
   }
 
   /// for c0 in [0, length) step chunk, carrying `state` (or nothing):
