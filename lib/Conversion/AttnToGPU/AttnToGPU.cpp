@@ -347,12 +347,7 @@ private:
   }
 
   void setUpSharedMemory() {
-    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
-                                                gpu::AddressSpace::Workgroup);
-    sharedBytes = gpu::DynamicSharedMemoryOp::create(
-        b, loc,
-        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                        MemRefLayoutAttrInterface(), workgroup));
+    sharedBytes = dynamicSharedMemory(b, loc);
   }
 
   /// The key and value tiles of buffer `slot` (0 or 1).

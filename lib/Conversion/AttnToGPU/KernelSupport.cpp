@@ -90,6 +90,15 @@ void replaceWithLaunch(OpBuilder &b, Operation *op, gpu::GPUFuncOp kernel,
   op->erase();
 }
 
+Value dynamicSharedMemory(OpBuilder &b, Location loc) {
+  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
+                                              gpu::AddressSpace::Workgroup);
+  return gpu::DynamicSharedMemoryOp::create(
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                      MemRefLayoutAttrInterface(), workgroup));
+}
+
 void forEachElement(OpBuilder &b, Location loc, int64_t count,
                     int64_t threads, Value threadId,
                     function_ref<void(Value)> body) {

@@ -55,6 +55,9 @@ void replaceWithLaunch(mlir::OpBuilder &b, mlir::Operation *op,
                        const mlir::gpu::KernelDim3 &grid, int64_t threads,
                        int64_t sharedBytes);
 
+/// The kernel's dynamic shared memory, as bytes (memref<?xi8, workgroup>).
+mlir::Value dynamicSharedMemory(mlir::OpBuilder &b, mlir::Location loc);
+
 /// Runs `body(i)` for every i in [0, count), spread over `threads` threads
 /// round robin: in round r, thread `threadId` takes i = r * threads +
 /// threadId (guarded when `count` is not a multiple of `threads`).

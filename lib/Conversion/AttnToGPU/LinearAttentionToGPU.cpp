@@ -387,12 +387,7 @@ private:
     for (int64_t block = 0; block < plan.ownedBlocks(); ++block)
       stateRows.push_back(mul(add(warp, block * plan.warps), 16));
 
-    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
-                                                gpu::AddressSpace::Workgroup);
-    sharedBytes = gpu::DynamicSharedMemoryOp::create(
-        b, loc,
-        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                        MemRefLayoutAttrInterface(), workgroup));
+    sharedBytes = dynamicSharedMemory(b, loc);
     Type element = plan.mma.element;
     int64_t fp = plan.featuresPadded;
     rows = sharedView(plan.rowsAt, plan.chunk, plan.headDim, f32);
