@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/JIT/Jit.h"
+#include "attn/Runtime/Manifest.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -187,6 +188,64 @@ TEST(Jit, CacheDirectoryFollowsTheEnvironment) {
   Options o;
   o.cacheDir = "/elsewhere";
   EXPECT_EQ(cacheDirectory(o), "/elsewhere");
+}
+
+
+/// Linear attention through the CUDA JIT: the kernel, its manifest (the
+/// final state as a second output) and the launch geometry it implies.
+TEST(Jit, CudaLinearAttentionKernelsPlanTheirLaunch) {
+  if (!haveToolkit())
+    GTEST_SKIP() << "no CUDA toolkit at " ATTN_CUDA_TOOLKIT_DIR;
+  useFakeDriver();
+  TempCache cache;
+  constexpr const char *spec = R"mlir(
+func.func @retnet(%q: tensor<?x4x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
+                  %v: tensor<?x2x?x96xbf16>, %gamma: tensor<4xf32>)
+    -> (tensor<?x4x?x96xbf16>, tensor<?x4x32x96xf32>) {
+  %o, %s = attn.linear_attention %q, %k, %v feature_map(#attn.relu) causal
+      decay(%gamma : tensor<4xf32>) normalization(none)
+      : tensor<?x4x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x2x?x96xbf16>
+      -> tensor<?x4x?x96xbf16>, tensor<?x4x32x96xf32>
+  return %o, %s : tensor<?x4x?x96xbf16>, tensor<?x4x32x96xf32>
+}
+)mlir";
+  auto compiled = compile(spec, cudaOptions(cache));
+  ASSERT_TRUE(bool(compiled)) << llvm::toString(compiled.takeError());
+  std::vector<std::string> manifests = cache.files(".json");
+  ASSERT_EQ(manifests.size(), 1u);
+  auto manifest = runtime::Manifest::load(manifests[0]);
+  ASSERT_TRUE(bool(manifest)) << llvm::toString(manifest.takeError());
+  ASSERT_EQ(manifest->signature.outputs.size(), 2u);
+  EXPECT_EQ(manifest->signature.outputs[1].name, "final_state");
+
+  // Placeholder device addresses: planning reads shapes only.
+  auto ref = [](uintptr_t address, runtime::DType dtype,
+                std::vector<int64_t> shape) {
+    return runtime::TensorRef{reinterpret_cast<void *>(address), dtype,
+                              std::move(shape)};
+  };
+  using runtime::DType;
+  std::vector<runtime::TensorRef> inputs = {
+      ref(1 << 20, DType::BF16, {3, 4, 77, 32}),
+      ref(2 << 20, DType::BF16, {3, 2, 77, 32}),
+      ref(3 << 20, DType::BF16, {3, 2, 77, 96}),
+      ref(4 << 20, DType::F32, {4})};
+  std::vector<runtime::TensorRef> outputs = {
+      ref(5 << 20, DType::BF16, {3, 4, 77, 96}),
+      ref(6 << 20, DType::F32, {3, 4, 32, 96})};
+  auto plan = runtime::planLaunch(*manifest, inputs, outputs);
+  ASSERT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
+  // 32 features pad to 64 (16 rows per warp, 4 warps): one 16-row state
+  // block per warp, so 64-column value tiles fit: two of them for Dv = 96.
+  EXPECT_EQ((*plan)->grid, (std::array<int64_t, 3>{2, 4, 3}));
+  EXPECT_EQ((*plan)->block, (std::array<int64_t, 3>{128, 1, 1}));
+  EXPECT_GT((*plan)->dynamicSharedMemory, 48 * 1024);
+  // Unequal query and key lengths of a causal op are refused by name.
+  inputs[1].shape[2] = 78;
+  auto mismatch = runtime::planLaunch(*manifest, inputs, outputs);
+  ASSERT_FALSE(bool(mismatch));
+  EXPECT_NE(llvm::toString(mismatch.takeError()).find("Sq"),
+            std::string::npos);
 }
 
 } // namespace
