@@ -21,8 +21,14 @@ config.substitutions.insert(0, ("%python", config.python_executable))
 
 tool_dirs = [config.attn_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
-    ["attn-opt", "attn-run", "attn-translate", "not", "count", "split-file"],
+    ["attn-opt", "attn-run", "attn-translate", "not", "count", "split-file",
+     "mlir-runner"],
     tool_dirs)
+# The runtime library mlir-runner loads for programs that print.
+config.substitutions.append((
+    "%mlir_c_runner_utils",
+    os.path.join(os.path.dirname(config.llvm_tools_dir), "lib",
+                 "libmlir_c_runner_utils.so")))
 
 # ptxas from the CUDA toolkit: PTX tests assemble what attn-translate emits.
 ptxas = os.path.join(config.cuda_toolkit_dir, "bin", "ptxas")

@@ -276,10 +276,21 @@ def AttnEmulateGPU : Pass<"attn-emulate-gpu", "::mlir::ModuleOp"> {
     multiplies them and scatters the result back. Shared memory becomes a
     buffer per block; asynchronous copies complete at once.
 
-    Control flow must be uniform across the block (`scf.for` bounds and
-    `scf.if` conditions), as in the kernels `attn-to-gpu` builds; the
-    emulation asserts it at run time. It lets the CPU test suite run the
-    exact kernel IR the GPU runs, up to the NVVM lowering.
+    `scf.for` bounds and the conditions of `scf.if` with results must be
+    uniform across the block, as in the kernels `attn-to-gpu` builds (the
+    emulation asserts it at run time); an `scf.if` without results may
+    diverge (each branch runs with its lanes masked).
+
+    In lock step a kernel missing a barrier would still compute the right
+    answer, so the emulation checks for shared-memory races: per byte an
+    access starts at, it records the lane that wrote it and the lane(s)
+    that read it since the last barrier, and stops the program with
+    "shared-memory race at LOC" on a read after another lane's write, or a
+    write after another lane's read or write. cp.async copies count as
+    writes when issued, ldmatrix reads as the receiving lane's.
+
+    It lets the CPU test suite run the exact kernel IR the GPU runs, up to
+    the NVVM lowering.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::cf::ControlFlowDialect",

@@ -17,6 +17,8 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+
+#include <cstdio>
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
@@ -487,6 +489,10 @@ Expected<int> runMain() {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // Kernels that fail an assertion (attn-emulate-gpu's race and divergence
+  // checks) print with puts, then abort: flush every line so the message
+  // survives a pipe.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   llvm::cl::HideUnrelatedOptions(category);
   llvm::cl::ParseCommandLineOptions(
       argc, argv,

@@ -305,6 +305,7 @@ public:
       gridSizes[d] = entry->getArgument(numArgs + 4 + d);
     }
     poisonSharedMemory(loc);
+    setUpRaceDetection(loc);
     if (!kernel.getWorkgroupAttributions().empty() ||
         !kernel.getPrivateAttributions().empty())
       return kernel.emitOpError("attn-emulate-gpu: memory attributions are "
@@ -325,6 +326,114 @@ private:
       memref::StoreOp::create(b, loc, poison, sharedMemory, i);
       return SmallVector<Value>{};
     });
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Shared-memory races
+  //
+  // Lock step executes a barrier's effect by program order, so a kernel
+  // missing one would still compute the right answer here. Instead, every
+  // shared-memory byte an access starts at records the lane that wrote it
+  // and the lane that read it (-2: several) since the last barrier (-1:
+  // none), and an access that another lane's access since the barrier
+  // conflicts with (read after write, write after read or write) fails with
+  // a race message. cp.async copies count as writes when issued; ldmatrix
+  // reads count as the receiving lane's.
+  //===--------------------------------------------------------------------===//
+
+  /// The shadows are plain allocations: the host pipeline's buffer
+  /// deallocation frees them.
+  void setUpRaceDetection(Location loc) {
+    Value size = memref::DimOp::create(b, loc, sharedMemory, 0);
+    auto type = MemRefType::get({ShapedType::kDynamic}, b.getI32Type());
+    writers = memref::AllocOp::create(b, loc, type, ValueRange{size});
+    readers = memref::AllocOp::create(b, loc, type, ValueRange{size});
+    sharedOffsets[sharedMemory] = index(0);
+    forgetAccesses(loc);
+  }
+
+  /// What a barrier does: accesses before it no longer conflict.
+  void forgetAccesses(Location loc) {
+    Value size = memref::DimOp::create(b, loc, sharedMemory, 0);
+    Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
+    buildLoop(b, loc, index(0), size, {}, [&](Value i, ValueRange) {
+      memref::StoreOp::create(b, loc, none, writers, i);
+      memref::StoreOp::create(b, loc, none, readers, i);
+      return SmallVector<Value>{};
+    });
+  }
+
+  /// The shared-memory byte element `indices` of the (lock-step) memref
+  /// `memref` starts at, or null when `memref` is not shared memory.
+  Value sharedByte(Value memref, ValueRange indices, Location loc) {
+    auto it = sharedOffsets.find(memref);
+    if (it == sharedOffsets.end())
+      return Value();
+    auto type = cast<MemRefType>(memref.getType());
+    Value linear = index(0);
+    for (auto [d, i] : llvm::enumerate(indices))
+      linear = arith::AddIOp::create(
+          b, loc,
+          arith::MulIOp::create(b, loc, linear,
+                                index(type.isDynamicDim(d) ? 0
+                                                           : type.getDimSize(d))),
+          i);
+    int64_t bytes = type.getElementTypeBitWidth() / 8;
+    return arith::AddIOp::create(
+        b, loc, it->second,
+        arith::MulIOp::create(b, loc, linear, index(bytes)));
+  }
+
+  /// Fails unless `recorded` (a lane, or -1/-2) is -1 or `lane`.
+  void assertNoOtherLane(Value recorded, Value lane, Location loc,
+                         StringRef what) {
+    Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
+    Value ok = arith::OrIOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, recorded,
+                              none),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, recorded,
+                              lane));
+    std::string message;
+    llvm::raw_string_ostream os(message);
+    os << "attn-emulate-gpu: shared-memory race at " << loc << ": " << what
+       << " since the last barrier";
+    cf::AssertOp::create(b, loc, ok, message);
+  }
+
+  Value laneId(Value lane, Location loc) {
+    return arith::IndexCastOp::create(b, loc, b.getI32Type(), lane);
+  }
+
+  /// `lane` reads the byte `byte` (null: not shared memory).
+  void recordRead(Value byte, Value lane, Location loc) {
+    if (!byte)
+      return;
+    Value id = laneId(lane, loc);
+    assertNoOtherLane(memref::LoadOp::create(b, loc, writers, byte), id, loc,
+                      "a thread reads what another thread wrote");
+    Value reader = memref::LoadOp::create(b, loc, readers, byte);
+    Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
+    Value several = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -2);
+    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        reader, none);
+    Value same = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                       reader, id);
+    Value next = arith::SelectOp::create(
+        b, loc, arith::OrIOp::create(b, loc, first, same), id, several);
+    memref::StoreOp::create(b, loc, next, readers, byte);
+  }
+
+  /// `lane` writes the byte `byte` (null: not shared memory).
+  void recordWrite(Value byte, Value lane, Location loc) {
+    if (!byte)
+      return;
+    Value id = laneId(lane, loc);
+    assertNoOtherLane(memref::LoadOp::create(b, loc, writers, byte), id, loc,
+                      "two threads write the same byte");
+    assertNoOtherLane(memref::LoadOp::create(b, loc, readers, byte), id, loc,
+                      "a thread overwrites what another thread read");
+    memref::StoreOp::create(b, loc, id, writers, byte);
   }
 
   Value index(int64_t v) { return indexConstant(b, kernel.getLoc(), v); }
@@ -457,6 +566,11 @@ private:
   int64_t lanes;
   OpBuilder b;
   IRMapping map;
+  /// Race detection (see recordRead): per shared-memory byte, its writer
+  /// and reader lanes since the last barrier; the byte offset of each
+  /// lock-step view of shared memory.
+  Value writers, readers;
+  llvm::DenseMap<Value, Value> sharedOffsets;
   /// Host copies of the kernel module's globals.
   llvm::DenseMap<Operation *, StringAttr> hostGlobals;
   Value sharedMemory;
@@ -647,6 +761,7 @@ LogicalResult BlockEmulator::emulate(Operation *op) {
       })
       .Case([&](gpu::BarrierOp) {
         // Lock step: every thread has finished everything before.
+        forgetAccesses(loc);
         return success();
       })
       .Case([&](gpu::ShuffleOp shuffle) -> LogicalResult {
@@ -713,8 +828,10 @@ LogicalResult BlockEmulator::emulate(Operation *op) {
                                         arith::MulIOp::create(b, loc, t,
                                                               index(2)),
                                         index(e)));
-              elements.push_back(memref::LoadOp::create(
-                  b, loc, source, ValueRange{at(rows), col}));
+              SmallVector<Value> element = {at(rows), col};
+              recordRead(sharedByte(source, element, loc), lane, loc);
+              elements.push_back(
+                  memref::LoadOp::create(b, loc, source, element));
             }
           return elements;
         });
@@ -770,11 +887,14 @@ LogicalResult BlockEmulator::emulate(Operation *op) {
         for (Value size : view.getSizes())
           sizes.push_back(uniform(size, loc));
         auto type = cast<MemRefType>(laneType(view.getType(), lanes));
-        map.map(view.getResult(),
-                memref::ViewOp::create(b, loc, type,
-                                       lanesOf(view.getSource()),
-                                       uniform(view.getByteShift(), loc),
-                                       sizes));
+        Value shift = uniform(view.getByteShift(), loc);
+        Value result = memref::ViewOp::create(
+            b, loc, type, lanesOf(view.getSource()), shift, sizes);
+        map.map(view.getResult(), result);
+        auto base = sharedOffsets.find(lanesOf(view.getSource()));
+        if (base != sharedOffsets.end())
+          sharedOffsets[result] =
+              arith::AddIOp::create(b, loc, base->second, shift);
         return success();
       })
       .Case([&](memref::DimOp dim) {
@@ -805,18 +925,23 @@ LogicalResult BlockEmulator::emulate(Operation *op) {
       .Case([&](memref::LoadOp load) {
         map.map(load.getResult(),
                 gatherLanes(loc, load.getType(), [&](Value lane) {
-                  return SmallVector<Value>{memref::LoadOp::create(
-                      b, loc, lanesOf(load.getMemRef()),
-                      laneIndices(load.getIndices(), lane, loc))};
+                  Value memref = lanesOf(load.getMemRef());
+                  SmallVector<Value> at =
+                      laneIndices(load.getIndices(), lane, loc);
+                  recordRead(sharedByte(memref, at, loc), lane, loc);
+                  return SmallVector<Value>{
+                      memref::LoadOp::create(b, loc, memref, at)};
                 }));
         return success();
       })
       .Case([&](memref::StoreOp store) {
         forEachLane(loc, [&](Value lane) {
+          Value memref = lanesOf(store.getMemRef());
+          SmallVector<Value> at = laneIndices(store.getIndices(), lane, loc);
+          recordWrite(sharedByte(memref, at, loc), lane, loc);
           memref::StoreOp::create(
               b, loc, laneElement(lanesOf(store.getValue()), {}, lane, loc),
-              lanesOf(store.getMemRef()),
-              laneIndices(store.getIndices(), lane, loc));
+              memref, at);
         });
         return success();
       })
@@ -825,9 +950,17 @@ LogicalResult BlockEmulator::emulate(Operation *op) {
         if (type.getRank() != 1)
           return load.emitOpError("attn-emulate-gpu: only 1-D loads");
         map.map(load.getResult(), gatherLanes(loc, type, [&](Value lane) {
-                  Value x = vector::LoadOp::create(
-                      b, loc, type, lanesOf(load.getBase()),
-                      laneIndices(load.getIndices(), lane, loc));
+                  Value base = lanesOf(load.getBase());
+                  SmallVector<Value> at =
+                      laneIndices(load.getIndices(), lane, loc);
+                  if (Value byte = sharedByte(base, at, loc)) {
+                    int64_t bytes = type.getElementTypeBitWidth() / 8;
+                    for (int64_t e = 0; e < type.getDimSize(0); ++e)
+                      recordRead(arith::AddIOp::create(b, loc, byte,
+                                                       index(e * bytes)),
+                                 lane, loc);
+                  }
+                  Value x = vector::LoadOp::create(b, loc, type, base, at);
                   SmallVector<Value> elements;
                   for (int64_t e = 0; e < type.getDimSize(0); ++e)
                     elements.push_back(vector::ExtractOp::create(b, loc, x, e));
@@ -923,6 +1056,8 @@ LogicalResult BlockEmulator::emulate(Operation *op) {
             }
             SmallVector<Value> at = dst;
             at.back() = arith::AddIOp::create(b, loc, at.back(), index(e));
+            recordWrite(sharedByte(lanesOf(copy.getDst()), at, loc), lane,
+                        loc);
             memref::StoreOp::create(b, loc, ifInside.getResult(0),
                                     lanesOf(copy.getDst()), at);
           }
