@@ -53,6 +53,8 @@ struct LinearPlan {
   int64_t headDim, valueDim, features;
   /// F rounded up to 16 rows per warp (zero features).
   int64_t featuresPadded;
+  /// Elements of padding per row of the element-type tiles.
+  int64_t rowPadding;
   /// Value columns per block, and blocks along Dv.
   int64_t valueTile, valueTiles;
   MmaShape mma;
@@ -110,13 +112,19 @@ LinearPlan layOut(LinearAttentionOp op, int64_t warps) {
     offset += llvm::alignTo(bytes, 16);
     return at;
   };
-  int64_t featureTile = plan.chunk * plan.featuresPadded * elementBytes;
+  // Rows of the tiles the warps gather fragments from carry 16 bytes of
+  // padding, so that the 8 rows one fragment spans fall in distinct banks.
+  plan.rowPadding = 16 / elementBytes;
+  int64_t featureTile =
+      plan.chunk * (plan.featuresPadded + plan.rowPadding) * elementBytes;
   plan.rowsAt = allocate(plan.chunk * plan.headDim * 4);
-  plan.valuesAt = allocate(plan.chunk * plan.valueTile * elementBytes);
+  plan.valuesAt = allocate(plan.chunk * (plan.valueTile + plan.rowPadding) *
+                           elementBytes);
   plan.phiQAt = allocate(featureTile);
   plan.phiKAt = allocate(featureTile);
   plan.phiKDecayedAt = plan.decay ? allocate(featureTile) : plan.phiKAt;
-  plan.stateAt = allocate(plan.featuresPadded * plan.valueTile * elementBytes);
+  plan.stateAt = allocate(plan.featuresPadded *
+                          (plan.valueTile + plan.rowPadding) * elementBytes);
   plan.normalizerAt = allocate(plan.featuresPadded * 4);
   // The f32 state on its way from initial_state or to final_state.
   plan.stagingAt = op.getInitialState() || op.getFinalState()
@@ -391,13 +399,17 @@ private:
     Type element = plan.mma.element;
     int64_t fp = plan.featuresPadded;
     rows = sharedView(plan.rowsAt, plan.chunk, plan.headDim, f32);
-    values = sharedView(plan.valuesAt, plan.chunk, plan.valueTile, element);
-    phiQ = sharedView(plan.phiQAt, plan.chunk, fp, element);
-    phiK = sharedView(plan.phiKAt, plan.chunk, fp, element);
+    int64_t pad = plan.rowPadding;
+    values =
+        sharedView(plan.valuesAt, plan.chunk, plan.valueTile + pad, element);
+    phiQ = sharedView(plan.phiQAt, plan.chunk, fp + pad, element);
+    phiK = sharedView(plan.phiKAt, plan.chunk, fp + pad, element);
     phiKDecayed = plan.decay
-                      ? sharedView(plan.phiKDecayedAt, plan.chunk, fp, element)
+                      ? sharedView(plan.phiKDecayedAt, plan.chunk, fp + pad,
+                                   element)
                       : phiK;
-    stateTile = sharedView(plan.stateAt, fp, plan.valueTile, element);
+    stateTile =
+        sharedView(plan.stateAt, fp, plan.valueTile + pad, element);
     normalizer = sharedView(plan.normalizerAt, 1, fp, f32);
     if (initialState || finalState)
       stateStaging = sharedView(plan.stagingAt, fp, plan.valueTile, f32);
@@ -465,27 +477,60 @@ private:
   // One chunk
   //===--------------------------------------------------------------------===//
 
+  /// Elements per global load of rows `columns` long: 16 bytes when rows
+  /// are whole 16-byte units (the runtime aligns every tensor to 16), else 1.
+  int64_t loadWidth(int64_t columns) {
+    int64_t width = 16 / (plan.mma.element.getIntOrFloatBitWidth() / 8);
+    return columns % width == 0 ? width : 1;
+  }
+
+  /// `width` elements of `source` from `indices`, in one 16-byte load when
+  /// width > 1.
+  SmallVector<Value> loadElements(Value source, ValueRange indices,
+                                  int64_t width) {
+    if (width == 1)
+      return {load(source, indices)};
+    auto type = VectorType::get({width}, plan.mma.element);
+    Value x = vector::LoadOp::create(b, loc, type, source, indices,
+                                     /*nontemporal=*/false,
+                                     b.getI64IntegerAttr(16));
+    SmallVector<Value> elements;
+    for (int64_t e = 0; e < width; ++e)
+      elements.push_back(extract(x, {e}));
+    return elements;
+  }
+
   /// rows[r] = source[batch, headIndex, row0 + r] in f32, zero past `limit`.
   void loadRows(Value source, Value headIndex, Value row0, Value limit) {
-    forEachElement(plan.chunk * plan.headDim, [&](Value i) {
-      Value r = div(i, plan.headDim), d = rem(i, plan.headDim);
+    int64_t width = loadWidth(plan.headDim);
+    int64_t units = plan.headDim / width;
+    forEachElement(plan.chunk * units, [&](Value i) {
+      Value r = div(i, units), d = mul(rem(i, units), width);
       Value position = add(row0, r);
       Value inside = less(position, limit);
-      Value x = toF32(load(source, {batch, headIndex,
-                                    select(inside, position, index(0)), d}));
-      store(select(inside, x, fconst(0.0)), rows, {r, d});
+      SmallVector<Value> x = loadElements(
+          source, {batch, headIndex, select(inside, position, index(0)), d},
+          width);
+      for (int64_t e = 0; e < width; ++e)
+        store(select(inside, toF32(x[e]), fconst(0.0)), rows, {r, add(d, e)});
     });
   }
 
   /// The chunk's value rows, this block's columns; zero past Skv and Dv.
   void loadValues(Value row0) {
-    forEachElement(plan.chunk * plan.valueTile, [&](Value i) {
-      Value r = div(i, plan.valueTile), c = rem(i, plan.valueTile);
+    int64_t width = loadWidth(plan.valueDim);
+    int64_t units = plan.valueTile / width;
+    forEachElement(plan.chunk * units, [&](Value i) {
+      Value r = div(i, units), c = mul(rem(i, units), width);
       Value position = add(row0, r), col = add(column0, c);
       Value inside = both(less(position, kvLen), less(col, plan.valueDim));
-      Value x = load(v, {batch, kvHead, select(inside, position, index(0)),
-                         select(inside, col, index(0))});
-      store(select(inside, x, toElement(fconst(0.0))), values, {r, c});
+      SmallVector<Value> x = loadElements(
+          v, {batch, kvHead, select(inside, position, index(0)),
+              select(inside, col, index(0))},
+          width);
+      for (int64_t e = 0; e < width; ++e)
+        store(select(inside, x[e], toElement(fconst(0.0))), values,
+              {r, add(c, e)});
     });
   }
 
