@@ -336,6 +336,65 @@ private:
     return vector::FromElementsOp::create(b, loc, type, elements);
   }
 
+  /// ldmatrix.x`count` (16-bit elements) of the 8x8 matrices m whose row
+  /// r starts at tile[rowOf(m) + r][colOf(m)]; `transpose` as ldmatrix.
+  Value loadMatrices(Value tile, int64_t count, bool transpose,
+                     function_ref<Value(Value m)> rowOf,
+                     function_ref<Value(Value m)> colOf) {
+    // With x2, lanes 16..31 give unused addresses: keep them in bounds.
+    Value m = count == 4 ? matrix : rem(matrix, 2);
+    return nvgpu::LdMatrixOp::create(
+        b, loc, VectorType::get({count, 2}, plan.mma.element), tile,
+        ValueRange{add(rowOf(m), matrixRow), colOf(m)}, transpose, count);
+  }
+
+  /// The A fragment (16 x k) with A[i][j] = tile[row0 + i][col0 + j], or
+  /// with `transposed`, tile[col0 + j][row0 + i].
+  Value aFragment(Value tile, Value row0, Value col0, bool transposed) {
+    if (plan.mma.tf32)
+      return gather(plan.mma.a, 0, [&](Value row, Value col) {
+        Value i = add(row0, row), j = add(col0, col);
+        return transposed ? load(tile, {j, i}) : load(tile, {i, j});
+      });
+    // a[m] is 8x8 matrix m: rows + 8 (m % 2), columns + 8 (m / 2).
+    auto rows = [&](Value m) { return add(row0, mul(rem(m, 2), 8)); };
+    auto cols = [&](Value m) { return add(col0, mul(div(m, 2), 8)); };
+    if (transposed) // stored as (column, row): swap, transpose on load
+      return loadMatrices(tile, 4, true, cols, rows);
+    return loadMatrices(tile, 4, false, rows, cols);
+  }
+
+  /// The B fragments (k x 8) of `blocks` blocks of 8 columns: block i has
+  /// B[j][n] = tile[k0 + j][n0 + 8 i + n] (`kMajor`) or tile[n0 + 8 i +
+  /// n][k0 + j].
+  SmallVector<Value> bFragments(Value tile, Value k0, Value n0,
+                                int64_t blocks, bool kMajor) {
+    SmallVector<Value> fragments;
+    if (plan.mma.tf32) {
+      for (int64_t i = 0; i < blocks; ++i)
+        fragments.push_back(gather(plan.mma.b, 1, [&](Value row, Value col) {
+          Value j = add(k0, row), n = add(add(n0, col), 8 * i);
+          return kMajor ? load(tile, {j, n}) : load(tile, {n, j});
+        }));
+      return fragments;
+    }
+    // b[r] is the 8x8 matrix of k rows + 8 r; matrices 2 and 3 (x4) are
+    // the next block's.
+    for (int64_t i = 0; i < blocks; i += 2) {
+      int64_t count = i + 1 < blocks ? 4 : 2;
+      auto kRows = [&](Value m) { return add(k0, mul(rem(m, 2), 8)); };
+      auto nRows = [&](Value m) {
+        return add(add(n0, mul(div(m, 2), 8)), 8 * i);
+      };
+      Value x = kMajor ? loadMatrices(tile, count, true, kRows, nRows)
+                       : loadMatrices(tile, count, false, nRows, kRows);
+      for (int64_t t = 0; t < count; t += 2)
+        fragments.push_back(vector::ShuffleOp::create(
+            b, loc, x, x, ArrayRef<int64_t>{t, t + 1}));
+    }
+    return fragments;
+  }
+
   Value mmaSync(Value a, Value bFragment, Value c) {
     return nvgpu::MmaSyncOp::create(b, loc, a, bFragment, c,
                                     ArrayRef<int64_t>{16, 8, plan.mma.k},
@@ -374,6 +433,9 @@ private:
     Value warp = div(threadId, kWarpSize);
     group = div(lane, 4);
     thread = rem(lane, 4);
+    // ldmatrix: lanes 8m .. 8m + 7 give the row addresses of matrix m.
+    matrixRow = rem(lane, 8);
+    matrix = div(lane, 8);
     warpRow = mul(warp, 16);
     Value valueTileId = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
     head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
@@ -592,12 +654,10 @@ private:
     Value acc = forSteps(steps, zeros(accType), [&](Value step, Value acc) {
       Value f0 = mul(step, mma.k);
       Value a = queryFragment(f0);
-      for (int64_t vb = 0; vb < plan.valueBlocks(); ++vb) {
-        Value bFragment = gather(mma.b, 1, [&](Value row, Value col) {
-          return load(stateTile, {add(f0, row), add(col, vb * 8)});
-        });
-        acc = insert(mmaSync(a, bFragment, extract(acc, {vb})), acc, {vb});
-      }
+      SmallVector<Value> bs = bFragments(stateTile, f0, index(0),
+                                         plan.valueBlocks(), /*kMajor=*/true);
+      for (int64_t vb = 0; vb < plan.valueBlocks(); ++vb)
+        acc = insert(mmaSync(a, bs[vb], extract(acc, {vb})), acc, {vb});
       return acc;
     });
     // The chunk-local row of fragment row r, and phi(q) . z per row.
@@ -666,9 +726,7 @@ private:
 
   /// The A fragment of this warp's query features, columns [f0, f0 + k).
   Value queryFragment(Value f0) {
-    return gather(plan.mma.a, 0, [&](Value row, Value col) {
-      return load(phiQ, {add(warpRow, row), add(f0, col)});
-    });
+    return aFragment(phiQ, warpRow, f0, /*transposed=*/false);
   }
 
   /// phi(q_i) . phi(k_j) gamma^(i - j) for the chunk's keys j in
@@ -681,13 +739,10 @@ private:
                             [&](Value step, Value scores) {
       Value f0 = mul(step, mma.k);
       Value a = queryFragment(f0);
-      for (int64_t kb = 0; kb < 2; ++kb) {
-        Value bFragment = gather(mma.b, 1, [&](Value row, Value col) {
-          return load(phiK, {add(add(key0, col), kb * 8), add(f0, row)});
-        });
-        scores = insert(mmaSync(a, bFragment, extract(scores, {kb})), scores,
+      SmallVector<Value> bs = bFragments(phiK, f0, key0, 2, /*kMajor=*/false);
+      for (int64_t kb = 0; kb < 2; ++kb)
+        scores = insert(mmaSync(a, bs[kb], extract(scores, {kb})), scores,
                         {kb});
-      }
       return scores;
     });
     for (int64_t kb = 0; kb < 2; ++kb)
@@ -712,13 +767,9 @@ private:
   /// keys 2t and 2t + 1 (k = 4).
   Value accumulateValues(Value weights, Value key0, Value acc) {
     const MmaShape &mma = plan.mma;
-    auto step = [&](Value a, function_ref<Value(Value)> keyOfRow) {
-      for (int64_t vb = 0; vb < plan.valueBlocks(); ++vb) {
-        Value bFragment = gather(mma.b, 1, [&](Value row, Value col) {
-          return load(values, {add(key0, keyOfRow(row)), add(col, vb * 8)});
-        });
-        acc = insert(mmaSync(a, bFragment, extract(acc, {vb})), acc, {vb});
-      }
+    auto step = [&](Value a, ArrayRef<Value> bs) {
+      for (int64_t vb = 0; vb < plan.valueBlocks(); ++vb)
+        acc = insert(mmaSync(a, bs[vb], extract(acc, {vb})), acc, {vb});
     };
     if (mma.tf32) {
       for (int64_t kb = 0; kb < 2; ++kb)
@@ -727,7 +778,14 @@ private:
               b, loc, mma.a,
               ValueRange{extract(weights, {kb, 0, half}),
                          extract(weights, {kb, 1, half})});
-          step(a, [&](Value row) { return add(mul(row, 2), kb * 8 + half); });
+          // The k index t stands for key 2t + half of the block.
+          SmallVector<Value> bs;
+          for (int64_t vb = 0; vb < plan.valueBlocks(); ++vb)
+            bs.push_back(gather(mma.b, 1, [&](Value row, Value col) {
+              return load(values, {add(add(key0, mul(row, 2)), kb * 8 + half),
+                                   add(col, vb * 8)});
+            }));
+          step(a, bs);
         }
       return acc;
     }
@@ -738,7 +796,8 @@ private:
       a = insert(arith::TruncFOp::create(b, loc, pair,
                                          extract(weights, {i / 2, i % 2})),
                  a, {i});
-    step(a, [&](Value row) { return row; });
+    step(a, bFragments(values, key0, index(0), plan.valueBlocks(),
+                       /*kMajor=*/true));
     return acc;
   }
 
@@ -786,19 +845,15 @@ private:
       });
     state = forSteps(plan.chunk / mma.k, state, [&](Value step, Value state) {
       Value j0 = mul(step, mma.k);
-      for (int64_t vb = 0; vb < plan.valueBlocks(); ++vb) {
-        Value bFragment = gather(mma.b, 1, [&](Value row, Value col) {
-          return load(values, {add(j0, row), add(col, vb * 8)});
-        });
-        for (int64_t block = 0; block < plan.ownedBlocks(); ++block) {
-          // A[f][j] = phi(k_j)'[f]: the keys' features, transposed.
-          Value a = gather(mma.a, 0, [&](Value row, Value col) {
-            return load(phiKDecayed,
-                        {add(j0, col), add(stateRows[block], row)});
-          });
-          state = insert(mmaSync(a, bFragment, extract(state, {block, vb})),
+      SmallVector<Value> bs = bFragments(values, j0, index(0),
+                                         plan.valueBlocks(), /*kMajor=*/true);
+      for (int64_t block = 0; block < plan.ownedBlocks(); ++block) {
+        // A[f][j] = phi(k_j)'[f]: the keys' features, transposed.
+        Value a = aFragment(phiKDecayed, stateRows[block], j0,
+                            /*transposed=*/true);
+        for (int64_t vb = 0; vb < plan.valueBlocks(); ++vb)
+          state = insert(mmaSync(a, bs[vb], extract(state, {block, vb})),
                          state, {block, vb});
-        }
       }
       return state;
     });
@@ -866,7 +921,7 @@ private:
 
   Value q, k, v, decayArg, initialState, initialNormalizer;
   Value out, finalState, finalNormalizer;
-  Value threadId, group, thread, warpRow;
+  Value threadId, group, thread, matrixRow, matrix, warpRow;
   Value batch, head, kvHead, column0, isFirstValueTile;
   Value qLen, kvLen, maxLength, gamma, log2Gamma;
   SmallVector<Value> stateRows;
