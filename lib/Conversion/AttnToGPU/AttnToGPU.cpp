@@ -220,15 +220,16 @@ private:
 };
 
 /// Builds the body of one kernel.
-class KernelBuilder {
+class KernelBuilder : KernelBuilderBase {
 public:
   KernelBuilder(OpBuilder &b, Location loc, AttentionOp op,
                 const KernelPlan &plan, ValueRange inputs, Value out,
                 Value lse, OperandAuxReader &aux)
-      : b(b), loc(loc), op(op), plan(plan), q(inputs[0]), k(inputs[1]),
+      : KernelBuilderBase(b, loc), op(op), plan(plan), q(inputs[0]),
+        k(inputs[1]),
         v(inputs[2]), out(out), lse(lse), aux(aux),
         normalization(op.getNormalizationOrDefault()),
-        softmax(normalization.normalizesRows()), f32(b.getF32Type()) {
+        softmax(normalization.normalizesRows()) {
     // Plain softmax of scaled scores: the scale joins the exp2 FMA (and the
     // row maximum) instead of costing a multiply per score.
     double scale = op.getScaleOrDefault();
@@ -272,7 +273,6 @@ private:
   // Helpers
   //===--------------------------------------------------------------------===//
 
-  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   /// A constant for static sizes, so that tile classes fold.
   Value sizeOf(Value memref, int64_t dim) {
     int64_t size = cast<MemRefType>(memref.getType()).getDimSize(dim);
@@ -280,26 +280,7 @@ private:
       return index(size);
     return memref::DimOp::create(b, loc, memref, dim);
   }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value add(Value x, int64_t y) { return y ? add(x, index(y)) : x; }
-  Value mul(Value x, int64_t y) {
-    return arith::MulIOp::create(b, loc, x, index(y));
-  }
-  Value less(Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, y);
-  }
-  Value fconst(double value) { return floatConstant(b, loc, f32, value); }
   Value exp2(Value x) { return math::Exp2Op::create(b, loc, x); }
-  Value splat(VectorType type, double value) {
-    return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(type, b.getFloatAttr(f32, value)));
-  }
-  Value extract(Value vector, ArrayRef<int64_t> position) {
-    return vector::ExtractOp::create(b, loc, vector, position);
-  }
-  Value insert(Value value, Value vector, ArrayRef<int64_t> position) {
-    return vector::InsertOp::create(b, loc, value, vector, position);
-  }
   VectorType accumulatorType() {
     return VectorType::get({plan.valueBlocks(), 2, 2}, f32);
   }
@@ -868,15 +849,12 @@ private:
     }
   }
 
-  OpBuilder &b;
-  Location loc;
   AttentionOp op;
   const KernelPlan &plan;
   Value q, k, v, out, lse;
   OperandAuxReader &aux;
   NormalizationAttrInterface normalization;
   bool softmax;
-  Type f32;
   /// The scale, when it is applied inside the softmax (see the constructor).
   std::optional<double> foldedScale;
 

@@ -9,6 +9,10 @@
 #define ATTN_LIB_CONVERSION_ATTNTOGPU_KERNELSUPPORT_H
 
 #include "attn/Dialect/Attn.h"
+#include "attn/Dialect/ValueBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -35,6 +39,51 @@ struct MmaShape {
 };
 
 mlir::MemRefType memrefTypeOf(mlir::Value tensor);
+
+/// What both kernel builders build with, at one location: index
+/// arithmetic, f32 constants, and element access of fragment vectors.
+class KernelBuilderBase {
+protected:
+  KernelBuilderBase(mlir::OpBuilder &b, mlir::Location loc)
+      : b(b), loc(loc), f32(b.getF32Type()) {}
+
+  mlir::Value index(int64_t v) {
+    return mlir::arith::ConstantIndexOp::create(b, loc, v);
+  }
+  mlir::Value add(mlir::Value x, mlir::Value y) {
+    return mlir::arith::AddIOp::create(b, loc, x, y);
+  }
+  mlir::Value add(mlir::Value x, int64_t y) {
+    return y ? add(x, index(y)) : x;
+  }
+  mlir::Value mul(mlir::Value x, int64_t y) {
+    return mlir::arith::MulIOp::create(b, loc, x, index(y));
+  }
+  mlir::Value less(mlir::Value x, mlir::Value y) {
+    return mlir::arith::CmpIOp::create(b, loc, mlir::arith::CmpIPredicate::slt,
+                                       x, y);
+  }
+  mlir::Value less(mlir::Value x, int64_t y) { return less(x, index(y)); }
+  mlir::Value fconst(double value) {
+    return floatConstant(b, loc, f32, value);
+  }
+  mlir::Value splat(mlir::VectorType type, double value) {
+    return mlir::arith::ConstantOp::create(
+        b, loc,
+        mlir::DenseElementsAttr::get(type, b.getFloatAttr(f32, value)));
+  }
+  mlir::Value extract(mlir::Value vector, llvm::ArrayRef<int64_t> position) {
+    return mlir::vector::ExtractOp::create(b, loc, vector, position);
+  }
+  mlir::Value insert(mlir::Value value, mlir::Value vector,
+                     llvm::ArrayRef<int64_t> position) {
+    return mlir::vector::InsertOp::create(b, loc, value, vector, position);
+  }
+
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+  mlir::Type f32;
+};
 
 /// A new `gpu.module` named after `op`'s function and `suffix` (renamed if
 /// taken) holding an empty kernel `gpu.func` whose arguments are memrefs of

@@ -168,14 +168,14 @@ FailureOr<LinearPlan> planKernel(LinearAttentionOp op, int64_t warps) {
 }
 
 /// Builds the body of one kernel.
-class LinearKernelBuilder {
+class LinearKernelBuilder : KernelBuilderBase {
 public:
   /// `args`: the kernel's arguments (the op's operands, then its results);
   /// `weights`: the feature weights to read, or null.
   LinearKernelBuilder(OpBuilder &b, Location loc, LinearAttentionOp op,
                       const LinearPlan &plan, ValueRange args, Value weights)
-      : b(b), loc(loc), op(op), plan(plan), map(op.getFeatureMap()),
-        weights(weights), f32(b.getF32Type()) {
+      : KernelBuilderBase(b, loc), op(op), plan(plan),
+        map(op.getFeatureMap()), weights(weights) {
     unsigned next = 0;
     q = args[next++];
     k = args[next++];
@@ -224,36 +224,25 @@ private:
   // Helpers
   //===--------------------------------------------------------------------===//
 
-  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value add(Value x, int64_t y) { return y ? add(x, index(y)) : x; }
   Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mul(Value x, int64_t y) {
-    return arith::MulIOp::create(b, loc, x, index(y));
-  }
   Value div(Value x, int64_t y) {
     return arith::DivUIOp::create(b, loc, x, index(y));
   }
   Value rem(Value x, int64_t y) {
     return arith::RemUIOp::create(b, loc, x, index(y));
   }
-  Value less(Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, y);
-  }
-  Value less(Value x, int64_t y) { return less(x, index(y)); }
   Value both(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
   Value select(Value c, Value x, Value y) {
     return arith::SelectOp::create(b, loc, c, x, y);
   }
-  Value fconst(double value) { return floatConstant(b, loc, f32, value); }
   Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
   Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
   Value toF32(Value x) { return convertFloat(b, loc, x, f32); }
   Value toElement(Value x) { return convertFloat(b, loc, x, plan.mma.element); }
   /// An index as f32.
   Value toFloat(Value i) {
-    Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), i);
-    return arith::SIToFPOp::create(b, loc, f32, i64);
+    IndexExprBuilder ib(b, loc, b.getIndexType());
+    return indexToFloat(ib, ib.value(i), f32);
   }
   /// gamma^exponent for an index exponent >= 0, as exp2(exponent log2
   /// gamma) (gamma^0 = 1 even for gamma = 0).
@@ -269,16 +258,6 @@ private:
   }
   void store(Value value, Value memref, ValueRange indices) {
     memref::StoreOp::create(b, loc, value, memref, indices);
-  }
-  Value extract(Value vector, ArrayRef<int64_t> position) {
-    return vector::ExtractOp::create(b, loc, vector, position);
-  }
-  Value insert(Value value, Value vector, ArrayRef<int64_t> position) {
-    return vector::InsertOp::create(b, loc, value, vector, position);
-  }
-  Value zeros(VectorType type) {
-    return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(type, b.getFloatAttr(f32, 0.0)));
   }
   void barrier() { gpu::BarrierOp::create(b, loc); }
   /// A static [rows, columns] view of shared memory at byte `offset`.
@@ -480,7 +459,7 @@ private:
   /// The state registers and their shared copy from `initial_state` (or
   /// zero); the normalizer from `initial_normalizer` (or zero).
   Value loadInitialState() {
-    Value state = zeros(stateType());
+    Value state = splat(stateType(), 0.0);
     if (initialState) {
       // Through f32 shared memory: coalesced reads, and no per-fragment
       // global addresses kept alive across the chunk loop.
@@ -651,7 +630,7 @@ private:
     int64_t steps = plan.featuresPadded / mma.k;
     VectorType accType = VectorType::get({plan.valueBlocks(), 2, 2}, f32);
     // acc = phi(Q) S over the feature steps.
-    Value acc = forSteps(steps, zeros(accType), [&](Value step, Value acc) {
+    Value acc = forSteps(steps, splat(accType, 0.0), [&](Value step, Value acc) {
       Value f0 = mul(step, mma.k);
       Value a = queryFragment(f0);
       SmallVector<Value> bs = bFragments(stateTile, f0, index(0),
@@ -666,7 +645,7 @@ private:
       localRow[r] = add(add(warpRow, group), 8 * r);
     if (plan.denominator) {
       VectorType pair = VectorType::get({2}, f32);
-      Value sums = forSteps(plan.featuresPadded / 4, zeros(pair),
+      Value sums = forSteps(plan.featuresPadded / 4, splat(pair, 0.0),
                             [&](Value step, Value sums) {
         Value f = add(mul(step, 4), thread);
         Value z = load(normalizer, {index(0), f});
@@ -694,7 +673,7 @@ private:
     if (withinChunk) {
       // 16 keys at a time, so that only their scores are live.
       VectorType pair = VectorType::get({2}, f32);
-      Value sums = zeros(pair);
+      Value sums = splat(pair, 0.0);
       auto loop = scf::ForOp::create(
           b, loc, index(0), index(plan.chunk / 16), index(1),
           ValueRange{acc, sums},
@@ -735,7 +714,7 @@ private:
   Value causalWeights(Value localRow[2], Value key0) {
     const MmaShape &mma = plan.mma;
     VectorType type = VectorType::get({2, 2, 2}, f32);
-    Value scores = forSteps(plan.featuresPadded / mma.k, zeros(type),
+    Value scores = forSteps(plan.featuresPadded / mma.k, splat(type, 0.0),
                             [&](Value step, Value scores) {
       Value f0 = mul(step, mma.k);
       Value a = queryFragment(f0);
@@ -911,13 +890,10 @@ private:
       });
   }
 
-  OpBuilder &b;
-  Location loc;
   LinearAttentionOp op;
   const LinearPlan &plan;
   FeatureMapAttrInterface map;
   Value weights;
-  Type f32;
 
   Value q, k, v, decayArg, initialState, initialNormalizer;
   Value out, finalState, finalNormalizer;
