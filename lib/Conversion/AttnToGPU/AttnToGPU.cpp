@@ -1101,7 +1101,7 @@ LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
   if (failed(partials))
     return failure();
   FailureOr<MergeKernel> merge = buildMergeKernel(
-      b, op, oPartsType, lsePartsType, memrefTypeOf(op.getO()),
+      b, op, {oPartsType}, {lsePartsType}, memrefTypeOf(op.getO()),
       op.getLse() ? memrefTypeOf(op.getLse()) : MemRefType(), module,
       symbols);
   if (failed(merge))

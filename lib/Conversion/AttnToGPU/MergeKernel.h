@@ -1,12 +1,12 @@
 //===- MergeKernel.h - The kernel that merges attention partials -*- C++ -*-===//
 //
 // Partial attention results (o_i normalized over disjoint key sets, lse_i
-// their log-sum-exps) combine into the result over the union:
+// their log-sum-exps) combine into the result over the union (attn.merge):
 //   m = max_i lse_i,  l = sum_i exp(lse_i - m),
 //   o = sum_i exp(lse_i - m) o_i / l,  lse = m + log l,
 // where a partial with lse_i = -inf contributes nothing and a row whose
 // partials are all empty gets o = 0, lse = -inf. Split-KV decoding launches
-// it after its partials kernel.
+// it after its partials kernel; attn.merge lowers to it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,13 +32,15 @@ struct MergeKernel {
                              mlir::Value qLen) const;
 };
 
-/// Builds the kernel merging partials `oParts` [N, B, H, S, Dv] and
-/// `lseParts` [N, B, H, S] (f32, N dynamic) into `o` [B, H, S, Dv] and, if
-/// `lse` is non-null, `lse` [B, H, S]; its parameters are in that order.
-/// It is named after `op`'s function.
+/// Builds the kernel merging partials into `o` [B, H, S, Dv] and, if `lse`
+/// is non-null, `lse` [B, H, S]: either one `oParts` [N, B, H, S, Dv] and
+/// one `lseParts` [N, B, H, S] (N dynamic), or n of each without the
+/// leading axis. Its parameters: the o parts, the lse parts, o, lse. It is
+/// named after `op`'s function; f64 elements are refused on `op`.
 mlir::FailureOr<MergeKernel>
 buildMergeKernel(mlir::OpBuilder &b, mlir::Operation *op,
-                 mlir::MemRefType oParts, mlir::MemRefType lseParts,
+                 llvm::ArrayRef<mlir::MemRefType> oParts,
+                 llvm::ArrayRef<mlir::MemRefType> lseParts,
                  mlir::MemRefType o, mlir::MemRefType lse,
                  mlir::ModuleOp module, mlir::SymbolTable &symbols);
 
