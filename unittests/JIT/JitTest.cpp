@@ -165,7 +165,7 @@ TEST(Jit, CorruptCacheFilesAreRecompiled) {
   std::string manifest = cache.files(".json").front();
   std::string cubin = cache.files(".cubin").front();
   // A truncated manifest.
-  std::ofstream(manifest, std::ios::trunc) << "{\"version\": 1, \"kern";
+  std::ofstream(manifest, std::ios::trunc) << "{\"version\": 2, \"kern";
   clearMemoryCache();
   EXPECT_EQ(originOf(kSpec, o), Origin::Compiled);
   clearMemoryCache();
@@ -233,16 +233,19 @@ func.func @retnet(%q: tensor<?x4x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
   std::vector<runtime::TensorRef> outputs = {
       ref(5 << 20, DType::BF16, {3, 4, 77, 96}),
       ref(6 << 20, DType::F32, {3, 4, 32, 96})};
-  auto plan = runtime::planLaunch(*manifest, inputs, outputs);
+  const runtime::DeviceProperties device{132};
+  auto plan = runtime::planLaunch(*manifest, inputs, outputs, device);
   ASSERT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
+  ASSERT_EQ((*plan)->launches.size(), 1u);
+  const runtime::KernelLaunchPlan &launch = (*plan)->launches[0];
   // 32 features pad to 64 (16 rows per warp, 4 warps): one 16-row state
   // block per warp, so 64-column value tiles fit: two of them for Dv = 96.
-  EXPECT_EQ((*plan)->grid, (std::array<int64_t, 3>{2, 4, 3}));
-  EXPECT_EQ((*plan)->block, (std::array<int64_t, 3>{128, 1, 1}));
-  EXPECT_GT((*plan)->dynamicSharedMemory, 48 * 1024);
+  EXPECT_EQ(launch.grid, (std::array<int64_t, 3>{2, 4, 3}));
+  EXPECT_EQ(launch.block, (std::array<int64_t, 3>{128, 1, 1}));
+  EXPECT_GT(launch.dynamicSharedMemory, 48 * 1024);
   // Unequal query and key lengths of a causal op are refused by name.
   inputs[1].shape[2] = 78;
-  auto mismatch = runtime::planLaunch(*manifest, inputs, outputs);
+  auto mismatch = runtime::planLaunch(*manifest, inputs, outputs, device);
   ASSERT_FALSE(bool(mismatch));
   EXPECT_NE(llvm::toString(mismatch.takeError()).find("Sq"),
             std::string::npos);
