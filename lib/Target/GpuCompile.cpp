@@ -1,6 +1,7 @@
 //===- GpuCompile.cpp - A spec to a GPU binary and its manifest -----------===//
 
 #include "attn/Target/GpuCompile.h"
+#include "attn/Dialect/Attn.h"
 #include "attn/JIT/SpecSignature.h"
 #include "attn/Pipelines/Pipelines.h"
 
@@ -11,6 +12,7 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/IR/LLVMContext.h"
@@ -94,6 +96,10 @@ public:
         }
       }
     }
+    if (v.getDefiningOp<MultiprocessorCountOp>())
+      return Expr::dimension(runtime::Manifest::kMultiprocessors);
+    if (auto choice = v.getDefiningOp<LaunchChoiceOp>())
+      return buildChoice(choice);
     Operation *def = v.getDefiningOp();
     if (def && isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtUIOp,
                    arith::ExtSIOp, arith::TruncIOp>(def))
@@ -124,13 +130,49 @@ public:
         return failure();
       return Expr::binary(*kind, std::move(*lhs), std::move(*rhs));
     }
-    InFlightDiagnostic diag =
-        user->emitError("the launch depends on a value the manifest cannot "
-                        "describe (only constants, tensor sizes and integer "
-                        "arithmetic on them)");
+    InFlightDiagnostic diag = user->emitError(
+        "the launch depends on a value the manifest cannot describe (only "
+        "constants, tensor sizes, the multiprocessor count, launch choices "
+        "and integer arithmetic on them)");
     if (def)
       diag.attachNote(def->getLoc()) << "computed by " << def->getName();
     return failure();
+  }
+
+  /// A run-time choice: its formula goes to the manifest's choices (once,
+  /// after the choices it uses), its name into the formulas that use it.
+  FailureOr<Expr> buildChoice(LaunchChoiceOp choice) {
+    StringRef name = choice.getName();
+    auto [it, inserted] = choices.try_emplace(name, choice);
+    if (!inserted) {
+      if (it->second == choice)
+        return Expr::dimension(name);
+      InFlightDiagnostic diag = choice.emitError()
+                                << "launch choice '" << name
+                                << "' is made twice; name each choice once";
+      diag.attachNote(it->second.getLoc()) << "first made here";
+      return failure();
+    }
+    bool clashes =
+        name == runtime::Manifest::kMultiprocessors ||
+        llvm::any_of(llvm::concat<const runtime::Param>(sig.inputs,
+                                                        sig.outputs),
+                     [&](const runtime::Param &p) {
+                       return llvm::any_of(p.dims, [&](const runtime::Dim &d) {
+                         return d.name == name;
+                       });
+                     });
+    if (clashes) {
+      choice.emitError() << "launch choice '" << name
+                         << "' has the name of a dimension of the signature "
+                            "or of a device property; rename it";
+      return failure();
+    }
+    FailureOr<Expr> value = build(choice.getValue(), choice);
+    if (failed(value))
+      return failure();
+    manifest.choices.push_back({name.str(), std::move(*value)});
+    return Expr::dimension(name);
   }
 
   /// The workspace `alloc` allocates, named and described at its first use.
@@ -183,6 +225,7 @@ private:
   const runtime::KernelSignature &sig;
   runtime::Manifest &manifest;
   llvm::DenseMap<Operation *, unsigned> workspaces;
+  llvm::StringMap<LaunchChoiceOp> choices;
 };
 
 /// Describes `launch` as an entry of the manifest's kernels.
