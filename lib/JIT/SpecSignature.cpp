@@ -65,6 +65,18 @@ namespace {
 /// share ties their dimensions together.
 using LocalDim = std::pair<unsigned, std::string>;
 
+/// `name`, or when `taken` holds it, `name_<op>` (and `_` until it is
+/// free); the result is added to `taken`.
+std::string claimName(std::string name, unsigned op,
+                      std::set<std::string> &taken) {
+  if (taken.count(name))
+    name += "_" + std::to_string(op);
+  while (taken.count(name))
+    name += "_";
+  taken.insert(name);
+  return name;
+}
+
 /// Classes of local dimensions that must agree (a union-find), and their
 /// names in the signature: the local name, or, when a dimension of an
 /// earlier op has it, the local name and `_<op index>` (the second op's Sq
@@ -88,15 +100,8 @@ public:
   std::string name(const LocalDim &d) {
     LocalDim root = find(d);
     auto [it, inserted] = names.try_emplace(root);
-    if (inserted) {
-      std::string name = root.second;
-      if (taken.count(name))
-        name += "_" + std::to_string(root.first);
-      while (taken.count(name))
-        name += "_";
-      taken.insert(name);
-      it->second = name;
-    }
+    if (inserted)
+      it->second = claimName(root.second, root.first, taken);
     return it->second;
   }
 
@@ -147,13 +152,7 @@ std::vector<runtime::Param> nameParams(ArrayRef<PendingParam> pending,
                                        std::set<std::string> &paramNames) {
   std::vector<runtime::Param> out;
   for (const PendingParam &p : pending) {
-    std::string name = p.name;
-    if (paramNames.count(name))
-      name += "_" + std::to_string(p.op);
-    while (paramNames.count(name))
-      name += "_";
-    paramNames.insert(name);
-    runtime::Param param{name, p.dtype, {}};
+    runtime::Param param{claimName(p.name, p.op, paramNames), p.dtype, {}};
     for (auto [d, size] : llvm::zip_equal(p.dims, p.sizes))
       param.dims.push_back(runtime::Dim{
           dims.name({p.op, d.name}),
