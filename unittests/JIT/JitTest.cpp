@@ -176,6 +176,13 @@ TEST(Jit, CorruptCacheFilesAreRecompiled) {
   EXPECT_EQ(originOf(kSpec, o), Origin::Compiled);
   clearMemoryCache();
   EXPECT_EQ(originOf(kSpec, o), Origin::DiskCache);
+  // A version 1 manifest (one kernel) of an older compiler.
+  std::ofstream(manifest, std::ios::trunc)
+      << R"({"version": 1, "kernel": "causal_attention", "params": []})";
+  clearMemoryCache();
+  EXPECT_EQ(originOf(kSpec, o), Origin::Compiled);
+  clearMemoryCache();
+  EXPECT_EQ(originOf(kSpec, o), Origin::DiskCache);
   // An empty image.
   std::ofstream(cubin, std::ios::trunc).flush();
   clearMemoryCache();
