@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -352,6 +353,19 @@ FailureOr<GpuBinary> compileForGpu(ModuleOp spec, StringRef specText,
   });
   if (walk.wasInterrupted())
     return failure();
+  // The runtime replays only launches, workspace allocations and formulas:
+  // any other host work with effects (a copy, a fill) would be lost.
+  for (Operation &op : func.getBody().front()) {
+    if (isa<gpu::LaunchFuncOp, memref::AllocOp, memref::DeallocOp,
+            func::ReturnOp>(op) ||
+        isMemoryEffectFree(&op))
+      continue;
+    op.emitError() << "the entry does '" << op.getName()
+                   << "' on the host, which the manifest cannot describe "
+                      "(it holds only kernel launches, workspaces and "
+                      "formulas)";
+    return failure();
+  }
   if (launches.empty()) {
     func.emitError("expected kernel launches after attn-lower-to-nvvm, found "
                    "none");
