@@ -140,8 +140,11 @@ TEST(RuntimeCApi, LaunchesAPlanOfTwoKernelsWithAWorkspace) {
   const FakeCudaAllocation &ws = *allocation(0);
   EXPECT_EQ(ws.bytes, 9728u);
   EXPECT_EQ(ws.stream, stream);
-  EXPECT_EQ(partial.words[5], static_cast<long long>(ws.pointer));
-  EXPECT_EQ(combine.words[0], static_cast<long long>(ws.pointer));
+  // Allocated and aligned pointer of the workspace's descriptor.
+  for (int word : {5, 6})
+    EXPECT_EQ(partial.words[word], static_cast<long long>(ws.pointer));
+  for (int word : {0, 1})
+    EXPECT_EQ(combine.words[word], static_cast<long long>(ws.pointer));
   EXPECT_EQ(std::vector<long long>(combine.words + 3, combine.words + 7),
             (std::vector<long long>{8, 300, 300, 1}));
   EXPECT_EQ(combine.words[7], reinterpret_cast<long long>(y));
