@@ -251,7 +251,7 @@ public:
     // Plain softmax of scaled scores: the scale joins the exp2 FMA (and the
     // row maximum) instead of costing a multiply per score.
     double scale = op.getScaleOrDefault();
-    if (isa<SoftmaxAttr>(normalization) && op.getScoreModList().empty() &&
+    if (softmax && op.getScoreModList().empty() &&
         op.getScoreMod().empty() && scale > 0)
       foldedScale = scale;
   }
@@ -691,13 +691,14 @@ private:
           arith::SelectOp::create(b, loc, stillEmpty, fconst(0.0), newMax[r]),
           fconst(-kLog2E));
     }
-    bool plainSoftmax = isa<SoftmaxAttr>(normalization);
     Value weights = mapScores(scores, [&](Value s, int64_t r) {
-      if (!plainSoftmax)
-        return normalization.buildWeight(b, loc, s, newMax[r]);
-      return exp2(math::FmaOp::create(
-          b, loc, s, fconst(kLog2E * foldedScale.value_or(1.0)),
-          negScaledMax[r]));
+      double scale = foldedScale.value_or(1.0);
+      if (Value w = normalization.buildBase2Weight(b, loc, s, scale,
+                                                   negScaledMax[r]))
+        return w;
+      if (foldedScale)
+        s = arith::MulFOp::create(b, loc, s, fconst(scale));
+      return normalization.buildWeight(b, loc, s, newMax[r]);
     });
     Value newMaxVector = vector::FromElementsOp::create(
         b, loc, VectorType::get({2}, f32), ValueRange{newMax[0], newMax[1]});
@@ -981,7 +982,7 @@ enum class AttentionFamily {
 /// Hopper's wgmma family does not exist yet: sm_90a takes mma.sync too.
 FailureOr<AttentionFamily> chooseFamily(AttentionOp op, const GpuTarget &target,
                                         const KernelPlan &plan) {
-  bool softmax = isa<SoftmaxAttr>(op.getNormalizationOrDefault());
+  bool softmax = op.getNormalizationOrDefault().normalizesRows();
   if (target.splitKv == "never")
     return AttentionFamily::FlashMmaSync;
   if (target.splitKv == "always") {
