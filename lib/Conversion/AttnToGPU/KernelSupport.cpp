@@ -6,21 +6,13 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
 
 using namespace mlir;
 
 namespace attn {
-
-MmaShape MmaShape::forElement(Type element) {
-  MLIRContext *ctx = element.getContext();
-  Type f32 = Float32Type::get(ctx);
-  if (element.isF32())
-    return {4, true, element, VectorType::get({2, 1}, element),
-            VectorType::get({1, 1}, element), VectorType::get({2, 2}, f32)};
-  return {16, false, element, VectorType::get({4, 2}, element),
-          VectorType::get({2, 2}, element), VectorType::get({2, 2}, f32)};
-}
 
 MemRefType memrefTypeOf(Value tensor) {
   auto type = cast<RankedTensorType>(tensor.getType());
@@ -54,23 +46,28 @@ gpu::GPUFuncOp createKernel(OpBuilder &b, Operation *op, ValueRange inputs,
   return kernel;
 }
 
-void replaceWithLaunch(OpBuilder &b, Operation *op, gpu::GPUFuncOp kernel,
-                       ValueRange inputs, Value batch, Value qLen,
-                       const gpu::KernelDim3 &grid, int64_t threads,
-                       int64_t sharedBytes) {
+LogicalResult replaceWithLaunch(OpBuilder &b, Operation *op,
+                                gpu::GPUFuncOp kernel, ValueRange inputs,
+                                const gpu::KernelDim3 &grid, int64_t threads,
+                                int64_t sharedBytes) {
   Location loc = op->getLoc();
   b.setInsertionPoint(op);
+  ReifiedRankedShapedTypeDims sizes;
+  if (failed(cast<ReifyRankedShapedTypeOpInterface>(op).reifyResultShapes(
+          b, sizes)))
+    return op->emitOpError() << "cannot be compiled for the GPU: the sizes "
+                                "of its results are not known";
   SmallVector<Value> launchArgs;
   for (Value input : inputs)
     launchArgs.push_back(bufferization::ToBufferOp::create(
         b, loc, memrefTypeOf(input), input, b.getUnitAttr()));
   SmallVector<Value> outputs;
-  for (Value result : op->getResults()) {
+  for (auto [result, resultSizes] : llvm::zip_equal(op->getResults(), sizes)) {
     MemRefType type = memrefTypeOf(result);
     SmallVector<Value> dynamicSizes;
-    for (int64_t dim = 0; dim < type.getRank(); ++dim)
+    for (auto [dim, size] : llvm::enumerate(resultSizes))
       if (type.isDynamicDim(dim))
-        dynamicSizes.push_back(dim == 0 ? batch : qLen);
+        dynamicSizes.push_back(getValueOrCreateConstantIndexOp(b, loc, size));
     outputs.push_back(memref::AllocOp::create(b, loc, type, dynamicSizes));
   }
   llvm::append_range(launchArgs, outputs);
@@ -88,15 +85,7 @@ void replaceWithLaunch(OpBuilder &b, Operation *op, gpu::GPUFuncOp kernel,
         b, loc, result.getType(), buffer, b.getUnitAttr(), b.getUnitAttr()));
   op->replaceAllUsesWith(results);
   op->erase();
-}
-
-Value dynamicSharedMemory(OpBuilder &b, Location loc) {
-  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
-                                              gpu::AddressSpace::Workgroup);
-  return gpu::DynamicSharedMemoryOp::create(
-      b, loc,
-      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                      MemRefLayoutAttrInterface(), workgroup));
+  return success();
 }
 
 void forEachElement(OpBuilder &b, Location loc, int64_t count,

@@ -1,0 +1,121 @@
+//===- TileLoader.cpp - Staging row tiles in shared memory ----------------===//
+
+#include "parts/TileLoader.h"
+
+#include "KernelSupport.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+
+using namespace mlir;
+
+namespace attn {
+
+int64_t TileShape::bytes() const {
+  return rows * stride * element.getIntOrFloatBitWidth() / 8;
+}
+
+int64_t TileRing::slotBytes() const {
+  int64_t bytes = 0;
+  for (const TileShape &tile : tiles)
+    bytes += tile.bytes();
+  return bytes;
+}
+
+int64_t TileRing::tileOffset(unsigned tile) const {
+  int64_t bytes = 0;
+  for (unsigned i = 0; i < tile; ++i)
+    bytes += tiles[i].bytes();
+  return bytes;
+}
+
+Value TileLoader::view(Value slot, unsigned tile) {
+  const TileShape &shape = ring.tiles[tile];
+  Value offset =
+      add(mul(slot, ring.slotBytes()), ring.offset + ring.tileOffset(tile));
+  return shared.view(offset, shape.rows, shape.stride, shape.element);
+}
+
+namespace {
+
+/// 16-byte cp.async copies, zero-filled past the limits; rows that are not
+/// whole 16-byte units (their starts would not be 16-byte aligned) are
+/// copied element by element, synchronously.
+class CpAsyncTileLoader final : public TileLoader {
+public:
+  CpAsyncTileLoader(OpBuilder &b, Location loc, SharedMemory &shared,
+                    const TileRing &ring, int64_t threads, Value threadId)
+      : TileLoader(b, loc, shared, ring),
+        threads(threads), threadId(threadId) {}
+
+  void start(Value slot, unsigned tile, const RowCopy &copy) override {
+    const TileShape &shape = ring.tiles[tile];
+    Value dest = view(slot, tile);
+    int64_t unit = 16 / (shape.element.getIntOrFloatBitWidth() / 8);
+    bool whole = copy.columns % unit == 0 && copy.columnLimit % unit == 0;
+    int64_t width = whole ? unit : 1;
+    int64_t unitsPerRow = copy.columns / width;
+    auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+    // Each thread copies units round robin: unit `round * threads + tid`.
+    forEachElement(
+        b, loc, shape.rows * unitsPerRow, threads, threadId, [&](Value i) {
+          Value row = arith::DivUIOp::create(b, loc, i, index(unitsPerRow));
+          Value col = mul(arith::RemUIOp::create(b, loc, i,
+                                                 index(unitsPerRow)),
+                          width);
+          Value srcRow = add(copy.row0, row);
+          Value srcCol = copy.column0 ? add(copy.column0, col) : col;
+          Value inside =
+              arith::AndIOp::create(b, loc, less(srcRow, copy.rowLimit),
+                                    less(srcCol, copy.columnLimit));
+          // Zero-filled units read no bytes; their source address stays
+          // in bounds anyway.
+          srcRow = arith::SelectOp::create(b, loc, inside, srcRow, index(0));
+          srcCol = arith::SelectOp::create(b, loc, inside, srcCol, index(0));
+          SmallVector<Value, 4> source = {copy.batch, copy.head, srcRow, srcCol};
+          if (!whole) {
+            Value x = memref::LoadOp::create(b, loc, copy.source, source);
+            Value zero = arith::ConstantOp::create(
+                b, loc, b.getZeroAttr(shape.element));
+            memref::StoreOp::create(
+                b, loc, arith::SelectOp::create(b, loc, inside, x, zero),
+                dest, ValueRange{row, col});
+            return;
+          }
+          Value srcElements = arith::SelectOp::create(b, loc, inside,
+                                                      index(width), index(0));
+          nvgpu::DeviceAsyncCopyOp::create(
+              b, loc, tokenType, dest, ValueRange{row, col}, copy.source,
+              source, b.getIndexAttr(width), srcElements, b.getUnitAttr());
+        });
+  }
+
+  void commit() override {
+    auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+    nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType, ValueRange{});
+  }
+
+  void wait() override {
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+    gpu::BarrierOp::create(b, loc);
+  }
+
+private:
+  int64_t threads;
+  Value threadId;
+};
+
+} // namespace
+
+std::unique_ptr<TileLoader>
+TileLoader::createCpAsync(OpBuilder &b, Location loc, SharedMemory &shared,
+                          const TileRing &ring, int64_t threads,
+                          Value threadId) {
+  return std::make_unique<CpAsyncTileLoader>(b, loc, shared, ring, threads,
+                                             threadId);
+}
+
+} // namespace attn
