@@ -241,7 +241,9 @@ private:
         return y;
       return y ? add(x, y) : x;
     };
-    Value row = add(sum(sum(storedRow0, lanes.matrixRow), rowTerm),
+    // The lane's part first: one value per load pattern, shared by all
+    // loads of the kernel.
+    Value row = add(sum(storedRow0, sum(lanes.matrixRow, rowTerm)),
                     stored[0].first);
     Value col = sum(storedCol0, colTerm);
     col = col ? add(col, stored[0].second) : index(stored[0].second);
