@@ -192,9 +192,7 @@ private:
       return arith::ConstantIndexOp::create(b, loc, v);
     };
     Type i32 = b.getI32Type();
-    Value lane = arith::RemUIOp::create(
-        b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
-        index(kWarpSize));
+    Value lane = WarpLanes::build(b, loc).lane;
     Value init[] = {
         arith::ConstantOp::create(b, loc, IntegerAttr::get(i32, INT32_MAX)),
         arith::ConstantOp::create(b, loc, IntegerAttr::get(i32, INT32_MIN))};

@@ -9,6 +9,10 @@
 // CHECK-DAG:     %[[C128:.*]] = arith.constant 128 : index
 // CHECK-DAG:     %[[SMEM:.*]] = arith.constant 70912 : i32
 // CHECK-DAG:     %[[B:.*]] = tensor.dim %arg0, %c0
+// CHECK-DAG:     %[[SQ:.*]] = tensor.dim %arg0, %[[C2]]
+// The results' sizes are the op's reifyResultShapes: (B, Sq) and (B).
+// CHECK:         memref.alloc(%{{.*}}, %[[SQ]]) : memref<?x4x?x96xbf16>
+// CHECK:         memref.alloc(%{{.*}}) : memref<?x4x40x96xf32>
 // CHECK:         gpu.launch_func @favor_linear_attention::@favor_linear_attention blocks in (%[[C2]], %[[C4]], %[[B]]) threads in (%[[C128]], %{{.*}}, %{{.*}}) dynamic_shared_memory_size %[[SMEM]]
 // CHECK-SAME:      memref<?x4x?x32xbf16>, {{.*}}memref<?x2x?x32xbf16>, {{.*}}memref<?x2x?x96xbf16>, {{.*}}memref<4xf32>, {{.*}}memref<?x4x?x96xbf16>, {{.*}}memref<?x4x40x96xf32>
 // CHECK:       gpu.module @favor_linear_attention
