@@ -349,7 +349,9 @@ private:
     batch = block.batch;
     isFirstValueTile = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                              valueTileId, index(0));
-    column0 = mul(valueTileId, plan.valueTile);
+    // One value tile: every block's columns start at 0 (and fold).
+    column0 = plan.valueTiles == 1 ? index(0)
+                                   : mul(valueTileId, plan.valueTile);
     int64_t groupSize = op.getQ().getType().getDimSize(1) /
                         op.getK().getType().getDimSize(1);
     kvHead = div(head, groupSize);

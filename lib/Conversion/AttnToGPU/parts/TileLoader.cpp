@@ -9,6 +9,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 using namespace mlir;
 
@@ -58,6 +59,11 @@ public:
     bool whole = copy.columns % unit == 0 && copy.columnLimit % unit == 0;
     int64_t width = whole ? unit : 1;
     int64_t unitsPerRow = copy.columns / width;
+    // Columns need no check when every copied one is inside.
+    std::optional<int64_t> firstColumn =
+        copy.column0 ? getConstantIntValue(copy.column0) : 0;
+    bool columnsInside =
+        firstColumn && *firstColumn + copy.columns <= copy.columnLimit;
     auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
     // Each thread copies units round robin: unit `round * threads + tid`.
     forEachElement(
@@ -68,9 +74,10 @@ public:
                           width);
           Value srcRow = add(copy.row0, row);
           Value srcCol = copy.column0 ? add(copy.column0, col) : col;
-          Value inside =
-              arith::AndIOp::create(b, loc, less(srcRow, copy.rowLimit),
-                                    less(srcCol, copy.columnLimit));
+          Value inside = less(srcRow, copy.rowLimit);
+          if (!columnsInside)
+            inside = arith::AndIOp::create(b, loc, inside,
+                                           less(srcCol, copy.columnLimit));
           // Zero-filled units read no bytes; their source address stays
           // in bounds anyway.
           srcRow = arith::SelectOp::create(b, loc, inside, srcRow, index(0));
