@@ -9,6 +9,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 using namespace mlir;
@@ -65,39 +66,57 @@ public:
     bool columnsInside =
         firstColumn && *firstColumn + copy.columns <= copy.columnLimit;
     auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+    auto copyUnit = [&](Value row, Value col) {
+      Value srcRow = add(copy.row0, row);
+      Value srcCol = copy.column0 ? add(copy.column0, col) : col;
+      Value inside = less(srcRow, copy.rowLimit);
+      if (!columnsInside)
+        inside = arith::AndIOp::create(b, loc, inside,
+                                       less(srcCol, copy.columnLimit));
+      // Zero-filled units read no bytes; their source address stays in
+      // bounds anyway.
+      srcRow = arith::SelectOp::create(b, loc, inside, srcRow, index(0));
+      srcCol = arith::SelectOp::create(b, loc, inside, srcCol, index(0));
+      SmallVector<Value, 4> source = {copy.batch, copy.head, srcRow, srcCol};
+      if (!whole) {
+        Value x = memref::LoadOp::create(b, loc, copy.source, source);
+        Value zero =
+            arith::ConstantOp::create(b, loc, b.getZeroAttr(shape.element));
+        memref::StoreOp::create(
+            b, loc, arith::SelectOp::create(b, loc, inside, x, zero), dest,
+            ValueRange{row, col});
+        return;
+      }
+      Value srcElements =
+          arith::SelectOp::create(b, loc, inside, index(width), index(0));
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, loc, tokenType, dest, ValueRange{row, col}, copy.source, source,
+          b.getIndexAttr(width), srcElements, b.getUnitAttr());
+    };
     // Each thread copies units round robin: unit `round * threads + tid`.
-    forEachElement(
-        b, loc, shape.rows * unitsPerRow, threads, threadId, [&](Value i) {
-          Value row = arith::DivUIOp::create(b, loc, i, index(unitsPerRow));
-          Value col = mul(arith::RemUIOp::create(b, loc, i,
-                                                 index(unitsPerRow)),
-                          width);
-          Value srcRow = add(copy.row0, row);
-          Value srcCol = copy.column0 ? add(copy.column0, col) : col;
-          Value inside = less(srcRow, copy.rowLimit);
-          if (!columnsInside)
-            inside = arith::AndIOp::create(b, loc, inside,
-                                           less(srcCol, copy.columnLimit));
-          // Zero-filled units read no bytes; their source address stays
-          // in bounds anyway.
-          srcRow = arith::SelectOp::create(b, loc, inside, srcRow, index(0));
-          srcCol = arith::SelectOp::create(b, loc, inside, srcCol, index(0));
-          SmallVector<Value, 4> source = {copy.batch, copy.head, srcRow, srcCol};
-          if (!whole) {
-            Value x = memref::LoadOp::create(b, loc, copy.source, source);
-            Value zero = arith::ConstantOp::create(
-                b, loc, b.getZeroAttr(shape.element));
-            memref::StoreOp::create(
-                b, loc, arith::SelectOp::create(b, loc, inside, x, zero),
-                dest, ValueRange{row, col});
-            return;
-          }
-          Value srcElements = arith::SelectOp::create(b, loc, inside,
-                                                      index(width), index(0));
-          nvgpu::DeviceAsyncCopyOp::create(
-              b, loc, tokenType, dest, ValueRange{row, col}, copy.source,
-              source, b.getIndexAttr(width), srcElements, b.getUnitAttr());
-        });
+    int64_t units = shape.rows * unitsPerRow;
+    if (threads % unitsPerRow == 0 && units % threads == 0) {
+      // Whole rows per round: the thread's column is the same in every
+      // round and its row moves by a constant.
+      Value laneRow = arith::DivUIOp::create(b, loc, threadId,
+                                             index(unitsPerRow));
+      Value laneCol = mul(
+          arith::RemUIOp::create(b, loc, threadId, index(unitsPerRow)), width);
+      scf::ForOp::create(
+          b, loc, index(0), index(units / threads), index(1), ValueRange{},
+          [&](OpBuilder &nb, Location, Value round, ValueRange) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            copyUnit(add(mul(round, threads / unitsPerRow), laneRow), laneCol);
+            scf::YieldOp::create(b, loc);
+          });
+      return;
+    }
+    forEachElement(b, loc, units, threads, threadId, [&](Value i) {
+      copyUnit(arith::DivUIOp::create(b, loc, i, index(unitsPerRow)),
+               mul(arith::RemUIOp::create(b, loc, i, index(unitsPerRow)),
+                   width));
+    });
   }
 
   void commit() override {
