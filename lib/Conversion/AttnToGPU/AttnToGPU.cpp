@@ -614,8 +614,9 @@ private:
     for (const ReusedOperand &step : atom->accumulatorsAsA(weights)) {
       SmallVector<Value> bFragments = valueFragments(step.k0, step.kStride);
       for (int64_t block = 0; block < plan.valueBlocks(); ++block)
-        acc = insert(atom->mma(step.a, bFragments[block], extract(acc, {block})),
-                     acc, {block});
+        acc = insert(
+            atom->mma(step.a, bFragments[block], extract(acc, {block})), acc,
+            {block});
     }
     return acc;
   }

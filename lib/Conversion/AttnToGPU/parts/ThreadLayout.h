@@ -1,4 +1,4 @@
-//===- ThreadLayout.h - A kernel thread's coordinates, shared memory -*- C++ -*-===//
+//===- ThreadLayout.h - Kernel thread coordinates, shared memory -*- C++ -*-===//
 //
 // The coordinates every attn-to-gpu kernel starts from: the thread's warp
 // and lane, the lane's mma.sync fragment coordinates (g = lane / 4, t =
