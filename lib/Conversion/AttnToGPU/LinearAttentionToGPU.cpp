@@ -15,7 +15,8 @@
 //     type for the next chunk's phi(Q) S.
 // Non-causal ops first run the state over every key chunk, then the output
 // of every query chunk. Fragments come from shared memory through the MMA
-// atom (parts/MmaAtom.h), value rows through the tile loader.
+// atom (parts/MmaAtom.h), query, key and value rows through the tile
+// loader (parts/TileLoader.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -60,9 +61,11 @@ struct LinearPlan {
   /// Value columns per block, and blocks along Dv.
   int64_t valueTile, valueTiles;
   MmaShape mma;
+  /// The chunk's query or key rows and its value rows, as read.
+  TileRing staging;
   bool decay, denominator;
   /// Byte offsets in dynamic shared memory.
-  int64_t rowsAt, valuesAt, phiQAt, phiKAt, phiKDecayedAt, stateAt,
+  int64_t phiQAt, phiKAt, phiKDecayedAt, stateAt,
       normalizerAt, stagingAt, sharedBytes;
 
   int64_t threads() const { return warps * kWarpSize; }
@@ -119,9 +122,11 @@ LinearPlan layOut(LinearAttentionOp op, int64_t warps) {
   plan.rowPadding = 16 / elementBytes;
   int64_t featureTile =
       plan.chunk * (plan.featuresPadded + plan.rowPadding) * elementBytes;
-  plan.rowsAt = allocate(plan.chunk * plan.headDim * 4);
-  plan.valuesAt = allocate(plan.chunk * (plan.valueTile + plan.rowPadding) *
-                           elementBytes);
+  plan.staging = {0,
+                  {{plan.chunk, plan.headDim, element},
+                   {plan.chunk, plan.valueTile + plan.rowPadding, element}},
+                  1};
+  plan.staging.offset = allocate(plan.staging.slotBytes());
   plan.phiQAt = allocate(featureTile);
   plan.phiKAt = allocate(featureTile);
   plan.phiKDecayedAt = plan.decay ? allocate(featureTile) : plan.phiKAt;
@@ -373,15 +378,11 @@ private:
     };
     Type element = plan.mma.element;
     int64_t fp = plan.featuresPadded;
-    rows = sharedView(plan.rowsAt, plan.chunk, plan.headDim, f32);
     int64_t pad = plan.rowPadding;
-    valueLoader = TileLoader::createCpAsync(
-        b, loc, *shared,
-        TileRing{plan.valuesAt,
-                 {{plan.chunk, plan.valueTile + pad, element}},
-                 1},
-        plan.threads(), threadId);
-    values = valueLoader->view(index(0), 0);
+    loader = TileLoader::createCpAsync(b, loc, *shared, plan.staging,
+                                       plan.threads(), threadId);
+    rows = loader->view(index(0), 0);
+    values = loader->view(index(0), 1);
     phiQ = sharedView(plan.phiQAt, plan.chunk, fp + pad, element);
     phiK = sharedView(plan.phiKAt, plan.chunk, fp + pad, element);
     phiKDecayed = plan.decay
@@ -457,67 +458,23 @@ private:
   // One chunk
   //===--------------------------------------------------------------------===//
 
-  /// Elements per global load of rows `columns` long: 16 bytes when rows
-  /// are whole 16-byte units (the runtime aligns every tensor to 16), else 1.
-  int64_t loadWidth(int64_t columns) {
-    int64_t width = 16 / (plan.mma.element.getIntOrFloatBitWidth() / 8);
-    return columns % width == 0 ? width : 1;
-  }
-
-  /// `width` elements of `source` from `indices`, in one 16-byte load when
-  /// width > 1.
-  SmallVector<Value> loadElements(Value source, ValueRange indices,
-                                  int64_t width) {
-    if (width == 1)
-      return {load(source, indices)};
-    auto type = VectorType::get({width}, plan.mma.element);
-    Value x = vector::LoadOp::create(b, loc, type, source, indices,
-                                     /*nontemporal=*/false,
-                                     b.getI64IntegerAttr(16));
-    SmallVector<Value> elements;
-    for (int64_t e = 0; e < width; ++e)
-      elements.push_back(extract(x, {e}));
-    return elements;
-  }
-
-  /// rows[r] = source[batch, headIndex, row0 + r] in f32, zero past `limit`.
-  void loadRows(Value source, Value headIndex, Value row0, Value limit) {
-    int64_t width = loadWidth(plan.headDim);
-    int64_t units = plan.headDim / width;
-    forEachElement(plan.chunk * units, [&](Value i) {
-      Value r = div(i, units), d = mul(rem(i, units), width);
-      Value position = add(row0, r);
-      Value inside = less(position, limit);
-      SmallVector<Value> x = loadElements(
-          source, {batch, headIndex, select(inside, position, index(0)), d},
-          width);
-      for (int64_t e = 0; e < width; ++e)
-        store(select(inside, toF32(x[e]), fconst(0.0)), rows, {r, add(d, e)});
-    });
-  }
-
-  /// Starts copying the chunk's value rows, this block's columns; zero past
-  /// Skv and Dv.
-  void startValueLoad(Value row0) {
-    valueLoader->start(index(0), 0,
-                       {v, batch, kvHead, row0, kvLen, column0, plan.valueTile,
-                        plan.valueDim});
-    valueLoader->commit();
-  }
-
   /// Stages the chunk's rows of `source` (and, with `values`, the chunk's
   /// value rows) and computes their features into `dest` (and `decayed`),
   /// once every thread is done with the previous contents.
   void stageFeatures(Value source, Value headIndex, Value row0, Value limit,
                      Value n, Value dest, Value decayed, bool values) {
     barrier();
+    Value slot = index(0);
+    loader->start(slot, 0,
+                  {source, batch, headIndex, row0, limit, Value(),
+                   plan.headDim, plan.headDim});
+    // This block's value columns, zero past Skv and Dv.
     if (values)
-      startValueLoad(row0);
-    loadRows(source, headIndex, row0, limit);
-    if (values)
-      valueLoader->wait();
-    else
-      barrier();
+      loader->start(slot, 1,
+                    {v, batch, kvHead, row0, kvLen, column0, plan.valueTile,
+                     plan.valueDim});
+    loader->commit();
+    loader->wait();
     computeFeatures(dest, decayed, row0, limit, n);
   }
 
@@ -531,7 +488,9 @@ private:
       Value r = div(i, fp), f = rem(i, fp);
       Value inside = both(less(add(row0, r), limit), less(f, plan.features));
       auto element = [&](OpBuilder &eb, Location eloc, Value d) -> Value {
-        return memref::LoadOp::create(eb, eloc, rows, ValueRange{r, d});
+        return convertFloat(
+            eb, eloc, memref::LoadOp::create(eb, eloc, rows, ValueRange{r, d}),
+            f32);
       };
       auto weight = [&](OpBuilder &wb, Location wloc, Value row,
                         Value col) -> Value {
@@ -812,7 +771,7 @@ private:
   Value qLen, kvLen, maxLength, gamma, log2Gamma;
   SmallVector<Value> stateRows;
   std::unique_ptr<SharedMemory> shared;
-  std::unique_ptr<TileLoader> valueLoader;
+  std::unique_ptr<TileLoader> loader;
   Value rows, values, phiQ, phiK, phiKDecayed, stateTile,
       normalizer, stateStaging;
 };
