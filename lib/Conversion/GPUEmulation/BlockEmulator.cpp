@@ -82,8 +82,7 @@ FailureOr<func::FuncOp> BlockEmulator::build(StringRef name) {
   types.push_back(MemRefType::get({ShapedType::kDynamic}, b.getI8Type()));
   types.append(6, b.getIndexType());
   b.setInsertionPointToEnd(module.getBody());
-  auto func =
-      func::FuncOp::create(b, loc, name, b.getFunctionType(types, {}));
+  auto func = func::FuncOp::create(b, loc, name, b.getFunctionType(types, {}));
   func.setPrivate();
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
@@ -180,7 +179,8 @@ void BlockEmulator::mapSharedView(Value view, Value source, Value byteShift,
                                   Location loc) {
   auto base = sharedOffsets.find(source);
   if (base != sharedOffsets.end())
-    sharedOffsets[view] = arith::AddIOp::create(b, loc, base->second, byteShift);
+    sharedOffsets[view] =
+        arith::AddIOp::create(b, loc, base->second, byteShift);
 }
 
 /// Fails unless `recorded` (a lane, or -1/-2) is -1 or `lane`.
@@ -198,16 +198,21 @@ void BlockEmulator::assertNoOtherLane(Value recorded, Value lane, Location loc,
   cf::AssertOp::create(b, loc, ok, message);
 }
 
-Value BlockEmulator::laneId(Value lane, Location loc) {
-  return arith::IndexCastOp::create(b, loc, b.getI32Type(), lane);
+/// Asserts that no lane but `lane` wrote `byte` since the last barrier;
+/// returns the lane's id.
+Value BlockEmulator::checkWriter(Value byte, Value lane, Location loc,
+                                 StringRef what) {
+  Value id = arith::IndexCastOp::create(b, loc, b.getI32Type(), lane);
+  assertNoOtherLane(memref::LoadOp::create(b, loc, writers, byte), id, loc,
+                    what);
+  return id;
 }
 
 void BlockEmulator::recordRead(Value byte, Value lane, Location loc) {
   if (!byte)
     return;
-  Value id = laneId(lane, loc);
-  assertNoOtherLane(memref::LoadOp::create(b, loc, writers, byte), id, loc,
-                    "a thread reads what another thread wrote");
+  Value id =
+      checkWriter(byte, lane, loc, "a thread reads what another thread wrote");
   Value reader = memref::LoadOp::create(b, loc, readers, byte);
   Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
   Value several = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -2);
@@ -223,9 +228,7 @@ void BlockEmulator::recordRead(Value byte, Value lane, Location loc) {
 void BlockEmulator::recordWrite(Value byte, Value lane, Location loc) {
   if (!byte)
     return;
-  Value id = laneId(lane, loc);
-  assertNoOtherLane(memref::LoadOp::create(b, loc, writers, byte), id, loc,
-                    "two threads write the same byte");
+  Value id = checkWriter(byte, lane, loc, "two threads write the same byte");
   assertNoOtherLane(memref::LoadOp::create(b, loc, readers, byte), id, loc,
                     "a thread overwrites what another thread read");
   memref::StoreOp::create(b, loc, id, writers, byte);
@@ -242,12 +245,11 @@ Value BlockEmulator::uniform(Value v, Location loc) {
     Value same = arith::CmpIOp::create(
         b, loc, arith::CmpIPredicate::eq, all,
         vector::BroadcastOp::create(b, loc, all.getType(), first));
-    Value allSame = vector::ReductionOp::create(
-        b, loc, vector::CombiningKind::AND, same);
+    Value allSame =
+        vector::ReductionOp::create(b, loc, vector::CombiningKind::AND, same);
     std::string message;
     llvm::raw_string_ostream os(message);
-    os << "attn-emulate-gpu: control flow diverges across the block at "
-       << loc;
+    os << "attn-emulate-gpu: control flow diverges across the block at " << loc;
     cf::AssertOp::create(b, loc, allSame, message);
   }
   return first;
@@ -408,8 +410,8 @@ LogicalResult BlockEmulator::emulateFor(scf::ForOp op) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
         map.map(op.getInductionVar(),
-                vector::BroadcastOp::create(
-                    b, loc, laneType(iv.getType(), lanes), iv));
+                vector::BroadcastOp::create(b, loc,
+                                            laneType(iv.getType(), lanes), iv));
         map.map(op.getRegionIterArgs(), args);
         result = emulateBlock(*op.getBody());
         SmallVector<Value> yielded;

@@ -1,4 +1,5 @@
-//===- BlockEmulator.h - One thread block in lock step, op hooks -*- C++ -*-===//
+//===- BlockEmulator.h - One thread block in lock step, op hooks -*- C++
+//-*-===//
 //
 // A kernel body is per-thread code. Executing all threads of a block in lock
 // step turns it into vector code: each per-thread value becomes a vector with
@@ -38,7 +39,8 @@ namespace gpu_emulation {
 constexpr int64_t kWarpSize = 32;
 
 /// The static position in a fragment vector of its `i`-th element.
-llvm::SmallVector<int64_t> delinearize(int64_t i, llvm::ArrayRef<int64_t> shape);
+llvm::SmallVector<int64_t> delinearize(int64_t i,
+                                       llvm::ArrayRef<int64_t> shape);
 
 /// The lock-step type of a per-thread type, or null if it has none.
 mlir::Type laneType(mlir::Type type, int64_t lanes);
@@ -46,12 +48,12 @@ mlir::Type laneType(mlir::Type type, int64_t lanes);
 mlir::Value indexConstant(mlir::OpBuilder &b, mlir::Location loc, int64_t v);
 
 /// Builds `for iv in [lo, hi)` carrying `init`.
-llvm::SmallVector<mlir::Value> buildLoop(
-    mlir::OpBuilder &b, mlir::Location loc, mlir::Value lo, mlir::Value hi,
-    mlir::ValueRange init,
-    llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value,
-                                                      mlir::ValueRange)>
-        body);
+llvm::SmallVector<mlir::Value>
+buildLoop(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lo,
+          mlir::Value hi, mlir::ValueRange init,
+          llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value,
+                                                            mlir::ValueRange)>
+              body);
 
 class BlockEmulator;
 
@@ -65,8 +67,7 @@ class EmulationHooks {
 public:
   /// Registers `hook(emulator, op)` for each of `OpTys`; `hook` takes the
   /// op typed (one op) or as an `Operation *`.
-  template <typename... OpTys, typename Hook>
-  void add(Hook hook) {
+  template <typename... OpTys, typename Hook> void add(Hook hook) {
     (addOne<OpTys>(hook), ...);
   }
 
@@ -77,8 +78,7 @@ public:
   }
 
 private:
-  template <typename OpTy, typename Hook>
-  void addOne(Hook hook) {
+  template <typename OpTy, typename Hook> void addOne(Hook hook) {
     [[maybe_unused]] bool inserted =
         hooks
             .try_emplace(OpTy::getOperationName(),
@@ -215,8 +215,7 @@ public:
   mlir::LogicalResult emulateElementwise(mlir::Operation *op);
 
   /// The state of hook family `T` for this kernel, created on first use.
-  template <typename T>
-  T &getState() {
+  template <typename T> T &getState() {
     std::unique_ptr<EmulationState> &state = states[mlir::TypeID::get<T>()];
     if (!state)
       state = std::make_unique<T>();
@@ -228,7 +227,8 @@ private:
   void setUpRaceDetection(mlir::Location loc);
   void assertNoOtherLane(mlir::Value recorded, mlir::Value lane,
                          mlir::Location loc, llvm::StringRef what);
-  mlir::Value laneId(mlir::Value lane, mlir::Location loc);
+  mlir::Value checkWriter(mlir::Value byte, mlir::Value lane,
+                          mlir::Location loc, llvm::StringRef what);
   mlir::LogicalResult emulateFor(mlir::scf::ForOp op);
   mlir::LogicalResult emulateIf(mlir::scf::IfOp op);
 

@@ -35,8 +35,9 @@ static LogicalResult emulateConstant(BlockEmulator &e, arith::ConstantOp op) {
     return success();
   }
   auto typed = cast<TypedAttr>(op.getValue());
-  e.mapLanes(op.getResult(), arith::ConstantOp::create(
-                                 b, loc, DenseElementsAttr::get(vector, typed)));
+  e.mapLanes(
+      op.getResult(),
+      arith::ConstantOp::create(b, loc, DenseElementsAttr::get(vector, typed)));
   return success();
 }
 
@@ -59,23 +60,21 @@ void registerArithHooks(EmulationHooks &hooks) {
         if (!insert.getDynamicPosition().empty())
           return insert.emitOpError("attn-emulate-gpu: only static positions");
         e.mapLanes(insert.getResult(),
-                   vector::InsertOp::create(
-                       e.getBuilder(), insert.getLoc(),
-                       e.lanesOf(insert.getValueToStore()),
-                       e.lanesOf(insert.getDest()),
-                       insert.getStaticPosition()));
+                   vector::InsertOp::create(e.getBuilder(), insert.getLoc(),
+                                            e.lanesOf(insert.getValueToStore()),
+                                            e.lanesOf(insert.getDest()),
+                                            insert.getStaticPosition()));
         return success();
       });
 
-  hooks.add<vector::BroadcastOp>(
-      [](BlockEmulator &e, vector::BroadcastOp op) -> LogicalResult {
-        e.mapLanes(op.getResult(),
-                   vector::BroadcastOp::create(
-                       e.getBuilder(), op.getLoc(),
-                       laneType(op.getType(), e.getLanes()),
-                       e.lanesOf(op.getSource())));
-        return success();
-      });
+  hooks.add<vector::BroadcastOp>([](BlockEmulator &e,
+                                    vector::BroadcastOp op) -> LogicalResult {
+    e.mapLanes(op.getResult(),
+               vector::BroadcastOp::create(e.getBuilder(), op.getLoc(),
+                                           laneType(op.getType(), e.getLanes()),
+                                           e.lanesOf(op.getSource())));
+    return success();
+  });
 
   hooks.add<vector::FromElementsOp>(
       [](BlockEmulator &e, vector::FromElementsOp op) -> LogicalResult {
@@ -83,24 +82,23 @@ void registerArithHooks(EmulationHooks &hooks) {
         VectorType type = op.getType();
         Value all = e.zeros(laneType(type, e.getLanes()), loc);
         for (auto [i, element] : llvm::enumerate(op.getElements()))
-          all = vector::InsertOp::create(e.getBuilder(), loc,
-                                         e.lanesOf(element), all,
-                                         delinearize(i, type.getShape()));
+          all =
+              vector::InsertOp::create(e.getBuilder(), loc, e.lanesOf(element),
+                                       all, delinearize(i, type.getShape()));
         e.mapLanes(op.getResult(), all);
         return success();
       });
 
   // Lanes are the innermost dimension: shuffling the leading one is the
   // same in lock step.
-  hooks.add<vector::ShuffleOp>(
-      [](BlockEmulator &e, vector::ShuffleOp shuffle) -> LogicalResult {
-        e.mapLanes(shuffle.getResult(),
-                   vector::ShuffleOp::create(
-                       e.getBuilder(), shuffle.getLoc(),
-                       e.lanesOf(shuffle.getV1()), e.lanesOf(shuffle.getV2()),
-                       shuffle.getMask()));
-        return success();
-      });
+  hooks.add<vector::ShuffleOp>([](BlockEmulator &e,
+                                  vector::ShuffleOp shuffle) -> LogicalResult {
+    e.mapLanes(shuffle.getResult(),
+               vector::ShuffleOp::create(
+                   e.getBuilder(), shuffle.getLoc(), e.lanesOf(shuffle.getV1()),
+                   e.lanesOf(shuffle.getV2()), shuffle.getMask()));
+    return success();
+  });
 }
 
 } // namespace gpu_emulation

@@ -54,8 +54,7 @@ static LogicalResult emulateAsyncCopy(BlockEmulator &e,
       }
       SmallVector<Value> at = dst;
       at.back() = arith::AddIOp::create(b, loc, at.back(), e.index(i));
-      e.recordWrite(e.sharedByte(e.lanesOf(copy.getDst()), at, loc), lane,
-                    loc);
+      e.recordWrite(e.sharedByte(e.lanesOf(copy.getDst()), at, loc), lane, loc);
       memref::StoreOp::create(b, loc, ifInside.getResult(0),
                               e.lanesOf(copy.getDst()), at);
     }

@@ -48,8 +48,7 @@ FailureOr<int64_t> requireConstant(Operation *op, Value v, StringRef what) {
   return *c;
 }
 
-struct AttnEmulateGPUPass
-    : attn::impl::AttnEmulateGPUBase<AttnEmulateGPUPass> {
+struct AttnEmulateGPUPass : attn::impl::AttnEmulateGPUBase<AttnEmulateGPUPass> {
   using Base::Base;
 
   /// The emulated device: its multiprocessor count is the option, and a
@@ -99,10 +98,10 @@ struct AttnEmulateGPUPass
       }
       func::FuncOp &block = emulations[{kernel, *lanes}];
       if (!block) {
-        std::string name = (kernel->getParentOfType<gpu::GPUModuleOp>()
-                                .getName() +
-                            "__" + kernel.getName() + "__block")
-                               .str();
+        std::string name =
+            (kernel->getParentOfType<gpu::GPUModuleOp>().getName() + "__" +
+             kernel.getName() + "__block")
+                .str();
         FailureOr<func::FuncOp> built =
             BlockEmulator(module, kernel, *lanes, hooks).build(name);
         if (failed(built))

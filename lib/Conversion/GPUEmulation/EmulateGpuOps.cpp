@@ -33,9 +33,9 @@ static LogicalResult emulateShuffle(BlockEmulator &e, gpu::ShuffleOp shuffle) {
   for (int64_t i = 0; i < e.getLanes(); ++i)
     permutation.push_back(i ^ *offset);
   Value all = e.lanesOf(shuffle.getValue());
-  e.mapLanes(shuffle.getShuffleResult(),
-             vector::ShuffleOp::create(e.getBuilder(), loc, all, all,
-                                       permutation));
+  e.mapLanes(
+      shuffle.getShuffleResult(),
+      vector::ShuffleOp::create(e.getBuilder(), loc, all, all, permutation));
   e.mapLanes(shuffle.getValid(),
              e.constantLanes(e.getBuilder().getI1Type(), loc,
                              [](int64_t) { return 1; }));
@@ -46,11 +46,10 @@ void registerGpuHooks(EmulationHooks &hooks) {
   hooks.add<gpu::ThreadIdOp>([](BlockEmulator &e, gpu::ThreadIdOp t) {
     Type index = e.getBuilder().getIndexType();
     bool x = t.getDimension() == gpu::Dimension::x;
-    e.mapLanes(t.getResult(),
-               x ? e.constantLanes(index, t.getLoc(),
-                                   [](int64_t i) { return i; })
-                 : e.constantLanes(index, t.getLoc(),
-                                   [](int64_t) { return 0; }));
+    e.mapLanes(
+        t.getResult(),
+        x ? e.constantLanes(index, t.getLoc(), [](int64_t i) { return i; })
+          : e.constantLanes(index, t.getLoc(), [](int64_t) { return 0; }));
     return success();
   });
   hooks.add<gpu::LaneIdOp>([](BlockEmulator &e, gpu::LaneIdOp l) {

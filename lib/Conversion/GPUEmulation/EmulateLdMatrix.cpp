@@ -66,10 +66,10 @@ static LogicalResult emulateLdMatrix(BlockEmulator &e, nvgpu::LdMatrixOp ld) {
       }
     return elements;
   });
-  e.mapLanes(ld.getRes(),
-             vector::ShapeCastOp::create(
-                 b, loc, cast<VectorType>(laneType(type, e.getLanes())),
-                 gathered));
+  e.mapLanes(
+      ld.getRes(),
+      vector::ShapeCastOp::create(
+          b, loc, cast<VectorType>(laneType(type, e.getLanes())), gathered));
   return success();
 }
 

@@ -115,24 +115,23 @@ void registerMemoryHooks(EmulationHooks &hooks) {
   hooks.add<memref::ViewOp>(emulateView);
   hooks.add<memref::DimOp>([](BlockEmulator &e, memref::DimOp dim) {
     Location loc = dim.getLoc();
-    Value size = memref::DimOp::create(e.getBuilder(), loc,
-                                       e.lanesOf(dim.getSource()),
-                                       e.uniform(dim.getIndex(), loc));
+    Value size =
+        memref::DimOp::create(e.getBuilder(), loc, e.lanesOf(dim.getSource()),
+                              e.uniform(dim.getIndex(), loc));
     e.mapLanes(dim.getResult(), e.broadcast(size, loc));
     return success();
   });
   hooks.add<memref::GetGlobalOp>(emulateGetGlobal);
   hooks.add<memref::LoadOp>([](BlockEmulator &e, memref::LoadOp load) {
     Location loc = load.getLoc();
-    e.mapLanes(load.getResult(),
-               e.gatherLanes(loc, load.getType(), [&](Value lane) {
-                 Value memref = e.lanesOf(load.getMemRef());
-                 SmallVector<Value> at =
-                     e.laneIndices(load.getIndices(), lane, loc);
-                 e.recordRead(e.sharedByte(memref, at, loc), lane, loc);
-                 return SmallVector<Value>{
-                     memref::LoadOp::create(e.getBuilder(), loc, memref, at)};
-               }));
+    e.mapLanes(
+        load.getResult(), e.gatherLanes(loc, load.getType(), [&](Value lane) {
+          Value memref = e.lanesOf(load.getMemRef());
+          SmallVector<Value> at = e.laneIndices(load.getIndices(), lane, loc);
+          e.recordRead(e.sharedByte(memref, at, loc), lane, loc);
+          return SmallVector<Value>{
+              memref::LoadOp::create(e.getBuilder(), loc, memref, at)};
+        }));
     return success();
   });
   hooks.add<memref::StoreOp>([](BlockEmulator &e, memref::StoreOp store) {
