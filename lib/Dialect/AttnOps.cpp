@@ -612,3 +612,186 @@ SmallVector<DimName> LinearAttentionOp::getResultDimNames(unsigned index) {
     return {{"B"}, {"Hq"}, {"F"}, {"Dv"}};
   return {{"B"}, {"Hq"}, {"F"}};
 }
+
+//===----------------------------------------------------------------------===//
+// MergeOp
+//===----------------------------------------------------------------------===//
+
+bool MergeOp::isSplit() {
+  return getOParts().size() == 1 &&
+         cast<RankedTensorType>(getOParts()[0].getType()).getRank() == 5;
+}
+
+FloatType MergeOp::getComputeType() {
+  return cast<FloatType>(
+      cast<RankedTensorType>(getLseParts()[0].getType()).getElementType());
+}
+
+namespace {
+/// The dimensions of a merge's partials, `[N,] B, H, S, Dv`, with the first
+/// static size seen for each and where it came from.
+struct MergedDims {
+  SmallVector<StringRef> names;
+  SmallVector<int64_t> sizes;
+  SmallVector<std::string> sources;
+};
+
+/// `'o' partial #i` (list form) or `'o'` (split form).
+std::string partialName(StringRef what, unsigned index, bool split) {
+  if (split)
+    return ("'" + what + "'").str();
+  return ("'" + what + "' partial #" + Twine(index)).str();
+}
+} // namespace
+
+LogicalResult MergeOp::verify() {
+  OperandRange oParts = getOParts(), lseParts = getLseParts();
+  if (oParts.empty())
+    return emitOpError() << "needs at least one partial result: pass "
+                            "o(...) and lse(...)";
+  if (oParts.size() != lseParts.size())
+    return emitOpError() << "takes one 'lse' per 'o' partial, got "
+                         << oParts.size() << " 'o' and " << lseParts.size()
+                         << " 'lse'";
+  bool split = isSplit();
+  bool anyRank5 = llvm::any_of(oParts, [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getRank() == 5;
+  });
+  if (anyRank5 && !split)
+    return emitOpError()
+           << "the split form takes one 'o' [N, B, H, S, Dv] and one 'lse' "
+              "[N, B, H, S]; pass a list of partials as rank-4 'o' [B, H, "
+              "S, Dv] and rank-3 'lse' [B, H, S] instead";
+  unsigned lead = split ? 1 : 0;
+  StringRef oLayout = split ? "[N, B, H, S, Dv]" : "[B, H, S, Dv]";
+  StringRef lseLayout = split ? "[N, B, H, S]" : "[B, H, S]";
+
+  MergedDims dims;
+  if (split)
+    dims.names.push_back("N");
+  dims.names.append({"B", "H", "S", "Dv"});
+  dims.sizes.assign(dims.names.size(), ShapedType::kDynamic);
+  dims.sources.resize(dims.names.size());
+  // Records the sizes of `type` (whose dimensions are the first ones of
+  // `dims`) and checks them against those seen before.
+  auto mergeDims = [&](RankedTensorType type,
+                       const std::string &name) -> LogicalResult {
+    for (auto [d, size] : llvm::enumerate(type.getShape())) {
+      if (ShapedType::isDynamic(size))
+        continue;
+      if (ShapedType::isDynamic(dims.sizes[d])) {
+        dims.sizes[d] = size;
+        dims.sources[d] = name;
+        continue;
+      }
+      if (dims.sizes[d] != size)
+        return emitOpError()
+               << "dimension " << dims.names[d] << " of " << dims.sources[d]
+               << " (" << dims.sizes[d] << ") and " << name << " (" << size
+               << ") must be equal";
+    }
+    return success();
+  };
+
+  Type oElementType =
+      cast<RankedTensorType>(oParts[0].getType()).getElementType();
+  for (auto [i, oValue, lseValue] : llvm::enumerate(oParts, lseParts)) {
+    auto o = cast<RankedTensorType>(oValue.getType());
+    auto lse = cast<RankedTensorType>(lseValue.getType());
+    std::string oName = partialName("o", i, split);
+    std::string lseName = partialName("lse", i, split);
+    if (o.getRank() != 4 + lead)
+      return emitOpError() << oName << " must be a rank-" << 4 + lead
+                           << " tensor " << oLayout << ", got " << o;
+    if (lse.getRank() != 3 + lead)
+      return emitOpError() << lseName << " must be a rank-" << 3 + lead
+                           << " tensor " << lseLayout << ", got " << lse;
+    if (!isSupportedElementType(o.getElementType()))
+      return emitOpError() << "unsupported element type " << o.getElementType()
+                           << " of " << oName
+                           << "; use f16, bf16 or f32 (f64 for references)";
+    if (o.getElementType() != oElementType)
+      return emitOpError() << "'o' partials must have one element type, got "
+                           << oElementType << " and " << o.getElementType()
+                           << " (" << oName << ")";
+    FloatType accumulation = computeTypeOf(o);
+    if (lse.getElementType() != accumulation)
+      return emitOpError() << lseName << " must hold " << accumulation
+                           << " (the accumulation type of " << oElementType
+                           << " partials), got " << lse.getElementType();
+    if (o.isDynamicDim(lead + 1) || o.isDynamicDim(lead + 3))
+      return emitOpError() << "the head count H and value dimension Dv of "
+                           << oName << " must be static, got shape "
+                           << shapeString(o.getShape()) << " for " << oLayout;
+    if (failed(mergeDims(o, oName)) || failed(mergeDims(lse, lseName)))
+      return failure();
+  }
+
+  ArrayRef<int64_t> resultShape = ArrayRef(dims.sizes).drop_front(lead);
+  auto oResult = cast<RankedTensorType>(getO().getType());
+  if (!isSupportedElementType(oResult.getElementType()))
+    return emitOpError() << "unsupported element type "
+                         << oResult.getElementType()
+                         << " of result 'o'; use f16, bf16, f32 or f64";
+  if (failed(checkType(
+          *this, getO(), "result", "o",
+          RankedTensorType::get(resultShape, oResult.getElementType()),
+          "[B, H, S, Dv] of the partials")))
+    return failure();
+  if (Value lse = getLse();
+      lse && failed(checkType(*this, lse, "result", "lse",
+                              RankedTensorType::get(resultShape.take_front(3),
+                                                    getComputeType()),
+                              "[B, H, S] in the type of the 'lse' partials")))
+    return failure();
+  return success();
+}
+
+LogicalResult MergeOp::reifyResultShapes(OpBuilder &builder,
+                                         ReifiedRankedShapedTypeDims &reified) {
+  Location loc = getLoc();
+  unsigned lead = isSplit() ? 1 : 0;
+  Value o = getOParts()[0];
+  auto size = [&](unsigned d) {
+    int64_t result = getO().getType().getDimSize(d);
+    if (!ShapedType::isDynamic(result))
+      return OpFoldResult(builder.getIndexAttr(result));
+    return tensor::getMixedSize(builder, loc, o, d + lead);
+  };
+  SmallVector<OpFoldResult> oDims = {size(0), size(1), size(2), size(3)};
+  reified.push_back(oDims);
+  if (getLse())
+    reified.push_back(SmallVector<OpFoldResult>(ArrayRef(oDims).take_front(3)));
+  return success();
+}
+
+StringRef MergeOp::getOperandRole(unsigned index) {
+  if (isSplit())
+    return index == 0 ? "o_parts" : "lse_parts";
+  // Partial i's operands are named o_i and lse_i; the names live in the
+  // context, as StringAttrs.
+  unsigned numParts = getOParts().size();
+  bool isO = index < numParts;
+  std::string name = (isO ? "o_" : "lse_") + std::to_string(index % numParts);
+  return StringAttr::get(getContext(), name).getValue();
+}
+
+StringRef MergeOp::getResultRole(unsigned index) {
+  return index == 0 ? "o" : "lse";
+}
+
+SmallVector<DimName> MergeOp::getOperandDimNames(unsigned index) {
+  SmallVector<DimName> names;
+  if (isSplit())
+    names.push_back({"N"});
+  names.append({{"B"}, {"H"}, {"S"}});
+  if (index < getOParts().size())
+    names.push_back({"Dv"});
+  return names;
+}
+
+SmallVector<DimName> MergeOp::getResultDimNames(unsigned index) {
+  if (index == 0)
+    return {{"B"}, {"H"}, {"S"}, {"Dv"}};
+  return {{"B"}, {"H"}, {"S"}};
+}

