@@ -38,13 +38,36 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+/// Affine maps over the loops of linalg ops and constants of the compute
+/// type, for the builders below.
+class LinalgBuilderBase {
+protected:
+  LinalgBuilderBase(MLIRContext *ctx, FloatType computeType)
+      : ctx(ctx), computeType(computeType) {}
+
+  AffineExpr dim(unsigned i) { return getAffineDimExpr(i, ctx); }
+  AffineMap map(unsigned numDims, ArrayRef<AffineExpr> results) {
+    return AffineMap::get(numDims, 0, results, ctx);
+  }
+  AffineMap identity(unsigned rank) {
+    return AffineMap::getMultiDimIdentityMap(rank, ctx);
+  }
+  Value constant(OpBuilder &nb, Location nloc, double value) {
+    return arith::ConstantOp::create(nb, nloc,
+                                     FloatAttr::get(computeType, value));
+  }
+
+  MLIRContext *ctx;
+  FloatType computeType;
+};
+
 /// Builds the linalg ops of one attention op. Loop dimensions are named
 /// b, h, i (query), j (key), d (head dim) and e (value dim).
-class ReferenceBuilder {
+class ReferenceBuilder : LinalgBuilderBase {
 public:
   ReferenceBuilder(PatternRewriter &rewriter, AttentionOp op)
-      : b(rewriter), op(op), loc(op.getLoc()), ctx(op.getContext()),
-        computeType(op.getComputeType()), aux(op),
+      : LinalgBuilderBase(op.getContext(), op.getComputeType()), b(rewriter),
+        op(op), loc(op.getLoc()), aux(op),
         normalization(op.getNormalizationOrDefault()) {
     auto qType = op.getQ().getType();
     groupSize = qType.getDimSize(1) / op.getK().getType().getDimSize(1);
@@ -81,17 +104,6 @@ public:
   }
 
 private:
-  AffineExpr dim(unsigned i) { return getAffineDimExpr(i, ctx); }
-  AffineMap map(unsigned numDims, ArrayRef<AffineExpr> results) {
-    return AffineMap::get(numDims, 0, results, ctx);
-  }
-  AffineMap identity(unsigned rank) {
-    return AffineMap::getMultiDimIdentityMap(rank, ctx);
-  }
-  Value constant(OpBuilder &nb, Location nloc, double value) {
-    return arith::ConstantOp::create(nb, nloc,
-                                     FloatAttr::get(computeType, value));
-  }
 
   /// s[b,h,i,j] = sum_d q[b,h,i,d] * k[b,h/G,j,d]; loops (b,h,i,j,d).
   Value dotProducts() {
@@ -189,8 +201,6 @@ private:
   PatternRewriter &b;
   AttentionOp op;
   Location loc;
-  MLIRContext *ctx;
-  FloatType computeType;
   OperandAuxReader aux;
   NormalizationAttrInterface normalization;
   int64_t groupSize;
@@ -256,12 +266,11 @@ struct DecomposeLinearAttention : OpRewritePattern<LinearAttentionOp> {
 /// once per row, so each o partial is read once and no exponential is
 /// repeated along Dv. The split form reduces over its leading axis, the
 /// list form combines its operands elementwise.
-class MergeBuilder {
+class MergeBuilder : LinalgBuilderBase {
 public:
   MergeBuilder(PatternRewriter &rewriter, MergeOp op)
-      : b(rewriter), op(op), loc(op.getLoc()), ctx(op.getContext()),
-        computeType(op.getComputeType()),
-        outType(op.getO().getType().getElementType()) {
+      : LinalgBuilderBase(op.getContext(), op.getComputeType()), b(rewriter),
+        op(op), loc(op.getLoc()), outType(op.getO().getType().getElementType()) {
     ReifiedRankedShapedTypeDims reified;
     (void)op.reifyResultShapes(b, reified);
     oSizes = reified.front();
@@ -278,17 +287,6 @@ public:
   }
 
 private:
-  AffineExpr dim(unsigned i) { return getAffineDimExpr(i, ctx); }
-  AffineMap map(unsigned numDims, ArrayRef<AffineExpr> results) {
-    return AffineMap::get(numDims, 0, results, ctx);
-  }
-  AffineMap identity(unsigned rank) {
-    return AffineMap::getMultiDimIdentityMap(rank, ctx);
-  }
-  Value constant(OpBuilder &nb, Location nloc, double value) {
-    return arith::ConstantOp::create(nb, nloc,
-                                     FloatAttr::get(computeType, value));
-  }
   Value isEmpty(OpBuilder &nb, Location nloc, Value x) {
     return arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OEQ, x,
                                  constant(nb, nloc, -kInf));
@@ -402,8 +400,6 @@ private:
   PatternRewriter &b;
   MergeOp op;
   Location loc;
-  MLIRContext *ctx;
-  FloatType computeType;
   Type outType;
   SmallVector<OpFoldResult> oSizes, rowSizes;
 };

@@ -140,6 +140,15 @@ void referenceMerge(const HostTensor &o, const HostTensor &lse, int64_t parts,
   }
 }
 
+/// A merge's inputs: the o partials, then the lse ones.
+std::vector<runtime::TensorRef> mergeInputs(std::vector<HostTensor> &oParts,
+                                            std::vector<HostTensor> &lseParts) {
+  std::vector<runtime::TensorRef> inputs;
+  for (HostTensor &t : llvm::concat<HostTensor>(oParts, lseParts))
+    inputs.push_back(t.ref());
+  return inputs;
+}
+
 class MergeNumerics : public testing::TestWithParam<MergeCase> {};
 
 TEST_P(MergeNumerics, MatchesFloat64Merge) {
@@ -181,11 +190,7 @@ TEST_P(MergeNumerics, MatchesFloat64Merge) {
       lseParts.push_back(partialOf(lse, n));
     }
   }
-  std::vector<runtime::TensorRef> inputs;
-  for (HostTensor &t : oParts)
-    inputs.push_back(t.ref());
-  for (HostTensor &t : lseParts)
-    inputs.push_back(t.ref());
+  std::vector<runtime::TensorRef> inputs = mergeInputs(oParts, lseParts);
   HostTensor outO(c.outType, {c.batch, c.heads, c.len, c.valueDim});
   HostTensor outLse(accumulationType(c.partType), {c.batch, c.heads, c.len});
   std::vector<runtime::TensorRef> outputs = {outO.ref()};
@@ -327,11 +332,7 @@ TEST_P(SplitKeysNumerics, MergedRangesMatchAttentionOverAllKeys) {
                                   {os.back().ref(), lses.back().ref()});
     ASSERT_FALSE(bool(error)) << llvm::toString(std::move(error));
   }
-  std::vector<runtime::TensorRef> inputs;
-  for (HostTensor &t : os)
-    inputs.push_back(t.ref());
-  for (HostTensor &t : lses)
-    inputs.push_back(t.ref());
+  std::vector<runtime::TensorRef> inputs = mergeInputs(os, lses);
   HostTensor o(c.dtype, {c.batch, c.qHeads, c.qLen, c.valueDim});
   HostTensor lse(acc, {c.batch, c.qHeads, c.qLen});
   llvm::Error error = (*mergeKernel)->run(inputs, {o.ref(), lse.ref()});
