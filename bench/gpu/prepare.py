@@ -6,7 +6,10 @@
   * .device/bench_linear: causal linear attention (bf16, B=1, H=16,
     D=Dv=64, S from 1024 to 65536) that bench/gpu/bench_linear.py times
     against a PyTorch implementation of the same chunked algorithm and
-    softmax attention.
+    softmax attention;
+  * .device/bench_decode: decoding (bf16, B=8, Hq=32, Hkv=8, D=128, Sq=1,
+    Skv from 1024 to 65536, split-KV) that bench/gpu/bench_decode.py times
+    against SDPA and FlexAttention's decoding path.
 
   bench/gpu/prepare.py [--build build] [--out .device] [--chip sm_90]
 """
@@ -41,6 +44,20 @@ LINEAR = {
                      "decay(%gamma : tensor<{H}xf32>) normalization(none)",
                      ", %gamma: tensor<{H}xf32>"),
 }
+
+
+# Decoding: one new token per sequence against a KV cache (GQA 4:1).
+DECODE_B, DECODE_HQ, DECODE_HKV, DECODE_D = 8, 32, 8, 128
+DECODE_LENGTHS = (1024, 2048, 4096, 8192, 16384, 32768, 65536)
+
+
+def decode_spec(s):
+    q = f"tensor<{DECODE_B}x{DECODE_HQ}x1x{DECODE_D}xbf16>"
+    kv = f"tensor<{DECODE_B}x{DECODE_HKV}x{s}x{DECODE_D}xbf16>"
+    return (f"func.func @bench(%q: {q}, %k: {kv}, %v: {kv}) -> {q} {{\n"
+            f"  %o = attn.attention %q, %k, %v mask(#attn.causal<align = bottom_right>)\n"
+            f"      : {q}, {kv}, {kv} -> {q}\n"
+            f"  return %o : {q}\n}}\n")
 
 
 def linear_spec(feature_map, clauses, extra, s):
@@ -118,6 +135,19 @@ def main():
                           "manifest": f"{case}.json", "ptxas": usage})
     (out / "cases.json").write_text(json.dumps(cases, indent=1))
     print(f"prepared {len(cases)} linear attention kernels in {out}")
+
+    out = fresh(args.out / "bench_decode")
+    cases = []
+    for s in DECODE_LENGTHS:
+        case = f"decode.s{s}"
+        usage = compile_case(args, out, case, decode_spec(s))
+        manifest = json.loads((out / f"{case}.json").read_text())
+        kernels = [k["symbol"] for k in manifest["kernels"]]
+        cases.append({"name": "decode", "s": s, "image": f"{case}.cubin",
+                      "manifest": f"{case}.json", "kernels": kernels,
+                      "ptxas": usage})
+    (out / "cases.json").write_text(json.dumps(cases, indent=1))
+    print(f"prepared {len(cases)} decoding kernels in {out}")
 
 
 if __name__ == "__main__":

@@ -353,7 +353,8 @@ class Attn_NormalizationAttr<string name, string mnemonic,
         DeclareAttrInterfaceMethods<Attn_NormalizationAttrInterface,
                                     overridden>]>;
 
-def Attn_SoftmaxAttr : Attn_NormalizationAttr<"Softmax", "softmax"> {
+def Attn_SoftmaxAttr : Attn_NormalizationAttr<"Softmax", "softmax",
+                                              ["buildBase2Weight"]> {
   let summary = "Softmax over each row (the default)";
   let parameters = (ins);
 }

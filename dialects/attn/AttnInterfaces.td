@@ -148,6 +148,25 @@ def Attn_NormalizationAttrInterface
     >,
     InterfaceMethod<
       /*desc=*/[{
+        Row-normalizing kinds: the weight of the score `score * scale`
+        (`score` raw, f32) in the base-2 form the GPU kernels use, with
+        `negMaxLog2e` = -(row maximum) * log2(e), or 0 while the row has no
+        allowed key (so that a -inf score gives 0 without a select per
+        score). Softmax builds `exp2(fma(score, scale * log2(e),
+        negMaxLog2e))`: one FMA and the hardware ex2 per score, the scale
+        folded in. A null value means the kind has no such form (use
+        `buildWeight`).
+      }],
+      /*retTy=*/"::mlir::Value",
+      /*methodName=*/"buildBase2Weight",
+      /*args=*/(ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+                    "::mlir::Value":$score, "double":$scale,
+                    "::mlir::Value":$negMaxLog2e),
+      /*methodBody=*/"",
+      /*defaultImplementation=*/"return ::mlir::Value();"
+    >,
+    InterfaceMethod<
+      /*desc=*/[{
         A factor applied to every output element (a float of `type`), or a
         null value when there is none. `kvLen` is Skv as an index.
       }],

@@ -309,6 +309,46 @@ def Attn_MergeOp : Attn_Op<"merge", [
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Host-side ops of GPU launch plans
+//===----------------------------------------------------------------------===//
+
+def Attn_MultiprocessorCountOp : Attn_Op<"multiprocessor_count", [Pure]> {
+  let summary = "The number of multiprocessors of the device a plan runs on";
+  let description = [{
+    A host-side value of GPU launch plans (built by `attn-to-gpu`): the
+    streaming multiprocessor count of the device the kernels are launched
+    on, known only at run time. The manifest writes it as the dimension
+    `multiprocessors`, which the runtime binds from the driver;
+    `attn-emulate-gpu` replaces it by its `multiprocessors` option.
+
+    ```mlir
+    %sms = attn.multiprocessor_count : index
+    ```
+  }];
+  let results = (outs Index:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+}
+
+def Attn_LaunchChoiceOp : Attn_Op<"launch_choice", [Pure,
+    AllTypesMatch<["value", "result"]>]> {
+  let summary = "A named run-time choice of a GPU launch plan";
+  let description = [{
+    Names a host-side value that a launch plan chooses at run time from the
+    shapes and the device (e.g. the number of key splits of split-KV
+    decoding); the result is `value`. The manifest lists each choice with
+    its formula under `choices`, and the formulas of grids and workspaces
+    refer to it by name.
+
+    ```mlir
+    %splits = attn.launch_choice "kv_splits" %n : index
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Index:$value);
+  let results = (outs Index:$result);
+  let assemblyFormat = "$name $value attr-dict `:` type($result)";
+}
+
 def Attn_YieldOp : Attn_Op<"yield", [
     Pure, Terminator, ReturnLike, HasParent<"AttentionOp">]> {
   let summary = "Yields the value of an attn region";

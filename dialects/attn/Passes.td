@@ -231,7 +231,12 @@ def AttnToGPU : Pass<"attn-to-gpu", "::mlir::ModuleOp"> {
     Option<"warps", "warps", "int64_t", "4",
            "Warps per block; each owns 16 query rows">,
     Option<"tileKv", "tile-kv", "int64_t", "64",
-           "Keys per shared-memory tile (a multiple of 16)">
+           "Keys per shared-memory tile (a multiple of 16)">,
+    Option<"chip", "chip", "std::string", "\"sm_90\"",
+           "The NVIDIA chip the kernels are for (sm_80, sm_90, sm_90a, ...)">,
+    Option<"splitKv", "split-kv", "std::string", "\"auto\"",
+           "Split-KV decoding of attn.attention: auto (when the query tiles "
+           "cannot fill the GPU: one static query tile), always, never">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
@@ -303,6 +308,11 @@ def AttnEmulateGPU : Pass<"attn-emulate-gpu", "::mlir::ModuleOp"> {
     It lets the CPU test suite run the exact kernel IR the GPU runs, up to
     the NVVM lowering.
   }];
+  let options = [
+    Option<"multiprocessors", "multiprocessors", "int64_t", "132",
+           "The multiprocessor count that attn.multiprocessor_count stands "
+           "for (launch plans choose, e.g., their key splits from it)">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::cf::ControlFlowDialect",
     "::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",

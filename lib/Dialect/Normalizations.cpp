@@ -32,6 +32,17 @@ Value SoftmaxAttr::buildWeight(OpBuilder &b, Location loc, Value score,
                                  floatConstant(b, loc, type, 0.0), weight);
 }
 
+Value SoftmaxAttr::buildBase2Weight(OpBuilder &b, Location loc, Value score,
+                                    double scale, Value negMaxLog2e) const {
+  constexpr double kLog2E = 1.4426950408889634;
+  Type type = score.getType();
+  return math::Exp2Op::create(
+      b, loc,
+      math::FmaOp::create(b, loc, score,
+                          floatConstant(b, loc, type, scale * kLog2E),
+                          negMaxLog2e));
+}
+
 //===----------------------------------------------------------------------===//
 // SigmoidAttr: 1 / (1 + exp(-(s + bias)))
 //===----------------------------------------------------------------------===//

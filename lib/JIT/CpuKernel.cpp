@@ -95,6 +95,8 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
   } else if (options.emulateGpu) {
     GpuPipelineOptions gpu;
     gpu.warps = options.warps;
+    gpu.splitKv = options.splitKv;
+    gpu.multiprocessors = options.multiprocessors;
     gpu.tileKv = options.tileKv;
     buildGpuEmulationPipeline(pm, gpu);
   } else {

@@ -156,7 +156,7 @@ readCacheEntry(llvm::StringRef base) {
   }
   if (manifest->specHash.empty() || (*image)->getBufferSize() == 0 ||
       manifest->compiler != compilerVersion() ||
-      manifest->kernel.empty())
+      manifest->kernels.empty())
     return std::nullopt;
   return std::make_pair((*image)->getBuffer().str(), std::move(*manifest));
 }

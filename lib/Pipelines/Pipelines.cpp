@@ -139,6 +139,8 @@ void buildGpuKernelsPipeline(OpPassManager &pm,
   AttnToGPUOptions kernel;
   kernel.warps = options.warps;
   kernel.tileKv = options.tileKv;
+  kernel.chip = options.chip;
+  kernel.splitKv = options.splitKv;
   pm.addPass(createAttnToGPU(kernel));
   buildBufferizePipeline(pm);
 }
@@ -182,7 +184,9 @@ void buildLowerToNVVMPipeline(OpPassManager &pm,
 void buildGpuEmulationPipeline(OpPassManager &pm,
                                const GpuPipelineOptions &options) {
   buildGpuKernelsPipeline(pm, options);
-  pm.addPass(createAttnEmulateGPU());
+  AttnEmulateGPUOptions emulation;
+  emulation.multiprocessors = options.multiprocessors;
+  pm.addPass(createAttnEmulateGPU(emulation));
   buildHostLLVMPipeline(pm, /*parallel=*/false);
 }
 

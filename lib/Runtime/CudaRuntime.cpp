@@ -28,6 +28,7 @@ using CUfunction = void *;
 using CUstream = void *;
 constexpr int kAttrComputeCapabilityMajor = 75;
 constexpr int kAttrComputeCapabilityMinor = 76;
+constexpr int kAttrMultiprocessorCount = 16;
 constexpr int kAttrMaxSharedMemoryPerBlockOptin = 97;
 constexpr int kFuncAttrMaxDynamicSharedSizeBytes = 8;
 
@@ -51,6 +52,8 @@ struct Driver {
                              void **, void **);
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
   CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream);
+  CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
   CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
@@ -129,6 +132,9 @@ llvm::Expected<const Driver &> driver() {
     resolve(lib, d->cuLaunchKernel, "cuLaunchKernel", missing);
     resolve(lib, d->cuMemAlloc, "cuMemAlloc_v2", missing);
     resolve(lib, d->cuMemFree, "cuMemFree_v2", missing);
+    // Stream-ordered allocation (CUDA 11.2): the workspaces of a plan.
+    resolve(lib, d->cuMemAllocAsync, "cuMemAllocAsync", missing);
+    resolve(lib, d->cuMemFreeAsync, "cuMemFreeAsync", missing);
     resolve(lib, d->cuMemcpyHtoD, "cuMemcpyHtoD_v2", missing);
     resolve(lib, d->cuMemcpyDtoH, "cuMemcpyDtoH_v2", missing);
     resolve(lib, d->cuMemsetD8, "cuMemsetD8_v2", missing);
@@ -192,7 +198,7 @@ llvm::Expected<CudaDevice> getCudaDevice(int ordinal) {
   dev.ordinal = ordinal;
   CUdevice handle;
   char name[256] = {0};
-  int major = 0, minor = 0, smem = 0;
+  int major = 0, minor = 0, smem = 0, sms = 0;
   if (llvm::Error e = d->check(d->cuDeviceGet(&handle, ordinal), "cuDeviceGet"))
     return std::move(e);
   if (llvm::Error e = d->check(d->cuDeviceGetName(name, sizeof(name) - 1, handle),
@@ -211,17 +217,22 @@ llvm::Expected<CudaDevice> getCudaDevice(int ordinal) {
                                    handle),
                                "cuDeviceGetAttribute"))
     return std::move(e);
+  if (llvm::Error e = d->check(
+          d->cuDeviceGetAttribute(&sms, kAttrMultiprocessorCount, handle),
+          "cuDeviceGetAttribute"))
+    return std::move(e);
   dev.name = name;
   dev.major = major;
   dev.minor = minor;
   dev.maxSharedMemoryPerBlock = smem;
+  dev.multiprocessors = sms;
   return dev;
 }
 
 CudaKernel::CudaKernel(Manifest m, CudaDevice dev, void *module,
-                       void *function)
+                       std::vector<void *> functions)
     : m(std::move(m)), dev(std::move(dev)), module(module),
-      function(function) {}
+      functions(std::move(functions)) {}
 
 CudaKernel::~CudaKernel() {
   llvm::Expected<const Driver &> d = driver();
@@ -256,29 +267,32 @@ CudaKernel::load(llvm::StringRef image, Manifest manifest, int ordinal) {
                            (!archSpecific || have == *chip))
                         : have >= *chip;
   if (!compatible)
-    return fail("kernel '" + manifest.kernel + "' was compiled for " +
-                manifest.chip + " (" + manifest.binaryFormat + ") and cannot "
-                "run on " + devName + "; recompile it with --chip sm_" +
-                llvm::Twine(have));
+    return fail(manifest.describeKernels() + " compiled for " + manifest.chip +
+                " (" + manifest.binaryFormat + ") cannot run on " + devName +
+                "; recompile with --chip sm_" + llvm::Twine(have));
 
   const Driver &d = llvm::cantFail(driver());
   CUmodule module = nullptr;
   // cuModuleLoadData wants PTX text NUL-terminated.
   std::string copy = image.str();
   if (llvm::Error e = d.check(d.cuModuleLoadData(&module, copy.c_str()),
-                              "loading kernel '" + manifest.kernel + "' (" +
+                              "loading " + manifest.describeKernels() + " (" +
                                   manifest.binaryFormat + " for " +
                                   manifest.chip + ") on " + devName))
     return std::move(e);
-  CUfunction function = nullptr;
-  if (llvm::Error e = d.check(
-          d.cuModuleGetFunction(&function, module, manifest.kernel.c_str()),
-          "finding kernel symbol '" + manifest.kernel + "'")) {
-    d.cuModuleUnload(module);
-    return std::move(e);
+  std::vector<void *> functions;
+  for (const KernelLaunch &k : manifest.kernels) {
+    CUfunction function = nullptr;
+    if (llvm::Error e = d.check(
+            d.cuModuleGetFunction(&function, module, k.symbol.c_str()),
+            "finding kernel symbol '" + k.symbol + "'")) {
+      d.cuModuleUnload(module);
+      return std::move(e);
+    }
+    functions.push_back(function);
   }
-  return std::unique_ptr<CudaKernel>(
-      new CudaKernel(std::move(manifest), std::move(*dev), module, function));
+  return std::unique_ptr<CudaKernel>(new CudaKernel(
+      std::move(manifest), std::move(*dev), module, std::move(functions)));
 }
 
 llvm::Expected<std::unique_ptr<CudaKernel>>
@@ -298,33 +312,60 @@ CudaKernel::loadFiles(llvm::StringRef imagePath, llvm::StringRef manifestPath,
 llvm::Error CudaKernel::launch(llvm::ArrayRef<TensorRef> inputs,
                                llvm::ArrayRef<TensorRef> outputs,
                                void *stream) const {
-  llvm::Expected<std::unique_ptr<LaunchPlan>> plan =
-      planLaunch(m, inputs, outputs);
-  if (!plan)
-    return plan.takeError();
-  if ((*plan)->empty)
+  llvm::Expected<std::unique_ptr<LaunchPlan>> planned =
+      planLaunch(m, inputs, outputs, dev.properties());
+  if (!planned)
+    return planned.takeError();
+  LaunchPlan &plan = **planned;
+  if (plan.empty())
     return llvm::Error::success();
-  if ((*plan)->dynamicSharedMemory > dev.maxSharedMemoryPerBlock)
-    return fail("kernel '" + m.kernel + "' needs " +
-                llvm::Twine((*plan)->dynamicSharedMemory) +
-                " bytes of shared memory per block, the device allows " +
-                llvm::Twine(dev.maxSharedMemoryPerBlock) +
-                "; recompile with a smaller tile-kv");
+  for (const KernelLaunchPlan &l : plan.launches)
+    if (!l.empty && l.dynamicSharedMemory > dev.maxSharedMemoryPerBlock)
+      return fail("kernel '" + m.kernels[l.kernel].symbol + "' needs " +
+                  llvm::Twine(l.dynamicSharedMemory) +
+                  " bytes of shared memory per block, the device allows " +
+                  llvm::Twine(dev.maxSharedMemoryPerBlock) +
+                  "; recompile with a smaller tile-kv");
   const Driver &d = llvm::cantFail(driver());
   if (llvm::Error e = d.enter(dev.ordinal))
     return e;
-  if (llvm::Error e = d.check(
-          d.cuFuncSetAttribute(function, kFuncAttrMaxDynamicSharedSizeBytes,
-                               int((*plan)->dynamicSharedMemory)),
-          "setting the dynamic shared memory of '" + m.kernel + "'"))
-    return e;
-  const auto &g = (*plan)->grid;
-  const auto &b = (*plan)->block;
-  return d.check(d.cuLaunchKernel(function, g[0], g[1], g[2], b[0], b[1], b[2],
-                                  unsigned((*plan)->dynamicSharedMemory),
-                                  stream, (*plan)->args.data(), nullptr),
-                 "launching '" + m.kernel + "' on grid " +
-                     describeShape(g) + " x block " + describeShape(b));
+  CUdeviceptr workspace = 0;
+  if (plan.workspaceBytes > 0) {
+    if (llvm::Error e = d.check(
+            d.cuMemAllocAsync(&workspace, size_t(plan.workspaceBytes), stream),
+            "allocating " + llvm::Twine(plan.workspaceBytes) +
+                " bytes of workspace on the stream"))
+      return e;
+    plan.setWorkspaceBase(reinterpret_cast<void *>(workspace));
+  }
+  llvm::Error result = llvm::Error::success();
+  for (KernelLaunchPlan &l : plan.launches) {
+    if (l.empty)
+      continue;
+    const std::string &symbol = m.kernels[l.kernel].symbol;
+    CUfunction function = functions[l.kernel];
+    result = d.check(
+        d.cuFuncSetAttribute(function, kFuncAttrMaxDynamicSharedSizeBytes,
+                             int(l.dynamicSharedMemory)),
+        "setting the dynamic shared memory of '" + symbol + "'");
+    if (result)
+      break;
+    const auto &g = l.grid;
+    const auto &b = l.block;
+    result = d.check(d.cuLaunchKernel(function, g[0], g[1], g[2], b[0], b[1],
+                                      b[2], unsigned(l.dynamicSharedMemory),
+                                      stream, l.args.data(), nullptr),
+                     "launching '" + symbol + "' on grid " + describeShape(g) +
+                         " x block " + describeShape(b));
+    if (result)
+      break;
+  }
+  // Freed after the launches on the same stream, also when one failed.
+  if (workspace)
+    result = llvm::joinErrors(
+        std::move(result), d.check(d.cuMemFreeAsync(workspace, stream),
+                                   "freeing the workspace on the stream"));
+  return result;
 }
 
 llvm::Error synchronizeDevice(int ordinal) {

@@ -2,8 +2,11 @@
 
 #include "attn/Runtime/Manifest.h"
 
-#include "llvm/ADT/StringSwitch.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
+
+#include <set>
 
 namespace attn::runtime {
 
@@ -57,8 +60,8 @@ llvm::Expected<int64_t> Expr::evaluate(const DimBindings &bindings) const {
   if (kind == Kind::Dim) {
     auto it = bindings.find(dim);
     if (it == bindings.end())
-      return fail("the launch geometry needs dimension " + dim +
-                  ", which no tensor fixes");
+      return fail("a formula of the launch plan needs dimension " + dim +
+                  ", which no tensor, choice or device property fixes");
     return it->second;
   }
   llvm::Expected<int64_t> a = lhs->evaluate(bindings);
@@ -153,6 +156,25 @@ static json::Value paramToJSON(const Param &p) {
       {"name", p.name}, {"dtype", dtypeName(p.dtype)}, {"dims", std::move(dims)}};
 }
 
+static llvm::StringRef roleName(KernelParam::Role role) {
+  switch (role) {
+  case KernelParam::Role::Input:
+    return "input";
+  case KernelParam::Role::Output:
+    return "output";
+  case KernelParam::Role::Workspace:
+    return "workspace";
+  }
+  return "?";
+}
+
+std::string Manifest::describeKernels() const {
+  std::string s = kernels.size() == 1 ? "kernel " : "kernels ";
+  for (auto [i, k] : llvm::enumerate(kernels))
+    s += (i ? ", '" : "'") + k.symbol + "'";
+  return s;
+}
+
 json::Value Manifest::toJSON() const {
   auto params = [](const std::vector<Param> &ps) {
     json::Array a;
@@ -160,30 +182,54 @@ json::Value Manifest::toJSON() const {
       a.push_back(paramToJSON(p));
     return a;
   };
-  json::Array kernelParams;
-  for (const KernelParam &p : this->params) {
-    if (p.kind == KernelParam::Kind::Index) {
-      kernelParams.push_back(
-          json::Object{{"abi", "i64"}, {"value", exprToJSON(p.value)}});
-      continue;
-    }
-    const std::vector<Param> &list =
-        p.isOutput ? signature.outputs : signature.inputs;
-    kernelParams.push_back(json::Object{
-        {"abi", "memref-descriptor"},
-        {"tensor", list[p.tensor].name},
-        {"role", p.isOutput ? "output" : "input"},
-        {"rank", p.rank},
-        {"layout", "ptr allocated, ptr aligned, i64 offset, i64 sizes[rank], "
-                   "i64 strides[rank]"}});
-  }
   auto triple = [](const std::array<Expr, 3> &e) {
     return json::Array{exprToJSON(e[0]), exprToJSON(e[1]), exprToJSON(e[2])};
   };
+  json::Array choiceList;
+  for (const Choice &c : choices)
+    choiceList.push_back(
+        json::Object{{"name", c.name}, {"value", exprToJSON(c.value)}});
+  json::Array workspaceList;
+  for (const Workspace &w : workspaces) {
+    json::Array shape;
+    for (const Expr &e : w.shape)
+      shape.push_back(exprToJSON(e));
+    workspaceList.push_back(json::Object{{"name", w.name},
+                                         {"dtype", dtypeName(w.dtype)},
+                                         {"shape", std::move(shape)}});
+  }
+  json::Array kernelList;
+  for (const KernelLaunch &k : kernels) {
+    json::Array kernelParams;
+    for (const KernelParam &p : k.params) {
+      if (p.kind == KernelParam::Kind::Index) {
+        kernelParams.push_back(
+            json::Object{{"abi", "i64"}, {"value", exprToJSON(p.value)}});
+        continue;
+      }
+      std::string name =
+          p.role == KernelParam::Role::Workspace ? workspaces[p.tensor].name
+          : p.role == KernelParam::Role::Output
+              ? signature.outputs[p.tensor].name
+              : signature.inputs[p.tensor].name;
+      kernelParams.push_back(json::Object{
+          {"abi", "memref-descriptor"},
+          {"tensor", name},
+          {"role", roleName(p.role)},
+          {"rank", p.rank},
+          {"layout", "ptr allocated, ptr aligned, i64 offset, i64 sizes[rank], "
+                     "i64 strides[rank]"}});
+    }
+    kernelList.push_back(json::Object{
+        {"symbol", k.symbol},
+        {"params", std::move(kernelParams)},
+        {"grid", triple(k.grid)},
+        {"block", triple(k.block)},
+        {"dynamic_shared_memory_bytes", exprToJSON(k.dynamicSharedMemory)}});
+  }
   return json::Object{
       {"format", "attn-mlir kernel manifest"},
       {"version", kVersion},
-      {"kernel", kernel},
       {"entry", signature.entry},
       {"chip", chip},
       {"binary_format", binaryFormat},
@@ -191,10 +237,9 @@ json::Value Manifest::toJSON() const {
       {"compiler", compiler},
       {"inputs", params(signature.inputs)},
       {"outputs", params(signature.outputs)},
-      {"params", std::move(kernelParams)},
-      {"grid", triple(grid)},
-      {"block", triple(block)},
-      {"dynamic_shared_memory_bytes", exprToJSON(dynamicSharedMemory)},
+      {"choices", std::move(choiceList)},
+      {"workspaces", std::move(workspaceList)},
+      {"kernels", std::move(kernelList)},
       {"alignment_bytes", alignment},
       {"layout", "dense row-major tensors in device memory"}};
 }
@@ -286,14 +331,49 @@ static llvm::Expected<std::vector<Param>> paramsFromJSON(const json::Array *a,
   return out;
 }
 
+/// The dimension names `e` uses, appended to `names`.
+static void collectDims(const Expr &e, std::vector<std::string> &names) {
+  if (e.kind == Expr::Kind::Dim)
+    names.push_back(e.dim);
+  if (e.lhs)
+    collectDims(*e.lhs, names);
+  if (e.rhs)
+    collectDims(*e.rhs, names);
+}
+
+/// Reads a formula of the manifest, whose dimensions must be among `known`.
+static llvm::Expected<Expr> formulaFromJSON(const json::Value &v,
+                                            const std::set<std::string> &known,
+                                            llvm::StringRef what) {
+  llvm::Expected<Expr> e = exprFromJSON(v);
+  if (!e)
+    return e.takeError();
+  std::vector<std::string> names;
+  collectDims(*e, names);
+  for (const std::string &name : names)
+    if (!known.count(name))
+      return fail(what + " uses '" + name +
+                  "', which is no dimension of the signature, no earlier "
+                  "choice and not '" + Manifest::kMultiprocessors + "'");
+  return e;
+}
+
 llvm::Expected<Manifest> Manifest::fromJSON(const json::Value &value) {
   ObjectReader r(value, "the manifest");
   Manifest m;
-  if (r.integer("version") != kVersion && r.has("version"))
-    r.note("manifest version " + std::to_string(r.integer("version")) +
-           " is not supported (this runtime reads version " +
-           std::to_string(kVersion) + "); recompile the kernel");
-  m.kernel = r.string("kernel");
+  // The version decides what the other fields mean: check it first.
+  if (r.has("version") && r.integer("version") != kVersion) {
+    int64_t version = r.integer("version");
+    if (version == 1)
+      return fail("this is a version 1 manifest (one kernel per spec); this "
+                  "runtime reads version 2 (launch plans of several "
+                  "kernels): recompile the kernel with this attn-translate");
+    return fail("manifest version " + llvm::Twine(version) +
+                " is not supported (this runtime reads version " +
+                llvm::Twine(kVersion) +
+                "); recompile the kernel with this attn-translate");
+  }
+  r.integer("version");
   m.signature.entry = r.string("entry");
   m.chip = r.string("chip");
   m.binaryFormat = r.string("binary_format");
@@ -302,10 +382,9 @@ llvm::Expected<Manifest> Manifest::fromJSON(const json::Value &value) {
   m.alignment = r.integer("alignment_bytes");
   const json::Array *inputs = r.array("inputs");
   const json::Array *outputs = r.array("outputs");
-  const json::Array *params = r.array("params");
-  const json::Array *grid = r.array("grid");
-  const json::Array *block = r.array("block");
-  const json::Value *smem = r.field("dynamic_shared_memory_bytes");
+  const json::Array *choices = r.array("choices");
+  const json::Array *workspaces = r.array("workspaces");
+  const json::Array *kernels = r.array("kernels");
   if (llvm::Error e = r.take())
     return std::move(e);
 
@@ -318,61 +397,142 @@ llvm::Expected<Manifest> Manifest::fromJSON(const json::Value &value) {
   m.signature.inputs = std::move(*ins);
   m.signature.outputs = std::move(*outs);
 
-  for (const json::Value &v : *params) {
-    ObjectReader pr(v, "a kernel parameter of the manifest");
-    KernelParam p;
-    std::string abi = pr.string("abi");
-    if (abi == "i64") {
-      p.kind = KernelParam::Kind::Index;
-      if (const json::Value *value = pr.field("value")) {
-        llvm::Expected<Expr> e = exprFromJSON(*value);
-        if (!e)
-          return e.takeError();
-        p.value = std::move(*e);
-      }
-    } else if (abi == "memref-descriptor") {
-      std::string tensor = pr.string("tensor");
-      p.isOutput = pr.string("role") == "output";
-      p.rank = pr.integer("rank");
-      const std::vector<Param> &list =
-          p.isOutput ? m.signature.outputs : m.signature.inputs;
-      auto it = llvm::find_if(
-          list, [&](const Param &q) { return q.name == tensor; });
-      if (it == list.end())
-        pr.note("kernel parameter for unknown tensor '" + tensor + "'");
-      else if (it->dims.size() != p.rank)
-        pr.note("kernel parameter for '" + tensor + "' has rank " +
-                std::to_string(p.rank) + " but the tensor has rank " +
-                std::to_string(it->dims.size()));
-      else
-        p.tensor = it - list.begin();
-    } else {
-      pr.note("unknown parameter ABI '" + abi + "'");
-    }
-    if (llvm::Error e = pr.take())
+  // The names a formula may use, growing with each choice.
+  std::set<std::string> known = {kMultiprocessors.str()};
+  for (const Param &p : llvm::concat<const Param>(m.signature.inputs,
+                                                  m.signature.outputs))
+    for (const Dim &d : p.dims)
+      known.insert(d.name);
+
+  for (const json::Value &v : *choices) {
+    ObjectReader cr(v, "a choice of the manifest");
+    Choice c;
+    c.name = cr.string("name");
+    const json::Value *formula = cr.field("value");
+    if (llvm::Error e = cr.take())
       return std::move(e);
-    m.params.push_back(std::move(p));
+    if (known.count(c.name))
+      return fail("choice '" + c.name +
+                  "' has the name of a dimension, a device property or an "
+                  "earlier choice");
+    llvm::Expected<Expr> e =
+        formulaFromJSON(*formula, known, "choice '" + c.name + "'");
+    if (!e)
+      return e.takeError();
+    c.value = std::move(*e);
+    known.insert(c.name);
+    m.choices.push_back(std::move(c));
   }
-  auto triple = [](const json::Array *a,
-                   std::array<Expr, 3> &out) -> llvm::Error {
+
+  for (const json::Value &v : *workspaces) {
+    ObjectReader wr(v, "a workspace of the manifest");
+    Workspace w;
+    w.name = wr.string("name");
+    std::string dtype = wr.string("dtype");
+    const json::Array *shape = wr.array("shape");
+    if (llvm::Error e = wr.take())
+      return std::move(e);
+    std::optional<DType> t = parseDType(dtype);
+    if (!t)
+      return fail("unknown dtype '" + dtype + "' for workspace '" + w.name +
+                  "'");
+    w.dtype = *t;
+    for (const json::Value &size : *shape) {
+      llvm::Expected<Expr> e =
+          formulaFromJSON(size, known, "workspace '" + w.name + "'");
+      if (!e)
+        return e.takeError();
+      w.shape.push_back(std::move(*e));
+    }
+    m.workspaces.push_back(std::move(w));
+  }
+
+  auto triple = [&](const json::Array *a, std::array<Expr, 3> &out,
+                    const std::string &what) -> llvm::Error {
     if (a->size() != 3)
-      return fail("grid and block need three expressions each");
+      return fail(what + ": grid and block need three expressions each");
     for (int i = 0; i < 3; ++i) {
-      llvm::Expected<Expr> e = exprFromJSON((*a)[i]);
+      llvm::Expected<Expr> e = formulaFromJSON((*a)[i], known, what);
       if (!e)
         return e.takeError();
       out[i] = std::move(*e);
     }
     return llvm::Error::success();
   };
-  if (llvm::Error e = triple(grid, m.grid))
-    return std::move(e);
-  if (llvm::Error e = triple(block, m.block))
-    return std::move(e);
-  llvm::Expected<Expr> s = exprFromJSON(*smem);
-  if (!s)
-    return s.takeError();
-  m.dynamicSharedMemory = std::move(*s);
+  for (const json::Value &kv : *kernels) {
+    ObjectReader kr(kv, "a kernel of the manifest");
+    KernelLaunch k;
+    k.symbol = kr.string("symbol");
+    const json::Array *params = kr.array("params");
+    const json::Array *grid = kr.array("grid");
+    const json::Array *block = kr.array("block");
+    const json::Value *smem = kr.field("dynamic_shared_memory_bytes");
+    if (llvm::Error e = kr.take())
+      return std::move(e);
+    std::string what = "kernel '" + k.symbol + "'";
+    for (const json::Value &v : *params) {
+      ObjectReader pr(v, "a parameter of " + what);
+      KernelParam p;
+      std::string abi = pr.string("abi");
+      if (abi == "i64") {
+        p.kind = KernelParam::Kind::Index;
+        if (const json::Value *value = pr.field("value")) {
+          llvm::Expected<Expr> e = formulaFromJSON(*value, known, what);
+          if (!e)
+            return e.takeError();
+          p.value = std::move(*e);
+        }
+      } else if (abi == "memref-descriptor") {
+        std::string tensor = pr.string("tensor");
+        std::string role = pr.string("role");
+        p.rank = pr.integer("rank");
+        // The names and ranks of the list the role selects.
+        std::vector<std::pair<std::string, size_t>> list;
+        if (role == "input" || role == "output") {
+          p.role = role == "input" ? KernelParam::Role::Input
+                                   : KernelParam::Role::Output;
+          for (const Param &q : role == "input" ? m.signature.inputs
+                                                : m.signature.outputs)
+            list.emplace_back(q.name, q.dims.size());
+        } else if (role == "workspace") {
+          p.role = KernelParam::Role::Workspace;
+          for (const Workspace &w : m.workspaces)
+            list.emplace_back(w.name, w.shape.size());
+        } else {
+          pr.note("a parameter of " + what + " has unknown role '" + role +
+                  "' (input, output or workspace)");
+        }
+        auto it = llvm::find_if(list, [&](const auto &q) {
+          return q.first == tensor;
+        });
+        if (it == list.end())
+          pr.note("a parameter of " + what + " names unknown " + role + " '" +
+                  tensor + "'");
+        else if (it->second != p.rank)
+          pr.note("a parameter of " + what + " passes '" + tensor +
+                  "' with rank " + std::to_string(p.rank) + " but it has rank " +
+                  std::to_string(it->second));
+        else
+          p.tensor = it - list.begin();
+      } else {
+        pr.note("unknown parameter ABI '" + abi + "'");
+      }
+      if (llvm::Error e = pr.take())
+        return std::move(e);
+      k.params.push_back(std::move(p));
+    }
+    if (llvm::Error e = triple(grid, k.grid, what))
+      return std::move(e);
+    if (llvm::Error e = triple(block, k.block, what))
+      return std::move(e);
+    llvm::Expected<Expr> s = formulaFromJSON(*smem, known, what);
+    if (!s)
+      return s.takeError();
+    k.dynamicSharedMemory = std::move(*s);
+    m.kernels.push_back(std::move(k));
+  }
+  if (m.kernels.empty())
+    return fail("the manifest lists no kernels");
   return m;
 }
 
@@ -399,9 +559,88 @@ llvm::Expected<Manifest> Manifest::load(llvm::StringRef path) {
 // planLaunch
 //===----------------------------------------------------------------------===//
 
+bool LaunchPlan::empty() const {
+  return llvm::all_of(launches,
+                      [](const KernelLaunchPlan &l) { return l.empty; });
+}
+
+void LaunchPlan::setWorkspaceBase(void *base) {
+  for (KernelLaunchPlan &launch : launches)
+    for (auto [word, workspace] : launch.workspaceSlots) {
+      int64_t address = static_cast<int64_t>(reinterpret_cast<intptr_t>(base)) +
+                        workspaces[workspace].offset;
+      launch.argStorage[word] = address;     // allocated
+      launch.argStorage[word + 1] = address; // aligned
+    }
+}
+
+/// Plans launch `index` of `m` under `bindings`: its geometry and packed
+/// parameters (workspace pointers left null).
+static llvm::Expected<KernelLaunchPlan>
+planKernel(const Manifest &m, unsigned index, const LaunchPlan &plan,
+           llvm::ArrayRef<TensorRef> inputs, llvm::ArrayRef<TensorRef> outputs) {
+  const KernelLaunch &k = m.kernels[index];
+  const DimBindings &bindings = plan.bindings;
+  KernelLaunchPlan launch;
+  launch.kernel = index;
+  for (int i = 0; i < 3; ++i) {
+    llvm::Expected<int64_t> g = k.grid[i].evaluate(bindings);
+    if (!g)
+      return g.takeError();
+    llvm::Expected<int64_t> b = k.block[i].evaluate(bindings);
+    if (!b)
+      return b.takeError();
+    launch.grid[i] = *g;
+    launch.block[i] = *b;
+    if (*g == 0)
+      launch.empty = true;
+    if (*g < 0 || *b <= 0)
+      return fail("kernel '" + k.symbol + "': launch geometry " +
+                  k.grid[i].str() + " x " + k.block[i].str() +
+                  " evaluates to " + llvm::Twine(*g) + " x " + llvm::Twine(*b));
+  }
+  if (launch.grid[1] > 65535 || launch.grid[2] > 65535)
+    return fail("kernel '" + k.symbol + "': grid " +
+                describeShape(launch.grid) +
+                " exceeds the 65535 limit of the y and z dimensions (heads "
+                "and batch)");
+  llvm::Expected<int64_t> smem = k.dynamicSharedMemory.evaluate(bindings);
+  if (!smem)
+    return smem.takeError();
+  launch.dynamicSharedMemory = *smem;
+
+  // Pack the parameters; the storage never moves after this.
+  for (const KernelParam &p : k.params) {
+    if (p.kind == KernelParam::Kind::Index) {
+      llvm::Expected<int64_t> v = p.value.evaluate(bindings);
+      if (!v)
+        return v.takeError();
+      launch.argStorage.push_back(*v);
+      continue;
+    }
+    switch (p.role) {
+    case KernelParam::Role::Input:
+      appendMemrefDescriptor(inputs[p.tensor], launch.argStorage);
+      break;
+    case KernelParam::Role::Output:
+      appendMemrefDescriptor(outputs[p.tensor], launch.argStorage);
+      break;
+    case KernelParam::Role::Workspace:
+      launch.workspaceSlots.emplace_back(launch.argStorage.size(), p.tensor);
+      appendMemrefDescriptor(TensorRef{nullptr, m.workspaces[p.tensor].dtype,
+                                       plan.workspaces[p.tensor].shape},
+                             launch.argStorage);
+      break;
+    }
+  }
+  for (int64_t &slot : launch.argStorage)
+    launch.args.push_back(&slot);
+  return launch;
+}
+
 llvm::Expected<std::unique_ptr<LaunchPlan>>
 planLaunch(const Manifest &m, llvm::ArrayRef<TensorRef> inputs,
-           llvm::ArrayRef<TensorRef> outputs) {
+           llvm::ArrayRef<TensorRef> outputs, const DeviceProperties &device) {
   const KernelSignature &sig = m.signature;
   llvm::Expected<DimBindings> bindings = sig.bindCall(inputs, outputs);
   if (!bindings)
@@ -426,45 +665,55 @@ planLaunch(const Manifest &m, llvm::ArrayRef<TensorRef> inputs,
       return std::move(e);
 
   auto plan = std::make_unique<LaunchPlan>();
-  for (int i = 0; i < 3; ++i) {
-    llvm::Expected<int64_t> g = m.grid[i].evaluate(*bindings);
-    if (!g)
-      return g.takeError();
-    llvm::Expected<int64_t> b = m.block[i].evaluate(*bindings);
-    if (!b)
-      return b.takeError();
-    plan->grid[i] = *g;
-    plan->block[i] = *b;
-    if (*g == 0)
-      plan->empty = true;
-    if (*g < 0 || *b <= 0)
-      return fail("launch geometry " + m.grid[i].str() + " x " +
-                  m.block[i].str() + " evaluates to " + llvm::Twine(*g) +
-                  " x " + llvm::Twine(*b));
+  plan->bindings = std::move(*bindings);
+  if (device.multiprocessors <= 0)
+    return fail("planning a launch needs the device's multiprocessor count, "
+                "got " + llvm::Twine(device.multiprocessors));
+  auto bind = [&](llvm::StringRef name, int64_t value) -> llvm::Error {
+    if (!plan->bindings.try_emplace(name.str(), value).second)
+      return fail("'" + name +
+                  "' names both a run-time choice or device property and "
+                  "another formula dimension; recompile the kernel");
+    return llvm::Error::success();
+  };
+  if (llvm::Error e = bind(Manifest::kMultiprocessors, device.multiprocessors))
+    return std::move(e);
+  for (const Choice &c : m.choices) {
+    llvm::Expected<int64_t> v = c.value.evaluate(plan->bindings);
+    if (!v)
+      return v.takeError();
+    if (llvm::Error e = bind(c.name, *v))
+      return std::move(e);
   }
-  if (plan->grid[1] > 65535 || plan->grid[2] > 65535)
-    return fail("grid " + describeShape(plan->grid) +
-                " exceeds the 65535 limit of the y and z dimensions (heads "
-                "and batch)");
-  llvm::Expected<int64_t> smem = m.dynamicSharedMemory.evaluate(*bindings);
-  if (!smem)
-    return smem.takeError();
-  plan->dynamicSharedMemory = *smem;
 
-  // Pack the parameters; the storage never moves after this.
-  for (const KernelParam &p : m.params) {
-    if (p.kind == KernelParam::Kind::Index) {
-      llvm::Expected<int64_t> v = p.value.evaluate(*bindings);
+  // All workspaces in one allocation, each at an aligned offset.
+  for (const Workspace &w : m.workspaces) {
+    LaunchPlan::WorkspacePlan ws;
+    int64_t elements = 1;
+    for (const Expr &size : w.shape) {
+      llvm::Expected<int64_t> v = size.evaluate(plan->bindings);
       if (!v)
         return v.takeError();
-      plan->argStorage.push_back(*v);
-      continue;
+      if (*v < 0)
+        return fail("workspace '" + w.name + "' has size " + size.str() +
+                    " = " + llvm::Twine(*v));
+      ws.shape.push_back(*v);
+      elements *= *v;
     }
-    appendMemrefDescriptor(p.isOutput ? outputs[p.tensor] : inputs[p.tensor],
-                           plan->argStorage);
+    ws.bytes = elements * int64_t(dtypeSize(w.dtype));
+    ws.offset = plan->workspaceBytes;
+    plan->workspaceBytes +=
+        llvm::alignTo(ws.bytes, LaunchPlan::kWorkspaceAlignment);
+    plan->workspaces.push_back(std::move(ws));
   }
-  for (int64_t &slot : plan->argStorage)
-    plan->args.push_back(&slot);
+
+  for (unsigned i = 0; i < m.kernels.size(); ++i) {
+    llvm::Expected<KernelLaunchPlan> launch =
+        planKernel(m, i, *plan, inputs, outputs);
+    if (!launch)
+      return launch.takeError();
+    plan->launches.push_back(std::move(*launch));
+  }
   return plan;
 }
 

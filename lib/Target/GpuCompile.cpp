@@ -1,15 +1,19 @@
 //===- GpuCompile.cpp - A spec to a GPU binary and its manifest -----------===//
 
 #include "attn/Target/GpuCompile.h"
+#include "attn/Dialect/Attn.h"
 #include "attn/JIT/SpecSignature.h"
 #include "attn/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/IR/LLVMContext.h"
@@ -65,13 +69,16 @@ llvm::StringRef compilerVersion() {
 
 namespace {
 
-/// Describes a host-side index value as a formula in the signature's
-/// dimension names: the launch geometry and index parameters are computed
-/// from memref.dim of the function's arguments and constants.
+/// Describes host-side values of the lowered entry for the manifest: index
+/// values as formulas in the signature's dimension names (memref.dim of the
+/// function's arguments, constants and integer arithmetic, the device's
+/// multiprocessor count and named run-time choices), and memref.alloc
+/// results as workspaces.
 class ExprBuilder {
 public:
-  ExprBuilder(func::FuncOp func, const runtime::KernelSignature &sig)
-      : func(func), sig(sig) {}
+  ExprBuilder(func::FuncOp func, const runtime::KernelSignature &sig,
+              runtime::Manifest &manifest)
+      : func(func), sig(sig), manifest(manifest) {}
 
   FailureOr<Expr> build(Value v, Operation *user) {
     if (auto c = v.getDefiningOp<arith::ConstantOp>())
@@ -90,6 +97,10 @@ public:
         }
       }
     }
+    if (v.getDefiningOp<MultiprocessorCountOp>())
+      return Expr::dimension(runtime::Manifest::kMultiprocessors);
+    if (auto choice = v.getDefiningOp<LaunchChoiceOp>())
+      return buildChoice(choice);
     Operation *def = v.getDefiningOp();
     if (def && isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtUIOp,
                    arith::ExtSIOp, arith::TruncIOp>(def))
@@ -120,13 +131,85 @@ public:
         return failure();
       return Expr::binary(*kind, std::move(*lhs), std::move(*rhs));
     }
-    InFlightDiagnostic diag =
-        user->emitError("the launch depends on a value the manifest cannot "
-                        "describe (only constants, tensor sizes and integer "
-                        "arithmetic on them)");
+    InFlightDiagnostic diag = user->emitError(
+        "the launch depends on a value the manifest cannot describe (only "
+        "constants, tensor sizes, the multiprocessor count, launch choices "
+        "and integer arithmetic on them)");
     if (def)
       diag.attachNote(def->getLoc()) << "computed by " << def->getName();
     return failure();
+  }
+
+  /// A run-time choice: its formula goes to the manifest's choices (once,
+  /// after the choices it uses), its name into the formulas that use it.
+  FailureOr<Expr> buildChoice(LaunchChoiceOp choice) {
+    StringRef name = choice.getName();
+    auto [it, inserted] = choices.try_emplace(name, choice);
+    if (!inserted) {
+      if (it->second == choice)
+        return Expr::dimension(name);
+      InFlightDiagnostic diag = choice.emitError()
+                                << "launch choice '" << name
+                                << "' is made twice; name each choice once";
+      diag.attachNote(it->second.getLoc()) << "first made here";
+      return failure();
+    }
+    bool clashes =
+        name == runtime::Manifest::kMultiprocessors ||
+        llvm::any_of(llvm::concat<const runtime::Param>(sig.inputs,
+                                                        sig.outputs),
+                     [&](const runtime::Param &p) {
+                       return llvm::any_of(p.dims, [&](const runtime::Dim &d) {
+                         return d.name == name;
+                       });
+                     });
+    if (clashes) {
+      choice.emitError() << "launch choice '" << name
+                         << "' has the name of a dimension of the signature "
+                            "or of a device property; rename it";
+      return failure();
+    }
+    FailureOr<Expr> value = build(choice.getValue(), choice);
+    if (failed(value))
+      return failure();
+    manifest.choices.push_back({name.str(), std::move(*value)});
+    return Expr::dimension(name);
+  }
+
+  /// The workspace `alloc` allocates, named and described at its first use.
+  FailureOr<unsigned> workspace(memref::AllocOp alloc, Operation *user) {
+    auto [it, inserted] =
+        workspaces.try_emplace(alloc, manifest.workspaces.size());
+    if (!inserted)
+      return it->second;
+    MemRefType type = alloc.getType();
+    std::optional<runtime::DType> dtype = toDType(type.getElementType());
+    if (!dtype || !type.getLayout().isIdentity() || type.getMemorySpace()) {
+      workspaces.erase(alloc);
+      InFlightDiagnostic diag =
+          user->emitError() << "a workspace must be a dense row-major memref "
+                               "in global memory of a tensor element type, "
+                               "got "
+                            << type;
+      diag.attachNote(alloc.getLoc()) << "allocated here";
+      return failure();
+    }
+    runtime::Workspace w;
+    w.name = "workspace" + std::to_string(manifest.workspaces.size());
+    w.dtype = *dtype;
+    unsigned dynamic = 0;
+    for (int64_t size : type.getShape()) {
+      if (!ShapedType::isDynamic(size)) {
+        w.shape.push_back(Expr::constant(size));
+        continue;
+      }
+      FailureOr<Expr> e = build(alloc.getDynamicSizes()[dynamic++], alloc);
+      if (failed(e))
+        return failure();
+      w.shape.push_back(std::move(*e));
+    }
+    manifest.workspaces.push_back(std::move(w));
+    return it->second;
   }
 
   const runtime::Param *paramOf(unsigned argNumber) const {
@@ -141,7 +224,73 @@ public:
 private:
   func::FuncOp func;
   const runtime::KernelSignature &sig;
+  runtime::Manifest &manifest;
+  llvm::DenseMap<Operation *, unsigned> workspaces;
+  llvm::StringMap<LaunchChoiceOp> choices;
 };
+
+/// Describes `launch` as an entry of the manifest's kernels.
+FailureOr<runtime::KernelLaunch> describeLaunch(gpu::LaunchFuncOp launch,
+                                                func::FuncOp func,
+                                                const runtime::KernelSignature &sig,
+                                                ExprBuilder &exprs) {
+  runtime::KernelLaunch k;
+  k.symbol = launch.getKernelName().getValue().str();
+  gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
+  gpu::KernelDim3 block = launch.getBlockSizeOperandValues();
+  Value geometry[] = {grid.x, grid.y, grid.z, block.x, block.y, block.z};
+  for (auto [i, v] : llvm::enumerate(geometry)) {
+    FailureOr<Expr> e = exprs.build(v, launch);
+    if (failed(e))
+      return failure();
+    (i < 3 ? k.grid[i] : k.block[i - 3]) = std::move(*e);
+  }
+  k.dynamicSharedMemory = Expr::constant(0);
+  if (Value smem = launch.getDynamicSharedMemorySize()) {
+    FailureOr<Expr> e = exprs.build(smem, launch);
+    if (failed(e))
+      return failure();
+    k.dynamicSharedMemory = std::move(*e);
+  }
+  for (Value operand : launch.getKernelOperands()) {
+    runtime::KernelParam p;
+    auto arg = dyn_cast<BlockArgument>(operand);
+    if (arg && arg.getOwner()->getParentOp() == func &&
+        isa<MemRefType>(operand.getType())) {
+      p.kind = runtime::KernelParam::Kind::MemrefDescriptor;
+      bool isOutput = arg.getArgNumber() >= sig.inputs.size();
+      p.role = isOutput ? runtime::KernelParam::Role::Output
+                        : runtime::KernelParam::Role::Input;
+      p.tensor = isOutput ? arg.getArgNumber() - sig.inputs.size()
+                          : arg.getArgNumber();
+      p.rank = cast<MemRefType>(operand.getType()).getRank();
+    } else if (auto alloc = operand.getDefiningOp<memref::AllocOp>();
+               alloc && alloc->getParentOp() == func) {
+      FailureOr<unsigned> w = exprs.workspace(alloc, launch);
+      if (failed(w))
+        return failure();
+      p.kind = runtime::KernelParam::Kind::MemrefDescriptor;
+      p.role = runtime::KernelParam::Role::Workspace;
+      p.tensor = *w;
+      p.rank = alloc.getType().getRank();
+    } else if (operand.getType().isIndex() ||
+               operand.getType().isInteger(64)) {
+      p.kind = runtime::KernelParam::Kind::Index;
+      FailureOr<Expr> e = exprs.build(operand, launch);
+      if (failed(e))
+        return failure();
+      p.value = std::move(*e);
+    } else {
+      launch.emitError() << "kernel operand of type " << operand.getType()
+                         << " is neither a tensor of the signature, a "
+                            "workspace (memref.alloc in the entry) nor an "
+                            "index";
+      return failure();
+    }
+    k.params.push_back(std::move(p));
+  }
+  return k;
+}
 
 /// LLVM bitcode to text; other images are returned as they are.
 FailureOr<std::string> printableImage(StringRef bytes, Location loc) {
@@ -189,33 +338,65 @@ FailureOr<GpuBinary> compileForGpu(ModuleOp spec, StringRef specText,
   if (failed(pm.run(*module)))
     return failure();
 
-  // The lowered entry: constants, sizes, one launch and a return.
+  // The lowered entry: constants, sizes, workspace allocations, the
+  // launches in program order and a return.
   auto func = module->lookupSymbol<func::FuncOp>(entryName);
   SmallVector<gpu::LaunchFuncOp> launches;
-  func.walk([&](gpu::LaunchFuncOp op) { launches.push_back(op); });
-  if (launches.size() != 1) {
-    func.emitError() << "expected one kernel launch after attn-lower-to-nvvm, "
-                        "found "
-                     << launches.size();
+  WalkResult walk = func.walk([&](gpu::LaunchFuncOp op) {
+    if (op->getParentOp() != func) {
+      op.emitError("a kernel launch inside control flow cannot be described "
+                   "by the manifest (its launches run in a fixed order)");
+      return WalkResult::interrupt();
+    }
+    launches.push_back(op);
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  // The runtime replays only launches, workspace allocations and formulas:
+  // any other host work with effects (a copy, a fill) would be lost.
+  for (Operation &op : func.getBody().front()) {
+    if (isa<gpu::LaunchFuncOp, memref::AllocOp, memref::DeallocOp,
+            func::ReturnOp>(op) ||
+        isMemoryEffectFree(&op))
+      continue;
+    op.emitError() << "the entry does '" << op.getName()
+                   << "' on the host, which the manifest cannot describe "
+                      "(it holds only kernel launches, workspaces and "
+                      "formulas)";
     return failure();
   }
-  gpu::LaunchFuncOp launch = launches.front();
-  auto binary = module->lookupSymbol<gpu::BinaryOp>(
-      launch.getKernelModuleName());
+  if (launches.empty()) {
+    func.emitError("expected kernel launches after attn-lower-to-nvvm, found "
+                   "none");
+    return failure();
+  }
+  // One image holds every kernel of the spec.
+  StringAttr binaryName = launches.front().getKernelModuleName();
+  for (gpu::LaunchFuncOp launch : launches)
+    if (launch.getKernelModuleName() != binaryName) {
+      launch.emitError() << "the kernels of a spec must be in one gpu.module "
+                            "(one binary); this launch uses '"
+                         << launch.getKernelModuleName().getValue()
+                         << "', the first one '" << binaryName.getValue()
+                         << "'";
+      return failure();
+    }
+  auto binary = module->lookupSymbol<gpu::BinaryOp>(binaryName);
   if (!binary || binary.getObjects().size() != 1) {
-    launch.emitError("expected one gpu.binary object for the kernel");
+    launches.front().emitError("expected one gpu.binary object for the "
+                               "kernels");
     return failure();
   }
   auto object = cast<gpu::ObjectAttr>(binary.getObjects()[0]);
   FailureOr<std::string> image =
-      printableImage(object.getObject().getValue(), launch.getLoc());
+      printableImage(object.getObject().getValue(), binary.getLoc());
   if (failed(image))
     return failure();
 
   GpuBinary result;
   result.image = std::move(*image);
   runtime::Manifest &m = result.manifest;
-  m.kernel = launch.getKernelName().getValue().str();
   m.chip = options.chip;
   m.binaryFormat = formatOf(options.emit).name.str();
   m.compiler = compilerVersion().str();
@@ -231,47 +412,13 @@ FailureOr<GpuBinary> compileForGpu(ModuleOp spec, StringRef specText,
                      << func.getNumArguments();
     return failure();
   }
-  ExprBuilder exprs(func, *sig);
-  gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
-  gpu::KernelDim3 block = launch.getBlockSizeOperandValues();
-  Value geometry[] = {grid.x, grid.y, grid.z, block.x, block.y, block.z};
-  for (auto [i, v] : llvm::enumerate(geometry)) {
-    FailureOr<Expr> e = exprs.build(v, launch);
-    if (failed(e))
+  ExprBuilder exprs(func, *sig, m);
+  for (gpu::LaunchFuncOp launch : launches) {
+    FailureOr<runtime::KernelLaunch> k =
+        describeLaunch(launch, func, *sig, exprs);
+    if (failed(k))
       return failure();
-    (i < 3 ? m.grid[i] : m.block[i - 3]) = std::move(*e);
-  }
-  m.dynamicSharedMemory = Expr::constant(0);
-  if (Value smem = launch.getDynamicSharedMemorySize()) {
-    FailureOr<Expr> e = exprs.build(smem, launch);
-    if (failed(e))
-      return failure();
-    m.dynamicSharedMemory = std::move(*e);
-  }
-  for (Value operand : launch.getKernelOperands()) {
-    runtime::KernelParam p;
-    auto arg = dyn_cast<BlockArgument>(operand);
-    if (arg && arg.getOwner()->getParentOp() == func &&
-        isa<MemRefType>(operand.getType())) {
-      p.kind = runtime::KernelParam::Kind::MemrefDescriptor;
-      p.isOutput = arg.getArgNumber() >= sig->inputs.size();
-      p.tensor = p.isOutput ? arg.getArgNumber() - sig->inputs.size()
-                            : arg.getArgNumber();
-      p.rank = cast<MemRefType>(operand.getType()).getRank();
-    } else if (operand.getType().isIndex() ||
-               operand.getType().isInteger(64)) {
-      p.kind = runtime::KernelParam::Kind::Index;
-      FailureOr<Expr> e = exprs.build(operand, launch);
-      if (failed(e))
-        return failure();
-      p.value = std::move(*e);
-    } else {
-      launch.emitError() << "kernel operand of type " << operand.getType()
-                         << " is neither a tensor of the signature nor an "
-                            "index";
-      return failure();
-    }
-    m.params.push_back(std::move(p));
+    m.kernels.push_back(std::move(*k));
   }
   return result;
 }

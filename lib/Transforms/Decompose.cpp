@@ -10,6 +10,7 @@
 #include "attn/Dialect/LinalgBuilders.h"
 #include "attn/Transforms/LinearAttention.h"
 #include "attn/Transforms/ScoreFunction.h"
+#include "attn/Transforms/SoftmaxEpilogue.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -167,17 +168,8 @@ private:
     return buildGenerated(
         b, loc, {batch, qHeads, qLen, valueDim}, elementType, inputs, maps,
         [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
-          Value o = e[0];
-          if (rowSum) {
-            Value quotient = arith::DivFOp::create(nb, nloc, o, e[1]);
-            Value emptyRow = arith::CmpFOp::create(
-                nb, nloc, arith::CmpFPredicate::OEQ, e[1],
-                constant(nb, nloc, 0.0));
-            o = arith::SelectOp::create(nb, nloc, emptyRow,
-                                        constant(nb, nloc, 0.0), quotient);
-          }
-          if (factor)
-            o = arith::MulFOp::create(nb, nloc, o, factor);
+          Value o = buildRowOutput(nb, nloc, e[0], rowSum ? e[1] : Value(),
+                                   factor);
           return convertFloat(nb, nloc, o, elementType);
         });
   }
@@ -187,14 +179,8 @@ private:
     return buildGenerated(
         b, loc, {batch, qHeads, qLen}, computeType, {rowMax, rowSum},
         {identity(3), identity(3)},
-        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) -> Value {
-          Value log = math::LogOp::create(nb, nloc, e[1]);
-          Value lse = arith::AddFOp::create(nb, nloc, e[0], log);
-          Value emptyRow = arith::CmpFOp::create(
-              nb, nloc, arith::CmpFPredicate::OEQ, e[1],
-              constant(nb, nloc, 0.0));
-          return arith::SelectOp::create(nb, nloc, emptyRow,
-                                         constant(nb, nloc, -kInf), lse);
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+          return buildRowLogSumExp(nb, nloc, e[0], e[1]);
         });
   }
 

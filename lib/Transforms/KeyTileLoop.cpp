@@ -133,6 +133,10 @@ SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc, AttentionOp op,
   Value step = arith::ConstantIndexOp::create(b, loc, tileKv);
   kvLo = arith::MulIOp::create(b, loc,
                                arith::DivSIOp::create(b, loc, kvLo, step), step);
+  if (tile.kvBegin) {
+    kvLo = arith::MaxSIOp::create(b, loc, kvLo, tile.kvBegin);
+    kvHi = arith::MinSIOp::create(b, loc, kvHi, tile.kvEnd);
+  }
 
   if (!prefetch) {
     auto loop = scf::ForOp::create(

@@ -13,6 +13,7 @@
 #include "attn/Transforms/KeyTileLoop.h"
 #include "attn/Transforms/Passes.h"
 #include "attn/Transforms/ScoreFunction.h"
+#include "attn/Transforms/SoftmaxEpilogue.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -431,17 +432,8 @@ private:
         linalg::GenericOp::create(
             b, loc, init.getType(), inputs, ValueRange{init}, maps, {par, par},
             [&](OpBuilder &nb, Location nl, ValueRange args) {
-              Value o = args[0];
-              if (softmax) {
-                Value quotient = arith::DivFOp::create(nb, nl, o, args[1]);
-                Value emptyRow = arith::CmpFOp::create(
-                    nb, nl, arith::CmpFPredicate::OEQ, args[1],
-                    fconst(nb, nl, 0.0));
-                o = arith::SelectOp::create(nb, nl, emptyRow,
-                                            fconst(nb, nl, 0.0), quotient);
-              }
-              if (factor)
-                o = arith::MulFOp::create(nb, nl, o, factor);
+              Value o = buildRowOutput(nb, nl, args[0],
+                                       softmax ? args[1] : Value(), factor);
               if (elementType != computeType)
                 o = arith::TruncFOp::create(nb, nl, elementType, o);
               linalg::YieldOp::create(nb, nl, o);
@@ -453,12 +445,7 @@ private:
       lseTile = rowwise(
           {state.rowMax, state.rowSum}, Value(),
           [&](OpBuilder &nb, Location nl, ValueRange a) {
-            Value lse = arith::AddFOp::create(
-                nb, nl, a[0], math::LogOp::create(nb, nl, a[1]));
-            Value emptyRow = arith::CmpFOp::create(
-                nb, nl, arith::CmpFPredicate::OEQ, a[1], fconst(nb, nl, 0.0));
-            return arith::SelectOp::create(nb, nl, emptyRow,
-                                           fconst(nb, nl, -kInf), lse);
+            return buildRowLogSumExp(nb, nl, a[0], a[1]);
           });
     }
 

@@ -2,7 +2,8 @@
 """Builds the GPU correctness bundle on the development machine (no GPU).
 
 For every function of every example, in its own dtype and with f16 and bf16
-swapped, at awkward sizes for dynamic dimensions:
+swapped, at awkward sizes for dynamic dimensions (an example may ask for others with
+`// gpu-check dims: NAME=SIZE ...`):
   * attn-translate: the cubin (or PTX) and its manifest,
   * attn-run --reference --float64: random inputs (written as .npy) and the
     float64 reference outputs.
@@ -33,6 +34,17 @@ DIMS = {"B": 3, "Sq": 77, "Skv": 131, "S": 131}
 # The diagnostic of specs the GPU kernels do not cover by design (feature
 # maps without a per-element form, e.g. Hedgehog).
 CPU_ONLY = "has no per-element form for the GPU kernel"
+
+
+def dims_of(text):
+    """DIMS, with the overrides an example asks for in a line
+    `// gpu-check dims: Skv=5003 ...` (e.g. enough keys to split)."""
+    dims = dict(DIMS)
+    for line in re.findall(r"//\s*gpu-check dims:(.*)", text):
+        for binding in line.split():
+            name, value = binding.split("=")
+            dims[name] = int(value)
+    return dims
 
 
 def functions(text):
@@ -119,7 +131,7 @@ def main():
                 cmd = [bin_dir / "attn-run", spec, "--entry", entry, "--random",
                        "--seed", str(args.seed), "--reference", "--float64",
                        "--write-inputs", case / "inputs"]
-                cmd += [f"--dim={k}={v}" for k, v in DIMS.items()]
+                cmd += [f"--dim={k}={v}" for k, v in dims_of(text).items()]
                 cmd += [f"--output={o['name']}={case / ('ref_' + o['name'] + '.npy')}"
                         for o in manifest["outputs"]]
                 run(cmd)

@@ -16,4 +16,7 @@ fi
 if [ -d "$bundle/bench_linear" ] && [ "${ATTN_SKIP_BENCH:-0}" != 1 ]; then
   python3 bench/gpu/bench_linear.py "$bundle" 2>&1 | tee "$logs/bench_linear.log" || status=1
 fi
+if [ -d "$bundle/bench_decode" ] && [ "${ATTN_SKIP_BENCH:-0}" != 1 ]; then
+  python3 bench/gpu/bench_decode.py "$bundle" 2>&1 | tee "$logs/bench_decode.log" || status=1
+fi
 exit "$status"

@@ -14,32 +14,40 @@
 // PTX-DAG: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-DAG: shfl.sync.bfly.b32
 
+// A version 2 manifest: one kernel, no workspaces or choices.
 // MANIFEST: "binary_format": "ptx"
-// MANIFEST: "block": [
-// MANIFEST-NEXT: 128,
 // MANIFEST: "chip": "sm_80"
-// MANIFEST: "dynamic_shared_memory_bytes": 36864
+// MANIFEST: "choices": []
 // MANIFEST: "entry": "dyn"
-// MANIFEST: "grid": [
-// MANIFEST-NEXT:   [
-// MANIFEST-NEXT:     "ceildiv",
-// MANIFEST-NEXT:     "Sq",
-// MANIFEST-NEXT:     64
-// MANIFEST-NEXT:   ],
-// MANIFEST-NEXT:   4,
-// MANIFEST-NEXT:   "B"
-// MANIFEST: "kernel": "dyn_attention"
-// MANIFEST: "params": [
+// MANIFEST: "kernels": [
 // MANIFEST-NEXT: {
-// MANIFEST-NEXT:   "abi": "memref-descriptor",
-// MANIFEST:        "rank": 4,
-// MANIFEST-NEXT:   "role": "input",
-// MANIFEST-NEXT:   "tensor": "q"
-// MANIFEST:        "role": "output",
-// MANIFEST-NEXT:   "tensor": "o"
-// MANIFEST:        "role": "output",
-// MANIFEST-NEXT:   "tensor": "lse"
+// MANIFEST-NEXT:   "block": [
+// MANIFEST-NEXT:     128,
+// MANIFEST:        "dynamic_shared_memory_bytes": 36864
+// MANIFEST-NEXT:   "grid": [
+// MANIFEST-NEXT:     [
+// MANIFEST-NEXT:       "ceildiv",
+// MANIFEST-NEXT:       "Sq",
+// MANIFEST-NEXT:       64
+// MANIFEST-NEXT:     ],
+// MANIFEST-NEXT:     4,
+// MANIFEST-NEXT:     "B"
+// MANIFEST:        "params": [
+// MANIFEST-NEXT:     {
+// MANIFEST-NEXT:       "abi": "memref-descriptor",
+// MANIFEST:            "rank": 4,
+// MANIFEST-NEXT:       "role": "input",
+// MANIFEST-NEXT:       "tensor": "q"
+// MANIFEST:            "role": "output",
+// MANIFEST-NEXT:       "tensor": "o"
+// MANIFEST:            "role": "output",
+// MANIFEST-NEXT:       "tensor": "lse"
+// MANIFEST:        "symbol": "dyn_attention"
+// MANIFEST-NEXT: }
+// MANIFEST-NEXT: ],
 // MANIFEST: "spec_hash": "{{[0-9A-F]+}}"
+// MANIFEST: "version": 2,
+// MANIFEST-NEXT: "workspaces": []
 
 // LLVM: target triple = "nvptx64-nvidia-cuda"
 // LLVM: define ptx_kernel void @dyn_attention(

@@ -95,6 +95,16 @@ llvm::cl::opt<int64_t>
                 llvm::cl::desc("Warps per block of the GPU kernel (cuda, "
                                "gpu-emulation)"),
                 llvm::cl::init(4), llvm::cl::cat(category));
+llvm::cl::opt<std::string> splitKvOption(
+    "split-kv",
+    llvm::cl::desc("Split-KV decoding of the GPU kernel: auto, always, never "
+                   "(gpu-emulation)"),
+    llvm::cl::init("auto"), llvm::cl::cat(category));
+llvm::cl::opt<int64_t> multiprocessorsOption(
+    "multiprocessors",
+    llvm::cl::desc("The emulated GPU's multiprocessor count (gpu-emulation; "
+                   "it sets the number of key splits)"),
+    llvm::cl::init(132), llvm::cl::cat(category));
 llvm::cl::opt<bool>
     float64("float64",
             llvm::cl::desc("Compute in f64 and return f64 outputs (with "
@@ -474,6 +484,8 @@ Expected<int> runMain() {
   options.chunkSize = chunkSizeOption;
   options.warps = warpsOption;
   options.emulateGpu = target == Target::GpuEmulation;
+  options.splitKv = splitKvOption;
+  options.multiprocessors = multiprocessorsOption;
   auto kernel = jit::CpuKernel::compile(specText, options, specPath);
   if (!kernel)
     return kernel.takeError();

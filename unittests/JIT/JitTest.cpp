@@ -7,7 +7,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/JIT/Jit.h"
+#include "attn/Runtime/CudaRuntime.h"
 #include "attn/Runtime/Manifest.h"
+
+#include "FakeCudaDriver.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -113,7 +116,10 @@ TEST(Jit, ErrorsCarryTheDiagnostics) {
   auto r = compile("func.func @f(%q: tensor<1x1x4x8xf16>) {\n  return\n}\n");
   ASSERT_FALSE(bool(r));
   std::string e = llvm::toString(r.takeError());
-  EXPECT_NE(e.find("spec:1:1: error:"), std::string::npos) << e;
+  EXPECT_NE(e.find("spec:1:1: error: a spec function must hold an attn op, "
+                   "'f' holds none"),
+            std::string::npos)
+      << e;
   // A failed compile is not cached: the same error comes back.
   r = compile("func.func @f(%q: tensor<1x1x4x8xf16>) {\n  return\n}\n");
   EXPECT_FALSE(bool(r));
@@ -165,7 +171,14 @@ TEST(Jit, CorruptCacheFilesAreRecompiled) {
   std::string manifest = cache.files(".json").front();
   std::string cubin = cache.files(".cubin").front();
   // A truncated manifest.
-  std::ofstream(manifest, std::ios::trunc) << "{\"version\": 1, \"kern";
+  std::ofstream(manifest, std::ios::trunc) << "{\"version\": 2, \"kern";
+  clearMemoryCache();
+  EXPECT_EQ(originOf(kSpec, o), Origin::Compiled);
+  clearMemoryCache();
+  EXPECT_EQ(originOf(kSpec, o), Origin::DiskCache);
+  // A version 1 manifest (one kernel) of an older compiler.
+  std::ofstream(manifest, std::ios::trunc)
+      << R"({"version": 1, "kernel": "causal_attention", "params": []})";
   clearMemoryCache();
   EXPECT_EQ(originOf(kSpec, o), Origin::Compiled);
   clearMemoryCache();
@@ -233,19 +246,143 @@ func.func @retnet(%q: tensor<?x4x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
   std::vector<runtime::TensorRef> outputs = {
       ref(5 << 20, DType::BF16, {3, 4, 77, 96}),
       ref(6 << 20, DType::F32, {3, 4, 32, 96})};
-  auto plan = runtime::planLaunch(*manifest, inputs, outputs);
+  const runtime::DeviceProperties device{132};
+  auto plan = runtime::planLaunch(*manifest, inputs, outputs, device);
   ASSERT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
+  ASSERT_EQ((*plan)->launches.size(), 1u);
+  const runtime::KernelLaunchPlan &launch = (*plan)->launches[0];
   // 32 features pad to 64 (16 rows per warp, 4 warps): one 16-row state
   // block per warp, so 64-column value tiles fit: two of them for Dv = 96.
-  EXPECT_EQ((*plan)->grid, (std::array<int64_t, 3>{2, 4, 3}));
-  EXPECT_EQ((*plan)->block, (std::array<int64_t, 3>{128, 1, 1}));
-  EXPECT_GT((*plan)->dynamicSharedMemory, 48 * 1024);
+  EXPECT_EQ(launch.grid, (std::array<int64_t, 3>{2, 4, 3}));
+  EXPECT_EQ(launch.block, (std::array<int64_t, 3>{128, 1, 1}));
+  EXPECT_GT(launch.dynamicSharedMemory, 48 * 1024);
   // Unequal query and key lengths of a causal op are refused by name.
   inputs[1].shape[2] = 78;
-  auto mismatch = runtime::planLaunch(*manifest, inputs, outputs);
+  auto mismatch = runtime::planLaunch(*manifest, inputs, outputs, device);
   ASSERT_FALSE(bool(mismatch));
   EXPECT_NE(llvm::toString(mismatch.takeError()).find("Sq"),
             std::string::npos);
+}
+
+/// The 8-byte words of a kernel's parameters and the first word of each
+/// workspace parameter.
+std::pair<int, std::vector<std::pair<int, unsigned>>>
+paramWords(const runtime::KernelLaunch &k) {
+  int words = 0;
+  std::vector<std::pair<int, unsigned>> workspaces;
+  for (const runtime::KernelParam &p : k.params) {
+    if (p.kind == runtime::KernelParam::Kind::Index) {
+      ++words;
+      continue;
+    }
+    if (p.role == runtime::KernelParam::Role::Workspace)
+      workspaces.emplace_back(words, p.tensor);
+    words += 3 + 2 * p.rank;
+  }
+  return {words, workspaces};
+}
+
+/// Split-KV decoding through the CUDA JIT: one op, a plan of two kernels
+/// that share the workspaces, launched on the fake driver.
+TEST(Jit, CudaDecodeLaunchesItsPlanOfTwoKernels) {
+  if (!haveToolkit())
+    GTEST_SKIP() << "no CUDA toolkit at " ATTN_CUDA_TOOLKIT_DIR;
+  useFakeDriver();
+  setenv("FAKE_CUDA_SMS", "132", 1);
+  setenv("FAKE_CUDA_LAUNCH_RESULT", "0", 1);
+  TempCache cache;
+  constexpr const char *spec = R"mlir(
+func.func @decode(%q: tensor<?x32x1x128xbf16>, %k: tensor<?x8x?x128xbf16>,
+                  %v: tensor<?x8x?x128xbf16>)
+    -> (tensor<?x32x1x128xbf16>, tensor<?x32x1xf32>) {
+  %o, %lse = attn.attention %q, %k, %v mask(#attn.causal<align = bottom_right>)
+      : tensor<?x32x1x128xbf16>, tensor<?x8x?x128xbf16>, tensor<?x8x?x128xbf16>
+      -> tensor<?x32x1x128xbf16>, tensor<?x32x1xf32>
+  return %o, %lse : tensor<?x32x1x128xbf16>, tensor<?x32x1xf32>
+}
+)mlir";
+  auto compiled = compile(spec, cudaOptions(cache));
+  ASSERT_TRUE(bool(compiled)) << llvm::toString(compiled.takeError());
+  auto manifest = runtime::Manifest::load(cache.files(".json").front());
+  ASSERT_TRUE(bool(manifest)) << llvm::toString(manifest.takeError());
+  ASSERT_EQ(manifest->kernels.size(), 2u);
+  ASSERT_EQ(manifest->choices.size(), 1u);
+  EXPECT_EQ(manifest->choices[0].name, "kv_splits");
+  ASSERT_EQ(manifest->workspaces.size(), 2u);
+
+  const char *driver = ATTN_FAKE_CUDA_DRIVER;
+  auto setParamWords = fakeCudaFunction<FakeCudaSetParamWordsFn>(
+      driver, "fake_cuda_set_param_words");
+  auto numLaunches =
+      fakeCudaFunction<FakeCudaNumLaunchesFn>(driver, "fake_cuda_num_launches");
+  auto launch = fakeCudaFunction<FakeCudaLaunchFn>(driver, "fake_cuda_launch");
+  auto numAllocations = fakeCudaFunction<FakeCudaNumAsyncAllocationsFn>(
+      driver, "fake_cuda_num_async_allocations");
+  auto allocation = fakeCudaFunction<FakeCudaAsyncAllocationFn>(
+      driver, "fake_cuda_async_allocation");
+  ASSERT_TRUE(setParamWords && numLaunches && launch && numAllocations &&
+              allocation);
+  for (const runtime::KernelLaunch &k : manifest->kernels)
+    setParamWords(k.symbol.c_str(), paramWords(k).first);
+
+  using runtime::DType;
+  const int64_t b = 3, skv = 4099;
+  std::vector<runtime::TensorRef> refs = {
+      {nullptr, DType::BF16, {b, 32, 1, 128}},
+      {nullptr, DType::BF16, {b, 8, skv, 128}},
+      {nullptr, DType::BF16, {b, 8, skv, 128}},
+      {nullptr, DType::BF16, {b, 32, 1, 128}},
+      {nullptr, DType::F32, {b, 32, 1}}};
+  std::vector<runtime::DeviceBuffer> buffers;
+  for (runtime::TensorRef &ref : refs) {
+    auto buffer = runtime::DeviceBuffer::allocate(ref.numElements() *
+                                                  runtime::dtypeSize(ref.dtype));
+    ASSERT_TRUE(bool(buffer)) << llvm::toString(buffer.takeError());
+    ref.data = buffer->data();
+    buffers.push_back(std::move(*buffer));
+  }
+  void *stream = reinterpret_cast<void *>(0x1234);
+  ASSERT_FALSE(bool(compiled->kernel->run(llvm::ArrayRef(refs).take_front(3),
+                                          llvm::ArrayRef(refs).drop_front(3),
+                                          stream)));
+
+  ASSERT_EQ(numLaunches(), 2);
+  ASSERT_EQ(numAllocations(), 1);
+  const FakeCudaAllocation &ws = *allocation(0);
+  EXPECT_TRUE(ws.freed);
+  EXPECT_EQ(ws.stream, stream);
+  EXPECT_EQ(ws.freeStream, stream);
+  // The same plan without a driver gives the split count and the offsets.
+  auto plan = runtime::planLaunch(*manifest, llvm::ArrayRef(refs).take_front(3),
+                                  llvm::ArrayRef(refs).drop_front(3),
+                                  runtime::DeviceProperties{132});
+  ASSERT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
+  int64_t splits = (*plan)->bindings.at("kv_splits");
+  EXPECT_GT(splits, 1);
+  EXPECT_LE(splits, (skv + 63) / 64);
+  EXPECT_EQ((*plan)->workspaces[0].shape,
+            (std::vector<int64_t>{splits, b, 32, 1, 128}));
+  EXPECT_EQ(int64_t(ws.bytes), (*plan)->workspaceBytes);
+  for (int i = 0; i < 2; ++i) {
+    const FakeCudaLaunch &l = *launch(i);
+    const runtime::KernelLaunch &k = manifest->kernels[i];
+    EXPECT_EQ(l.symbol, k.symbol);
+    EXPECT_EQ(l.stream, stream);
+    for (int d = 0; d < 3; ++d)
+      EXPECT_EQ(int64_t(l.grid[d]), (*plan)->launches[i].grid[d]);
+    // Both kernels take both workspaces, at their offsets in the one
+    // allocation.
+    auto [words, workspaces] = paramWords(k);
+    ASSERT_EQ(workspaces.size(), 2u) << k.symbol;
+    for (auto [word, w] : workspaces) {
+      long long address = static_cast<long long>(ws.pointer) +
+                          (*plan)->workspaces[w].offset;
+      EXPECT_EQ(l.words[word], address) << k.symbol << " workspace " << w;
+      EXPECT_EQ(l.words[word + 1], address) << k.symbol << " workspace " << w;
+    }
+  }
+  // The partials kernel runs kv_splits blocks per query tile.
+  EXPECT_EQ(int64_t(launch(0)->grid[0]), splits);
 }
 
 } // namespace

@@ -8,6 +8,8 @@
 
 #include "attn/Runtime/CudaRuntime.h"
 
+#include "FakeCudaDriver.h"
+
 #include "gtest/gtest.h"
 
 #include <cstdlib>
@@ -16,12 +18,16 @@ using namespace attn::runtime;
 
 namespace {
 
+KernelParam tensorParam(KernelParam::Role role, unsigned tensor,
+                        unsigned rank) {
+  return {KernelParam::Kind::MemrefDescriptor, role, tensor, rank, {}};
+}
+
 /// The manifest of a causal kernel on q [B, 4, Sq, 64] bf16 (GQA over
 /// k, v [B, 1, Skv, 64]) returning o and lse.
 Manifest causalManifest(llvm::StringRef chip = "sm_90",
                         llvm::StringRef format = "cubin") {
   Manifest m;
-  m.kernel = "causal_attention";
   m.chip = chip.str();
   m.binaryFormat = format.str();
   m.specHash = "ABC";
@@ -41,17 +47,74 @@ Manifest causalManifest(llvm::StringRef chip = "sm_90",
   m.signature.outputs = {
       {"o", DType::BF16, dims({{"B", dyn}, {"Hq", 4}, {"Sq", dyn}, {"Dv", 64}})},
       {"lse", DType::F32, dims({{"B", dyn}, {"Hq", 4}, {"Sq", dyn}})}};
+  KernelLaunch k;
+  k.symbol = "causal_attention";
   for (unsigned i = 0; i < 3; ++i)
-    m.params.push_back({KernelParam::Kind::MemrefDescriptor, false, i, 4, {}});
-  m.params.push_back({KernelParam::Kind::MemrefDescriptor, true, 0, 4, {}});
-  m.params.push_back({KernelParam::Kind::MemrefDescriptor, true, 1, 3, {}});
-  m.grid = {Expr::binary(Expr::Kind::CeilDiv, Expr::dimension("Sq"),
+    k.params.push_back(tensorParam(KernelParam::Role::Input, i, 4));
+  k.params.push_back(tensorParam(KernelParam::Role::Output, 0, 4));
+  k.params.push_back(tensorParam(KernelParam::Role::Output, 1, 3));
+  k.grid = {Expr::binary(Expr::Kind::CeilDiv, Expr::dimension("Sq"),
                          Expr::constant(64)),
             Expr::constant(4), Expr::dimension("B")};
-  m.block = {Expr::constant(128), Expr::constant(1), Expr::constant(1)};
-  m.dynamicSharedMemory = Expr::constant(36864);
+  k.block = {Expr::constant(128), Expr::constant(1), Expr::constant(1)};
+  k.dynamicSharedMemory = Expr::constant(36864);
+  m.kernels.push_back(std::move(k));
   return m;
 }
+
+/// A split-KV plan over the causal manifest's signature: `kv_splits` =
+/// min(ceildiv(Skv, 64), max(1, ceildiv(multiprocessors, B * 4))) key
+/// ranges per (query tile, head, batch); the first kernel writes partial
+/// outputs and their lse to two workspaces, the second merges them into o
+/// and lse.
+Manifest splitManifest() {
+  Manifest m = causalManifest();
+  m.kernels.clear();
+  auto dim = [](const char *name) { return Expr::dimension(name); };
+  auto c = [](int64_t v) { return Expr::constant(v); };
+  auto op = [](Expr::Kind kind, Expr a, Expr b) {
+    return Expr::binary(kind, std::move(a), std::move(b));
+  };
+  m.choices.push_back(
+      {"kv_splits",
+       op(Expr::Kind::Min, op(Expr::Kind::CeilDiv, dim("Skv"), c(64)),
+          op(Expr::Kind::Max, c(1),
+             op(Expr::Kind::CeilDiv, dim(Manifest::kMultiprocessors.data()),
+                op(Expr::Kind::Mul, dim("B"), c(4)))))});
+  m.workspaces.push_back(
+      {"workspace0", DType::F32,
+       {dim("B"), c(4), dim("kv_splits"), dim("Sq"), c(64)}});
+  m.workspaces.push_back(
+      {"workspace1", DType::F32, {dim("B"), c(4), dim("kv_splits"), dim("Sq")}});
+  KernelLaunch split;
+  split.symbol = "split_kv";
+  for (unsigned i = 0; i < 3; ++i)
+    split.params.push_back(tensorParam(KernelParam::Role::Input, i, 4));
+  split.params.push_back(tensorParam(KernelParam::Role::Workspace, 0, 5));
+  split.params.push_back(tensorParam(KernelParam::Role::Workspace, 1, 4));
+  split.params.push_back(
+      {KernelParam::Kind::Index, KernelParam::Role::Input, 0, 0,
+       dim("kv_splits")});
+  split.grid = {op(Expr::Kind::CeilDiv, dim("Sq"), c(16)),
+                op(Expr::Kind::Mul, c(4), dim("kv_splits")), dim("B")};
+  split.block = {c(128), c(1), c(1)};
+  split.dynamicSharedMemory = c(16384);
+  KernelLaunch merge;
+  merge.symbol = "merge";
+  merge.params.push_back(tensorParam(KernelParam::Role::Workspace, 0, 5));
+  merge.params.push_back(tensorParam(KernelParam::Role::Workspace, 1, 4));
+  merge.params.push_back(tensorParam(KernelParam::Role::Output, 0, 4));
+  merge.params.push_back(tensorParam(KernelParam::Role::Output, 1, 3));
+  merge.grid = {dim("Sq"), c(4), dim("B")};
+  merge.block = {c(64), c(1), c(1)};
+  merge.dynamicSharedMemory = c(0);
+  m.kernels.push_back(std::move(split));
+  m.kernels.push_back(std::move(merge));
+  return m;
+}
+
+/// The planning properties of the fake driver's default device.
+constexpr DeviceProperties kDevice{132};
 
 /// Fake, 256-byte aligned device addresses: planning never dereferences.
 struct Tensors {
@@ -75,24 +138,121 @@ TEST(Manifest, RoundTripsThroughJSON) {
   os << m.toJSON();
   llvm::Expected<Manifest> back = Manifest::parse(text);
   ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
-  EXPECT_EQ(back->kernel, "causal_attention");
+  ASSERT_EQ(back->kernels.size(), 1u);
+  const KernelLaunch &k = back->kernels[0];
+  EXPECT_EQ(k.symbol, "causal_attention");
   EXPECT_EQ(back->chip, "sm_90");
-  EXPECT_EQ(back->grid[0].str(), "ceildiv(Sq, 64)");
-  EXPECT_EQ(back->grid[2].str(), "B");
-  ASSERT_EQ(back->params.size(), 5u);
-  EXPECT_TRUE(back->params[4].isOutput);
-  EXPECT_EQ(back->params[4].tensor, 1u);
-  EXPECT_EQ(back->params[4].rank, 3u);
+  EXPECT_EQ(k.grid[0].str(), "ceildiv(Sq, 64)");
+  EXPECT_EQ(k.grid[2].str(), "B");
+  ASSERT_EQ(k.params.size(), 5u);
+  EXPECT_EQ(k.params[4].role, KernelParam::Role::Output);
+  EXPECT_EQ(k.params[4].tensor, 1u);
+  EXPECT_EQ(k.params[4].rank, 3u);
   EXPECT_EQ(back->signature.inputs[1].dims[1].size, 1);
   EXPECT_EQ(back->signature.outputs[1].dtype, DType::F32);
+}
+
+std::string jsonText(const llvm::json::Value &v) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << v;
+  return text;
+}
+
+TEST(Manifest, RoundTripsAPlanOfTwoKernelsWithWorkspacesAndAChoice) {
+  llvm::Expected<Manifest> back =
+      Manifest::parse(jsonText(splitManifest().toJSON()));
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  ASSERT_EQ(back->choices.size(), 1u);
+  EXPECT_EQ(back->choices[0].name, "kv_splits");
+  EXPECT_EQ(back->choices[0].value.str(),
+            "min(ceildiv(Skv, 64), max(1, ceildiv(multiprocessors, mul(B, "
+            "4))))");
+  ASSERT_EQ(back->workspaces.size(), 2u);
+  EXPECT_EQ(back->workspaces[1].name, "workspace1");
+  EXPECT_EQ(back->workspaces[1].dtype, DType::F32);
+  ASSERT_EQ(back->workspaces[0].shape.size(), 5u);
+  EXPECT_EQ(back->workspaces[0].shape[2].str(), "kv_splits");
+  ASSERT_EQ(back->kernels.size(), 2u);
+  EXPECT_EQ(back->kernels[0].symbol, "split_kv");
+  EXPECT_EQ(back->kernels[1].symbol, "merge");
+  EXPECT_EQ(back->kernels[0].grid[1].str(), "mul(4, kv_splits)");
+  EXPECT_EQ(back->kernels[0].dynamicSharedMemory.str(), "16384");
+  const std::vector<KernelParam> &split = back->kernels[0].params;
+  ASSERT_EQ(split.size(), 6u);
+  EXPECT_EQ(split[3].role, KernelParam::Role::Workspace);
+  EXPECT_EQ(split[4].tensor, 1u);
+  EXPECT_EQ(split[4].rank, 4u);
+  EXPECT_EQ(split[5].kind, KernelParam::Kind::Index);
+  EXPECT_EQ(split[5].value.str(), "kv_splits");
+  const std::vector<KernelParam> &merge = back->kernels[1].params;
+  ASSERT_EQ(merge.size(), 4u);
+  EXPECT_EQ(merge[0].role, KernelParam::Role::Workspace);
+  EXPECT_EQ(merge[2].role, KernelParam::Role::Output);
+  EXPECT_EQ(back->describeKernels(), "kernels 'split_kv', 'merge'");
+  // The writer's JSON names the workspace a parameter passes.
+  std::string text = jsonText(splitManifest().toJSON());
+  EXPECT_NE(text.find("\"role\":\"workspace\",\"tensor\":\"workspace1\""),
+            std::string::npos)
+      << text;
+}
+
+TEST(Manifest, RefusesAVersionOneManifest) {
+  // The single-kernel form attn-translate wrote before launch plans.
+  std::string e = errorOf(
+      Manifest::parse(R"({"version": 1, "kernel": "k", "params": [],
+                          "grid": [1, 1, 1], "block": [32, 1, 1]})")
+          .takeError());
+  EXPECT_NE(e.find("this is a version 1 manifest (one kernel per spec); this "
+                   "runtime reads version 2"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("recompile the kernel with this attn-translate"),
+            std::string::npos)
+      << e;
+}
+
+TEST(Manifest, RejectsFormulasOverUnknownNames) {
+  // A choice may use only earlier choices.
+  llvm::json::Value v = splitManifest().toJSON();
+  llvm::json::Array &choices = *v.getAsObject()->getArray("choices");
+  choices.insert(choices.begin(),
+                 llvm::json::Object{{"name", "tiles"},
+                                    {"value", llvm::json::Array{
+                                                  "mul", "kv_splits", 2}}});
+  std::string e = errorOf(Manifest::parse(jsonText(v)).takeError());
+  EXPECT_NE(e.find("choice 'tiles' uses 'kv_splits', which is no dimension "
+                   "of the signature, no earlier choice and not "
+                   "'multiprocessors'"),
+            std::string::npos)
+      << e;
+  // A choice must not shadow a dimension.
+  v = splitManifest().toJSON();
+  (*(*v.getAsObject()->getArray("choices"))[0].getAsObject())["name"] = "Sq";
+  e = errorOf(Manifest::parse(jsonText(v)).takeError());
+  EXPECT_NE(e.find("choice 'Sq' has the name of a dimension"),
+            std::string::npos)
+      << e;
+  // A parameter naming a workspace that does not exist.
+  v = splitManifest().toJSON();
+  v.getAsObject()->getArray("workspaces")->pop_back();
+  e = errorOf(Manifest::parse(jsonText(v)).takeError());
+  EXPECT_NE(e.find("a parameter of kernel 'split_kv' names unknown workspace "
+                   "'workspace1'"),
+            std::string::npos)
+      << e;
+  v = splitManifest().toJSON();
+  v.getAsObject()->getArray("kernels")->clear();
+  e = errorOf(Manifest::parse(jsonText(v)).takeError());
+  EXPECT_NE(e.find("the manifest lists no kernels"), std::string::npos) << e;
 }
 
 TEST(Manifest, RejectsMalformedInput) {
   EXPECT_NE(errorOf(Manifest::parse("{").takeError())
                 .find("the manifest is not valid JSON"),
             std::string::npos);
-  EXPECT_NE(errorOf(Manifest::parse("{\"version\": 1}").takeError())
-                .find("the manifest has no field 'kernel'"),
+  EXPECT_NE(errorOf(Manifest::parse("{\"version\": 2}").takeError())
+                .find("the manifest has no field 'entry'"),
             std::string::npos);
   std::string text;
   llvm::raw_string_ostream os(text);
@@ -110,14 +270,17 @@ TEST(Manifest, RejectsMalformedInput) {
 TEST(LaunchPlan, EvaluatesGeometryAndPacksDescriptors) {
   Manifest m = causalManifest();
   Tensors t(3, 77, 131);
-  auto plan = planLaunch(m, t.inputs, t.outputs);
-  ASSERT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
-  EXPECT_EQ((*plan)->grid, (std::array<int64_t, 3>{2, 4, 3}));
-  EXPECT_EQ((*plan)->block, (std::array<int64_t, 3>{128, 1, 1}));
-  EXPECT_EQ((*plan)->dynamicSharedMemory, 36864);
-  EXPECT_FALSE((*plan)->empty);
+  auto planned = planLaunch(m, t.inputs, t.outputs, kDevice);
+  ASSERT_TRUE(bool(planned)) << llvm::toString(planned.takeError());
+  ASSERT_EQ((*planned)->launches.size(), 1u);
+  EXPECT_EQ((*planned)->workspaceBytes, 0);
+  KernelLaunchPlan *plan = &(*planned)->launches[0];
+  EXPECT_EQ(plan->grid, (std::array<int64_t, 3>{2, 4, 3}));
+  EXPECT_EQ(plan->block, (std::array<int64_t, 3>{128, 1, 1}));
+  EXPECT_EQ(plan->dynamicSharedMemory, 36864);
+  EXPECT_FALSE(plan->empty);
   // q: allocated, aligned, offset 0, sizes, row-major strides.
-  const std::vector<int64_t> &a = (*plan)->argStorage;
+  const std::vector<int64_t> &a = plan->argStorage;
   ASSERT_EQ(a.size(), 4 * 11u + 9u);
   EXPECT_EQ(a[0], int64_t(1) << 20);
   EXPECT_EQ(a[1], int64_t(1) << 20);
@@ -126,42 +289,138 @@ TEST(LaunchPlan, EvaluatesGeometryAndPacksDescriptors) {
             (std::vector<int64_t>{3, 4, 77, 64}));
   EXPECT_EQ(std::vector<int64_t>(a.begin() + 7, a.begin() + 11),
             (std::vector<int64_t>{4 * 77 * 64, 77 * 64, 64, 1}));
-  ASSERT_EQ((*plan)->args.size(), a.size());
-  EXPECT_EQ((*plan)->args[5], &(*plan)->argStorage[5]);
+  ASSERT_EQ(plan->args.size(), a.size());
+  EXPECT_EQ(plan->args[5], &plan->argStorage[5]);
 }
 
 TEST(LaunchPlan, EmptyGridLaunchesNothing) {
   Tensors t(2, 0, 16);
-  auto plan = planLaunch(causalManifest(), t.inputs, t.outputs);
+  auto plan = planLaunch(causalManifest(), t.inputs, t.outputs, kDevice);
   ASSERT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
-  EXPECT_TRUE((*plan)->empty);
+  EXPECT_TRUE((*plan)->launches[0].empty);
+  EXPECT_TRUE((*plan)->empty());
+}
+
+TEST(LaunchPlan, ChoicesFollowTheMultiprocessorCount) {
+  Manifest m = splitManifest();
+  Tensors t(2, 3, 1000);
+  // ceildiv(132, 2 * 4) = 17 splits, under ceildiv(1000, 64) = 16: 16.
+  auto plan = planLaunch(m, t.inputs, t.outputs, kDevice);
+  ASSERT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
+  EXPECT_EQ((*plan)->bindings.at("kv_splits"), 16);
+  EXPECT_EQ((*plan)->bindings.at("multiprocessors"), 132);
+  // 24 multiprocessors: ceildiv(24, 8) = 3 splits.
+  auto fewer = planLaunch(m, t.inputs, t.outputs, DeviceProperties{24});
+  ASSERT_TRUE(bool(fewer)) << llvm::toString(fewer.takeError());
+  EXPECT_EQ((*fewer)->bindings.at("kv_splits"), 3);
+  const LaunchPlan &p = **fewer;
+  ASSERT_EQ(p.launches.size(), 2u);
+  EXPECT_EQ(p.launches[0].grid, (std::array<int64_t, 3>{1, 12, 2}));
+  EXPECT_EQ(p.launches[1].grid, (std::array<int64_t, 3>{3, 4, 2}));
+  EXPECT_EQ(p.launches[1].block, (std::array<int64_t, 3>{64, 1, 1}));
+  // Workspaces: [2, 4, 3, 3, 64] and [2, 4, 3, 3] f32, each at a 256-byte
+  // boundary of one allocation.
+  ASSERT_EQ(p.workspaces.size(), 2u);
+  EXPECT_EQ(p.workspaces[0].shape, (std::vector<int64_t>{2, 4, 3, 3, 64}));
+  EXPECT_EQ(p.workspaces[0].bytes, 2 * 4 * 3 * 3 * 64 * 4);
+  EXPECT_EQ(p.workspaces[1].offset, 18432);
+  EXPECT_EQ(p.workspaces[1].bytes, 2 * 4 * 3 * 3 * 4);
+  EXPECT_EQ(p.workspaceBytes, 18432 + 512);
+  // split_kv: q, k, v (11 words each), workspace0 (13), workspace1 (11),
+  // kv_splits.
+  const std::vector<int64_t> &a = p.launches[0].argStorage;
+  ASSERT_EQ(a.size(), 3 * 11u + 13u + 11u + 1u);
+  EXPECT_EQ(a.back(), 3);
+  EXPECT_EQ(std::vector<int64_t>(a.begin() + 36, a.begin() + 46),
+            (std::vector<int64_t>{2, 4, 3, 3, 64, 4 * 3 * 3 * 64, 3 * 3 * 64,
+                                  3 * 64, 64, 1}));
+  EXPECT_EQ(a[33], 0) << "workspace pointers wait for the allocation";
+}
+
+TEST(LaunchPlan, WorkspaceAddressesGoIntoEveryLaunchThatTakesThem) {
+  Tensors t(1, 16, 256);
+  auto plan = planLaunch(splitManifest(), t.inputs, t.outputs, kDevice);
+  ASSERT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
+  const int64_t base = int64_t(7) << 24;
+  (*plan)->setWorkspaceBase(reinterpret_cast<void *>(base));
+  int64_t second = base + (*plan)->workspaces[1].offset;
+  const std::vector<int64_t> &split = (*plan)->launches[0].argStorage;
+  const std::vector<int64_t> &merge = (*plan)->launches[1].argStorage;
+  EXPECT_EQ(std::vector<int64_t>(split.begin() + 33, split.begin() + 35),
+            (std::vector<int64_t>{base, base}));
+  EXPECT_EQ(split[35], 0);
+  EXPECT_EQ(std::vector<int64_t>(split.begin() + 46, split.begin() + 48),
+            (std::vector<int64_t>{second, second}));
+  EXPECT_EQ(std::vector<int64_t>(merge.begin(), merge.begin() + 2),
+            (std::vector<int64_t>{base, base}));
+  EXPECT_EQ(std::vector<int64_t>(merge.begin() + 13, merge.begin() + 15),
+            (std::vector<int64_t>{second, second}));
+  // o follows: its own pointer.
+  EXPECT_EQ(merge[24], reinterpret_cast<int64_t>(t.outputs[0].data));
+}
+
+TEST(LaunchPlan, RejectsPlansItCannotEvaluate) {
+  Tensors t(1, 16, 256);
+  Manifest m = splitManifest();
+  EXPECT_NE(errorOf(planLaunch(m, t.inputs, t.outputs, DeviceProperties{0})
+                        .takeError())
+                .find("planning a launch needs the device's multiprocessor "
+                      "count, got 0"),
+            std::string::npos);
+  Manifest negative = splitManifest();
+  negative.workspaces[1].shape[3] = Expr::binary(
+      Expr::Kind::Sub, Expr::constant(8), Expr::dimension("Sq"));
+  EXPECT_NE(errorOf(planLaunch(negative, t.inputs, t.outputs, kDevice)
+                        .takeError())
+                .find("workspace 'workspace1' has size sub(8, Sq) = -8"),
+            std::string::npos);
+  Manifest grid = splitManifest();
+  grid.kernels[1].grid[0] =
+      Expr::binary(Expr::Kind::Sub, Expr::constant(0), Expr::dimension("Sq"));
+  EXPECT_NE(errorOf(planLaunch(grid, t.inputs, t.outputs, kDevice).takeError())
+                .find("kernel 'merge': launch geometry sub(0, Sq) x 64 "
+                      "evaluates to -16 x 64"),
+            std::string::npos);
+  Manifest unbound = splitManifest();
+  unbound.kernels[0].dynamicSharedMemory = Expr::dimension("tiles");
+  EXPECT_NE(errorOf(planLaunch(unbound, t.inputs, t.outputs, kDevice)
+                        .takeError())
+                .find("needs dimension tiles, which no tensor, choice or "
+                      "device property fixes"),
+            std::string::npos);
+  Manifest clash = splitManifest();
+  clash.choices[0].name = "Skv";
+  EXPECT_NE(errorOf(planLaunch(clash, t.inputs, t.outputs, kDevice)
+                        .takeError())
+                .find("'Skv' names both a run-time choice"),
+            std::string::npos);
 }
 
 TEST(LaunchPlan, RejectsShapeDtypeAndAlignmentErrors) {
   Manifest m = causalManifest();
   Tensors heads(2, 16, 16);
   heads.inputs[0].shape[1] = 8;
-  EXPECT_NE(errorOf(planLaunch(m, heads.inputs, heads.outputs).takeError())
+  EXPECT_NE(errorOf(planLaunch(m, heads.inputs, heads.outputs, kDevice).takeError())
                 .find("input 'q' has Hq = 8, the kernel is compiled for Hq = 4"),
             std::string::npos);
   Tensors lengths(2, 16, 16);
   lengths.inputs[2].shape[2] = 15;
-  EXPECT_NE(errorOf(planLaunch(m, lengths.inputs, lengths.outputs).takeError())
+  EXPECT_NE(errorOf(planLaunch(m, lengths.inputs, lengths.outputs, kDevice).takeError())
                 .find("dimension Skv is 15 in 'v' but 16 in 'k'"),
             std::string::npos);
   Tensors dtype(2, 16, 16);
   dtype.inputs[1].dtype = DType::F16;
-  EXPECT_NE(errorOf(planLaunch(m, dtype.inputs, dtype.outputs).takeError())
+  EXPECT_NE(errorOf(planLaunch(m, dtype.inputs, dtype.outputs, kDevice).takeError())
                 .find("input 'k' has element type f16, the kernel expects bf16"),
             std::string::npos);
   Tensors output(2, 16, 16);
   output.outputs[1].shape = {2, 4, 17};
-  EXPECT_NE(errorOf(planLaunch(m, output.inputs, output.outputs).takeError())
+  EXPECT_NE(errorOf(planLaunch(m, output.inputs, output.outputs, kDevice).takeError())
                 .find("output 'lse' must be [2, 4, 16] f32, got [2, 4, 17] f32"),
             std::string::npos);
   Tensors aligned(2, 16, 16);
   aligned.inputs[0].data = static_cast<char *>(aligned.inputs[0].data) + 2;
-  EXPECT_NE(errorOf(planLaunch(m, aligned.inputs, aligned.outputs).takeError())
+  EXPECT_NE(errorOf(planLaunch(m, aligned.inputs, aligned.outputs, kDevice).takeError())
                 .find("input 'q' is not 16-byte aligned"),
             std::string::npos);
 }
@@ -182,9 +441,9 @@ TEST(CudaRuntime, RejectsAKernelForAnotherArchitecture) {
   setenv("FAKE_CUDA_SM", "80", 1);
   std::string e =
       errorOf(CudaKernel::load("image", causalManifest("sm_90")).takeError());
-  EXPECT_NE(e.find("kernel 'causal_attention' was compiled for sm_90 (cubin) "
-                   "and cannot run on device 0 (Fake GPU, sm_80); recompile "
-                   "it with --chip sm_80"),
+  EXPECT_NE(e.find("kernel 'causal_attention' compiled for sm_90 (cubin) "
+                   "cannot run on device 0 (Fake GPU, sm_80); recompile "
+                   "with --chip sm_80"),
             std::string::npos)
       << e;
   // PTX for an older chip is compiled by the driver for the newer one.
@@ -218,6 +477,127 @@ TEST(CudaRuntime, ReportsTheDriverMessageOfALaunchFailure) {
   EXPECT_NE(e.find("input 'q' has D = 32, the kernel is compiled for D = 64"),
             std::string::npos)
       << e;
+}
+
+/// The fake driver's record (FakeCudaDriver.h).
+struct FakeRecord {
+  FakeCudaNumLaunchesFn numLaunches = fn<FakeCudaNumLaunchesFn>(
+      "fake_cuda_num_launches");
+  FakeCudaLaunchFn launch = fn<FakeCudaLaunchFn>("fake_cuda_launch");
+  FakeCudaSetParamWordsFn setParamWords =
+      fn<FakeCudaSetParamWordsFn>("fake_cuda_set_param_words");
+  FakeCudaNumAsyncAllocationsFn numAllocations =
+      fn<FakeCudaNumAsyncAllocationsFn>("fake_cuda_num_async_allocations");
+  FakeCudaAsyncAllocationFn allocation =
+      fn<FakeCudaAsyncAllocationFn>("fake_cuda_async_allocation");
+  template <typename F> static F fn(const char *name) {
+    F f = fakeCudaFunction<F>(ATTN_FAKE_CUDA_DRIVER, name);
+    EXPECT_NE(f, nullptr) << name;
+    return f;
+  }
+};
+
+/// Device buffers for `t`'s tensors, their addresses put into `t`.
+std::vector<DeviceBuffer> allocateTensors(Tensors &t) {
+  std::vector<DeviceBuffer> buffers;
+  for (TensorRef &ref : llvm::concat<TensorRef>(t.inputs, t.outputs)) {
+    auto buffer =
+        DeviceBuffer::allocate(ref.numElements() * dtypeSize(ref.dtype));
+    EXPECT_TRUE(bool(buffer)) << llvm::toString(buffer.takeError());
+    if (!buffer)
+      continue;
+    ref.data = buffer->data();
+    buffers.push_back(std::move(*buffer));
+  }
+  return buffers;
+}
+
+TEST(CudaRuntime, LaunchesEveryKernelOfAPlanInOrderOnOneWorkspace) {
+  setenv("ATTN_CUDA_DRIVER", ATTN_FAKE_CUDA_DRIVER, 1);
+  setenv("FAKE_CUDA_SM", "90", 1);
+  setenv("FAKE_CUDA_SMS", "24", 1);
+  setenv("FAKE_CUDA_LAUNCH_RESULT", "0", 1);
+  FakeRecord fake;
+  ASSERT_TRUE(fake.numLaunches && fake.launch && fake.setParamWords &&
+              fake.numAllocations && fake.allocation);
+  // Record every parameter word of both kernels.
+  fake.setParamWords("split_kv", 58);
+  fake.setParamWords("merge", 44);
+  auto kernel = CudaKernel::load("image", splitManifest());
+  ASSERT_TRUE(bool(kernel)) << llvm::toString(kernel.takeError());
+  EXPECT_EQ((*kernel)->device().multiprocessors, 24);
+  Tensors t(2, 3, 1000);
+  std::vector<DeviceBuffer> buffers = allocateTensors(t);
+  void *stream = reinterpret_cast<void *>(0x5000);
+  ASSERT_FALSE(bool((*kernel)->launch(t.inputs, t.outputs, stream)));
+
+  ASSERT_EQ(fake.numLaunches(), 2);
+  const FakeCudaLaunch &split = *fake.launch(0), &merge = *fake.launch(1);
+  EXPECT_STREQ(split.symbol, "split_kv");
+  EXPECT_STREQ(merge.symbol, "merge");
+  // 24 multiprocessors: kv_splits = 3.
+  EXPECT_EQ(std::vector<unsigned>(split.grid, split.grid + 3),
+            (std::vector<unsigned>{1, 12, 2}));
+  EXPECT_EQ(std::vector<unsigned>(merge.grid, merge.grid + 3),
+            (std::vector<unsigned>{3, 4, 2}));
+  EXPECT_EQ(merge.block[0], 64u);
+  EXPECT_EQ(split.sharedMemory, 16384u);
+  EXPECT_EQ(split.words[57], 3);
+  EXPECT_EQ(split.stream, stream);
+  EXPECT_EQ(merge.stream, stream);
+  // One stream-ordered allocation holds both workspaces; both kernels get
+  // its addresses, and it is freed on the stream after them.
+  ASSERT_EQ(fake.numAllocations(), 1);
+  const FakeCudaAllocation &ws = *fake.allocation(0);
+  EXPECT_EQ(ws.bytes, 18432u + 512u);
+  EXPECT_EQ(ws.stream, stream);
+  long long base = static_cast<long long>(ws.pointer);
+  EXPECT_NE(base, 0);
+  EXPECT_EQ(split.words[33], base);
+  EXPECT_EQ(split.words[34], base);
+  EXPECT_EQ(split.words[46], base + 18432);
+  EXPECT_EQ(merge.words[0], base);
+  EXPECT_EQ(merge.words[13], base + 18432);
+  EXPECT_EQ(merge.words[24],
+            reinterpret_cast<long long>(t.outputs[0].data));
+  EXPECT_TRUE(ws.freed);
+  EXPECT_EQ(ws.freeStream, stream);
+
+  // No queries: both grids are empty, nothing is allocated or launched.
+  Tensors empty(2, 0, 1000);
+  std::vector<DeviceBuffer> emptyBuffers = allocateTensors(empty);
+  ASSERT_FALSE(bool((*kernel)->launch(empty.inputs, empty.outputs, stream)));
+  EXPECT_EQ(fake.numLaunches(), 2);
+  EXPECT_EQ(fake.numAllocations(), 1);
+}
+
+TEST(CudaRuntime, AFailedLaunchStopsThePlanAndStillFreesTheWorkspace) {
+  setenv("ATTN_CUDA_DRIVER", ATTN_FAKE_CUDA_DRIVER, 1);
+  setenv("FAKE_CUDA_SM", "90", 1);
+  unsetenv("FAKE_CUDA_LAUNCH_RESULT");
+  FakeRecord fake;
+  ASSERT_TRUE(fake.numLaunches && fake.numAllocations && fake.allocation);
+  auto kernel = CudaKernel::load("image", splitManifest());
+  ASSERT_TRUE(bool(kernel)) << llvm::toString(kernel.takeError());
+  Tensors t(1, 16, 256);
+  std::vector<DeviceBuffer> buffers = allocateTensors(t);
+  std::string e = errorOf((*kernel)->launch(t.inputs, t.outputs));
+  EXPECT_NE(e.find("launching 'split_kv' on grid [1, 16, 1] x block [128, 1, "
+                   "1] failed with CUDA error 719"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(fake.numLaunches(), 1);
+  ASSERT_EQ(fake.numAllocations(), 1);
+  EXPECT_TRUE(fake.allocation(0)->freed);
+}
+
+TEST(CudaRuntime, FindsEveryKernelSymbolOfThePlan) {
+  setenv("ATTN_CUDA_DRIVER", ATTN_FAKE_CUDA_DRIVER, 1);
+  setenv("FAKE_CUDA_SM", "90", 1);
+  Manifest m = splitManifest();
+  m.kernels[1].symbol = "missing";
+  std::string e = errorOf(CudaKernel::load("image", m).takeError());
+  EXPECT_NE(e.find("finding kernel symbol 'missing'"), std::string::npos) << e;
 }
 
 TEST(CudaRuntime, DeviceBuffersCopyAndPoison) {

@@ -36,6 +36,10 @@ struct CpuOptions {
   /// GPU code, up to its NVVM lowering. Uses `tileKv` and `warps`.
   bool emulateGpu = false;
   int64_t warps = 4;
+  /// Split-KV decoding in the emulated GPU code: auto, always or never;
+  /// the emulated device's multiprocessor count (it sets the split count).
+  std::string splitKv = "auto";
+  int64_t multiprocessors = 132;
 };
 
 /// A spec compiled for the host through the LLVM ExecutionEngine. Thread-safe

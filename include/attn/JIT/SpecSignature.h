@@ -16,11 +16,14 @@ namespace attn {
 mlir::FailureOr<mlir::func::FuncOp> findEntry(mlir::ModuleOp module,
                                               llvm::StringRef entry);
 
-/// Describes the kernel `func` becomes. A spec function holds one op with the
+/// Describes the kernel `func` becomes. A spec function holds ops with the
 /// KernelOpInterface whose operands are the function's arguments and whose
-/// results the function returns; parameters and dimensions take that op's
-/// names (q, k, v, o, lse; B, Hq, Sq, ...). Emits an error on `func` when the
-/// function does not have this form.
+/// results the function returns; parameters and dimensions take the ops'
+/// names (q, k, v, o, lse; B, Hq, Sq, ...). Dimensions are an op's own
+/// unless a tensor that several ops take ties them; a name an earlier op
+/// already gave to another dimension or parameter gets the op's index
+/// (`Sq_1`, `q_1`). Emits an error on `func` when the function does not have
+/// this form.
 mlir::FailureOr<runtime::KernelSignature>
 extractSignature(mlir::func::FuncOp func);
 

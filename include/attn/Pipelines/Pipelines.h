@@ -42,6 +42,14 @@ struct GpuPipelineOptions : mlir::PassPipelineOptions<GpuPipelineOptions> {
   Option<int64_t> tileKv{*this, "tile-kv",
                          llvm::cl::desc("Keys per shared-memory tile"),
                          llvm::cl::init(64)};
+  Option<std::string> splitKv{
+      *this, "split-kv",
+      llvm::cl::desc("Split-KV decoding: auto, always or never"),
+      llvm::cl::init("auto")};
+  Option<int64_t> multiprocessors{
+      *this, "multiprocessors",
+      llvm::cl::desc("Emulation only: the device's multiprocessor count"),
+      llvm::cl::init(132)};
   Option<std::string> format{
       *this, "format",
       llvm::cl::desc("gpu-module-to-binary format: isa (PTX), bin (cubin), "

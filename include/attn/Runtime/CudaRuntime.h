@@ -25,12 +25,17 @@ struct CudaDevice {
   int major = 0, minor = 0;
   /// The most dynamic shared memory one block may opt in to.
   int64_t maxSharedMemoryPerBlock = 0;
+  /// Streaming multiprocessors (the plan's `multiprocessors`).
+  int64_t multiprocessors = 0;
+
+  DeviceProperties properties() const { return {multiprocessors}; }
 };
 
 /// Loads the driver if needed and describes device `ordinal`.
 llvm::Expected<CudaDevice> getCudaDevice(int ordinal = 0);
 
-/// A kernel loaded from a cubin, fatbin or PTX image and its manifest.
+/// The kernels of one spec, loaded from one cubin, fatbin or PTX image, and
+/// their manifest: a call runs the manifest's whole launch plan.
 class CudaKernel {
 public:
   ~CudaKernel();
@@ -48,20 +53,26 @@ public:
   const Manifest &manifest() const { return m; }
   const CudaDevice &device() const { return dev; }
 
-  /// Launches on `stream` (a CUstream; null: the legacy default stream) with
-  /// device pointers in `inputs` and `outputs`, checked against the
-  /// manifest first. Asynchronous: errors of the launch itself come back
-  /// here, errors during execution at the next synchronization.
+  /// Launches the plan's kernels in order on `stream` (a CUstream; null:
+  /// the legacy default stream) with device pointers in `inputs` and
+  /// `outputs`, checked against the manifest first; kernels with an empty
+  /// grid are skipped. The workspaces are allocated and freed on `stream`
+  /// (cuMemAllocAsync / cuMemFreeAsync), so they live exactly as long as
+  /// the launches that use them and the call does not wait. Asynchronous:
+  /// errors of the launches themselves come back here, errors during
+  /// execution at the next synchronization.
   llvm::Error launch(llvm::ArrayRef<TensorRef> inputs,
                      llvm::ArrayRef<TensorRef> outputs,
                      void *stream = nullptr) const;
 
 private:
-  CudaKernel(Manifest m, CudaDevice dev, void *module, void *function);
+  CudaKernel(Manifest m, CudaDevice dev, void *module,
+             std::vector<void *> functions);
   Manifest m;
   CudaDevice dev;
   void *module;
-  void *function;
+  /// One per entry of the manifest's kernels.
+  std::vector<void *> functions;
 };
 
 /// Device memory in device `ordinal`'s primary context, for hosts that do

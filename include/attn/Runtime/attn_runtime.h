@@ -1,8 +1,8 @@
 /*===- attn_runtime.h - C interface of the kernel runtime ---------*- C -*-===//
  *
  * For hosts that are not C++ (Python through ctypes, other languages): load
- * a kernel that attn-translate wrote (image + manifest) and launch it on
- * device pointers. libattn_runtime.so carries it with no dependency on MLIR
+ * the kernels that attn-translate wrote (image + manifest) and launch their
+ * plan on device pointers. libattn_runtime.so carries it with no dependency on MLIR
  * or on a shared LLVM. Functions that fail return NULL or non-zero; the
  * message is then in attn_last_error() (per thread).
  *
@@ -37,12 +37,15 @@ typedef struct attn_tensor {
 /* The message of this thread's last failure ("" if none). */
 ATTN_RUNTIME_EXPORT const char *attn_last_error(void);
 
-/* Loads a cubin, fatbin or PTX image and its manifest on device `device`. */
+/* Loads a cubin, fatbin or PTX image and its manifest (version 2) on device
+ * `device`: every kernel of the manifest's plan. */
 ATTN_RUNTIME_EXPORT attn_kernel *attn_kernel_load(const char *image_path, const char *manifest_path,
                               int device);
 
-/* Launches on `stream` (a CUstream, NULL for the default stream); the
- * tensors are checked against the manifest first. Asynchronous. */
+/* Launches the plan's kernels in order on `stream` (a CUstream, NULL for the
+ * default stream); the tensors are checked against the manifest first. The
+ * plan's workspaces are the runtime's: allocated and freed on `stream`.
+ * Asynchronous. */
 ATTN_RUNTIME_EXPORT int attn_kernel_launch(const attn_kernel *kernel, const attn_tensor *inputs,
                        int32_t num_inputs, const attn_tensor *outputs,
                        int32_t num_outputs, void *stream);

@@ -24,6 +24,11 @@ struct QueryTile {
   mlir::Value q1;
   mlir::Value qLen;
   mlir::Value kvLen;
+  /// An explicit key range `[kvBegin, kvEnd)` (split-KV: this block's split;
+  /// both tile-aligned or null): the loop visits its intersection with the
+  /// mask's range.
+  mlir::Value kvBegin = {};
+  mlir::Value kvEnd = {};
 };
 
 /// One visited key tile: its first key and its number of valid keys

@@ -11,11 +11,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "KernelSupport.h"
+#include "MergeKernel.h"
 
 #include "attn/Dialect/ValueBuilders.h"
 #include "attn/Transforms/KeyTileLoop.h"
 #include "attn/Transforms/Passes.h"
 #include "attn/Transforms/ScoreFunction.h"
+#include "attn/Transforms/SoftmaxEpilogue.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -45,6 +47,13 @@ namespace {
 constexpr int64_t kRowsPerWarp = 16;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kLog2E = 1.4426950408889634;
+
+// Split-KV: blocks wanted per multiprocessor, the fewest key tiles worth a
+// split of their own, the most splits (the partials' workspace grows with
+// them).
+constexpr int64_t kBlocksPerSM = 4;
+constexpr int64_t kMinTilesPerSplit = 4;
+constexpr int64_t kMaxSplits = 128;
 
 /// Sizes of one kernel.
 struct KernelPlan {
@@ -219,21 +228,30 @@ private:
       ranges;
 };
 
+/// Where a kernel writes: the op's o (and lse) for the whole key range, or
+/// (split-KV) the f32 partials of one key split, o normalized over the
+/// split's keys and lse always, at [split, b, h, row(, column)].
+struct KernelOutputs {
+  Value o, lse;
+  /// Split-KV: the number of splits (a kernel argument).
+  Value splits = {};
+};
+
 /// Builds the body of one kernel.
 class KernelBuilder : KernelBuilderBase {
 public:
   KernelBuilder(OpBuilder &b, Location loc, AttentionOp op,
-                const KernelPlan &plan, ValueRange inputs, Value out,
-                Value lse, OperandAuxReader &aux)
+                const KernelPlan &plan, ValueRange inputs,
+                const KernelOutputs &outputs, OperandAuxReader &aux)
       : KernelBuilderBase(b, loc), op(op), plan(plan), q(inputs[0]),
-        k(inputs[1]),
-        v(inputs[2]), out(out), lse(lse), aux(aux),
+        k(inputs[1]), v(inputs[2]), out(outputs.o), lse(outputs.lse),
+        splits(outputs.splits), aux(aux),
         normalization(op.getNormalizationOrDefault()),
         softmax(normalization.normalizesRows()) {
     // Plain softmax of scaled scores: the scale joins the exp2 FMA (and the
     // row maximum) instead of costing a multiply per score.
     double scale = op.getScaleOrDefault();
-    if (isa<SoftmaxAttr>(normalization) && op.getScoreModList().empty() &&
+    if (softmax && op.getScoreModList().empty() &&
         op.getScoreMod().empty() && scale > 0)
       foldedScale = scale;
   }
@@ -255,7 +273,7 @@ public:
       init.push_back(splat(VectorType::get({2}, f32), 0.0));
     }
     init.push_back(splat(accumulatorType(), 0.0));
-    QueryTile tile{batch, head, q0, q1, qLen, kvLen};
+    QueryTile tile{batch, head, q0, q1, qLen, kvLen, kvBegin, kvEnd};
     auto start = [&](Value kv0, Value slot) { startKeyTileLoad(kv0, slot); };
     auto wait = [&]() { waitForKeyTile(); };
     KeyTilePrefetch prefetch{start, wait};
@@ -306,6 +324,11 @@ private:
     threadId = tid;
 
     Value qTile = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    if (splits) {
+      // Block x = query tile * splits + split.
+      split = arith::RemUIOp::create(b, loc, qTile, splits);
+      qTile = arith::DivUIOp::create(b, loc, qTile, splits);
+    }
     head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
     batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
     int64_t groupSize = op.getQ().getType().getDimSize(1) /
@@ -313,6 +336,16 @@ private:
     kvHead = arith::DivUIOp::create(b, loc, head, index(groupSize));
     qLen = sizeOf(q, 2);
     kvLen = sizeOf(k, 2);
+    if (splits) {
+      // Whole tiles per split, as evenly as they go; trailing splits may
+      // be empty (they write lse = -inf).
+      Value tiles = arith::CeilDivUIOp::create(b, loc, kvLen,
+                                               index(plan.tileKv));
+      Value perSplit = mul(arith::CeilDivUIOp::create(b, loc, tiles, splits),
+                           plan.tileKv);
+      kvBegin = arith::MulIOp::create(b, loc, split, perSplit);
+      kvEnd = arith::AddIOp::create(b, loc, kvBegin, perSplit);
+    }
     q0 = mul(qTile, plan.tileQ);
     q1 = add(q0, buildTileExtent(b, loc, qLen, q0, plan.tileQ));
     // The two query rows of this lane (fragment rows g and g + 8).
@@ -658,13 +691,14 @@ private:
           arith::SelectOp::create(b, loc, stillEmpty, fconst(0.0), newMax[r]),
           fconst(-kLog2E));
     }
-    bool plainSoftmax = isa<SoftmaxAttr>(normalization);
     Value weights = mapScores(scores, [&](Value s, int64_t r) {
-      if (!plainSoftmax)
-        return normalization.buildWeight(b, loc, s, newMax[r]);
-      return exp2(math::FmaOp::create(
-          b, loc, s, fconst(kLog2E * foldedScale.value_or(1.0)),
-          negScaledMax[r]));
+      double scale = foldedScale.value_or(1.0);
+      if (Value w = normalization.buildBase2Weight(b, loc, s, scale,
+                                                   negScaledMax[r]))
+        return w;
+      if (foldedScale)
+        s = arith::MulFOp::create(b, loc, s, fconst(scale));
+      return normalization.buildWeight(b, loc, s, newMax[r]);
     });
     Value newMaxVector = vector::FromElementsOp::create(
         b, loc, VectorType::get({2}, f32), ValueRange{newMax[0], newMax[1]});
@@ -796,27 +830,30 @@ private:
   // Results
   //===--------------------------------------------------------------------===//
 
+  /// Indices of `out` or `lse` at (row, and column if given): a split's
+  /// partials lead with the split.
+  SmallVector<Value> outputIndices(Value row, Value col = {}) {
+    SmallVector<Value> indices;
+    if (splits)
+      indices.push_back(split);
+    llvm::append_range(indices, ValueRange{batch, head, row});
+    if (col)
+      indices.push_back(col);
+    return indices;
+  }
+
   void writeOutputs(ValueRange final) {
     Value acc = final.back();
-    Type element = plan.mma.element;
     Type outElement = cast<MemRefType>(out.getType()).getElementType();
     Value factor =
         normalization.buildOutputFactor(b, loc, kvLen, cast<FloatType>(f32));
     VectorType pairType = VectorType::get({2}, f32);
     for (int64_t r = 0; r < 2; ++r) {
-      Value scale;
-      Value emptyRow;
-      if (softmax) {
-        Value l = extract(final[1], {r});
-        emptyRow = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l,
-                                         fconst(0.0));
-        scale = arith::DivFOp::create(b, loc, fconst(1.0), l);
-        scale = arith::SelectOp::create(b, loc, emptyRow, fconst(0.0), scale);
-        if (factor)
-          scale = arith::MulFOp::create(b, loc, scale, factor);
-      } else {
-        scale = factor;
-      }
+      // The row's output of an accumulator of 1: one division per row,
+      // then a multiply per element.
+      Value scale = softmax ? buildRowOutput(b, loc, fconst(1.0),
+                                             extract(final[1], {r}), factor)
+                            : factor;
       Value mask = vector::BroadcastOp::create(
           b, loc, VectorType::get({2}, b.getI1Type()), rowValid[r]);
       for (int64_t block = 0; block < plan.valueBlocks(); ++block) {
@@ -825,22 +862,20 @@ private:
           o = arith::MulFOp::create(
               b, loc, o, vector::BroadcastOp::create(b, loc, pairType, scale));
         if (outElement != f32)
-          o = arith::TruncFOp::create(b, loc, VectorType::get({2}, element),
-                                      o);
+          o = arith::TruncFOp::create(b, loc,
+                                      VectorType::get({2}, outElement), o);
         Value col = add(mul(thread, 2), block * 8);
-        vector::MaskedStoreOp::create(
-            b, loc, out, ValueRange{batch, head, rowClamped[r], col}, mask, o);
+        vector::MaskedStoreOp::create(b, loc, out,
+                                      outputIndices(rowClamped[r], col), mask,
+                                      o);
       }
       if (lse) {
-        // lse = m + log(l), -inf for an empty row; one lane per row writes.
-        Value m = extract(final[0], {r});
-        Value l = extract(final[1], {r});
-        Value value = arith::AddFOp::create(b, loc, m,
-                                            math::LogOp::create(b, loc, l));
-        value = arith::SelectOp::create(b, loc, emptyRow, fconst(-kInf), value);
+        // One lane per row writes.
+        Value value = buildRowLogSumExp(b, loc, extract(final[0], {r}),
+                                        extract(final[1], {r}));
         Value writes = arith::AndIOp::create(b, loc, rowValid[r], isLeader);
         vector::MaskedStoreOp::create(
-            b, loc, lse, ValueRange{batch, head, rowClamped[r]},
+            b, loc, lse, outputIndices(rowClamped[r]),
             vector::BroadcastOp::create(
                 b, loc, VectorType::get({1}, b.getI1Type()), writes),
             vector::BroadcastOp::create(b, loc, VectorType::get({1}, f32),
@@ -851,7 +886,7 @@ private:
 
   AttentionOp op;
   const KernelPlan &plan;
-  Value q, k, v, out, lse;
+  Value q, k, v, out, lse, splits;
   OperandAuxReader &aux;
   NormalizationAttrInterface normalization;
   bool softmax;
@@ -862,6 +897,8 @@ private:
   /// The first query row of this warp within the tile.
   Value warpRowInTile;
   Value batch, head, kvHead, qLen, kvLen, q0, q1;
+  /// Split-KV: this block's split and its key range.
+  Value split, kvBegin, kvEnd;
   Value rows[2], rowValid[2], rowClamped[2];
   Value sharedBytes;
   /// The tiles of the key tile being computed on.
@@ -923,64 +960,257 @@ FailureOr<SmallVector<Value>> capturedTensors(AttentionOp op,
   return tensors;
 }
 
-LogicalResult lowerToGPU(AttentionOp op, int64_t warps, int64_t tileKv,
-                         ModuleOp module, SymbolTable &symbols) {
-  FailureOr<KernelPlan> plan = planKernel(op, warps, tileKv);
-  if (failed(plan))
-    return failure();
-  SmallVector<Operation *> constants;
-  FailureOr<SmallVector<Value>> captured = capturedTensors(op, constants);
-  if (failed(captured))
-    return failure();
+/// What `attn-to-gpu` was asked for.
+struct GpuTarget {
+  int64_t warps;
+  int64_t tileKv;
+  /// The compute capability, e.g. 90 for sm_90 and sm_90a.
+  int64_t capability;
+  std::string splitKv;
+};
 
-  // Kernel parameters: q, k, v, the auxiliary operands present, the
-  // captured tensors, then the outputs.
-  SmallVector<Value> inputs = {op.getQ(), op.getK(), op.getV()};
-  std::array<Value, 5> auxOperands = {op.getLayout(), op.getQSegments(),
-                                      op.getKvSegments(), op.getBias(),
-                                      op.getAlibiSlopes()};
-  for (Value operand : auxOperands)
-    if (operand)
-      inputs.push_back(operand);
-  llvm::append_range(inputs, *captured);
-  Location loc = op.getLoc();
+/// The kernel families of attn.attention.
+enum class AttentionFamily {
+  /// FlashAttention-2 on mma.sync: a block per query tile walks all keys.
+  FlashMmaSync,
+  /// Flash-decoding: blocks per (query tile, key split) write f32 partials,
+  /// a merge kernel combines them.
+  SplitKvDecode,
+};
+
+/// The one place that picks the family of an op for a chip and shapes.
+/// Hopper's wgmma family does not exist yet: sm_90a takes mma.sync too.
+FailureOr<AttentionFamily> chooseFamily(AttentionOp op, const GpuTarget &target,
+                                        const KernelPlan &plan) {
+  bool softmax = op.getNormalizationOrDefault().normalizesRows();
+  if (target.splitKv == "never")
+    return AttentionFamily::FlashMmaSync;
+  if (target.splitKv == "always") {
+    if (!softmax)
+      return op.emitOpError()
+             << "cannot be compiled with split-kv=always: key splits are "
+                "merged by their log-sum-exp, which needs the softmax "
+                "normalization (use split-kv=auto or never)";
+    return AttentionFamily::SplitKvDecode;
+  }
+  // auto: when one query tile holds every query, the grid has B * Hq
+  // blocks, too few to fill the GPU for decoding; unless the keys are too
+  // few to split.
+  int64_t qLen = op.getQ().getType().getDimSize(2);
+  int64_t kvLen = op.getK().getType().getDimSize(2);
+  bool oneQueryTile = !ShapedType::isDynamic(qLen) && qLen <= plan.tileQ;
+  bool fewKeys = !ShapedType::isDynamic(kvLen) &&
+                 kvLen < kMinTilesPerSplit * 2 * plan.tileKv;
+  return softmax && oneQueryTile && !fewKeys ? AttentionFamily::SplitKvDecode
+                                             : AttentionFamily::FlashMmaSync;
+}
+
+/// The compute capability of `chip` ("sm_80", "sm_90a"), or failure with a
+/// diagnostic on `op`.
+FailureOr<int64_t> parseChip(Operation *op, StringRef chip) {
+  int64_t capability = 0;
+  StringRef digits = chip;
+  if (!digits.consume_front("sm_") || digits.empty())
+    return op->emitOpError() << "cannot be compiled for chip '" << chip
+                             << "': expected sm_<major><minor>, e.g. sm_90";
+  digits.consume_back("a");
+  if (digits.getAsInteger(10, capability))
+    return op->emitOpError() << "cannot be compiled for chip '" << chip
+                             << "': expected sm_<major><minor>, e.g. sm_90";
+  if (capability < 80)
+    return op->emitOpError() << "cannot be compiled for " << chip
+                             << ": the kernels use bf16 mma.sync and "
+                                "cp.async, which need sm_80 or newer";
+  return capability;
+}
+
+/// The flash kernel of `op` (the whole key range per block, or one split's
+/// partials): its parameters are q, k, v, the auxiliary operands present,
+/// the captured tensors, then `outputTypes` (and the split count).
+FailureOr<gpu::GPUFuncOp>
+buildAttentionKernel(AttentionOp op, const KernelPlan &plan,
+                     ValueRange inputs, ArrayRef<Value> captured,
+                     ArrayRef<Operation *> constants, TypeRange outputTypes,
+                     bool split, ModuleOp module, SymbolTable &symbols) {
   OpBuilder b(op.getContext());
+  Location loc = op.getLoc();
+  SmallVector<Type> types;
+  for (Value input : inputs)
+    types.push_back(memrefTypeOf(input));
+  llvm::append_range(types, outputTypes);
+  if (split)
+    types.push_back(b.getIndexType());
   gpu::GPUFuncOp kernel =
-      createKernel(b, op, inputs, "attention", module, symbols);
+      createKernel(b, op, types, split ? "attention_partials" : "attention",
+                   module, symbols);
 
   // The body reads the kernel's arguments in place of the op's operands.
   ValueRange args = kernel.getArguments();
+  std::array<Value, 5> auxOperands = {op.getLayout(), op.getQSegments(),
+                                      op.getKvSegments(), op.getBias(),
+                                      op.getAlibiSlopes()};
   std::array<Value, 5> auxArgs;
   unsigned next = 3;
   for (auto [i, operand] : llvm::enumerate(auxOperands))
     if (operand)
       auxArgs[i] = args[next++];
   WarpAuxReader aux(auxArgs);
-  for (Value tensor : *captured)
+  for (Value tensor : captured)
     aux.mapCaptured(tensor, bufferization::ToTensorOp::create(
                                 b, loc, tensor.getType(), args[next++],
                                 b.getUnitAttr()));
   for (Operation *constant : constants)
     aux.mapCaptured(constant->getResult(0), b.clone(*constant)->getResult(0));
-  Value out = args[inputs.size()];
-  Value lse = op.getLse() ? args[inputs.size() + 1] : Value();
-  KernelBuilder(b, loc, op, *plan, args.take_front(3), out, lse, aux).build();
+  KernelOutputs outputs{args[inputs.size()],
+                        outputTypes.size() > 1 ? args[inputs.size() + 1]
+                                               : Value()};
+  if (split)
+    outputs.splits = args.back();
+  KernelBuilder(b, loc, op, plan, args.take_front(3), outputs, aux).build();
   gpu::ReturnOp::create(b, loc);
   if (failed(lowerCapturedTensorReads(kernel)))
     return failure();
+  return kernel;
+}
 
-  // The host side: buffers of the operands, the outputs, the launch.
+/// The host side of split-KV: the number of splits chosen at run time from
+/// the grid and the device, the f32 partials as workspaces, the partials
+/// kernel over (query tile x split, Hq, B), then the merge kernel into the
+/// op's results.
+LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
+                               const KernelPlan &plan, ValueRange inputs,
+                               ArrayRef<Value> captured,
+                               ArrayRef<Operation *> constants,
+                               ModuleOp module, SymbolTable &symbols) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = op.getContext();
+  Type f32 = Float32Type::get(ctx);
+  RankedTensorType qType = op.getQ().getType();
+  int64_t qHeads = qType.getDimSize(1);
+  int64_t valueDim = op.getV().getType().getDimSize(3);
+  // [splits, B, Hq, Sq, Dv] and [splits, B, Hq, Sq].
+  SmallVector<int64_t> partialShape = {ShapedType::kDynamic,
+                                       qType.getDimSize(0), qHeads,
+                                       qType.getDimSize(2), valueDim};
+  auto oPartsType = MemRefType::get(partialShape, f32);
+  auto lsePartsType =
+      MemRefType::get(ArrayRef(partialShape).drop_back(), f32);
+  FailureOr<gpu::GPUFuncOp> partials = buildAttentionKernel(
+      op, plan, inputs, captured, constants,
+      TypeRange{oPartsType, lsePartsType}, /*split=*/true, module, symbols);
+  if (failed(partials))
+    return failure();
+  FailureOr<MergeKernel> merge = buildMergeKernel(
+      b, op, {oPartsType}, {lsePartsType}, memrefTypeOf(op.getO()),
+      op.getLse() ? memrefTypeOf(op.getLse()) : MemRefType(), module,
+      symbols);
+  if (failed(merge))
+    return failure();
+
   b.setInsertionPoint(op);
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto maxOf = [&](Value x, Value y) -> Value {
+    return arith::MaxUIOp::create(b, loc, x, y);
+  };
+  auto minOf = [&](Value x, Value y) -> Value {
+    return arith::MinUIOp::create(b, loc, x, y);
+  };
+  auto ceilDiv = [&](Value x, Value y) -> Value {
+    return arith::CeilDivUIOp::create(b, loc, x, y);
+  };
+  SmallVector<Value> args = buffersOf(b, loc, inputs);
+  FailureOr<SmallVector<Value>> outputs = allocateResults(b, op);
+  if (failed(outputs))
+    return failure();
+  Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
+  Value qLen = tensor::DimOp::create(b, loc, op.getQ(), 2);
+  Value kvLen = tensor::DimOp::create(b, loc, op.getK(), 2);
+  Value qTiles = ceilDiv(qLen, index(plan.tileQ));
+  // Enough blocks for kWavesOfBlocks per multiprocessor, each split at
+  // least kMinTilesPerSplit key tiles long, at most kMaxSplits splits.
+  Value blocks = maxOf(
+      arith::MulIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, qTiles, index(qHeads)), batch),
+      index(1));
+  Value multiprocessors = MultiprocessorCountOp::create(b, loc);
+  Value wanted = ceilDiv(
+      arith::MulIOp::create(b, loc, multiprocessors, index(kBlocksPerSM)),
+      blocks);
+  Value longest = ceilDiv(ceilDiv(kvLen, index(plan.tileKv)),
+                          index(kMinTilesPerSplit));
+  Value splits = maxOf(minOf(minOf(wanted, longest), index(kMaxSplits)),
+                       index(1));
+  splits = LaunchChoiceOp::create(b, loc, "kv_splits", splits);
+
+  SmallVector<Value> partialSizes = {splits};
+  if (qType.isDynamicDim(0))
+    partialSizes.push_back(batch);
+  if (qType.isDynamicDim(2))
+    partialSizes.push_back(qLen);
+  Value oParts = memref::AllocOp::create(b, loc, oPartsType, partialSizes);
+  Value lseParts = memref::AllocOp::create(b, loc, lsePartsType, partialSizes);
+  args.append({oParts, lseParts, splits});
+  launchKernel(b, loc, *partials,
+               gpu::KernelDim3{arith::MulIOp::create(b, loc, qTiles, splits),
+                               index(qHeads), batch},
+               plan.threads(), plan.sharedBytes, args);
+  SmallVector<Value> mergeArgs = {oParts, lseParts};
+  llvm::append_range(mergeArgs, *outputs);
+  launchKernel(b, loc, merge->kernel,
+               merge->grid(b, loc, batch, index(qHeads), qLen), merge->threads,
+               0, mergeArgs);
+  // Bufferization's deallocation frees the workspaces after their last use.
+  replaceWithBuffers(b, op, *outputs);
+  return success();
+}
+
+LogicalResult lowerToGPU(AttentionOp op, const GpuTarget &target,
+                         ModuleOp module, SymbolTable &symbols) {
+  FailureOr<KernelPlan> plan = planKernel(op, target.warps, target.tileKv);
+  if (failed(plan))
+    return failure();
+  FailureOr<AttentionFamily> family = chooseFamily(op, target, *plan);
+  if (failed(family))
+    return failure();
+  SmallVector<Operation *> constants;
+  FailureOr<SmallVector<Value>> captured = capturedTensors(op, constants);
+  if (failed(captured))
+    return failure();
+
+  // Kernel inputs: q, k, v, the auxiliary operands present, the captured
+  // tensors.
+  SmallVector<Value> inputs = {op.getQ(), op.getK(), op.getV()};
+  for (Value operand : {op.getLayout(), op.getQSegments(), op.getKvSegments(),
+                        op.getBias(), op.getAlibiSlopes()})
+    if (operand)
+      inputs.push_back(operand);
+  llvm::append_range(inputs, *captured);
+  OpBuilder b(op.getContext());
+  if (*family == AttentionFamily::SplitKvDecode)
+    return buildSplitKvPlan(b, op, *plan, inputs, *captured, constants,
+                            module, symbols);
+
+  SmallVector<Type> outputTypes;
+  for (Value result : op->getResults())
+    outputTypes.push_back(memrefTypeOf(result));
+  FailureOr<gpu::GPUFuncOp> kernel =
+      buildAttentionKernel(op, *plan, inputs, *captured, constants,
+                           outputTypes, /*split=*/false, module, symbols);
+  if (failed(kernel))
+    return failure();
+  b.setInsertionPoint(op);
+  Location loc = op.getLoc();
   Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
   Value qLen = tensor::DimOp::create(b, loc, op.getQ(), 2);
   Value qTiles = arith::CeilDivUIOp::create(
       b, loc, qLen, arith::ConstantIndexOp::create(b, loc, plan->tileQ));
   Value qHeads = arith::ConstantIndexOp::create(
       b, loc, op.getQ().getType().getDimSize(1));
-  replaceWithLaunch(b, op, kernel, inputs, batch, qLen,
-                    gpu::KernelDim3{qTiles, qHeads, batch}, plan->threads(),
-                    plan->sharedBytes);
-  return success();
+  return replaceWithLaunch(b, op, *kernel, inputs,
+                           gpu::KernelDim3{qTiles, qHeads, batch},
+                           plan->threads(), plan->sharedBytes);
 }
 
 struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {
@@ -995,14 +1225,23 @@ struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {
     });
     if (ops.empty())
       return;
+    if (splitKv != "auto" && splitKv != "always" && splitKv != "never") {
+      emitError(module.getLoc())
+          << "attn-to-gpu: split-kv must be auto, always or never, got '"
+          << splitKv << "'";
+      return signalPassFailure();
+    }
+    FailureOr<int64_t> capability = parseChip(ops.front(), chip);
+    if (failed(capability))
+      return signalPassFailure();
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     UnitAttr::get(&getContext()));
     SymbolTable symbols(module);
+    GpuTarget target{warps, tileKv, *capability, splitKv};
     for (Operation *op : ops) {
       LogicalResult lowered =
           isa<AttentionOp>(op)
-              ? lowerToGPU(cast<AttentionOp>(op), warps, tileKv, module,
-                           symbols)
+              ? lowerToGPU(cast<AttentionOp>(op), target, module, symbols)
               : lowerLinearAttentionToGPU(cast<LinearAttentionOp>(op), warps,
                                           module, symbols);
       if (failed(lowered))

@@ -6,7 +6,9 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
 
 using namespace mlir;
 
@@ -27,6 +29,18 @@ MemRefType memrefTypeOf(Value tensor) {
   return MemRefType::get(type.getShape(), type.getElementType());
 }
 
+gpu::GPUModuleOp kernelModule(OpBuilder &b, ModuleOp module,
+                              SymbolTable &symbols) {
+  if (auto existing = symbols.lookup<gpu::GPUModuleOp>(kKernelModuleName))
+    return existing;
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(module.getBody());
+  auto gpuModule =
+      gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModuleName);
+  symbols.insert(gpuModule);
+  return gpuModule;
+}
+
 gpu::GPUFuncOp createKernel(OpBuilder &b, Operation *op, ValueRange inputs,
                             StringRef suffix, ModuleOp module,
                             SymbolTable &symbols) {
@@ -35,17 +49,24 @@ gpu::GPUFuncOp createKernel(OpBuilder &b, Operation *op, ValueRange inputs,
     types.push_back(memrefTypeOf(input));
   for (Value result : op->getResults())
     types.push_back(memrefTypeOf(result));
+  return createKernel(b, op, types, suffix, module, symbols);
+}
+
+gpu::GPUFuncOp createKernel(OpBuilder &b, Operation *op, TypeRange types,
+                            StringRef suffix, ModuleOp module,
+                            SymbolTable &symbols) {
   auto parent = op->getParentOfType<FunctionOpInterface>();
   std::string name =
       (parent ? parent.getName().str() : std::string("kernel")) + "_" +
       suffix.str();
   Location loc = op->getLoc();
-  b.setInsertionPointToEnd(module.getBody());
-  auto gpuModule = gpu::GPUModuleOp::create(b, loc, name);
-  symbols.insert(gpuModule);
-  b.setInsertionPointToStart(gpuModule.getBody());
-  auto kernel = gpu::GPUFuncOp::create(b, loc, gpuModule.getName(),
-                                       b.getFunctionType(types, {}));
+  gpu::GPUModuleOp gpuModule = kernelModule(b, module, symbols);
+  SymbolTable kernels(gpuModule);
+  b.clearInsertionPoint();
+  auto kernel =
+      gpu::GPUFuncOp::create(b, loc, name, b.getFunctionType(types, {}));
+  // Renamed if taken (two ops of one function).
+  kernels.insert(kernel);
   kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   // No known_block_size: it becomes .maxntid, under which ptxas caps the
   // registers to fit more blocks per SM and spills (measured: 96 registers
@@ -54,26 +75,35 @@ gpu::GPUFuncOp createKernel(OpBuilder &b, Operation *op, ValueRange inputs,
   return kernel;
 }
 
-void replaceWithLaunch(OpBuilder &b, Operation *op, gpu::GPUFuncOp kernel,
-                       ValueRange inputs, Value batch, Value qLen,
-                       const gpu::KernelDim3 &grid, int64_t threads,
-                       int64_t sharedBytes) {
+SmallVector<Value> buffersOf(OpBuilder &b, Location loc, ValueRange tensors) {
+  SmallVector<Value> buffers;
+  for (Value tensor : tensors)
+    buffers.push_back(bufferization::ToBufferOp::create(
+        b, loc, memrefTypeOf(tensor), tensor, b.getUnitAttr()));
+  return buffers;
+}
+
+FailureOr<SmallVector<Value>> allocateResults(OpBuilder &b, Operation *op) {
+  ReifiedRankedShapedTypeDims shapes;
+  if (failed(reifyResultShapes(b, op, shapes)))
+    return op->emitOpError("cannot be compiled for the GPU: its result "
+                           "shapes cannot be computed");
   Location loc = op->getLoc();
-  b.setInsertionPoint(op);
-  SmallVector<Value> launchArgs;
-  for (Value input : inputs)
-    launchArgs.push_back(bufferization::ToBufferOp::create(
-        b, loc, memrefTypeOf(input), input, b.getUnitAttr()));
-  SmallVector<Value> outputs;
-  for (Value result : op->getResults()) {
+  SmallVector<Value> buffers;
+  for (auto [result, shape] : llvm::zip(op->getResults(), shapes)) {
     MemRefType type = memrefTypeOf(result);
     SmallVector<Value> dynamicSizes;
-    for (int64_t dim = 0; dim < type.getRank(); ++dim)
+    for (auto [dim, size] : llvm::enumerate(shape))
       if (type.isDynamicDim(dim))
-        dynamicSizes.push_back(dim == 0 ? batch : qLen);
-    outputs.push_back(memref::AllocOp::create(b, loc, type, dynamicSizes));
+        dynamicSizes.push_back(getValueOrCreateConstantIndexOp(b, loc, size));
+    buffers.push_back(memref::AllocOp::create(b, loc, type, dynamicSizes));
   }
-  llvm::append_range(launchArgs, outputs);
+  return buffers;
+}
+
+void launchKernel(OpBuilder &b, Location loc, gpu::GPUFuncOp kernel,
+                  const gpu::KernelDim3 &grid, int64_t threads,
+                  int64_t sharedBytes, ValueRange args) {
   auto constant = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -81,13 +111,32 @@ void replaceWithLaunch(OpBuilder &b, Operation *op, gpu::GPUFuncOp kernel,
       b, loc, kernel, grid,
       gpu::KernelDim3{constant(threads), constant(1), constant(1)},
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), sharedBytes),
-      launchArgs);
+      args);
+}
+
+void replaceWithBuffers(OpBuilder &b, Operation *op, ValueRange buffers) {
   SmallVector<Value> results;
-  for (auto [result, buffer] : llvm::zip(op->getResults(), outputs))
+  for (auto [result, buffer] : llvm::zip(op->getResults(), buffers))
     results.push_back(bufferization::ToTensorOp::create(
-        b, loc, result.getType(), buffer, b.getUnitAttr(), b.getUnitAttr()));
+        b, op->getLoc(), result.getType(), buffer, b.getUnitAttr(),
+        b.getUnitAttr()));
   op->replaceAllUsesWith(results);
   op->erase();
+}
+
+LogicalResult replaceWithLaunch(OpBuilder &b, Operation *op,
+                                gpu::GPUFuncOp kernel, ValueRange inputs,
+                                const gpu::KernelDim3 &grid, int64_t threads,
+                                int64_t sharedBytes) {
+  b.setInsertionPoint(op);
+  SmallVector<Value> args = buffersOf(b, op->getLoc(), inputs);
+  FailureOr<SmallVector<Value>> outputs = allocateResults(b, op);
+  if (failed(outputs))
+    return failure();
+  llvm::append_range(args, *outputs);
+  launchKernel(b, op->getLoc(), kernel, grid, threads, sharedBytes, args);
+  replaceWithBuffers(b, op, *outputs);
+  return success();
 }
 
 Value dynamicSharedMemory(OpBuilder &b, Location loc) {

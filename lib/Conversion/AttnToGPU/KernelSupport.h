@@ -85,8 +85,17 @@ protected:
   mlir::Type f32;
 };
 
-/// A new `gpu.module` named after `op`'s function and `suffix` (renamed if
-/// taken) holding an empty kernel `gpu.func` whose arguments are memrefs of
+/// Every kernel of a module lives in this one `gpu.module`, so that a
+/// module's launch plan (several ops, or one op lowered to several kernels)
+/// compiles to one binary.
+inline constexpr llvm::StringLiteral kKernelModuleName = "attn_kernels";
+
+/// The module's kernel `gpu.module`, created at its end if absent.
+mlir::gpu::GPUModuleOp kernelModule(mlir::OpBuilder &b, mlir::ModuleOp module,
+                                    mlir::SymbolTable &symbols);
+
+/// A new, empty kernel `gpu.func` in the kernel module, named after `op`'s
+/// function and `suffix` (renamed if taken), whose arguments are memrefs of
 /// `inputs`, then of `op`'s results; `b` is left at the start of its body.
 mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &b, mlir::Operation *op,
                                   mlir::ValueRange inputs,
@@ -94,15 +103,41 @@ mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &b, mlir::Operation *op,
                                   mlir::ModuleOp module,
                                   mlir::SymbolTable &symbols);
 
-/// Replaces `op` by a launch of `kernel` on buffers of `inputs` and of new
-/// allocations of `op`'s results (in that order), then tensors of those
-/// allocations. Dynamic result dimensions are the batch (dimension 0) or
-/// the query length (any other). `grid` is built at `op`.
-void replaceWithLaunch(mlir::OpBuilder &b, mlir::Operation *op,
-                       mlir::gpu::GPUFuncOp kernel, mlir::ValueRange inputs,
-                       mlir::Value batch, mlir::Value qLen,
-                       const mlir::gpu::KernelDim3 &grid, int64_t threads,
-                       int64_t sharedBytes);
+/// The same, with the argument types given.
+mlir::gpu::GPUFuncOp createKernel(mlir::OpBuilder &b, mlir::Operation *op,
+                                  mlir::TypeRange types,
+                                  llvm::StringRef suffix,
+                                  mlir::ModuleOp module,
+                                  mlir::SymbolTable &symbols);
+
+/// Buffers (bufferization.to_buffer) of `tensors`, for kernel arguments.
+llvm::SmallVector<mlir::Value> buffersOf(mlir::OpBuilder &b,
+                                         mlir::Location loc,
+                                         mlir::ValueRange tensors);
+
+/// New allocations for `op`'s results, sized by its reifyResultShapes.
+mlir::FailureOr<llvm::SmallVector<mlir::Value>>
+allocateResults(mlir::OpBuilder &b, mlir::Operation *op);
+
+/// Launches `kernel` on a 1-D block of `threads` with `sharedBytes` of
+/// dynamic shared memory.
+void launchKernel(mlir::OpBuilder &b, mlir::Location loc,
+                  mlir::gpu::GPUFuncOp kernel,
+                  const mlir::gpu::KernelDim3 &grid, int64_t threads,
+                  int64_t sharedBytes, mlir::ValueRange args);
+
+/// Replaces `op`'s results by tensors of `buffers` and erases it.
+void replaceWithBuffers(mlir::OpBuilder &b, mlir::Operation *op,
+                        mlir::ValueRange buffers);
+
+/// Replaces `op` by one launch of `kernel` on buffers of `inputs` and of
+/// new allocations of `op`'s results (in that order). `grid` is built at
+/// `op`.
+mlir::LogicalResult replaceWithLaunch(mlir::OpBuilder &b, mlir::Operation *op,
+                                      mlir::gpu::GPUFuncOp kernel,
+                                      mlir::ValueRange inputs,
+                                      const mlir::gpu::KernelDim3 &grid,
+                                      int64_t threads, int64_t sharedBytes);
 
 /// The kernel's dynamic shared memory, as bytes (memref<?xi8, workgroup>).
 mlir::Value dynamicSharedMemory(mlir::OpBuilder &b, mlir::Location loc);

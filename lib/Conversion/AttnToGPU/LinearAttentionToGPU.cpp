@@ -937,28 +937,29 @@ LogicalResult attn::lowerLinearAttentionToGPU(LinearAttentionOp op,
     for (double e : *builtin)
       elements.push_back(FloatAttr::get(type, e));
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(kernel);
-    memref::GlobalOp::create(
+    SymbolTable kernelSymbols(kernel->getParentOp());
+    b.clearInsertionPoint();
+    auto global = memref::GlobalOp::create(
         b, loc, "feature_weights", b.getStringAttr("private"), memrefType,
         DenseElementsAttr::get(tensorType, elements), /*constant=*/true,
         /*alignment=*/IntegerAttr());
+    // Renamed if another kernel of the module has weights too.
+    kernelSymbols.insert(global, Block::iterator(kernel));
     b.setInsertionPointToStart(&kernel.getBody().front());
     weights = memref::GetGlobalOp::create(b, loc, memrefType,
-                                          "feature_weights");
+                                          global.getSymName());
   }
   LinearKernelBuilder(b, loc, op, *plan, args, weights).build();
   gpu::ReturnOp::create(b, loc);
 
   b.setInsertionPoint(op);
   Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
-  Value qLen = tensor::DimOp::create(b, loc, op.getQ(), 2);
   auto constant = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  replaceWithLaunch(
-      b, op, kernel, inputs, batch, qLen,
+  return replaceWithLaunch(
+      b, op, kernel, inputs,
       gpu::KernelDim3{constant(plan->valueTiles),
                       constant(op.getQ().getType().getDimSize(1)), batch},
       plan->threads(), plan->sharedBytes);
-  return success();
 }

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Conversion/MmaLayout.h"
+#include "attn/Dialect/Attn.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -1090,8 +1091,27 @@ FailureOr<int64_t> requireConstant(Operation *op, Value v, StringRef what) {
 
 struct AttnEmulateGPUPass
     : attn::impl::AttnEmulateGPUBase<AttnEmulateGPUPass> {
+  using Base::Base;
+
+  /// The emulated device: its multiprocessor count is the option, and a
+  /// launch plan's run-time choices are the values they name.
+  void resolveDeviceValues(ModuleOp module) {
+    module.walk([&](MultiprocessorCountOp op) {
+      OpBuilder b(op);
+      op.replaceAllUsesWith(
+          arith::ConstantIndexOp::create(b, op.getLoc(), multiprocessors)
+              .getResult());
+      op.erase();
+    });
+    module.walk([&](LaunchChoiceOp op) {
+      op.replaceAllUsesWith(op.getValue());
+      op.erase();
+    });
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    resolveDeviceValues(module);
     SmallVector<gpu::LaunchFuncOp> launches;
     module.walk([&](gpu::LaunchFuncOp launch) { launches.push_back(launch); });
     // One block function per kernel and block size.

@@ -6,8 +6,8 @@
 // CHECK-LABEL: func.func @causal
 // CHECK-NOT:     memref.alloc{{.*}}?x?x
 // CHECK:         %[[TILES:.*]] = arith.ceildivui %{{.*}}, %c64
-// CHECK:         gpu.launch_func @causal_attention::@causal_attention blocks in (%[[TILES]], %c4, %{{.*}}) threads in (%c128, %c1, %c1{{.*}}) dynamic_shared_memory_size %c28672_i32
-// CHECK-LABEL: gpu.module @causal_attention
+// CHECK:         gpu.launch_func @attn_kernels::@causal_attention blocks in (%[[TILES]], %c4, %{{.*}}) threads in (%c128, %c1, %c1{{.*}}) dynamic_shared_memory_size %c28672_i32
+// CHECK-LABEL: gpu.module @attn_kernels
 // CHECK:         gpu.func @causal_attention({{.*}}) kernel
 // CHECK-NOT:     memref.alloc
 // The first key tile is loaded before the loop with 16-byte asynchronous

@@ -9,9 +9,9 @@
 // CHECK-DAG:     %[[C128:.*]] = arith.constant 128 : index
 // CHECK-DAG:     %[[SMEM:.*]] = arith.constant 70912 : i32
 // CHECK-DAG:     %[[B:.*]] = tensor.dim %arg0, %c0
-// CHECK:         gpu.launch_func @favor_linear_attention::@favor_linear_attention blocks in (%[[C2]], %[[C4]], %[[B]]) threads in (%[[C128]], %{{.*}}, %{{.*}}) dynamic_shared_memory_size %[[SMEM]]
+// CHECK:         gpu.launch_func @attn_kernels::@favor_linear_attention blocks in (%[[C2]], %[[C4]], %[[B]]) threads in (%[[C128]], %{{.*}}, %{{.*}}) dynamic_shared_memory_size %[[SMEM]]
 // CHECK-SAME:      memref<?x4x?x32xbf16>, {{.*}}memref<?x2x?x32xbf16>, {{.*}}memref<?x2x?x96xbf16>, {{.*}}memref<4xf32>, {{.*}}memref<?x4x?x96xbf16>, {{.*}}memref<?x4x40x96xf32>
-// CHECK:       gpu.module @favor_linear_attention
+// CHECK:       gpu.module @attn_kernels
 // CHECK:         memref.global "private" constant @feature_weights : memref<40x32xf32>
 // CHECK:         gpu.func @favor_linear_attention
 // CHECK:           memref.get_global @feature_weights : memref<40x32xf32>
@@ -44,7 +44,7 @@ func.func @favor(%q: tensor<?x4x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
 // Bidirectional relu in f32: tf32 tensor cores; one loop builds the state
 // over the keys, a second one writes the outputs.
 // CHECK-LABEL: func.func @relu_f32
-// CHECK:         gpu.launch_func @relu_f32_linear_attention::@relu_f32_linear_attention
+// CHECK:         gpu.launch_func @attn_kernels::@relu_f32_linear_attention
 // CHECK:       gpu.func @relu_f32_linear_attention
 // CHECK-NOT:     memref.get_global
 // CHECK:         scf.for {{.*}} iter_args({{.*}}) -> (vector<1x2x2x2xf32>)
