@@ -11,7 +11,7 @@
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: attn-run %s --entry prefix --random --seed 1 --write-inputs %t --output o=%t/o_0.npy --output lse=%t/lse_0.npy --check
 // RUN: attn-run %s --entry suffix --random --seed 2 --input q=%t/q.npy --output o=%t/o_1.npy --output lse=%t/lse_1.npy --check
-// RUN: attn-run %s --entry merge --input o_0=%t/o_0.npy --input lse_0=%t/lse_0.npy --input o_1=%t/o_1.npy --input lse_1=%t/lse_1.npy --check
+// RUN: attn-run %s --entry merge --input o0=%t/o_0.npy --input lse0=%t/lse_0.npy --input o1=%t/o_1.npy --input lse1=%t/lse_1.npy --check
 // RUN: attn-run %s --entry merge --random --seed 3 --check
 // RUN: attn-run %s --entry merge_split --random --seed 4 --dim N=3 --check
 

@@ -77,6 +77,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     AnyRankedTensor:$q,
     AnyRankedTensor:$k,
     AnyRankedTensor:$v,
+    // The auxiliary operands, in the order of AuxOperands.def.
     Optional<AnyRankedTensor>:$layout,
     Optional<AnyRankedTensor>:$q_segments,
     Optional<AnyRankedTensor>:$kv_segments,
@@ -124,6 +125,10 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     ::attn::NormalizationAttrInterface getNormalizationOrDefault();
     /// The score modifiers in the order they apply.
     ::llvm::SmallVector<::attn::ScoreModAttrInterface> getScoreModList();
+    /// The auxiliary operands (layout, q_segments, kv_segments, bias,
+    /// alibi_slopes; include/attn/Dialect/AuxOperands.def), indexed by
+    /// AuxOperand; null where absent.
+    ::attn::AuxOperandValues getAuxOperands();
 
   private:
     /// Checks that the auxiliary operands come with the attributes that read

@@ -169,28 +169,49 @@ bool uses(Attribute attr) {
 }
 } // namespace
 
+namespace {
+/// The ODS operand group of the first auxiliary operand (after q, k, v).
+constexpr unsigned kFirstAuxGroup = 3;
+// AttnOps.td declares exactly the operands of AuxOperands.def after q, k, v.
+static_assert(
+    std::tuple_size_v<AttentionOp::Properties::operandSegmentSizesTy> ==
+        kFirstAuxGroup + kNumAuxOperands,
+    "attn.attention's operands and AuxOperands.def disagree");
+} // namespace
+
+AuxOperandValues AttentionOp::getAuxOperands() {
+  AuxOperandValues values;
+  for (size_t i = 0; i < kNumAuxOperands; ++i) {
+    OperandRange group = getODSOperands(kFirstAuxGroup + i);
+    values[i] = group.empty() ? Value() : group.front();
+  }
+  return values;
+}
+
 LogicalResult AttentionOp::verifyAuxOperands() {
-  if (bool(getQSegments()) != bool(getKvSegments()))
+  AuxOperandValues operands = getAuxOperands();
+  auto has = [&](AuxOperand a) { return bool(operands[size_t(a)]); };
+  if (has(AuxOperand::QSegments) != has(AuxOperand::KvSegments))
     return emitOpError() << "'q_segments' and 'kv_segments' come together";
-  struct Aux {
-    Value operand;
-    StringRef name;
+  // The attribute that reads each operand.
+  struct Reader {
+    AuxOperand operand;
     bool used;
     StringRef reader;
   };
-  Aux aux[] = {
-      {getLayout(), "layout", uses<BlockSparseAttr>(getMaskAttr()),
-       "#attn.block_sparse mask"},
-      {getQSegments(), "segments", uses<DocumentAttr>(getMaskAttr()),
-       "#attn.document mask"},
-      {getBias(), "bias", uses<BiasAttr>(getScoreModsAttr()),
-       "#attn.bias score modifier"},
-      {getAlibiSlopes(), "alibi_slopes", uses<AlibiAttr>(getScoreModsAttr()),
-       "#attn.alibi score modifier"}};
-  for (const Aux &a : aux)
-    if (a.operand && !a.used)
-      return emitOpError() << "the '" << a.name
-                           << "' operand is given but no " << a.reader
+  Reader readers[] = {{AuxOperand::Layout, uses<BlockSparseAttr>(getMaskAttr()),
+                       "#attn.block_sparse mask"},
+                      {AuxOperand::QSegments, uses<DocumentAttr>(getMaskAttr()),
+                       "#attn.document mask"},
+                      {AuxOperand::Bias, uses<BiasAttr>(getScoreModsAttr()),
+                       "#attn.bias score modifier"},
+                      {AuxOperand::AlibiSlopes,
+                       uses<AlibiAttr>(getScoreModsAttr()),
+                       "#attn.alibi score modifier"}};
+  for (const Reader &r : readers)
+    if (has(r.operand) && !r.used)
+      return emitOpError() << "the '" << auxOperandName(r.operand)
+                           << "' operand is given but no " << r.reader
                            << " reads it";
   return success();
 }
@@ -345,8 +366,12 @@ AttentionOp::reifyResultShapes(OpBuilder &builder,
 namespace {
 /// The ODS operand groups of attn.attention, in order.
 constexpr StringLiteral kOperandRoles[] = {
-    "q", "k", "v", "layout", "q_segments", "kv_segments", "bias",
-    "alibi_slopes"};
+    "q",
+    "k",
+    "v",
+#define ATTN_AUX_OPERAND(Enumerator, name) name,
+#include "attn/Dialect/AuxOperands.def"
+};
 
 /// The role of the value at `index` among ODS groups named `roles`, with
 /// `indexAndLength(group)` giving each group's place (operands or results).
@@ -389,20 +414,28 @@ SmallVector<DimName> AttentionOp::getOperandDimNames(unsigned index) {
     return {{"B"}, {"Hkv"}, {"Skv"}, {"D"}};
   if (role == "v")
     return {{"B"}, {"Hkv"}, {"Skv"}, {"Dv"}};
-  if (role == "q_segments")
+  const StringLiteral *aux = llvm::find(kAuxOperandNames, role);
+  switch (AuxOperand(aux - std::begin(kAuxOperandNames))) {
+  case AuxOperand::QSegments:
     return {{"B"}, {"Sq"}};
-  if (role == "kv_segments")
+  case AuxOperand::KvSegments:
     return {{"B"}, {"Skv"}};
-  if (role == "alibi_slopes")
+  case AuxOperand::AlibiSlopes:
     return {{"Hq"}};
-  if (role == "bias")
+  case AuxOperand::Bias:
     return {unlessBroadcast(type, 0, "B"), unlessBroadcast(type, 1, "Hq"),
             unlessBroadcast(type, 2, "Sq"), unlessBroadcast(type, 3, "Skv")};
-  // The layout: one entry per block of the block-sparse mask.
-  ArrayRef<int64_t> block;
-  getMaskAttr().walk([&](BlockSparseAttr a) { block = a.getBlock(); });
-  return {unlessBroadcast(type, 0, "B"), unlessBroadcast(type, 1, "Hq"),
-          {"QBlocks", "Sq", block[0]}, {"KvBlocks", "Skv", block[1]}};
+  case AuxOperand::Layout: {
+    // One entry per block of the block-sparse mask.
+    ArrayRef<int64_t> block;
+    getMaskAttr().walk([&](BlockSparseAttr a) { block = a.getBlock(); });
+    return {unlessBroadcast(type, 0, "B"),
+            unlessBroadcast(type, 1, "Hq"),
+            {"QBlocks", "Sq", block[0]},
+            {"KvBlocks", "Skv", block[1]}};
+  }
+  }
+  llvm_unreachable("every operand has a role");
 }
 
 SmallVector<DimName> AttentionOp::getResultDimNames(unsigned index) {
@@ -768,11 +801,12 @@ LogicalResult MergeOp::reifyResultShapes(OpBuilder &builder,
 StringRef MergeOp::getOperandRole(unsigned index) {
   if (isSplit())
     return index == 0 ? "o_parts" : "lse_parts";
-  // Partial i's operands are named o_i and lse_i; the names live in the
-  // context, as StringAttrs.
+  // Partial i's operands are named o<i> and lse<i> (o_<k> would read as
+  // the o of the k-th op of a spec); the names live in the context, as
+  // StringAttrs.
   unsigned numParts = getOParts().size();
   bool isO = index < numParts;
-  std::string name = (isO ? "o_" : "lse_") + std::to_string(index % numParts);
+  std::string name = (isO ? "o" : "lse") + std::to_string(index % numParts);
   return StringAttr::get(getContext(), name).getValue();
 }
 

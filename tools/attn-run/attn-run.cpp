@@ -172,10 +172,10 @@ Expected<HostTensor> loadInput(const runtime::Param &param, StringRef path) {
 /// quarter of them empty (-inf); N(0, 1) otherwise.
 HostTensor randomInput(const runtime::Param &param,
                        std::vector<int64_t> shape, std::mt19937_64 &rng) {
-  // attn.merge's lse partials (lse_parts, lse_0, lse_1, ...): a partial
-  // over no key has lse = -inf, and merges must handle it (with two
-  // partials, one row in sixteen has none at all).
-  if (StringRef(param.name).starts_with("lse_")) {
+  // Inputs named lse... are log-sum-exps of partial results (attn.merge's
+  // lse_parts, lse0, lse1, ...): a partial over no key has lse = -inf, and
+  // merges must handle it (with two partials, one row in sixteen has none).
+  if (StringRef(param.name).starts_with("lse")) {
     HostTensor t(param.dtype, shape);
     std::uniform_real_distribution<double> value(-3.0, 3.0);
     std::bernoulli_distribution empty(0.25);

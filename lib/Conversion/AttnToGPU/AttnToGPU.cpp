@@ -1046,10 +1046,8 @@ buildAttentionKernel(AttentionOp op, const KernelPlan &plan,
 
   // The body reads the kernel's arguments in place of the op's operands.
   ValueRange args = kernel.getArguments();
-  std::array<Value, 5> auxOperands = {op.getLayout(), op.getQSegments(),
-                                      op.getKvSegments(), op.getBias(),
-                                      op.getAlibiSlopes()};
-  std::array<Value, 5> auxArgs;
+  AuxOperandValues auxOperands = op.getAuxOperands();
+  AuxOperandValues auxArgs;
   unsigned next = 3;
   for (auto [i, operand] : llvm::enumerate(auxOperands))
     if (operand)
