@@ -77,6 +77,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     AnyRankedTensor:$q,
     AnyRankedTensor:$k,
     AnyRankedTensor:$v,
+    // The auxiliary operands, in the order of AuxOperands.def.
     Optional<AnyRankedTensor>:$layout,
     Optional<AnyRankedTensor>:$q_segments,
     Optional<AnyRankedTensor>:$kv_segments,
@@ -124,6 +125,10 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     ::attn::NormalizationAttrInterface getNormalizationOrDefault();
     /// The score modifiers in the order they apply.
     ::llvm::SmallVector<::attn::ScoreModAttrInterface> getScoreModList();
+    /// The auxiliary operands (layout, q_segments, kv_segments, bias,
+    /// alibi_slopes; include/attn/Dialect/AuxOperands.def), indexed by
+    /// AuxOperand; null where absent.
+    ::attn::AuxOperandValues getAuxOperands();
 
   private:
     /// Checks that the auxiliary operands come with the attributes that read
@@ -235,6 +240,77 @@ def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [
     }
     /// The `eps` attribute, or 1e-6.
     double getEpsOrDefault();
+  }];
+}
+
+def Attn_MergeOp : Attn_Op<"merge", [
+    Pure, AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<ReifyRankedShapedTypeOpInterface,
+                              ["reifyResultShapes"]>,
+    DeclareOpInterfaceMethods<Attn_KernelOpInterface>]> {
+  let summary = "Combine partial attention results over disjoint key sets";
+  let description = [{
+    Each partial `(o_i, lse_i)` is the normalized softmax-attention output
+    over a set of keys and its log-sum-exp (`attn.attention`'s two results);
+    when the key sets are disjoint, the merge is attention over their union:
+
+    ```
+    m   = max_i lse_i
+    lse = m + log(sum_i exp(lse_i - m))
+    o   = sum_i exp(lse_i - lse) * o_i
+    ```
+
+    An empty partial (`lse_i = -inf`, no key allowed) contributes exactly
+    nothing, whatever finite `o_i` holds; when every partial is empty the
+    result is `o = 0`, `lse = -inf`. This is how split-KV decoding,
+    cascade (shared-prefix) attention and ring attention combine the pieces
+    of a key sequence.
+
+    Two forms:
+
+    - a split axis: one `o` `[N, B, H, S, Dv]` and one `lse` `[N, B, H, S]`,
+      partial `n` at index `n` of the leading axis (`N` may be dynamic, and
+      0: every row is empty);
+    - a list: `o_1 .. o_n` `[B, H, S, Dv]` and `lse_1 .. lse_n` `[B, H, S]`,
+      in the same order.
+
+    `o` partials are f16, bf16, f32 or f64, all of one type; `lse` partials
+    are in the accumulation type (f32, f64 for f64 partials), in which the
+    merge computes. The result `o` `[B, H, S, Dv]` may have another element
+    type (f16, bf16, f32 or f64: f32 partials merged into a bf16 output);
+    the optional result `lse` `[B, H, S]` has the type of the `lse`
+    partials. `B` and `S` may be dynamic; `H` and `Dv` are static.
+
+    ```mlir
+    // The prefix and suffix halves of cascade attention.
+    %o, %lse = attn.merge
+        o(%o1, %o2 : tensor<4x8x?x64xf32>, tensor<4x8x?x64xf32>)
+        lse(%l1, %l2 : tensor<4x8x?xf32>, tensor<4x8x?xf32>)
+        -> tensor<4x8x?x64xbf16>, tensor<4x8x?xf32>
+
+    // Split-KV partials stacked on a leading axis.
+    %o = attn.merge o(%parts : tensor<?x1x32x1x128xf32>)
+        lse(%lses : tensor<?x1x32x1xf32>) -> tensor<1x32x1x128xf16>
+    ```
+  }];
+
+  let arguments = (ins Variadic<AnyRankedTensor>:$o_parts,
+                       Variadic<AnyRankedTensor>:$lse_parts);
+  let results = (outs AnyRankedTensor:$o, Optional<AnyRankedTensor>:$lse);
+
+  let assemblyFormat = [{
+    `o` `(` $o_parts `:` type($o_parts) `)`
+    `lse` `(` $lse_parts `:` type($lse_parts) `)`
+    attr-dict `->` type($o) (`,` type($lse)^)?
+  }];
+  let hasVerifier = 1;
+
+  let extraClassDeclaration = [{
+    /// Whether the partials come stacked on a leading axis (one rank-5 `o`)
+    /// rather than as a list.
+    bool isSplit();
+    /// Element type of the `lse` partials, in which the merge computes.
+    ::mlir::FloatType getComputeType();
   }];
 }
 

@@ -17,7 +17,18 @@ def AttnDecompose : Pass<"attn-decompose"> {
     with its decay), normalized by its row sums, plus what the initial
     state contributes. It is slow by design and is what every kernel is
     checked against.
+
+    Each `attn.merge` becomes a few passes over its partials: the row
+    maximum and sum of `exp(lse_i - max)` (reductions over the split axis,
+    or elementwise over the list), one weight `exp(lse_i - lse)` per
+    partial and row (exactly 0 for an empty partial), and the weighted sum
+    of the `o` partials, read once. That form is also the CPU kernel:
+    `attn-lower-to-cpu` runs this pass with `ops=attn.merge`.
   }];
+  let options = [
+    ListOption<"ops", "ops", "std::string",
+               "Names of the ops to decompose (default: every attn op)">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::bufferization::BufferizationDialect", "::mlir::linalg::LinalgDialect",

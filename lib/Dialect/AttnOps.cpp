@@ -169,28 +169,49 @@ bool uses(Attribute attr) {
 }
 } // namespace
 
+namespace {
+/// The ODS operand group of the first auxiliary operand (after q, k, v).
+constexpr unsigned kFirstAuxGroup = 3;
+// AttnOps.td declares exactly the operands of AuxOperands.def after q, k, v.
+static_assert(
+    std::tuple_size_v<AttentionOp::Properties::operandSegmentSizesTy> ==
+        kFirstAuxGroup + kNumAuxOperands,
+    "attn.attention's operands and AuxOperands.def disagree");
+} // namespace
+
+AuxOperandValues AttentionOp::getAuxOperands() {
+  AuxOperandValues values;
+  for (size_t i = 0; i < kNumAuxOperands; ++i) {
+    OperandRange group = getODSOperands(kFirstAuxGroup + i);
+    values[i] = group.empty() ? Value() : group.front();
+  }
+  return values;
+}
+
 LogicalResult AttentionOp::verifyAuxOperands() {
-  if (bool(getQSegments()) != bool(getKvSegments()))
+  AuxOperandValues operands = getAuxOperands();
+  auto has = [&](AuxOperand a) { return bool(operands[size_t(a)]); };
+  if (has(AuxOperand::QSegments) != has(AuxOperand::KvSegments))
     return emitOpError() << "'q_segments' and 'kv_segments' come together";
-  struct Aux {
-    Value operand;
-    StringRef name;
+  // The attribute that reads each operand.
+  struct Reader {
+    AuxOperand operand;
     bool used;
     StringRef reader;
   };
-  Aux aux[] = {
-      {getLayout(), "layout", uses<BlockSparseAttr>(getMaskAttr()),
-       "#attn.block_sparse mask"},
-      {getQSegments(), "segments", uses<DocumentAttr>(getMaskAttr()),
-       "#attn.document mask"},
-      {getBias(), "bias", uses<BiasAttr>(getScoreModsAttr()),
-       "#attn.bias score modifier"},
-      {getAlibiSlopes(), "alibi_slopes", uses<AlibiAttr>(getScoreModsAttr()),
-       "#attn.alibi score modifier"}};
-  for (const Aux &a : aux)
-    if (a.operand && !a.used)
-      return emitOpError() << "the '" << a.name
-                           << "' operand is given but no " << a.reader
+  Reader readers[] = {{AuxOperand::Layout, uses<BlockSparseAttr>(getMaskAttr()),
+                       "#attn.block_sparse mask"},
+                      {AuxOperand::QSegments, uses<DocumentAttr>(getMaskAttr()),
+                       "#attn.document mask"},
+                      {AuxOperand::Bias, uses<BiasAttr>(getScoreModsAttr()),
+                       "#attn.bias score modifier"},
+                      {AuxOperand::AlibiSlopes,
+                       uses<AlibiAttr>(getScoreModsAttr()),
+                       "#attn.alibi score modifier"}};
+  for (const Reader &r : readers)
+    if (has(r.operand) && !r.used)
+      return emitOpError() << "the '" << auxOperandName(r.operand)
+                           << "' operand is given but no " << r.reader
                            << " reads it";
   return success();
 }
@@ -345,8 +366,12 @@ AttentionOp::reifyResultShapes(OpBuilder &builder,
 namespace {
 /// The ODS operand groups of attn.attention, in order.
 constexpr StringLiteral kOperandRoles[] = {
-    "q", "k", "v", "layout", "q_segments", "kv_segments", "bias",
-    "alibi_slopes"};
+    "q",
+    "k",
+    "v",
+#define ATTN_AUX_OPERAND(Enumerator, name) name,
+#include "attn/Dialect/AuxOperands.def"
+};
 
 /// The role of the value at `index` among ODS groups named `roles`, with
 /// `indexAndLength(group)` giving each group's place (operands or results).
@@ -389,20 +414,28 @@ SmallVector<DimName> AttentionOp::getOperandDimNames(unsigned index) {
     return {{"B"}, {"Hkv"}, {"Skv"}, {"D"}};
   if (role == "v")
     return {{"B"}, {"Hkv"}, {"Skv"}, {"Dv"}};
-  if (role == "q_segments")
+  const StringLiteral *aux = llvm::find(kAuxOperandNames, role);
+  switch (AuxOperand(aux - std::begin(kAuxOperandNames))) {
+  case AuxOperand::QSegments:
     return {{"B"}, {"Sq"}};
-  if (role == "kv_segments")
+  case AuxOperand::KvSegments:
     return {{"B"}, {"Skv"}};
-  if (role == "alibi_slopes")
+  case AuxOperand::AlibiSlopes:
     return {{"Hq"}};
-  if (role == "bias")
+  case AuxOperand::Bias:
     return {unlessBroadcast(type, 0, "B"), unlessBroadcast(type, 1, "Hq"),
             unlessBroadcast(type, 2, "Sq"), unlessBroadcast(type, 3, "Skv")};
-  // The layout: one entry per block of the block-sparse mask.
-  ArrayRef<int64_t> block;
-  getMaskAttr().walk([&](BlockSparseAttr a) { block = a.getBlock(); });
-  return {unlessBroadcast(type, 0, "B"), unlessBroadcast(type, 1, "Hq"),
-          {"QBlocks", "Sq", block[0]}, {"KvBlocks", "Skv", block[1]}};
+  case AuxOperand::Layout: {
+    // One entry per block of the block-sparse mask.
+    ArrayRef<int64_t> block;
+    getMaskAttr().walk([&](BlockSparseAttr a) { block = a.getBlock(); });
+    return {unlessBroadcast(type, 0, "B"),
+            unlessBroadcast(type, 1, "Hq"),
+            {"QBlocks", "Sq", block[0]},
+            {"KvBlocks", "Skv", block[1]}};
+  }
+  }
+  llvm_unreachable("every operand has a role");
 }
 
 SmallVector<DimName> AttentionOp::getResultDimNames(unsigned index) {
@@ -611,4 +644,188 @@ SmallVector<DimName> LinearAttentionOp::getResultDimNames(unsigned index) {
   if (role == "final_state")
     return {{"B"}, {"Hq"}, {"F"}, {"Dv"}};
   return {{"B"}, {"Hq"}, {"F"}};
+}
+
+//===----------------------------------------------------------------------===//
+// MergeOp
+//===----------------------------------------------------------------------===//
+
+bool MergeOp::isSplit() {
+  return getOParts().size() == 1 &&
+         cast<RankedTensorType>(getOParts()[0].getType()).getRank() == 5;
+}
+
+FloatType MergeOp::getComputeType() {
+  return cast<FloatType>(
+      cast<RankedTensorType>(getLseParts()[0].getType()).getElementType());
+}
+
+namespace {
+/// The dimensions of a merge's partials, `[N,] B, H, S, Dv`, with the first
+/// static size seen for each and where it came from.
+struct MergedDims {
+  SmallVector<StringRef> names;
+  SmallVector<int64_t> sizes;
+  SmallVector<std::string> sources;
+};
+
+/// `'o' partial #i` (list form) or `'o'` (split form).
+std::string partialName(StringRef what, unsigned index, bool split) {
+  if (split)
+    return ("'" + what + "'").str();
+  return ("'" + what + "' partial #" + Twine(index)).str();
+}
+} // namespace
+
+LogicalResult MergeOp::verify() {
+  OperandRange oParts = getOParts(), lseParts = getLseParts();
+  if (oParts.empty())
+    return emitOpError() << "needs at least one partial result: pass "
+                            "o(...) and lse(...)";
+  if (oParts.size() != lseParts.size())
+    return emitOpError() << "takes one 'lse' per 'o' partial, got "
+                         << oParts.size() << " 'o' and " << lseParts.size()
+                         << " 'lse'";
+  bool split = isSplit();
+  bool anyRank5 = llvm::any_of(oParts, [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getRank() == 5;
+  });
+  if (anyRank5 && !split)
+    return emitOpError()
+           << "the split form takes one 'o' [N, B, H, S, Dv] and one 'lse' "
+              "[N, B, H, S]; pass a list of partials as rank-4 'o' [B, H, "
+              "S, Dv] and rank-3 'lse' [B, H, S] instead";
+  unsigned lead = split ? 1 : 0;
+  StringRef oLayout = split ? "[N, B, H, S, Dv]" : "[B, H, S, Dv]";
+  StringRef lseLayout = split ? "[N, B, H, S]" : "[B, H, S]";
+
+  MergedDims dims;
+  if (split)
+    dims.names.push_back("N");
+  dims.names.append({"B", "H", "S", "Dv"});
+  dims.sizes.assign(dims.names.size(), ShapedType::kDynamic);
+  dims.sources.resize(dims.names.size());
+  // Records the sizes of `type` (whose dimensions are the first ones of
+  // `dims`) and checks them against those seen before.
+  auto mergeDims = [&](RankedTensorType type,
+                       const std::string &name) -> LogicalResult {
+    for (auto [d, size] : llvm::enumerate(type.getShape())) {
+      if (ShapedType::isDynamic(size))
+        continue;
+      if (ShapedType::isDynamic(dims.sizes[d])) {
+        dims.sizes[d] = size;
+        dims.sources[d] = name;
+        continue;
+      }
+      if (dims.sizes[d] != size)
+        return emitOpError()
+               << "dimension " << dims.names[d] << " of " << dims.sources[d]
+               << " (" << dims.sizes[d] << ") and " << name << " (" << size
+               << ") must be equal";
+    }
+    return success();
+  };
+
+  Type oElementType =
+      cast<RankedTensorType>(oParts[0].getType()).getElementType();
+  for (auto [i, oValue, lseValue] : llvm::enumerate(oParts, lseParts)) {
+    auto o = cast<RankedTensorType>(oValue.getType());
+    auto lse = cast<RankedTensorType>(lseValue.getType());
+    std::string oName = partialName("o", i, split);
+    std::string lseName = partialName("lse", i, split);
+    if (o.getRank() != 4 + lead)
+      return emitOpError() << oName << " must be a rank-" << 4 + lead
+                           << " tensor " << oLayout << ", got " << o;
+    if (lse.getRank() != 3 + lead)
+      return emitOpError() << lseName << " must be a rank-" << 3 + lead
+                           << " tensor " << lseLayout << ", got " << lse;
+    if (!isSupportedElementType(o.getElementType()))
+      return emitOpError() << "unsupported element type " << o.getElementType()
+                           << " of " << oName
+                           << "; use f16, bf16 or f32 (f64 for references)";
+    if (o.getElementType() != oElementType)
+      return emitOpError() << "'o' partials must have one element type, got "
+                           << oElementType << " and " << o.getElementType()
+                           << " (" << oName << ")";
+    FloatType accumulation = computeTypeOf(o);
+    if (lse.getElementType() != accumulation)
+      return emitOpError() << lseName << " must hold " << accumulation
+                           << " (the accumulation type of " << oElementType
+                           << " partials), got " << lse.getElementType();
+    if (o.isDynamicDim(lead + 1) || o.isDynamicDim(lead + 3))
+      return emitOpError() << "the head count H and value dimension Dv of "
+                           << oName << " must be static, got shape "
+                           << shapeString(o.getShape()) << " for " << oLayout;
+    if (failed(mergeDims(o, oName)) || failed(mergeDims(lse, lseName)))
+      return failure();
+  }
+
+  ArrayRef<int64_t> resultShape = ArrayRef(dims.sizes).drop_front(lead);
+  auto oResult = cast<RankedTensorType>(getO().getType());
+  if (!isSupportedElementType(oResult.getElementType()))
+    return emitOpError() << "unsupported element type "
+                         << oResult.getElementType()
+                         << " of result 'o'; use f16, bf16, f32 or f64";
+  if (failed(checkType(
+          *this, getO(), "result", "o",
+          RankedTensorType::get(resultShape, oResult.getElementType()),
+          "[B, H, S, Dv] of the partials")))
+    return failure();
+  if (Value lse = getLse();
+      lse && failed(checkType(*this, lse, "result", "lse",
+                              RankedTensorType::get(resultShape.take_front(3),
+                                                    getComputeType()),
+                              "[B, H, S] in the type of the 'lse' partials")))
+    return failure();
+  return success();
+}
+
+LogicalResult MergeOp::reifyResultShapes(OpBuilder &builder,
+                                         ReifiedRankedShapedTypeDims &reified) {
+  Location loc = getLoc();
+  unsigned lead = isSplit() ? 1 : 0;
+  Value o = getOParts()[0];
+  auto size = [&](unsigned d) {
+    int64_t result = getO().getType().getDimSize(d);
+    if (!ShapedType::isDynamic(result))
+      return OpFoldResult(builder.getIndexAttr(result));
+    return tensor::getMixedSize(builder, loc, o, d + lead);
+  };
+  SmallVector<OpFoldResult> oDims = {size(0), size(1), size(2), size(3)};
+  reified.push_back(oDims);
+  if (getLse())
+    reified.push_back(SmallVector<OpFoldResult>(ArrayRef(oDims).take_front(3)));
+  return success();
+}
+
+StringRef MergeOp::getOperandRole(unsigned index) {
+  if (isSplit())
+    return index == 0 ? "o_parts" : "lse_parts";
+  // Partial i's operands are named o<i> and lse<i> (o_<k> would read as
+  // the o of the k-th op of a spec); the names live in the context, as
+  // StringAttrs.
+  unsigned numParts = getOParts().size();
+  bool isO = index < numParts;
+  std::string name = (isO ? "o" : "lse") + std::to_string(index % numParts);
+  return StringAttr::get(getContext(), name).getValue();
+}
+
+StringRef MergeOp::getResultRole(unsigned index) {
+  return index == 0 ? "o" : "lse";
+}
+
+SmallVector<DimName> MergeOp::getOperandDimNames(unsigned index) {
+  SmallVector<DimName> names;
+  if (isSplit())
+    names.push_back({"N"});
+  names.append({{"B"}, {"H"}, {"S"}});
+  if (index < getOParts().size())
+    names.push_back({"Dv"});
+  return names;
+}
+
+SmallVector<DimName> MergeOp::getResultDimNames(unsigned index) {
+  if (index == 0)
+    return {{"B"}, {"H"}, {"S"}, {"Dv"}};
+  return {{"B"}, {"H"}, {"S"}};
 }

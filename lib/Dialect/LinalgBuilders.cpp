@@ -122,29 +122,36 @@ Value buildContraction(OpBuilder &b, Location loc, Value lhs, AffineMap lhsMap,
                           leadingDims(b.getContext(), loops, rank), iterators);
 }
 
-Value buildLastDimReduction(
-    OpBuilder &b, Location loc, Value x, double initValue,
+Value buildDimReduction(
+    OpBuilder &b, Location loc, Value x, unsigned dim, double initValue,
     function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
   auto type = cast<RankedTensorType>(x.getType());
   unsigned rank = type.getRank();
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
-  sizes.pop_back();
+  sizes.erase(sizes.begin() + dim);
   Type element = type.getElementType();
   Value init = buildFilled(b, loc, sizes, element, initValue);
-  SmallVector<utils::IteratorType> iterators(rank - 1,
+  SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::parallel);
-  iterators.push_back(utils::IteratorType::reduction);
+  iterators[dim] = utils::IteratorType::reduction;
   MLIRContext *ctx = b.getContext();
+  AffineMap outMap =
+      AffineMap::getMultiDimIdentityMap(rank, ctx).dropResult(dim);
   return linalg::GenericOp::create(
              b, loc, init.getType(), ValueRange{x}, ValueRange{init},
-             {AffineMap::getMultiDimIdentityMap(rank, ctx),
-              leadingDims(ctx, rank, rank - 1)},
-             iterators,
+             {AffineMap::getMultiDimIdentityMap(rank, ctx), outMap}, iterators,
              [&](OpBuilder &nb, Location nloc, ValueRange args) {
                linalg::YieldOp::create(nb, nloc,
                                        combine(nb, nloc, args[0], args[1]));
              })
       .getResult(0);
+}
+
+Value buildLastDimReduction(
+    OpBuilder &b, Location loc, Value x, double initValue,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
+  unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+  return buildDimReduction(b, loc, x, rank - 1, initValue, combine);
 }
 
 } // namespace attn

@@ -1,6 +1,7 @@
 //===- Pipelines.cpp - Named attn pipelines -------------------------------===//
 
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Dialect/Attn.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
@@ -113,6 +114,11 @@ void buildTensorToHostLLVMPipeline(OpPassManager &pm, bool parallel) {
 
 void buildLowerToCpuPipeline(OpPassManager &pm,
                              const CpuPipelineOptions &options) {
+  // attn.merge reads each partial once in its decomposed form, which is
+  // already the kernel.
+  AttnDecomposeOptions merges;
+  merges.ops = {MergeOp::getOperationName().str()};
+  pm.addPass(createAttnDecompose(merges));
   AttnTileFlashOptions tiles;
   tiles.tileQ = options.tileQ;
   tiles.tileKv = options.tileKv;

@@ -23,6 +23,8 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
+#include "llvm/ADT/StringExtras.h"
+
 #include <limits>
 
 namespace attn {
@@ -37,13 +39,36 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+/// Affine maps over the loops of linalg ops and constants of the compute
+/// type, for the builders below.
+class LinalgBuilderBase {
+protected:
+  LinalgBuilderBase(MLIRContext *ctx, FloatType computeType)
+      : ctx(ctx), computeType(computeType) {}
+
+  AffineExpr dim(unsigned i) { return getAffineDimExpr(i, ctx); }
+  AffineMap map(unsigned numDims, ArrayRef<AffineExpr> results) {
+    return AffineMap::get(numDims, 0, results, ctx);
+  }
+  AffineMap identity(unsigned rank) {
+    return AffineMap::getMultiDimIdentityMap(rank, ctx);
+  }
+  Value constant(OpBuilder &nb, Location nloc, double value) {
+    return arith::ConstantOp::create(nb, nloc,
+                                     FloatAttr::get(computeType, value));
+  }
+
+  MLIRContext *ctx;
+  FloatType computeType;
+};
+
 /// Builds the linalg ops of one attention op. Loop dimensions are named
 /// b, h, i (query), j (key), d (head dim) and e (value dim).
-class ReferenceBuilder {
+class ReferenceBuilder : LinalgBuilderBase {
 public:
   ReferenceBuilder(PatternRewriter &rewriter, AttentionOp op)
-      : b(rewriter), op(op), loc(op.getLoc()), ctx(op.getContext()),
-        computeType(op.getComputeType()), aux(op),
+      : LinalgBuilderBase(op.getContext(), op.getComputeType()), b(rewriter),
+        op(op), loc(op.getLoc()), aux(op),
         normalization(op.getNormalizationOrDefault()) {
     auto qType = op.getQ().getType();
     groupSize = qType.getDimSize(1) / op.getK().getType().getDimSize(1);
@@ -80,17 +105,6 @@ public:
   }
 
 private:
-  AffineExpr dim(unsigned i) { return getAffineDimExpr(i, ctx); }
-  AffineMap map(unsigned numDims, ArrayRef<AffineExpr> results) {
-    return AffineMap::get(numDims, 0, results, ctx);
-  }
-  AffineMap identity(unsigned rank) {
-    return AffineMap::getMultiDimIdentityMap(rank, ctx);
-  }
-  Value constant(OpBuilder &nb, Location nloc, double value) {
-    return arith::ConstantOp::create(nb, nloc,
-                                     FloatAttr::get(computeType, value));
-  }
 
   /// s[b,h,i,j] = sum_d q[b,h,i,d] * k[b,h/G,j,d]; loops (b,h,i,j,d).
   Value dotProducts() {
@@ -173,8 +187,6 @@ private:
   PatternRewriter &b;
   AttentionOp op;
   Location loc;
-  MLIRContext *ctx;
-  FloatType computeType;
   OperandAuxReader aux;
   NormalizationAttrInterface normalization;
   int64_t groupSize;
@@ -226,10 +238,192 @@ struct DecomposeLinearAttention : OpRewritePattern<LinearAttentionOp> {
   }
 };
 
+/// Builds the linalg ops of one attn.merge:
+///
+///   m     = max_i lse_i
+///   l     = sum_i e(lse_i, m)
+///   lse   = m == -inf ? -inf : m + log(l)
+///   w_i   = e(lse_i, lse)
+///   o     = sum_i w_i * o_i
+///
+/// with e(x, shift) = x == -inf ? 0 : exp(x - shift): an empty partial
+/// weighs exactly 0 whatever its o_i holds (exp(-inf - -inf) would be NaN),
+/// and a row without partials gives o = 0, lse = -inf. Weights are computed
+/// once per row, so each o partial is read once and no exponential is
+/// repeated along Dv. The split form reduces over its leading axis, the
+/// list form combines its operands elementwise.
+class MergeBuilder : LinalgBuilderBase {
+public:
+  MergeBuilder(PatternRewriter &rewriter, MergeOp op)
+      : LinalgBuilderBase(op.getContext(), op.getComputeType()), b(rewriter),
+        op(op), loc(op.getLoc()), outType(op.getO().getType().getElementType()) {
+    ReifiedRankedShapedTypeDims reified;
+    (void)op.reifyResultShapes(b, reified);
+    oSizes = reified.front();
+    rowSizes.assign(oSizes.begin(), oSizes.begin() + 3);
+  }
+
+  /// Returns the replacement values of the op's results.
+  SmallVector<Value> build() {
+    auto [o, lse] = op.isSplit() ? buildSplit() : buildList();
+    SmallVector<Value> results = {o};
+    if (op.getLse())
+      results.push_back(lse);
+    return results;
+  }
+
+private:
+  Value isEmpty(OpBuilder &nb, Location nloc, Value x) {
+    return arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OEQ, x,
+                                 constant(nb, nloc, -kInf));
+  }
+  /// e(x, shift) above.
+  Value expOrZero(OpBuilder &nb, Location nloc, Value x, Value shift) {
+    Value diff = arith::SubFOp::create(nb, nloc, x, shift);
+    return arith::SelectOp::create(nb, nloc, isEmpty(nb, nloc, x),
+                                   constant(nb, nloc, 0.0),
+                                   math::ExpOp::create(nb, nloc, diff));
+  }
+  /// lse from the row max and the sum of shifted exponentials.
+  Value lseOf(OpBuilder &nb, Location nloc, Value m, Value l) {
+    Value lse =
+        arith::AddFOp::create(nb, nloc, m, math::LogOp::create(nb, nloc, l));
+    return arith::SelectOp::create(nb, nloc, isEmpty(nb, nloc, m),
+                                   constant(nb, nloc, -kInf), lse);
+  }
+  /// The accumulated output in the result's element type.
+  Value toOutType(Value acc) {
+    if (computeType == outType)
+      return acc;
+    return buildElementwise(b, loc, acc, outType,
+                            [&](OpBuilder &nb, Location nloc, Value x) {
+                              return convertFloat(nb, nloc, x, outType);
+                            });
+  }
+
+  /// One o [N, B, H, S, Dv] and one lse [N, B, H, S]: reductions over N,
+  /// the outermost loop, so that every pass streams through the partials.
+  std::pair<Value, Value> buildSplit() {
+    Value oParts = op.getOParts()[0], lseParts = op.getLseParts()[0];
+    SmallVector<OpFoldResult> partSizes =
+        tensor::getMixedSizes(b, loc, lseParts);
+    AffineMap rowOfPart = map(4, {dim(1), dim(2), dim(3)});
+    auto max = [](OpBuilder &nb, Location nloc, Value x, Value acc) -> Value {
+      return arith::MaximumFOp::create(nb, nloc, x, acc);
+    };
+    auto add = [](OpBuilder &nb, Location nloc, Value x, Value acc) -> Value {
+      return arith::AddFOp::create(nb, nloc, x, acc);
+    };
+    // exp(lse_n - shift) (0 for empty partials) for every partial and row.
+    auto shiftedExp = [&](Value shift) {
+      return buildGenerated(
+          b, loc, partSizes, computeType, {lseParts, shift},
+          {identity(4), rowOfPart},
+          [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+            return expOrZero(nb, nloc, e[0], e[1]);
+          });
+    };
+    Value m = buildDimReduction(b, loc, lseParts, 0, -kInf, max);
+    Value l = buildDimReduction(b, loc, shiftedExp(m), 0, 0.0, add);
+    Value lse = buildGenerated(
+        b, loc, rowSizes, computeType, {m, l}, {identity(3), identity(3)},
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+          return lseOf(nb, nloc, e[0], e[1]);
+        });
+    Value weights = shiftedExp(lse);
+    // sum_n w[n] * o[n]; loops (n, b, h, s, e).
+    using utils::IteratorType;
+    Value acc = buildContraction(
+        b, loc, weights, map(5, {dim(0), dim(1), dim(2), dim(3)}), oParts,
+        identity(5), buildFilled(b, loc, oSizes, computeType, 0.0),
+        map(5, {dim(1), dim(2), dim(3), dim(4)}),
+        {IteratorType::reduction, IteratorType::parallel,
+         IteratorType::parallel, IteratorType::parallel,
+         IteratorType::parallel});
+    return {toOutType(acc), lse};
+  }
+
+  /// n pairs o_i [B, H, S, Dv], lse_i [B, H, S]: elementwise ops over all.
+  std::pair<Value, Value> buildList() {
+    SmallVector<Value> oParts(op.getOParts()), lseParts(op.getLseParts());
+    size_t n = oParts.size();
+    Value lse = buildGenerated(
+        b, loc, rowSizes, computeType, lseParts,
+        SmallVector<AffineMap>(n, identity(3)),
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+          Value m = e[0];
+          for (Value x : e.drop_front())
+            m = arith::MaximumFOp::create(nb, nloc, x, m);
+          Value l = constant(nb, nloc, 0.0);
+          for (Value x : e)
+            l = arith::AddFOp::create(nb, nloc, expOrZero(nb, nloc, x, m), l);
+          return lseOf(nb, nloc, m, l);
+        });
+    SmallVector<Value> inputs(oParts);
+    for (Value part : lseParts)
+      inputs.push_back(buildGenerated(
+          b, loc, rowSizes, computeType, {part, lse},
+          {identity(3), identity(3)},
+          [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+            return expOrZero(nb, nloc, e[0], e[1]);
+          }));
+    SmallVector<AffineMap> maps(n, identity(4));
+    maps.append(n, map(4, {dim(0), dim(1), dim(2)}));
+    Value o = buildGenerated(
+        b, loc, oSizes, outType, inputs, maps,
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+          Value acc = constant(nb, nloc, 0.0);
+          for (size_t i = 0; i < n; ++i) {
+            Value term = arith::MulFOp::create(
+                nb, nloc, e[n + i], convertFloat(nb, nloc, e[i], computeType));
+            acc = arith::AddFOp::create(nb, nloc, term, acc);
+          }
+          return convertFloat(nb, nloc, acc, outType);
+        });
+    return {o, lse};
+  }
+
+  PatternRewriter &b;
+  MergeOp op;
+  Location loc;
+  Type outType;
+  SmallVector<OpFoldResult> oSizes, rowSizes;
+};
+
+struct DecomposeMerge : OpRewritePattern<MergeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MergeOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, MergeBuilder(rewriter, op).build());
+    return success();
+  }
+};
+
 struct AttnDecomposePass : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
+  using AttnDecomposeBase::AttnDecomposeBase;
+
   void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<DecomposeAttention, DecomposeLinearAttention>(&getContext());
+    MLIRContext *ctx = &getContext();
+    RewritePatternSet patterns(ctx);
+    StringRef known[] = {AttentionOp::getOperationName(),
+                         LinearAttentionOp::getOperationName(),
+                         MergeOp::getOperationName()};
+    for (const std::string &name : ops)
+      if (!llvm::is_contained(known, name)) {
+        getOperation()->emitError()
+            << "attn-decompose: unknown op '" << name << "' in ops=; use "
+            << llvm::join(ArrayRef<StringRef>(known), ", ");
+        return signalPassFailure();
+      }
+    auto wanted = [&](StringRef name) {
+      return ops.empty() || llvm::is_contained(ops, name);
+    };
+    if (wanted(AttentionOp::getOperationName()))
+      patterns.add<DecomposeAttention>(ctx);
+    if (wanted(LinearAttentionOp::getOperationName()))
+      patterns.add<DecomposeLinearAttention>(ctx);
+    if (wanted(MergeOp::getOperationName()))
+      patterns.add<DecomposeMerge>(ctx);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };

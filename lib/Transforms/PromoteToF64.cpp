@@ -32,14 +32,21 @@ Value convertElements(PatternRewriter &b, Location loc, Value tensor,
                           });
 }
 
-/// Any kernel op (attn.attention, attn.linear_attention): every float operand
-/// and result becomes f64, which makes the op compute in f64.
+/// Any kernel op (attn.attention, attn.linear_attention, attn.merge): every
+/// float operand and result becomes f64, which makes the op compute in f64.
 struct PromoteKernel : OpInterfaceRewritePattern<KernelOpInterface> {
   using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
 
   LogicalResult matchAndRewrite(KernelOpInterface op,
                                 PatternRewriter &rewriter) const override {
-    if (getElementTypeOrSelf(op->getOperand(0).getType()).isF64())
+    // Done when every float is f64 (an attn.merge may take f64 partials
+    // and still return f32).
+    auto isF64OrNotFloat = [](Type t) {
+      Type element = getElementTypeOrSelf(t);
+      return element.isF64() || !isa<FloatType>(element);
+    };
+    if (llvm::all_of(op->getOperandTypes(), isF64OrNotFloat) &&
+        llvm::all_of(op->getResultTypes(), isF64OrNotFloat))
       return failure();
     Location loc = op.getLoc();
     FloatType f64 = rewriter.getF64Type();

@@ -22,11 +22,9 @@ namespace attn {
 //===----------------------------------------------------------------------===//
 
 OperandAuxReader::OperandAuxReader(AttentionOp op)
-    : values{op.getLayout(), op.getQSegments(), op.getKvSegments(),
-             op.getBias(), op.getAlibiSlopes()} {}
+    : values(op.getAuxOperands()) {}
 
-OperandAuxReader::OperandAuxReader(std::array<Value, 5> values)
-    : values(values) {}
+OperandAuxReader::OperandAuxReader(AuxOperandValues values) : values(values) {}
 
 Value OperandAuxReader::valueOf(AuxOperand operand) const {
   return values[static_cast<size_t>(operand)];

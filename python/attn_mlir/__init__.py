@@ -9,6 +9,7 @@ on NumPy arrays or PyTorch tensors (CPU, or CUDA without copies).
 
     o = am.attention(q, k, v, mask=am.causal())   # compile (cached) and run
     o = am.linear_attention(q, k, v, feature_map=am.elu_plus_one(), causal=True)
+    o, lse = am.merge([o1, o2], [lse1, lse2])     # combine partial results
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 from ._native import Error, clear_memory_cache
 from ._native import compile as _compile_native
-from .spec import (FeatureMap, LinearSpec, Mask, ScoreMod, Spec, Sym, alibi,
+from .spec import (FeatureMap, LinearSpec, Mask, MergeSpec, ScoreMod, Spec,
+                   Sym, alibi,
                    bias, block_sparse, causal, cosformer, document,
                    elu_plus_one, favor, fixed, hedgehog, maximum, minimum,
                    neighborhood, prefix_lm, relu, sigmoid, sinks, softcap,
@@ -30,7 +32,7 @@ __all__ = [
     "fixed", "alibi", "softcap", "bias", "sigmoid", "relu", "where",
     "minimum", "maximum", "trace_mask_mod", "trace_score_mod",
     "LinearSpec", "FeatureMap", "linear_attention", "elu_plus_one", "favor",
-    "cosformer", "hedgehog", "taylor",
+    "cosformer", "hedgehog", "taylor", "MergeSpec", "merge",
 ]
 
 _NUMPY_DTYPES = {"f16": "float16", "f32": "float32", "f64": "float64",
@@ -126,18 +128,20 @@ class Kernel:
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
-def compile(spec: Union[str, Spec, LinearSpec], target: str = "cpu", *,
+def compile(spec: Union[str, Spec, LinearSpec, MergeSpec], target: str = "cpu", *,
             entry: str = "", tile_q: int = 64, tile_kv: int = 64,
             chunk_size: int = 64, parallel: bool = True, chip: str = "",
             warps: int = 4, device: int = 0, cache_dir: str = "",
             disk_cache: bool = True) -> Kernel:
-    """Compiles ``spec`` (MLIR text, a :class:`Spec` or a :class:`LinearSpec`)
+    """Compiles ``spec`` (MLIR text, a :class:`Spec`, :class:`LinearSpec` or
+    :class:`MergeSpec`)
     for ``target`` ("cpu" or "cuda"), or returns it from the cache (in memory;
     for CUDA also on disk under $ATTN_CACHE_DIR or ~/.cache/attn-mlir).
     ``chunk_size``: positions per chunk of linear attention. Raises
     :class:`Error` with the MLIR diagnostics when the spec is invalid."""
-    if not isinstance(spec, (str, Spec, LinearSpec)):
-        raise TypeError(f"spec must be MLIR text, a Spec or a LinearSpec, got "
+    if not isinstance(spec, (str, Spec, LinearSpec, MergeSpec)):
+        raise TypeError(f"spec must be MLIR text, a Spec, LinearSpec or "
+                        f"MergeSpec, got "
                         f"{type(spec).__name__}")
     return Kernel(_compile_native(str(spec), target, entry, tile_q, tile_kv,
                                   chunk_size, parallel, chip, warps, device,
@@ -215,3 +219,39 @@ def linear_attention(q, k, v, *, feature_map: FeatureMap, causal: bool = False,
     target = "cuda" if _is_torch(q) and q.is_cuda else "cpu"
     return compile(spec, target, chunk_size=chunk_size)(q, k, v, *operands,
                                                          *state)
+
+
+def merge(o_parts, lse_parts, *, dtype: Optional[str] = None,
+          return_lse: bool = True):
+    """Combines partial attention results over disjoint key sets (split-KV,
+    cascade / shared-prefix attention) into the result over all their keys:
+    ``lse = log(sum_i exp(lse_i))``, ``o = sum_i exp(lse_i - lse) o_i``.
+    ``o_parts``, ``lse_parts``: lists of ``[B, H, S, Dv]`` and ``[B, H, S]``
+    arrays (``attention(..., return_lse=True)``'s results), or one
+    ``[N, B, H, S, Dv]`` and one ``[N, B, H, S]`` array with the partials on
+    the leading axis. A partial with ``lse = -inf`` (no key) contributes
+    nothing; rows without any give ``o = 0``, ``lse = -inf``. ``dtype``: of
+    the merged ``o`` (default: that of the partials). Returns ``(o, lse)``,
+    or ``o`` without ``return_lse``. B, S (and N) stay dynamic."""
+    split = not isinstance(o_parts, (list, tuple))
+    if split:
+        o_list, lse_list = [o_parts], [lse_parts]
+        ranks = (5, 4)
+    else:
+        o_list, lse_list = list(o_parts), list(lse_parts)
+        if not o_list or len(o_list) != len(lse_list):
+            raise Error(f"merge takes one lse per o partial (at least one), "
+                        f"got {len(o_list)} o and {len(lse_list)} lse")
+        ranks = (4, 3)
+    for what, xs, rank in (("o", o_list, ranks[0]), ("lse", lse_list, ranks[1])):
+        for x in xs:
+            if len(getattr(x, "shape", ())) != rank:
+                raise Error(f"{what} partials must be {rank}-D here, got shape "
+                            f"{tuple(getattr(x, 'shape', ()))}")
+    first = o_list[0]
+    spec = MergeSpec(heads=first.shape[-3], value_dim=first.shape[-1],
+                     parts=None if split else len(o_list),
+                     dtype=_dtype_name(first), out_dtype=dtype,
+                     return_lse=return_lse)
+    target = "cuda" if _is_torch(first) and first.is_cuda else "cpu"
+    return compile(spec, target)(*o_list, *lse_list)

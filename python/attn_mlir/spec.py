@@ -679,3 +679,58 @@ class LinearSpec:
                 values.append("%z")
         return _spec_function(self.name, "attn.linear_attention", args,
                               clauses, (tq, tk, tv), values, results)
+
+
+@dataclass
+class MergeSpec:
+    """One ``attn.merge`` spec: ``parts`` partial results ``(o_i, lse_i)``
+    (``o_i [B, H, S, Dv]`` of ``dtype``, ``lse_i [B, H, S]`` in f32, f64 for
+    f64), or with ``parts=None`` one split axis (``o [N, B, H, S, Dv]``,
+    ``lse [N, B, H, S]``, N dynamic). Inputs are the ``o`` partials, then the
+    ``lse`` ones. The merged ``o`` has ``out_dtype`` (default ``dtype``)."""
+
+    heads: int
+    value_dim: int
+    parts: Optional[int] = 2
+    dtype: str = "f32"
+    out_dtype: Optional[str] = None
+    batch: Dim = None
+    seq_len: Dim = None
+    return_lse: bool = True
+    name: str = "merge"
+
+    def __post_init__(self):
+        for what, t in (("dtype", self.dtype), ("out_dtype", self.out_dtype)):
+            if t is not None and t not in _DTYPES:
+                raise ValueError(f"{what} must be one of {_DTYPES}, got {t!r}")
+        if self.parts is not None and self.parts < 1:
+            raise ValueError(f"parts must be at least 1 (or None for a split "
+                             f"axis), got {self.parts}")
+
+    def __str__(self) -> str:
+        d = lambda x: "?" if x is None else str(x)
+        acc = "f64" if self.dtype == "f64" else "f32"
+        row = f"{d(self.batch)}x{self.heads}x{d(self.seq_len)}"
+        lead = "?x" if self.parts is None else ""
+        to_part = f"tensor<{lead}{row}x{self.value_dim}x{self.dtype}>"
+        tl_part = f"tensor<{lead}{row}x{acc}>"
+        count = 1 if self.parts is None else self.parts
+        o_names = [f"%o{i}" for i in range(count)]
+        lse_names = [f"%lse{i}" for i in range(count)]
+        args = ([f"{n}: {to_part}" for n in o_names] +
+                [f"{n}: {tl_part}" for n in lse_names])
+        results = [f"tensor<{row}x{self.value_dim}x{self.out_dtype or self.dtype}>"]
+        values = ["%o"]
+        if self.return_lse:
+            results.append(f"tensor<{row}x{acc}>")
+            values.append("%lse")
+        result_types = ", ".join(results)
+        ret = f"({result_types})" if len(results) > 1 else result_types
+        names = ", ".join(values)
+        return (f"func.func @{self.name}({', '.join(args)})\n    -> {ret} {{\n"
+                f"  {names} = attn.merge o({', '.join(o_names)} : "
+                f"{', '.join([to_part] * count)})\n"
+                f"      lse({', '.join(lse_names)} : "
+                f"{', '.join([tl_part] * count)})\n"
+                f"      -> {result_types}\n"
+                f"  return {names} : {result_types}\n}}\n")

@@ -23,6 +23,7 @@
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <limits>
 #include <map>
 
 using namespace attn;
@@ -167,9 +168,22 @@ Expected<HostTensor> loadInput(const runtime::Param &param, StringRef path) {
 /// Random data that suits what an input is for: block-sparse layouts with
 /// half of the blocks on, sorted document ids (four documents per batch row,
 /// the same for queries and keys), positive ALiBi slopes, decays in
-/// [0.9, 1), positive normalizers; N(0, 1) otherwise.
+/// [0.9, 1), positive normalizers, log-sum-exps of partial results with a
+/// quarter of them empty (-inf); N(0, 1) otherwise.
 HostTensor randomInput(const runtime::Param &param,
                        std::vector<int64_t> shape, std::mt19937_64 &rng) {
+  // Inputs named lse... are log-sum-exps of partial results (attn.merge's
+  // lse_parts, lse0, lse1, ...): a partial over no key has lse = -inf, and
+  // merges must handle it (with two partials, one row in sixteen has none).
+  if (StringRef(param.name).starts_with("lse")) {
+    HostTensor t(param.dtype, shape);
+    std::uniform_real_distribution<double> value(-3.0, 3.0);
+    std::bernoulli_distribution empty(0.25);
+    for (int64_t i = 0; i < t.numElements(); ++i)
+      t.set(i,
+            empty(rng) ? -std::numeric_limits<double>::infinity() : value(rng));
+    return t;
+  }
   if (param.name == "layout") {
     HostTensor t(param.dtype, shape);
     std::bernoulli_distribution on(0.5);

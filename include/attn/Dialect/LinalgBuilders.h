@@ -63,6 +63,15 @@ mlir::Value buildContraction(mlir::OpBuilder &b, mlir::Location loc,
                              mlir::Value init, mlir::AffineMap outMap,
                              llvm::ArrayRef<mlir::utils::IteratorType> iterators);
 
+/// `x` reduced over dimension `dim` with `combine`, from `initValue`; the
+/// loops follow the dimensions of `x`, so the reduction streams through it.
+mlir::Value buildDimReduction(
+    mlir::OpBuilder &b, mlir::Location loc, mlir::Value x, unsigned dim,
+    double initValue,
+    llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                   mlir::Value, mlir::Value)>
+        combine);
+
 /// `x` reduced over its last dimension with `combine`, from `initValue`.
 mlir::Value buildLastDimReduction(
     mlir::OpBuilder &b, mlir::Location loc, mlir::Value x, double initValue,

@@ -12,6 +12,7 @@
 
 #include "mlir/IR/BuiltinTypes.h"
 
+#include <array>
 #include <string>
 
 namespace attn {
@@ -27,8 +28,28 @@ struct AttentionShape {
   int64_t valueDim;
 };
 
-/// The operands of an attention op that masks and score modifiers read.
-enum class AuxOperand { Layout, QSegments, KvSegments, Bias, AlibiSlopes };
+/// The operands of an attention op that masks and score modifiers read
+/// (AuxOperands.def).
+enum class AuxOperand {
+#define ATTN_AUX_OPERAND(Enumerator, name) Enumerator,
+#include "attn/Dialect/AuxOperands.def"
+};
+
+inline constexpr llvm::StringLiteral kAuxOperandNames[] = {
+#define ATTN_AUX_OPERAND(Enumerator, name) name,
+#include "attn/Dialect/AuxOperands.def"
+};
+
+inline constexpr size_t kNumAuxOperands = std::size(kAuxOperandNames);
+
+/// The name of `operand` (its ODS name and kernel parameter role).
+inline llvm::StringRef auxOperandName(AuxOperand operand) {
+  return kAuxOperandNames[static_cast<size_t>(operand)];
+}
+
+/// One value per auxiliary operand, indexed by AuxOperand; null where the op
+/// has none.
+using AuxOperandValues = std::array<mlir::Value, kNumAuxOperands>;
 
 /// Reads the run-time data of auxiliary operands, as each lowering stores it
 /// (tensors in the reference, buffers in kernels). Dimensions of static size

@@ -39,9 +39,8 @@ class OperandAuxReader : public AuxReader {
 public:
   /// Reads the op's own operands.
   explicit OperandAuxReader(AttentionOp op);
-  /// Reads `values` (tensors or memrefs, null where absent), indexed by
-  /// AuxOperand.
-  explicit OperandAuxReader(std::array<mlir::Value, 5> values);
+  /// Reads `values` (tensors or memrefs, null where absent).
+  explicit OperandAuxReader(AuxOperandValues values);
 
   bool has(AuxOperand operand) const override;
   IndexExpr readInt(IndexExprBuilder &b, AuxOperand operand,
@@ -69,8 +68,7 @@ private:
   mlir::Value extract(IndexExprBuilder &b, AuxOperand operand,
                       llvm::ArrayRef<IndexExpr> indices);
 
-  /// Indexed by AuxOperand; null where the op has no such operand.
-  std::array<mlir::Value, 5> values;
+  AuxOperandValues values;
   mlir::IRMapping captured;
 };
 

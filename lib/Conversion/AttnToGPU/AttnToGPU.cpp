@@ -34,6 +34,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include <limits>
 
@@ -878,10 +879,8 @@ buildAttentionKernel(AttentionOp op, const KernelPlan &plan,
 
   // The body reads the kernel's arguments in place of the op's operands.
   ValueRange args = kernel.getArguments();
-  std::array<Value, 5> auxOperands = {op.getLayout(), op.getQSegments(),
-                                      op.getKvSegments(), op.getBias(),
-                                      op.getAlibiSlopes()};
-  std::array<Value, 5> auxArgs;
+  AuxOperandValues auxOperands = op.getAuxOperands();
+  AuxOperandValues auxArgs;
   unsigned next = 3;
   for (auto [i, operand] : llvm::enumerate(auxOperands))
     if (operand)
@@ -1049,7 +1048,7 @@ struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {
     ModuleOp module = getOperation();
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
-      if (isa<AttentionOp, LinearAttentionOp>(op))
+      if (isa<AttentionOp, LinearAttentionOp, MergeOp>(op))
         ops.push_back(op);
     });
     if (ops.empty())
@@ -1069,10 +1068,17 @@ struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {
     GpuTarget target{warps, tileKv, *capability, splitKv};
     for (Operation *op : ops) {
       LogicalResult lowered =
-          isa<AttentionOp>(op)
-              ? lowerToGPU(cast<AttentionOp>(op), target, module, symbols)
-              : lowerLinearAttentionToGPU(cast<LinearAttentionOp>(op), warps,
-                                          module, symbols);
+          TypeSwitch<Operation *, LogicalResult>(op)
+              .Case([&](AttentionOp attention) {
+                return lowerToGPU(attention, target, module, symbols);
+              })
+              .Case([&](LinearAttentionOp linear) {
+                return lowerLinearAttentionToGPU(linear, warps, module,
+                                                 symbols);
+              })
+              .Case([&](MergeOp merge) {
+                return lowerMergeToGPU(merge, module, symbols);
+              });
       if (failed(lowered))
         return signalPassFailure();
     }

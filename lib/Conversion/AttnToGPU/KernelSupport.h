@@ -129,6 +129,10 @@ void forEachElement(mlir::OpBuilder &b, mlir::Location loc, int64_t count,
                     int64_t threads, mlir::Value threadId,
                     llvm::function_ref<void(mlir::Value)> body);
 
+/// Lowers one attn.merge to the merge kernel (MergeKernel.cpp).
+mlir::LogicalResult lowerMergeToGPU(MergeOp op, mlir::ModuleOp module,
+                                    mlir::SymbolTable &symbols);
+
 /// Lowers one attn.linear_attention (LinearAttentionToGPU.cpp).
 mlir::LogicalResult lowerLinearAttentionToGPU(LinearAttentionOp op,
                                               int64_t warps,

@@ -6,6 +6,7 @@
 #include "attn/Transforms/SoftmaxEpilogue.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -49,6 +50,9 @@ public:
     // control flow stays uniform.
     row = arith::MinUIOp::create(b, loc, row,
                                  arith::SubIOp::create(b, loc, qLen, index(1)));
+
+    if (stacked)
+      parts = memref::DimOp::create(b, loc, oParts.front(), 0);
 
     // m = max_i lse_i.
     Value m = reducePartials(
@@ -107,7 +111,6 @@ private:
         init = step(index(i), init);
       return init;
     }
-    Value parts = memref::DimOp::create(b, loc, oParts.front(), 0);
     auto loop = scf::ForOp::create(
         b, loc, index(0), parts, index(1), init,
         [&](OpBuilder &nb, Location, Value i, ValueRange acc) {
@@ -157,6 +160,8 @@ private:
   int64_t valueDim;
   bool stacked;
   Value batch, head, row, col;
+  /// Stacked: the number of partials.
+  Value parts;
 };
 
 } // namespace
@@ -200,6 +205,35 @@ FailureOr<MergeKernel> buildMergeKernel(OpBuilder &b, Operation *op,
       .build();
   gpu::ReturnOp::create(b, op->getLoc());
   return MergeKernel{kernel, kMergeThreads, valueDim};
+}
+
+LogicalResult lowerMergeToGPU(MergeOp op, ModuleOp module,
+                              SymbolTable &symbols) {
+  SmallVector<MemRefType> oTypes, lseTypes;
+  for (Value part : op.getOParts())
+    oTypes.push_back(memrefTypeOf(part));
+  for (Value part : op.getLseParts())
+    lseTypes.push_back(memrefTypeOf(part));
+  OpBuilder b(op.getContext());
+  FailureOr<MergeKernel> merge = buildMergeKernel(
+      b, op, oTypes, lseTypes, memrefTypeOf(op.getO()),
+      op.getLse() ? memrefTypeOf(op.getLse()) : MemRefType(), module,
+      symbols);
+  if (failed(merge))
+    return failure();
+  b.setInsertionPoint(op);
+  Location loc = op.getLoc();
+  // [N,] B, H, S of the first lse partial.
+  Value lse0 = op.getLseParts().front();
+  unsigned lead = op.isSplit() ? 1 : 0;
+  Value batch = tensor::DimOp::create(b, loc, lse0, lead);
+  Value heads = tensor::DimOp::create(b, loc, lse0, lead + 1);
+  Value qLen = tensor::DimOp::create(b, loc, lse0, lead + 2);
+  SmallVector<Value> inputs(op.getOParts());
+  llvm::append_range(inputs, op.getLseParts());
+  return replaceWithLaunch(b, op, merge->kernel, inputs,
+                           merge->grid(b, loc, batch, heads, qLen),
+                           merge->threads, 0);
 }
 
 } // namespace attn

@@ -65,7 +65,7 @@ func.func @unused_layout(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v:
 // -----
 
 func.func @unused_segments(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>, %s: tensor<1x16xi32>) {
-  // expected-error @+1 {{the 'segments' operand is given but no #attn.document mask reads it}}
+  // expected-error @+1 {{the 'q_segments' operand is given but no #attn.document mask reads it}}
   %o = attn.attention %q, %k, %v segments(%s, %s : tensor<1x16xi32>, tensor<1x16xi32>) : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>
   return
 }
