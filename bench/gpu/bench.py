@@ -84,15 +84,20 @@ def bench(fn):
     return triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median")
 
 
+def compiled_flex_attention():
+    """FlexAttention through torch.compile, allowed one compiled variant per
+    benchmark case: the default limit (8) would silently fall back to the
+    unfused implementation."""
+    torch._dynamo.config.recompile_limit = 64
+    torch._dynamo.config.cache_size_limit = 64
+    return torch.compile(flex_attention)
+
+
 def main():
     bundle = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".device")
     runtime = Runtime(bundle / "libattn_runtime.so")
     cases = json.loads((bundle / "bench" / "cases.json").read_text())
-    # One compiled variant per mask and head size; the default limit (8)
-    # would silently fall back to the unfused implementation.
-    torch._dynamo.config.recompile_limit = 64
-    torch._dynamo.config.cache_size_limit = 64
-    flex = torch.compile(flex_attention)
+    flex = compiled_flex_attention()
     torch.manual_seed(0)
     docs = document_ids()
     rows = []

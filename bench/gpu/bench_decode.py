@@ -19,27 +19,19 @@ import sys
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.nn.attention.flex_attention import flex_attention
-import triton.testing
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "test" / "gpu"))
-from check import Runtime, relative_error  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from bench import Runtime, bench, compiled_flex_attention, relative_error  # noqa: E402
 
 B, HQ, HKV, D = 8, 32, 8, 128
 PEAK_BYTES_PER_S = 4.8e12
-
-
-def bench(fn):
-    return triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median")
 
 
 def main():
     bundle = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".device")
     runtime = Runtime(bundle / "libattn_runtime.so")
     cases = json.loads((bundle / "bench_decode" / "cases.json").read_text())
-    torch._dynamo.config.recompile_limit = 64
-    torch._dynamo.config.cache_size_limit = 64
-    flex = torch.compile(flex_attention)
+    flex = compiled_flex_attention()
     torch.manual_seed(0)
     peers = ["attn-mlir", "SDPA flash", "SDPA cuDNN", "SDPA efficient",
              "FlexAttention"]

@@ -23,6 +23,7 @@
 
 using namespace attn;
 using attn::test::fromDoubles;
+using attn::test::randomQkv;
 using attn::test::tensorType;
 using attn::test::tolerance;
 using llvm::ArrayRef;
@@ -292,12 +293,8 @@ TEST_P(AttentionNumerics, MatchesFloat64Reference) {
   uint64_t seed = std::random_device{}();
   SCOPED_TRACE(testing::Message() << "seed " << seed);
   std::mt19937_64 rng(seed);
-  HostTensor q = HostTensor::randomNormal(
-      c.dtype, {c.batch, c.qHeads, c.qLen, c.headDim}, rng);
-  HostTensor k = HostTensor::randomNormal(
-      c.dtype, {c.batch, c.kvHeads, c.kvLen, c.headDim}, rng);
-  HostTensor v = HostTensor::randomNormal(
-      c.dtype, {c.batch, c.kvHeads, c.kvLen, c.valueDim}, rng);
+  std::array<HostTensor, 3> qkv = randomQkv(c, rng);
+  HostTensor &q = qkv[0], &k = qkv[1], &v = qkv[2];
   AuxData aux = makeAux(c, rng);
   std::vector<runtime::TensorRef> inputs = {q.ref(), k.ref(), v.ref()};
   for (HostTensor *t : {&aux.layout, &aux.qSegments, &aux.kvSegments,

@@ -25,6 +25,7 @@
 
 using namespace attn;
 using attn::test::fromDoubles;
+using attn::test::randomQkv;
 using attn::test::tensorType;
 using attn::test::tolerance;
 using runtime::DType;
@@ -310,12 +311,8 @@ TEST_P(SplitKeysNumerics, MergedRangesMatchAttentionOverAllKeys) {
   uint64_t seed = std::random_device{}();
   SCOPED_TRACE(testing::Message() << "seed " << seed);
   std::mt19937_64 rng(seed);
-  HostTensor q = HostTensor::randomNormal(
-      c.dtype, {c.batch, c.qHeads, c.qLen, c.headDim}, rng);
-  HostTensor k = HostTensor::randomNormal(
-      c.dtype, {c.batch, c.kvHeads, c.kvLen, c.headDim}, rng);
-  HostTensor v = HostTensor::randomNormal(
-      c.dtype, {c.batch, c.kvHeads, c.kvLen, c.valueDim}, rng);
+  std::array<HostTensor, 3> qkv = randomQkv(c, rng);
+  HostTensor &q = qkv[0], &k = qkv[1], &v = qkv[2];
 
   std::vector<int64_t> bounds = {0};
   bounds.insert(bounds.end(), c.cuts.begin(), c.cuts.end());

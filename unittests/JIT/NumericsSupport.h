@@ -8,6 +8,8 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/STLExtras.h"
 
+#include <array>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,18 @@ inline double tolerance(runtime::DType t) {
   default:
     return 1e-12;
   }
+}
+
+/// Random normal q [B, Hq, Sq, D], k [B, Hkv, Skv, D], v [B, Hkv, Skv, Dv]
+/// of an attention case (any struct with those fields and `dtype`).
+template <typename Case>
+std::array<HostTensor, 3> randomQkv(const Case &c, std::mt19937_64 &rng) {
+  return {HostTensor::randomNormal(c.dtype,
+                                   {c.batch, c.qHeads, c.qLen, c.headDim}, rng),
+          HostTensor::randomNormal(
+              c.dtype, {c.batch, c.kvHeads, c.kvLen, c.headDim}, rng),
+          HostTensor::randomNormal(
+              c.dtype, {c.batch, c.kvHeads, c.kvLen, c.valueDim}, rng)};
 }
 
 /// An f64 tensor holding `values`.
