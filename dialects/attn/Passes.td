@@ -307,6 +307,14 @@ def AttnEmulateGPU : Pass<"attn-emulate-gpu", "::mlir::ModuleOp"> {
 
     It lets the CPU test suite run the exact kernel IR the GPU runs, up to
     the NVVM lowering.
+
+    A small core (lib/Conversion/GPUEmulation/BlockEmulator.h: lane types,
+    the value mapping, scf.for/scf.if, lane loops, the race checker) runs
+    structured control flow and elementwise ops; every other op has a hook,
+    looked up by op name and registered by its op family's file (arith and
+    vector, gpu, memory, mma.sync, ldmatrix, cp.async, NVVM). A new family
+    is one file and one line in EmulationFamilies.def; an op without a hook
+    fails with "cannot emulate this op".
   }];
   let options = [
     Option<"multiprocessors", "multiprocessors", "int64_t", "132",

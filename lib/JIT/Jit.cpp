@@ -72,7 +72,7 @@ std::string optionKey(const Options &o, llvm::StringRef chip) {
         .str();
   return (llvm::Twine("cuda entry=") + o.entry + " chip=" + chip +
           " warps=" + llvm::Twine(o.warps) + " tile-kv=" +
-          llvm::Twine(o.tileKv))
+          llvm::Twine(o.tileKv) + " split-kv=" + o.splitKv)
       .str();
 }
 
@@ -109,6 +109,7 @@ llvm::Expected<GpuBinary> compileCubin(llvm::StringRef spec, const Options &o,
   gpu.chip = chip.str();
   gpu.warps = o.warps;
   gpu.tileKv = o.tileKv;
+  gpu.splitKv = o.splitKv;
   gpu.entry = o.entry;
   mlir::FailureOr<GpuBinary> binary = compileForGpu(*module, spec, gpu);
   if (mlir::failed(binary))

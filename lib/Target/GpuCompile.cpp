@@ -46,6 +46,7 @@ const EmitFormat &formatOf(GpuEmit emit) { return kEmitFormats[int(emit)]; }
 std::string GpuCompileOptions::str() const {
   return (llvm::Twine("emit=") + formatOf(emit).name + " chip=" + chip +
           " warps=" + llvm::Twine(warps) + " tile-kv=" + llvm::Twine(tileKv) +
+          " split-kv=" + splitKv +
           " entry=" + entry + " toolkit=" + toolkit)
       .str();
 }
@@ -331,6 +332,7 @@ FailureOr<GpuBinary> compileForGpu(ModuleOp spec, StringRef specText,
   gpu.chip = options.chip;
   gpu.warps = options.warps;
   gpu.tileKv = options.tileKv;
+  gpu.splitKv = options.splitKv;
   gpu.format = formatOf(options.emit).pipelineFormat.str();
   if (!options.toolkit.empty())
     gpu.toolkit = options.toolkit;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Compiles every function of every example to PTX for each chip with
 attn-translate, assembles it with `ptxas -v`, prints registers, spills and
-shared memory per kernel, and exits 1 if any kernel spills or fails.
+shared memory per kernel (every kernel of a launch plan: split-KV decoding
+has a partials and a merge kernel), and exits 1 if any kernel spills or fails.
 
   check_ptxas.py --translate attn-translate --ptxas ptxas --examples DIR
 """
@@ -40,13 +41,24 @@ def compile_one(args, spec, entry, chip, tmp):
                        capture_output=True, text=True)
     if r.returncode:
         return f"{spec.stem}.{entry} {chip}: ptxas failed\n{r.stderr}", False
-    regs = re.search(r"Used (\d+) registers", r.stderr)
-    spill = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", r.stderr)
-    stores, loads = (int(spill.group(1)), int(spill.group(2))) if spill else (0, 0)
-    ok = regs is not None and stores == 0 and loads == 0
-    line = (f"{spec.stem + '.' + entry:40s} {chip}  registers {regs.group(1) if regs else '?':>3}"
-            f"  spill stores {stores:3d} loads {loads:3d}  {'ok' if ok else 'SPILLS'}")
-    return line, ok
+    # One block of ptxas's report per kernel of the launch plan.
+    blocks = re.split(r"Compiling entry function '(\w+)'", r.stderr)[1:]
+    kernels = list(zip(blocks[0::2], blocks[1::2]))
+    results = []
+    for kernel, report in kernels:
+        name = spec.stem + "." + entry
+        if len(kernels) > 1:  # e.g. decode/attention_partials, decode/merge
+            name += "/" + kernel.removeprefix(entry + "_")
+        regs = re.search(r"Used (\d+) registers", report)
+        spill = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", report)
+        stores, loads = (int(spill.group(1)), int(spill.group(2))) if spill else (0, 0)
+        ok = regs is not None and stores == 0 and loads == 0
+        results.append((f"{name:40s} {chip}  registers {regs.group(1) if regs else '?':>3}"
+                        f"  spill stores {stores:3d} loads {loads:3d}  {'ok' if ok else 'SPILLS'}",
+                        ok))
+    if not results:
+        return f"{spec.stem}.{entry} {chip}: no kernel in ptxas's report", False
+    return "\n".join(line for line, _ in results), all(ok for _, ok in results)
 
 
 def main():
@@ -66,11 +78,13 @@ def main():
         results = list(pool.map(lambda j: compile_one(args, *j, tmp), jobs))
     for line, _ in results:
         print(line)
+    lines = [line for text, _ in results for line in text.splitlines()]
     failed = sum(not ok for _, ok in results)
-    skipped = sum("skipped (CPU only" in line for line, _ in results)
-    pending = sum("skipped (GPU kernel pending" in line for line, _ in results)
-    print(f"{len(results) - skipped - pending} kernels assembled, {failed} "
-          f"failed or spilled, {skipped} CPU-only skipped, {pending} pending")
+    skipped = sum("skipped (CPU only" in line for line in lines)
+    pending = sum("skipped (GPU kernel pending" in line for line in lines)
+    assembled = sum(" registers " in line for line in lines)
+    print(f"{assembled} kernels assembled, {failed} failed or "
+          f"spilled, {skipped} CPU-only skipped, {pending} pending")
     sys.exit(1 if failed else 0)
 
 

@@ -5,6 +5,14 @@
 // RUN: FileCheck %s --check-prefix=TWO-PTX < %t.two.ptx
 // RUN: attn-translate %s --entry decode --emit=ptx --chip sm_80 -o %t.decode.ptx --manifest %t.decode.json
 // RUN: FileCheck %s --check-prefix=DECODE < %t.decode.json
+// --split-kv never keeps the one-pass kernel for the same spec.
+// RUN: attn-translate %s --entry decode --split-kv never --emit=ptx --chip sm_80 -o %t.never.ptx --manifest %t.never.json
+// RUN: FileCheck %s --check-prefix=NEVER < %t.never.json
+// NEVER:     "choices": []
+// NEVER:     "kernels": [
+// NEVER:       "symbol": "decode_attention"
+// NEVER-NOT:   "symbol"
+// NEVER:     "workspaces": []
 
 // Two attn ops in one function: two kernels of one image, launched in
 // program order. The second op's own query tensor and length are q_1 and

@@ -98,7 +98,7 @@ llvm::cl::opt<int64_t>
 llvm::cl::opt<std::string> splitKvOption(
     "split-kv",
     llvm::cl::desc("Split-KV decoding of the GPU kernel: auto, always, never "
-                   "(gpu-emulation)"),
+                   "(cuda, gpu-emulation)"),
     llvm::cl::init("auto"), llvm::cl::cat(category));
 llvm::cl::opt<int64_t> multiprocessorsOption(
     "multiprocessors",
@@ -462,6 +462,7 @@ Expected<int> runMain() {
     options.entry = entryName;
     options.tileKv = tileKvOption;
     options.warps = warpsOption;
+    options.splitKv = splitKvOption;
     auto compiled = jit::compile(specText, options);
     if (!compiled)
       return compiled.takeError();

@@ -58,6 +58,11 @@ llvm::cl::opt<int64_t> warps("warps",
 llvm::cl::opt<int64_t> tileKv("tile-kv",
                               llvm::cl::desc("Keys per shared-memory tile"),
                               llvm::cl::init(64), llvm::cl::cat(category));
+llvm::cl::opt<std::string> splitKv(
+    "split-kv",
+    llvm::cl::desc("Split-KV decoding of attn.attention: auto (when the query "
+                   "tiles cannot fill the GPU), always, never"),
+    llvm::cl::init("auto"), llvm::cl::cat(category));
 llvm::cl::opt<std::string>
     entryName("entry",
               llvm::cl::desc("Function to compile (default: the only one)"),
@@ -106,6 +111,7 @@ int translateMain() {
   options.chip = chip;
   options.warps = warps;
   options.tileKv = tileKv;
+  options.splitKv = splitKv;
   options.entry = entryName;
   options.toolkit = toolkit;
   FailureOr<attn::GpuBinary> binary =

@@ -36,6 +36,8 @@ struct Options {
   /// CUDA: the chip (empty: the device's own), warps per block, device.
   std::string chip;
   int64_t warps = 4;
+  /// CUDA: split-KV decoding of attn.attention (auto, always, never).
+  std::string splitKv = "auto";
   int device = 0;
   /// Where the disk cache lives; empty: $ATTN_CACHE_DIR, else
   /// ~/.cache/attn-mlir. `diskCache = false` keeps it out of the picture.

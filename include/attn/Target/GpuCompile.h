@@ -23,6 +23,8 @@ struct GpuCompileOptions {
   std::string chip = "sm_90";
   int64_t warps = 4;
   int64_t tileKv = 64;
+  /// Split-KV decoding of attn.attention: auto, always or never.
+  std::string splitKv = "auto";
   /// The function to compile; empty selects the spec's only function.
   std::string entry;
   /// CUDA toolkit for ptxas, fatbinary and libdevice; empty: the one

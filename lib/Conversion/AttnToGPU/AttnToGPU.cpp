@@ -12,6 +12,9 @@
 
 #include "KernelSupport.h"
 #include "MergeKernel.h"
+#include "parts/MmaAtom.h"
+#include "parts/ThreadLayout.h"
+#include "parts/TileLoader.h"
 
 #include "attn/Dialect/ValueBuilders.h"
 #include "attn/Transforms/KeyTileLoop.h"
@@ -71,8 +74,9 @@ struct KernelPlan {
   /// Elements per 16-byte asynchronous copy.
   int64_t copyElements;
   int64_t elementBytes;
-  /// One buffer (a key tile and a value tile) and the whole allocation.
-  int64_t stageBytes;
+  /// Two slots of a key tile and a value tile (the next tile loads while
+  /// the current one is used), then the query tile (queriesInShared).
+  TileRing keysAndValues, queries;
   int64_t sharedBytes;
   /// Large head dimensions keep the query tile in shared memory and load
   /// its fragments per key tile: in registers they would spill.
@@ -130,14 +134,19 @@ FailureOr<KernelPlan> planKernel(AttentionOp op, int64_t warps,
   plan.copyElements = 16 / plan.elementBytes;
   plan.keyStride = plan.headDimPadded + plan.copyElements;
   plan.valueStride = valueDim + plan.copyElements;
-  // Two buffers: the next tile loads while the current one is used.
-  plan.stageBytes =
-      tileKv * (plan.keyStride + plan.valueStride) * plan.elementBytes;
-  plan.sharedBytes = 2 * plan.stageBytes;
+  plan.keysAndValues = {0,
+                        {{tileKv, plan.keyStride, element},
+                         {tileKv, plan.valueStride, element}},
+                        2};
+  plan.sharedBytes = plan.keysAndValues.end();
   int64_t fragmentRegisters = plan.mma.a.getNumElements() * plan.elementBytes / 4;
   plan.queriesInShared = plan.headSteps() * fragmentRegisters > 32;
-  if (plan.queriesInShared)
-    plan.sharedBytes += plan.tileQ * plan.keyStride * plan.elementBytes;
+  if (plan.queriesInShared) {
+    plan.queries = {plan.sharedBytes,
+                    {{plan.tileQ, plan.keyStride, element}},
+                    1};
+    plan.sharedBytes = plan.queries.end();
+  }
   return plan;
 }
 
@@ -192,9 +201,7 @@ private:
       return arith::ConstantIndexOp::create(b, loc, v);
     };
     Type i32 = b.getI32Type();
-    Value lane = arith::RemUIOp::create(
-        b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
-        index(kWarpSize));
+    Value lane = WarpLanes::build(b, loc).lane;
     Value init[] = {
         arith::ConstantOp::create(b, loc, IntegerAttr::get(i32, INT32_MAX)),
         arith::ConstantOp::create(b, loc, IntegerAttr::get(i32, INT32_MIN))};
@@ -311,26 +318,22 @@ private:
   //===--------------------------------------------------------------------===//
 
   void setUpIndices() {
-    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-    Value lane = arith::RemUIOp::create(b, loc, tid, index(kWarpSize));
-    Value warp = arith::DivUIOp::create(b, loc, tid, index(kWarpSize));
-    group = arith::DivUIOp::create(b, loc, lane, index(4));
-    thread = arith::RemUIOp::create(b, loc, lane, index(4));
-    // ldmatrix: lanes 8m .. 8m + 7 give the row addresses of matrix m.
-    matrixRow = arith::RemUIOp::create(b, loc, lane, index(8));
-    matrix = arith::DivUIOp::create(b, loc, lane, index(8));
+    lanes = WarpLanes::build(b, loc);
+    atom = MmaAtom::create(b, loc, lanes, plan.mma);
+    thread = lanes.thread;
+    threadId = lanes.threadId;
     isLeader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread,
                                      index(0));
-    threadId = tid;
 
-    Value qTile = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    BlockCoordinates block = BlockCoordinates::build(b, loc);
+    Value qTile = block.tile;
     if (splits) {
       // Block x = query tile * splits + split.
       split = arith::RemUIOp::create(b, loc, qTile, splits);
       qTile = arith::DivUIOp::create(b, loc, qTile, splits);
     }
-    head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
-    batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+    head = block.head;
+    batch = block.batch;
     int64_t groupSize = op.getQ().getType().getDimSize(1) /
                         op.getK().getType().getDimSize(1);
     kvHead = arith::DivUIOp::create(b, loc, head, index(groupSize));
@@ -349,10 +352,10 @@ private:
     q0 = mul(qTile, plan.tileQ);
     q1 = add(q0, buildTileExtent(b, loc, qLen, q0, plan.tileQ));
     // The two query rows of this lane (fragment rows g and g + 8).
-    warpRowInTile = mul(warp, kRowsPerWarp);
+    warpRowInTile = mul(lanes.warp, kRowsPerWarp);
     Value warpRow = add(q0, warpRowInTile);
-    rows[0] = add(warpRow, group);
-    rows[1] = add(rows[0], 8);
+    for (int r = 0; r < 2; ++r)
+      rows[r] = atom->accumulatorRow(warpRow, r);
     Value lastRow = arith::SubIOp::create(b, loc, qLen, index(1));
     for (int r = 0; r < 2; ++r) {
       rowValid[r] = less(rows[r], qLen);
@@ -361,26 +364,17 @@ private:
   }
 
   void setUpSharedMemory() {
-    sharedBytes = dynamicSharedMemory(b, loc);
+    shared = std::make_unique<SharedMemory>(b, loc);
+    keyValueLoader = TileLoader::createCpAsync(
+        b, loc, *shared, plan.keysAndValues, plan.threads(), threadId);
+    if (plan.queriesInShared)
+      queryLoader = TileLoader::createCpAsync(b, loc, *shared, plan.queries,
+                                              plan.threads(), threadId);
   }
 
   /// The key and value tiles of buffer `slot` (0 or 1).
   std::pair<Value, Value> tilesOf(Value slot) {
-    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
-                                                gpu::AddressSpace::Workgroup);
-    Type element = plan.mma.element;
-    auto keyType = MemRefType::get({plan.tileKv, plan.keyStride}, element,
-                                   MemRefLayoutAttrInterface(), workgroup);
-    auto valueType = MemRefType::get({plan.tileKv, plan.valueStride}, element,
-                                     MemRefLayoutAttrInterface(), workgroup);
-    Value base = mul(slot, plan.stageBytes);
-    Value keys = memref::ViewOp::create(b, loc, keyType, sharedBytes, base,
-                                        ValueRange{});
-    Value values = memref::ViewOp::create(
-        b, loc, valueType, sharedBytes,
-        add(base, plan.tileKv * plan.keyStride * plan.elementBytes),
-        ValueRange{});
-    return {keys, values};
+    return {keyValueLoader->view(slot, 0), keyValueLoader->view(slot, 1)};
   }
 
   /// The query fragments of this warp's 16 rows for every k step of the
@@ -395,11 +389,9 @@ private:
     for (int64_t step = 0; step < plan.headSteps(); ++step) {
       Value fragment = splatElement(mma.a);
       for (int64_t r = 0; r < mma.a.getDimSize(0); ++r) {
-        // k = 16: a[r] holds columns 2t, 2t + 1 (+ 8 for r >= 2) of row
-        // g + 8 (r % 2). tf32: a[r] holds column t of row g + 8 r.
-        int rowIndex = mma.tf32 ? r : r % 2;
-        Value col = mma.tf32 ? add(thread, step * 4)
-                             : add(mul(thread, 2), step * 16 + 8 * (r / 2));
+        // a[r] holds adjacent columns of one of the lane's two rows.
+        auto [rowIndex, firstCol] = atom->aRegisterPosition(Value(), r);
+        Value col = add(firstCol, step * mma.k);
         int64_t width = mma.a.getDimSize(1);
         Value inside = arith::AndIOp::create(
             b, loc, rowValid[rowIndex], less(col, index(plan.headDim)));
@@ -418,44 +410,20 @@ private:
   }
 
   /// The query tile in shared memory, after the two key/value buffers.
-  Value queryTile() {
-    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
-                                                gpu::AddressSpace::Workgroup);
-    auto type = MemRefType::get({plan.tileQ, plan.keyStride}, plan.mma.element,
-                                MemRefLayoutAttrInterface(), workgroup);
-    return memref::ViewOp::create(b, loc, type, sharedBytes,
-                                  index(2 * plan.stageBytes), ValueRange{});
-  }
+  Value queryTile() { return queryLoader->view(index(0), 0); }
 
   void startQueryTileLoad() {
-    copyRows(q, queryTile(), head, q0, plan.tileQ, qLen, plan.headDimPadded,
-             plan.headDim);
-    auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-    nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType, ValueRange{});
+    queryLoader->start(index(0), 0,
+                       {q, batch, head, q0, qLen, Value(), plan.headDimPadded,
+                        plan.headDim});
+    queryLoader->commit();
   }
 
   /// The A fragment of k step `step` of this warp's rows, from the query
   /// tile in shared memory.
   Value queryFragment(int64_t step) {
-    const MmaShape &mma = plan.mma;
-    Value tile = queryTile();
-    if (mma.tf32) {
-      // a[r][0] = Q[row g + 8r][column t + 4 step].
-      SmallVector<Value> elements;
-      for (int64_t r = 0; r < 2; ++r)
-        elements.push_back(memref::LoadOp::create(
-            b, loc, tile,
-            ValueRange{add(add(warpRowInTile, group), 8 * r),
-                       add(thread, step * 4)}));
-      return vector::FromElementsOp::create(b, loc, mma.a, elements);
-    }
-    // a[m] is 8x8 matrix m: rows + 8 (m % 2), columns + 8 (m / 2).
-    Value row = add(add(warpRowInTile, matrixRow),
-                    mul(arith::RemUIOp::create(b, loc, matrix, index(2)), 8));
-    Value col = add(mul(arith::DivUIOp::create(b, loc, matrix, index(2)), 8),
-                    step * 16);
-    return nvgpu::LdMatrixOp::create(b, loc, mma.a, tile, ValueRange{row, col},
-                                     /*transpose=*/false, 4);
+    return atom->loadA(
+        {queryTile(), warpRowInTile, index(step * plan.mma.k)});
   }
 
   Value splatElement(VectorType type) {
@@ -493,104 +461,43 @@ private:
   /// Starts copying the key and value rows [kv0, kv0 + tileKv) into buffer
   /// `slot`, zero-filling rows past Skv and the padding columns of the keys.
   void startKeyTileLoad(Value kv0, Value slot) {
-    auto [keys, values] = tilesOf(slot);
-    copyRows(k, keys, kvHead, kv0, plan.tileKv, kvLen, plan.headDimPadded,
-             plan.headDim);
-    copyRows(v, values, kvHead, kv0, plan.tileKv, kvLen, plan.valueDim,
-             plan.valueDim);
+    keyValueLoader->start(slot, 0,
+                          {k, batch, kvHead, kv0, kvLen, Value(),
+                           plan.headDimPadded, plan.headDim});
+    keyValueLoader->start(slot, 1,
+                          {v, batch, kvHead, kv0, kvLen, Value(),
+                           plan.valueDim, plan.valueDim});
     // One group per tile: the copies this thread issued for it.
-    auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-    nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType, ValueRange{});
+    keyValueLoader->commit();
   }
 
   /// Every copy started so far has landed, for every thread; every warp is
   /// done with the previous tile.
-  void waitForKeyTile() {
-    NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
-    gpu::BarrierOp::create(b, loc);
-  }
-
-  /// Copies rows [row0, row0 + rows) of head `headIndex` of `source` into
-  /// `tile`, zero-filling rows past `rowLimit` and columns past
-  /// `validColumns`. Each thread copies 16-byte chunks, round robin: chunk
-  /// `round * threads + tid` in each round.
-  void copyRows(Value source, Value tile, Value headIndex, Value row0,
-                int64_t rows, Value rowLimit, int64_t columns,
-                int64_t validColumns) {
-    int64_t chunksPerRow = columns / plan.copyElements;
-    int64_t chunks = rows * chunksPerRow;
-    auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-    forEachElement(b, loc, chunks, plan.threads(), threadId, [&](Value chunk) {
-      Value row = arith::DivUIOp::create(b, loc, chunk, index(chunksPerRow));
-      Value col =
-          mul(arith::RemUIOp::create(b, loc, chunk, index(chunksPerRow)),
-              plan.copyElements);
-      Value key = add(row0, row);
-      Value inside = arith::AndIOp::create(b, loc, less(key, rowLimit),
-                                           less(col, index(validColumns)));
-      // Rows past the sequence and padding columns are zero-filled (no
-      // bytes read); their source address stays in bounds anyway.
-      Value srcKey = arith::SelectOp::create(b, loc, inside, key, index(0));
-      Value srcCol = arith::SelectOp::create(b, loc, inside, col, index(0));
-      Value srcElements = arith::SelectOp::create(
-          b, loc, inside, index(plan.copyElements), index(0));
-      nvgpu::DeviceAsyncCopyOp::create(
-          b, loc, tokenType, tile, ValueRange{row, col}, source,
-          ValueRange{batch, headIndex, srcKey, srcCol},
-          b.getIndexAttr(plan.copyElements), srcElements, b.getUnitAttr());
-    });
-  }
+  void waitForKeyTile() { keyValueLoader->wait(); }
 
   /// The raw scores q.k of this warp's rows and the tile's keys, as
   /// vector<keyBlocks x 2 x 2 x f32> (one C fragment per 8 keys).
   Value scoreFragments(Value queries) {
-    const MmaShape &mma = plan.mma;
     Value scores = splat(scoreType(), 0.0);
     for (int64_t block = 0; block < plan.keyBlocks(); ++block) {
       Value c = extract(scores, {block});
       SmallVector<Value> bFragments = keyFragments(block);
       for (int64_t step = 0; step < plan.headSteps(); ++step)
-        c = nvgpu::MmaSyncOp::create(b, loc,
-                                     queries ? extract(queries, {step})
-                                             : queryFragment(step),
-                                     bFragments[step], c,
-                                     ArrayRef<int64_t>{16, 8, mma.k}, mma.tf32);
+        c = atom->mma(queries ? extract(queries, {step}) : queryFragment(step),
+                      bFragments[step], c);
       scores = insert(c, scores, {block});
     }
     return scores;
   }
 
-  /// The B fragments of keys [8 block, 8 block + 8) for every k step.
+  /// The B fragments of keys [8 block, 8 block + 8) for every k step: K
+  /// is stored key-major, the transpose of B.
   SmallVector<Value> keyFragments(int64_t block) {
-    const MmaShape &mma = plan.mma;
-    SmallVector<Value> fragments;
-    if (mma.tf32) {
-      // b[0][0] = K[key g][column t].
-      Value keyRow = add(group, block * 8);
-      for (int64_t step = 0; step < plan.headSteps(); ++step)
-        fragments.push_back(vector::FromElementsOp::create(
-            b, loc, mma.b,
-            ValueRange{memref::LoadOp::create(
-                b, loc, keyTile, ValueRange{keyRow, add(thread, step * 4)})}));
-      return fragments;
-    }
-    // b[r][e] = K[key g][column 2t + e + 8r + 16 step]: 8x8 matrices of
-    // K rows as stored, two per step; ldmatrix.x4 loads two steps at once.
-    Value row = add(matrixRow, block * 8);
-    for (int64_t step = 0; step < plan.headSteps(); step += 2) {
-      int64_t tiles = step + 1 < plan.headSteps() ? 4 : 2;
-      Value col = add(mul(matrix, 8), step * 16);
-      if (tiles == 2) // Lanes 16..31 give unused, in-bounds addresses.
-        col = add(mul(arith::RemUIOp::create(b, loc, matrix, index(2)), 8),
-                  step * 16);
-      Value x = nvgpu::LdMatrixOp::create(
-          b, loc, VectorType::get({tiles, 2}, mma.element), keyTile,
-          ValueRange{row, col}, /*transpose=*/false, tiles);
-      for (int64_t t = 0; t < tiles; t += 2)
-        fragments.push_back(vector::ShuffleOp::create(
-            b, loc, x, x, ArrayRef<int64_t>{t, t + 1}));
-    }
-    return fragments;
+    SmallVector<FragmentOffset> offsets;
+    for (int64_t step = 0; step < plan.headSteps(); ++step)
+      offsets.push_back({step * plan.mma.k, block * 8});
+    return atom->loadB({keyTile, Value(), Value(), /*transposed=*/true},
+                       offsets);
   }
 
   /// Applies `fn(score, r)` to every element of score fragments (`r` tells
@@ -608,7 +515,7 @@ private:
 
   /// The key position of element (block, e) of the fragments of `keys`.
   Value keyPosition(Value kv0, int64_t block, int64_t e) {
-    return add(add(kv0, mul(thread, 2)), block * 8 + e);
+    return atom->accumulatorColumn(kv0, block, e);
   }
 
   /// Scaled, modified and (in partial tiles) masked scores; padded keys
@@ -642,13 +549,7 @@ private:
 
   /// Combines `x` across the four lanes that hold one fragment row.
   Value rowReduce(Value x, function_ref<Value(Value, Value)> combine) {
-    for (int32_t offset : {1, 2}) {
-      Value other = gpu::ShuffleOp::create(b, loc, x, offset, kWarpSize,
-                                           gpu::ShuffleMode::XOR)
-                        .getShuffleResult();
-      x = combine(x, other);
-    }
-    return x;
+    return atom->rowReduce(x, combine);
   }
 
   /// The online-softmax step: new row maxima and sums, the weights
@@ -733,95 +634,23 @@ private:
     return acc;
   }
 
-  /// The B fragments of the value tile for the keys of one k step (from
-  /// `firstKey`; tf32: keys 2t + half of the 8 from `firstKey`), one per 8
-  /// value columns.
-  SmallVector<Value> valueFragments(int64_t firstKey, int64_t half) {
-    const MmaShape &mma = plan.mma;
-    SmallVector<Value> fragments;
-    if (mma.tf32) {
-      // b[0][0] = V[key 2t + half][column g].
-      Value key = add(mul(thread, 2), firstKey + half);
-      for (int64_t block = 0; block < plan.valueBlocks(); ++block)
-        fragments.push_back(vector::FromElementsOp::create(
-            b, loc, mma.b,
-            ValueRange{memref::LoadOp::create(
-                b, loc, valueTile, ValueRange{key, add(group, block * 8)})}));
-      return fragments;
-    }
-    // b[r][e] = V[key 2t + e + 8r][column g]: the transpose of the 8x8
-    // matrices of V rows [firstKey + 8r, +8) as stored; ldmatrix.trans.x4
-    // loads those of two value blocks.
-    Value keyOffset = mul(arith::RemUIOp::create(b, loc, matrix, index(2)), 8);
-    Value row = add(add(matrixRow, keyOffset), firstKey);
-    for (int64_t block = 0; block < plan.valueBlocks(); block += 2) {
-      int64_t tiles = block + 1 < plan.valueBlocks() ? 4 : 2;
-      // Matrices 2 and 3 are the next block; with x2, lanes 16..31 give
-      // unused, in-bounds addresses.
-      Value nextBlock = tiles == 4
-                            ? arith::DivUIOp::create(b, loc, matrix, index(2))
-                            : index(0);
-      Value col = add(mul(nextBlock, 8), block * 8);
-      Value x = nvgpu::LdMatrixOp::create(
-          b, loc, VectorType::get({tiles, 2}, mma.element), valueTile,
-          ValueRange{row, col}, /*transpose=*/true, tiles);
-      for (int64_t t = 0; t < tiles; t += 2)
-        fragments.push_back(vector::ShuffleOp::create(
-            b, loc, x, x, ArrayRef<int64_t>{t, t + 1}));
-    }
-    return fragments;
+  /// The B fragments of the value tile for the keys of one k step, one
+  /// per 8 value columns: key firstKey + kStride j for k index j.
+  SmallVector<Value> valueFragments(int64_t firstKey, int64_t kStride) {
+    SmallVector<FragmentOffset> offsets;
+    for (int64_t block = 0; block < plan.valueBlocks(); ++block)
+      offsets.push_back({firstKey, block * 8});
+    return atom->loadB({valueTile}, offsets, kStride);
   }
 
-  /// acc += P V, with the weight fragments as the A operand: the C layout
-  /// of two adjacent 8-key blocks is the A layout of 16 keys (k = 16); for
-  /// tf32, each 8-key block splits into the keys 2t and 2t + 1 (k = 4).
+  /// acc += P V, with the weight fragments as the A operand.
   Value accumulate(Value weights, Value acc) {
-    const MmaShape &mma = plan.mma;
-    Type element = mma.element;
-    auto toElement = [&](Value x) -> Value {
-      if (element == f32)
-        return x;
-      return arith::TruncFOp::create(
-          b, loc, VectorType::get(cast<VectorType>(x.getType()).getShape(),
-                                  element),
-          x);
-    };
-    // (A fragment, the key of each lane's B element as key0 + thread * s)
-    struct Step {
-      Value a;
-      int64_t firstKey;
-      int64_t halfStep; // tf32: which of 2t, 2t + 1
-    };
-    SmallVector<Step> steps;
-    if (mma.tf32) {
-      for (int64_t block = 0; block < plan.keyBlocks(); ++block)
-        for (int64_t half = 0; half < 2; ++half) {
-          Value a = vector::FromElementsOp::create(
-              b, loc, mma.a,
-              ValueRange{extract(weights, {block, 0, half}),
-                         extract(weights, {block, 1, half})});
-          steps.push_back({a, block * 8, half});
-        }
-    } else {
-      for (int64_t block = 0; block + 1 < plan.keyBlocks(); block += 2) {
-        Value a = splatElement(mma.a);
-        a = insert(toElement(extract(weights, {block, 0})), a, {0});
-        a = insert(toElement(extract(weights, {block, 1})), a, {1});
-        a = insert(toElement(extract(weights, {block + 1, 0})), a, {2});
-        a = insert(toElement(extract(weights, {block + 1, 1})), a, {3});
-        steps.push_back({a, block * 8, 0});
-      }
-    }
-    for (const Step &step : steps) {
-      SmallVector<Value> bFragments = valueFragments(step.firstKey,
-                                                     step.halfStep);
-      for (int64_t block = 0; block < plan.valueBlocks(); ++block) {
-        Value c = nvgpu::MmaSyncOp::create(b, loc, step.a, bFragments[block],
-                                           extract(acc, {block}),
-                                           ArrayRef<int64_t>{16, 8, mma.k},
-                                           mma.tf32);
-        acc = insert(c, acc, {block});
-      }
+    for (const ReusedOperand &step : atom->accumulatorsAsA(weights)) {
+      SmallVector<Value> bFragments = valueFragments(step.k0, step.kStride);
+      for (int64_t block = 0; block < plan.valueBlocks(); ++block)
+        acc = insert(
+            atom->mma(step.a, bFragments[block], extract(acc, {block})), acc,
+            {block});
     }
     return acc;
   }
@@ -864,7 +693,7 @@ private:
         if (outElement != f32)
           o = arith::TruncFOp::create(b, loc,
                                       VectorType::get({2}, outElement), o);
-        Value col = add(mul(thread, 2), block * 8);
+        Value col = atom->accumulatorColumn(Value(), block, 0);
         vector::MaskedStoreOp::create(b, loc, out,
                                       outputIndices(rowClamped[r], col), mask,
                                       o);
@@ -893,14 +722,17 @@ private:
   /// The scale, when it is applied inside the softmax (see the constructor).
   std::optional<double> foldedScale;
 
-  Value threadId, group, thread, isLeader, matrixRow, matrix;
+  WarpLanes lanes;
+  std::unique_ptr<MmaAtom> atom;
+  Value threadId, thread, isLeader;
   /// The first query row of this warp within the tile.
   Value warpRowInTile;
   Value batch, head, kvHead, qLen, kvLen, q0, q1;
   /// Split-KV: this block's split and its key range.
   Value split, kvBegin, kvEnd;
   Value rows[2], rowValid[2], rowClamped[2];
-  Value sharedBytes;
+  std::unique_ptr<SharedMemory> shared;
+  std::unique_ptr<TileLoader> keyValueLoader, queryLoader;
   /// The tiles of the key tile being computed on.
   Value keyTile, valueTile;
 };
@@ -1200,14 +1032,11 @@ LogicalResult lowerToGPU(AttentionOp op, const GpuTarget &target,
     return failure();
   b.setInsertionPoint(op);
   Location loc = op.getLoc();
-  Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
   Value qLen = tensor::DimOp::create(b, loc, op.getQ(), 2);
   Value qTiles = arith::CeilDivUIOp::create(
       b, loc, qLen, arith::ConstantIndexOp::create(b, loc, plan->tileQ));
-  Value qHeads = arith::ConstantIndexOp::create(
-      b, loc, op.getQ().getType().getDimSize(1));
   return replaceWithLaunch(b, op, *kernel, inputs,
-                           gpu::KernelDim3{qTiles, qHeads, batch},
+                           headBatchGrid(b, loc, op.getQ(), qTiles),
                            plan->threads(), plan->sharedBytes);
 }
 

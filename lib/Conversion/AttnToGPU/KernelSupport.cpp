@@ -14,16 +14,6 @@ using namespace mlir;
 
 namespace attn {
 
-MmaShape MmaShape::forElement(Type element) {
-  MLIRContext *ctx = element.getContext();
-  Type f32 = Float32Type::get(ctx);
-  if (element.isF32())
-    return {4, true, element, VectorType::get({2, 1}, element),
-            VectorType::get({1, 1}, element), VectorType::get({2, 2}, f32)};
-  return {16, false, element, VectorType::get({4, 2}, element),
-          VectorType::get({2, 2}, element), VectorType::get({2, 2}, f32)};
-}
-
 MemRefType memrefTypeOf(Value tensor) {
   auto type = cast<RankedTensorType>(tensor.getType());
   return MemRefType::get(type.getShape(), type.getElementType());
@@ -137,15 +127,6 @@ LogicalResult replaceWithLaunch(OpBuilder &b, Operation *op,
   launchKernel(b, op->getLoc(), kernel, grid, threads, sharedBytes, args);
   replaceWithBuffers(b, op, *outputs);
   return success();
-}
-
-Value dynamicSharedMemory(OpBuilder &b, Location loc) {
-  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
-                                              gpu::AddressSpace::Workgroup);
-  return gpu::DynamicSharedMemoryOp::create(
-      b, loc,
-      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                      MemRefLayoutAttrInterface(), workgroup));
 }
 
 void forEachElement(OpBuilder &b, Location loc, int64_t count,

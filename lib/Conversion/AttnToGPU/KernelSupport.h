@@ -1,7 +1,8 @@
 //===- KernelSupport.h - What the attn-to-gpu kernels share -----*- C++ -*-===//
 //
-// The mma.sync shapes the kernels are built on, and the host side of a
-// kernel: its gpu.module and gpu.func, and the launch that replaces the op.
+// What the kernel builders build with, and the host side of a kernel: its
+// gpu.module and gpu.func, and the launch that replaces the op. The parts
+// a kernel is made of are in parts/.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,24 +20,6 @@
 #include "mlir/IR/SymbolTable.h"
 
 namespace attn {
-
-/// The warp-level product the kernels are built on: mma.sync D = A B + C
-/// with D, C 16 x 8 in f32 and A 16 x k, B k x 8. With g = lane / 4 and
-/// t = lane % 4 (PTX ISA, "Matrix fragments for mma.m16n8k16" and
-/// "mma.m16n8k4"; attn/Conversion/MmaLayout.h), each lane holds:
-///   C/D: vector<2x2xf32>, c[r][e] at (row g + 8 r, column 2 t + e);
-///   k = 16 (f16, bf16): A vector<4x2>, a[r][e] at (g + 8 (r % 2),
-///     2 t + e + 8 (r / 2)); B vector<2x2>, b[r][e] at (2 t + e + 8 r, g);
-///   k = 4 (tf32): A vector<2x1>, a[r][0] at (g + 8 r, t); B vector<1x1>,
-///     b[0][0] at (t, g).
-struct MmaShape {
-  int64_t k;
-  bool tf32;
-  mlir::Type element;
-  mlir::VectorType a, b, c;
-
-  static MmaShape forElement(mlir::Type element);
-};
 
 mlir::MemRefType memrefTypeOf(mlir::Value tensor);
 
@@ -138,9 +121,6 @@ mlir::LogicalResult replaceWithLaunch(mlir::OpBuilder &b, mlir::Operation *op,
                                       mlir::ValueRange inputs,
                                       const mlir::gpu::KernelDim3 &grid,
                                       int64_t threads, int64_t sharedBytes);
-
-/// The kernel's dynamic shared memory, as bytes (memref<?xi8, workgroup>).
-mlir::Value dynamicSharedMemory(mlir::OpBuilder &b, mlir::Location loc);
 
 /// Runs `body(i)` for every i in [0, count), spread over `threads` threads
 /// round robin: in round r, thread `threadId` takes i = r * threads +

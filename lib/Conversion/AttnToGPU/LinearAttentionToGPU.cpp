@@ -14,14 +14,17 @@
 //     in f32 registers, and writes them to shared memory in the element
 //     type for the next chunk's phi(Q) S.
 // Non-causal ops first run the state over every key chunk, then the output
-// of every query chunk. Fragments are gathered from shared memory element
-// by element, following the layout table of attn/Conversion/MmaLayout.h.
+// of every query chunk. Fragments come from shared memory through the MMA
+// atom (parts/MmaAtom.h), query, key and value rows through the tile
+// loader (parts/TileLoader.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "KernelSupport.h"
+#include "parts/MmaAtom.h"
+#include "parts/ThreadLayout.h"
+#include "parts/TileLoader.h"
 
-#include "attn/Conversion/MmaLayout.h"
 #include "attn/Dialect/LinalgBuilders.h"
 #include "attn/Dialect/ValueBuilders.h"
 
@@ -58,9 +61,11 @@ struct LinearPlan {
   /// Value columns per block, and blocks along Dv.
   int64_t valueTile, valueTiles;
   MmaShape mma;
+  /// The chunk's query or key rows and its value rows, as read.
+  TileRing staging;
   bool decay, denominator;
   /// Byte offsets in dynamic shared memory.
-  int64_t rowsAt, valuesAt, phiQAt, phiKAt, phiKDecayedAt, stateAt,
+  int64_t phiQAt, phiKAt, phiKDecayedAt, stateAt,
       normalizerAt, stagingAt, sharedBytes;
 
   int64_t threads() const { return warps * kWarpSize; }
@@ -117,9 +122,11 @@ LinearPlan layOut(LinearAttentionOp op, int64_t warps) {
   plan.rowPadding = 16 / elementBytes;
   int64_t featureTile =
       plan.chunk * (plan.featuresPadded + plan.rowPadding) * elementBytes;
-  plan.rowsAt = allocate(plan.chunk * plan.headDim * 4);
-  plan.valuesAt = allocate(plan.chunk * (plan.valueTile + plan.rowPadding) *
-                           elementBytes);
+  plan.staging = {0,
+                  {{plan.chunk, plan.headDim, element},
+                   {plan.chunk, plan.valueTile + plan.rowPadding, element}},
+                  1};
+  plan.staging.offset = allocate(plan.staging.slotBytes());
   plan.phiQAt = allocate(featureTile);
   plan.phiKAt = allocate(featureTile);
   plan.phiKDecayedAt = plan.decay ? allocate(featureTile) : plan.phiKAt;
@@ -260,16 +267,6 @@ private:
     memref::StoreOp::create(b, loc, value, memref, indices);
   }
   void barrier() { gpu::BarrierOp::create(b, loc); }
-  /// A static [rows, columns] view of shared memory at byte `offset`.
-  Value sharedView(int64_t offset, int64_t rows, int64_t columns,
-                   Type element) {
-    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
-                                                gpu::AddressSpace::Workgroup);
-    auto type = MemRefType::get({rows, columns}, element,
-                                MemRefLayoutAttrInterface(), workgroup);
-    return memref::ViewOp::create(b, loc, type, sharedBytes, index(offset),
-                                  ValueRange{});
-  }
   /// The state registers of this warp: vector<owned x valueBlocks x 2x2>.
   VectorType stateType() {
     return VectorType::get({plan.ownedBlocks(), plan.valueBlocks(), 2, 2},
@@ -301,46 +298,10 @@ private:
     return state ? loop.getResult(0) : Value();
   }
 
-  /// The fragment of `type` for operand `operand` (0: A, 1: B) of this
-  /// lane, element (row, column) of the warp's matrix being `read(row,
-  /// column)`.
-  Value gather(VectorType type, int operand,
-               function_ref<Value(Value row, Value column)> read) {
-    SmallVector<Value> elements;
-    for (const MatrixPosition &p : fragmentLayout(plan.mma.k, operand)) {
-      Value row = add(add(mul(group, p.gRow), mul(thread, p.tRow)), p.row);
-      Value column = add(add(mul(group, p.gCol), mul(thread, p.tCol)), p.col);
-      elements.push_back(read(row, column));
-    }
-    return vector::FromElementsOp::create(b, loc, type, elements);
-  }
-
-  /// ldmatrix.x`count` (16-bit elements) of the 8x8 matrices m whose row
-  /// r starts at tile[rowOf(m) + r][colOf(m)]; `transpose` as ldmatrix.
-  Value loadMatrices(Value tile, int64_t count, bool transpose,
-                     function_ref<Value(Value m)> rowOf,
-                     function_ref<Value(Value m)> colOf) {
-    // With x2, lanes 16..31 give unused addresses: keep them in bounds.
-    Value m = count == 4 ? matrix : rem(matrix, 2);
-    return nvgpu::LdMatrixOp::create(
-        b, loc, VectorType::get({count, 2}, plan.mma.element), tile,
-        ValueRange{add(rowOf(m), matrixRow), colOf(m)}, transpose, count);
-  }
-
   /// The A fragment (16 x k) with A[i][j] = tile[row0 + i][col0 + j], or
   /// with `transposed`, tile[col0 + j][row0 + i].
   Value aFragment(Value tile, Value row0, Value col0, bool transposed) {
-    if (plan.mma.tf32)
-      return gather(plan.mma.a, 0, [&](Value row, Value col) {
-        Value i = add(row0, row), j = add(col0, col);
-        return transposed ? load(tile, {j, i}) : load(tile, {i, j});
-      });
-    // a[m] is 8x8 matrix m: rows + 8 (m % 2), columns + 8 (m / 2).
-    auto rows = [&](Value m) { return add(row0, mul(rem(m, 2), 8)); };
-    auto cols = [&](Value m) { return add(col0, mul(div(m, 2), 8)); };
-    if (transposed) // stored as (column, row): swap, transpose on load
-      return loadMatrices(tile, 4, true, cols, rows);
-    return loadMatrices(tile, 4, false, rows, cols);
+    return atom->loadA({tile, row0, col0, transposed});
   }
 
   /// The B fragments (k x 8) of `blocks` blocks of 8 columns: block i has
@@ -348,36 +309,14 @@ private:
   /// n][k0 + j].
   SmallVector<Value> bFragments(Value tile, Value k0, Value n0,
                                 int64_t blocks, bool kMajor) {
-    SmallVector<Value> fragments;
-    if (plan.mma.tf32) {
-      for (int64_t i = 0; i < blocks; ++i)
-        fragments.push_back(gather(plan.mma.b, 1, [&](Value row, Value col) {
-          Value j = add(k0, row), n = add(add(n0, col), 8 * i);
-          return kMajor ? load(tile, {j, n}) : load(tile, {n, j});
-        }));
-      return fragments;
-    }
-    // b[r] is the 8x8 matrix of k rows + 8 r; matrices 2 and 3 (x4) are
-    // the next block's.
-    for (int64_t i = 0; i < blocks; i += 2) {
-      int64_t count = i + 1 < blocks ? 4 : 2;
-      auto kRows = [&](Value m) { return add(k0, mul(rem(m, 2), 8)); };
-      auto nRows = [&](Value m) {
-        return add(add(n0, mul(div(m, 2), 8)), 8 * i);
-      };
-      Value x = kMajor ? loadMatrices(tile, count, true, kRows, nRows)
-                       : loadMatrices(tile, count, false, nRows, kRows);
-      for (int64_t t = 0; t < count; t += 2)
-        fragments.push_back(vector::ShuffleOp::create(
-            b, loc, x, x, ArrayRef<int64_t>{t, t + 1}));
-    }
-    return fragments;
+    SmallVector<FragmentOffset> offsets;
+    for (int64_t i = 0; i < blocks; ++i)
+      offsets.push_back({0, 8 * i});
+    return atom->loadB({tile, k0, n0, !kMajor}, offsets);
   }
 
   Value mmaSync(Value a, Value bFragment, Value c) {
-    return nvgpu::MmaSyncOp::create(b, loc, a, bFragment, c,
-                                    ArrayRef<int64_t>{16, 8, plan.mma.k},
-                                    plan.mma.tf32);
+    return atom->mma(a, bFragment, c);
   }
 
   /// for step in [0, steps), carrying `init`: `body(step, carried)`.
@@ -395,11 +334,7 @@ private:
 
   /// Sums `x` over the four lanes of a fragment row.
   Value rowSum(Value x) {
-    for (int32_t offset : {1, 2})
-      x = fadd(x, gpu::ShuffleOp::create(b, loc, x, offset, kWarpSize,
-                                         gpu::ShuffleMode::XOR)
-                      .getShuffleResult());
-    return x;
+    return atom->rowReduce(x, [&](Value x, Value y) { return fadd(x, y); });
   }
 
   //===--------------------------------------------------------------------===//
@@ -407,21 +342,21 @@ private:
   //===--------------------------------------------------------------------===//
 
   void setUp() {
-    threadId = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-    Value lane = rem(threadId, kWarpSize);
-    Value warp = div(threadId, kWarpSize);
-    group = div(lane, 4);
-    thread = rem(lane, 4);
-    // ldmatrix: lanes 8m .. 8m + 7 give the row addresses of matrix m.
-    matrixRow = rem(lane, 8);
-    matrix = div(lane, 8);
+    lanes = WarpLanes::build(b, loc);
+    atom = MmaAtom::create(b, loc, lanes, plan.mma);
+    threadId = lanes.threadId;
+    thread = lanes.thread;
+    Value warp = lanes.warp;
     warpRow = mul(warp, 16);
-    Value valueTileId = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
-    head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
-    batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+    BlockCoordinates block = BlockCoordinates::build(b, loc);
+    Value valueTileId = block.tile;
+    head = block.head;
+    batch = block.batch;
     isFirstValueTile = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                              valueTileId, index(0));
-    column0 = mul(valueTileId, plan.valueTile);
+    // One value tile: every block's columns start at 0 (and fold).
+    column0 = plan.valueTiles == 1 ? index(0)
+                                   : mul(valueTileId, plan.valueTile);
     int64_t groupSize = op.getQ().getType().getDimSize(1) /
                         op.getK().getType().getDimSize(1);
     kvHead = div(head, groupSize);
@@ -436,13 +371,18 @@ private:
     for (int64_t block = 0; block < plan.ownedBlocks(); ++block)
       stateRows.push_back(mul(add(warp, block * plan.warps), 16));
 
-    sharedBytes = dynamicSharedMemory(b, loc);
+    shared = std::make_unique<SharedMemory>(b, loc);
+    auto sharedView = [&](int64_t offset, int64_t rows, int64_t columns,
+                          Type element) {
+      return shared->view(offset, rows, columns, element);
+    };
     Type element = plan.mma.element;
     int64_t fp = plan.featuresPadded;
-    rows = sharedView(plan.rowsAt, plan.chunk, plan.headDim, f32);
     int64_t pad = plan.rowPadding;
-    values =
-        sharedView(plan.valuesAt, plan.chunk, plan.valueTile + pad, element);
+    loader = TileLoader::createCpAsync(b, loc, *shared, plan.staging,
+                                       plan.threads(), threadId);
+    rows = loader->view(index(0), 0);
+    values = loader->view(index(0), 1);
     phiQ = sharedView(plan.phiQAt, plan.chunk, fp + pad, element);
     phiK = sharedView(plan.phiKAt, plan.chunk, fp + pad, element);
     phiKDecayed = plan.decay
@@ -499,8 +439,8 @@ private:
       for (int64_t vb = 0; vb < plan.valueBlocks(); ++vb)
         for (int64_t r = 0; r < 2; ++r)
           for (int64_t e = 0; e < 2; ++e) {
-            Value f = add(add(stateRows[block], group), 8 * r);
-            Value col = add(add(column0, mul(thread, 2)), vb * 8 + e);
+            Value f = atom->accumulatorRow(stateRows[block], r);
+            Value col = atom->accumulatorColumn(column0, vb, e);
             state = insert(fn(extract(state, {block, vb, r, e}), f, col),
                            state, {block, vb, r, e});
           }
@@ -518,73 +458,23 @@ private:
   // One chunk
   //===--------------------------------------------------------------------===//
 
-  /// Elements per global load of rows `columns` long: 16 bytes when rows
-  /// are whole 16-byte units (the runtime aligns every tensor to 16), else 1.
-  int64_t loadWidth(int64_t columns) {
-    int64_t width = 16 / (plan.mma.element.getIntOrFloatBitWidth() / 8);
-    return columns % width == 0 ? width : 1;
-  }
-
-  /// `width` elements of `source` from `indices`, in one 16-byte load when
-  /// width > 1.
-  SmallVector<Value> loadElements(Value source, ValueRange indices,
-                                  int64_t width) {
-    if (width == 1)
-      return {load(source, indices)};
-    auto type = VectorType::get({width}, plan.mma.element);
-    Value x = vector::LoadOp::create(b, loc, type, source, indices,
-                                     /*nontemporal=*/false,
-                                     b.getI64IntegerAttr(16));
-    SmallVector<Value> elements;
-    for (int64_t e = 0; e < width; ++e)
-      elements.push_back(extract(x, {e}));
-    return elements;
-  }
-
-  /// rows[r] = source[batch, headIndex, row0 + r] in f32, zero past `limit`.
-  void loadRows(Value source, Value headIndex, Value row0, Value limit) {
-    int64_t width = loadWidth(plan.headDim);
-    int64_t units = plan.headDim / width;
-    forEachElement(plan.chunk * units, [&](Value i) {
-      Value r = div(i, units), d = mul(rem(i, units), width);
-      Value position = add(row0, r);
-      Value inside = less(position, limit);
-      SmallVector<Value> x = loadElements(
-          source, {batch, headIndex, select(inside, position, index(0)), d},
-          width);
-      for (int64_t e = 0; e < width; ++e)
-        store(select(inside, toF32(x[e]), fconst(0.0)), rows, {r, add(d, e)});
-    });
-  }
-
-  /// The chunk's value rows, this block's columns; zero past Skv and Dv.
-  void loadValues(Value row0) {
-    int64_t width = loadWidth(plan.valueDim);
-    int64_t units = plan.valueTile / width;
-    forEachElement(plan.chunk * units, [&](Value i) {
-      Value r = div(i, units), c = mul(rem(i, units), width);
-      Value position = add(row0, r), col = add(column0, c);
-      Value inside = both(less(position, kvLen), less(col, plan.valueDim));
-      SmallVector<Value> x = loadElements(
-          v, {batch, kvHead, select(inside, position, index(0)),
-              select(inside, col, index(0))},
-          width);
-      for (int64_t e = 0; e < width; ++e)
-        store(select(inside, x[e], toElement(fconst(0.0))), values,
-              {r, add(c, e)});
-    });
-  }
-
   /// Stages the chunk's rows of `source` (and, with `values`, the chunk's
   /// value rows) and computes their features into `dest` (and `decayed`),
   /// once every thread is done with the previous contents.
   void stageFeatures(Value source, Value headIndex, Value row0, Value limit,
                      Value n, Value dest, Value decayed, bool values) {
     barrier();
-    loadRows(source, headIndex, row0, limit);
+    Value slot = index(0);
+    loader->start(slot, 0,
+                  {source, batch, headIndex, row0, limit, Value(),
+                   plan.headDim, plan.headDim});
+    // This block's value columns, zero past Skv and Dv.
     if (values)
-      loadValues(row0);
-    barrier();
+      loader->start(slot, 1,
+                    {v, batch, kvHead, row0, kvLen, column0, plan.valueTile,
+                     plan.valueDim});
+    loader->commit();
+    loader->wait();
     computeFeatures(dest, decayed, row0, limit, n);
   }
 
@@ -598,7 +488,9 @@ private:
       Value r = div(i, fp), f = rem(i, fp);
       Value inside = both(less(add(row0, r), limit), less(f, plan.features));
       auto element = [&](OpBuilder &eb, Location eloc, Value d) -> Value {
-        return memref::LoadOp::create(eb, eloc, rows, ValueRange{r, d});
+        return convertFloat(
+            eb, eloc, memref::LoadOp::create(eb, eloc, rows, ValueRange{r, d}),
+            f32);
       };
       auto weight = [&](OpBuilder &wb, Location wloc, Value row,
                         Value col) -> Value {
@@ -642,7 +534,7 @@ private:
     // The chunk-local row of fragment row r, and phi(q) . z per row.
     Value localRow[2], denominator[2];
     for (int64_t r = 0; r < 2; ++r)
-      localRow[r] = add(add(warpRow, group), 8 * r);
+      localRow[r] = atom->accumulatorRow(warpRow, r);
     if (plan.denominator) {
       VectorType pair = VectorType::get({2}, f32);
       Value sums = forSteps(plan.featuresPadded / 4, splat(pair, 0.0),
@@ -727,7 +619,7 @@ private:
     for (int64_t kb = 0; kb < 2; ++kb)
       for (int64_t r = 0; r < 2; ++r)
         for (int64_t e = 0; e < 2; ++e) {
-          Value key = add(add(key0, mul(thread, 2)), kb * 8 + e);
+          Value key = atom->accumulatorColumn(key0, kb, e);
           Value s = extract(scores, {kb, r, e});
           if (gamma)
             s = fmul(s, decayPower(arith::MaxSIOp::create(
@@ -741,42 +633,17 @@ private:
   }
 
   /// acc + P V for the keys [key0, key0 + 16), with P (two C fragments)
-  /// as the A operand: the C layout of two adjacent 8-key blocks is the A
-  /// layout of 16 keys (k = 16); for tf32, each 8-key block splits into
-  /// keys 2t and 2t + 1 (k = 4).
+  /// as the A operand.
   Value accumulateValues(Value weights, Value key0, Value acc) {
-    const MmaShape &mma = plan.mma;
-    auto step = [&](Value a, ArrayRef<Value> bs) {
+    for (const ReusedOperand &step : atom->accumulatorsAsA(weights)) {
+      SmallVector<FragmentOffset> offsets;
       for (int64_t vb = 0; vb < plan.valueBlocks(); ++vb)
-        acc = insert(mmaSync(a, bs[vb], extract(acc, {vb})), acc, {vb});
-    };
-    if (mma.tf32) {
-      for (int64_t kb = 0; kb < 2; ++kb)
-        for (int64_t half = 0; half < 2; ++half) {
-          Value a = vector::FromElementsOp::create(
-              b, loc, mma.a,
-              ValueRange{extract(weights, {kb, 0, half}),
-                         extract(weights, {kb, 1, half})});
-          // The k index t stands for key 2t + half of the block.
-          SmallVector<Value> bs;
-          for (int64_t vb = 0; vb < plan.valueBlocks(); ++vb)
-            bs.push_back(gather(mma.b, 1, [&](Value row, Value col) {
-              return load(values, {add(add(key0, mul(row, 2)), kb * 8 + half),
-                                   add(col, vb * 8)});
-            }));
-          step(a, bs);
-        }
-      return acc;
+        offsets.push_back({step.k0, 8 * vb});
+      SmallVector<Value> bs =
+          atom->loadB({values, key0, Value()}, offsets, step.kStride);
+      for (int64_t vb = 0; vb < plan.valueBlocks(); ++vb)
+        acc = insert(mmaSync(step.a, bs[vb], extract(acc, {vb})), acc, {vb});
     }
-    VectorType pair = VectorType::get({2}, mma.element);
-    Value a = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(mma.a, b.getZeroAttr(mma.element)));
-    for (int64_t i = 0; i < 4; ++i)
-      a = insert(arith::TruncFOp::create(b, loc, pair,
-                                         extract(weights, {i / 2, i % 2})),
-                 a, {i});
-    step(a, bFragments(values, key0, index(0), plan.valueBlocks(),
-                       /*kMajor=*/true));
     return acc;
   }
 
@@ -797,7 +664,7 @@ private:
                                       fadd(denominator[r], fconst(eps)));
       for (int64_t vb = 0; vb < plan.valueBlocks(); ++vb)
         for (int64_t e = 0; e < 2; ++e) {
-          Value col = add(add(column0, mul(thread, 2)), vb * 8 + e);
+          Value col = atom->accumulatorColumn(column0, vb, e);
           Value inside = both(rowInside, less(col, plan.valueDim));
           Value o = extract(acc, {vb, r, e});
           if (scale)
@@ -897,11 +764,15 @@ private:
 
   Value q, k, v, decayArg, initialState, initialNormalizer;
   Value out, finalState, finalNormalizer;
-  Value threadId, group, thread, matrixRow, matrix, warpRow;
+  WarpLanes lanes;
+  std::unique_ptr<MmaAtom> atom;
+  Value threadId, thread, warpRow;
   Value batch, head, kvHead, column0, isFirstValueTile;
   Value qLen, kvLen, maxLength, gamma, log2Gamma;
   SmallVector<Value> stateRows;
-  Value sharedBytes, rows, values, phiQ, phiK, phiKDecayed, stateTile,
+  std::unique_ptr<SharedMemory> shared;
+  std::unique_ptr<TileLoader> loader;
+  Value rows, values, phiQ, phiK, phiKDecayed, stateTile,
       normalizer, stateStaging;
 };
 
@@ -953,13 +824,8 @@ LogicalResult attn::lowerLinearAttentionToGPU(LinearAttentionOp op,
   gpu::ReturnOp::create(b, loc);
 
   b.setInsertionPoint(op);
-  Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
-  auto constant = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  return replaceWithLaunch(
-      b, op, kernel, inputs,
-      gpu::KernelDim3{constant(plan->valueTiles),
-                      constant(op.getQ().getType().getDimSize(1)), batch},
-      plan->threads(), plan->sharedBytes);
+  Value valueTiles = arith::ConstantIndexOp::create(b, loc, plan->valueTiles);
+  return replaceWithLaunch(b, op, kernel, inputs,
+                           headBatchGrid(b, loc, op.getQ(), valueTiles),
+                           plan->threads(), plan->sharedBytes);
 }

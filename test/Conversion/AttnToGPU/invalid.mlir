@@ -61,7 +61,7 @@ func.func @linear_f64(%q: tensor<1x2x16x8xf64>, %k: tensor<1x2x16x8xf64>,
 // alone takes 2 x 133 KB.
 func.func @linear_too_many_features(%q: tensor<1x2x16x64xbf16>, %k: tensor<1x2x16x64xbf16>,
                                     %v: tensor<1x2x16x64xbf16>) -> tensor<1x2x16x64xbf16> {
-  // expected-error @below {{cannot be compiled for the GPU: the kernel needs 422720 bytes of shared memory for 4161 features per row (D = 64) even with chunks of 16 positions, more than the 163840 a block can have; use a feature map with fewer features}}
+  // expected-error @below {{cannot be compiled for the GPU: the kernel needs 420672 bytes of shared memory for 4161 features per row (D = 64) even with chunks of 16 positions, more than the 163840 a block can have; use a feature map with fewer features}}
   %o = attn.linear_attention %q, %k, %v feature_map(#attn.taylor<order = 2>) causal
       : tensor<1x2x16x64xbf16>, tensor<1x2x16x64xbf16>, tensor<1x2x16x64xbf16>
       -> tensor<1x2x16x64xbf16>

@@ -2,13 +2,18 @@
 
 // Causal FAVOR+ with decay, GQA, Dv = 96 in two value tiles of 64. The
 // seed's weights become a constant global of the kernel's module; 40
-// features pad to 64 (16 rows per warp); 70912 bytes of shared memory.
+// features pad to 64 (16 rows per warp); 66816 bytes of shared memory
+// (query and key rows are staged in bf16, as read).
 // CHECK-LABEL: func.func @favor
 // CHECK-DAG:     %[[C2:.*]] = arith.constant 2 : index
 // CHECK-DAG:     %[[C4:.*]] = arith.constant 4 : index
 // CHECK-DAG:     %[[C128:.*]] = arith.constant 128 : index
-// CHECK-DAG:     %[[SMEM:.*]] = arith.constant 70912 : i32
+// CHECK-DAG:     %[[SMEM:.*]] = arith.constant 66816 : i32
 // CHECK-DAG:     %[[B:.*]] = tensor.dim %arg0, %c0
+// CHECK-DAG:     %[[SQ:.*]] = tensor.dim %arg0, %[[C2]]
+// The results' sizes are the op's reifyResultShapes: (B, Sq) and (B).
+// CHECK:         memref.alloc(%{{.*}}, %[[SQ]]) : memref<?x4x?x96xbf16>
+// CHECK:         memref.alloc(%{{.*}}) : memref<?x4x40x96xf32>
 // CHECK:         gpu.launch_func @attn_kernels::@favor_linear_attention blocks in (%[[C2]], %[[C4]], %[[B]]) threads in (%[[C128]], %{{.*}}, %{{.*}}) dynamic_shared_memory_size %[[SMEM]]
 // CHECK-SAME:      memref<?x4x?x32xbf16>, {{.*}}memref<?x2x?x32xbf16>, {{.*}}memref<?x2x?x96xbf16>, {{.*}}memref<4xf32>, {{.*}}memref<?x4x?x96xbf16>, {{.*}}memref<?x4x40x96xf32>
 // CHECK:       gpu.module @attn_kernels

@@ -21,6 +21,8 @@
 // COS: check o    max relative error {{.*}} ok
 // RUN: attn-run %s --entry taylor_wide_value --target gpu-emulation --random --seed 10 --dim Sq=70 --check --tolerance 5e-3 | FileCheck %s --check-prefix=TAYLOR
 // TAYLOR: check o    max relative error {{.*}} ok
+// RUN: attn-run %s --entry relu_odd_value_f16 --target gpu-emulation --warps 2 --random --seed 11 --check | FileCheck %s --check-prefix=ODDV
+// ODDV: check o    max relative error {{.*}} ok
 
 func.func @elu_causal_gqa(%q: tensor<?x2x?x24xbf16>, %k: tensor<?x1x?x24xbf16>,
                           %v: tensor<?x1x?x40xbf16>) -> tensor<?x2x?x40xbf16> {
@@ -84,4 +86,14 @@ func.func @taylor_wide_value(%q: tensor<1x1x?x8xf32>, %k: tensor<1x1x?x8xf32>,
       : tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x72xf32>
       -> tensor<1x1x?x72xf32>
   return %o : tensor<1x1x?x72xf32>
+}
+
+// Dv = 20 f16 values: rows are not whole 16-byte units, so the tile loader
+// copies them element by element instead of with cp.async.
+func.func @relu_odd_value_f16(%q: tensor<1x2x41x16xf16>, %k: tensor<1x2x41x16xf16>,
+                              %v: tensor<1x2x41x20xf16>) -> tensor<1x2x41x20xf16> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.relu) causal
+      : tensor<1x2x41x16xf16>, tensor<1x2x41x16xf16>, tensor<1x2x41x20xf16>
+      -> tensor<1x2x41x20xf16>
+  return %o : tensor<1x2x41x20xf16>
 }

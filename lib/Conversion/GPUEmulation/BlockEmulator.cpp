@@ -1,0 +1,474 @@
+//===- BlockEmulator.cpp - One thread block in lock step ------------------===//
+//
+// The core of attn-emulate-gpu (see BlockEmulator.h): the block function,
+// lane loops, structured control flow and the shared-memory race checker.
+// Ops go to their hooks.
+//
+//===----------------------------------------------------------------------===//
+
+#include "BlockEmulator.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+
+namespace attn {
+namespace gpu_emulation {
+
+SmallVector<int64_t> delinearize(int64_t i, ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> position(shape.size());
+  for (int64_t d = shape.size() - 1; d >= 0; --d) {
+    position[d] = i % shape[d];
+    i /= shape[d];
+  }
+  return position;
+}
+
+Type laneType(Type type, int64_t lanes) {
+  if (type.isIntOrIndexOrFloat())
+    return VectorType::get({lanes}, type);
+  if (auto vector = dyn_cast<VectorType>(type)) {
+    if (vector.isScalable())
+      return Type();
+    SmallVector<int64_t> shape(vector.getShape());
+    shape.push_back(lanes);
+    return VectorType::get(shape, vector.getElementType());
+  }
+  if (auto memref = dyn_cast<MemRefType>(type))
+    return MemRefType::get(memref.getShape(), memref.getElementType(),
+                           memref.getLayout());
+  return Type();
+}
+
+Value indexConstant(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+SmallVector<Value>
+buildLoop(OpBuilder &b, Location loc, Value lo, Value hi, ValueRange init,
+          function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+  auto loop = scf::ForOp::create(
+      b, loc, lo, hi, indexConstant(b, loc, 1), init,
+      [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        scf::YieldOp::create(b, loc, body(iv, args));
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+EmulationState::~EmulationState() = default;
+
+//===----------------------------------------------------------------------===//
+// The block function
+//===----------------------------------------------------------------------===//
+
+FailureOr<func::FuncOp> BlockEmulator::build(StringRef name) {
+  Location loc = kernel.getLoc();
+  SmallVector<Type> types;
+  for (Type type : kernel.getArgumentTypes()) {
+    Type converted = laneType(type, lanes);
+    if (!converted)
+      return kernel.emitOpError("attn-emulate-gpu: cannot emulate an "
+                                "argument of type ")
+             << type;
+    // Scalar arguments are the same for every thread.
+    types.push_back(isa<MemRefType>(type) ? converted : type);
+  }
+  types.push_back(MemRefType::get({ShapedType::kDynamic}, b.getI8Type()));
+  types.append(6, b.getIndexType());
+  b.setInsertionPointToEnd(module.getBody());
+  auto func = func::FuncOp::create(b, loc, name, b.getFunctionType(types, {}));
+  func.setPrivate();
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  unsigned numArgs = kernel.getNumArguments();
+  for (unsigned i = 0; i < numArgs; ++i) {
+    Value arg = entry->getArgument(i);
+    if (!isa<MemRefType>(arg.getType()))
+      arg = vector::BroadcastOp::create(b, loc, laneType(arg.getType(), lanes),
+                                        arg);
+    map.map(kernel.getArgument(i), arg);
+  }
+  sharedMemory = entry->getArgument(numArgs);
+  for (int d = 0; d < 3; ++d) {
+    blockIds[d] = entry->getArgument(numArgs + 1 + d);
+    gridSizes[d] = entry->getArgument(numArgs + 4 + d);
+  }
+  poisonSharedMemory(loc);
+  setUpRaceDetection(loc);
+  if (!kernel.getWorkgroupAttributions().empty() ||
+      !kernel.getPrivateAttributions().empty())
+    return kernel.emitOpError("attn-emulate-gpu: memory attributions are "
+                              "not emulated; use gpu.dynamic_shared_memory");
+  if (failed(emulateBlock(kernel.getBody().front())))
+    return failure();
+  func::ReturnOp::create(b, loc);
+  return func;
+}
+
+/// Fills shared memory with 0xff bytes (NaN in every float type), so that
+/// a kernel reading what it did not write gets NaN, not a lucky zero.
+void BlockEmulator::poisonSharedMemory(Location loc) {
+  Value size = memref::DimOp::create(b, loc, sharedMemory, 0);
+  Value poison = arith::ConstantIntOp::create(b, loc, b.getI8Type(), -1);
+  buildLoop(b, loc, index(0), size, {}, [&](Value i, ValueRange) {
+    memref::StoreOp::create(b, loc, poison, sharedMemory, i);
+    return SmallVector<Value>{};
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Shared-memory races
+//
+// Lock step executes a barrier's effect by program order, so a kernel
+// missing one would still compute the right answer here. Instead, every
+// shared-memory byte an access starts at records the lane that wrote it
+// and the lane that read it (-2: several) since the last barrier (-1:
+// none), and an access that another lane's access since the barrier
+// conflicts with (read after write, write after read or write) fails with
+// a race message. cp.async copies count as writes when issued; ldmatrix
+// reads count as the receiving lane's.
+//===----------------------------------------------------------------------===//
+
+/// The shadows are plain allocations: the host pipeline's buffer
+/// deallocation frees them.
+void BlockEmulator::setUpRaceDetection(Location loc) {
+  Value size = memref::DimOp::create(b, loc, sharedMemory, 0);
+  auto type = MemRefType::get({ShapedType::kDynamic}, b.getI32Type());
+  writers = memref::AllocOp::create(b, loc, type, ValueRange{size});
+  readers = memref::AllocOp::create(b, loc, type, ValueRange{size});
+  sharedOffsets[sharedMemory] = index(0);
+  forgetAccesses(loc);
+}
+
+void BlockEmulator::forgetAccesses(Location loc) {
+  Value size = memref::DimOp::create(b, loc, sharedMemory, 0);
+  Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
+  buildLoop(b, loc, index(0), size, {}, [&](Value i, ValueRange) {
+    memref::StoreOp::create(b, loc, none, writers, i);
+    memref::StoreOp::create(b, loc, none, readers, i);
+    return SmallVector<Value>{};
+  });
+}
+
+Value BlockEmulator::sharedByte(Value memref, ValueRange indices,
+                                Location loc) {
+  auto it = sharedOffsets.find(memref);
+  if (it == sharedOffsets.end())
+    return Value();
+  auto type = cast<MemRefType>(memref.getType());
+  Value linear = index(0);
+  for (auto [d, i] : llvm::enumerate(indices))
+    linear = arith::AddIOp::create(
+        b, loc,
+        arith::MulIOp::create(
+            b, loc, linear,
+            index(type.isDynamicDim(d) ? 0 : type.getDimSize(d))),
+        i);
+  int64_t bytes = type.getElementTypeBitWidth() / 8;
+  return arith::AddIOp::create(
+      b, loc, it->second, arith::MulIOp::create(b, loc, linear, index(bytes)));
+}
+
+void BlockEmulator::mapSharedView(Value view, Value source, Value byteShift,
+                                  Location loc) {
+  auto base = sharedOffsets.find(source);
+  if (base != sharedOffsets.end())
+    sharedOffsets[view] =
+        arith::AddIOp::create(b, loc, base->second, byteShift);
+}
+
+/// Fails unless `recorded` (a lane, or -1/-2) is -1 or `lane`.
+void BlockEmulator::assertNoOtherLane(Value recorded, Value lane, Location loc,
+                                      StringRef what) {
+  Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
+  Value ok = arith::OrIOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, recorded, none),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, recorded, lane));
+  std::string message;
+  llvm::raw_string_ostream os(message);
+  os << "attn-emulate-gpu: shared-memory race at " << loc << ": " << what
+     << " since the last barrier";
+  cf::AssertOp::create(b, loc, ok, message);
+}
+
+/// Asserts that no lane but `lane` wrote `byte` since the last barrier;
+/// returns the lane's id.
+Value BlockEmulator::checkWriter(Value byte, Value lane, Location loc,
+                                 StringRef what) {
+  Value id = arith::IndexCastOp::create(b, loc, b.getI32Type(), lane);
+  assertNoOtherLane(memref::LoadOp::create(b, loc, writers, byte), id, loc,
+                    what);
+  return id;
+}
+
+void BlockEmulator::recordRead(Value byte, Value lane, Location loc) {
+  if (!byte)
+    return;
+  Value id =
+      checkWriter(byte, lane, loc, "a thread reads what another thread wrote");
+  Value reader = memref::LoadOp::create(b, loc, readers, byte);
+  Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
+  Value several = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -2);
+  Value first =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, reader, none);
+  Value same =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, reader, id);
+  Value next = arith::SelectOp::create(
+      b, loc, arith::OrIOp::create(b, loc, first, same), id, several);
+  memref::StoreOp::create(b, loc, next, readers, byte);
+}
+
+void BlockEmulator::recordWrite(Value byte, Value lane, Location loc) {
+  if (!byte)
+    return;
+  Value id = checkWriter(byte, lane, loc, "two threads write the same byte");
+  assertNoOtherLane(memref::LoadOp::create(b, loc, readers, byte), id, loc,
+                    "a thread overwrites what another thread read");
+  memref::StoreOp::create(b, loc, id, writers, byte);
+}
+
+//===----------------------------------------------------------------------===//
+// Values and lanes
+//===----------------------------------------------------------------------===//
+
+Value BlockEmulator::uniform(Value v, Location loc) {
+  Value all = lanesOf(v);
+  Value first = vector::ExtractOp::create(b, loc, all, 0);
+  if (first.getType().isIntOrIndex()) {
+    Value same = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq, all,
+        vector::BroadcastOp::create(b, loc, all.getType(), first));
+    Value allSame =
+        vector::ReductionOp::create(b, loc, vector::CombiningKind::AND, same);
+    std::string message;
+    llvm::raw_string_ostream os(message);
+    os << "attn-emulate-gpu: control flow diverges across the block at " << loc;
+    cf::AssertOp::create(b, loc, allSame, message);
+  }
+  return first;
+}
+
+Value BlockEmulator::constantLanes(Type type, Location loc,
+                                   function_ref<int64_t(int64_t)> value) {
+  SmallVector<Attribute> values;
+  for (int64_t i = 0; i < lanes; ++i)
+    values.push_back(IntegerAttr::get(type, value(i)));
+  return arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(VectorType::get({lanes}, type), values));
+}
+
+Value BlockEmulator::broadcast(Value scalar, Location loc) {
+  return vector::BroadcastOp::create(
+      b, loc, VectorType::get({lanes}, scalar.getType()), scalar);
+}
+
+Value BlockEmulator::broadcastTo(Value x, VectorType like, Location loc) {
+  auto type = cast<VectorType>(x.getType());
+  if (type.getShape() == like.getShape())
+    return x;
+  return vector::BroadcastOp::create(
+      b, loc, VectorType::get(like.getShape(), type.getElementType()), x);
+}
+
+Value BlockEmulator::zeros(Type type, Location loc) {
+  auto vector = cast<VectorType>(type);
+  return arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(vector, b.getZeroAttr(vector.getElementType())));
+}
+
+void BlockEmulator::forEachLane(Location loc,
+                                function_ref<void(Value lane)> body) {
+  buildLoop(b, loc, index(0), index(lanes), {},
+            [&](Value lane, ValueRange) -> SmallVector<Value> {
+              if (!activeLanes) {
+                body(lane);
+                return {};
+              }
+              Value active = vector::ExtractOp::create(
+                  b, loc, activeLanes, ArrayRef<OpFoldResult>{lane});
+              auto ifActive = scf::IfOp::create(b, loc, active,
+                                                /*withElseRegion=*/false);
+              OpBuilder::InsertionGuard guard(b);
+              b.setInsertionPoint(ifActive.thenBlock()->getTerminator());
+              body(lane);
+              return {};
+            });
+}
+
+Value BlockEmulator::gatherLanes(
+    Location loc, Type type,
+    function_ref<SmallVector<Value>(Value lane)> body) {
+  auto vector = dyn_cast<VectorType>(type);
+  int64_t count = vector ? vector.getDimSize(0) : 1;
+  Type element = getElementTypeOrSelf(type);
+  Value scratch = memref::AllocaOp::create(
+      b, loc, MemRefType::get({count, lanes}, element));
+  Value zero = arith::ConstantOp::create(
+      b, loc,
+      cast<TypedAttr>(b.getZeroAttr(VectorType::get({lanes}, element))));
+  for (int64_t e = 0; e < count; ++e)
+    vector::StoreOp::create(b, loc, zero, scratch,
+                            ValueRange{index(e), index(0)});
+  forEachLane(loc, [&](Value lane) {
+    for (auto [e, x] : llvm::enumerate(body(lane)))
+      memref::StoreOp::create(b, loc, x, scratch, ValueRange{index(e), lane});
+  });
+  Value result = zeros(laneType(type, lanes), loc);
+  for (int64_t e = 0; e < count; ++e) {
+    Value row =
+        vector::LoadOp::create(b, loc, VectorType::get({lanes}, element),
+                               scratch, ValueRange{index(e), index(0)});
+    if (!vector)
+      return row;
+    result = vector::InsertOp::create(b, loc, row, result, e);
+  }
+  return result;
+}
+
+SmallVector<Value> BlockEmulator::laneIndices(ValueRange indices, Value lane,
+                                              Location loc) {
+  SmallVector<Value> at;
+  for (Value index : indices)
+    at.push_back(vector::ExtractOp::create(b, loc, lanesOf(index),
+                                           ArrayRef<OpFoldResult>{lane}));
+  return at;
+}
+
+Value BlockEmulator::laneElement(Value all, ArrayRef<int64_t> position,
+                                 Value lane, Location loc) {
+  SmallVector<OpFoldResult> at =
+      getAsIndexOpFoldResult(b.getContext(), position);
+  at.push_back(lane);
+  return vector::ExtractOp::create(b, loc, all, at);
+}
+
+//===----------------------------------------------------------------------===//
+// Ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult BlockEmulator::emulateBlock(Block &block) {
+  for (Operation &op : block.without_terminator())
+    if (failed(emulate(&op)))
+      return failure();
+  return success();
+}
+
+LogicalResult BlockEmulator::emulate(Operation *op) {
+  if (auto forOp = dyn_cast<scf::ForOp>(op))
+    return emulateFor(forOp);
+  if (auto ifOp = dyn_cast<scf::IfOp>(op))
+    return emulateIf(ifOp);
+  if (const EmulationHook *hook = hooks.lookup(op))
+    return (*hook)(*this, op);
+  if (OpTrait::hasElementwiseMappableTraits(op) && op->getNumResults() > 0)
+    return emulateElementwise(op);
+  return op->emitOpError("attn-emulate-gpu: cannot emulate this op");
+}
+
+LogicalResult BlockEmulator::emulateElementwise(Operation *op) {
+  SmallVector<Type> types;
+  for (Type type : op->getResultTypes()) {
+    Type converted = laneType(type, lanes);
+    if (!converted || isa<MemRefType>(converted))
+      return op->emitOpError("attn-emulate-gpu: cannot emulate results of "
+                             "type ")
+             << type;
+    types.push_back(converted);
+  }
+  auto resultShape = cast<VectorType>(types.front());
+  SmallVector<Value> operands;
+  for (Value operand : op->getOperands())
+    operands.push_back(
+        broadcastTo(lanesOf(operand), resultShape, op->getLoc()));
+  OperationState state(op->getLoc(), op->getName(), operands, types,
+                       op->getAttrs());
+  Operation *emulated = b.create(state);
+  map.map(op->getResults(), emulated->getResults());
+  return success();
+}
+
+LogicalResult BlockEmulator::emulateFor(scf::ForOp op) {
+  Location loc = op.getLoc();
+  SmallVector<Value> init;
+  for (Value v : op.getInitArgs())
+    init.push_back(lanesOf(v));
+  Value lo = uniform(op.getLowerBound(), loc);
+  Value hi = uniform(op.getUpperBound(), loc);
+  Value step = uniform(op.getStep(), loc);
+  LogicalResult result = success();
+  auto loop = scf::ForOp::create(
+      b, loc, lo, hi, step, init,
+      [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        map.map(op.getInductionVar(),
+                vector::BroadcastOp::create(b, loc,
+                                            laneType(iv.getType(), lanes), iv));
+        map.map(op.getRegionIterArgs(), args);
+        result = emulateBlock(*op.getBody());
+        SmallVector<Value> yielded;
+        for (Value v : op.getBody()->getTerminator()->getOperands())
+          yielded.push_back(lanesOf(v));
+        scf::YieldOp::create(b, loc, yielded);
+      });
+  map.map(op.getResults(), loop.getResults());
+  return result;
+}
+
+LogicalResult BlockEmulator::emulateIf(scf::IfOp op) {
+  Location loc = op.getLoc();
+  if (op.getNumResults() == 0) {
+    // Possibly divergent: each branch runs with its lanes active.
+    Value condition = lanesOf(op.getCondition());
+    Value outer = activeLanes;
+    Value ones = arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(cast<VectorType>(condition.getType()),
+                               b.getBoolAttr(true)));
+    Value taken[2] = {condition,
+                      arith::XOrIOp::create(b, loc, condition, ones)};
+    Region *branches[2] = {&op.getThenRegion(), &op.getElseRegion()};
+    for (int i = 0; i < 2; ++i) {
+      if (branches[i]->empty())
+        continue;
+      activeLanes =
+          outer ? arith::AndIOp::create(b, loc, outer, taken[i]) : taken[i];
+      if (failed(emulateBlock(branches[i]->front())))
+        return failure();
+    }
+    activeLanes = outer;
+    return success();
+  }
+  // With results: uniform.
+  SmallVector<Type> types;
+  for (Type type : op.getResultTypes())
+    types.push_back(laneType(type, lanes));
+  auto emulated =
+      scf::IfOp::create(b, loc, types, uniform(op.getCondition(), loc),
+                        /*withElseRegion=*/true);
+  Region *from[2] = {&op.getThenRegion(), &op.getElseRegion()};
+  Block *to[2] = {emulated.thenBlock(), emulated.elseBlock()};
+  for (int i = 0; i < 2; ++i) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(to[i]);
+    if (failed(emulateBlock(from[i]->front())))
+      return failure();
+    SmallVector<Value> yielded;
+    for (Value v : from[i]->front().getTerminator()->getOperands())
+      yielded.push_back(lanesOf(v));
+    scf::YieldOp::create(b, loc, yielded);
+  }
+  map.map(op.getResults(), emulated.getResults());
+  return success();
+}
+
+} // namespace gpu_emulation
+} // namespace attn

@@ -1,0 +1,259 @@
+//===- BlockEmulator.h - One thread block in lock step, op hooks -*- C++
+//-*-===//
+//
+// A kernel body is per-thread code. Executing all threads of a block in lock
+// step turns it into vector code: each per-thread value becomes a vector with
+// one lane per thread, innermost (`T` -> `vector<W x T>`, `vector<S x T>` ->
+// `vector<S x W x T>`), so per-thread vector ops keep their static positions
+// and the lane is always the last, dynamic-friendly index. In lock step a
+// barrier is implied by program order, and warp-level operations (shuffles,
+// mma.sync) see every lane's value at once.
+//
+// The BlockEmulator is the core: lane types, the value mapping, structured
+// control flow (scf.for, scf.if with divergence masks), lane loops and the
+// shared-memory race checker. Every other op is emulated by a hook looked up
+// by op name in EmulationHooks; each op family registers its hooks from its
+// own file (EmulationFamilies.def lists them).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_CONVERSION_GPUEMULATION_BLOCKEMULATOR_H
+#define ATTN_CONVERSION_GPUEMULATION_BLOCKEMULATOR_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Support/TypeID.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <functional>
+#include <memory>
+
+namespace attn {
+namespace gpu_emulation {
+
+constexpr int64_t kWarpSize = 32;
+
+/// The static position in a fragment vector of its `i`-th element.
+llvm::SmallVector<int64_t> delinearize(int64_t i,
+                                       llvm::ArrayRef<int64_t> shape);
+
+/// The lock-step type of a per-thread type, or null if it has none.
+mlir::Type laneType(mlir::Type type, int64_t lanes);
+
+mlir::Value indexConstant(mlir::OpBuilder &b, mlir::Location loc, int64_t v);
+
+/// Builds `for iv in [lo, hi)` carrying `init`.
+llvm::SmallVector<mlir::Value>
+buildLoop(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lo,
+          mlir::Value hi, mlir::ValueRange init,
+          llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value,
+                                                            mlir::ValueRange)>
+              body);
+
+class BlockEmulator;
+
+/// Emulates one op: maps its results to lock-step values built at the
+/// emulator's insertion point, or reports why it cannot.
+using EmulationHook =
+    std::function<mlir::LogicalResult(BlockEmulator &, mlir::Operation *)>;
+
+/// The hooks of the emulator, by op name.
+class EmulationHooks {
+public:
+  /// Registers `hook(emulator, op)` for each of `OpTys`; `hook` takes the
+  /// op typed (one op) or as an `Operation *`.
+  template <typename... OpTys, typename Hook> void add(Hook hook) {
+    (addOne<OpTys>(hook), ...);
+  }
+
+  /// The hook of `op`, or null.
+  const EmulationHook *lookup(mlir::Operation *op) const {
+    auto it = hooks.find(op->getName().getStringRef());
+    return it == hooks.end() ? nullptr : &it->second;
+  }
+
+private:
+  template <typename OpTy, typename Hook> void addOne(Hook hook) {
+    [[maybe_unused]] bool inserted =
+        hooks
+            .try_emplace(OpTy::getOperationName(),
+                         [hook](BlockEmulator &emulator, mlir::Operation *op) {
+                           return hook(emulator, llvm::cast<OpTy>(op));
+                         })
+            .second;
+    assert(inserted && "two emulation hooks for one op");
+  }
+
+  llvm::StringMap<EmulationHook> hooks;
+};
+
+/// State a hook family keeps per emulated kernel (derive from it and give
+/// the class a TypeID, e.g. MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID).
+struct EmulationState {
+  virtual ~EmulationState();
+};
+
+/// Builds the CPU function that runs one block of a kernel in lock step.
+class BlockEmulator {
+public:
+  BlockEmulator(mlir::ModuleOp module, mlir::gpu::GPUFuncOp kernel,
+                int64_t lanes, const EmulationHooks &hooks)
+      : module(module), kernel(kernel), lanes(lanes), hooks(hooks),
+        b(kernel.getContext()) {}
+
+  /// Creates `func.func @name(kernel args..., shared memory, block ids,
+  /// grid sizes)` running one block of `kernel`.
+  mlir::FailureOr<mlir::func::FuncOp> build(llvm::StringRef name);
+
+  //===--------------------------------------------------------------------===//
+  // For hooks: where code goes, and what the block is
+  //===--------------------------------------------------------------------===//
+
+  /// The host module the emulation is built in.
+  mlir::ModuleOp getModule() { return module; }
+  /// Threads per block (the lanes of every lock-step value).
+  int64_t getLanes() const { return lanes; }
+  /// Builds at the point where the op being emulated goes.
+  mlir::OpBuilder &getBuilder() { return b; }
+
+  /// The block's shared memory (`memref<?xi8>`).
+  mlir::Value getSharedMemory() { return sharedMemory; }
+  /// The block's id and the grid's size in dimension `d` (index scalars).
+  mlir::Value getBlockId(int d) { return blockIds[d]; }
+  mlir::Value getGridSize(int d) { return gridSizes[d]; }
+
+  /// vector<W x i1> of the lanes that execute (null: all, i.e. outside
+  /// divergent control flow).
+  mlir::Value getActiveLanes() { return activeLanes; }
+
+  //===--------------------------------------------------------------------===//
+  // Values
+  //===--------------------------------------------------------------------===//
+
+  /// The lock-step value of the per-thread `v`.
+  mlir::Value lanesOf(mlir::Value v) { return map.lookup(v); }
+  /// Records `lockStep` as the value of the per-thread `v`.
+  void mapLanes(mlir::Value v, mlir::Value lockStep) { map.map(v, lockStep); }
+  void mapLanes(mlir::ValueRange vs, mlir::ValueRange lockStep) {
+    map.map(vs, lockStep);
+  }
+
+  /// The value of lane 0 of a per-thread scalar, asserting that every lane
+  /// has it (control flow must be uniform).
+  mlir::Value uniform(mlir::Value v, mlir::Location loc);
+
+  mlir::Value index(int64_t v) { return indexConstant(b, kernel.getLoc(), v); }
+  /// `vector<W x T>` of `value(lane)` for each lane.
+  mlir::Value constantLanes(mlir::Type type, mlir::Location loc,
+                            llvm::function_ref<int64_t(int64_t)> value);
+  /// The scalar `scalar` in every lane.
+  mlir::Value broadcast(mlir::Value scalar, mlir::Location loc);
+  /// `x` broadcast to `like`'s shape (lock-step), or `x` if it has it.
+  mlir::Value broadcastTo(mlir::Value x, mlir::VectorType like,
+                          mlir::Location loc);
+  mlir::Value zeros(mlir::Type type, mlir::Location loc);
+
+  //===--------------------------------------------------------------------===//
+  // Lane by lane
+  //===--------------------------------------------------------------------===//
+
+  /// Runs `body(lane)` for every active lane (all, unless under a
+  /// divergent scf.if). Lane loops carry no values: results go through
+  /// scratch memory (see gatherLanes), which keeps the generated code small.
+  void forEachLane(mlir::Location loc,
+                   llvm::function_ref<void(mlir::Value lane)> body);
+
+  /// A lock-step value of per-thread type `type` computed lane by lane:
+  /// `body(lane)` returns the lane's elements (a scalar, or the elements of
+  /// a 1-D vector), stored to a scratch buffer read back as a whole.
+  /// Inactive lanes read zero.
+  mlir::Value gatherLanes(
+      mlir::Location loc, mlir::Type type,
+      llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value lane)>
+          body);
+
+  /// The indices of `lane` from the lock-step values of per-thread indices.
+  llvm::SmallVector<mlir::Value>
+  laneIndices(mlir::ValueRange indices, mlir::Value lane, mlir::Location loc);
+
+  /// Element `position` of `lane` in the lock-step value `all`.
+  mlir::Value laneElement(mlir::Value all, llvm::ArrayRef<int64_t> position,
+                          mlir::Value lane, mlir::Location loc);
+
+  //===--------------------------------------------------------------------===//
+  // Shared-memory accesses, for the race checker
+  //===--------------------------------------------------------------------===//
+
+  /// The shared-memory byte element `indices` of the (lock-step) memref
+  /// `memref` starts at, or null when `memref` is not shared memory.
+  mlir::Value sharedByte(mlir::Value memref, mlir::ValueRange indices,
+                         mlir::Location loc);
+  /// Records that the lock-step memref `view` starts `byteShift` bytes
+  /// into `source` (nothing if `source` is not shared memory).
+  void mapSharedView(mlir::Value view, mlir::Value source,
+                     mlir::Value byteShift, mlir::Location loc);
+  /// `lane` reads (writes) the byte `byte` (null: not shared memory).
+  void recordRead(mlir::Value byte, mlir::Value lane, mlir::Location loc);
+  void recordWrite(mlir::Value byte, mlir::Value lane, mlir::Location loc);
+  /// What a barrier does: accesses before it no longer conflict.
+  void forgetAccesses(mlir::Location loc);
+
+  //===--------------------------------------------------------------------===//
+  // Ops
+  //===--------------------------------------------------------------------===//
+
+  /// Emulates `op` at the insertion point: by its hook, as structured
+  /// control flow, or elementwise.
+  mlir::LogicalResult emulate(mlir::Operation *op);
+  mlir::LogicalResult emulateBlock(mlir::Block &block);
+  /// An elementwise-mappable op applied to the lock-step operands.
+  mlir::LogicalResult emulateElementwise(mlir::Operation *op);
+
+  /// The state of hook family `T` for this kernel, created on first use.
+  template <typename T> T &getState() {
+    std::unique_ptr<EmulationState> &state = states[mlir::TypeID::get<T>()];
+    if (!state)
+      state = std::make_unique<T>();
+    return static_cast<T &>(*state);
+  }
+
+private:
+  void poisonSharedMemory(mlir::Location loc);
+  void setUpRaceDetection(mlir::Location loc);
+  void assertNoOtherLane(mlir::Value recorded, mlir::Value lane,
+                         mlir::Location loc, llvm::StringRef what);
+  mlir::Value checkWriter(mlir::Value byte, mlir::Value lane,
+                          mlir::Location loc, llvm::StringRef what);
+  mlir::LogicalResult emulateFor(mlir::scf::ForOp op);
+  mlir::LogicalResult emulateIf(mlir::scf::IfOp op);
+
+  mlir::ModuleOp module;
+  mlir::gpu::GPUFuncOp kernel;
+  int64_t lanes;
+  const EmulationHooks &hooks;
+  mlir::OpBuilder b;
+  mlir::IRMapping map;
+  /// Race detection (see recordRead): per shared-memory byte, its writer
+  /// and reader lanes since the last barrier; the byte offset of each
+  /// lock-step view of shared memory.
+  mlir::Value writers, readers;
+  llvm::DenseMap<mlir::Value, mlir::Value> sharedOffsets;
+  mlir::Value sharedMemory;
+  mlir::Value blockIds[3], gridSizes[3];
+  mlir::Value activeLanes;
+  llvm::DenseMap<mlir::TypeID, std::unique_ptr<EmulationState>> states;
+};
+
+/// The registration functions of the op families, one per file.
+#define ATTN_EMULATION_FAMILY(name) void name(EmulationHooks &hooks);
+#include "EmulationFamilies.def"
+
+} // namespace gpu_emulation
+} // namespace attn
+
+#endif // ATTN_CONVERSION_GPUEMULATION_BLOCKEMULATOR_H
