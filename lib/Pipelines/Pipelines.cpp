@@ -126,6 +126,11 @@ void buildLowerToCpuPipeline(OpPassManager &pm,
   AttnLinearChunkedOptions chunks;
   chunks.chunkSize = options.chunkSize;
   pm.addPass(createAttnLinearChunked(chunks));
+  // What the chunked form leaves (statically empty sequences) takes the
+  // reference form.
+  AttnDecomposeOptions leftovers;
+  leftovers.ops = {LinearAttentionOp::getOperationName().str()};
+  pm.addPass(createAttnDecompose(leftovers));
   // No CSE before bufferization: merging the per-tile zero fills with the
   // loop's initial state would make every key tile copy it.
   pm.addPass(createCanonicalizerPass());

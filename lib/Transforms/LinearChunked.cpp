@@ -252,6 +252,13 @@ struct ChunkLinearAttention : OpRewritePattern<LinearAttentionOp> {
       : OpRewritePattern(ctx), chunkSize(chunkSize), built(built) {}
   LogicalResult matchAndRewrite(LinearAttentionOp op,
                                 PatternRewriter &rewriter) const override {
+    // A sequence of static length 0 has no chunk, and slicing one head out
+    // of it is out of bounds for tensor.extract_slice; the reference form
+    // (attn-decompose, which attn-lower-to-cpu runs after this pass) gives
+    // its empty output and unchanged state.
+    if (op.getQ().getType().getDimSize(2) == 0 ||
+        op.getK().getType().getDimSize(2) == 0)
+      return rewriter.notifyMatchFailure(op, "statically empty sequence");
     ChunkedBuilder builder(rewriter, op, chunkSize);
     rewriter.replaceOp(op, builder.build());
     built.push_back(builder.created);

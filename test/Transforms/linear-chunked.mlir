@@ -72,3 +72,17 @@ func.func @initial_state(%q: tensor<2x2x?x8xf32>, %k: tensor<2x2x?x8xf32>, %v: t
       : tensor<2x2x?x8xf32>, tensor<2x2x?x8xf32>, tensor<2x2x?x4xf32> -> tensor<2x2x?x4xf32>
   return %o : tensor<2x2x?x4xf32>
 }
+
+// -----
+
+// A statically empty sequence has no chunk: the op is left for
+// attn-decompose (attn-lower-to-cpu runs it next), whose reference form
+// handles empty dimensions.
+// CHECK-LABEL: func @empty_sequence
+// CHECK-NOT:     scf.forall
+// CHECK:         attn.linear_attention
+func.func @empty_sequence(%q: tensor<1x1x0x16xbf16>, %k: tensor<1x1x0x16xbf16>, %v: tensor<1x1x0x24xbf16>) -> tensor<1x1x0x24xbf16> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.taylor<order = 1>) causal
+      : tensor<1x1x0x16xbf16>, tensor<1x1x0x16xbf16>, tensor<1x1x0x24xbf16> -> tensor<1x1x0x24xbf16>
+  return %o : tensor<1x1x0x24xbf16>
+}

@@ -93,7 +93,10 @@ bool isCandidate(linalg::GenericOp op) {
   // which the host lowering does not handle either.
   return llvm::all_of(op->getOperandTypes(), [](Type t) {
            auto shaped = dyn_cast<ShapedType>(t);
-           return shaped && shaped.hasStaticShape() && shaped.getRank() > 0;
+           // Empty operands (a zero-length sequence): nothing to vectorize,
+           // and upstream tiling crashes on a zero-sized loop.
+           return shaped && shaped.hasStaticShape() && shaped.getRank() > 0 &&
+                  shaped.getNumElements() > 0;
          }) &&
          op.getNumLoops() >= 1 && readsRowsContiguously(op);
 }
