@@ -84,6 +84,23 @@ def bench(fn):
     return triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median")
 
 
+def time_sdpa(backends, q, k, v, **kwargs):
+    """{label: median ms} of SDPA on each back end, None where the back end
+    refuses the inputs (the reason goes to stderr)."""
+    times = {}
+    for label, backend in backends.items():
+        try:
+            with sdpa_kernel(backend):
+                F.scaled_dot_product_attention(q, k, v, **kwargs)
+                times[label] = bench(
+                    lambda: F.scaled_dot_product_attention(q, k, v, **kwargs))
+        except RuntimeError as e:
+            times[label] = None
+            print(f"{label} unavailable for q {tuple(q.shape)}, k "
+                  f"{tuple(k.shape)}: {e}", file=sys.stderr)
+    return times
+
+
 def compiled_flex_attention():
     """FlexAttention through torch.compile, allowed one compiled variant per
     benchmark case: the default limit (8) would silently fall back to the
@@ -116,17 +133,9 @@ def main():
         times = {"attn-mlir": bench(ours),
                  "FlexAttention": bench(lambda: flex(q, k, v, block_mask=block_mask))}
         if name in ("dense", "causal"):
-            causal = name == "causal"
-            for label, backend in (("SDPA flash", SDPBackend.FLASH_ATTENTION),
-                                   ("SDPA cuDNN", SDPBackend.CUDNN_ATTENTION)):
-                try:
-                    with sdpa_kernel(backend):
-                        F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-                        times[label] = bench(lambda: F.scaled_dot_product_attention(
-                            q, k, v, is_causal=causal))
-                except RuntimeError as e:
-                    times[label] = None
-                    print(f"{label} unavailable: {e}", file=sys.stderr)
+            times.update(time_sdpa({"SDPA flash": SDPBackend.FLASH_ATTENTION,
+                                    "SDPA cuDNN": SDPBackend.CUDNN_ATTENTION},
+                                   q, k, v, is_causal=name == "causal"))
         density = flops / (4 * H * d * B * S * S)
         rows.append((name, d, density, err, times, flops,
                      case["ptxas"].splitlines()[-2].split(":", 1)[-1].strip()))

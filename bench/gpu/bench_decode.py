@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from bench import Runtime, bench, compiled_flex_attention, relative_error  # noqa: E402
+from bench import (Runtime, bench, compiled_flex_attention,  # noqa: E402
+                   relative_error, time_sdpa)
 
 B, HQ, HKV, D = 8, 32, 8, 128
 PEAK_BYTES_PER_S = 4.8e12
@@ -56,15 +57,7 @@ def main():
         err = relative_error(o.float(), ref)
         times = {"attn-mlir": bench(ours),
                  "FlexAttention": bench(lambda: flex(q, k, v, enable_gqa=True))}
-        for label, backend in backends.items():
-            try:
-                with sdpa_kernel(backend):
-                    F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
-                    times[label] = bench(lambda: F.scaled_dot_product_attention(
-                        q, k, v, enable_gqa=True))
-            except RuntimeError as e:
-                times[label] = None
-                print(f"{label} unavailable at Skv={s}: {e}", file=sys.stderr)
+        times.update(time_sdpa(backends, q, k, v, enable_gqa=True))
         kv_bytes = 2 * B * HKV * s * D * 2
         rows.append((s, err, times, kv_bytes, case["kernels"]))
         del q, k, v, o, ref
