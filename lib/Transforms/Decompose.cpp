@@ -193,11 +193,13 @@ private:
   OpFoldResult batch, qHeads, qLen, kvLen, valueDim;
 };
 
-struct DecomposeAttention : OpRewritePattern<AttentionOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(AttentionOp op,
+/// Replaces an op by what `Builder(rewriter, op).build()` returns.
+template <typename Op, typename Builder>
+struct DecomposeWith : OpRewritePattern<Op> {
+  using OpRewritePattern<Op>::OpRewritePattern;
+  LogicalResult matchAndRewrite(Op op,
                                 PatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, ReferenceBuilder(rewriter, op).build());
+    rewriter.replaceOp(op, Builder(rewriter, op).build());
     return success();
   }
 };
@@ -390,14 +392,6 @@ private:
   SmallVector<OpFoldResult> oSizes, rowSizes;
 };
 
-struct DecomposeMerge : OpRewritePattern<MergeOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(MergeOp op,
-                                PatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, MergeBuilder(rewriter, op).build());
-    return success();
-  }
-};
 
 struct AttnDecomposePass : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
   using AttnDecomposeBase::AttnDecomposeBase;
@@ -419,11 +413,11 @@ struct AttnDecomposePass : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
       return ops.empty() || llvm::is_contained(ops, name);
     };
     if (wanted(AttentionOp::getOperationName()))
-      patterns.add<DecomposeAttention>(ctx);
+      patterns.add<DecomposeWith<AttentionOp, ReferenceBuilder>>(ctx);
     if (wanted(LinearAttentionOp::getOperationName()))
       patterns.add<DecomposeLinearAttention>(ctx);
     if (wanted(MergeOp::getOperationName()))
-      patterns.add<DecomposeMerge>(ctx);
+      patterns.add<DecomposeWith<MergeOp, MergeBuilder>>(ctx);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };
