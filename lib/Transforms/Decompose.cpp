@@ -180,7 +180,6 @@ private:
     sizes.resize(type.getRank() - 1);
     if (type.getRank() == 4)
       sizes.back() = valueDim;
-    Value cu = op.getCuSeqlensQ();
     Value sequences = getValueOrCreateConstantIndexOp(b, loc, batch);
     return buildGenerated(
         b, loc, sizes, type.getElementType(), {}, {},
