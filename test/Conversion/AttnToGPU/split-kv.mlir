@@ -13,7 +13,10 @@
 // CHECK:         %[[SPLITS:.*]] = attn.launch_choice "kv_splits" %{{.*}} : index
 // CHECK:         %[[OPARTS:.*]] = memref.alloc(%[[SPLITS]], %{{.*}}) : memref<?x?x32x1x128xf32>
 // CHECK:         %[[LSEPARTS:.*]] = memref.alloc(%[[SPLITS]], %{{.*}}) : memref<?x?x32x1xf32>
+// Three stages of 64-key K and V tiles ((128 + 8) bf16 a row): 104448
+// bytes of shared memory.
 // CHECK:         gpu.launch_func @attn_kernels::@decode_attention_partials blocks in (%[[SPLITS]], %c8{{.*}}, %{{.*}}) threads in (%c32
+// CHECK-SAME:      dynamic_shared_memory_size %c104448_i32
 // CHECK-SAME:      %[[OPARTS]] : memref<?x?x32x1x128xf32>, %[[LSEPARTS]] : memref<?x?x32x1xf32>, %[[SPLITS]] : index)
 // CHECK:         gpu.launch_func @attn_kernels::@decode_merge
 // CHECK-SAME:      args(%[[OPARTS]] : memref<?x?x32x1x128xf32>, %[[LSEPARTS]] : memref<?x?x32x1xf32>, %{{.*}} : memref<?x32x1x128xbf16>, %{{.*}} : memref<?x32x1xf32>)
@@ -28,9 +31,18 @@
 // CHECK:           %[[FIRST:.*]] = arith.muli %[[Y]], %c4
 // CHECK:           %[[INGROUP:.*]] = arith.divui %{{.*}}, %c1
 // CHECK:           arith.addi %[[FIRST]], %[[INGROUP]]
-// K and V tiles are read at the block's key/value head.
+// K and V tiles are read at the block's key/value head. Two tiles start
+// before the key loop, whose iteration i waits for tile i (one newer group
+// may still be pending) and starts tile i + 2 into slot (i + 2) mod 3.
 // CHECK:           nvgpu.device_async_copy %{{.*}}[%{{.*}}, %[[Y]], %{{.*}}, %{{.*}}], %{{.*}}[%{{.*}}, %{{.*}}], 8
-// CHECK:           nvgpu.mma.sync
+// CHECK:           nvgpu.device_async_create_group
+// CHECK:           nvgpu.device_async_create_group
+// CHECK:           scf.for
+// CHECK:             nvvm.cp.async.wait.group 1
+// CHECK-NEXT:        gpu.barrier
+// CHECK:             arith.remui %{{.*}}, %c3
+// CHECK:             nvgpu.device_async_create_group
+// CHECK:             nvgpu.mma.sync
 // CHECK:         gpu.func @decode_merge
 // CHECK:           scf.for
 // CHECK:             arith.maximumf
