@@ -18,6 +18,9 @@
 // RUN: attn-run %s --entry g8_softcap_sq3_bf16 --target gpu-emulation --warps 1 --tile-kv 16 --split-kv always --random --seed 46 --dim B=2 --dim Skv=1 --check | FileCheck %s --check-prefixes=CHECK,LSE
 // RUN: attn-run %s --entry g4_head_regions_f16 --target gpu-emulation --warps 1 --tile-kv 16 --random --seed 47 --dim B=2 --dim Skv=1003 --check | FileCheck %s --check-prefixes=CHECK,LSE
 // RUN: attn-run %s --entry g4_head_regions_f16 --target gpu-emulation --warps 1 --tile-kv 16 --split-kv always --random --seed 48 --dim B=2 --dim Skv=1 --check | FileCheck %s --check-prefixes=CHECK,LSE
+// f32 D = 72: the query fragments would not fit in registers, so the packed
+// query tile is copied to shared memory, its rows running over two heads.
+// RUN: attn-run %s --entry g2_wide_f32_sq3 --target gpu-emulation --warps 1 --tile-kv 16 --random --seed 49 --dim B=2 --dim Skv=1003 --check --tolerance 5e-3 | FileCheck %s --check-prefixes=CHECK,LSE
 // CHECK: check o    max relative error {{.*}} ok
 // LSE:   check lse  max relative error {{.*}} ok
 
@@ -101,4 +104,15 @@ func.func @g4_head_regions_f16(%q: tensor<?x8x3x64xf16>,
       : tensor<?x8x3x64xf16>, tensor<?x2x?x64xf16>, tensor<?x2x?x64xf16>
       -> tensor<?x8x3x64xf16>, tensor<?x8x3xf32>
   return %o, %lse : tensor<?x8x3x64xf16>, tensor<?x8x3xf32>
+}
+
+// G = 2, Sq = 3, f32 with D = 72 (query tile in shared memory).
+func.func @g2_wide_f32_sq3(%q: tensor<?x4x3x72xf32>, %k: tensor<?x2x?x72xf32>,
+                           %v: tensor<?x2x?x40xf32>)
+    -> (tensor<?x4x3x40xf32>, tensor<?x4x3xf32>) {
+  %o, %lse = attn.attention %q, %k, %v mask(#attn.causal<align = bottom_right>)
+      score_mods([#attn.alibi])
+      : tensor<?x4x3x72xf32>, tensor<?x2x?x72xf32>, tensor<?x2x?x40xf32>
+      -> tensor<?x4x3x40xf32>, tensor<?x4x3xf32>
+  return %o, %lse : tensor<?x4x3x40xf32>, tensor<?x4x3xf32>
 }
