@@ -525,4 +525,12 @@ def Attn_LinearNormalization : I32EnumAttr<"LinearNormalization",
   let cppNamespace = "::attn";
 }
 
+def Attn_PageLayout : I32EnumAttr<"PageLayout",
+    "how a page of a paged KV cache holds its keys and heads", [
+      I32EnumAttrCase<"NHD", 0, "nhd">,
+      I32EnumAttrCase<"HND", 1, "hnd">
+    ]> {
+  let cppNamespace = "::attn";
+}
+
 #endif // ATTN_ATTRS_TD

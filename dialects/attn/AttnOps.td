@@ -47,6 +47,29 @@ def Attn_AttentionOp : Attn_Op<"attention", [
       (`#attn.bias`), `alibi_slopes` (`#attn.alibi`). The regions may read
       any value defined above them (tensors are read with `tensor.extract`).
 
+    Sequences of different lengths (serving, varlen training) are described
+    by operands that place each sequence's rows (SequenceLayout.h):
+
+    - `cu_seqlens_q(%cq : tensor<?xi32>)` (`[B + 1]`, FlashAttention's
+      varlen): queries are packed, `q [Tq, Hq, D]`, `o [Tq, Hq, Dv]`,
+      `lse [Tq, Hq]`; sequence `b` holds rows `[cq[b], cq[b+1])`.
+    - `cu_seqlens_kv(%ck : tensor<?xi32>)`: keys and values packed,
+      `k [Tk, Hkv, D]`, `v [Tk, Hkv, Dv]`.
+    - `paged_kv(%block_table, %kv_lens : tensor<?x?xi32>, tensor<?xi32>)`:
+      keys and values in page pools, `k [pages, P, Hkv, D]` and
+      `v [pages, P, Hkv, Dv]` (`page_layout(nhd)`, the default, as vLLM and
+      FlashInfer) or `[pages, Hkv, P, D]` (`page_layout(hnd)`), with the
+      static page size `P`; key `j` of sequence `b` is slot `j % P` of page
+      `block_table[b, j / P]`, and the sequence has `kv_lens[b]` keys.
+
+    Masks and modifiers see each sequence's own lengths as `Sq` and `Skv`
+    (a bottom-right causal mask aligns to the sequence's last key) and
+    positions counted from the sequence's start. The data contract, checked
+    on the host by the runtime and the Python package: `cu_seqlens` start at
+    0, never decrease and end at `Tq` / `Tk`; `0 <= kv_lens[b] <=
+    P * max_pages`; the table entries of a sequence's used pages lie in
+    `[0, pages)`.
+
     The `score_mod` region takes `(score : f32, b, h, q_idx, kv_idx : index)`
     and yields the new f32 score; `mask_mod` takes `(b, h, q_idx, kv_idx :
     index)` and yields an i1. Both end in `attn.yield`.
@@ -83,6 +106,11 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     Optional<AnyRankedTensor>:$kv_segments,
     Optional<AnyRankedTensor>:$bias,
     Optional<AnyRankedTensor>:$alibi_slopes,
+    Optional<AnyRankedTensor>:$cu_seqlens_q,
+    Optional<AnyRankedTensor>:$cu_seqlens_kv,
+    Optional<AnyRankedTensor>:$block_table,
+    Optional<AnyRankedTensor>:$kv_lens,
+    DefaultValuedAttr<Attn_PageLayout, "::attn::PageLayout::NHD">:$page_layout,
     OptionalAttr<F64Attr>:$scale,
     OptionalAttr<Attn_MaskAttrInterface>:$mask,
     OptionalAttr<TypedArrayAttrBase<Attn_ScoreModAttrInterface,
@@ -100,6 +128,11 @@ def Attn_AttentionOp : Attn_Op<"attention", [
         type($kv_segments) `)`)?
     (`bias` `(` $bias^ `:` type($bias) `)`)?
     (`alibi_slopes` `(` $alibi_slopes^ `:` type($alibi_slopes) `)`)?
+    (`cu_seqlens_q` `(` $cu_seqlens_q^ `:` type($cu_seqlens_q) `)`)?
+    (`cu_seqlens_kv` `(` $cu_seqlens_kv^ `:` type($cu_seqlens_kv) `)`)?
+    (`paged_kv` `(` $block_table^ `,` $kv_lens `:` type($block_table) `,`
+        type($kv_lens) `)`)?
+    (`page_layout` `(` $page_layout^ `)`)?
     (`mask` `(` $mask^ `)`)?
     (`score_mods` `(` $score_mods^ `)`)?
     (`normalization` `(` $normalization^ `)`)?
@@ -134,6 +167,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     /// Checks that the auxiliary operands come with the attributes that read
     /// them.
     ::llvm::LogicalResult verifyAuxOperands();
+    /// Checks the operands that place packed or paged sequences.
+    ::llvm::LogicalResult verifySequenceOperands();
   public:
   }];
 }

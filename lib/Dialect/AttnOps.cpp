@@ -2,11 +2,14 @@
 
 #include "attn/Dialect/Attn.h"
 #include "attn/Dialect/MaskAnalysis.h"
+#include "attn/Dialect/SequenceLayout.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/PatternMatch.h"
+
+#include "llvm/ADT/StringSwitch.h"
 
 #include <cmath>
 
@@ -58,23 +61,34 @@ LogicalResult checkType(Operation *op, Value value, StringRef kind,
                            << " (" << layout << "), got " << value.getType();
 }
 
-/// Checks q [B, Hq, Sq, D], k [B, Hkv, Skv, D] and v [B, Hkv, Skv, Dv]: ranks,
-/// element types, static head counts and dimensions, agreeing sizes and the
-/// grouped-query ratio.
-LogicalResult verifyQueryKeyValue(Operation *op, RankedTensorType q,
-                                  RankedTensorType k, RankedTensorType v) {
+/// Checks q, k and v against their row layouts (dense: q [B, Hq, Sq, D],
+/// k [B, Hkv, Skv, D], v [B, Hkv, Skv, Dv]): ranks, element types, static
+/// head counts and dimensions, agreeing sizes and the grouped-query ratio.
+LogicalResult verifyQueryKeyValue(
+    Operation *op, RankedTensorType q, RankedTensorType k, RankedTensorType v,
+    const RowLayout &qLayout = SequenceLayout::queryLayout(QueryForm::Dense),
+    const RowLayout &kvLayout =
+        SequenceLayout::keyLayout(KeyForm::Dense, PageLayout::NHD)) {
   struct Input {
     StringRef name;
-    StringRef layout;
+    std::string layout;
     RankedTensorType type;
+    const RowLayout &rows;
   };
-  Input inputs[] = {{"q", "[B, Hq, Sq, D]", q},
-                    {"k", "[B, Hkv, Skv, D]", k},
-                    {"v", "[B, Hkv, Skv, Dv]", v}};
+  Input inputs[] = {{"q", qLayout.text("Hq", "D"), q, qLayout},
+                    {"k", kvLayout.text("Hkv", "D"), k, kvLayout},
+                    {"v", kvLayout.text("Hkv", "Dv"), v, kvLayout}};
   for (const Input &in : inputs) {
-    if (in.type.getRank() != 4)
-      return op->emitOpError() << "'" << in.name << "' must be a rank-4 tensor "
-                               << in.layout << ", got " << in.type;
+    if (in.type.getRank() != in.rows.rank) {
+      InFlightDiagnostic diag = op->emitOpError()
+                                << "'" << in.name << "' must be a rank-"
+                                << in.rows.rank << " tensor " << in.layout
+                                << ", got " << in.type;
+      if (isa<AttentionOp>(op) && in.rows.rank == 4 && in.type.getRank() == 3)
+        diag << "; packed sequences [T, H, D] need "
+             << (in.name == "q" ? "cu_seqlens_q" : "cu_seqlens_kv");
+      return diag;
+    }
     if (!isSupportedElementType(in.type.getElementType()))
       return op->emitOpError()
              << "unsupported element type " << in.type.getElementType()
@@ -89,22 +103,39 @@ LogicalResult verifyQueryKeyValue(Operation *op, RankedTensorType q,
            << v.getElementType()
            << "; convert the inputs (arith.extf / arith.truncf) first";
   for (const Input &in : inputs) {
-    if (in.type.isDynamicDim(1) || in.type.isDynamicDim(3))
+    if (in.type.isDynamicDim(in.rows.headDim) ||
+        in.type.isDynamicDim(in.rows.featureDim))
       return op->emitOpError()
              << "the head count and head dimension of '" << in.name
              << "' must be static, got shape "
              << shapeString(in.type.getShape()) << " for " << in.layout;
   }
-  if (failed(checkSameDim(op, "batch sizes", "q", q, "k", k, 0)) ||
-      failed(checkSameDim(op, "batch sizes", "k", k, "v", v, 0)) ||
-      failed(checkSameDim(op, "key/value head counts", "k", k, "v", v, 1)) ||
-      failed(checkSameDim(op, "key lengths (Skv)", "k", k, "v", v, 2)))
+  // k and v agree in every dimension but the last; q and k in the batch
+  // when both have one.
+  for (unsigned d = 0; d + 1 < kvLayout.rank; ++d) {
+    StringRef what = "key/value head counts";
+    if (d != kvLayout.headDim)
+      what = llvm::StringSwitch<StringRef>(
+                 kvLayout.otherDims[d < kvLayout.headDim ? d : d - 1])
+                 .Case("B", "batch sizes")
+                 .Case("Skv", "key lengths (Skv)")
+                 .Case("Tk", "packed key lengths (Tk)")
+                 .Case("Pages", "page counts")
+                 .Default("page sizes (P)");
+    if (failed(checkSameDim(op, what, "k", k, "v", v, d)))
+      return failure();
+  }
+  if (qLayout.rank == 4 && kvLayout.otherDims.front() == "B" &&
+      failed(checkSameDim(op, "batch sizes", "q", q, "k", k, 0)))
     return failure();
-  if (q.getDimSize(3) != k.getDimSize(3))
-    return op->emitOpError() << "head dimension D of 'q' (" << q.getDimSize(3)
-                             << ") and 'k' (" << k.getDimSize(3)
+  int64_t headDim = q.getDimSize(qLayout.featureDim);
+  if (headDim != k.getDimSize(kvLayout.featureDim))
+    return op->emitOpError() << "head dimension D of 'q' (" << headDim
+                             << ") and 'k' ("
+                             << k.getDimSize(kvLayout.featureDim)
                              << ") must be equal";
-  int64_t qHeads = q.getDimSize(1), kvHeads = k.getDimSize(1);
+  int64_t qHeads = q.getDimSize(qLayout.headDim),
+          kvHeads = k.getDimSize(kvLayout.headDim);
   if (kvHeads == 0 || qHeads % kvHeads != 0)
     return op->emitOpError()
            << "query heads (" << qHeads
@@ -133,11 +164,32 @@ FloatType computeTypeOf(RankedTensorType q) {
 double AttentionOp::getScaleOrDefault() {
   if (FloatAttr scale = getScaleAttr())
     return scale.getValueAsDouble();
-  return 1.0 / std::sqrt(double(getQ().getType().getDimSize(3)));
+  return 1.0 / std::sqrt(double(getShape().headDim));
 }
 
 AttentionShape AttentionOp::getShape() {
-  return shapeOf(getQ().getType(), getK().getType(), getV().getType());
+  SequenceLayout layout(*this);
+  if (layout.isDense())
+    return shapeOf(getQ().getType(), getK().getType(), getV().getType());
+  // Lengths differ between sequences: static analyses see them as unknown.
+  RankedTensorType q = getQ().getType(), k = getK().getType(),
+                   v = getV().getType();
+  RowLayout qRows = layout.queryLayout(), kvRows = layout.keyLayout();
+  int64_t batch = ShapedType::kDynamic;
+  if (layout.queryForm() == QueryForm::Dense)
+    batch = q.getDimSize(0);
+  else if (int64_t n = getCuSeqlensQ().getType().getDimSize(0);
+           !ShapedType::isDynamic(n))
+    batch = n - 1;
+  return AttentionShape{
+      batch,
+      q.getDimSize(qRows.headDim),
+      k.getDimSize(kvRows.headDim),
+      layout.queryForm() == QueryForm::Dense ? q.getDimSize(2)
+                                             : ShapedType::kDynamic,
+      ShapedType::kDynamic,
+      q.getDimSize(qRows.featureDim),
+      v.getDimSize(kvRows.featureDim)};
 }
 
 NormalizationAttrInterface AttentionOp::getNormalizationOrDefault() {
@@ -216,6 +268,83 @@ LogicalResult AttentionOp::verifyAuxOperands() {
   return success();
 }
 
+LogicalResult AttentionOp::verifySequenceOperands() {
+  struct Operand {
+    Value value;
+    StringRef name;
+    unsigned rank;
+    StringRef layout;
+  };
+  Operand operands[] = {
+      {getCuSeqlensQ(), "cu_seqlens_q", 1, "[B + 1]"},
+      {getCuSeqlensKv(), "cu_seqlens_kv", 1, "[B + 1]"},
+      {getBlockTable(), "block_table", 2, "[B, max_pages]"},
+      {getKvLens(), "kv_lens", 1, "[B]"}};
+  for (const Operand &o : operands) {
+    if (!o.value)
+      continue;
+    auto type = cast<RankedTensorType>(o.value.getType());
+    if (type.getRank() != o.rank || !type.getElementType().isInteger(32))
+      return emitOpError() << "'" << o.name << "' must be a rank-" << o.rank
+                           << " tensor of i32 " << o.layout << ", got "
+                           << type;
+  }
+  if (bool(getBlockTable()) != bool(getKvLens()))
+    return emitOpError() << "'block_table' and 'kv_lens' come together "
+                            "(paged_kv)";
+  if (getCuSeqlensKv() && getBlockTable())
+    return emitOpError() << "keys and values are either packed "
+                            "('cu_seqlens_kv') or paged ('paged_kv'), not both";
+  if (getBlockTable() &&
+      ShapedType::isDynamic(getK().getType().getDimSize(
+          getPageLayout() == PageLayout::NHD ? 1 : 2)))
+    return emitOpError() << "the page size P of paged 'k' must be static, got "
+                         << getK().getType();
+  // Every static batch size agrees: q's (dense), or one fewer than the
+  // cumulative lengths, the block table's rows and kv_lens.
+  struct Batch {
+    Value value;
+    unsigned dim;
+    int64_t minus;
+    StringRef what;
+  };
+  SequenceLayout layout(*this);
+  if (layout.isDense())
+    return success();
+  SmallVector<Batch> batches;
+  if (layout.queryForm() == QueryForm::Dense)
+    batches.push_back({getQ(), 0, 0, "the batch size of 'q'"});
+  if (layout.keyForm() == KeyForm::Dense)
+    batches.push_back({getK(), 0, 0, "the batch size of 'k'"});
+  batches.push_back({getCuSeqlensQ(), 0, 1, "size(cu_seqlens_q) - 1"});
+  batches.push_back({getCuSeqlensKv(), 0, 1, "size(cu_seqlens_kv) - 1"});
+  batches.push_back({getBlockTable(), 0, 0, "the rows of 'block_table'"});
+  batches.push_back({getKvLens(), 0, 0, "the size of 'kv_lens'"});
+  std::optional<std::pair<int64_t, StringRef>> first;
+  for (const Batch &batch : batches) {
+    if (!batch.value)
+      continue;
+    int64_t n = cast<RankedTensorType>(batch.value.getType())
+                    .getDimSize(batch.dim);
+    if (ShapedType::isDynamic(n))
+      continue;
+    if (n < batch.minus)
+      return emitOpError() << "cumulative sequence lengths hold B + 1 >= 1 "
+                              "entries (the first is 0), got "
+                           << batch.value.getType();
+    if (!first) {
+      first = {n - batch.minus, batch.what};
+      continue;
+    }
+    if (first->first != n - batch.minus)
+      return emitOpError() << "the number of sequences differs: "
+                           << first->second << " is " << first->first
+                           << " but " << batch.what << " is "
+                           << n - batch.minus;
+  }
+  return success();
+}
+
 LogicalResult AttentionOp::verifyRegions() {
   MLIRContext *ctx = getContext();
   Type index = IndexType::get(ctx);
@@ -252,27 +381,31 @@ LogicalResult AttentionOp::verifyRegions() {
 }
 
 LogicalResult AttentionOp::verify() {
-  if (failed(verifyQueryKeyValue(*this, getQ().getType(), getK().getType(),
-                                 getV().getType())))
+  SequenceLayout layout(*this);
+  if (failed(verifySequenceOperands()) ||
+      failed(verifyQueryKeyValue(*this, getQ().getType(), getK().getType(),
+                                 getV().getType(), layout.queryLayout(),
+                                 layout.keyLayout())))
     return failure();
-  RankedTensorType q = getQ().getType(), k = getK().getType(),
-                   v = getV().getType();
+  RankedTensorType q = getQ().getType(), v = getV().getType();
   Type elementType = q.getElementType();
-  int64_t qHeads = q.getDimSize(1);
+  RowLayout qRows = layout.queryLayout();
 
-  // Results.
-  SmallVector<int64_t> oShape = {q.getDimSize(0), qHeads, q.getDimSize(2),
-                                 v.getDimSize(3)};
+  // Results: o has q's layout with Dv, lse drops the last dimension.
+  SmallVector<int64_t> oShape(q.getShape());
+  oShape[qRows.featureDim] = v.getDimSize(layout.keyLayout().featureDim);
+  std::string oLayout = qRows.text("Hq", "Dv");
   if (failed(checkType(*this, getO(), "result", "o",
                        RankedTensorType::get(oShape, elementType),
-                       "[B, Hq, Sq, Dv] with the element type of 'q'")))
+                       oLayout + " with the element type of 'q'")))
     return failure();
   if (Value lse = getLse();
       lse && failed(checkType(*this, lse, "result", "lse",
                               RankedTensorType::get(
-                                  ArrayRef(oShape).take_front(3),
+                                  ArrayRef(oShape).drop_back(),
                                   getComputeType()),
-                              "[B, Hq, Sq] in the accumulation type")))
+                              oLayout.substr(0, oLayout.rfind(',')) +
+                                  "] in the accumulation type")))
     return failure();
 
   if (FloatAttr scale = getScaleAttr();
@@ -292,7 +425,7 @@ LogicalResult AttentionOp::verify() {
   for (ScoreModAttrInterface mod : getScoreModList())
     if (failed(mod.verifyFor(*this, shape)))
       return failure();
-  int64_t qLen = q.getDimSize(2), kvLen = k.getDimSize(2);
+  int64_t qLen = shape.qLen, kvLen = shape.kvLen;
   if (!getAllowEmptyRows() && !ShapedType::isDynamic(qLen) &&
       !ShapedType::isDynamic(kvLen)) {
     if (std::optional<int64_t> row = findEmptyRow(mask, qLen, kvLen))
@@ -348,14 +481,14 @@ LogicalResult
 AttentionOp::reifyResultShapes(OpBuilder &builder,
                                ReifiedRankedShapedTypeDims &reified) {
   Location loc = getLoc();
-  SmallVector<OpFoldResult> oDims = {
-      tensor::getMixedSize(builder, loc, getQ(), 0),
-      builder.getIndexAttr(getQ().getType().getDimSize(1)),
-      tensor::getMixedSize(builder, loc, getQ(), 2),
-      builder.getIndexAttr(getV().getType().getDimSize(3))};
+  SequenceLayout layout(*this);
+  SmallVector<OpFoldResult> oDims =
+      tensor::getMixedSizes(builder, loc, getQ());
+  oDims[layout.queryLayout().featureDim] = builder.getIndexAttr(
+      getV().getType().getDimSize(layout.keyLayout().featureDim));
   reified.push_back(oDims);
   if (getLse())
-    reified.push_back(SmallVector<OpFoldResult>(ArrayRef(oDims).take_front(3)));
+    reified.push_back(SmallVector<OpFoldResult>(ArrayRef(oDims).drop_back()));
   return success();
 }
 
@@ -386,6 +519,19 @@ StringRef roleOf(unsigned index, ArrayRef<StringLiteral> roles,
   llvm_unreachable("index out of range");
 }
 
+/// The dimension names of a q, k, v or o operand laid out as `rows`.
+SmallVector<DimName> rowDimNames(const RowLayout &rows, StringRef heads,
+                                 StringRef feature) {
+  SmallVector<DimName> names(rows.rank);
+  names[rows.headDim] = DimName{heads.str()};
+  names[rows.featureDim] = DimName{feature.str()};
+  unsigned next = 0;
+  for (DimName &name : names)
+    if (name.name.empty())
+      name = DimName{rows.otherDims[next++].str()};
+  return names;
+}
+
 /// `name` where the dimension of `type` is not a broadcast 1, else a
 /// dimension of its own.
 DimName unlessBroadcast(RankedTensorType type, unsigned dim, StringRef name) {
@@ -408,14 +554,23 @@ StringRef AttentionOp::getResultRole(unsigned index) {
 SmallVector<DimName> AttentionOp::getOperandDimNames(unsigned index) {
   StringRef role = getOperandRole(index);
   auto type = cast<RankedTensorType>(getOperand(index).getType());
+  SequenceLayout layout(*this);
   if (role == "q")
-    return {{"B"}, {"Hq"}, {"Sq"}, {"D"}};
+    return rowDimNames(layout.queryLayout(), "Hq", "D");
   if (role == "k")
-    return {{"B"}, {"Hkv"}, {"Skv"}, {"D"}};
+    return rowDimNames(layout.keyLayout(), "Hkv", "D");
   if (role == "v")
-    return {{"B"}, {"Hkv"}, {"Skv"}, {"Dv"}};
+    return rowDimNames(layout.keyLayout(), "Hkv", "Dv");
   const StringLiteral *aux = llvm::find(kAuxOperandNames, role);
   switch (AuxOperand(aux - std::begin(kAuxOperandNames))) {
+  case AuxOperand::CuSeqlensQ:
+  case AuxOperand::CuSeqlensKv:
+    // B + 1 entries.
+    return {{"B1"}};
+  case AuxOperand::BlockTable:
+    return {{"B"}, {"MaxPages"}};
+  case AuxOperand::KvLens:
+    return {{"B"}};
   case AuxOperand::QSegments:
     return {{"B"}, {"Sq"}};
   case AuxOperand::KvSegments:
@@ -439,9 +594,11 @@ SmallVector<DimName> AttentionOp::getOperandDimNames(unsigned index) {
 }
 
 SmallVector<DimName> AttentionOp::getResultDimNames(unsigned index) {
-  if (index == 0)
-    return {{"B"}, {"Hq"}, {"Sq"}, {"Dv"}};
-  return {{"B"}, {"Hq"}, {"Sq"}};
+  SmallVector<DimName> names =
+      rowDimNames(SequenceLayout(*this).queryLayout(), "Hq", "Dv");
+  if (index == 1)
+    names.pop_back();
+  return names;
 }
 
 //===----------------------------------------------------------------------===//

@@ -4,6 +4,7 @@
 #include "attn/JIT/DiagnosticCollector.h"
 #include "attn/Pipelines/Registration.h"
 #include "attn/JIT/SpecSignature.h"
+#include "attn/Runtime/SequenceCheck.h"
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Transforms/Passes.h"
 
@@ -164,6 +165,9 @@ llvm::Error CpuKernel::run(llvm::ArrayRef<runtime::TensorRef> inputs,
     if (!t.data && t.numElements() > 0)
       return makeError("a tensor passed to '" + sig.entry +
                        "' has no data pointer");
+  // Packed and paged rows are placed by data: wrong data reads out of bounds.
+  if (llvm::Error e = runtime::checkSequenceInputs(sig, inputs))
+    return e;
 
   // _mlir_ciface_<entry>(desc *...) through its packed wrapper: each packed
   // argument points at a descriptor pointer.

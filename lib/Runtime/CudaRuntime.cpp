@@ -1,6 +1,7 @@
 //===- CudaRuntime.cpp - Load and launch compiled kernels on a GPU --------===//
 
 #include "attn/Runtime/CudaRuntime.h"
+#include "attn/Runtime/SequenceCheck.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -309,6 +310,38 @@ CudaKernel::loadFiles(llvm::StringRef imagePath, llvm::StringRef manifestPath,
   return load((*buffer)->getBuffer(), std::move(*manifest), ordinal);
 }
 
+namespace {
+/// ATTN_CHECK_SEQUENCES (CudaKernel::launch): the contract of packed and
+/// paged inputs, checked on copies of them.
+llvm::Error checkSequencesOnDevice(const Driver &d, const Manifest &m,
+                                   llvm::ArrayRef<TensorRef> inputs) {
+  const char *mode = std::getenv("ATTN_CHECK_SEQUENCES");
+  if (!mode || llvm::StringRef(mode) == "0" ||
+      !hasSequenceInputs(m.signature))
+    return llvm::Error::success();
+  // The placement inputs are small: bring them to the host once the work
+  // that may still write them is done, and check them there.
+  if (llvm::Error e =
+          d.check(d.cuCtxSynchronize(), "waiting for the inputs (ATTN_CHECK_SEQUENCES)"))
+    return e;
+  std::vector<std::vector<char>> copies;
+  std::vector<TensorRef> host(inputs.begin(), inputs.end());
+  for (auto [param, t] : llvm::zip_equal(m.signature.inputs, host)) {
+    if (param.dtype != DType::I32 || !t.data)
+      continue;
+    std::vector<char> &bytes = copies.emplace_back(
+        size_t(t.numElements()) * dtypeSize(t.dtype));
+    if (llvm::Error e = d.check(
+            d.cuMemcpyDtoH(bytes.data(), reinterpret_cast<CUdeviceptr>(t.data),
+                           bytes.size()),
+            "copying '" + param.name + "' to the host (ATTN_CHECK_SEQUENCES)"))
+      return e;
+    t.data = bytes.data();
+  }
+  return checkSequenceInputs(m.signature, host);
+}
+} // namespace
+
 llvm::Error CudaKernel::launch(llvm::ArrayRef<TensorRef> inputs,
                                llvm::ArrayRef<TensorRef> outputs,
                                void *stream) const {
@@ -328,6 +361,8 @@ llvm::Error CudaKernel::launch(llvm::ArrayRef<TensorRef> inputs,
                   "; recompile with a smaller tile-kv");
   const Driver &d = llvm::cantFail(driver());
   if (llvm::Error e = d.enter(dev.ordinal))
+    return e;
+  if (llvm::Error e = checkSequencesOnDevice(d, m, inputs))
     return e;
   CUdeviceptr workspace = 0;
   if (plan.workspaceBytes > 0) {

@@ -8,6 +8,7 @@
 
 #include "attn/Transforms/Passes.h"
 #include "attn/Dialect/LinalgBuilders.h"
+#include "attn/Dialect/SequenceLayout.h"
 #include "attn/Transforms/LinearAttention.h"
 #include "attn/Transforms/ScoreFunction.h"
 #include "attn/Transforms/SoftmaxEpilogue.h"
@@ -68,19 +69,45 @@ class ReferenceBuilder : LinalgBuilderBase {
 public:
   ReferenceBuilder(PatternRewriter &rewriter, AttentionOp op)
       : LinalgBuilderBase(op.getContext(), op.getComputeType()), b(rewriter),
-        op(op), loc(op.getLoc()), aux(op),
+        op(op), loc(op.getLoc()), aux(op), layout(op),
         normalization(op.getNormalizationOrDefault()) {
-    auto qType = op.getQ().getType();
-    groupSize = qType.getDimSize(1) / op.getK().getType().getDimSize(1);
-    batch = tensor::getMixedSize(b, loc, op.getQ(), 0);
-    qHeads = b.getIndexAttr(qType.getDimSize(1));
-    qLen = tensor::getMixedSize(b, loc, op.getQ(), 2);
-    kvLen = tensor::getMixedSize(b, loc, op.getK(), 2);
-    valueDim = b.getIndexAttr(op.getV().getType().getDimSize(3));
+    AttentionShape shape = op.getShape();
+    groupSize = shape.qHeads / shape.kvHeads;
+    batch = layout.buildBatchSize(b, loc, op.getAuxOperands());
+    qHeads = b.getIndexAttr(shape.qHeads);
+    qLen = layout.buildMaxQueryLength(b, loc);
+    kvLen = layout.buildMaxKeyLength(b, loc, op.getAuxOperands());
+    valueDim = b.getIndexAttr(shape.valueDim);
+    // Packed and paged operands are first gathered into dense ones, padded
+    // to the longest sequence with zeros; each sequence's own lengths then
+    // mask the padding.
+    q = op.getQ();
+    k = op.getK();
+    v = op.getV();
+    if (layout.queryForm() != QueryForm::Dense)
+      q = gatherRows(q, {batch, qHeads, qLen, b.getIndexAttr(shape.headDim)},
+                     /*keys=*/false);
+    if (layout.keyForm() != KeyForm::Dense) {
+      OpFoldResult kvHeads = b.getIndexAttr(shape.kvHeads);
+      k = gatherRows(k, {batch, kvHeads, kvLen, b.getIndexAttr(shape.headDim)},
+                     /*keys=*/true);
+      v = gatherRows(v, {batch, kvHeads, kvLen, valueDim}, /*keys=*/true);
+    }
   }
 
   /// Returns the replacement values of the op's results.
   SmallVector<Value> build() {
+    SmallVector<Value> results = buildDense();
+    if (layout.queryForm() == QueryForm::Dense)
+      return results;
+    for (Value &result : results)
+      result = scatterRows(result);
+    return results;
+  }
+
+private:
+  /// The results in the dense layout [B, Hq, Sq, ...].
+  SmallVector<Value> buildDense() {
     Value scores = maskedScores(dotProducts());
     if (!normalization.normalizesRows()) {
       // Pointwise weights, summed without dividing.
@@ -104,12 +131,113 @@ public:
     return results;
   }
 
-private:
+  /// The query and key lengths of sequence `batchIv`.
+  SequenceLengths lengthsOf(OpBuilder &nb, Location nloc, Value batchIv) {
+    return {layout.buildQueryLength(nb, nloc, aux, batchIv),
+            layout.buildKeyLength(nb, nloc, aux, batchIv)};
+  }
+
+  /// `src` (q, or k / v when `keys`) in the dense layout of `sizes`
+  /// [B, H, S, D]: row `i` of sequence `b` where `i` is shorter than the
+  /// sequence, else 0 (never read past the sequence: a packed tensor ends,
+  /// a page beyond the length may be unmapped).
+  Value gatherRows(Value src, ArrayRef<OpFoldResult> sizes, bool keys) {
+    Type element = cast<RankedTensorType>(src.getType()).getElementType();
+    return buildGenerated(
+        b, loc, sizes, element, {}, {},
+        [&](OpBuilder &nb, Location nloc, ValueRange, ValueRange idx) {
+          SequenceLengths lengths = lengthsOf(nb, nloc, idx[0]);
+          Value inside = arith::CmpIOp::create(
+              nb, nloc, arith::CmpIPredicate::slt, idx[2],
+              keys ? lengths.kvLen : lengths.qLen);
+          auto read = scf::IfOp::create(nb, nloc, element, inside,
+                                        /*withElseRegion=*/true);
+          OpBuilder::InsertionGuard guard(nb);
+          nb.setInsertionPointToStart(read.thenBlock());
+          SmallVector<Value> at =
+              keys ? layout.buildKeyIndices(nb, nloc, aux, idx[0], idx[1],
+                                            idx[2], idx[3])
+                   : layout.buildQueryIndices(nb, nloc, aux, idx[0], idx[1],
+                                              idx[2], idx[3]);
+          scf::YieldOp::create(nb, nloc,
+                               tensor::ExtractOp::create(nb, nloc, src, at)
+                                   .getResult());
+          nb.setInsertionPointToStart(read.elseBlock());
+          scf::YieldOp::create(
+              nb, nloc,
+              arith::ConstantOp::create(nb, nloc, nb.getZeroAttr(element))
+                  .getResult());
+          return read.getResult(0);
+        });
+  }
+
+  /// A dense result [B, Hq, Sq(, Dv)] in the packed layout [Tq, Hq(, Dv)]:
+  /// row `t` belongs to the last sequence starting at or before it.
+  Value scatterRows(Value dense) {
+    auto type = cast<RankedTensorType>(dense.getType());
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(b, loc, op.getQ());
+    sizes.resize(type.getRank() - 1);
+    if (type.getRank() == 4)
+      sizes.back() = valueDim;
+    Value cu = op.getCuSeqlensQ();
+    Value sequences = getValueOrCreateConstantIndexOp(b, loc, batch);
+    return buildGenerated(
+        b, loc, sizes, type.getElementType(), {}, {},
+        [&](OpBuilder &nb, Location nloc, ValueRange, ValueRange idx) {
+          IndexExprBuilder ib(nb, nloc, nb.getIndexType());
+          Value zero = arith::ConstantIndexOp::create(nb, nloc, 0);
+          Value one = arith::ConstantIndexOp::create(nb, nloc, 1);
+          Value t = idx[0];
+          // The number of sequences after the first that start at or
+          // before t.
+          auto count = scf::ForOp::create(
+              nb, nloc, one, sequences, one, ValueRange{zero},
+              [&](OpBuilder &lb, Location ll, Value i, ValueRange acc) {
+                IndexExprBuilder lib(lb, ll, lb.getIndexType());
+                IndexExpr start = aux.readInt(lib, AuxOperand::CuSeqlensQ,
+                                              {lib.value(i)});
+                Value starts =
+                    lib.materialize(start <= lib.value(t));
+                Value next = arith::AddIOp::create(
+                    lb, ll, acc[0],
+                    arith::SelectOp::create(lb, ll, starts, one, zero));
+                scf::YieldOp::create(lb, ll, next);
+              });
+          Value seq = count.getResult(0);
+          Value row = ib.materialize(
+              ib.value(t) - aux.readInt(ib, AuxOperand::CuSeqlensQ,
+                                        {ib.value(seq)}));
+          // Rows past the last sequence (which the data contract excludes)
+          // read nothing.
+          Value inside = ib.materialize(
+              (ib.value(sequences) > 0) &
+              (ib.value(row) < ib.value(layout.buildQueryLength(
+                                   nb, nloc, aux, seq))));
+          auto read = scf::IfOp::create(nb, nloc, type.getElementType(),
+                                        inside, /*withElseRegion=*/true);
+          OpBuilder::InsertionGuard guard(nb);
+          nb.setInsertionPointToStart(read.thenBlock());
+          SmallVector<Value> at = {seq, idx[1], row};
+          if (type.getRank() == 4)
+            at.push_back(idx[2]);
+          scf::YieldOp::create(
+              nb, nloc,
+              tensor::ExtractOp::create(nb, nloc, dense, at).getResult());
+          nb.setInsertionPointToStart(read.elseBlock());
+          scf::YieldOp::create(nb, nloc,
+                               arith::ConstantOp::create(
+                                   nb, nloc,
+                                   nb.getZeroAttr(type.getElementType()))
+                                   .getResult());
+          return read.getResult(0);
+        });
+  }
 
   /// s[b,h,i,j] = sum_d q[b,h,i,d] * k[b,h/G,j,d]; loops (b,h,i,j,d).
   Value dotProducts() {
     return buildContraction(
-        b, loc, op.getQ(), map(5, {dim(0), dim(1), dim(2), dim(4)}), op.getK(),
+        b, loc, q, map(5, {dim(0), dim(1), dim(2), dim(4)}), k,
         map(5, {dim(0), dim(1).floorDiv(groupSize), dim(3), dim(4)}),
         buildFilled(b, loc, {batch, qHeads, qLen, kvLen}, computeType, 0.0), 1);
   }
@@ -123,7 +251,16 @@ private:
         {identity(4)},
         [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange indices) {
           ScorePosition pos{indices[0], indices[1], indices[2], indices[3]};
-          return buildMaskedScore(nb, nloc, op, e[0], pos, lengths, aux);
+          if (layout.isDense())
+            return buildMaskedScore(nb, nloc, op, e[0], pos, lengths, aux);
+          // Keys past the sequence's own length are padding.
+          SequenceLengths own = lengthsOf(nb, nloc, indices[0]);
+          Value s = buildMaskedScore(nb, nloc, op, e[0], pos, own, aux);
+          Value isKey = arith::CmpIOp::create(
+              nb, nloc, arith::CmpIPredicate::slt, indices[3], own.kvLen);
+          return arith::SelectOp::create(nb, nloc, isKey, s,
+                                         constant(nb, nloc, -kInf))
+              .getResult();
         });
   }
 
@@ -147,7 +284,7 @@ private:
   /// sum_j p[b,h,i,j] * v[b,h/G,j,e]; loops (b,h,i,e,j).
   Value weightedValues(Value weights) {
     return buildContraction(
-        b, loc, weights, map(5, {dim(0), dim(1), dim(2), dim(4)}), op.getV(),
+        b, loc, weights, map(5, {dim(0), dim(1), dim(2), dim(4)}), v,
         map(5, {dim(0), dim(1).floorDiv(groupSize), dim(4), dim(3)}),
         buildFilled(b, loc, {batch, qHeads, qLen, valueDim}, computeType, 0.0),
         1);
@@ -163,13 +300,19 @@ private:
       inputs.push_back(rowSum);
       maps.push_back(map(4, {dim(0), dim(1), dim(2)}));
     }
-    Value factor = normalization.buildOutputFactor(
-        b, loc, getValueOrCreateConstantIndexOp(b, loc, kvLen), computeType);
+    Value factor;
+    if (layout.isDense())
+      factor = normalization.buildOutputFactor(
+          b, loc, getValueOrCreateConstantIndexOp(b, loc, kvLen), computeType);
     return buildGenerated(
         b, loc, {batch, qHeads, qLen, valueDim}, elementType, inputs, maps,
-        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange indices) {
+          Value rowFactor = factor;
+          if (!rowFactor)
+            rowFactor = normalization.buildOutputFactor(
+                nb, nloc, lengthsOf(nb, nloc, indices[0]).kvLen, computeType);
           Value o = buildRowOutput(nb, nloc, e[0], rowSum ? e[1] : Value(),
-                                   factor);
+                                   rowFactor);
           return convertFloat(nb, nloc, o, elementType);
         });
   }
@@ -188,9 +331,12 @@ private:
   AttentionOp op;
   Location loc;
   OperandAuxReader aux;
+  SequenceLayout layout;
   NormalizationAttrInterface normalization;
   int64_t groupSize;
   OpFoldResult batch, qHeads, qLen, kvLen, valueDim;
+  /// q, k and v in the dense layout.
+  Value q, k, v;
 };
 
 /// Replaces an op by what `Builder(rewriter, op).build()` returns.

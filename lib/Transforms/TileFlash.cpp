@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Dialect/SequenceLayout.h"
 #include "attn/Dialect/ValueBuilders.h"
 #include "attn/Transforms/KeyTileLoop.h"
 #include "attn/Transforms/Passes.h"
@@ -72,34 +73,33 @@ public:
       : b(rewriter), op(op), loc(op.getLoc()), ctx(op.getContext()),
         tileQ(tileQ), tileKv(tileKv), computeType(op.getComputeType()),
         elementType(op.getQ().getType().getElementType()), aux(op),
-        normalization(op.getNormalizationOrDefault()),
+        layout(op), normalization(op.getNormalizationOrDefault()),
         softmax(normalization.normalizesRows()) {
-    RankedTensorType qType = op.getQ().getType();
-    qHeads = qType.getDimSize(1);
-    groupSize = qHeads / op.getK().getType().getDimSize(1);
-    headDim = qType.getDimSize(3);
-    valueDim = op.getV().getType().getDimSize(3);
-    batch = tensor::getMixedSize(b, loc, op.getQ(), 0);
-    qLen = getValueOrCreateConstantIndexOp(
-        b, loc, tensor::getMixedSize(b, loc, op.getQ(), 2));
-    kvLen = getValueOrCreateConstantIndexOp(
-        b, loc, tensor::getMixedSize(b, loc, op.getK(), 2));
+    AttentionShape shape = op.getShape();
+    qHeads = shape.qHeads;
+    groupSize = qHeads / shape.kvHeads;
+    headDim = shape.headDim;
+    valueDim = shape.valueDim;
+    batch = layout.buildBatchSize(b, loc, op.getAuxOperands());
   }
 
   SmallVector<Value> build() {
-    OpFoldResult heads = b.getIndexAttr(qHeads);
-    OpFoldResult rows = tensor::getMixedSize(b, loc, op.getQ(), 2);
-    Value oInit = tensor::EmptyOp::create(
-        b, loc,
-        ArrayRef<OpFoldResult>{batch, heads, rows, b.getIndexAttr(valueDim)},
-        elementType);
+    // The results have q's layout (dense or packed), with Dv.
+    SmallVector<OpFoldResult> oSizes =
+        tensor::getMixedSizes(b, loc, op.getQ());
+    oSizes.back() = b.getIndexAttr(valueDim);
+    Value oInit = tensor::EmptyOp::create(b, loc, oSizes, elementType);
     SmallVector<Value> outs = {oInit};
     if (op.getLse())
       outs.push_back(tensor::EmptyOp::create(
-          b, loc, ArrayRef<OpFoldResult>{batch, heads, rows}, computeType));
-    Value qTiles = ceilDiv(qLen, tileQ);
+          b, loc, ArrayRef(oSizes).drop_back(), computeType));
+    // Every sequence gets the query tiles of the longest one; those past
+    // its own length compute nothing.
+    Value qTiles = ceilDiv(getValueOrCreateConstantIndexOp(
+                               b, loc, layout.buildMaxQueryLength(b, loc)),
+                           tileQ);
     auto forall = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{batch, heads, qTiles}, outs,
+        b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(qHeads), qTiles}, outs,
         /*mapping=*/std::nullopt);
 
     OpBuilder::InsertionGuard guard(b);
@@ -140,16 +140,23 @@ private:
         .getResult(0);
   }
 
-  /// `rows x cols` of `src[b, head, row0 + r, c]`, zero-padded to
-  /// `maxRows x cols` (static). A gather (clamped reads, then a select)
-  /// rather than a pad, so that it bufferizes to plain loops.
-  Value paddedTile(Value src, Value batchIv, Value head, Value row0,
-                   Value rows, int64_t maxRows) {
+  /// Where element `col` of row `row` of a tile lies in its tensor.
+  using RowIndices = function_ref<SmallVector<Value>(OpBuilder &, Location,
+                                                     Value row, Value col)>;
+
+  /// `rows x cols` of rows `row0 + r` of `src` (placed by `indicesOf`),
+  /// zero-padded to `maxRows x cols` (static). A gather (clamped reads,
+  /// then a select) rather than a pad, so that it bufferizes to plain loops.
+  Value paddedTile(Value src, RowIndices indicesOf, Value row0, Value rows,
+                   int64_t maxRows) {
     auto type = cast<RankedTensorType>(src.getType());
     Type element = type.getElementType();
-    int64_t cols = type.getDimSize(3);
-    Value lastRow = arith::SubIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, row0, rows), index(1));
+    int64_t cols = type.getDimSize(type.getRank() - 1);
+    // An empty tile (a query tile past its sequence) reads row0.
+    Value lastRow = arith::MaxSIOp::create(
+        b, loc, row0,
+        arith::SubIOp::create(b, loc, arith::AddIOp::create(b, loc, row0, rows),
+                              index(1)));
     Value init =
         tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{maxRows, cols}, element);
     bool whole = getConstantIntValue(rows) == maxRows;
@@ -162,8 +169,8 @@ private:
                  Value c = linalg::IndexOp::create(nb, nl, 1);
                  Value row = arith::AddIOp::create(nb, nl, row0, r);
                  if (whole) {
-                   Value x = tensor::ExtractOp::create(
-                       nb, nl, src, ValueRange{batchIv, head, row, c});
+                   Value x = tensor::ExtractOp::create(nb, nl, src,
+                                                       indicesOf(nb, nl, row, c));
                    linalg::YieldOp::create(nb, nl, x);
                    return;
                  }
@@ -171,7 +178,7 @@ private:
                      nb, nl, arith::CmpIPredicate::slt, r, rows);
                  Value clamped = arith::MinSIOp::create(nb, nl, row, lastRow);
                  Value x = tensor::ExtractOp::create(
-                     nb, nl, src, ValueRange{batchIv, head, clamped, c});
+                     nb, nl, src, indicesOf(nb, nl, clamped, c));
                  Value zero =
                      arith::ConstantOp::create(nb, nl, nb.getZeroAttr(element));
                  Value v = arith::SelectOp::create(nb, nl, inside, x, zero);
@@ -180,17 +187,45 @@ private:
         .getResult(0);
   }
 
+  /// The indices of q (and o) of query `row` of (batchIv, head); packed
+  /// rows are clamped into q, since an empty tile past a sequence still
+  /// reads one row.
+  SmallVector<Value> queryIndices(OpBuilder &nb, Location nl, Value batchIv,
+                                  Value head, Value row, Value col) {
+    SmallVector<Value> at =
+        layout.buildQueryIndices(nb, nl, aux, batchIv, head, row, col);
+    if (layout.queryForm() == QueryForm::Packed) {
+      Value rows = tensor::DimOp::create(nb, nl, op.getQ(), 0);
+      Value last = arith::SubIOp::create(
+          nb, nl, rows, arith::ConstantIndexOp::create(nb, nl, 1));
+      at[0] = arith::MinSIOp::create(nb, nl, at[0], last);
+    }
+    return at;
+  }
+
   //===--------------------------------------------------------------------===//
   // One query tile
   //===--------------------------------------------------------------------===//
 
   void buildQueryTile(Value batchIv, Value head, Value qTile,
                       scf::ForallOp forall) {
+    qLen = layout.buildQueryLength(b, loc, aux, batchIv);
+    kvLen = layout.buildKeyLength(b, loc, aux, batchIv);
     Value q0 = arith::MulIOp::create(b, loc, qTile, index(tileQ));
     Value qRows = buildTileExtent(b, loc, qLen, q0, tileQ);
+    if (layout.queryForm() != QueryForm::Dense)
+      qRows = arith::MaxSIOp::create(b, loc, qRows, index(0));
     Value kvHead = arith::DivUIOp::create(b, loc, head, index(groupSize));
-    Value queries = paddedTile(op.getQ(), batchIv, head, q0, qRows, tileQ);
+    Value queries = paddedTile(
+        op.getQ(),
+        [&](OpBuilder &nb, Location nl, Value row, Value col) {
+          return queryIndices(nb, nl, batchIv, head, row, col);
+        },
+        q0, qRows, tileQ);
     Value q1 = arith::AddIOp::create(b, loc, q0, qRows);
+    auto keyIndices = [&](OpBuilder &nb, Location nl, Value row, Value col) {
+      return layout.buildKeyIndices(nb, nl, aux, batchIv, kvHead, row, col);
+    };
 
     TileState init;
     if (softmax) {
@@ -199,14 +234,22 @@ private:
     }
     init.acc = filled({tileQ, valueDim}, 0.0);
     QueryTile tile{batchIv, head, q0, q1, qLen, kvLen};
+    if (layout.queryForm() != QueryForm::Dense) {
+      // A tile past its sequence visits no key.
+      tile.kvBegin = index(0);
+      tile.kvEnd = arith::SelectOp::create(
+          b, loc,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, qRows,
+                                index(0)),
+          kvLen, index(0));
+    }
     SmallVector<Value> final = buildKeyTileLoop(
         b, loc, op, aux, tile, tileKv, init.values(),
         [&](const KeyTile &keys, bool masked, ValueRange state) {
           KeyTileData data{
               keys.kv0, keys.kvCols,
-              paddedTile(op.getK(), batchIv, kvHead, keys.kv0, keys.kvCols,
-                         tileKv),
-              paddedTile(op.getV(), batchIv, kvHead, keys.kv0, keys.kvCols,
+              paddedTile(op.getK(), keyIndices, keys.kv0, keys.kvCols, tileKv),
+              paddedTile(op.getV(), keyIndices, keys.kv0, keys.kvCols,
                          tileKv)};
           return update(TileState::from(state, softmax), data, queries,
                         batchIv, head, q0, masked)
@@ -463,19 +506,32 @@ private:
           lseTile, ArrayRef<OpFoldResult>{zero}, ArrayRef<OpFoldResult>{qRows},
           ArrayRef<OpFoldResult>{one});
 
+    // Where the tile's rows go: [b, head, q0] (dense) or [cq[b] + q0,
+    // head] (packed, clamped for a tile past the last sequence, which
+    // writes no row).
+    SmallVector<OpFoldResult> offsets = {batchIv, head, q0};
+    SmallVector<OpFoldResult> sizes = {one, one, qRows};
+    if (layout.queryForm() == QueryForm::Packed) {
+      Value start = layout.buildQueryIndices(b, loc, aux, batchIv, head, q0)[0];
+      Value rows = tensor::DimOp::create(b, loc, op.getQ(), 0);
+      offsets = {arith::MinSIOp::create(b, loc, start, rows).getResult(), head};
+      sizes = {qRows, one};
+    }
+    SmallVector<OpFoldResult> strides(offsets.size(), one);
+    SmallVector<OpFoldResult> oOffsets = offsets, oSizes = sizes,
+                              oStrides = strides;
+    oOffsets.push_back(zero);
+    oSizes.push_back(b.getIndexAttr(valueDim));
+    oStrides.push_back(one);
+
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(forall.getTerminator().getBody());
     ValueRange shared = forall.getRegionIterArgs();
-    tensor::ParallelInsertSliceOp::create(
-        b, loc, oRows, shared[0],
-        ArrayRef<OpFoldResult>{batchIv, head, q0, zero},
-        ArrayRef<OpFoldResult>{one, one, qRows, b.getIndexAttr(valueDim)},
-        ArrayRef<OpFoldResult>{one, one, one, one});
+    tensor::ParallelInsertSliceOp::create(b, loc, oRows, shared[0], oOffsets,
+                                          oSizes, oStrides);
     if (lseRows)
-      tensor::ParallelInsertSliceOp::create(
-          b, loc, lseRows, shared[1], ArrayRef<OpFoldResult>{batchIv, head, q0},
-          ArrayRef<OpFoldResult>{one, one, qRows},
-          ArrayRef<OpFoldResult>{one, one, one});
+      tensor::ParallelInsertSliceOp::create(b, loc, lseRows, shared[1],
+                                            offsets, sizes, strides);
   }
 
   PatternRewriter &b;
@@ -486,10 +542,12 @@ private:
   FloatType computeType;
   Type elementType;
   OperandAuxReader aux;
+  SequenceLayout layout;
   NormalizationAttrInterface normalization;
   bool softmax;
   int64_t qHeads, groupSize, headDim, valueDim;
   OpFoldResult batch;
+  /// The lengths of the sequence of the query tile being built.
   Value qLen, kvLen;
 };
 

@@ -11,6 +11,7 @@
 
 #include "attn/JIT/CpuKernel.h"
 #include "attn/JIT/Jit.h"
+#include "attn/Runtime/SequenceCheck.h"
 #include "attn/Support/HostTensor.h"
 #include "attn/Support/Npy.h"
 
@@ -231,6 +232,94 @@ HostTensor randomInput(const runtime::Param &param,
   return HostTensor::randomNormal(param.dtype, shape, rng);
 }
 
+/// The static or bound size of the dimension named `name` in any input of
+/// `sig`, if one has it.
+std::optional<int64_t> dimSize(const runtime::KernelSignature &sig,
+                               const runtime::DimBindings &dims,
+                               StringRef name) {
+  if (auto it = dims.find(name.str()); it != dims.end())
+    return it->second;
+  for (const runtime::Param &param : sig.inputs)
+    for (const runtime::Dim &dim : param.dims)
+      if (dim.name == name && dim.size != runtime::Dim::kDynamic)
+        return dim.size;
+  return std::nullopt;
+}
+
+/// The length of KV-cache sequence `b` of at most `capacity` keys, drawn
+/// from the seed alone (so kv_lens and block_table agree): empty, one key,
+/// exact page multiples, a full table, or anything between.
+int64_t drawCacheLength(int64_t b, int64_t capacity, int64_t pageSize) {
+  std::mt19937_64 rng(seed * 7919 + b);
+  int64_t pages = capacity / pageSize;
+  switch (std::uniform_int_distribution<int>(0, 5)(rng)) {
+  case 0:
+    return 0;
+  case 1:
+    return std::min<int64_t>(1, capacity);
+  case 2:
+    return std::uniform_int_distribution<int64_t>(0, pages)(rng) * pageSize;
+  case 3:
+    return capacity;
+  default:
+    return std::uniform_int_distribution<int64_t>(0, capacity)(rng);
+  }
+}
+
+/// Random sequence-placement inputs that keep the data contract of
+/// attn.attention: cumulative lengths from 0 to the packed total (sequence 1
+/// empty when there are three or more), cache lengths within the block
+/// table, and table entries naming random pages (shared and shuffled) for
+/// used pages and an out-of-range page (`Pages + 7`) for unused ones, which
+/// no kernel may read. None for other inputs.
+std::optional<HostTensor>
+randomSequenceInput(const runtime::KernelSignature &sig,
+                    const runtime::DimBindings &dims,
+                    const runtime::Param &param,
+                    const std::vector<int64_t> &shape, std::mt19937_64 &rng) {
+  bool packedQ = param.name == "cu_seqlens_q";
+  if (packedQ || param.name == "cu_seqlens_kv") {
+    int64_t sequences = shape[0] - 1;
+    int64_t total = dimSize(sig, dims, packedQ ? "Tq" : "Tk").value_or(0);
+    std::vector<int64_t> cuts(std::max<int64_t>(sequences - 1, 0));
+    std::uniform_int_distribution<int64_t> cut(0, total);
+    for (int64_t &c : cuts)
+      c = cut(rng);
+    std::sort(cuts.begin(), cuts.end());
+    HostTensor t(param.dtype, shape);
+    std::vector<int64_t> cu = {0};
+    cu.insert(cu.end(), cuts.begin(), cuts.end());
+    if (sequences >= 1)
+      cu.push_back(total);
+    if (sequences >= 3)
+      cu[2] = cu[1];
+    for (auto [i, c] : llvm::enumerate(cu))
+      t.set(i, double(c));
+    return t;
+  }
+  if (param.name != "kv_lens" && param.name != "block_table")
+    return std::nullopt;
+  int64_t pageSize = dimSize(sig, dims, "P").value_or(1);
+  int64_t maxPages = dimSize(sig, dims, "MaxPages").value_or(0);
+  int64_t pages = dimSize(sig, dims, "Pages").value_or(0);
+  int64_t capacity = maxPages * pageSize;
+  HostTensor t(param.dtype, shape);
+  int64_t sequences = shape[0];
+  if (param.name == "kv_lens") {
+    for (int64_t b = 0; b < sequences; ++b)
+      t.set(b, double(drawCacheLength(b, capacity, pageSize)));
+    return t;
+  }
+  std::uniform_int_distribution<int64_t> page(0, std::max<int64_t>(pages - 1, 0));
+  for (int64_t b = 0; b < sequences; ++b) {
+    int64_t used = (drawCacheLength(b, capacity, pageSize) + pageSize - 1) /
+                   pageSize;
+    for (int64_t j = 0; j < maxPages; ++j)
+      t.set(b * maxPages + j, j < used ? double(page(rng)) : double(pages + 7));
+  }
+  return t;
+}
+
 /// Builds the inputs of `sig`: from files where given, else random.
 Expected<std::vector<HostTensor>>
 prepareInputs(const runtime::KernelSignature &sig) {
@@ -294,7 +383,11 @@ prepareInputs(const runtime::KernelSignature &sig) {
         size = (size + dim.divisor - 1) / dim.divisor;
       shape.push_back(size);
     }
-    inputs[i] = randomInput(param, shape, rng);
+    if (std::optional<HostTensor> t =
+            randomSequenceInput(sig, dims, param, shape, rng))
+      inputs[i] = std::move(*t);
+    else
+      inputs[i] = randomInput(param, shape, rng);
   }
   return inputs;
 }
@@ -317,6 +410,8 @@ Expected<HostCall> prepareCall(const runtime::KernelSignature &sig,
   Expected<runtime::DimBindings> bindings = sig.bind(refs);
   if (!bindings)
     return bindings.takeError();
+  if (Error e = runtime::checkSequenceInputs(sig, refs))
+    return std::move(e);
   for (const runtime::Param &param : sig.outputs) {
     Expected<std::vector<int64_t>> shape = sig.shapeOf(param, *bindings);
     if (!shape)

@@ -616,3 +616,65 @@ TEST(CudaRuntime, DeviceBuffersCopyAndPoison) {
 }
 
 } // namespace
+
+/// A paged decode manifest: q [B, 4, 1, 64], NHD pages of 16 keys, a block
+/// table and kv_lens.
+Manifest pagedManifest() {
+  Manifest m = causalManifest();
+  const int64_t dyn = Dim::kDynamic;
+  auto dims = [](std::vector<std::pair<const char *, int64_t>> ds) {
+    std::vector<Dim> out;
+    for (auto [name, size] : ds)
+      out.push_back(Dim{name, size});
+    return out;
+  };
+  m.signature.inputs = {
+      {"q", DType::BF16, dims({{"B", dyn}, {"Hq", 4}, {"Sq", 1}, {"D", 64}})},
+      {"k", DType::BF16,
+       dims({{"Pages", dyn}, {"P", 16}, {"Hkv", 1}, {"D", 64}})},
+      {"v", DType::BF16,
+       dims({{"Pages", dyn}, {"P", 16}, {"Hkv", 1}, {"Dv", 64}})},
+      {"block_table", DType::I32, dims({{"B", dyn}, {"MaxPages", dyn}})},
+      {"kv_lens", DType::I32, dims({{"B", dyn}})}};
+  m.signature.outputs = {
+      {"o", DType::BF16, dims({{"B", dyn}, {"Hq", 4}, {"Sq", 1}, {"Dv", 64}})}};
+  KernelLaunch &k = m.kernels.front();
+  k.params.clear();
+  const unsigned ranks[] = {4, 4, 4, 2, 1};
+  for (unsigned i = 0; i < 5; ++i)
+    k.params.push_back(tensorParam(KernelParam::Role::Input, i, ranks[i]));
+  k.params.push_back(tensorParam(KernelParam::Role::Output, 0, 4));
+  k.grid = {Expr::constant(1), Expr::constant(4), Expr::dimension("B")};
+  return m;
+}
+
+TEST(CudaRuntime, ChecksPagedDataOnTheDeviceWhenAsked) {
+  setenv("ATTN_CUDA_DRIVER", ATTN_FAKE_CUDA_DRIVER, 1);
+  setenv("FAKE_CUDA_SM", "90", 1);
+  setenv("FAKE_CUDA_LAUNCH_RESULT", "0", 1);
+  auto kernel = CudaKernel::load("image", pagedManifest());
+  ASSERT_TRUE(bool(kernel)) << llvm::toString(kernel.takeError());
+  Tensors t(2, 1, 0);
+  t.inputs = {{nullptr, DType::BF16, {2, 4, 1, 64}},
+              {nullptr, DType::BF16, {3, 16, 1, 64}},
+              {nullptr, DType::BF16, {3, 16, 1, 64}},
+              {nullptr, DType::I32, {2, 2}},
+              {nullptr, DType::I32, {2}}};
+  t.outputs.resize(1);
+  std::vector<DeviceBuffer> buffers = allocateTensors(t);
+  // Sequence 1 uses two pages; its second entry names page 5 of 3.
+  int32_t table[] = {0, 9, 2, 5}, lens[] = {16, 20};
+  ASSERT_FALSE(bool(buffers[3].copyFromHost(table, sizeof(table))));
+  ASSERT_FALSE(bool(buffers[4].copyFromHost(lens, sizeof(lens))));
+  unsetenv("ATTN_CHECK_SEQUENCES");
+  EXPECT_EQ(errorOf((*kernel)->launch(t.inputs, t.outputs)), "");
+  setenv("ATTN_CHECK_SEQUENCES", "1", 1);
+  EXPECT_EQ(errorOf((*kernel)->launch(t.inputs, t.outputs)),
+            "'block_table'[1, 1] = 5 is not a page of the cache: 'k' has 3 "
+            "pages, and the 2 pages sequence 1 uses ('kv_lens'[1] = 20) must "
+            "lie in [0, 3)");
+  lens[1] = 16;
+  ASSERT_FALSE(bool(buffers[4].copyFromHost(lens, sizeof(lens))));
+  EXPECT_EQ(errorOf((*kernel)->launch(t.inputs, t.outputs)), "");
+  unsetenv("ATTN_CHECK_SEQUENCES");
+}

@@ -61,6 +61,12 @@ public:
   /// the launches that use them and the call does not wait. Asynchronous:
   /// errors of the launches themselves come back here, errors during
   /// execution at the next synchronization.
+  ///
+  /// Packed and paged sequences (cu_seqlens, block tables, lengths) are
+  /// device data the launch cannot see: kernels trust the contract of
+  /// attn.attention. With ATTN_CHECK_SEQUENCES=1 in the environment (a
+  /// debugging mode: it synchronizes the device and copies them back), a
+  /// launch checks them first and reports what breaks it.
   llvm::Error launch(llvm::ArrayRef<TensorRef> inputs,
                      llvm::ArrayRef<TensorRef> outputs,
                      void *stream = nullptr) const;

@@ -18,6 +18,7 @@
 #include "parts/ThreadLayout.h"
 #include "parts/TileLoader.h"
 
+#include "attn/Dialect/SequenceLayout.h"
 #include "attn/Dialect/ValueBuilders.h"
 #include "attn/Transforms/KeyTileLoop.h"
 #include "attn/Transforms/Passes.h"
@@ -1106,6 +1107,11 @@ LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
 
 LogicalResult lowerToGPU(AttentionOp op, const GpuTarget &target,
                          ModuleOp module, SymbolTable &symbols) {
+  if (!SequenceLayout(op).isDense())
+    return op.emitOpError()
+           << "packed ('cu_seqlens_q', 'cu_seqlens_kv') and paged ('paged_kv') "
+              "sequences have no GPU kernel yet; run them on the CPU "
+              "(attn-lower-to-cpu) or through the reference";
   FailureOr<KernelPlan> plan = planKernel(op, target.warps, target.tileKv);
   if (failed(plan))
     return failure();
