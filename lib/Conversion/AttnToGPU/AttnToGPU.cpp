@@ -26,6 +26,7 @@
 #include "attn/Transforms/SoftmaxEpilogue.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -94,9 +95,9 @@ enum class AttentionFamily {
 /// The query heads per key/value head when GQA packing applies to `op`:
 /// Sq static and G * Sq at most kMaxPackedRows; 0 otherwise.
 int64_t packedGroupOf(AttentionOp op) {
-  int64_t qLen = op.getQ().getType().getDimSize(2);
-  int64_t group = op.getQ().getType().getDimSize(1) /
-                  op.getK().getType().getDimSize(1);
+  AttentionShape shape = op.getShape();
+  int64_t qLen = shape.qLen;
+  int64_t group = shape.qHeads / shape.kvHeads;
   if (ShapedType::isDynamic(qLen) || group * qLen > kMaxPackedRows)
     return 0;
   return group;
@@ -157,8 +158,9 @@ planKernel(AttentionOp op, int64_t warps, int64_t tileKv,
     return fail() << "elements must be f16, bf16 or f32 (tf32 tensor cores), "
                      "got "
                   << element;
-  int64_t headDim = qType.getDimSize(3);
-  int64_t valueDim = op.getV().getType().getDimSize(3);
+  AttentionShape shape = op.getShape();
+  int64_t headDim = shape.headDim;
+  int64_t valueDim = shape.valueDim;
   for (auto [name, size] : {std::pair{"D", headDim}, {"Dv", valueDim}})
     if (size % 8 != 0 || size > 256)
       return fail() << name << " = " << size
@@ -173,7 +175,7 @@ planKernel(AttentionOp op, int64_t warps, int64_t tileKv,
   // Tiles that divide the mask's blocks can be skipped; smaller ones than
   // the mma allows are not taken (straddling tiles are partial, still exact).
   // A packed tile holds every query row of its heads: its size is fixed.
-  int64_t packedRows = packedGroup * qType.getDimSize(2);
+  int64_t packedRows = packedGroup * shape.qLen;
   if (packedGroup)
     warps = llvm::divideCeil(packedRows, kRowsPerWarp);
   auto [alignedQ, alignedKv] =
@@ -327,7 +329,7 @@ public:
                 const KernelOutputs &outputs, OperandAuxReader &aux)
       : KernelBuilderBase(b, loc), op(op), plan(plan), q(inputs[0]),
         k(inputs[1]), v(inputs[2]), out(outputs.o), lse(outputs.lse),
-        splits(outputs.splits), aux(aux),
+        splits(outputs.splits), aux(aux), layout(op, q, k),
         normalization(op.getNormalizationOrDefault()),
         softmax(normalization.normalizesRows()) {
     // Plain softmax of scaled scores: the scale joins the exp2 FMA (and the
@@ -421,12 +423,13 @@ private:
         qTile = arith::DivUIOp::create(b, loc, qTile, splits);
       }
       head = block.head;
-      int64_t groupSize = op.getQ().getType().getDimSize(1) /
-                          op.getK().getType().getDimSize(1);
-      kvHead = arith::DivUIOp::create(b, loc, head, index(groupSize));
+      AttentionShape shape = op.getShape();
+      kvHead = arith::DivUIOp::create(b, loc, head,
+                                      index(shape.qHeads / shape.kvHeads));
     }
-    qLen = sizeOf(q, 2);
-    kvLen = sizeOf(k, 2);
+    // The block's sequence's own lengths (packed and paged sequences).
+    qLen = layout.buildQueryLength(b, loc, aux, batch);
+    kvLen = layout.buildKeyLength(b, loc, aux, batch);
     if (splits) {
       // Whole tiles per split, as evenly as they go; trailing splits may
       // be empty (they write lse = -inf).
@@ -457,6 +460,17 @@ private:
     }
     q0 = mul(qTile, plan.tileQ);
     q1 = add(q0, buildTileExtent(b, loc, qLen, q0, plan.tileQ));
+    if (layout.queryForm() == QueryForm::Packed) {
+      // Every sequence gets the query tiles of the longest; a tile past
+      // its sequence's queries visits no key and writes nothing.
+      Value live = less(q0, qLen);
+      if (!kvBegin) {
+        kvBegin = index(0);
+        kvEnd = kvLen;
+      }
+      kvEnd = arith::SelectOp::create(b, loc, live, kvEnd, kvBegin);
+      q1 = arith::SelectOp::create(b, loc, live, q1, q0);
+    }
     Value warpRow = add(q0, warpRowInTile);
     for (int r = 0; r < 2; ++r)
       rows[r] = atom->accumulatorRow(warpRow, r);
@@ -503,8 +517,7 @@ private:
         Value safeCol = arith::SelectOp::create(b, loc, inside, col, index(0));
         Value pair = vector::LoadOp::create(
             b, loc, VectorType::get({width}, element), q,
-            ValueRange{batch, rowHeads[rowIndex], rowClamped[rowIndex],
-                       safeCol});
+            queryIndices(rowHeads[rowIndex], rowClamped[rowIndex], safeCol));
         pair = arith::SelectOp::create(
             b, loc, inside, pair,
             splatElement(VectorType::get({width}, element)));
@@ -525,6 +538,11 @@ private:
       copy.rowLimit = index(plan.packedRows);
       copy.rowsPerHead = plan.packedRows / plan.packedGroup;
     }
+    auto indicesOf = [&](Value row, Value col) {
+      return queryIndices(head, row, col);
+    };
+    if (layout.queryForm() != QueryForm::Dense)
+      copy.indicesOf = indicesOf;
     queryLoader->start(index(0), 0, copy);
     queryLoader->commit();
   }
@@ -571,12 +589,19 @@ private:
   /// Starts copying the key and value rows [kv0, kv0 + tileKv) into buffer
   /// `slot`, zero-filling rows past Skv and the padding columns of the keys.
   void startKeyTileLoad(Value kv0, Value slot) {
-    keyValueLoader->start(slot, 0,
-                          {k, batch, kvHead, kv0, kvLen, Value(),
-                           plan.headDimPadded, plan.headDim});
-    keyValueLoader->start(slot, 1,
-                          {v, batch, kvHead, kv0, kvLen, Value(),
-                           plan.valueDim, plan.valueDim});
+    RowCopy keys{k,       batch, kvHead, kv0, kvLen, Value(),
+                 plan.headDimPadded, plan.headDim};
+    RowCopy values{v, batch, kvHead, kv0, kvLen, Value(), plan.valueDim,
+                   plan.valueDim};
+    // Packed and paged keys: rows through the cumulative lengths or the
+    // block table (one table read per copied row).
+    auto indicesOf = [&](Value row, Value col) {
+      return layout.buildKeyIndices(b, loc, aux, batch, kvHead, row, col);
+    };
+    if (layout.keyForm() != KeyForm::Dense)
+      keys.indicesOf = values.indicesOf = indicesOf;
+    keyValueLoader->start(slot, 0, keys);
+    keyValueLoader->start(slot, 1, values);
   }
 
   /// The raw scores q.k of this warp's rows and the tile's keys, as
@@ -766,13 +791,27 @@ private:
   /// Indices of `out` or `lse` at the lane's row `r` (and column if
   /// given): a split's partials lead with the split.
   SmallVector<Value> outputIndices(int64_t r, Value col = {}) {
-    SmallVector<Value> indices;
-    if (splits)
-      indices.push_back(split);
-    llvm::append_range(indices, ValueRange{batch, rowHeads[r], rowClamped[r]});
+    if (!splits)
+      return queryIndices(rowHeads[r], rowClamped[r], col);
+    SmallVector<Value> indices = {split, batch, rowHeads[r], rowClamped[r]};
     if (col)
       indices.push_back(col);
     return indices;
+  }
+
+  /// The indices in q and o of (query `row` of this block's sequence,
+  /// head `h`, column `col`; without `col`, in lse). Packed rows are
+  /// clamped into the tensor: a tile past its sequence still forms (and
+  /// never uses) the address of a row.
+  SmallVector<Value> queryIndices(Value h, Value row, Value col = {}) {
+    SmallVector<Value> at =
+        layout.buildQueryIndices(b, loc, aux, batch, h, row, col);
+    if (layout.queryForm() == QueryForm::Packed) {
+      Value last = arith::SubIOp::create(b, loc, sizeOf(q, 0), index(1));
+      at[0] = arith::MinSIOp::create(
+          b, loc, arith::MaxSIOp::create(b, loc, at[0], index(0)), last);
+    }
+    return at;
   }
 
   void writeOutputs(ValueRange final) {
@@ -821,6 +860,8 @@ private:
   const KernelPlan &plan;
   Value q, k, v, out, lse, splits;
   OperandAuxReader &aux;
+  /// Where the rows of q, k, v and o lie (dense, packed or paged).
+  SequenceLayout layout;
   NormalizationAttrInterface normalization;
   bool softmax;
   /// The scale, when it is applied inside the softmax (see the constructor).
@@ -920,25 +961,35 @@ FailureOr<AttentionFamily> chooseFamily(AttentionOp op, const GpuTarget &target,
   AttentionFamily decode = packedGroupOf(op)
                                ? AttentionFamily::PackedSplitKvDecode
                                : AttentionFamily::SplitKvDecode;
+  // Partials are [splits, B, Hq, Sq, Dv]: queries of one length.
+  bool denseQueries =
+      SequenceLayout(op).queryForm() == QueryForm::Dense;
   if (target.splitKv == "always") {
     if (!softmax)
       return op.emitOpError()
              << "cannot be compiled with split-kv=always: key splits are "
                 "merged by their log-sum-exp, which needs the softmax "
                 "normalization (use split-kv=auto or never)";
+    if (!denseQueries)
+      return op.emitOpError()
+             << "cannot be compiled with split-kv=always: split-KV partials "
+                "hold [B, Hq, Sq] rows, and packed queries ('cu_seqlens_q') "
+                "have no Sq (use split-kv=auto or never)";
     return decode;
   }
   // auto: when one block holds every query of its heads, the grid has B *
   // Hq (or, packed, B * Hkv) blocks, too few to fill the GPU for decoding;
   // unless the keys are too few to split.
-  int64_t qLen = op.getQ().getType().getDimSize(2);
-  int64_t kvLen = op.getK().getType().getDimSize(2);
+  // Paged and packed keys have lengths of their own: unknown here.
+  AttentionShape shape = op.getShape();
+  int64_t qLen = shape.qLen, kvLen = shape.kvLen;
   bool fewQueries = decode == AttentionFamily::PackedSplitKvDecode ||
                     (!ShapedType::isDynamic(qLen) && qLen <= plan.tileQ);
   bool fewKeys = !ShapedType::isDynamic(kvLen) &&
                  kvLen < kMinTilesPerSplit * 2 * plan.tileKv;
-  return softmax && fewQueries && !fewKeys ? decode
-                                           : AttentionFamily::FlashMmaSync;
+  return softmax && denseQueries && fewQueries && !fewKeys
+             ? decode
+             : AttentionFamily::FlashMmaSync;
 }
 
 /// The compute capability of `chip` ("sm_80", "sm_90a"), or failure with a
@@ -1020,9 +1071,10 @@ LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
   MLIRContext *ctx = op.getContext();
   Type f32 = Float32Type::get(ctx);
   RankedTensorType qType = op.getQ().getType();
-  int64_t qHeads = qType.getDimSize(1);
-  int64_t valueDim = op.getV().getType().getDimSize(3);
-  // [splits, B, Hq, Sq, Dv] and [splits, B, Hq, Sq].
+  AttentionShape shape = op.getShape();
+  int64_t qHeads = shape.qHeads;
+  int64_t valueDim = shape.valueDim;
+  // [splits, B, Hq, Sq, Dv] and [splits, B, Hq, Sq] (q is dense).
   SmallVector<int64_t> partialShape = {ShapedType::kDynamic,
                                        qType.getDimSize(0), qHeads,
                                        qType.getDimSize(2), valueDim};
@@ -1058,13 +1110,16 @@ LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
   FailureOr<SmallVector<Value>> outputs = allocateResults(b, op);
   if (failed(outputs))
     return failure();
+  SequenceLayout layout(op);
   Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
   Value qLen = tensor::DimOp::create(b, loc, op.getQ(), 2);
-  Value kvLen = tensor::DimOp::create(b, loc, op.getK(), 2);
+  // The splits follow the longest sequence (paged: the table's capacity).
+  Value kvLen = getValueOrCreateConstantIndexOp(
+      b, loc, layout.buildMaxKeyLength(b, loc, op.getAuxOperands()));
   // Packed: one tile of every query row of a key/value head's group.
   Value qTiles = plan.packedGroup ? index(1) : ceilDiv(qLen, index(plan.tileQ));
   int64_t gridHeads =
-      plan.packedGroup ? op.getK().getType().getDimSize(1) : qHeads;
+      plan.packedGroup ? shape.kvHeads : qHeads;
   // Enough blocks for kBlocksPerSM per multiprocessor, each split at least
   // kMinTilesPerSplit key tiles long, at most kMaxSplits splits.
   Value blocks = maxOf(
@@ -1107,11 +1162,6 @@ LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
 
 LogicalResult lowerToGPU(AttentionOp op, const GpuTarget &target,
                          ModuleOp module, SymbolTable &symbols) {
-  if (!SequenceLayout(op).isDense())
-    return op.emitOpError()
-           << "packed ('cu_seqlens_q', 'cu_seqlens_kv') and paged ('paged_kv') "
-              "sequences have no GPU kernel yet; run them on the CPU "
-              "(attn-lower-to-cpu) or through the reference";
   FailureOr<KernelPlan> plan = planKernel(op, target.warps, target.tileKv);
   if (failed(plan))
     return failure();
@@ -1131,8 +1181,7 @@ LogicalResult lowerToGPU(AttentionOp op, const GpuTarget &target,
   // Kernel inputs: q, k, v, the auxiliary operands present, the captured
   // tensors.
   SmallVector<Value> inputs = {op.getQ(), op.getK(), op.getV()};
-  for (Value operand : {op.getLayout(), op.getQSegments(), op.getKvSegments(),
-                        op.getBias(), op.getAlibiSlopes()})
+  for (Value operand : op.getAuxOperands())
     if (operand)
       inputs.push_back(operand);
   llvm::append_range(inputs, *captured);
@@ -1151,12 +1200,18 @@ LogicalResult lowerToGPU(AttentionOp op, const GpuTarget &target,
     return failure();
   b.setInsertionPoint(op);
   Location loc = op.getLoc();
-  Value qLen = tensor::DimOp::create(b, loc, op.getQ(), 2);
+  // (query tiles of the longest sequence, Hq, B).
+  SequenceLayout layout(op);
+  Value qLen = getValueOrCreateConstantIndexOp(
+      b, loc, layout.buildMaxQueryLength(b, loc));
   Value qTiles = arith::CeilDivUIOp::create(
       b, loc, qLen, arith::ConstantIndexOp::create(b, loc, plan->tileQ));
-  return replaceWithLaunch(b, op, *kernel, inputs,
-                           headBatchGrid(b, loc, op.getQ(), qTiles),
-                           plan->threads(), plan->sharedBytes);
+  gpu::KernelDim3 grid{
+      qTiles, arith::ConstantIndexOp::create(b, loc, op.getShape().qHeads),
+      getValueOrCreateConstantIndexOp(
+          b, loc, layout.buildBatchSize(b, loc, op.getAuxOperands()))};
+  return replaceWithLaunch(b, op, *kernel, inputs, grid, plan->threads(),
+                           plan->sharedBytes);
 }
 
 struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {

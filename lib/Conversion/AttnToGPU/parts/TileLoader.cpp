@@ -84,7 +84,9 @@ public:
         srcRow = arith::RemUIOp::create(b, loc, srcRow,
                                         index(copy.rowsPerHead));
       }
-      SmallVector<Value, 4> source = {copy.batch, head, srcRow, srcCol};
+      SmallVector<Value> source = {copy.batch, head, srcRow, srcCol};
+      if (copy.indicesOf)
+        source = copy.indicesOf(srcRow, srcCol);
       if (!whole) {
         Value x = memref::LoadOp::create(b, loc, copy.source, source);
         Value zero =

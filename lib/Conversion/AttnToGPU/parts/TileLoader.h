@@ -16,6 +16,7 @@
 #include "KernelSupport.h"
 #include "parts/ThreadLayout.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <memory>
@@ -56,6 +57,12 @@ struct RowCopy {
   /// tile), row r being row r % rowsPerHead of head `head + r /
   /// rowsPerHead`; `rowLimit` then counts rows over all of them.
   int64_t rowsPerHead = 0;
+  /// Where (row, column) of the copy lies in `source`, for sources that are
+  /// not [batch, head, row, column] (packed or paged sequences,
+  /// SequenceLayout); built at the loader's insertion point. Null: there.
+  llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value row,
+                                                    mlir::Value column)>
+      indicesOf = {};
 };
 
 class TileLoader : protected KernelBuilderBase {
