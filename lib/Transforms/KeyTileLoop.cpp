@@ -47,12 +47,17 @@ TileClass classifyKeyTile(IndexExprBuilder &ib, AttentionOp op, AuxReader &aux,
   TileClass result;
   if (MaskAttrInterface mask = op.getMaskAttr()) {
     MaskContext context{ib.value(tile.qLen), ib.value(tile.kvLen), &aux};
-    TileClassExpr tileClass = mask.buildTileClass(
-        ib, context,
-        MaskTile{ib.value(tile.batch), ib.value(tile.head), ib.value(tile.q0),
-                 ib.value(tile.q1), ib.value(kv0), ib.value(kv1)});
-    result.empty = tileClass.empty;
-    result.full = tileClass.full;
+    // Masks that do not read the head give the same predicate per head,
+    // which CSE merges.
+    for (int64_t h = 0; h < tile.heads; ++h) {
+      TileClassExpr tileClass = mask.buildTileClass(
+          ib, context,
+          MaskTile{ib.value(tile.batch), ib.value(tile.head) + h,
+                   ib.value(tile.q0), ib.value(tile.q1), ib.value(kv0),
+                   ib.value(kv1)});
+      result.empty = h ? result.empty & tileClass.empty : tileClass.empty;
+      result.full = result.full & tileClass.full;
+    }
   }
   // A region may cut anywhere; a short tile must mask its padding.
   if (!op.getMaskMod().empty())
@@ -101,17 +106,22 @@ SmallVector<Value> classValues(IndexExprBuilder &ib, const TileClass &cls) {
 }
 
 /// The class carried in `args` (empty, full). A predicate that is the same
-/// constant for the first tile and for every next one stays a constant,
-/// so that, e.g., a kernel without a mask has no partial-tile code.
-TileClass carriedClass(IndexExprBuilder &ib, const TileClass &first,
-                       const TileClass &next, ValueRange args) {
-  auto pick = [&](const PredExpr &a, const PredExpr &b, Value arg) {
-    if (a.isConstant() && b.isConstant() && a.isTrue() == b.isTrue())
-      return a;
-    return ib.pred(arg);
+/// constant for every tile in `known` (the first ones and a next one) stays
+/// a constant, so that, e.g., a kernel without a mask has no partial-tile
+/// code.
+TileClass carriedClass(IndexExprBuilder &ib, ArrayRef<TileClass> known,
+                       ValueRange args) {
+  auto pick = [&](auto predicate, Value arg) -> PredExpr {
+    const PredExpr &a = predicate(known.front());
+    for (const TileClass &other : known) {
+      const PredExpr &b = predicate(other);
+      if (!a.isConstant() || !b.isConstant() || a.isTrue() != b.isTrue())
+        return ib.pred(arg);
+    }
+    return a;
   };
-  return {pick(first.empty, next.empty, args[0]),
-          pick(first.full, next.full, args[1])};
+  return {pick([](const TileClass &c) { return c.empty; }, args[0]),
+          pick([](const TileClass &c) { return c.full; }, args[1])};
 }
 } // namespace
 
@@ -157,42 +167,69 @@ SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc, AttentionOp op,
   }
 
   // Classifies the tile at `kv0` and starts its load into `slot` unless it
-  // is empty or past the range.
+  // is empty or past the range; ends its group either way.
   auto classifyAndStart = [&](Value kv0, Value slot) {
     Value kvCols = buildTileExtent(b, loc, tile.kvLen, kv0, tileKv);
     TileClass cls = classifyKeyTile(ib, op, aux, tile, tileKv, kv0, kvCols);
     PredExpr inRange = ib.value(kv0) < ib.value(kvHi);
     auto load = scf::IfOp::create(b, loc, ib.materialize(inRange & !cls.empty),
                                   /*withElseRegion=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(load.thenBlock()->getTerminator());
-    prefetch->start(kv0, slot);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(load.thenBlock()->getTerminator());
+      prefetch->start(kv0, slot);
+    }
+    prefetch->commit();
     return cls;
   };
-  TileClass first =
-      classifyAndStart(kvLo, arith::ConstantIndexOp::create(b, loc, 0));
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  // Tile j goes to buffer j % stages; the first stages - 1 tiles start
+  // before the loop, whose iteration i starts tile i + stages - 1.
+  int64_t stages = prefetch->stages;
+  auto slotOf = [&](Value i) -> Value {
+    if (llvm::isPowerOf2_64(stages))
+      return arith::AndIOp::create(b, loc, i, index(stages - 1));
+    return arith::RemUIOp::create(b, loc, i, index(stages));
+  };
+  SmallVector<TileClass> ahead;
   SmallVector<Value> iterArgs(init.begin(), init.end());
-  llvm::append_range(iterArgs, classValues(ib, first));
+  for (int64_t j = 0; j + 1 < stages; ++j) {
+    Value kv0 =
+        j ? arith::AddIOp::create(b, loc, kvLo, index(j * tileKv)) : kvLo;
+    ahead.push_back(classifyAndStart(kv0, index(j)));
+    llvm::append_range(iterArgs, classValues(ib, ahead.back()));
+  }
   auto loop = scf::ForOp::create(
       b, loc, kvLo, kvHi, step, iterArgs,
       [&](OpBuilder &body, Location, Value kv0, ValueRange args) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(body.getInsertionBlock(), body.getInsertionPoint());
         ValueRange state = args.take_front(init.size());
-        // Tile i sits in buffer i % 2; tile i + 1 goes to the other one.
-        Value one = arith::ConstantIndexOp::create(b, loc, 1);
+        ValueRange classes = args.drop_front(init.size());
         Value i = arith::DivSIOp::create(
             b, loc, arith::SubIOp::create(b, loc, kv0, kvLo), step);
-        Value slot = arith::AndIOp::create(b, loc, i, one);
-        prefetch->wait();
-        Value next = arith::AddIOp::create(b, loc, kv0, step);
+        // Tile i has landed once at most the stages - 2 newer groups are
+        // pending.
+        prefetch->wait(stages - 2);
+        Value next =
+            arith::AddIOp::create(b, loc, kv0, index((stages - 1) * tileKv));
         TileClass nextClass =
-            classifyAndStart(next, arith::XOrIOp::create(b, loc, slot, one));
-        TileClass cls = carriedClass(ib, first, nextClass,
-                                     args.drop_front(init.size()));
+            classifyAndStart(next, slotOf(arith::AddIOp::create(b, loc, i,
+                                                       index(stages - 1))));
+        SmallVector<TileClass> known(ahead);
+        known.push_back(nextClass);
+        SmallVector<TileClass> queue;
+        for (int64_t j = 0; j + 1 < stages; ++j)
+          queue.push_back(
+              carriedClass(ib, known, classes.slice(2 * j, 2)));
         Value kvCols = buildTileExtent(b, loc, tile.kvLen, kv0, tileKv);
-        SmallVector<Value> results = buildKeyTileStep(
-            b, loc, ib, cls, KeyTile{kv0, kvCols, slot}, state, update);
+        SmallVector<Value> results =
+            buildKeyTileStep(b, loc, ib, queue.front(),
+                             KeyTile{kv0, kvCols, slotOf(i)}, state, update);
+        for (const TileClass &cls : ArrayRef(queue).drop_front())
+          llvm::append_range(results, classValues(ib, cls));
         llvm::append_range(results, classValues(ib, nextClass));
         scf::YieldOp::create(b, loc, results);
       });

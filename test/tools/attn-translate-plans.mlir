@@ -62,8 +62,9 @@ func.func @two(%q: tensor<?x2x?x32xf16>, %k: tensor<?x2x?x32xf16>,
 }
 
 // Split-KV decoding: the number of key splits is a run-time choice from the
-// multiprocessor count and the key length; the partials kernel writes two
-// f32 workspaces that the merge kernel reads.
+// multiprocessor count and the key length; the partials kernel (GQA-packed:
+// a block per split, key/value head and batch entry) writes two f32
+// workspaces that the merge kernel reads.
 // DECODE:      "choices": [
 // DECODE-NEXT:   {
 // DECODE-NEXT:     "name": "kv_splits",
@@ -72,11 +73,8 @@ func.func @two(%q: tensor<?x2x?x32xf16>, %k: tensor<?x2x?x32xf16>,
 // DECODE:            "Skv",
 // DECODE:      "kernels": [
 // DECODE:          "grid": [
-// DECODE-NEXT:       [
-// DECODE-NEXT:         "mul",
-// DECODE:              "kv_splits"
-// DECODE-NEXT:       ],
-// DECODE-NEXT:       32,
+// DECODE-NEXT:       "kv_splits",
+// DECODE-NEXT:       8,
 // DECODE-NEXT:       "B"
 // DECODE:            "role": "workspace",
 // DECODE-NEXT:       "tensor": "workspace0"

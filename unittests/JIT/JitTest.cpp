@@ -381,8 +381,10 @@ func.func @decode(%q: tensor<?x32x1x128xbf16>, %k: tensor<?x8x?x128xbf16>,
       EXPECT_EQ(l.words[word + 1], address) << k.symbol << " workspace " << w;
     }
   }
-  // The partials kernel runs kv_splits blocks per query tile.
+  // The partials kernel runs kv_splits blocks per key/value head (GQA
+  // packing: the 4 query heads of each share a block).
   EXPECT_EQ(int64_t(launch(0)->grid[0]), splits);
+  EXPECT_EQ(int64_t(launch(0)->grid[1]), 8);
 }
 
 } // namespace

@@ -15,8 +15,8 @@
 
 namespace attn {
 
-/// The query tile `[q0, q1)` of one batch entry and query head, with the
-/// sequence lengths (index values).
+/// The query tile `[q0, q1)` of one batch entry and of query heads `[head,
+/// head + heads)`, with the sequence lengths (index values).
 struct QueryTile {
   mlir::Value batch;
   mlir::Value head;
@@ -29,6 +29,10 @@ struct QueryTile {
   /// mask's range.
   mlir::Value kvBegin = {};
   mlir::Value kvEnd = {};
+  /// The number of query heads whose rows share the tile (GQA packing: the
+  /// heads of one key/value head). A key tile is empty (or full) only when
+  /// it is for each of them.
+  int64_t heads = 1;
 };
 
 /// One visited key tile: its first key and its number of valid keys
@@ -36,21 +40,27 @@ struct QueryTile {
 struct KeyTile {
   mlir::Value kv0;
   mlir::Value kvCols;
-  /// With a KeyTilePrefetch: the buffer (index 0 or 1) the tile was loaded
-  /// into.
+  /// With a KeyTilePrefetch: the buffer (an index below its stages) the
+  /// tile was loaded into.
   mlir::Value slot = {};
 };
 
-/// Double-buffered staging of key tiles, for kernels that load the next
-/// tile while computing on the current one (the GPU kernel). Every tile of
-/// the loop's range is loaded, skipped ones too: what tile comes next must
-/// not depend on classifying it first.
+/// Staging of key tiles in a ring of `stages` buffers, for kernels that load
+/// the next tiles while computing on the current one (the GPU kernel): the
+/// loop keeps `stages - 1` tiles in flight. Every tile of the loop's range is
+/// loaded, skipped ones too: what tile comes next must not depend on
+/// classifying it first.
 struct KeyTilePrefetch {
   /// Starts loading the tile at `kv0` into buffer `slot`.
   llvm::function_ref<void(mlir::Value kv0, mlir::Value slot)> start;
-  /// Waits until every load started so far has landed and every thread is
-  /// done with the previous tile (the buffer the next start overwrites).
-  llvm::function_ref<void()> wait;
+  /// Ends the group of loads of one tile; called for every tile, loaded or
+  /// not, so that groups count tiles.
+  llvm::function_ref<void()> commit;
+  /// Waits until every group but the `pending` newest has landed and every
+  /// thread is done with the previous tile (the buffer the next start
+  /// overwrites).
+  llvm::function_ref<void(int64_t pending)> wait;
+  int64_t stages = 2;
 };
 
 /// Computes the state after key tile `tile` from `state`. `masked` is false

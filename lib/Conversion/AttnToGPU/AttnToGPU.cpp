@@ -1,9 +1,11 @@
 //===- AttnToGPU.cpp - attn.attention as a fused tensor-core kernel -------===//
 //
-// One thread block per (query tile, query head, batch entry); each warp owns
-// 16 query rows and keeps, in registers, its query fragments, its score
-// fragments of the current key tile and its output accumulator, all in the
-// fragment layouts of mma.sync. Key and value tiles go through shared memory.
+// One thread block per (query tile, query head, batch entry), or for
+// GQA-packed decoding per (key/value head, batch entry) with the rows of
+// every query head of the group; each warp owns 16 rows and keeps, in
+// registers, its query fragments, its score fragments of the current key
+// tile and its output accumulator, all in the fragment layouts of mma.sync.
+// Key and value tiles go through a ring of shared-memory slots.
 // The loop over key tiles is the shared mask-aware loop (KeyTileLoop.h);
 // scores are modified and masked through the same ScoreFunction as every
 // other lowering, element by element at each fragment element's position.
@@ -24,6 +26,7 @@
 #include "attn/Transforms/SoftmaxEpilogue.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -37,6 +40,7 @@
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace attn {
@@ -59,6 +63,45 @@ constexpr double kLog2E = 1.4426950408889634;
 constexpr int64_t kBlocksPerSM = 4;
 constexpr int64_t kMinTilesPerSplit = 4;
 constexpr int64_t kMaxSplits = 128;
+// GQA packing: the most rows (query heads of a key/value head x queries) a
+// packed decode block takes, in 4 warps; more rows are a prefill's worth
+// of work per block.
+constexpr int64_t kMaxPackedRows = 64;
+// Decode kernels are bound by the K/V bandwidth. By Little's law an H200
+// (4.8 TB/s, about 0.8 us of loaded HBM latency, 132 SMs) needs 4.8e12 *
+// 0.8e-6 / 132 = 29 KB in flight per SM; short caches and small batches
+// leave one block per SM, so a decode block keeps about twice that in
+// flight by itself: stages - 1 K/V tiles of at least kDecodeBytesInFlight
+// together, in at most kMaxStages slots and kMaxDecodeSharedBytes of
+// shared memory (two blocks per SM on sm_90). Prefill kernels stay double
+// buffered: their tiles are reused over many query rows.
+constexpr int64_t kDecodeBytesInFlight = 64 * 1024;
+constexpr int64_t kMaxStages = 4;
+constexpr int64_t kMaxDecodeSharedBytes = 112 * 1024;
+
+/// The kernel families of attn.attention.
+enum class AttentionFamily {
+  /// FlashAttention-2 on mma.sync: a block per query tile walks all keys.
+  FlashMmaSync,
+  /// Flash-decoding: blocks per (query tile, query head, key split) write
+  /// f32 partials, a merge kernel combines them.
+  SplitKvDecode,
+  /// Flash-decoding with GQA packing: blocks per (key/value head, key split)
+  /// whose rows are the queries of every query head of the group, so that
+  /// each key/value tile is read once for all of them.
+  PackedSplitKvDecode,
+};
+
+/// The query heads per key/value head when GQA packing applies to `op`:
+/// Sq static and G * Sq at most kMaxPackedRows; 0 otherwise.
+int64_t packedGroupOf(AttentionOp op) {
+  AttentionShape shape = op.getShape();
+  int64_t qLen = shape.qLen;
+  int64_t group = shape.qHeads / shape.kvHeads;
+  if (ShapedType::isDynamic(qLen) || group * qLen > kMaxPackedRows)
+    return 0;
+  return group;
+}
 
 /// Sizes of one kernel.
 struct KernelPlan {
@@ -76,14 +119,21 @@ struct KernelPlan {
   /// Elements per 16-byte asynchronous copy.
   int64_t copyElements;
   int64_t elementBytes;
-  /// Two slots of a key tile and a value tile (the next tile loads while
-  /// the current one is used), then the query tile (queriesInShared).
+  /// A ring of slots of a key tile and a value tile (the next tiles load
+  /// while the current one is used: two slots, or up to kMaxStages for
+  /// decoding), then the query tile (queriesInShared).
   TileRing keysAndValues, queries;
   int64_t sharedBytes;
   /// Large head dimensions keep the query tile in shared memory and load
   /// its fragments per key tile: in registers they would spill.
   bool queriesInShared;
   MmaShape mma;
+  /// GQA packing (split-KV decode): the query heads per key/value head
+  /// whose rows share the block's tile, or 0. Packed row r is query
+  /// position r % Sq of query head kvHead * packedGroup + r / Sq.
+  int64_t packedGroup = 0;
+  /// Packed rows in use: packedGroup * Sq.
+  int64_t packedRows = 0;
 
   int64_t threads() const { return warps * kWarpSize; }
   int64_t keyBlocks() const { return tileKv / 8; }
@@ -91,8 +141,14 @@ struct KernelPlan {
   int64_t headSteps() const { return headDimPadded / mma.k; }
 };
 
-FailureOr<KernelPlan> planKernel(AttentionOp op, int64_t warps,
-                                 int64_t tileKv) {
+/// The kernel of `family`: `warps` warps of 16 query rows each, or (GQA
+/// packing) the G * Sq rows of a packed block in as many warps as they
+/// need; split-KV decoding streams K/V through more stages.
+FailureOr<KernelPlan>
+planKernel(AttentionOp op, int64_t warps, int64_t tileKv,
+           AttentionFamily family = AttentionFamily::FlashMmaSync) {
+  int64_t packedGroup =
+      family == AttentionFamily::PackedSplitKvDecode ? packedGroupOf(op) : 0;
   auto fail = [&]() {
     return op.emitOpError() << "cannot be compiled for the GPU: ";
   };
@@ -102,8 +158,9 @@ FailureOr<KernelPlan> planKernel(AttentionOp op, int64_t warps,
     return fail() << "elements must be f16, bf16 or f32 (tf32 tensor cores), "
                      "got "
                   << element;
-  int64_t headDim = qType.getDimSize(3);
-  int64_t valueDim = op.getV().getType().getDimSize(3);
+  AttentionShape shape = op.getShape();
+  int64_t headDim = shape.headDim;
+  int64_t valueDim = shape.valueDim;
   for (auto [name, size] : {std::pair{"D", headDim}, {"Dv", valueDim}})
     if (size % 8 != 0 || size > 256)
       return fail() << name << " = " << size
@@ -117,9 +174,13 @@ FailureOr<KernelPlan> planKernel(AttentionOp op, int64_t warps,
 
   // Tiles that divide the mask's blocks can be skipped; smaller ones than
   // the mma allows are not taken (straddling tiles are partial, still exact).
+  // A packed tile holds every query row of its heads: its size is fixed.
+  int64_t packedRows = packedGroup * shape.qLen;
+  if (packedGroup)
+    warps = llvm::divideCeil(packedRows, kRowsPerWarp);
   auto [alignedQ, alignedKv] =
       alignTilesToMask(op, warps * kRowsPerWarp, tileKv);
-  if (alignedQ % kRowsPerWarp == 0)
+  if (alignedQ % kRowsPerWarp == 0 && !packedGroup)
     warps = alignedQ / kRowsPerWarp;
   if (alignedKv % 16 == 0)
     tileKv = alignedKv;
@@ -131,6 +192,8 @@ FailureOr<KernelPlan> planKernel(AttentionOp op, int64_t warps,
   plan.headDim = headDim;
   plan.valueDim = valueDim;
   plan.mma = MmaShape::forElement(element);
+  plan.packedGroup = packedGroup;
+  plan.packedRows = packedRows;
   plan.headDimPadded = llvm::alignTo(headDim, plan.mma.k);
   plan.elementBytes = element.getIntOrFloatBitWidth() / 8;
   plan.copyElements = 16 / plan.elementBytes;
@@ -140,15 +203,27 @@ FailureOr<KernelPlan> planKernel(AttentionOp op, int64_t warps,
                         {{tileKv, plan.keyStride, element},
                          {tileKv, plan.valueStride, element}},
                         2};
-  plan.sharedBytes = plan.keysAndValues.end();
   int64_t fragmentRegisters = plan.mma.a.getNumElements() * plan.elementBytes / 4;
   plan.queriesInShared = plan.headSteps() * fragmentRegisters > 32;
-  if (plan.queriesInShared) {
-    plan.queries = {plan.sharedBytes,
-                    {{plan.tileQ, plan.keyStride, element}},
-                    1};
-    plan.sharedBytes = plan.queries.end();
+  auto layOut = [&](int64_t stages) {
+    plan.keysAndValues.slots = stages;
+    plan.sharedBytes = plan.keysAndValues.end();
+    if (plan.queriesInShared) {
+      plan.queries = {plan.sharedBytes,
+                      {{plan.tileQ, plan.keyStride, element}},
+                      1};
+      plan.sharedBytes = plan.queries.end();
+    }
+  };
+  int64_t stages = 2;
+  if (family != AttentionFamily::FlashMmaSync) {
+    int64_t tileBytes = tileKv * (headDim + valueDim) * plan.elementBytes;
+    stages = std::clamp<int64_t>(
+        1 + llvm::divideCeil(kDecodeBytesInFlight, tileBytes), 2, kMaxStages);
   }
+  layOut(stages);
+  while (stages > 2 && plan.sharedBytes > kMaxDecodeSharedBytes)
+    layOut(--stages);
   return plan;
 }
 
@@ -254,7 +329,7 @@ public:
                 const KernelOutputs &outputs, OperandAuxReader &aux)
       : KernelBuilderBase(b, loc), op(op), plan(plan), q(inputs[0]),
         k(inputs[1]), v(inputs[2]), out(outputs.o), lse(outputs.lse),
-        splits(outputs.splits), aux(aux),
+        splits(outputs.splits), aux(aux), layout(op, q, k),
         normalization(op.getNormalizationOrDefault()),
         softmax(normalization.normalizesRows()) {
     // Plain softmax of scaled scores: the scale joins the exp2 FMA (and the
@@ -282,10 +357,14 @@ public:
       init.push_back(splat(VectorType::get({2}, f32), 0.0));
     }
     init.push_back(splat(accumulatorType(), 0.0));
-    QueryTile tile{batch, head, q0, q1, qLen, kvLen, kvBegin, kvEnd};
+    QueryTile tile{batch,  head,    q0,    q1,
+                   qLen,   kvLen,   kvBegin, kvEnd,
+                   std::max<int64_t>(plan.packedGroup, 1)};
     auto start = [&](Value kv0, Value slot) { startKeyTileLoad(kv0, slot); };
-    auto wait = [&]() { waitForKeyTile(); };
-    KeyTilePrefetch prefetch{start, wait};
+    auto commit = [&]() { keyValueLoader->commit(); };
+    auto wait = [&](int64_t pending) { keyValueLoader->wait(pending); };
+    KeyTilePrefetch prefetch{start, commit, wait,
+                             plan.keysAndValues.slots};
     SmallVector<Value> final = buildKeyTileLoop(
         b, loc, op, aux, tile, plan.tileKv, init,
         [&](const KeyTile &keys, bool masked, ValueRange state) {
@@ -329,18 +408,28 @@ private:
 
     BlockCoordinates block = BlockCoordinates::build(b, loc);
     Value qTile = block.tile;
-    if (splits) {
-      // Block x = query tile * splits + split.
-      split = arith::RemUIOp::create(b, loc, qTile, splits);
-      qTile = arith::DivUIOp::create(b, loc, qTile, splits);
-    }
-    head = block.head;
     batch = block.batch;
-    int64_t groupSize = op.getQ().getType().getDimSize(1) /
-                        op.getK().getType().getDimSize(1);
-    kvHead = arith::DivUIOp::create(b, loc, head, index(groupSize));
-    qLen = sizeOf(q, 2);
-    kvLen = sizeOf(k, 2);
+    if (plan.packedGroup) {
+      // Grid (splits, Hkv, B): the block's one tile holds every query row
+      // of the key/value head's query heads.
+      split = qTile;
+      qTile = index(0);
+      kvHead = block.head;
+      head = mul(kvHead, plan.packedGroup);
+    } else {
+      if (splits) {
+        // Block x = query tile * splits + split.
+        split = arith::RemUIOp::create(b, loc, qTile, splits);
+        qTile = arith::DivUIOp::create(b, loc, qTile, splits);
+      }
+      head = block.head;
+      AttentionShape shape = op.getShape();
+      kvHead = arith::DivUIOp::create(b, loc, head,
+                                      index(shape.qHeads / shape.kvHeads));
+    }
+    // The block's sequence's own lengths (packed and paged sequences).
+    qLen = layout.buildQueryLength(b, loc, aux, batch);
+    kvLen = layout.buildKeyLength(b, loc, aux, batch);
     if (splits) {
       // Whole tiles per split, as evenly as they go; trailing splits may
       // be empty (they write lse = -inf).
@@ -351,10 +440,37 @@ private:
       kvBegin = arith::MulIOp::create(b, loc, split, perSplit);
       kvEnd = arith::AddIOp::create(b, loc, kvBegin, perSplit);
     }
-    q0 = mul(qTile, plan.tileQ);
-    q1 = add(q0, buildTileExtent(b, loc, qLen, q0, plan.tileQ));
     // The two query rows of this lane (fragment rows g and g + 8).
     warpRowInTile = mul(lanes.warp, kRowsPerWarp);
+    if (plan.packedGroup) {
+      // Packed row p is query p % Sq of head `head` + p / Sq; padding rows
+      // (p >= G Sq) are clamped to the last real one.
+      q0 = index(0);
+      q1 = qLen;
+      for (int r = 0; r < 2; ++r) {
+        Value packed = atom->accumulatorRow(warpRowInTile, r);
+        rowValid[r] = less(packed, plan.packedRows);
+        packed = arith::MinSIOp::create(b, loc, packed,
+                                        index(plan.packedRows - 1));
+        Value sq = index(plan.packedRows / plan.packedGroup);
+        rows[r] = rowClamped[r] = arith::RemUIOp::create(b, loc, packed, sq);
+        rowHeads[r] = add(head, arith::DivUIOp::create(b, loc, packed, sq));
+      }
+      return;
+    }
+    q0 = mul(qTile, plan.tileQ);
+    q1 = add(q0, buildTileExtent(b, loc, qLen, q0, plan.tileQ));
+    if (layout.queryForm() == QueryForm::Packed) {
+      // Every sequence gets the query tiles of the longest; a tile past
+      // its sequence's queries visits no key and writes nothing.
+      Value live = less(q0, qLen);
+      if (!kvBegin) {
+        kvBegin = index(0);
+        kvEnd = kvLen;
+      }
+      kvEnd = arith::SelectOp::create(b, loc, live, kvEnd, kvBegin);
+      q1 = arith::SelectOp::create(b, loc, live, q1, q0);
+    }
     Value warpRow = add(q0, warpRowInTile);
     for (int r = 0; r < 2; ++r)
       rows[r] = atom->accumulatorRow(warpRow, r);
@@ -362,6 +478,7 @@ private:
     for (int r = 0; r < 2; ++r) {
       rowValid[r] = less(rows[r], qLen);
       rowClamped[r] = arith::MinSIOp::create(b, loc, rows[r], lastRow);
+      rowHeads[r] = head;
     }
   }
 
@@ -400,7 +517,7 @@ private:
         Value safeCol = arith::SelectOp::create(b, loc, inside, col, index(0));
         Value pair = vector::LoadOp::create(
             b, loc, VectorType::get({width}, element), q,
-            ValueRange{batch, head, rowClamped[rowIndex], safeCol});
+            queryIndices(rowHeads[rowIndex], rowClamped[rowIndex], safeCol));
         pair = arith::SelectOp::create(
             b, loc, inside, pair,
             splatElement(VectorType::get({width}, element)));
@@ -415,9 +532,18 @@ private:
   Value queryTile() { return queryLoader->view(index(0), 0); }
 
   void startQueryTileLoad() {
-    queryLoader->start(index(0), 0,
-                       {q, batch, head, q0, qLen, Value(), plan.headDimPadded,
-                        plan.headDim});
+    RowCopy copy{q,       batch,  head, q0, qLen, Value(), plan.headDimPadded,
+                 plan.headDim};
+    if (plan.packedGroup) {
+      copy.rowLimit = index(plan.packedRows);
+      copy.rowsPerHead = plan.packedRows / plan.packedGroup;
+    }
+    auto indicesOf = [&](Value row, Value col) {
+      return queryIndices(head, row, col);
+    };
+    if (layout.queryForm() != QueryForm::Dense)
+      copy.indicesOf = indicesOf;
+    queryLoader->start(index(0), 0, copy);
     queryLoader->commit();
   }
 
@@ -463,19 +589,20 @@ private:
   /// Starts copying the key and value rows [kv0, kv0 + tileKv) into buffer
   /// `slot`, zero-filling rows past Skv and the padding columns of the keys.
   void startKeyTileLoad(Value kv0, Value slot) {
-    keyValueLoader->start(slot, 0,
-                          {k, batch, kvHead, kv0, kvLen, Value(),
-                           plan.headDimPadded, plan.headDim});
-    keyValueLoader->start(slot, 1,
-                          {v, batch, kvHead, kv0, kvLen, Value(),
-                           plan.valueDim, plan.valueDim});
-    // One group per tile: the copies this thread issued for it.
-    keyValueLoader->commit();
+    RowCopy keys{k,       batch, kvHead, kv0, kvLen, Value(),
+                 plan.headDimPadded, plan.headDim};
+    RowCopy values{v, batch, kvHead, kv0, kvLen, Value(), plan.valueDim,
+                   plan.valueDim};
+    // Packed and paged keys: rows through the cumulative lengths or the
+    // block table (one table read per copied row).
+    auto indicesOf = [&](Value row, Value col) {
+      return layout.buildKeyIndices(b, loc, aux, batch, kvHead, row, col);
+    };
+    if (layout.keyForm() != KeyForm::Dense)
+      keys.indicesOf = values.indicesOf = indicesOf;
+    keyValueLoader->start(slot, 0, keys);
+    keyValueLoader->start(slot, 1, values);
   }
-
-  /// Every copy started so far has landed, for every thread; every warp is
-  /// done with the previous tile.
-  void waitForKeyTile() { keyValueLoader->wait(); }
 
   /// The raw scores q.k of this warp's rows and the tile's keys, as
   /// vector<keyBlocks x 2 x 2 x f32> (one C fragment per 8 keys).
@@ -530,7 +657,7 @@ private:
       for (int64_t e = 0; e < 2; ++e) {
         Value key = keyPosition(keys.kv0, block, e);
         for (int64_t r = 0; r < 2; ++r) {
-          ScorePosition pos{batch, head, rows[r], key};
+          ScorePosition pos{batch, rowHeads[r], rows[r], key};
           Value s = extract(scores, {block, r, e});
           if (!foldedScale)
             s = buildModifiedScore(b, loc, op, s, pos, lengths, aux);
@@ -661,16 +788,30 @@ private:
   // Results
   //===--------------------------------------------------------------------===//
 
-  /// Indices of `out` or `lse` at (row, and column if given): a split's
-  /// partials lead with the split.
-  SmallVector<Value> outputIndices(Value row, Value col = {}) {
-    SmallVector<Value> indices;
-    if (splits)
-      indices.push_back(split);
-    llvm::append_range(indices, ValueRange{batch, head, row});
+  /// Indices of `out` or `lse` at the lane's row `r` (and column if
+  /// given): a split's partials lead with the split.
+  SmallVector<Value> outputIndices(int64_t r, Value col = {}) {
+    if (!splits)
+      return queryIndices(rowHeads[r], rowClamped[r], col);
+    SmallVector<Value> indices = {split, batch, rowHeads[r], rowClamped[r]};
     if (col)
       indices.push_back(col);
     return indices;
+  }
+
+  /// The indices in q and o of (query `row` of this block's sequence,
+  /// head `h`, column `col`; without `col`, in lse). Packed rows are
+  /// clamped into the tensor: a tile past its sequence still forms (and
+  /// never uses) the address of a row.
+  SmallVector<Value> queryIndices(Value h, Value row, Value col = {}) {
+    SmallVector<Value> at =
+        layout.buildQueryIndices(b, loc, aux, batch, h, row, col);
+    if (layout.queryForm() == QueryForm::Packed) {
+      Value last = arith::SubIOp::create(b, loc, sizeOf(q, 0), index(1));
+      at[0] = arith::MinSIOp::create(
+          b, loc, arith::MaxSIOp::create(b, loc, at[0], index(0)), last);
+    }
+    return at;
   }
 
   void writeOutputs(ValueRange final) {
@@ -697,7 +838,7 @@ private:
                                       VectorType::get({2}, outElement), o);
         Value col = atom->accumulatorColumn(Value(), block, 0);
         vector::MaskedStoreOp::create(b, loc, out,
-                                      outputIndices(rowClamped[r], col), mask,
+                                      outputIndices(r, col), mask,
                                       o);
       }
       if (lse) {
@@ -706,7 +847,7 @@ private:
                                         extract(final[1], {r}));
         Value writes = arith::AndIOp::create(b, loc, rowValid[r], isLeader);
         vector::MaskedStoreOp::create(
-            b, loc, lse, outputIndices(rowClamped[r]),
+            b, loc, lse, outputIndices(r),
             vector::BroadcastOp::create(
                 b, loc, VectorType::get({1}, b.getI1Type()), writes),
             vector::BroadcastOp::create(b, loc, VectorType::get({1}, f32),
@@ -719,6 +860,8 @@ private:
   const KernelPlan &plan;
   Value q, k, v, out, lse, splits;
   OperandAuxReader &aux;
+  /// Where the rows of q, k, v and o lie (dense, packed or paged).
+  SequenceLayout layout;
   NormalizationAttrInterface normalization;
   bool softmax;
   /// The scale, when it is applied inside the softmax (see the constructor).
@@ -729,10 +872,13 @@ private:
   Value threadId, thread, isLeader;
   /// The first query row of this warp within the tile.
   Value warpRowInTile;
+  /// `head`: the block's query head, or (packed) the first of its group.
   Value batch, head, kvHead, qLen, kvLen, q0, q1;
   /// Split-KV: this block's split and its key range.
   Value split, kvBegin, kvEnd;
-  Value rows[2], rowValid[2], rowClamped[2];
+  /// The lane's two rows: query position, whether real, clamped into
+  /// range (for addresses), query head.
+  Value rows[2], rowValid[2], rowClamped[2], rowHeads[2];
   std::unique_ptr<SharedMemory> shared;
   std::unique_ptr<TileLoader> keyValueLoader, queryLoader;
   /// The tiles of the key tile being computed on.
@@ -801,40 +947,49 @@ struct GpuTarget {
   std::string splitKv;
 };
 
-/// The kernel families of attn.attention.
-enum class AttentionFamily {
-  /// FlashAttention-2 on mma.sync: a block per query tile walks all keys.
-  FlashMmaSync,
-  /// Flash-decoding: blocks per (query tile, key split) write f32 partials,
-  /// a merge kernel combines them.
-  SplitKvDecode,
-};
-
 /// The one place that picks the family of an op for a chip and shapes.
 /// Hopper's wgmma family does not exist yet: sm_90a takes mma.sync too.
+/// Split-KV (auto: when the keys are enough to split and the queries few)
+/// packs the query heads of a key/value head into one block when their
+/// G * Sq rows fit kMaxPackedRows (Sq static), and otherwise takes a block
+/// per query tile and query head.
 FailureOr<AttentionFamily> chooseFamily(AttentionOp op, const GpuTarget &target,
                                         const KernelPlan &plan) {
   bool softmax = op.getNormalizationOrDefault().normalizesRows();
   if (target.splitKv == "never")
     return AttentionFamily::FlashMmaSync;
+  AttentionFamily decode = packedGroupOf(op)
+                               ? AttentionFamily::PackedSplitKvDecode
+                               : AttentionFamily::SplitKvDecode;
+  // Partials are [splits, B, Hq, Sq, Dv]: queries of one length.
+  bool denseQueries =
+      SequenceLayout(op).queryForm() == QueryForm::Dense;
   if (target.splitKv == "always") {
     if (!softmax)
       return op.emitOpError()
              << "cannot be compiled with split-kv=always: key splits are "
                 "merged by their log-sum-exp, which needs the softmax "
                 "normalization (use split-kv=auto or never)";
-    return AttentionFamily::SplitKvDecode;
+    if (!denseQueries)
+      return op.emitOpError()
+             << "cannot be compiled with split-kv=always: split-KV partials "
+                "hold [B, Hq, Sq] rows, and packed queries ('cu_seqlens_q') "
+                "have no Sq (use split-kv=auto or never)";
+    return decode;
   }
-  // auto: when one query tile holds every query, the grid has B * Hq
-  // blocks, too few to fill the GPU for decoding; unless the keys are too
-  // few to split.
-  int64_t qLen = op.getQ().getType().getDimSize(2);
-  int64_t kvLen = op.getK().getType().getDimSize(2);
-  bool oneQueryTile = !ShapedType::isDynamic(qLen) && qLen <= plan.tileQ;
+  // auto: when one block holds every query of its heads, the grid has B *
+  // Hq (or, packed, B * Hkv) blocks, too few to fill the GPU for decoding;
+  // unless the keys are too few to split.
+  // Paged and packed keys have lengths of their own: unknown here.
+  AttentionShape shape = op.getShape();
+  int64_t qLen = shape.qLen, kvLen = shape.kvLen;
+  bool fewQueries = decode == AttentionFamily::PackedSplitKvDecode ||
+                    (!ShapedType::isDynamic(qLen) && qLen <= plan.tileQ);
   bool fewKeys = !ShapedType::isDynamic(kvLen) &&
                  kvLen < kMinTilesPerSplit * 2 * plan.tileKv;
-  return softmax && oneQueryTile && !fewKeys ? AttentionFamily::SplitKvDecode
-                                             : AttentionFamily::FlashMmaSync;
+  return softmax && denseQueries && fewQueries && !fewKeys
+             ? decode
+             : AttentionFamily::FlashMmaSync;
 }
 
 /// The compute capability of `chip` ("sm_80", "sm_90a"), or failure with a
@@ -905,8 +1060,8 @@ buildAttentionKernel(AttentionOp op, const KernelPlan &plan,
 
 /// The host side of split-KV: the number of splits chosen at run time from
 /// the grid and the device, the f32 partials as workspaces, the partials
-/// kernel over (query tile x split, Hq, B), then the merge kernel into the
-/// op's results.
+/// kernel over (query tile x split, Hq, B) or, GQA-packed, (split, Hkv, B),
+/// then the merge kernel into the op's results.
 LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
                                const KernelPlan &plan, ValueRange inputs,
                                ArrayRef<Value> captured,
@@ -916,9 +1071,10 @@ LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
   MLIRContext *ctx = op.getContext();
   Type f32 = Float32Type::get(ctx);
   RankedTensorType qType = op.getQ().getType();
-  int64_t qHeads = qType.getDimSize(1);
-  int64_t valueDim = op.getV().getType().getDimSize(3);
-  // [splits, B, Hq, Sq, Dv] and [splits, B, Hq, Sq].
+  AttentionShape shape = op.getShape();
+  int64_t qHeads = shape.qHeads;
+  int64_t valueDim = shape.valueDim;
+  // [splits, B, Hq, Sq, Dv] and [splits, B, Hq, Sq] (q is dense).
   SmallVector<int64_t> partialShape = {ShapedType::kDynamic,
                                        qType.getDimSize(0), qHeads,
                                        qType.getDimSize(2), valueDim};
@@ -954,15 +1110,22 @@ LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
   FailureOr<SmallVector<Value>> outputs = allocateResults(b, op);
   if (failed(outputs))
     return failure();
+  SequenceLayout layout(op);
   Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
   Value qLen = tensor::DimOp::create(b, loc, op.getQ(), 2);
-  Value kvLen = tensor::DimOp::create(b, loc, op.getK(), 2);
-  Value qTiles = ceilDiv(qLen, index(plan.tileQ));
-  // Enough blocks for kWavesOfBlocks per multiprocessor, each split at
-  // least kMinTilesPerSplit key tiles long, at most kMaxSplits splits.
+  // The splits follow the longest sequence (paged: the table's capacity).
+  Value kvLen = getValueOrCreateConstantIndexOp(
+      b, loc, layout.buildMaxKeyLength(b, loc, op.getAuxOperands()));
+  // Packed: one tile of every query row of a key/value head's group.
+  Value qTiles = plan.packedGroup ? index(1) : ceilDiv(qLen, index(plan.tileQ));
+  int64_t gridHeads =
+      plan.packedGroup ? shape.kvHeads : qHeads;
+  // Enough blocks for kBlocksPerSM per multiprocessor, each split at least
+  // kMinTilesPerSplit key tiles long, at most kMaxSplits splits.
   Value blocks = maxOf(
       arith::MulIOp::create(
-          b, loc, arith::MulIOp::create(b, loc, qTiles, index(qHeads)), batch),
+          b, loc, arith::MulIOp::create(b, loc, qTiles, index(gridHeads)),
+          batch),
       index(1));
   Value multiprocessors = MultiprocessorCountOp::create(b, loc);
   Value wanted = ceilDiv(
@@ -982,9 +1145,10 @@ LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
   Value oParts = memref::AllocOp::create(b, loc, oPartsType, partialSizes);
   Value lseParts = memref::AllocOp::create(b, loc, lsePartsType, partialSizes);
   args.append({oParts, lseParts, splits});
+  Value gridX =
+      plan.packedGroup ? splits : arith::MulIOp::create(b, loc, qTiles, splits);
   launchKernel(b, loc, *partials,
-               gpu::KernelDim3{arith::MulIOp::create(b, loc, qTiles, splits),
-                               index(qHeads), batch},
+               gpu::KernelDim3{gridX, index(gridHeads), batch},
                plan.threads(), plan.sharedBytes, args);
   SmallVector<Value> mergeArgs = {oParts, lseParts};
   llvm::append_range(mergeArgs, *outputs);
@@ -998,17 +1162,17 @@ LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
 
 LogicalResult lowerToGPU(AttentionOp op, const GpuTarget &target,
                          ModuleOp module, SymbolTable &symbols) {
-  if (!SequenceLayout(op).isDense())
-    return op.emitOpError()
-           << "packed ('cu_seqlens_q', 'cu_seqlens_kv') and paged ('paged_kv') "
-              "sequences have no GPU kernel yet; run them on the CPU "
-              "(attn-lower-to-cpu) or through the reference";
   FailureOr<KernelPlan> plan = planKernel(op, target.warps, target.tileKv);
   if (failed(plan))
     return failure();
   FailureOr<AttentionFamily> family = chooseFamily(op, target, *plan);
   if (failed(family))
     return failure();
+  if (*family != AttentionFamily::FlashMmaSync) {
+    plan = planKernel(op, target.warps, target.tileKv, *family);
+    if (failed(plan))
+      return failure();
+  }
   SmallVector<Operation *> constants;
   FailureOr<SmallVector<Value>> captured = capturedTensors(op, constants);
   if (failed(captured))
@@ -1017,13 +1181,12 @@ LogicalResult lowerToGPU(AttentionOp op, const GpuTarget &target,
   // Kernel inputs: q, k, v, the auxiliary operands present, the captured
   // tensors.
   SmallVector<Value> inputs = {op.getQ(), op.getK(), op.getV()};
-  for (Value operand : {op.getLayout(), op.getQSegments(), op.getKvSegments(),
-                        op.getBias(), op.getAlibiSlopes()})
+  for (Value operand : op.getAuxOperands())
     if (operand)
       inputs.push_back(operand);
   llvm::append_range(inputs, *captured);
   OpBuilder b(op.getContext());
-  if (*family == AttentionFamily::SplitKvDecode)
+  if (*family != AttentionFamily::FlashMmaSync)
     return buildSplitKvPlan(b, op, *plan, inputs, *captured, constants,
                             module, symbols);
 
@@ -1037,12 +1200,18 @@ LogicalResult lowerToGPU(AttentionOp op, const GpuTarget &target,
     return failure();
   b.setInsertionPoint(op);
   Location loc = op.getLoc();
-  Value qLen = tensor::DimOp::create(b, loc, op.getQ(), 2);
+  // (query tiles of the longest sequence, Hq, B).
+  SequenceLayout layout(op);
+  Value qLen = getValueOrCreateConstantIndexOp(
+      b, loc, layout.buildMaxQueryLength(b, loc));
   Value qTiles = arith::CeilDivUIOp::create(
       b, loc, qLen, arith::ConstantIndexOp::create(b, loc, plan->tileQ));
-  return replaceWithLaunch(b, op, *kernel, inputs,
-                           headBatchGrid(b, loc, op.getQ(), qTiles),
-                           plan->threads(), plan->sharedBytes);
+  gpu::KernelDim3 grid{
+      qTiles, arith::ConstantIndexOp::create(b, loc, op.getShape().qHeads),
+      getValueOrCreateConstantIndexOp(
+          b, loc, layout.buildBatchSize(b, loc, op.getAuxOperands()))};
+  return replaceWithLaunch(b, op, *kernel, inputs, grid, plan->threads(),
+                           plan->sharedBytes);
 }
 
 struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {

@@ -132,7 +132,10 @@ void BlockEmulator::poisonSharedMemory(Location loc) {
 // none), and an access that another lane's access since the barrier
 // conflicts with (read after write, write after read or write) fails with
 // a race message. cp.async copies count as writes when issued; ldmatrix
-// reads count as the receiving lane's.
+// reads count as the receiving lane's. Copies land at once here, but a read
+// of a byte whose cp.async commit group has not been waited for
+// (cp.async.wait_group N leaves the N newest groups in flight) fails too,
+// so that a ring of stages that waits too little is caught.
 //===----------------------------------------------------------------------===//
 
 /// The shadows are plain allocations: the host pipeline's buffer
@@ -142,6 +145,17 @@ void BlockEmulator::setUpRaceDetection(Location loc) {
   auto type = MemRefType::get({ShapedType::kDynamic}, b.getI32Type());
   writers = memref::AllocOp::create(b, loc, type, ValueRange{size});
   readers = memref::AllocOp::create(b, loc, type, ValueRange{size});
+  asyncGroups = memref::AllocOp::create(b, loc, type, ValueRange{size});
+  asyncCounters =
+      memref::AllocOp::create(b, loc, MemRefType::get({2}, b.getI32Type()));
+  Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
+  buildLoop(b, loc, index(0), size, {}, [&](Value i, ValueRange) {
+    memref::StoreOp::create(b, loc, none, asyncGroups, i);
+    return SmallVector<Value>{};
+  });
+  Value zero = arith::ConstantIntOp::create(b, loc, b.getI32Type(), 0);
+  for (int64_t i = 0; i < 2; ++i)
+    memref::StoreOp::create(b, loc, zero, asyncCounters, index(i));
   sharedOffsets[sharedMemory] = index(0);
   forgetAccesses(loc);
 }
@@ -213,6 +227,18 @@ void BlockEmulator::recordRead(Value byte, Value lane, Location loc) {
     return;
   Value id =
       checkWriter(byte, lane, loc, "a thread reads what another thread wrote");
+  // Landed: written by a plain store (-1) or by a group below the landed
+  // count.
+  Value landed = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::slt,
+      memref::LoadOp::create(b, loc, asyncGroups, byte),
+      memref::LoadOp::create(b, loc, asyncCounters, index(1)));
+  std::string message;
+  llvm::raw_string_ostream os(message);
+  os << "attn-emulate-gpu: shared-memory race at " << loc
+     << ": a thread reads what a cp.async copy writes whose group was not "
+        "waited for (cp.async.wait_group)";
+  cf::AssertOp::create(b, loc, landed, message);
   Value reader = memref::LoadOp::create(b, loc, readers, byte);
   Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
   Value several = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -2);
@@ -232,6 +258,38 @@ void BlockEmulator::recordWrite(Value byte, Value lane, Location loc) {
   assertNoOtherLane(memref::LoadOp::create(b, loc, readers, byte), id, loc,
                     "a thread overwrites what another thread read");
   memref::StoreOp::create(b, loc, id, writers, byte);
+  memref::StoreOp::create(
+      b, loc, arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1),
+      asyncGroups, byte);
+}
+
+void BlockEmulator::recordAsyncWrite(Value byte, Value lane, Location loc) {
+  if (!byte)
+    return;
+  recordWrite(byte, lane, loc);
+  memref::StoreOp::create(
+      b, loc, memref::LoadOp::create(b, loc, asyncCounters, index(0)),
+      asyncGroups, byte);
+}
+
+void BlockEmulator::commitAsyncGroup(Location loc) {
+  Value committed = memref::LoadOp::create(b, loc, asyncCounters, index(0));
+  memref::StoreOp::create(
+      b, loc,
+      arith::AddIOp::create(
+          b, loc, committed,
+          arith::ConstantIntOp::create(b, loc, b.getI32Type(), 1)),
+      asyncCounters, index(0));
+}
+
+void BlockEmulator::waitAsyncGroups(int64_t pending, Location loc) {
+  Value committed = memref::LoadOp::create(b, loc, asyncCounters, index(0));
+  Value landed = memref::LoadOp::create(b, loc, asyncCounters, index(1));
+  Value upTo = arith::SubIOp::create(
+      b, loc, committed,
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), pending));
+  memref::StoreOp::create(b, loc, arith::MaxSIOp::create(b, loc, landed, upTo),
+                          asyncCounters, index(1));
 }
 
 //===----------------------------------------------------------------------===//

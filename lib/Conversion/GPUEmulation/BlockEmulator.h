@@ -200,6 +200,14 @@ public:
   /// `lane` reads (writes) the byte `byte` (null: not shared memory).
   void recordRead(mlir::Value byte, mlir::Value lane, mlir::Location loc);
   void recordWrite(mlir::Value byte, mlir::Value lane, mlir::Location loc);
+  /// `lane` writes `byte` with a cp.async copy of the open commit group.
+  void recordAsyncWrite(mlir::Value byte, mlir::Value lane,
+                        mlir::Location loc);
+  /// cp.async.commit_group: closes the open group.
+  void commitAsyncGroup(mlir::Location loc);
+  /// cp.async.wait_group `pending`: every group but the `pending` newest
+  /// has landed.
+  void waitAsyncGroups(int64_t pending, mlir::Location loc);
   /// What a barrier does: accesses before it no longer conflict.
   void forgetAccesses(mlir::Location loc);
 
@@ -239,9 +247,11 @@ private:
   mlir::OpBuilder b;
   mlir::IRMapping map;
   /// Race detection (see recordRead): per shared-memory byte, its writer
-  /// and reader lanes since the last barrier; the byte offset of each
-  /// lock-step view of shared memory.
-  mlir::Value writers, readers;
+  /// and reader lanes since the last barrier, and the commit group of the
+  /// cp.async copy that wrote it (-1: a plain store); the groups committed
+  /// and landed (memref<2xi32>); the byte offset of each lock-step view of
+  /// shared memory.
+  mlir::Value writers, readers, asyncGroups, asyncCounters;
   llvm::DenseMap<mlir::Value, mlir::Value> sharedOffsets;
   mlir::Value sharedMemory;
   mlir::Value blockIds[3], gridSizes[3];

@@ -1,8 +1,9 @@
 //===- EmulateAsyncCopy.cpp - cp.async copies, groups and waits -----------===//
 //
-// An asynchronous copy completes when it is issued (and counts as the
-// issuing lane's write for the race checker), so commit groups and waits
-// have nothing to do.
+// An asynchronous copy completes when it is issued and counts as the
+// issuing lane's write for the race checker, which also tracks commit
+// groups and waits: a read of a copy's bytes before a wait that covers its
+// group fails.
 //
 //===----------------------------------------------------------------------===//
 
@@ -54,7 +55,8 @@ static LogicalResult emulateAsyncCopy(BlockEmulator &e,
       }
       SmallVector<Value> at = dst;
       at.back() = arith::AddIOp::create(b, loc, at.back(), e.index(i));
-      e.recordWrite(e.sharedByte(e.lanesOf(copy.getDst()), at, loc), lane, loc);
+      e.recordAsyncWrite(e.sharedByte(e.lanesOf(copy.getDst()), at, loc),
+                         lane, loc);
       memref::StoreOp::create(b, loc, ifInside.getResult(0),
                               e.lanesOf(copy.getDst()), at);
     }
@@ -64,9 +66,21 @@ static LogicalResult emulateAsyncCopy(BlockEmulator &e,
 
 void registerAsyncCopyHooks(EmulationHooks &hooks) {
   hooks.add<nvgpu::DeviceAsyncCopyOp>(emulateAsyncCopy);
-  hooks.add<nvgpu::DeviceAsyncCreateGroupOp, nvgpu::DeviceAsyncWaitOp,
-            NVVM::CpAsyncWaitGroupOp>(
-      [](BlockEmulator &, Operation *) { return success(); });
+  hooks.add<nvgpu::DeviceAsyncCreateGroupOp, NVVM::CpAsyncCommitGroupOp>(
+      [](BlockEmulator &e, Operation *op) {
+        e.commitAsyncGroup(op->getLoc());
+        return success();
+      });
+  hooks.add<NVVM::CpAsyncWaitGroupOp>(
+      [](BlockEmulator &e, NVVM::CpAsyncWaitGroupOp wait) {
+        e.waitAsyncGroups(wait.getN(), wait.getLoc());
+        return success();
+      });
+  hooks.add<nvgpu::DeviceAsyncWaitOp>(
+      [](BlockEmulator &e, nvgpu::DeviceAsyncWaitOp wait) {
+        e.waitAsyncGroups(wait.getNumGroups().value_or(0), wait.getLoc());
+        return success();
+      });
 }
 
 } // namespace gpu_emulation

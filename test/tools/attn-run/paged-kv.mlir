@@ -12,6 +12,18 @@
 // RUN: attn-run %s --entry chunked_prefill --random --seed 7 --dim B1=4 --dim B=3 --dim Tq=45 --dim Pages=20 --dim MaxPages=6 --check | FileCheck %s
 // RUN: attn-run %s --entry sigmoid_paged --random --seed 8 --dim Pages=7 --dim MaxPages=3 --check | FileCheck %s
 // RUN: attn-run %s --entry varlen_regions --random --seed 9 --dim B1=4 --dim Tq=40 --dim Tk=40 --check | FileCheck %s
+// The GPU kernels, run by the emulator: the GQA-packed split-KV decode
+// family (auto for one query), the flash family (split-kv=never), packed
+// query tiles past their sequence. f32 runs on tf32 tensor cores (10-bit
+// mantissas): tolerance 5e-3, as the other emulation tests.
+// RUN: attn-run %s --entry decode_nhd --target gpu-emulation --warps 1 --tile-kv 16 --multiprocessors 4 --random --seed 1 --dim Pages=37 --dim MaxPages=5 --check | FileCheck %s --check-prefixes=CHECK,LSE
+// RUN: attn-run %s --entry decode_nhd --target gpu-emulation --warps 1 --tile-kv 16 --split-kv never --random --seed 2 --dim Pages=9 --dim MaxPages=3 --check | FileCheck %s --check-prefixes=CHECK,LSE
+// RUN: attn-run %s --entry page1_hnd_window_sinks --target gpu-emulation --tolerance 5e-3 --warps 1 --tile-kv 16 --random --seed 3 --dim Pages=50 --dim MaxPages=41 --dim B=5 --check | FileCheck %s
+// RUN: attn-run %s --entry speculative_alibi_softcap --target gpu-emulation --warps 1 --tile-kv 32 --split-kv always --random --seed 4 --dim Pages=11 --dim MaxPages=4 --check | FileCheck %s
+// RUN: attn-run %s --entry varlen_causal --target gpu-emulation --tolerance 5e-3 --warps 1 --tile-kv 16 --random --seed 5 --dim B1=5 --dim Tq=61 --dim Tk=77 --check | FileCheck %s --check-prefixes=CHECK,LSE
+// RUN: attn-run %s --entry chunked_prefill --target gpu-emulation --warps 2 --tile-kv 16 --random --seed 7 --dim B1=4 --dim B=3 --dim Tq=45 --dim Pages=20 --dim MaxPages=6 --check | FileCheck %s
+// RUN: attn-run %s --entry sigmoid_paged --target gpu-emulation --tolerance 5e-3 --warps 1 --tile-kv 16 --random --seed 8 --dim Pages=7 --dim MaxPages=3 --check | FileCheck %s
+// RUN: attn-run %s --entry varlen_regions --target gpu-emulation --tolerance 5e-3 --warps 1 --tile-kv 16 --random --seed 9 --dim B1=4 --dim Tq=40 --dim Tk=40 --check | FileCheck %s
 // CHECK: check o    max relative error {{.*}} ok
 // LSE:   check lse  max relative error {{.*}} ok
 

@@ -77,7 +77,16 @@ public:
       // bounds anyway.
       srcRow = arith::SelectOp::create(b, loc, inside, srcRow, index(0));
       srcCol = arith::SelectOp::create(b, loc, inside, srcCol, index(0));
-      SmallVector<Value, 4> source = {copy.batch, copy.head, srcRow, srcCol};
+      Value head = copy.head;
+      if (copy.rowsPerHead) {
+        head = add(head, arith::DivUIOp::create(b, loc, srcRow,
+                                                index(copy.rowsPerHead)));
+        srcRow = arith::RemUIOp::create(b, loc, srcRow,
+                                        index(copy.rowsPerHead));
+      }
+      SmallVector<Value> source = {copy.batch, head, srcRow, srcCol};
+      if (copy.indicesOf)
+        source = copy.indicesOf(srcRow, srcCol);
       if (!whole) {
         Value x = memref::LoadOp::create(b, loc, copy.source, source);
         Value zero =
@@ -124,8 +133,8 @@ public:
     nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType, ValueRange{});
   }
 
-  void wait() override {
-    NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+  void wait(int64_t pending) override {
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, pending);
     gpu::BarrierOp::create(b, loc);
   }
 

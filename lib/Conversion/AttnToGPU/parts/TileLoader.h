@@ -4,9 +4,9 @@
 // column] tensor into shared memory, into the slots of a ring that the
 // kernel cycles through: it starts the copies of a tile into a slot, ends
 // the slot's group of copies, and waits until they have landed. The
-// cp.async loader issues 16-byte asynchronous copies (double buffering:
-// the next tile lands while the current one is used); a TMA + mbarrier
-// ring with N stages would implement the same interface.
+// cp.async loader issues 16-byte asynchronous copies into a ring of N
+// slots (N - 1 tiles land while the current one is used); a TMA +
+// mbarrier ring would implement the same interface.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +16,7 @@
 #include "KernelSupport.h"
 #include "parts/ThreadLayout.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <memory>
@@ -52,6 +53,16 @@ struct RowCopy {
   /// Null: 0.
   mlir::Value column0;
   int64_t columns, columnLimit;
+  /// Nonzero: rows run on over the heads from `head` (the GQA-packed query
+  /// tile), row r being row r % rowsPerHead of head `head + r /
+  /// rowsPerHead`; `rowLimit` then counts rows over all of them.
+  int64_t rowsPerHead = 0;
+  /// Where (row, column) of the copy lies in `source`, for sources that are
+  /// not [batch, head, row, column] (packed or paged sequences,
+  /// SequenceLayout); built at the loader's insertion point. Null: there.
+  llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value row,
+                                                    mlir::Value column)>
+      indicesOf = {};
 };
 
 class TileLoader : protected KernelBuilderBase {
@@ -64,9 +75,10 @@ public:
   virtual void start(mlir::Value slot, unsigned tile, const RowCopy &copy) = 0;
   /// Ends the group of copies started since the last commit (one slot's).
   virtual void commit() = 0;
-  /// Every copy started so far, by any loader, has landed and is visible
-  /// to every thread, and every thread is done with what it read before.
-  virtual void wait() = 0;
+  /// Every copy started so far, by any loader, except those of the
+  /// `pending` newest groups, has landed and is visible to every thread,
+  /// and every thread is done with what it read before.
+  virtual void wait(int64_t pending = 0) = 0;
 
   /// The cp.async loader of `ring` for `threads` threads.
   static std::unique_ptr<TileLoader>
