@@ -7,6 +7,14 @@
 // evaluate the mask. Tiles are padded to static sizes; the padded keys of the
 // last tile are masked, the padded query rows are dropped at the end.
 //
+// Decoding (a static Sq of a few rows) would leave most of a 64-row query
+// tile padding and read each key/value head once per query head. So a
+// static Sq shrinks the query tile to Sq rows, and when the G = Hq / Hkv
+// query heads of a key/value head fit in one tile together (G * Sq <=
+// tile-q, dense queries) the tile holds all of them (GQA packing): row
+// r is query r % Sq of head h0 + r / Sq, masks and modifiers see each row's
+// own head and position, and each key/value tile is read once per group.
+//
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/SequenceLayout.h"
@@ -68,10 +76,13 @@ struct KeyTileData {
 
 class FlashBuilder {
 public:
+  /// `packedRows`: 0, or the static Sq when the tile packs the query heads
+  /// of one key/value head (then `tileQ` is G * Sq).
   FlashBuilder(PatternRewriter &rewriter, AttentionOp op, int64_t tileQ,
-               int64_t tileKv)
+               int64_t tileKv, int64_t packedRows)
       : b(rewriter), op(op), loc(op.getLoc()), ctx(op.getContext()),
-        tileQ(tileQ), tileKv(tileKv), computeType(op.getComputeType()),
+        tileQ(tileQ), tileKv(tileKv), packedRows(packedRows),
+        computeType(op.getComputeType()),
         elementType(op.getQ().getType().getElementType()), aux(op),
         layout(op), normalization(op.getNormalizationOrDefault()),
         softmax(normalization.normalizesRows()) {
@@ -80,6 +91,7 @@ public:
     groupSize = qHeads / shape.kvHeads;
     headDim = shape.headDim;
     valueDim = shape.valueDim;
+    headsPerTile = packedRows ? groupSize : 1;
     batch = layout.buildBatchSize(b, loc, op.getAuxOperands());
   }
 
@@ -99,13 +111,17 @@ public:
                                b, loc, layout.buildMaxQueryLength(b, loc)),
                            tileQ);
     auto forall = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(qHeads), qTiles}, outs,
+        b, loc,
+        ArrayRef<OpFoldResult>{batch, b.getIndexAttr(qHeads / headsPerTile),
+                               qTiles},
+        outs,
         /*mapping=*/std::nullopt);
 
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(forall.getBody());
     ValueRange ivs = forall.getInductionVars();
-    buildQueryTile(ivs[0], ivs[1], ivs[2], forall);
+    Value head0 = arith::MulIOp::create(b, loc, ivs[1], index(headsPerTile));
+    buildQueryTile(ivs[0], head0, ivs[2], forall);
     return forall.getResults();
   }
 
@@ -187,6 +203,18 @@ private:
         .getResult(0);
   }
 
+  /// The query head and position of row `r` of the tile whose first row is
+  /// query `q0` of head `head0` (a packed tile starts at query 0).
+  std::pair<Value, Value> rowHeadAndPosition(OpBuilder &nb, Location nl,
+                                             Value head0, Value q0, Value r) {
+    if (!packedRows)
+      return {head0, arith::AddIOp::create(nb, nl, q0, r)};
+    Value rows = arith::ConstantIndexOp::create(nb, nl, packedRows);
+    return {arith::AddIOp::create(nb, nl, head0,
+                                  arith::DivUIOp::create(nb, nl, r, rows)),
+            arith::RemUIOp::create(nb, nl, r, rows)};
+  }
+
   /// The indices of q (and o) of query `row` of (batchIv, head); packed
   /// rows are clamped into q, since an empty tile past a sequence still
   /// reads one row.
@@ -207,22 +235,29 @@ private:
   // One query tile
   //===--------------------------------------------------------------------===//
 
+  /// The tile of queries from `q0` of heads from `head`.
   void buildQueryTile(Value batchIv, Value head, Value qTile,
                       scf::ForallOp forall) {
     qLen = layout.buildQueryLength(b, loc, aux, batchIv);
     kvLen = layout.buildKeyLength(b, loc, aux, batchIv);
+    // A packed tile holds rows [0, Sq) of each of its heads, all valid.
     Value q0 = arith::MulIOp::create(b, loc, qTile, index(tileQ));
-    Value qRows = buildTileExtent(b, loc, qLen, q0, tileQ);
+    Value qRows = packedRows ? index(tileQ)
+                             : buildTileExtent(b, loc, qLen, q0, tileQ);
     if (layout.queryForm() != QueryForm::Dense)
       qRows = arith::MaxSIOp::create(b, loc, qRows, index(0));
     Value kvHead = arith::DivUIOp::create(b, loc, head, index(groupSize));
     Value queries = paddedTile(
         op.getQ(),
         [&](OpBuilder &nb, Location nl, Value row, Value col) {
-          return queryIndices(nb, nl, batchIv, head, row, col);
+          auto [rowHead, pos] =
+              packedRows ? rowHeadAndPosition(nb, nl, head, q0, row)
+                         : std::pair(head, row);
+          return queryIndices(nb, nl, batchIv, rowHead, pos, col);
         },
         q0, qRows, tileQ);
-    Value q1 = arith::AddIOp::create(b, loc, q0, qRows);
+    Value q1 = packedRows ? index(packedRows)
+                          : arith::AddIOp::create(b, loc, q0, qRows).getResult();
     auto keyIndices = [&](OpBuilder &nb, Location nl, Value row, Value col) {
       return layout.buildKeyIndices(nb, nl, aux, batchIv, kvHead, row, col);
     };
@@ -341,8 +376,8 @@ private:
                [&](OpBuilder &nb, Location nl, ValueRange args) {
                  Value i = linalg::IndexOp::create(nb, nl, 0);
                  Value j = linalg::IndexOp::create(nb, nl, 1);
-                 ScorePosition pos{batchIv, head,
-                                   arith::AddIOp::create(nb, nl, q0, i),
+                 auto [rowHead, qPos] = rowHeadAndPosition(nb, nl, head, q0, i);
+                 ScorePosition pos{batchIv, rowHead, qPos,
                                    arith::AddIOp::create(nb, nl, tile.kv0, j)};
                  Value s = buildModifiedScore(nb, nl, op, args[0], pos, lengths,
                                               aux);
@@ -492,8 +527,40 @@ private:
           });
     }
 
-    // Valid rows only, into the shared outputs.
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    if (packedRows) {
+      // Rows (head, query) of a packed tile are o[b, head0 : head0 + G, :],
+      // contiguous in [B, Hq, Sq, Dv]: one insert of the tile as [G, Sq, Dv].
+      auto expand = [&](Value tile, ArrayRef<int64_t> shape,
+                        ArrayRef<ReassociationIndices> groups) {
+        auto type = RankedTensorType::get(
+            shape, cast<RankedTensorType>(tile.getType()).getElementType());
+        return tensor::ExpandShapeOp::create(b, loc, type, tile, groups)
+            .getResult();
+      };
+      SmallVector<OpFoldResult> offsets = {batchIv, head, zero, zero};
+      SmallVector<OpFoldResult> sizes = {one, b.getIndexAttr(headsPerTile),
+                                         b.getIndexAttr(packedRows),
+                                         b.getIndexAttr(valueDim)};
+      SmallVector<OpFoldResult> strides(4, one);
+      Value oHeads = expand(oTile, {headsPerTile, packedRows, valueDim},
+                            {{0, 1}, {2}});
+      Value lseHeads;
+      if (lseTile)
+        lseHeads = expand(lseTile, {headsPerTile, packedRows}, {{0, 1}});
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(forall.getTerminator().getBody());
+      ValueRange shared = forall.getRegionIterArgs();
+      tensor::ParallelInsertSliceOp::create(b, loc, oHeads, shared[0], offsets,
+                                            sizes, strides);
+      if (lseHeads)
+        tensor::ParallelInsertSliceOp::create(
+            b, loc, lseHeads, shared[1], ArrayRef(offsets).drop_back(),
+            ArrayRef(sizes).drop_back(), ArrayRef(strides).drop_back());
+      return;
+    }
+
+    // Valid rows only, into the shared outputs.
     Value oRows = tensor::ExtractSliceOp::create(
         b, loc, RankedTensorType::get({ShapedType::kDynamic, valueDim}, elementType),
         oTile, ArrayRef<OpFoldResult>{zero, zero},
@@ -538,14 +605,14 @@ private:
   AttentionOp op;
   Location loc;
   MLIRContext *ctx;
-  int64_t tileQ, tileKv;
+  int64_t tileQ, tileKv, packedRows;
   FloatType computeType;
   Type elementType;
   OperandAuxReader aux;
   SequenceLayout layout;
   NormalizationAttrInterface normalization;
   bool softmax;
-  int64_t qHeads, groupSize, headDim, valueDim;
+  int64_t qHeads, groupSize, headDim, valueDim, headsPerTile;
   OpFoldResult batch;
   /// The lengths of the sequence of the query tile being built.
   Value qLen, kvLen;
@@ -557,10 +624,32 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
+    // A static Sq needs no more rows than it has.
+    int64_t rows = tileQ;
+    SequenceLayout layout(op);
+    std::optional<int64_t> sq;
+    if (layout.queryForm() == QueryForm::Dense &&
+        !op.getQ().getType().isDynamicDim(2)) {
+      sq = op.getQ().getType().getDimSize(2);
+      rows = std::min(rows, std::max<int64_t>(*sq, 1));
+    }
     // Tiles inside a mask's blocks (e.g. a block-sparse layout) can be
     // classified, and so skipped; tiles straddling blocks cannot.
-    auto [q, kv] = alignTilesToMask(op, tileQ, tileKv);
-    rewriter.replaceOp(op, FlashBuilder(rewriter, op, q, kv).build());
+    auto [q, kv] = alignTilesToMask(op, rows, tileKv);
+    // The heads of a group share a tile when they fit (and the mask's
+    // blocks allow a tile of all Sq rows); the tile's key range and class
+    // are then the group's, so no mask may read the head there (only
+    // block-sparse layouts do).
+    AttentionShape shape = op.getShape();
+    int64_t group = shape.qHeads / shape.kvHeads;
+    int64_t packedRows = 0;
+    if (sq && *sq > 0 && q == *sq && group > 1 && group * *sq <= tileQ &&
+        !op.getLayout()) {
+      packedRows = *sq;
+      q = group * *sq;
+    }
+    rewriter.replaceOp(op,
+                       FlashBuilder(rewriter, op, q, kv, packedRows).build());
     return success();
   }
 

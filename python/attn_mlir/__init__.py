@@ -10,6 +10,9 @@ on NumPy arrays or PyTorch tensors (CPU, or CUDA without copies).
     o = am.attention(q, k, v, mask=am.causal())   # compile (cached) and run
     o = am.linear_attention(q, k, v, feature_map=am.elu_plus_one(), causal=True)
     o, lse = am.merge([o1, o2], [lse1, lse2])     # combine partial results
+    o = am.paged_attention(q, k_pages, v_pages, block_table, kv_lens,
+                           mask=am.causal("bottom_right"))   # a paged KV cache
+    o = am.varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k)  # packed [T, H, D]
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ __all__ = [
     "minimum", "maximum", "trace_mask_mod", "trace_score_mod",
     "LinearSpec", "FeatureMap", "linear_attention", "elu_plus_one", "favor",
     "cosformer", "hedgehog", "taylor", "MergeSpec", "merge",
+    "paged_attention", "varlen_attention",
 ]
 
 _NUMPY_DTYPES = {"f16": "float16", "f32": "float32", "f64": "float64",
@@ -59,7 +63,8 @@ def _dtype_name(x) -> str:
 class Kernel:
     """A compiled spec. Call it with the inputs in the signature's order
     (``q, k, v``, then operands such as ``layout``, ``q_segments``, ``kv_segments``,
-    ``bias``, ``alibi_slopes``), positionally or by name; it returns ``o``,
+    ``bias``, ``alibi_slopes``, ``cu_seqlens_q``, ``cu_seqlens_kv``,
+    ``block_table``, ``kv_lens``), positionally or by name; it returns ``o``,
     or ``(o, lse)`` when the spec returns the log-sum-exp."""
 
     def __init__(self, native):
@@ -185,9 +190,128 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
                 score_mods=tuple(score_mods), score_mod=score_mod,
                 normalization=normalization, scale=scale, return_lse=return_lse,
                 bias_shape=bias_shape)
+    return _run_spec(q, spec, (q, k, v), operands)
+
+
+def _index_tensor(name: str, x, rank: int):
+    """``x`` as the int32 array or tensor the kernel takes. int64 (what
+    torch.arange, NumPy's default integers and most serving stacks give) is
+    converted after checking that every value fits; other dtypes raise."""
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        raise Error(f"{name} must be a NumPy array or a tensor, got "
+                    f"{type(x).__name__}")
+    if len(x.shape) != rank:
+        raise Error(f"{name} must be {rank}-D, got shape {tuple(x.shape)}")
+    dtype = _dtype_name(x)
+    if dtype == "i32":
+        return x
+    if dtype != "i64":
+        raise Error(f"{name} must hold int32 (or int64) indices, got {x.dtype}")
+    if (x.numel() if _is_torch(x) else x.size):
+        low, high = int(x.min()), int(x.max())
+        if low < -2**31 or high >= 2**31:
+            raise Error(f"{name} holds {low if low < -2**31 else high}, which "
+                        "int32 cannot hold")
+    if _is_torch(x):
+        import torch
+        return x.to(torch.int32)
+    import numpy as np
+    return np.asarray(x, dtype=np.int32)
+
+
+def _run_spec(q, spec: Spec, inputs: Sequence[Any], operands: dict):
+    """Compiles ``spec`` (cached) for the device of ``q`` and runs it."""
     target = "cuda" if _is_torch(q) and q.is_cuda else "cpu"
-    kernel = compile(spec, target)
-    return kernel(q, k, v, **operands)
+    return compile(spec, target)(*inputs, **operands)
+
+
+def paged_attention(q, k_pages, v_pages, block_table, kv_lens, *,
+                    mask: Optional[Mask] = None,
+                    mask_mod: Optional[Callable] = None,
+                    score_mods: Sequence[ScoreMod] = (),
+                    score_mod: Optional[Callable] = None,
+                    normalization: Optional[str] = None,
+                    scale: Optional[float] = None, return_lse: bool = False,
+                    page_layout: str = "nhd", cu_seqlens_q=None, **operands):
+    """Attention against a paged KV cache (vLLM / FlashInfer layout): key
+    ``j`` of sequence ``b`` is slot ``j % P`` of page ``block_table[b, j // P]``
+    and the sequence has ``kv_lens[b]`` keys.
+
+    - ``q``: ``[B, Hq, Sq, D]`` (decoding, speculative verification; Sq is
+      compiled in, since it sizes the kernel's query tile), or packed
+      ``[Tq, Hq, D]`` with ``cu_seqlens_q [B + 1]`` (chunked prefill).
+    - ``k_pages``, ``v_pages``: ``[pages, P, Hkv, D]`` (``page_layout="nhd"``)
+      or ``[pages, Hkv, P, D]`` (``"hnd"``); ``block_table [B, max_pages]``,
+      ``kv_lens [B]``: int32 (int64 is converted).
+
+    B, the number of pages, the table width, the lengths (and Tq) stay
+    dynamic: one kernel serves every batch. Masks and modifiers see each
+    sequence's own lengths and positions (``causal("bottom_right")`` aligns
+    the queries to the end of the cache). The tables are checked on the host
+    before the call (entries of used pages in ``[0, pages)``, ``0 <=
+    kv_lens[b] <= P * max_pages``, ``cu_seqlens_q`` from 0, never
+    decreasing, ending at Tq); a violation raises :class:`Error`."""
+    packed = cu_seqlens_q is not None
+    if len(getattr(q, "shape", ())) != (3 if packed else 4):
+        raise Error(f"q must be {'[Tq, Hq, D] with cu_seqlens_q' if packed else '[B, Hq, Sq, D]'}, "
+                    f"got shape {tuple(getattr(q, 'shape', ()))}")
+    if page_layout not in ("nhd", "hnd"):
+        raise Error(f"page_layout must be 'nhd' or 'hnd', got {page_layout!r}")
+    for name, x in (("k_pages", k_pages), ("v_pages", v_pages)):
+        if len(getattr(x, "shape", ())) != 4:
+            raise Error(f"{name} must be 4-D [pages, "
+                        f"{'P, Hkv' if page_layout == 'nhd' else 'Hkv, P'}, D], "
+                        f"got shape {tuple(getattr(x, 'shape', ()))}")
+    page, kv_heads = ((k_pages.shape[1], k_pages.shape[2]) if page_layout == "nhd"
+                      else (k_pages.shape[2], k_pages.shape[1]))
+    tables = [_index_tensor("block_table", block_table, 2),
+              _index_tensor("kv_lens", kv_lens, 1)]
+    if packed:
+        tables.insert(0, _index_tensor("cu_seqlens_q", cu_seqlens_q, 1))
+    spec = Spec(heads=q.shape[1], kv_heads=kv_heads, head_dim=q.shape[-1],
+                value_dim=v_pages.shape[3], dtype=_dtype_name(q),
+                q_len=None if packed else q.shape[2], mask=mask,
+                mask_mod=mask_mod, score_mods=tuple(score_mods),
+                score_mod=score_mod, normalization=normalization, scale=scale,
+                return_lse=return_lse,
+                query_form="packed" if packed else "dense", key_form="paged",
+                page_size=page, page_layout=page_layout)
+    # The sequence operands follow the others (alibi_slopes, ...) in the
+    # signature: pass them by name.
+    names = (["cu_seqlens_q"] if packed else []) + ["block_table", "kv_lens"]
+    return _run_spec(q, spec, (q, k_pages, v_pages),
+                     {**operands, **dict(zip(names, tables))})
+
+
+def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, *,
+                     mask: Optional[Mask] = None,
+                     mask_mod: Optional[Callable] = None,
+                     score_mods: Sequence[ScoreMod] = (),
+                     score_mod: Optional[Callable] = None,
+                     normalization: Optional[str] = None,
+                     scale: Optional[float] = None, return_lse: bool = False,
+                     **operands):
+    """FlashAttention's varlen interface: sequences packed end to end,
+    ``q [Tq, Hq, D]``, ``k [Tk, Hkv, D]``, ``v [Tk, Hkv, Dv]``; sequence
+    ``b`` holds query rows ``[cu_seqlens_q[b], cu_seqlens_q[b+1])`` and key
+    rows ``[cu_seqlens_k[b], cu_seqlens_k[b+1])`` (int32; int64 is
+    converted). Returns ``o [Tq, Hq, Dv]`` (and ``lse [Tq, Hq]``). Masks see
+    each sequence's own lengths; every size stays dynamic. The cumulative
+    lengths are checked on the host (start at 0, never decrease, end at Tq
+    and Tk): a violation raises :class:`Error`."""
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if len(getattr(x, "shape", ())) != 3:
+            raise Error(f"{name} must be packed [T, H, D], got shape "
+                        f"{tuple(getattr(x, 'shape', ()))}")
+    spec = Spec(heads=q.shape[1], kv_heads=k.shape[1], head_dim=q.shape[2],
+                value_dim=v.shape[2], dtype=_dtype_name(q), mask=mask,
+                mask_mod=mask_mod, score_mods=tuple(score_mods),
+                score_mod=score_mod, normalization=normalization, scale=scale,
+                return_lse=return_lse, query_form="packed", key_form="packed")
+    return _run_spec(q, spec, (q, k, v), {
+        **operands,
+        "cu_seqlens_q": _index_tensor("cu_seqlens_q", cu_seqlens_q, 1),
+        "cu_seqlens_kv": _index_tensor("cu_seqlens_k", cu_seqlens_k, 1)})
 
 
 def linear_attention(q, k, v, *, feature_map: FeatureMap, causal: bool = False,

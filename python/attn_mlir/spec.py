@@ -185,11 +185,15 @@ class ScoreMod:
         return self.text
 
 
-def alibi(symmetric: bool = False, slopes: bool = False) -> ScoreMod:
+def alibi(symmetric: bool = False, slopes: bool = False,
+          align: Optional[str] = None) -> ScoreMod:
     """ALiBi: ``-slope_h * (i - j)`` (``symmetric``: ``|i - j|``); slopes
     2^(-8 (h+1) / H), or an ``alibi_slopes [H]`` f32 operand with
-    ``slopes=True``."""
-    text = "#attn.alibi<symmetric = true>" if symmetric else "#attn.alibi"
+    ``slopes=True``. ``align="bottom_right"`` counts ``i`` from the end of
+    the keys (``i + Skv - Sq``), as for decoding with a KV cache."""
+    params = (["symmetric = true"] if symmetric else []) + (
+        [_align(align)] if align is not None else [])
+    text = f"#attn.alibi<{', '.join(params)}>" if params else "#attn.alibi"
     return ScoreMod(text, "alibi_slopes" if slopes else None)
 
 
@@ -463,6 +467,17 @@ class Spec:
     return_lse: bool = False
     bias_shape: Optional[Sequence[Dim]] = None
     layout_dtype: str = "i8"
+    #: How q, o and lse hold query rows: "dense" ``[B, Hq, Sq, D]`` or
+    #: "packed" ``[Tq, Hq, D]`` with a ``cu_seqlens_q [B + 1]`` operand.
+    query_form: str = "dense"
+    #: How k and v hold keys: "dense" ``[B, Hkv, Skv, D]``, "packed"
+    #: ``[Tk, Hkv, D]`` with ``cu_seqlens_kv [B + 1]``, or "paged": page
+    #: pools ``[pages, page_size, Hkv, D]`` ("nhd" ``page_layout``) or
+    #: ``[pages, Hkv, page_size, D]`` ("hnd") with ``block_table
+    #: [B, max_pages]`` and ``kv_lens [B]`` operands (all int32, any sizes).
+    key_form: str = "dense"
+    page_size: Optional[int] = None
+    page_layout: str = "nhd"
     name: str = "attn"
 
     def __post_init__(self):
@@ -471,6 +486,44 @@ class Spec:
         if self.mask is not None and not isinstance(self.mask, Mask):
             raise TypeError(f"mask must be a Mask (causal(), window(...), ...), "
                             f"got {type(self.mask).__name__}")
+        if self.query_form not in ("dense", "packed"):
+            raise ValueError(f"query_form must be 'dense' or 'packed', got "
+                             f"{self.query_form!r}")
+        if self.key_form not in ("dense", "packed", "paged"):
+            raise ValueError(f"key_form must be 'dense', 'packed' or 'paged', "
+                             f"got {self.key_form!r}")
+        if self.page_layout not in ("nhd", "hnd"):
+            raise ValueError(f"page_layout must be 'nhd' or 'hnd', got "
+                             f"{self.page_layout!r}")
+        if (self.key_form == "paged") != (self.page_size is not None):
+            raise ValueError("page_size is given exactly when key_form is "
+                             f"'paged' (key_form {self.key_form!r}, page_size "
+                             f"{self.page_size!r})")
+        if self.page_size is not None and self.page_size < 1:
+            raise ValueError(f"page_size must be >= 1, got {self.page_size}")
+
+    def _tensor_types(self):
+        """The types of q, k, v, o and lse in the spec's query and key forms."""
+        d = lambda x: "?" if x is None else str(x)
+        B, Sq, Skv = d(self.batch), d(self.q_len), d(self.kv_len)
+        H, Hkv = self.heads, self.kv_heads or self.heads
+        D, Dv, t = self.head_dim, self.value_dim or self.head_dim, self.dtype
+        if self.query_form == "packed":
+            tq, to = f"tensor<?x{H}x{D}x{t}>", f"tensor<?x{H}x{Dv}x{t}>"
+            tl = f"tensor<?x{H}xf32>"
+        else:
+            tq, to = (f"tensor<{B}x{H}x{Sq}x{D}x{t}>",
+                      f"tensor<{B}x{H}x{Sq}x{Dv}x{t}>")
+            tl = f"tensor<{B}x{H}x{Sq}xf32>"
+        if self.key_form == "dense":
+            rows = lambda e: f"tensor<{B}x{Hkv}x{Skv}x{e}x{t}>"
+        elif self.key_form == "packed":
+            rows = lambda e: f"tensor<?x{Hkv}x{e}x{t}>"
+        elif self.page_layout == "nhd":
+            rows = lambda e: f"tensor<?x{self.page_size}x{Hkv}x{e}x{t}>"
+        else:
+            rows = lambda e: f"tensor<?x{Hkv}x{self.page_size}x{e}x{t}>"
+        return tq, rows(D), rows(Dv), to, tl
 
     # The operands present, in the op's order, with their types.
     def _operands(self) -> list[tuple[str, str]]:
@@ -492,6 +545,13 @@ class Spec:
                 ops.append(("bias", f"tensor<{'x'.join(d(s) for s in shape)}x{self.dtype}>"))
             elif mod.operand == "alibi_slopes":
                 ops.append(("alibi_slopes", f"tensor<{self.heads}xf32>"))
+        if self.query_form == "packed":
+            ops.append(("cu_seqlens_q", "tensor<?xi32>"))
+        if self.key_form == "packed":
+            ops.append(("cu_seqlens_kv", "tensor<?xi32>"))
+        if self.key_form == "paged":
+            ops.append(("block_table", "tensor<?x?xi32>"))
+            ops.append(("kv_lens", "tensor<?xi32>"))
         return ops
 
     def _block(self):
@@ -504,12 +564,7 @@ class Spec:
         raise ValueError("no block_sparse mask")
 
     def __str__(self) -> str:
-        tq, tk, tv, to = _qkvo_types(
-            self.batch, self.heads, self.kv_heads or self.heads, self.q_len,
-            self.kv_len, self.head_dim, self.value_dim or self.head_dim,
-            self.dtype)
-        d = lambda x: "?" if x is None else str(x)
-        tl = f"tensor<{d(self.batch)}x{self.heads}x{d(self.q_len)}xf32>"
+        tq, tk, tv, to, tl = self._tensor_types()
         ops = self._operands()
         args = [f"%q: {tq}", f"%k: {tk}", f"%v: {tv}"] + [f"%{n}: {t}" for n, t in ops]
         types = dict(ops)
@@ -522,6 +577,14 @@ class Spec:
             clauses.append(f"bias(%bias : {types['bias']})")
         if "alibi_slopes" in types:
             clauses.append(f"alibi_slopes(%alibi_slopes : {types['alibi_slopes']})")
+        for name in ("cu_seqlens_q", "cu_seqlens_kv"):
+            if name in types:
+                clauses.append(f"{name}(%{name} : {types[name]})")
+        if "block_table" in types:
+            clauses.append(f"paged_kv(%block_table, %kv_lens : "
+                           f"{types['block_table']}, {types['kv_lens']})")
+            if self.page_layout != "nhd":
+                clauses.append(f"page_layout({self.page_layout})")
         if self.mask is not None:
             clauses.append(f"mask({self.mask.attr()})")
         if self.score_mods:

@@ -1,5 +1,10 @@
-"""An independent float64 reference: the full score matrix in NumPy."""
+"""An independent float64 reference: the full score matrix in NumPy, and
+helpers for sequences of different lengths (packed rows, paged caches)."""
 import numpy as np
+
+#: Relative error tolerances of o for inputs of each dtype.
+TOLERANCE = {"f32": 2e-5, "f16": 4e-3, "bf16": 2e-2}
+NUMPY = {"f32": np.float32, "f16": np.float16}
 
 
 def attention_reference(q, k, v, allowed, scale=None, score=None):
@@ -73,3 +78,74 @@ def linear_attention_reference(q, k, v, phi, causal=False, gamma=None,
         "bhjf,bhje->bhfe", fk * weights, v)
     z = (g ** n)[None, :, None] * z0 + (fk * weights).sum(2)
     return o, s, z
+
+
+def as_dtype(x, dtype):
+    """float64 data rounded to `dtype` (bf16 by round-to-nearest-even via
+    torch), as a float64 array (what the kernel sees) and the array to pass
+    (a torch tensor for bf16, which NumPy cannot hold)."""
+    if dtype == "bf16":
+        import torch
+        t = torch.tensor(x, dtype=torch.float32).to(torch.bfloat16)
+        return t.double().numpy(), t
+    a = x.astype(NUMPY[dtype])
+    return a.astype(np.float64), a
+
+
+def per_sequence_reference(qs, ks, vs, allowed=None, score=None, scale=None):
+    """Dense attention of each sequence on its own (``qs[b] [Hq, sq, D]``,
+    ``ks[b] [Hkv, skv, D]``): lists of o ``[Hq, sq, Dv]`` and lse ``[Hq, sq]``.
+    ``allowed(b, h, i, j, sq, skv)`` and ``score(s, b, h, i, j, sq, skv)`` see
+    the sequence index, its lengths and positions from its start."""
+    outs, lses = [], []
+    for b, (q, k, v) in enumerate(zip(qs, ks, vs)):
+        sq, skv = q.shape[1], k.shape[1]
+        if skv == 0:  # no key: o = 0, lse = -inf
+            outs.append(np.zeros(q.shape[:2] + v.shape[2:]))
+            lses.append(np.full(q.shape[:2], -np.inf))
+            continue
+        mask = ((lambda _, h, i, j, b=b, sq=sq, skv=skv: allowed(b, h, i, j, sq, skv))
+                if allowed else (lambda *_: True))
+        mod = (None if score is None else
+               lambda s, _, h, i, j, b=b, sq=sq, skv=skv: score(s, b, h, i, j, sq, skv))
+        o, lse = attention_reference(q[None], k[None], v[None], mask, scale, mod)
+        outs.append(o[0])
+        lses.append(lse[0])
+    return outs, lses
+
+
+def causal_bottom_right(b, h, i, j, sq, skv):
+    return j <= i + skv - sq
+
+
+def random_block_table(rng, lengths, pages, page_size):
+    """A block table naming random pages (shuffled, some shared between
+    sequences) for each sequence's used pages and an out-of-range page for
+    the rest, which no kernel may read."""
+    max_pages = max(1, max(-(-n // page_size) for n in lengths))
+    table = rng.integers(0, pages, (len(lengths), max_pages)).astype(np.int32)
+    for b, n in enumerate(lengths):
+        table[b, -(-n // page_size):] = pages + 3
+    return table
+
+
+def gather_pages(pool, table, b, n, page_size, layout):
+    """The n keys of sequence b of a page pool (``[pages, P, H, D]`` "nhd"
+    or ``[pages, H, P, D]`` "hnd") as ``[H, n, D]``."""
+    rows = [pool[table[b, j // page_size], j % page_size] if layout == "nhd"
+            else pool[table[b, j // page_size], :, j % page_size]
+            for j in range(n)]
+    if not rows:
+        heads = pool.shape[2] if layout == "nhd" else pool.shape[1]
+        return np.zeros((heads, 0, pool.shape[3]))
+    return np.stack(rows, axis=1)
+
+
+def pack_rows(xs):
+    """Sequences ``[H, n, D]`` packed end to end as ``[T, H, D]``."""
+    return np.concatenate([x.transpose(1, 0, 2) for x in xs])
+
+
+def cumulative(lengths):
+    """FlashAttention's cu_seqlens of `lengths` (int32, from 0)."""
+    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)

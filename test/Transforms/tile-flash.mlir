@@ -117,3 +117,52 @@ func.func @block_granularity(%q: tensor<1x1x64x16xf32>, %k: tensor<1x1x64x16xf32
   %o = attn.attention %q, %k, %v layout(%l : tensor<1x1x4x8xi8>) mask(#attn.block_sparse<block = [16, 8]>) : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
   return %o : tensor<1x1x64x16xf32>
 }
+
+// -----
+
+// Decoding with GQA (4 query heads per key/value head, Sq = 1): one tile
+// holds the group's 4 query rows, so the loop runs over (b, kv head) and
+// each key tile is read once per group. Row r is head 4 * g + r; the tile
+// goes out as the group's [4, 1, Dv] block. The ALiBi slope is per row.
+// CHECK-LABEL: func @gqa_decode
+// CHECK: scf.forall (%{{.*}}, %[[G:.*]]) in (%{{.*}}, 2)
+// CHECK:   %[[H0:.*]] = arith.muli %[[G]], %c4
+// CHECK:   linalg.generic
+// CHECK:     arith.addi %[[H0]]
+// CHECK:   scf.for {{.*}} -> (tensor<4xf32>, tensor<4xf32>, tensor<4x32xf32>)
+// CHECK:       math.exp2
+// CHECK:   tensor.expand_shape %{{.*}} {{\[}}[0, 1], [2]] output_shape [4, 1, 32] : tensor<4x32xf32> into tensor<4x1x32xf32>
+// CHECK:   tensor.expand_shape %{{.*}} {{\[}}[0, 1]] output_shape [4, 1] : tensor<4xf32> into tensor<4x1xf32>
+// CHECK:   scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%{{.*}}, %[[H0]], 0, 0] [1, 4, 1, 32] [1, 1, 1, 1] : tensor<4x1x32xf32> into tensor<?x8x1x32xf32>
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%{{.*}}, %[[H0]], 0] [1, 4, 1] [1, 1, 1] : tensor<4x1xf32> into tensor<?x8x1xf32>
+func.func @gqa_decode(%q: tensor<?x8x1x32xf32>, %k: tensor<?x16x2x32xf32>, %v: tensor<?x16x2x32xf32>, %t: tensor<?x?xi32>, %l: tensor<?xi32>) -> (tensor<?x8x1x32xf32>, tensor<?x8x1xf32>) {
+  %o, %lse = attn.attention %q, %k, %v paged_kv(%t, %l : tensor<?x?xi32>, tensor<?xi32>) mask(#attn.causal<align = bottom_right>) score_mods([#attn.alibi]) : tensor<?x8x1x32xf32>, tensor<?x16x2x32xf32>, tensor<?x16x2x32xf32> -> tensor<?x8x1x32xf32>, tensor<?x8x1xf32>
+  return %o, %lse : tensor<?x8x1x32xf32>, tensor<?x8x1xf32>
+}
+
+// -----
+
+// A static Sq below tile-q: tiles of Sq rows, no padded rows. Without GQA
+// (or when G * Sq exceeds tile-q, or a block-sparse layout reads the head)
+// each head keeps its own tile.
+// CHECK-LABEL: func @short_queries
+// CHECK: scf.forall (%{{.*}}) in (2)
+// CHECK:   scf.for {{.*}} -> (tensor<3xf32>, tensor<3xf32>, tensor<3x16xf32>)
+// CHECK-LABEL: func @group_too_large
+// CHECK: scf.forall (%{{.*}}) in (16)
+// CHECK:   scf.for {{.*}} -> (tensor<3xf32>, tensor<3xf32>, tensor<3x16xf32>)
+// CHECK-LABEL: func @gqa_block_sparse
+// CHECK: scf.forall (%{{.*}}) in (4)
+func.func @short_queries(%q: tensor<1x2x3x16xf32>, %k: tensor<1x2x?x16xf32>, %v: tensor<1x2x?x16xf32>) -> tensor<1x2x3x16xf32> {
+  %o = attn.attention %q, %k, %v : tensor<1x2x3x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32> -> tensor<1x2x3x16xf32>
+  return %o : tensor<1x2x3x16xf32>
+}
+func.func @group_too_large(%q: tensor<1x16x3x16xf32>, %k: tensor<1x1x?x16xf32>, %v: tensor<1x1x?x16xf32>) -> tensor<1x16x3x16xf32> {
+  %o = attn.attention %q, %k, %v : tensor<1x16x3x16xf32>, tensor<1x1x?x16xf32>, tensor<1x1x?x16xf32> -> tensor<1x16x3x16xf32>
+  return %o : tensor<1x16x3x16xf32>
+}
+func.func @gqa_block_sparse(%q: tensor<1x4x1x16xf32>, %k: tensor<1x1x64x16xf32>, %v: tensor<1x1x64x16xf32>, %l: tensor<1x4x1x4xi8>) -> tensor<1x4x1x16xf32> {
+  %o = attn.attention %q, %k, %v layout(%l : tensor<1x4x1x4xi8>) mask(#attn.block_sparse<block = [1, 16]>) : tensor<1x4x1x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x4x1x16xf32>
+  return %o : tensor<1x4x1x16xf32>
+}
