@@ -281,7 +281,11 @@ def linear(rng):
         if rng.random() < 0.3:
             args.append(("decay", f"tensor<{s.Hq}x{acc}>"))
             clauses.append(f"decay(%decay : tensor<{s.Hq}x{acc}>)")
-    denominator = rng.random() < 0.7
+    # Taylor order 1's kernel 1 + q.k / sqrt(D) is not positive: with the
+    # denominator, phi(q) . z may cancel to ~0 and amplify any rounding
+    # without bound (tf32 and bf16 then miss their tolerances while the
+    # kernel is right); it runs without one.
+    denominator = rng.random() < 0.7 and fmap != "#attn.taylor<order = 1>"
     if not denominator:
         clauses.append("normalization(none)")
     elif rng.random() < 0.3:

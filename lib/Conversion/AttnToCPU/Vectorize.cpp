@@ -98,7 +98,12 @@ bool isCandidate(linalg::GenericOp op) {
            return shaped && shaped.hasStaticShape() && shaped.getRank() > 0 &&
                   shaped.getNumElements() > 0;
          }) &&
-         op.getNumLoops() >= 1 && readsRowsContiguously(op);
+         op.getNumLoops() >= 1 && readsRowsContiguously(op) &&
+         // A row of one element has nothing to vectorize, and its transfers
+         // read one element of a strided view once unit dimensions are
+         // dropped, which the host lowering leaves unconverted (Dv = 1 or
+         // F = 1 linear attention failed in LLVM translation).
+         op.getStaticLoopRanges().back() != 1;
 }
 
 /// A select of bf16 values (the zero padding of a short tile row) becomes a
