@@ -289,7 +289,10 @@ def linear(rng):
     if not denominator:
         clauses.append("normalization(none)")
     elif rng.random() < 0.3:
-        clauses.append(f"eps({rng.choice(['0.0', '1.0e-06', '1.0'])})")
+        # eps = 0 only for positive features: relu and cosFormer features
+        # can all be 0, and 0 / 0 has no answer.
+        positive = kind in ("elu_plus_one", "favor", "hedgehog", "taylor")
+        clauses.append(f"eps({rng.choice(['0.0'] * positive + ['1.0e-06', '1.0'])})")
     state = s.tensor("B", s.Hq, features, s.Dv, dtype=acc)
     normalizer = s.tensor("B", s.Hq, features, dtype=acc)
     if rng.random() < 0.25 and kind != "cosformer":
