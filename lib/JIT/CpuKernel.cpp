@@ -118,6 +118,13 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
     return makeError("cannot describe the host CPU: " +
                      llvm::toString(machineBuilder.takeError()));
   machineBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  // LLVM 22's X86 backend cannot legalize some bf16 vectors with AVX512-BF16
+  // (a <17 x bfloat> row live across blocks, a <9 x bfloat> select: "Do not
+  // know how to soft promote this operator's operand"). The kernels convert
+  // bf16 with integer ops (arith-expand-ops) and use no bf16 instruction, so
+  // the feature buys nothing.
+  if (machineBuilder->getTargetTriple().isX86())
+    machineBuilder->getFeatures().AddFeature("avx512bf16", /*Enable=*/false);
   auto targetMachine = machineBuilder->createTargetMachine();
   if (!targetMachine)
     return makeError("cannot create a target machine for the host: " +
@@ -137,7 +144,12 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
   if (options.parallel && !options.reference && !options.emulateGpu)
     libraries.push_back(ATTN_OPENMP_RUNTIME);
   engineOptions.sharedLibPaths = libraries;
-  auto engine = ExecutionEngine::create(*module, engineOptions);
+  auto codegenMachine = machineBuilder->createTargetMachine();
+  if (!codegenMachine)
+    return makeError("cannot create a target machine for the host: " +
+                     llvm::toString(codegenMachine.takeError()));
+  auto engine = ExecutionEngine::create(*module, engineOptions,
+                                        std::move(*codegenMachine));
   if (!engine)
     return diagnostics.takeError("cannot create the execution engine: " +
                                  llvm::toString(engine.takeError()));

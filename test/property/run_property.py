@@ -62,12 +62,12 @@ def judge(rc, out, err):
     """'ok', 'refused', or a failure message."""
     text = out + err
     if rc is None or UNCLEAR.search(text):
-        return f"rc={rc}: " + text[-3000:]
+        return f"rc={rc}: " + text[:3000]
     if rc == 0 and "FAILED" not in out:
         return "ok"
     if rc == 1 and "FAILED" not in out and DIAGNOSTIC.search(err):
         return "refused"
-    return f"rc={rc}: " + text[-3000:]
+    return f"rc={rc}: " + text[:3000]
 
 
 def run_case(args, seed):

@@ -106,33 +106,6 @@ bool isCandidate(linalg::GenericOp op) {
          op.getStaticLoopRanges().back() != 1;
 }
 
-/// A select of bf16 values (the zero padding of a short tile row) becomes a
-/// select of their bits: the X86 backend cannot legalize bf16 selects of
-/// some widths (vector<9xbf16>: "Do not know how to soft promote this
-/// operator's operand"); integer selects always lower and are bit-exact.
-struct SelectBf16Bits : OpRewritePattern<arith::SelectOp> {
-  using OpRewritePattern::OpRewritePattern;
-
-  LogicalResult matchAndRewrite(arith::SelectOp op,
-                                PatternRewriter &rewriter) const override {
-    Type type = op.getType();
-    if (!getElementTypeOrSelf(type).isBF16())
-      return failure();
-    Type bits = rewriter.getI16Type();
-    if (auto vector = dyn_cast<VectorType>(type))
-      bits = vector.clone(bits);
-    else if (!type.isBF16())
-      return failure();
-    Location loc = op.getLoc();
-    Value select = arith::SelectOp::create(
-        rewriter, loc, op.getCondition(),
-        arith::BitcastOp::create(rewriter, loc, bits, op.getTrueValue()),
-        arith::BitcastOp::create(rewriter, loc, bits, op.getFalseValue()));
-    rewriter.replaceOpWithNewOp<arith::BitcastOp>(op, type, select);
-    return success();
-  }
-};
-
 /// A read that broadcasts one element to every lane (a row's scale factor,
 /// or x[d] against a row of feature weights) reads that element: the host
 /// lowering cannot lower a broadcast transfer from a view whose innermost
@@ -205,7 +178,7 @@ struct AttnCpuVectorizePass
     vector::populateCastAwayVectorLeadingOneDimPatterns(patterns);
     vector::populateVectorTransferDropUnitDimsPatterns(patterns);
     vector::populateDropUnitDimWithShapeCastPatterns(patterns);
-    patterns.add<SplitWideReduction, SelectBf16Bits, BroadcastReadAsExtract>(ctx);
+    patterns.add<SplitWideReduction, BroadcastReadAsExtract>(ctx);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -74,29 +74,3 @@ func.func @product(%a: tensor<8x8xf32>, %b: tensor<8x8xf32>, %c: tensor<8x8xf32>
   return %r : tensor<8x8xf32>
 }
 
-// -----
-
-#id = affine_map<(d0, d1) -> (d0, d1)>
-
-// A bf16 select (the zero padding of a short tile row) selects the bits:
-// the X86 backend cannot legalize vector<9xbf16> selects. Regression test
-// (found by test/property): a bf16 spec with Dv = 9, 17 or 33 aborted in
-// instruction selection, "Do not know how to soft promote this operator's
-// operand" (test/tools/attn-run/bf16-odd-value-dim.mlir runs one).
-// CHECK-LABEL: func @pad_bf16
-// CHECK: %[[T:.*]] = arith.bitcast %{{.*}} : vector<9xbf16> to vector<9xi16>
-// CHECK: %[[S:.*]] = arith.select %{{.*}}, %[[T]], %{{.*}} : vector<9xi1>, vector<9xi16>
-// CHECK: arith.bitcast %[[S]] : vector<9xi16> to vector<9xbf16>
-// CHECK-NOT: arith.select {{.*}}bf16
-func.func @pad_bf16(%x: tensor<4x9xbf16>, %init: tensor<4x9xbf16>, %rows: index) -> tensor<4x9xbf16> {
-  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
-      ins(%x : tensor<4x9xbf16>) outs(%init : tensor<4x9xbf16>) {
-  ^bb0(%a: bf16, %o: bf16):
-    %i = linalg.index 0 : index
-    %in = arith.cmpi slt, %i, %rows : index
-    %zero = arith.constant 0.0 : bf16
-    %s = arith.select %in, %a, %zero : bf16
-    linalg.yield %s : bf16
-  } -> tensor<4x9xbf16>
-  return %r : tensor<4x9xbf16>
-}
