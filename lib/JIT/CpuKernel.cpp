@@ -18,6 +18,7 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include <functional>
 #include <mutex>
 
 using namespace mlir;
@@ -133,8 +134,12 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
   // Emulated GPU kernels are large lock-step code run on small tests: the
   // optimizer would take minutes to save seconds.
   bool optimize = !options.emulateGpu;
-  engineOptions.transformer = makeOptimizingTransformer(
-      /*optLevel=*/optimize ? 3 : 0, /*sizeLevel=*/0, targetMachine->get());
+  // `transformer` is a function_ref: the function it calls must outlive
+  // ExecutionEngine::create (a temporary here was a stack-use-after-scope).
+  std::function<llvm::Error(llvm::Module *)> transformer =
+      makeOptimizingTransformer(/*optLevel=*/optimize ? 3 : 0,
+                                /*sizeLevel=*/0, targetMachine->get());
+  engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel = optimize
                                          ? llvm::CodeGenOptLevel::Aggressive
                                          : llvm::CodeGenOptLevel::None;
