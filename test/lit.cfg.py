@@ -16,6 +16,7 @@ llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 config.substitutions.append(("%examples", os.path.join(config.attn_src_root, "examples")))
+config.substitutions.append(("%attn_src", config.attn_src_root))
 # Before the default %python (lit's own interpreter, which may lack numpy).
 config.substitutions.insert(0, ("%python", config.python_executable))
 

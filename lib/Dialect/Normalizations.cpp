@@ -78,8 +78,12 @@ Value ReluAttr::buildOutputFactor(OpBuilder &b, Location loc, Value kvLen,
                                   FloatType type) const {
   if (!getDivideByLength())
     return Value();
+  // Without keys (Skv = 0) every row sums nothing and must give o = 0, the
+  // empty-row rule, not 0 / 0: divide by max(Skv, 1).
   IndexExprBuilder ib(b, loc, b.getIndexType());
-  Value length = indexToFloat(ib, ib.value(kvLen), type);
+  Value atLeastOne = arith::MaxSIOp::create(
+      b, loc, kvLen, arith::ConstantIndexOp::create(b, loc, 1));
+  Value length = indexToFloat(ib, ib.value(atLeastOne), type);
   return arith::DivFOp::create(b, loc, floatConstant(b, loc, type, 1.0),
                                length);
 }

@@ -19,6 +19,7 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include <functional>
 #include <mutex>
 
 using namespace mlir;
@@ -119,6 +120,13 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
     return makeError("cannot describe the host CPU: " +
                      llvm::toString(machineBuilder.takeError()));
   machineBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  // LLVM 22's X86 backend cannot legalize some bf16 vectors with AVX512-BF16
+  // (a <17 x bfloat> row live across blocks, a <9 x bfloat> select: "Do not
+  // know how to soft promote this operator's operand"). The kernels convert
+  // bf16 with integer ops (arith-expand-ops) and use no bf16 instruction, so
+  // the feature buys nothing.
+  if (machineBuilder->getTargetTriple().isX86())
+    machineBuilder->getFeatures().AddFeature("avx512bf16", /*Enable=*/false);
   auto targetMachine = machineBuilder->createTargetMachine();
   if (!targetMachine)
     return makeError("cannot create a target machine for the host: " +
@@ -127,8 +135,12 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
   // Emulated GPU kernels are large lock-step code run on small tests: the
   // optimizer would take minutes to save seconds.
   bool optimize = !options.emulateGpu;
-  engineOptions.transformer = makeOptimizingTransformer(
-      /*optLevel=*/optimize ? 3 : 0, /*sizeLevel=*/0, targetMachine->get());
+  // `transformer` is a function_ref: the function it calls must outlive
+  // ExecutionEngine::create (a temporary here was a stack-use-after-scope).
+  std::function<llvm::Error(llvm::Module *)> transformer =
+      makeOptimizingTransformer(/*optLevel=*/optimize ? 3 : 0,
+                                /*sizeLevel=*/0, targetMachine->get());
+  engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel = optimize
                                          ? llvm::CodeGenOptLevel::Aggressive
                                          : llvm::CodeGenOptLevel::None;
@@ -138,7 +150,12 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
   if (options.parallel && !options.reference && !options.emulateGpu)
     libraries.push_back(ATTN_OPENMP_RUNTIME);
   engineOptions.sharedLibPaths = libraries;
-  auto engine = ExecutionEngine::create(*module, engineOptions);
+  auto codegenMachine = machineBuilder->createTargetMachine();
+  if (!codegenMachine)
+    return makeError("cannot create a target machine for the host: " +
+                     llvm::toString(codegenMachine.takeError()));
+  auto engine = ExecutionEngine::create(*module, engineOptions,
+                                        std::move(*codegenMachine));
   if (!engine)
     return diagnostics.takeError("cannot create the execution engine: " +
                                  llvm::toString(engine.takeError()));

@@ -128,7 +128,9 @@ std::vector<MaskCase> neighborhoods(mlir::MLIRContext *ctx, int64_t sq) {
   add({sq}, {std::min<int64_t>(5, sq)}, {}, {}, {});
   if (sq >= 4)
     add({sq}, {std::min<int64_t>(3, sq / 2)}, {2}, {}, {true});
-  add({sq}, {std::min<int64_t>(4, sq)}, {}, {2}, {});
+  // The stride may not exceed the kernel (the attribute's verifier).
+  if (sq >= 2)
+    add({sq}, {std::min<int64_t>(4, sq)}, {}, {2}, {});
   if (sq % 6 == 0 && sq / 6 >= 3)
     add({sq / 6, 6}, {3, 3}, {}, {}, {});
   if (sq % 12 == 0 && sq / 12 >= 2)

@@ -98,8 +98,39 @@ bool isCandidate(linalg::GenericOp op) {
            return shaped && shaped.hasStaticShape() && shaped.getRank() > 0 &&
                   shaped.getNumElements() > 0;
          }) &&
-         op.getNumLoops() >= 1 && readsRowsContiguously(op);
+         op.getNumLoops() >= 1 && readsRowsContiguously(op) &&
+         // A row of one element has nothing to vectorize, and its transfers
+         // read one element of a strided view once unit dimensions are
+         // dropped, which the host lowering leaves unconverted (Dv = 1 or
+         // F = 1 linear attention failed in LLVM translation).
+         op.getStaticLoopRanges().back() != 1;
 }
+
+/// A read that broadcasts one element to every lane (a row's scale factor,
+/// or x[d] against a row of feature weights) reads that element: the host
+/// lowering cannot lower a broadcast transfer from a view whose innermost
+/// stride is not 1 (Hedgehog with D = 1 failed in LLVM translation).
+struct BroadcastReadAsExtract : OpRewritePattern<vector::TransferReadOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(vector::TransferReadOp op,
+                                PatternRewriter &rewriter) const override {
+    AffineMap map = op.getPermutationMap();
+    bool broadcast = map.getNumResults() > 0 &&
+                     llvm::all_of(map.getResults(), [](AffineExpr e) {
+                       auto c = dyn_cast<AffineConstantExpr>(e);
+                       return c && c.getValue() == 0;
+                     });
+    if (!broadcast || op.getMask() || op.hasOutOfBoundsDim() ||
+        !isa<RankedTensorType>(op.getBase().getType()))
+      return failure();
+    Value element = tensor::ExtractOp::create(rewriter, op.getLoc(),
+                                              op.getBase(), op.getIndices());
+    rewriter.replaceOpWithNewOp<vector::BroadcastOp>(op, op.getVectorType(),
+                                                     element);
+    return success();
+  }
+};
 
 /// Vectorizes `op` in place when linalg::vectorize supports it.
 void vectorizeOp(RewriterBase &rewriter, Operation *op) {
@@ -147,7 +178,7 @@ struct AttnCpuVectorizePass
     vector::populateCastAwayVectorLeadingOneDimPatterns(patterns);
     vector::populateVectorTransferDropUnitDimsPatterns(patterns);
     vector::populateDropUnitDimWithShapeCastPatterns(patterns);
-    patterns.add<SplitWideReduction>(ctx);
+    patterns.add<SplitWideReduction, BroadcastReadAsExtract>(ctx);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

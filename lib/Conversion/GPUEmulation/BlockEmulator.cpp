@@ -367,23 +367,34 @@ Value BlockEmulator::gatherLanes(
   auto vector = dyn_cast<VectorType>(type);
   int64_t count = vector ? vector.getDimSize(0) : 1;
   Type element = getElementTypeOrSelf(type);
+  // LLVM packs an i1 vector's bits in memory while a memref of i1 takes a
+  // byte per element: i1 lanes go through an i8 scratch (e.g. a block-sparse
+  // layout's flags, which would otherwise load as other lanes' bits).
+  bool bits = element.isInteger(1);
+  Type stored = bits ? b.getI8Type() : element;
   Value scratch = memref::AllocaOp::create(
-      b, loc, MemRefType::get({count, lanes}, element));
+      b, loc, MemRefType::get({count, lanes}, stored));
   Value zero = arith::ConstantOp::create(
       b, loc,
-      cast<TypedAttr>(b.getZeroAttr(VectorType::get({lanes}, element))));
+      cast<TypedAttr>(b.getZeroAttr(VectorType::get({lanes}, stored))));
   for (int64_t e = 0; e < count; ++e)
     vector::StoreOp::create(b, loc, zero, scratch,
                             ValueRange{index(e), index(0)});
   forEachLane(loc, [&](Value lane) {
-    for (auto [e, x] : llvm::enumerate(body(lane)))
+    for (auto [e, x] : llvm::enumerate(body(lane))) {
+      if (bits)
+        x = arith::ExtUIOp::create(b, loc, stored, x);
       memref::StoreOp::create(b, loc, x, scratch, ValueRange{index(e), lane});
+    }
   });
   Value result = zeros(laneType(type, lanes), loc);
   for (int64_t e = 0; e < count; ++e) {
     Value row =
-        vector::LoadOp::create(b, loc, VectorType::get({lanes}, element),
+        vector::LoadOp::create(b, loc, VectorType::get({lanes}, stored),
                                scratch, ValueRange{index(e), index(0)});
+    if (bits)
+      row = arith::TruncIOp::create(b, loc, VectorType::get({lanes}, element),
+                                    row);
     if (!vector)
       return row;
     result = vector::InsertOp::create(b, loc, row, result, e);

@@ -26,9 +26,14 @@ func.func @row_max(%s: tensor<32x64xf32>, %init: tensor<32xf32>) -> tensor<32xf3
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #row = affine_map<(d0, d1) -> (d0)>
 
-// Elementwise with a row operand and positions: vectors along the row.
+// Elementwise with a row operand and positions: vectors along the row; the
+// row's maximum is read once and broadcast (a broadcast transfer from a
+// strided view would not lower: Hedgehog with D = 1 failed in LLVM
+// translation, see test/tools/attn-run/linear-unit-dims.mlir).
 // CHECK-LABEL: func @weights
 // CHECK: scf.for
+// CHECK:   %[[MAX:.*]] = tensor.extract %{{.*}}[%{{.*}}] : tensor<1xf32>
+// CHECK:   vector.broadcast %[[MAX]] : f32 to vector<64xf32>
 // CHECK:   vector.step : vector<64xindex>
 // CHECK:   math.exp %{{.*}} : vector<64xf32>
 // CHECK:   vector.transfer_write
@@ -68,3 +73,4 @@ func.func @product(%a: tensor<8x8xf32>, %b: tensor<8x8xf32>, %c: tensor<8x8xf32>
   } -> tensor<8x8xf32>
   return %r : tensor<8x8xf32>
 }
+
