@@ -9,13 +9,23 @@
     softmax attention;
   * .device/bench_decode: decoding (bf16, B=8, Hq=32, Hkv=8, D=128, Sq=1,
     Skv from 1024 to 65536, split-KV) that bench/gpu/bench_decode.py times
-    against SDPA and FlexAttention's decoding path.
+    against SDPA and FlexAttention's decoding path;
+  * .device/bench_paged: decoding from a paged KV cache (bf16, Hq=32,
+    Hkv=8, D=128, Sq=1, NHD pages of 16 keys), one kernel with dynamic B,
+    pool size and table width for every case (B 8-64, Skv 1k-32k, equal
+    and ragged lengths), that bench/gpu/bench_paged.py times against SDPA
+    on the gathered cache and FlexAttention's PagedAttention.
 
   bench/gpu/prepare.py [--build build] [--out .device] [--chip sm_90]
+                       [--only REGEX]
+
+--only (a regular expression searched in the bundle names, e.g.
+'^bench_paged$') rebuilds some bundles and leaves the others as they are.
 """
 import argparse
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +59,26 @@ LINEAR = {
 # Decoding: one new token per sequence against a KV cache (GQA 4:1).
 DECODE_B, DECODE_HQ, DECODE_HKV, DECODE_D = 8, 32, 8, 128
 DECODE_LENGTHS = (1024, 2048, 4096, 8192, 16384, 32768, 65536)
+
+
+# Paged decoding: the bench_decode shapes against a page pool (vLLM's NHD
+# layout). Every dimension the cases vary is dynamic, so one kernel serves
+# them all; bench/gpu/bench_paged.py draws the pools and tables.
+PAGED_HQ, PAGED_HKV, PAGED_D, PAGE_SIZE = 32, 8, 128, 16
+PAGED_BATCHES = (8, 32, 64)
+PAGED_LENGTHS = (1024, 4096, 16384, 32768)
+
+
+def paged_spec():
+    q = f"tensor<?x{PAGED_HQ}x1x{PAGED_D}xbf16>"
+    pool = f"tensor<?x{PAGE_SIZE}x{PAGED_HKV}x{PAGED_D}xbf16>"
+    table, lens = "tensor<?x?xi32>", "tensor<?xi32>"
+    return (f"func.func @bench(%q: {q}, %k: {pool}, %v: {pool}, "
+            f"%block_table: {table}, %kv_lens: {lens}) -> {q} {{\n"
+            f"  %o = attn.attention %q, %k, %v paged_kv(%block_table, %kv_lens : {table}, {lens})\n"
+            f"      mask(#attn.causal<align = bottom_right>)\n"
+            f"      : {q}, {pool}, {pool} -> {q}\n"
+            f"  return %o : {q}\n}}\n")
 
 
 def decode_spec(s):
@@ -103,17 +133,12 @@ def fresh(path):
     return path
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build", default=ROOT / "build", type=pathlib.Path)
-    parser.add_argument("--out", default=ROOT / ".device", type=pathlib.Path)
-    parser.add_argument("--chip", default="sm_90")
-    parser.add_argument("--warps", default="4")
-    parser.add_argument("--tile-kv", default="64")
-    args = parser.parse_args()
-    shutil.copy(args.build / "lib" / "libattn_runtime.so", args.out)
+def kernel_symbols(out, case):
+    manifest = json.loads((out / f"{case}.json").read_text())
+    return [k["symbol"] for k in manifest["kernels"]]
 
-    out = fresh(args.out / "bench")
+
+def prepare_bench(args, out):
     cases = []
     for d in (64, 128):
         for name, (mask, operands, extra) in MASKS.items():
@@ -121,10 +146,10 @@ def main():
             usage = compile_case(args, out, case, spec(mask, operands, extra, d))
             cases.append({"name": name, "d": d, "image": f"{case}.cubin",
                           "manifest": f"{case}.json", "ptxas": usage})
-    (out / "cases.json").write_text(json.dumps(cases, indent=1))
-    print(f"prepared {len(cases)} benchmark kernels in {out}")
+    return cases, "benchmark kernels"
 
-    out = fresh(args.out / "bench_linear")
+
+def prepare_linear(args, out):
     cases = []
     for name, (feature_map, clauses, extra) in LINEAR.items():
         for s in LINEAR_LENGTHS:
@@ -133,21 +158,55 @@ def main():
                                  linear_spec(feature_map, clauses, extra, s))
             cases.append({"name": name, "s": s, "image": f"{case}.cubin",
                           "manifest": f"{case}.json", "ptxas": usage})
-    (out / "cases.json").write_text(json.dumps(cases, indent=1))
-    print(f"prepared {len(cases)} linear attention kernels in {out}")
+    return cases, "linear attention kernels"
 
-    out = fresh(args.out / "bench_decode")
+
+def prepare_decode(args, out):
     cases = []
     for s in DECODE_LENGTHS:
         case = f"decode.s{s}"
         usage = compile_case(args, out, case, decode_spec(s))
-        manifest = json.loads((out / f"{case}.json").read_text())
-        kernels = [k["symbol"] for k in manifest["kernels"]]
         cases.append({"name": "decode", "s": s, "image": f"{case}.cubin",
-                      "manifest": f"{case}.json", "kernels": kernels,
-                      "ptxas": usage})
-    (out / "cases.json").write_text(json.dumps(cases, indent=1))
-    print(f"prepared {len(cases)} decoding kernels in {out}")
+                      "manifest": f"{case}.json",
+                      "kernels": kernel_symbols(out, case), "ptxas": usage})
+    return cases, "decoding kernels"
+
+
+def prepare_paged(args, out):
+    """One kernel; a case per (B, Skv, equal or ragged lengths) names it."""
+    usage = compile_case(args, out, "paged", paged_spec())
+    kernels = kernel_symbols(out, "paged")
+    cases = [{"name": "paged", "b": b, "s": s, "lengths": lengths,
+              "page_size": PAGE_SIZE, "image": "paged.cubin",
+              "manifest": "paged.json", "kernels": kernels, "ptxas": usage}
+             for b in PAGED_BATCHES for s in PAGED_LENGTHS
+             for lengths in ("equal", "ragged")]
+    return cases, "paged decoding cases (one kernel)"
+
+
+BUNDLES = {"bench": prepare_bench, "bench_linear": prepare_linear,
+           "bench_decode": prepare_decode, "bench_paged": prepare_paged}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", default=ROOT / "build", type=pathlib.Path)
+    parser.add_argument("--out", default=ROOT / ".device", type=pathlib.Path)
+    parser.add_argument("--chip", default="sm_90")
+    parser.add_argument("--warps", default="4")
+    parser.add_argument("--tile-kv", default="64")
+    parser.add_argument("--only", default="",
+                        help="regular expression the bundle names must contain")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(args.build / "lib" / "libattn_runtime.so", args.out)
+    for name, prepare in BUNDLES.items():
+        if not re.search(args.only, name):
+            continue
+        out = fresh(args.out / name)
+        cases, what = prepare(args, out)
+        (out / "cases.json").write_text(json.dumps(cases, indent=1))
+        print(f"prepared {len(cases)} {what} in {out}")
 
 
 if __name__ == "__main__":

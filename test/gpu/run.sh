@@ -19,4 +19,7 @@ fi
 if [ -d "$bundle/bench_decode" ] && [ "${ATTN_SKIP_BENCH:-0}" != 1 ]; then
   python3 bench/gpu/bench_decode.py "$bundle" 2>&1 | tee "$logs/bench_decode.log" || status=1
 fi
+if [ -d "$bundle/bench_paged" ] && [ "${ATTN_SKIP_BENCH:-0}" != 1 ]; then
+  python3 bench/gpu/bench_paged.py "$bundle" 2>&1 | tee "$logs/bench_paged.log" || status=1
+fi
 exit "$status"
