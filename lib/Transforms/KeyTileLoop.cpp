@@ -169,9 +169,14 @@ SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc, AttentionOp op,
   // Classifies the tile at `kv0` and starts its load into `slot` unless it
   // is empty or past the range; ends its group either way.
   auto classifyAndStart = [&](Value kv0, Value slot) {
-    Value kvCols = buildTileExtent(b, loc, tile.kvLen, kv0, tileKv);
-    TileClass cls = classifyKeyTile(ib, op, aux, tile, tileKv, kv0, kvCols);
     PredExpr inRange = ib.value(kv0) < ib.value(kvHi);
+    // A tile past the range (the prefetch runs stages - 1 tiles ahead) is
+    // never loaded nor computed: it is classified as the range's first one,
+    // so that the classification reads no mask operand (a block-sparse
+    // layout) past its end.
+    Value at = ib.materialize(ib.select(inRange, ib.value(kv0), ib.value(kvLo)));
+    Value kvCols = buildTileExtent(b, loc, tile.kvLen, at, tileKv);
+    TileClass cls = classifyKeyTile(ib, op, aux, tile, tileKv, at, kvCols);
     auto load = scf::IfOp::create(b, loc, ib.materialize(inRange & !cls.empty),
                                   /*withElseRegion=*/false);
     {
