@@ -85,6 +85,25 @@ def bench(fn):
     return triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median")
 
 
+# The H200's HBM bandwidth, for the decoding benchmarks' fractions.
+PEAK_BYTES_PER_S = 4.8e12
+
+
+def bandwidth_cells(peers, times, kv_bytes):
+    """Table cells `us / GB/s (fraction of HBM bandwidth)` of reading
+    `kv_bytes` in each peer's median time (ms; "-" where it did not run)."""
+    cells = []
+    for p in peers:
+        t = times.get(p)
+        if t is None:
+            cells.append("-")
+            continue
+        rate = kv_bytes / (t * 1e-3)
+        cells.append(f"{t * 1e3:.1f} / {rate / 1e9:.0f} "
+                     f"({rate / PEAK_BYTES_PER_S:.2f})")
+    return cells
+
+
 def time_sdpa(backends, q, k, v, **kwargs):
     """{label: median ms} of SDPA on each back end, None where the back end
     refuses the inputs (the reason goes to stderr)."""

@@ -21,11 +21,11 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from bench import (Runtime, bench, compiled_flex_attention,  # noqa: E402
+from bench import (PEAK_BYTES_PER_S, Runtime, bandwidth_cells,  # noqa: E402
+                   bench, compiled_flex_attention,
                    relative_error, time_sdpa)
 
 B, HQ, HKV, D = 8, 32, 8, 128
-PEAK_BYTES_PER_S = 4.8e12
 
 
 def main():
@@ -68,15 +68,7 @@ def main():
     print("| Skv | rel. err vs math | " + " | ".join(peers) + " |")
     print("|---" * (2 + len(peers)) + "|")
     for s, err, times, kv_bytes, _ in rows:
-        cells = []
-        for p in peers:
-            t = times.get(p)
-            if t is None:
-                cells.append("-")
-                continue
-            rate = kv_bytes / (t * 1e-3)
-            cells.append(f"{t * 1e3:.1f} / {rate / 1e9:.0f} "
-                         f"({rate / PEAK_BYTES_PER_S:.2f})")
+        cells = bandwidth_cells(peers, times, kv_bytes)
         print(f"| {s} | {err:.1e} | " + " | ".join(cells) + " |")
     print(f"\nkernels per launch plan: {', '.join(rows[0][4]) if rows else '-'}")
 

@@ -32,11 +32,11 @@ from torch.nn.attention.experimental._paged_attention import PagedAttention
 from torch.nn.attention.flex_attention import create_block_mask
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from bench import (Runtime, bench, compiled_flex_attention,  # noqa: E402
+from bench import (PEAK_BYTES_PER_S, Runtime, bandwidth_cells,  # noqa: E402
+                   bench, compiled_flex_attention,
                    relative_error, time_sdpa)
 
 HQ, HKV, D = 32, 8, 128
-PEAK_BYTES_PER_S = 4.8e12
 
 
 def kv_lengths(batch, s, lengths, generator):
@@ -179,15 +179,7 @@ def main():
           " | ".join(peers) + " | gather us |")
     print("|---" * (6 + len(peers)) + "|")
     for case, errors, times, kv_bytes in rows:
-        cells = []
-        for p in peers:
-            t = times.get(p)
-            if t is None:
-                cells.append("-")
-                continue
-            rate = kv_bytes / (t * 1e-3)
-            cells.append(f"{t * 1e3:.1f} / {rate / 1e9:.0f} "
-                         f"({rate / PEAK_BYTES_PER_S:.2f})")
+        cells = bandwidth_cells(peers, times, kv_bytes)
         print(f"| {case['b']} | {case['s']} | {case['lengths']} | "
               f"{errors[0]:.1e} | {errors[1]:.1e} | " + " | ".join(cells) +
               f" | {times['gather'] * 1e3:.1f} |")
