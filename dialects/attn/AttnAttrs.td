@@ -359,7 +359,8 @@ def Attn_SoftmaxAttr : Attn_NormalizationAttr<"Softmax", "softmax",
   let parameters = (ins);
 }
 
-def Attn_SigmoidAttr : Attn_NormalizationAttr<"Sigmoid", "sigmoid"> {
+def Attn_SigmoidAttr : Attn_NormalizationAttr<"Sigmoid", "sigmoid",
+                                              ["buildWeightDerivative"]> {
   let summary = "Sigmoid attention: weights sigmoid(s + bias), no row sum";
   let description = [{
     Each allowed score gets weight `sigmoid(s + bias)`; masked scores get 0;
@@ -376,7 +377,8 @@ def Attn_SigmoidAttr : Attn_NormalizationAttr<"Sigmoid", "sigmoid"> {
 
 def Attn_ReluAttr : Attn_Attr<"Relu", "relu", [
     DeclareAttrInterfaceMethods<Attn_NormalizationAttrInterface,
-                                ["buildOutputFactor"]>,
+                                ["buildOutputFactor",
+                                 "buildWeightDerivative"]>,
     DeclareAttrInterfaceMethods<Attn_FeatureMapAttrInterface,
                                 ["buildFeature"]>]> {
   let summary = "ReLU: attention weights relu(s), or the feature map relu(x)";

@@ -167,6 +167,20 @@ def Attn_NormalizationAttrInterface
     >,
     InterfaceMethod<
       /*desc=*/[{
+        Pointwise kinds: the derivative of the weight with respect to the
+        score at `score`, whose weight (`buildWeight`) is `weight`; 0 for a
+        masked (-inf) score. Row-normalizing kinds return null: their
+        backward goes through the row's log-sum-exp instead.
+      }],
+      /*retTy=*/"::mlir::Value",
+      /*methodName=*/"buildWeightDerivative",
+      /*args=*/(ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+                    "::mlir::Value":$score, "::mlir::Value":$weight),
+      /*methodBody=*/"",
+      /*defaultImplementation=*/"return ::mlir::Value();"
+    >,
+    InterfaceMethod<
+      /*desc=*/[{
         A factor applied to every output element (a float of `type`), or a
         null value when there is none. `kvLen` is Skv as an index.
       }],
@@ -286,6 +300,80 @@ def Attn_KernelOpInterface : OpInterface<"KernelOpInterface"> {
       "::llvm::SmallVector<::attn::DimName>", "getResultDimNames",
       (ins "unsigned":$index)>,
   ];
+}
+
+def Attn_AttentionSpecOpInterface : OpInterface<"AttentionSpecOpInterface"> {
+  let cppNamespace = "::attn";
+  let description = [{
+    An op that carries an attention spec: q, k and v, the auxiliary operands
+    masks and modifiers read, the mask, score modifiers, normalization and
+    scale, and the score_mod and mask_mod regions. The forward
+    (`attn.attention`) and the backward (`attn.attention_backward`) share it,
+    so that the score function, the mask-aware tile loops and the sequence
+    layouts are written once for both.
+  }];
+  let methods = [
+    InterfaceMethod<"The queries.",
+      "::mlir::TypedValue<::mlir::RankedTensorType>", "getQ", (ins),
+      "return $_op.getQ();">,
+    InterfaceMethod<"The keys.",
+      "::mlir::TypedValue<::mlir::RankedTensorType>", "getK", (ins),
+      "return $_op.getK();">,
+    InterfaceMethod<"The values.",
+      "::mlir::TypedValue<::mlir::RankedTensorType>", "getV", (ins),
+      "return $_op.getV();">,
+    InterfaceMethod<"The mask attribute, or null.",
+      "::attn::MaskAttrInterface", "getMaskAttr", (ins),
+      "return $_op.getMaskAttr();">,
+    InterfaceMethod<"The score modifiers, or null.",
+      "::mlir::ArrayAttr", "getScoreModsAttr", (ins),
+      "return $_op.getScoreModsAttr();">,
+    InterfaceMethod<"The normalization attribute, or null (softmax).",
+      "::attn::NormalizationAttrInterface", "getNormalizationAttr", (ins),
+      "return $_op.getNormalizationAttr();">,
+    InterfaceMethod<"The scale attribute, or null (1/sqrt(D)).",
+      "::mlir::FloatAttr", "getScaleAttr", (ins),
+      "return $_op.getScaleAttr();">,
+    InterfaceMethod<"How paged k and v hold a page.",
+      "::attn::PageLayout", "getPageLayout", (ins),
+      "return $_op.getPageLayout();">,
+    InterfaceMethod<"Whether rows without an allowed key are accepted.",
+      "bool", "getAllowEmptyRows", (ins),
+      "return $_op.getAllowEmptyRows();">,
+    InterfaceMethod<"The score_mod region (empty when absent).",
+      "::mlir::Region &", "getScoreMod", (ins),
+      "return $_op.getScoreMod();">,
+    InterfaceMethod<"The mask_mod region (empty when absent).",
+      "::mlir::Region &", "getMaskMod", (ins),
+      "return $_op.getMaskMod();">,
+    InterfaceMethod<[{
+        The auxiliary operands (include/attn/Dialect/AuxOperands.def),
+        indexed by AuxOperand; null where absent.
+      }],
+      "::attn::AuxOperandValues", "getAuxOperands", (ins)>,
+  ];
+  let extraSharedClassDeclaration = [{
+    /// The scale applied to q.k: the `scale` attribute or 1/sqrt(D).
+    double getScaleOrDefault() {
+      return ::attn::detail::getScaleOrDefault($_op.getOperation());
+    }
+    /// Shapes of the op, as the masks and lowerings see them.
+    ::attn::AttentionShape getShape() {
+      return ::attn::detail::getShape($_op.getOperation());
+    }
+    /// Element type of scores and accumulators: f64 for f64 inputs, else f32.
+    ::mlir::FloatType getComputeType() {
+      return ::attn::detail::getComputeType($_op.getOperation());
+    }
+    /// The normalization attribute, softmax when absent.
+    ::attn::NormalizationAttrInterface getNormalizationOrDefault() {
+      return ::attn::detail::getNormalizationOrDefault($_op.getOperation());
+    }
+    /// The score modifiers in the order they apply.
+    ::llvm::SmallVector<::attn::ScoreModAttrInterface> getScoreModList() {
+      return ::attn::detail::getScoreModList($_op.getOperation());
+    }
+  }];
 }
 
 #endif // ATTN_INTERFACES_TD

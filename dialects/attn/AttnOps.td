@@ -10,10 +10,55 @@ include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
+// The operands that masks, modifiers and sequence layouts read (in the
+// order of AuxOperands.def), the attributes of a spec and their syntax:
+// shared by attn.attention and attn.attention_backward.
+defvar Attn_SpecOperands = (ins
+  Optional<AnyRankedTensor>:$layout,
+  Optional<AnyRankedTensor>:$q_segments,
+  Optional<AnyRankedTensor>:$kv_segments,
+  Optional<AnyRankedTensor>:$bias,
+  Optional<AnyRankedTensor>:$alibi_slopes,
+  Optional<AnyRankedTensor>:$cu_seqlens_q,
+  Optional<AnyRankedTensor>:$cu_seqlens_kv,
+  Optional<AnyRankedTensor>:$block_table,
+  Optional<AnyRankedTensor>:$kv_lens
+);
+defvar Attn_SpecAttributes = (ins
+  DefaultValuedAttr<Attn_PageLayout, "::attn::PageLayout::NHD">:$page_layout,
+  OptionalAttr<F64Attr>:$scale,
+  OptionalAttr<Attn_MaskAttrInterface>:$mask,
+  OptionalAttr<TypedArrayAttrBase<Attn_ScoreModAttrInterface,
+                                  "score modifiers">>:$score_mods,
+  OptionalAttr<Attn_NormalizationAttrInterface>:$normalization,
+  UnitAttr:$allow_empty_rows
+);
+defvar Attn_SpecFormat = [{
+    (`layout` `(` $layout^ `:` type($layout) `)`)?
+    (`segments` `(` $q_segments^ `,` $kv_segments `:` type($q_segments) `,`
+        type($kv_segments) `)`)?
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`alibi_slopes` `(` $alibi_slopes^ `:` type($alibi_slopes) `)`)?
+    (`cu_seqlens_q` `(` $cu_seqlens_q^ `:` type($cu_seqlens_q) `)`)?
+    (`cu_seqlens_kv` `(` $cu_seqlens_kv^ `:` type($cu_seqlens_kv) `)`)?
+    (`paged_kv` `(` $block_table^ `,` $kv_lens `:` type($block_table) `,`
+        type($kv_lens) `)`)?
+    (`page_layout` `(` $page_layout^ `)`)?
+    (`mask` `(` $mask^ `)`)?
+    (`score_mods` `(` $score_mods^ `)`)?
+    (`normalization` `(` $normalization^ `)`)?
+    (`scale` `(` $scale^ `)`)?
+    (`allow_empty_rows` $allow_empty_rows^)?
+    (`score_mod` $score_mod^)?
+    (`mask_mod` $mask_mod^)?
+    attr-dict
+}];
+
 def Attn_AttentionOp : Attn_Op<"attention", [
     Pure, AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<ReifyRankedShapedTypeOpInterface,
                               ["reifyResultShapes"]>,
+    DeclareOpInterfaceMethods<Attn_AttentionSpecOpInterface>,
     DeclareOpInterfaceMethods<Attn_KernelOpInterface>]> {
   let summary = "Scaled dot-product attention with masks and score modifiers";
   let description = [{
@@ -96,81 +141,93 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     ```
   }];
 
-  let arguments = (ins
-    AnyRankedTensor:$q,
-    AnyRankedTensor:$k,
-    AnyRankedTensor:$v,
-    // The auxiliary operands, in the order of AuxOperands.def.
-    Optional<AnyRankedTensor>:$layout,
-    Optional<AnyRankedTensor>:$q_segments,
-    Optional<AnyRankedTensor>:$kv_segments,
-    Optional<AnyRankedTensor>:$bias,
-    Optional<AnyRankedTensor>:$alibi_slopes,
-    Optional<AnyRankedTensor>:$cu_seqlens_q,
-    Optional<AnyRankedTensor>:$cu_seqlens_kv,
-    Optional<AnyRankedTensor>:$block_table,
-    Optional<AnyRankedTensor>:$kv_lens,
-    DefaultValuedAttr<Attn_PageLayout, "::attn::PageLayout::NHD">:$page_layout,
-    OptionalAttr<F64Attr>:$scale,
-    OptionalAttr<Attn_MaskAttrInterface>:$mask,
-    OptionalAttr<TypedArrayAttrBase<Attn_ScoreModAttrInterface,
-                                    "score modifiers">>:$score_mods,
-    OptionalAttr<Attn_NormalizationAttrInterface>:$normalization,
-    UnitAttr:$allow_empty_rows
-  );
+  let arguments = !con(
+    (ins AnyRankedTensor:$q, AnyRankedTensor:$k, AnyRankedTensor:$v),
+    Attn_SpecOperands, Attn_SpecAttributes);
   let results = (outs AnyRankedTensor:$o, Optional<AnyRankedTensor>:$lse);
   let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
 
-  let assemblyFormat = [{
-    $q `,` $k `,` $v
-    (`layout` `(` $layout^ `:` type($layout) `)`)?
-    (`segments` `(` $q_segments^ `,` $kv_segments `:` type($q_segments) `,`
-        type($kv_segments) `)`)?
-    (`bias` `(` $bias^ `:` type($bias) `)`)?
-    (`alibi_slopes` `(` $alibi_slopes^ `:` type($alibi_slopes) `)`)?
-    (`cu_seqlens_q` `(` $cu_seqlens_q^ `:` type($cu_seqlens_q) `)`)?
-    (`cu_seqlens_kv` `(` $cu_seqlens_kv^ `:` type($cu_seqlens_kv) `)`)?
-    (`paged_kv` `(` $block_table^ `,` $kv_lens `:` type($block_table) `,`
-        type($kv_lens) `)`)?
-    (`page_layout` `(` $page_layout^ `)`)?
-    (`mask` `(` $mask^ `)`)?
-    (`score_mods` `(` $score_mods^ `)`)?
-    (`normalization` `(` $normalization^ `)`)?
-    (`scale` `(` $scale^ `)`)?
-    (`allow_empty_rows` $allow_empty_rows^)?
-    (`score_mod` $score_mod^)?
-    (`mask_mod` $mask_mod^)?
-    attr-dict
+  let assemblyFormat = !strconcat("$q `,` $k `,` $v", Attn_SpecFormat, [{
     `:` type($q) `,` type($k) `,` type($v) `->` type($o) (`,` type($lse)^)?
-  }];
+  }]);
   let hasVerifier = 1;
   let hasRegionVerifier = 1;
   let hasCanonicalizer = 1;
 
-  let extraClassDeclaration = [{
-    /// The scale applied to q.k: the `scale` attribute or 1/sqrt(D).
-    double getScaleOrDefault();
-    /// Shapes of the op, as the masks and lowerings see them.
-    ::attn::AttentionShape getShape();
-    /// Element type of scores and accumulators: f64 for f64 inputs, else f32.
-    ::mlir::FloatType getComputeType();
-    /// The normalization attribute, softmax when absent.
-    ::attn::NormalizationAttrInterface getNormalizationOrDefault();
-    /// The score modifiers in the order they apply.
-    ::llvm::SmallVector<::attn::ScoreModAttrInterface> getScoreModList();
-    /// The auxiliary operands (layout, q_segments, kv_segments, bias,
-    /// alibi_slopes; include/attn/Dialect/AuxOperands.def), indexed by
-    /// AuxOperand; null where absent.
-    ::attn::AuxOperandValues getAuxOperands();
+}
 
-  private:
-    /// Checks that the auxiliary operands come with the attributes that read
-    /// them.
-    ::llvm::LogicalResult verifyAuxOperands();
-    /// Checks the operands that place packed or paged sequences.
-    ::llvm::LogicalResult verifySequenceOperands();
-  public:
+def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
+    Pure, AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<ReifyRankedShapedTypeOpInterface,
+                              ["reifyResultShapes"]>,
+    DeclareOpInterfaceMethods<Attn_AttentionSpecOpInterface>,
+    DeclareOpInterfaceMethods<Attn_KernelOpInterface>]> {
+  let summary = "Gradients of attn.attention with respect to q, k, v and bias";
+  let description = [{
+    The backward of the `attn.attention` with the same operands, attributes
+    and regions: given the forward's inputs, its output `o`, the gradient
+    `grad_o` of a loss with respect to `o` and (softmax) the forward's
+    log-sum-exp `lse`, returns the gradients of the loss with respect to
+    `q`, `k`, `v` and, when a fourth result is asked for, the `bias`
+    operand. With `x = scale * q.k` the scaled score, `s = mods(x)` (the
+    score modifiers, then the `score_mod` region) and `P` the weights:
+
+    ```
+    softmax:    P = exp(s - lse)        dS = P * (grad_o.v - rowsum(grad_o * o))
+    pointwise:  P = f * w(s)            dS = f * (grad_o.v) * w'(s)
+    dX = dS * ds/dx                            (0 where the mask disallows)
+    grad_q[i] = scale * sum_j dX[i, j] k[j]     grad_k[j] = scale * sum_i dX[i, j] q[i]
+    grad_v[j] = sum_i P[i, j] grad_o[i]         grad_bias[i, j] = dS[i, j] * ds/dbias
+    ```
+
+    (`f` the normalization's output factor.) With grouped-query attention,
+    `grad_k` and `grad_v` sum over the query heads of each key/value head; a
+    broadcast `bias` dimension (size 1) sums over that dimension. A query
+    row that no key may attend contributes nothing: its `grad_q` is 0.
+
+    `ds/dx` and `ds/dbias` are obtained by differentiating the code of the
+    modifiers (ScoreDerivative.h): the `score_mod` region may use arith and
+    math ops on the score; the verifier names any op it cannot
+    differentiate.
+
+    - Shapes: `q`, `k`, `v` as for `attn.attention` (dense batches; packed
+      and paged sequences are not supported by the backward), `o` and
+      `grad_o` `[B, Hq, Sq, Dv]` with the element type of `q`, `lse
+      [B, Hq, Sq]` in the accumulation type. `grad_q`, `grad_k`, `grad_v`
+      and `grad_bias` have the types of `q`, `k`, `v` and `bias`.
+    - `lse` is required with softmax and absent with pointwise
+      normalizations, which need none.
+
+    ```mlir
+    %dq, %dk, %dv = attn.attention_backward %q, %k, %v, %o, %do
+        lse(%lse : tensor<2x8x128xf32>) mask(#attn.causal)
+        : tensor<2x8x128x64xf16>, tensor<2x2x128x64xf16>,
+          tensor<2x2x128x64xf16>, tensor<2x8x128x64xf16>,
+          tensor<2x8x128x64xf16>
+        -> tensor<2x8x128x64xf16>, tensor<2x2x128x64xf16>,
+           tensor<2x2x128x64xf16>
+    ```
   }];
+
+  let arguments = !con(
+    (ins AnyRankedTensor:$q, AnyRankedTensor:$k, AnyRankedTensor:$v,
+         AnyRankedTensor:$o, AnyRankedTensor:$grad_o,
+         Optional<AnyRankedTensor>:$lse),
+    Attn_SpecOperands, Attn_SpecAttributes);
+  let results = (outs AnyRankedTensor:$grad_q, AnyRankedTensor:$grad_k,
+                      AnyRankedTensor:$grad_v,
+                      Optional<AnyRankedTensor>:$grad_bias);
+  let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
+
+  let assemblyFormat = !strconcat(
+    "$q `,` $k `,` $v `,` $o `,` $grad_o (`lse` `(` $lse^ `:` type($lse) `)`)?",
+    Attn_SpecFormat, [{
+    `:` type($q) `,` type($k) `,` type($v) `,` type($o) `,` type($grad_o)
+    `->` type($grad_q) `,` type($grad_k) `,` type($grad_v)
+    (`,` type($grad_bias)^)?
+  }]);
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
 }
 
 def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [
@@ -390,11 +447,13 @@ def Attn_LaunchChoiceOp : Attn_Op<"launch_choice", [Pure,
 }
 
 def Attn_YieldOp : Attn_Op<"yield", [
-    Pure, Terminator, ReturnLike, HasParent<"AttentionOp">]> {
+    Pure, Terminator, ReturnLike,
+    ParentOneOf<["AttentionOp", "AttentionBackwardOp"]>]> {
   let summary = "Yields the value of an attn region";
   let description = [{
     Ends the `score_mod` region (yielding an f32 score) and the `mask_mod`
-    region (yielding an i1) of `attn.attention`.
+    region (yielding an i1) of `attn.attention` and
+    `attn.attention_backward`.
   }];
   let arguments = (ins AnyType:$value);
   let assemblyFormat = "$value attr-dict `:` type($value)";

@@ -2,6 +2,7 @@
 
 #include "attn/Dialect/Attn.h"
 #include "attn/Dialect/MaskAnalysis.h"
+#include "attn/Dialect/ScoreDerivative.h"
 #include "attn/Dialect/SequenceLayout.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -161,24 +162,30 @@ FloatType computeTypeOf(RankedTensorType q) {
 }
 } // namespace
 
-double AttentionOp::getScaleOrDefault() {
-  if (FloatAttr scale = getScaleAttr())
+namespace attn::detail {
+double getScaleOrDefault(Operation *op) {
+  auto spec = cast<AttentionSpecOpInterface>(op);
+  if (FloatAttr scale = spec.getScaleAttr())
     return scale.getValueAsDouble();
-  return 1.0 / std::sqrt(double(getShape().headDim));
+  return 1.0 / std::sqrt(double(spec.getShape().headDim));
 }
 
-AttentionShape AttentionOp::getShape() {
-  SequenceLayout layout(*this);
+AttentionShape getShape(Operation *op) {
+  auto spec = cast<AttentionSpecOpInterface>(op);
+  SequenceLayout layout(spec);
+  RankedTensorType q = spec.getQ().getType(), k = spec.getK().getType(),
+                   v = spec.getV().getType();
   if (layout.isDense())
-    return shapeOf(getQ().getType(), getK().getType(), getV().getType());
+    return shapeOf(q, k, v);
   // Lengths differ between sequences: static analyses see them as unknown.
-  RankedTensorType q = getQ().getType(), k = getK().getType(),
-                   v = getV().getType();
   RowLayout qRows = layout.queryLayout(), kvRows = layout.keyLayout();
   int64_t batch = ShapedType::kDynamic;
   if (layout.queryForm() == QueryForm::Dense)
     batch = q.getDimSize(0);
-  else if (int64_t n = getCuSeqlensQ().getType().getDimSize(0);
+  else if (int64_t n = cast<RankedTensorType>(
+                           spec.getAuxOperands()[size_t(AuxOperand::CuSeqlensQ)]
+                               .getType())
+                           .getDimSize(0);
            !ShapedType::isDynamic(n))
     batch = n - 1;
   return AttentionShape{
@@ -192,23 +199,25 @@ AttentionShape AttentionOp::getShape() {
       v.getDimSize(kvRows.featureDim)};
 }
 
-NormalizationAttrInterface AttentionOp::getNormalizationOrDefault() {
-  if (NormalizationAttrInterface n = getNormalizationAttr())
+NormalizationAttrInterface getNormalizationOrDefault(Operation *op) {
+  if (NormalizationAttrInterface n =
+          cast<AttentionSpecOpInterface>(op).getNormalizationAttr())
     return n;
-  return SoftmaxAttr::get(getContext());
+  return SoftmaxAttr::get(op->getContext());
 }
 
-SmallVector<ScoreModAttrInterface> AttentionOp::getScoreModList() {
+SmallVector<ScoreModAttrInterface> getScoreModList(Operation *op) {
   SmallVector<ScoreModAttrInterface> mods;
-  if (ArrayAttr list = getScoreModsAttr())
+  if (ArrayAttr list = cast<AttentionSpecOpInterface>(op).getScoreModsAttr())
     for (Attribute a : list)
       mods.push_back(cast<ScoreModAttrInterface>(a));
   return mods;
 }
 
-FloatType AttentionOp::getComputeType() {
-  return computeTypeOf(getQ().getType());
+FloatType getComputeType(Operation *op) {
+  return computeTypeOf(cast<AttentionSpecOpInterface>(op).getQ().getType());
 }
+} // namespace attn::detail
 
 namespace {
 /// Whether `attr` or one of its sub-attributes is a `T`.
@@ -222,84 +231,96 @@ bool uses(Attribute attr) {
 } // namespace
 
 namespace {
-/// The ODS operand group of the first auxiliary operand (after q, k, v).
-constexpr unsigned kFirstAuxGroup = 3;
-// AttnOps.td declares exactly the operands of AuxOperands.def after q, k, v.
-static_assert(
-    std::tuple_size_v<AttentionOp::Properties::operandSegmentSizesTy> ==
-        kFirstAuxGroup + kNumAuxOperands,
-    "attn.attention's operands and AuxOperands.def disagree");
-} // namespace
-
-AuxOperandValues AttentionOp::getAuxOperands() {
+/// The auxiliary operands of `op`, whose first ODS operand group is
+/// `firstGroup`.
+template <typename Op>
+AuxOperandValues auxOperandsOf(Op op, unsigned firstGroup) {
+  // AttnOps.td declares exactly the operands of AuxOperands.def last.
+  static_assert(
+      std::tuple_size_v<typename Op::Properties::operandSegmentSizesTy> >=
+          kNumAuxOperands,
+      "the spec's operands and AuxOperands.def disagree");
+  assert(firstGroup + kNumAuxOperands ==
+             std::tuple_size_v<typename Op::Properties::operandSegmentSizesTy> &&
+         "the auxiliary operands are the last groups");
   AuxOperandValues values;
   for (size_t i = 0; i < kNumAuxOperands; ++i) {
-    OperandRange group = getODSOperands(kFirstAuxGroup + i);
+    OperandRange group = op.getODSOperands(firstGroup + i);
     values[i] = group.empty() ? Value() : group.front();
   }
   return values;
 }
 
-LogicalResult AttentionOp::verifyAuxOperands() {
-  AuxOperandValues operands = getAuxOperands();
+/// Checks that the auxiliary operands come with the attributes that read
+/// them.
+LogicalResult verifyAuxOperands(AttentionSpecOpInterface op) {
+  AuxOperandValues operands = op.getAuxOperands();
   auto has = [&](AuxOperand a) { return bool(operands[size_t(a)]); };
   if (has(AuxOperand::QSegments) != has(AuxOperand::KvSegments))
-    return emitOpError() << "'q_segments' and 'kv_segments' come together";
+    return op->emitOpError() << "'q_segments' and 'kv_segments' come together";
   // The attribute that reads each operand.
   struct Reader {
     AuxOperand operand;
     bool used;
     StringRef reader;
   };
-  Reader readers[] = {{AuxOperand::Layout, uses<BlockSparseAttr>(getMaskAttr()),
-                       "#attn.block_sparse mask"},
-                      {AuxOperand::QSegments, uses<DocumentAttr>(getMaskAttr()),
-                       "#attn.document mask"},
-                      {AuxOperand::Bias, uses<BiasAttr>(getScoreModsAttr()),
-                       "#attn.bias score modifier"},
-                      {AuxOperand::AlibiSlopes,
-                       uses<AlibiAttr>(getScoreModsAttr()),
-                       "#attn.alibi score modifier"}};
+  Reader readers[] = {
+      {AuxOperand::Layout, uses<BlockSparseAttr>(op.getMaskAttr()),
+       "#attn.block_sparse mask"},
+      {AuxOperand::QSegments, uses<DocumentAttr>(op.getMaskAttr()),
+       "#attn.document mask"},
+      {AuxOperand::Bias, uses<BiasAttr>(op.getScoreModsAttr()),
+       "#attn.bias score modifier"},
+      {AuxOperand::AlibiSlopes, uses<AlibiAttr>(op.getScoreModsAttr()),
+       "#attn.alibi score modifier"}};
   for (const Reader &r : readers)
     if (has(r.operand) && !r.used)
-      return emitOpError() << "the '" << auxOperandName(r.operand)
-                           << "' operand is given but no " << r.reader
-                           << " reads it";
+      return op->emitOpError() << "the '" << auxOperandName(r.operand)
+                               << "' operand is given but no " << r.reader
+                               << " reads it";
   return success();
 }
 
-LogicalResult AttentionOp::verifySequenceOperands() {
+/// Checks the operands that place packed or paged sequences.
+LogicalResult verifySequenceOperands(AttentionSpecOpInterface op) {
+  AuxOperandValues aux = op.getAuxOperands();
+  auto get = [&](AuxOperand a) { return aux[size_t(a)]; };
+  Value cuSeqlensQ = get(AuxOperand::CuSeqlensQ),
+        cuSeqlensKv = get(AuxOperand::CuSeqlensKv),
+        blockTable = get(AuxOperand::BlockTable),
+        kvLens = get(AuxOperand::KvLens);
   struct Operand {
     Value value;
     StringRef name;
     unsigned rank;
     StringRef layout;
   };
-  Operand operands[] = {
-      {getCuSeqlensQ(), "cu_seqlens_q", 1, "[B + 1]"},
-      {getCuSeqlensKv(), "cu_seqlens_kv", 1, "[B + 1]"},
-      {getBlockTable(), "block_table", 2, "[B, max_pages]"},
-      {getKvLens(), "kv_lens", 1, "[B]"}};
+  Operand operands[] = {{cuSeqlensQ, "cu_seqlens_q", 1, "[B + 1]"},
+                        {cuSeqlensKv, "cu_seqlens_kv", 1, "[B + 1]"},
+                        {blockTable, "block_table", 2, "[B, max_pages]"},
+                        {kvLens, "kv_lens", 1, "[B]"}};
   for (const Operand &o : operands) {
     if (!o.value)
       continue;
     auto type = cast<RankedTensorType>(o.value.getType());
     if (type.getRank() != o.rank || !type.getElementType().isInteger(32))
-      return emitOpError() << "'" << o.name << "' must be a rank-" << o.rank
-                           << " tensor of i32 " << o.layout << ", got "
-                           << type;
+      return op->emitOpError() << "'" << o.name << "' must be a rank-"
+                               << o.rank << " tensor of i32 " << o.layout
+                               << ", got " << type;
   }
-  if (bool(getBlockTable()) != bool(getKvLens()))
-    return emitOpError() << "'block_table' and 'kv_lens' come together "
-                            "(paged_kv)";
-  if (getCuSeqlensKv() && getBlockTable())
-    return emitOpError() << "keys and values are either packed "
-                            "('cu_seqlens_kv') or paged ('paged_kv'), not both";
-  if (getBlockTable() &&
-      ShapedType::isDynamic(getK().getType().getDimSize(
-          getPageLayout() == PageLayout::NHD ? 1 : 2)))
-    return emitOpError() << "the page size P of paged 'k' must be static, got "
-                         << getK().getType();
+  if (bool(blockTable) != bool(kvLens))
+    return op->emitOpError() << "'block_table' and 'kv_lens' come together "
+                                "(paged_kv)";
+  if (cuSeqlensKv && blockTable)
+    return op->emitOpError()
+           << "keys and values are either packed ('cu_seqlens_kv') or paged "
+              "('paged_kv'), not both";
+  if (blockTable &&
+      ShapedType::isDynamic(op.getK().getType().getDimSize(
+          op.getPageLayout() == PageLayout::NHD ? 1 : 2)))
+    return op->emitOpError()
+           << "the page size P of paged 'k' must be static, got "
+           << op.getK().getType();
   // Every static batch size agrees: q's (dense), or one fewer than the
   // cumulative lengths, the block table's rows and kv_lens.
   struct Batch {
@@ -308,18 +329,18 @@ LogicalResult AttentionOp::verifySequenceOperands() {
     int64_t minus;
     StringRef what;
   };
-  SequenceLayout layout(*this);
+  SequenceLayout layout(op);
   if (layout.isDense())
     return success();
   SmallVector<Batch> batches;
   if (layout.queryForm() == QueryForm::Dense)
-    batches.push_back({getQ(), 0, 0, "the batch size of 'q'"});
+    batches.push_back({op.getQ(), 0, 0, "the batch size of 'q'"});
   if (layout.keyForm() == KeyForm::Dense)
-    batches.push_back({getK(), 0, 0, "the batch size of 'k'"});
-  batches.push_back({getCuSeqlensQ(), 0, 1, "size(cu_seqlens_q) - 1"});
-  batches.push_back({getCuSeqlensKv(), 0, 1, "size(cu_seqlens_kv) - 1"});
-  batches.push_back({getBlockTable(), 0, 0, "the rows of 'block_table'"});
-  batches.push_back({getKvLens(), 0, 0, "the size of 'kv_lens'"});
+    batches.push_back({op.getK(), 0, 0, "the batch size of 'k'"});
+  batches.push_back({cuSeqlensQ, 0, 1, "size(cu_seqlens_q) - 1"});
+  batches.push_back({cuSeqlensKv, 0, 1, "size(cu_seqlens_kv) - 1"});
+  batches.push_back({blockTable, 0, 0, "the rows of 'block_table'"});
+  batches.push_back({kvLens, 0, 0, "the size of 'kv_lens'"});
   std::optional<std::pair<int64_t, StringRef>> first;
   for (const Batch &batch : batches) {
     if (!batch.value)
@@ -329,24 +350,25 @@ LogicalResult AttentionOp::verifySequenceOperands() {
     if (ShapedType::isDynamic(n))
       continue;
     if (n < batch.minus)
-      return emitOpError() << "cumulative sequence lengths hold B + 1 >= 1 "
-                              "entries (the first is 0), got "
-                           << batch.value.getType();
+      return op->emitOpError() << "cumulative sequence lengths hold B + 1 >= 1 "
+                                  "entries (the first is 0), got "
+                               << batch.value.getType();
     if (!first) {
       first = {n - batch.minus, batch.what};
       continue;
     }
     if (first->first != n - batch.minus)
-      return emitOpError() << "the number of sequences differs: "
-                           << first->second << " is " << first->first
-                           << " but " << batch.what << " is "
-                           << n - batch.minus;
+      return op->emitOpError() << "the number of sequences differs: "
+                               << first->second << " is " << first->first
+                               << " but " << batch.what << " is "
+                               << n - batch.minus;
   }
   return success();
 }
 
-LogicalResult AttentionOp::verifyRegions() {
-  MLIRContext *ctx = getContext();
+/// Checks the signatures of the score_mod and mask_mod regions.
+LogicalResult verifySpecRegions(AttentionSpecOpInterface op) {
+  MLIRContext *ctx = op->getContext();
   Type index = IndexType::get(ctx);
   Type f32 = Float32Type::get(ctx);
   struct Expected {
@@ -357,84 +379,193 @@ LogicalResult AttentionOp::verifyRegions() {
     Type yields;
   };
   Expected regions[] = {
-      {getScoreMod(), "score_mod", {f32, index, index, index, index},
+      {op.getScoreMod(), "score_mod", {f32, index, index, index, index},
        "(score: f32, b: index, h: index, q_idx: index, kv_idx: index)", f32},
-      {getMaskMod(), "mask_mod", {index, index, index, index},
+      {op.getMaskMod(), "mask_mod", {index, index, index, index},
        "(b: index, h: index, q_idx: index, kv_idx: index)",
        IntegerType::get(ctx, 1)}};
   for (Expected &e : regions) {
     if (e.region.empty())
       continue;
     if (!e.region.hasOneBlock())
-      return emitOpError() << "the " << e.name << " region must have one block";
+      return op->emitOpError()
+             << "the " << e.name << " region must have one block";
     Block &block = e.region.front();
     if (block.getArgumentTypes() != TypeRange(e.args))
-      return emitOpError() << "the " << e.name << " region must take "
-                           << e.signature << ", got ("
-                           << block.getArgumentTypes() << ")";
+      return op->emitOpError() << "the " << e.name << " region must take "
+                               << e.signature << ", got ("
+                               << block.getArgumentTypes() << ")";
     auto yield = dyn_cast<YieldOp>(block.getTerminator());
     if (!yield || yield.getValue().getType() != e.yields)
-      return emitOpError() << "the " << e.name
-                           << " region must end in attn.yield of " << e.yields;
+      return op->emitOpError() << "the " << e.name
+                               << " region must end in attn.yield of "
+                               << e.yields;
   }
   return success();
 }
 
-LogicalResult AttentionOp::verify() {
-  SequenceLayout layout(*this);
-  if (failed(verifySequenceOperands()) ||
-      failed(verifyQueryKeyValue(*this, getQ().getType(), getK().getType(),
-                                 getV().getType(), layout.queryLayout(),
+/// Checks what both directions share: q, k and v, the sequence and
+/// auxiliary operands, the scale, the mask and modifiers against the
+/// shapes, and (static shapes) that every query row has a key.
+LogicalResult verifySpec(AttentionSpecOpInterface op) {
+  SequenceLayout layout(op);
+  if (failed(verifySequenceOperands(op)) ||
+      failed(verifyQueryKeyValue(op, op.getQ().getType(), op.getK().getType(),
+                                 op.getV().getType(), layout.queryLayout(),
                                  layout.keyLayout())))
     return failure();
-  RankedTensorType q = getQ().getType(), v = getV().getType();
-  Type elementType = q.getElementType();
-  RowLayout qRows = layout.queryLayout();
+  if (FloatAttr scale = op.getScaleAttr();
+      scale && !std::isfinite(scale.getValueAsDouble()))
+    return op->emitOpError()
+           << "scale must be finite, got " << scale.getValueAsDouble();
+  if (failed(verifyAuxOperands(op)))
+    return failure();
+  AttentionShape shape = op.getShape();
+  MaskAttrInterface mask = op.getMaskAttr();
+  if (mask && failed(mask.verifyFor(op, shape)))
+    return failure();
+  for (ScoreModAttrInterface mod : op.getScoreModList())
+    if (failed(mod.verifyFor(op, shape)))
+      return failure();
+  int64_t qLen = shape.qLen, kvLen = shape.kvLen;
+  if (!op.getAllowEmptyRows() && !ShapedType::isDynamic(qLen) &&
+      !ShapedType::isDynamic(kvLen)) {
+    if (std::optional<int64_t> row = findEmptyRow(mask, qLen, kvLen))
+      return op->emitOpError()
+             << "the mask leaves query row " << *row
+             << " without any key (Sq = " << qLen << ", Skv = " << kvLen
+             << "); fix the mask (e.g. the alignment of a causal mask) or "
+                "add `allow_empty_rows` to get o = 0 and lse = -inf for such "
+                "rows";
+  }
+  return success();
+}
 
+/// The type of o for q and v in `layout`.
+RankedTensorType outputType(AttentionSpecOpInterface op,
+                            const SequenceLayout &layout) {
+  RankedTensorType q = op.getQ().getType();
+  SmallVector<int64_t> shape(q.getShape());
+  shape[layout.queryLayout().featureDim] =
+      op.getV().getType().getDimSize(layout.keyLayout().featureDim);
+  return RankedTensorType::get(shape, q.getElementType());
+}
+
+/// The type of lse for o of type `o`.
+RankedTensorType lseType(AttentionSpecOpInterface op, RankedTensorType o) {
+  return RankedTensorType::get(o.getShape().drop_back(), op.getComputeType());
+}
+
+/// The layout text of lse, from that of o (`[B, Hq, Sq, Dv]`).
+std::string lseLayout(StringRef oLayout) {
+  return (oLayout.substr(0, oLayout.rfind(',')) + "] in the accumulation type")
+      .str();
+}
+} // namespace
+
+AuxOperandValues AttentionOp::getAuxOperands() {
+  return auxOperandsOf(*this, /*firstGroup=*/3);
+}
+
+LogicalResult AttentionOp::verifyRegions() { return verifySpecRegions(*this); }
+
+LogicalResult AttentionOp::verify() {
+  if (failed(verifySpec(*this)))
+    return failure();
+  SequenceLayout layout(*this);
   // Results: o has q's layout with Dv, lse drops the last dimension.
-  SmallVector<int64_t> oShape(q.getShape());
-  oShape[qRows.featureDim] = v.getDimSize(layout.keyLayout().featureDim);
-  std::string oLayout = qRows.text("Hq", "Dv");
-  if (failed(checkType(*this, getO(), "result", "o",
-                       RankedTensorType::get(oShape, elementType),
+  RankedTensorType o = outputType(*this, layout);
+  std::string oLayout = layout.queryLayout().text("Hq", "Dv");
+  if (failed(checkType(*this, getO(), "result", "o", o,
                        oLayout + " with the element type of 'q'")))
     return failure();
   if (Value lse = getLse();
-      lse && failed(checkType(*this, lse, "result", "lse",
-                              RankedTensorType::get(
-                                  ArrayRef(oShape).drop_back(),
-                                  getComputeType()),
-                              oLayout.substr(0, oLayout.rfind(',')) +
-                                  "] in the accumulation type")))
+      lse && failed(checkType(*this, lse, "result", "lse", lseType(*this, o),
+                              lseLayout(oLayout))))
     return failure();
-
-  if (FloatAttr scale = getScaleAttr();
-      scale && !std::isfinite(scale.getValueAsDouble()))
-    return emitOpError() << "scale must be finite, got "
-                         << scale.getValueAsDouble();
-
   if (getLse() && !getNormalizationOrDefault().normalizesRows())
     return emitOpError() << "'lse' is only defined for softmax "
                             "normalization; drop the second result";
-  if (failed(verifyAuxOperands()))
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionBackwardOp
+//===----------------------------------------------------------------------===//
+
+AuxOperandValues AttentionBackwardOp::getAuxOperands() {
+  return auxOperandsOf(*this, /*firstGroup=*/6);
+}
+
+LogicalResult AttentionBackwardOp::verifyRegions() {
+  if (failed(verifySpecRegions(*this)))
     return failure();
-  AttentionShape shape = getShape();
-  MaskAttrInterface mask = getMaskAttr();
-  if (mask && failed(mask.verifyFor(*this, shape)))
+  if (getScoreMod().empty())
+    return success();
+  Block &block = getScoreMod().front();
+  if (Operation *op = findUndifferentiableOp(block, block.getArgument(0))) {
+    InFlightDiagnostic diag =
+        emitOpError() << "cannot differentiate '" << op->getName()
+                      << "' in the score_mod region: the backward supports "
+                         "arith and math ops on the score (add, mul, div, "
+                         "select, max, exp, log, tanh, ...); rewrite the "
+                         "modifier with them";
+    diag.attachNote(op->getLoc()) << "the op that depends on the score";
+    return diag;
+  }
+  return success();
+}
+
+LogicalResult AttentionBackwardOp::verify() {
+  if (failed(verifySpec(*this)))
     return failure();
-  for (ScoreModAttrInterface mod : getScoreModList())
-    if (failed(mod.verifyFor(*this, shape)))
+  SequenceLayout layout(*this);
+  if (!layout.isDense())
+    return emitOpError()
+           << "the backward takes dense q, k and v ([B, H, S, D]); packed "
+              "(cu_seqlens) and paged sequences are not supported by it";
+  RankedTensorType o = outputType(*this, layout);
+  std::string oLayout = layout.queryLayout().text("Hq", "Dv");
+  for (auto [value, name] : {std::pair{getO(), "o"}, {getGradO(), "grad_o"}})
+    if (failed(checkType(*this, value, "operand", name, o,
+                         oLayout + " with the element type of 'q'")))
       return failure();
-  int64_t qLen = shape.qLen, kvLen = shape.kvLen;
-  if (!getAllowEmptyRows() && !ShapedType::isDynamic(qLen) &&
-      !ShapedType::isDynamic(kvLen)) {
-    if (std::optional<int64_t> row = findEmptyRow(mask, qLen, kvLen))
-      return emitOpError() << "the mask leaves query row " << *row
-                           << " without any key (Sq = " << qLen
-                           << ", Skv = " << kvLen
-                           << "); fix the mask (e.g. the alignment of a causal "
-                              "mask) or add `allow_empty_rows` to get o = 0 "
-                              "and lse = -inf for such rows";
+  bool softmax = getNormalizationOrDefault().normalizesRows();
+  if (softmax && !getLse()) {
+    std::string type;
+    llvm::raw_string_ostream(type) << lseType(*this, o);
+    return emitOpError() << "the softmax backward needs the forward's "
+                            "log-sum-exp: add 'lse(%lse : "
+                         << type << ")'";
+  }
+  if (!softmax && getLse())
+    return emitOpError() << "'lse' is only defined for softmax "
+                            "normalization; a pointwise normalization's "
+                            "backward needs none, drop it";
+  if (Value lse = getLse();
+      lse && failed(checkType(*this, lse, "operand", "lse", lseType(*this, o),
+                              lseLayout(oLayout))))
+    return failure();
+  struct Gradient {
+    Value gradient;
+    StringRef name;
+    Value of;
+    StringRef ofName;
+  };
+  Gradient gradients[] = {{getGradQ(), "grad_q", getQ(), "q"},
+                          {getGradK(), "grad_k", getK(), "k"},
+                          {getGradV(), "grad_v", getV(), "v"},
+                          {getGradBias(), "grad_bias", getBias(), "bias"}};
+  for (const Gradient &g : gradients) {
+    if (!g.gradient)
+      continue;
+    if (!g.of)
+      return emitOpError() << "'" << g.name << "' is the gradient of the '"
+                           << g.ofName << "' operand, which is absent";
+    if (g.gradient.getType() != g.of.getType())
+      return emitOpError() << "result '" << g.name << "' must have the type of '"
+                           << g.ofName << "', " << g.of.getType() << ", got "
+                           << g.gradient.getType();
   }
   return success();
 }
@@ -492,6 +623,15 @@ AttentionOp::reifyResultShapes(OpBuilder &builder,
   return success();
 }
 
+LogicalResult AttentionBackwardOp::reifyResultShapes(
+    OpBuilder &builder, ReifiedRankedShapedTypeDims &reified) {
+  // Each gradient has the shape of what it is the gradient of.
+  Value of[] = {getQ(), getK(), getV(), getBias()};
+  for (unsigned i = 0; i < getNumResults(); ++i)
+    reified.push_back(tensor::getMixedSizes(builder, getLoc(), of[i]));
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // KernelOpInterface
 //===----------------------------------------------------------------------===//
@@ -539,29 +679,27 @@ DimName unlessBroadcast(RankedTensorType type, unsigned dim, StringRef name) {
     return DimName{""};
   return DimName{name.str()};
 }
-} // namespace
 
-StringRef AttentionOp::getOperandRole(unsigned index) {
-  return roleOf(index, kOperandRoles, [&](unsigned group) {
-    return getODSOperandIndexAndLength(group);
-  });
-}
-
-StringRef AttentionOp::getResultRole(unsigned index) {
-  return index == 0 ? "o" : "lse";
-}
-
-SmallVector<DimName> AttentionOp::getOperandDimNames(unsigned index) {
-  StringRef role = getOperandRole(index);
-  auto type = cast<RankedTensorType>(getOperand(index).getType());
-  SequenceLayout layout(*this);
+/// The dimension names of the spec operand or result of `type` named
+/// `role` (q, k, v, o, lse, or an auxiliary operand).
+SmallVector<DimName> specDimNames(AttentionSpecOpInterface op, StringRef role,
+                                  RankedTensorType type) {
+  SequenceLayout layout(op);
   if (role == "q")
     return rowDimNames(layout.queryLayout(), "Hq", "D");
   if (role == "k")
     return rowDimNames(layout.keyLayout(), "Hkv", "D");
   if (role == "v")
     return rowDimNames(layout.keyLayout(), "Hkv", "Dv");
+  if (role == "o" || role == "lse") {
+    SmallVector<DimName> names =
+        rowDimNames(layout.queryLayout(), "Hq", "Dv");
+    if (role == "lse")
+      names.pop_back();
+    return names;
+  }
   const StringLiteral *aux = llvm::find(kAuxOperandNames, role);
+  assert(aux != std::end(kAuxOperandNames) && "a spec operand");
   switch (AuxOperand(aux - std::begin(kAuxOperandNames))) {
   case AuxOperand::CuSeqlensQ:
   case AuxOperand::CuSeqlensKv:
@@ -583,7 +721,7 @@ SmallVector<DimName> AttentionOp::getOperandDimNames(unsigned index) {
   case AuxOperand::Layout: {
     // One entry per block of the block-sparse mask.
     ArrayRef<int64_t> block;
-    getMaskAttr().walk([&](BlockSparseAttr a) { block = a.getBlock(); });
+    op.getMaskAttr().walk([&](BlockSparseAttr a) { block = a.getBlock(); });
     return {unlessBroadcast(type, 0, "B"),
             unlessBroadcast(type, 1, "Hq"),
             {"QBlocks", "Sq", block[0]},
@@ -593,12 +731,61 @@ SmallVector<DimName> AttentionOp::getOperandDimNames(unsigned index) {
   llvm_unreachable("every operand has a role");
 }
 
+/// The ODS operand groups of attn.attention_backward, in order.
+constexpr StringLiteral kBackwardOperandRoles[] = {
+    "q",
+    "k",
+    "v",
+    "o",
+    "grad_o",
+    "lse",
+#define ATTN_AUX_OPERAND(Enumerator, name) name,
+#include "attn/Dialect/AuxOperands.def"
+};
+} // namespace
+
+StringRef AttentionOp::getOperandRole(unsigned index) {
+  return roleOf(index, kOperandRoles, [&](unsigned group) {
+    return getODSOperandIndexAndLength(group);
+  });
+}
+
+StringRef AttentionOp::getResultRole(unsigned index) {
+  return index == 0 ? "o" : "lse";
+}
+
+SmallVector<DimName> AttentionOp::getOperandDimNames(unsigned index) {
+  return specDimNames(*this, getOperandRole(index),
+                      cast<RankedTensorType>(getOperand(index).getType()));
+}
+
 SmallVector<DimName> AttentionOp::getResultDimNames(unsigned index) {
-  SmallVector<DimName> names =
-      rowDimNames(SequenceLayout(*this).queryLayout(), "Hq", "Dv");
-  if (index == 1)
-    names.pop_back();
-  return names;
+  return specDimNames(*this, getResultRole(index),
+                      cast<RankedTensorType>(getResult(index).getType()));
+}
+
+StringRef AttentionBackwardOp::getOperandRole(unsigned index) {
+  return roleOf(index, kBackwardOperandRoles, [&](unsigned group) {
+    return getODSOperandIndexAndLength(group);
+  });
+}
+
+StringRef AttentionBackwardOp::getResultRole(unsigned index) {
+  constexpr StringLiteral roles[] = {"grad_q", "grad_k", "grad_v",
+                                     "grad_bias"};
+  return roles[index];
+}
+
+SmallVector<DimName> AttentionBackwardOp::getOperandDimNames(unsigned index) {
+  StringRef role = getOperandRole(index);
+  return specDimNames(*this, role == "grad_o" ? "o" : role,
+                      cast<RankedTensorType>(getOperand(index).getType()));
+}
+
+SmallVector<DimName> AttentionBackwardOp::getResultDimNames(unsigned index) {
+  // A gradient has the dimensions of what it is the gradient of.
+  return specDimNames(*this, getResultRole(index).drop_front(strlen("grad_")),
+                      cast<RankedTensorType>(getResult(index).getType()));
 }
 
 //===----------------------------------------------------------------------===//

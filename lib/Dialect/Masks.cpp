@@ -465,9 +465,9 @@ BlockSparseAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 
 LogicalResult BlockSparseAttr::verifyFor(Operation *op,
                                          const AttentionShape &shape) const {
-  auto attention = cast<AttentionOp>(op);
+  AuxOperandValues aux = cast<AttentionSpecOpInterface>(op).getAuxOperands();
   FailureOr<RankedTensorType> layout =
-      requireOperand(op, attention.getLayout(), "#attn.block_sparse",
+      requireOperand(op, aux[size_t(AuxOperand::Layout)], "#attn.block_sparse",
                      "layout(%l : tensor<...>)");
   if (failed(layout))
     return failure();
@@ -531,13 +531,14 @@ IndexRange BlockSparseAttr::buildKvRange(IndexExprBuilder &,
 
 LogicalResult DocumentAttr::verifyFor(Operation *op,
                                       const AttentionShape &shape) const {
-  auto attention = cast<AttentionOp>(op);
+  AuxOperandValues aux = cast<AttentionSpecOpInterface>(op).getAuxOperands();
   FailureOr<RankedTensorType> qSeg = requireOperand(
-      op, attention.getQSegments(), "#attn.document",
+      op, aux[size_t(AuxOperand::QSegments)], "#attn.document",
       "segments(%q_ids, %kv_ids : tensor<BxSqxi32>, tensor<BxSkvxi32>)");
   if (failed(qSeg))
     return failure();
-  auto kvSeg = cast<RankedTensorType>(attention.getKvSegments().getType());
+  auto kvSeg =
+      cast<RankedTensorType>(aux[size_t(AuxOperand::KvSegments)].getType());
   for (auto [name, type, len] : {std::tuple{"query", *qSeg, shape.qLen},
                                  std::tuple{"key", kvSeg, shape.kvLen}}) {
     if (!type.getElementType().isInteger(32) || type.getRank() != 2 ||

@@ -62,6 +62,14 @@ Value SigmoidAttr::buildWeight(OpBuilder &b, Location loc, Value score,
                                denominator);
 }
 
+Value SigmoidAttr::buildWeightDerivative(OpBuilder &b, Location loc, Value,
+                                         Value weight) const {
+  // w (1 - w); a masked score has w = 0.
+  Value complement = arith::SubFOp::create(
+      b, loc, floatConstant(b, loc, weight.getType(), 1.0), weight);
+  return arith::MulFOp::create(b, loc, weight, complement);
+}
+
 //===----------------------------------------------------------------------===//
 // ReluAttr: max(s, 0), optionally / Skv
 //===----------------------------------------------------------------------===//
@@ -86,4 +94,15 @@ Value ReluAttr::buildOutputFactor(OpBuilder &b, Location loc, Value kvLen,
   Value length = indexToFloat(ib, ib.value(atLeastOne), type);
   return arith::DivFOp::create(b, loc, floatConstant(b, loc, type, 1.0),
                                length);
+}
+
+Value ReluAttr::buildWeightDerivative(OpBuilder &b, Location loc, Value score,
+                                      Value) const {
+  // 1 where the score is positive (0 at 0, the subgradient PyTorch takes).
+  Type type = score.getType();
+  Value positive = arith::CmpFOp::create(
+      b, loc, arith::CmpFPredicate::OGT, score, floatConstant(b, loc, type, 0.0));
+  return arith::SelectOp::create(b, loc, positive,
+                                 floatConstant(b, loc, type, 1.0),
+                                 floatConstant(b, loc, type, 0.0));
 }

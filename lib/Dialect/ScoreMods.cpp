@@ -24,7 +24,8 @@ bool isFloatElement(Type t) {
 
 LogicalResult AlibiAttr::verifyFor(Operation *op,
                                    const AttentionShape &shape) const {
-  Value slopes = cast<AttentionOp>(op).getAlibiSlopes();
+  Value slopes = cast<AttentionSpecOpInterface>(op)
+                     .getAuxOperands()[size_t(AuxOperand::AlibiSlopes)];
   if (!slopes)
     return success();
   auto type = cast<RankedTensorType>(slopes.getType());
@@ -95,7 +96,8 @@ Value SoftcapAttr::buildScoreMod(IndexExprBuilder &b, const ScoreContext &,
 
 LogicalResult BiasAttr::verifyFor(Operation *op,
                                   const AttentionShape &shape) const {
-  Value bias = cast<AttentionOp>(op).getBias();
+  Value bias = cast<AttentionSpecOpInterface>(op)
+                   .getAuxOperands()[size_t(AuxOperand::Bias)];
   if (!bias)
     return op->emitOpError()
            << "#attn.bias needs the 'bias(%b : tensor<...>)' operand";

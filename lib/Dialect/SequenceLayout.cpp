@@ -22,11 +22,15 @@ std::string RowLayout::text(StringRef heads, StringRef feature) const {
   return "[" + llvm::join(names, ", ") + "]";
 }
 
-SequenceLayout::SequenceLayout(AttentionOp op, Value q, Value k)
-    : qForm(op.getCuSeqlensQ() ? QueryForm::Packed : QueryForm::Dense),
-      kvForm(op.getCuSeqlensKv()  ? KeyForm::Packed
-             : op.getBlockTable() ? KeyForm::Paged
-                                  : KeyForm::Dense),
+SequenceLayout::SequenceLayout(AttentionSpecOpInterface op, Value q, Value k)
+    : qForm(op.getAuxOperands()[size_t(AuxOperand::CuSeqlensQ)]
+                ? QueryForm::Packed
+                : QueryForm::Dense),
+      kvForm(op.getAuxOperands()[size_t(AuxOperand::CuSeqlensKv)]
+                 ? KeyForm::Packed
+             : op.getAuxOperands()[size_t(AuxOperand::BlockTable)]
+                 ? KeyForm::Paged
+                 : KeyForm::Dense),
       pages(op.getPageLayout()), q(q ? q : op.getQ()), k(k ? k : op.getK()) {
   if (kvForm == KeyForm::Paged)
     page = op.getK().getType().getDimSize(pages == PageLayout::NHD ? 1 : 2);

@@ -2,6 +2,7 @@
 
 #include "attn/JIT/Jit.h"
 #include "attn/JIT/DiagnosticCollector.h"
+#include "attn/Dialect/AttentionGradient.h"
 #include "attn/Pipelines/Registration.h"
 #include "attn/Target/GpuCompile.h"
 
@@ -90,6 +91,32 @@ llvm::Expected<CompileResult> compileCpu(llvm::StringRef spec,
   return CompileResult{std::make_shared<CpuJitKernel>(std::move(*kernel)),
                        Origin::Compiled};
 }
+
+} // namespace
+
+llvm::Expected<std::string> backwardSpec(llvm::StringRef specText,
+                                         llvm::StringRef entry,
+                                         bool gradBias) {
+  mlir::DialectRegistry registry;
+  registerCompilerDialects(registry);
+  mlir::MLIRContext ctx(registry);
+  ctx.printOpOnDiagnostic(false);
+  DiagnosticCollector diagnostics(&ctx);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(specText,
+                                              mlir::ParserConfig(&ctx), "spec");
+  if (!module)
+    return diagnostics.takeError("cannot parse the spec");
+  auto backward = buildBackwardSpec(*module, entry, gradBias);
+  if (mlir::failed(backward))
+    return diagnostics.takeError("cannot take the backward of the spec");
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  (*backward)->print(os);
+  return text;
+}
+
+namespace {
 
 /// Compiles to a cubin and its manifest.
 llvm::Expected<GpuBinary> compileCubin(llvm::StringRef spec, const Options &o,

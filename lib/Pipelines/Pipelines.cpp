@@ -115,9 +115,11 @@ void buildTensorToHostLLVMPipeline(OpPassManager &pm, bool parallel) {
 void buildLowerToCpuPipeline(OpPassManager &pm,
                              const CpuPipelineOptions &options) {
   // attn.merge reads each partial once in its decomposed form, which is
-  // already the kernel.
+  // already the kernel. The backward has no tiled CPU kernel yet: it runs
+  // its reference form (full score matrices per head).
   AttnDecomposeOptions merges;
-  merges.ops = {MergeOp::getOperationName().str()};
+  merges.ops = {MergeOp::getOperationName().str(),
+                AttentionBackwardOp::getOperationName().str()};
   pm.addPass(createAttnDecompose(merges));
   AttnTileFlashOptions tiles;
   tiles.tileQ = options.tileQ;

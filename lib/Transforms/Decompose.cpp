@@ -63,12 +63,13 @@ protected:
   FloatType computeType;
 };
 
-/// Builds the linalg ops of one attention op. Loop dimensions are named
-/// b, h, i (query), j (key), d (head dim) and e (value dim).
-class ReferenceBuilder : LinalgBuilderBase {
-public:
-  ReferenceBuilder(PatternRewriter &rewriter, AttentionOp op)
-      : LinalgBuilderBase(op.getContext(), op.getComputeType()), b(rewriter),
+/// What the forward and the backward references share: q, k and v in the
+/// dense layout, the scores and the weights. Loop dimensions are named b, h,
+/// i (query), j (key), d (head dim) and e (value dim).
+class SpecBuilder : protected LinalgBuilderBase {
+protected:
+  SpecBuilder(PatternRewriter &rewriter, AttentionSpecOpInterface op)
+      : LinalgBuilderBase(op->getContext(), op.getComputeType()), b(rewriter),
         op(op), loc(op.getLoc()), aux(op), layout(op),
         normalization(op.getNormalizationOrDefault()) {
     AttentionShape shape = op.getShape();
@@ -95,47 +96,12 @@ public:
     }
   }
 
-  /// Returns the replacement values of the op's results.
-  SmallVector<Value> build() {
-    SmallVector<Value> results = buildDense();
-    if (layout.queryForm() == QueryForm::Dense)
-      return results;
-    for (Value &result : results)
-      result = scatterRows(result);
-    return results;
-  }
-
-private:
-  /// The results in the dense layout [B, Hq, Sq, ...].
-  SmallVector<Value> buildDense() {
-    Value scores = maskedScores(dotProducts());
-    if (!normalization.normalizesRows()) {
-      // Pointwise weights, summed without dividing.
-      Value weights = weightsOf(scores, /*rowMax=*/nullptr);
-      return {finishOutput(weightedValues(weights), /*rowSum=*/nullptr)};
-    }
-    Value rowMax = buildLastDimReduction(
-        b, loc, scores, -kInf,
-        [](OpBuilder &nb, Location nloc, Value x, Value acc) {
-          return arith::MaximumFOp::create(nb, nloc, x, acc);
-        });
-    Value weights = weightsOf(scores, rowMax);
-    Value rowSum = buildLastDimReduction(
-        b, loc, weights, 0.0,
-        [](OpBuilder &nb, Location nloc, Value x, Value acc) {
-          return arith::AddFOp::create(nb, nloc, x, acc);
-        });
-    SmallVector<Value> results = {finishOutput(weightedValues(weights), rowSum)};
-    if (op.getLse())
-      results.push_back(logSumExp(rowMax, rowSum));
-    return results;
-  }
-
   /// The query and key lengths of sequence `batchIv`.
   SequenceLengths lengthsOf(OpBuilder &nb, Location nloc, Value batchIv) {
     return {layout.buildQueryLength(nb, nloc, aux, batchIv),
             layout.buildKeyLength(nb, nloc, aux, batchIv)};
   }
+
 
   /// `src` (q, or k / v when `keys`) in the dense layout of `sizes`
   /// [B, H, S, D]: row `i` of sequence `b` where `i` is shorter than the
@@ -290,9 +256,8 @@ private:
   }
 
   /// o = acc / l (0 for an empty row, l == 0) for row-normalizing kinds,
-  /// else acc times the normalization's output factor; then the element type.
-  Value finishOutput(Value acc, Value rowSum) {
-    Type elementType = op.getO().getType().getElementType();
+  /// else acc times the normalization's output factor; then `elementType`.
+  Value finishOutput(Value acc, Value rowSum, Type elementType) {
     SmallVector<Value> inputs = {acc};
     SmallVector<AffineMap> maps = {identity(4)};
     if (rowSum) {
@@ -327,7 +292,7 @@ private:
   }
 
   PatternRewriter &b;
-  AttentionOp op;
+  AttentionSpecOpInterface op;
   Location loc;
   OperandAuxReader aux;
   SequenceLayout layout;
@@ -336,6 +301,303 @@ private:
   OpFoldResult batch, qHeads, qLen, kvLen, valueDim;
   /// q, k and v in the dense layout.
   Value q, k, v;
+};
+
+/// Builds the linalg ops of one attn.attention.
+class ReferenceBuilder : SpecBuilder {
+public:
+  ReferenceBuilder(PatternRewriter &rewriter, AttentionOp op)
+      : SpecBuilder(rewriter, op), forward(op) {}
+
+  /// Returns the replacement values of the op's results.
+  SmallVector<Value> build() {
+    SmallVector<Value> results = buildDense();
+    if (layout.queryForm() == QueryForm::Dense)
+      return results;
+    for (Value &result : results)
+      result = scatterRows(result);
+    return results;
+  }
+
+private:
+  /// The results in the dense layout [B, Hq, Sq, ...].
+  SmallVector<Value> buildDense() {
+    Type elementType = forward.getO().getType().getElementType();
+    Value scores = maskedScores(dotProducts());
+    if (!normalization.normalizesRows()) {
+      // Pointwise weights, summed without dividing.
+      Value weights = weightsOf(scores, /*rowMax=*/nullptr);
+      return {finishOutput(weightedValues(weights), /*rowSum=*/nullptr, elementType)};
+    }
+    Value rowMax = buildLastDimReduction(
+        b, loc, scores, -kInf,
+        [](OpBuilder &nb, Location nloc, Value x, Value acc) {
+          return arith::MaximumFOp::create(nb, nloc, x, acc);
+        });
+    Value weights = weightsOf(scores, rowMax);
+    Value rowSum = buildLastDimReduction(
+        b, loc, weights, 0.0,
+        [](OpBuilder &nb, Location nloc, Value x, Value acc) {
+          return arith::AddFOp::create(nb, nloc, x, acc);
+        });
+    SmallVector<Value> results = {finishOutput(weightedValues(weights), rowSum, elementType)};
+    if (forward.getLse())
+      results.push_back(logSumExp(rowMax, rowSum));
+    return results;
+  }
+
+
+  AttentionOp forward;
+};
+
+/// Builds the linalg ops of one attn.attention_backward: the full
+/// [B, Hq, Sq, Skv] matrices of scores, weights and their gradients (see the
+/// op's description), then contractions for grad_q, grad_k and grad_v.
+class BackwardReferenceBuilder : SpecBuilder {
+public:
+  BackwardReferenceBuilder(PatternRewriter &rewriter, AttentionBackwardOp op)
+      : SpecBuilder(rewriter, op), backward(op) {}
+
+  /// Returns the replacement values of the op's results, or failure (after
+  /// a diagnostic; the ops built are then dead) when a score modifier cannot
+  /// be differentiated.
+  FailureOr<SmallVector<Value>> build() {
+    Value dots = dotProducts();
+    Value scores = maskedScores(dots);
+    Value gradWeights = gradientOfWeights();
+    Value weights, gradScores;
+    if (normalization.normalizesRows()) {
+      weights = softmaxWeights(scores);
+      gradScores = softmaxGradient(weights, gradWeights);
+    } else {
+      Value factor = normalization.buildOutputFactor(
+          b, loc, getValueOrCreateConstantIndexOp(b, loc, kvLen),
+          computeType);
+      weights = pointwiseWeights(scores, factor);
+      gradScores = pointwiseGradient(scores, gradWeights, factor);
+    }
+    Value gradDots = gradientThroughModifiers(dots, gradScores, /*bias=*/false);
+    AttentionShape shape = op.getShape();
+    OpFoldResult headDim = b.getIndexAttr(shape.headDim);
+    SmallVector<Value> results = {
+        // grad_q = scale * dX . k: loops (b, h, i, d, j).
+        toElementType(
+            buildContraction(
+                b, loc, gradDots, map(5, {dim(0), dim(1), dim(2), dim(4)}), k,
+                map(5, {dim(0), dim(1).floorDiv(groupSize), dim(4), dim(3)}),
+                buildFilled(b, loc, {batch, qHeads, qLen, headDim},
+                            computeType, 0.0),
+                1),
+            op.getQ()),
+        toElementType(sumOverGroup(gradDots, q, headDim), op.getK()),
+        toElementType(sumOverGroup(weights, backward.getGradO(), valueDim),
+                      op.getV())};
+    if (backward.getGradBias()) {
+      Value gradBias =
+          gradientThroughModifiers(dots, gradScores, /*bias=*/true);
+      results.push_back(reduceToBias(gradBias));
+    }
+    if (undifferentiable)
+      return failure();
+    return results;
+  }
+
+private:
+  /// dP = grad_o . v^T; loops (b, h, i, j, e).
+  Value gradientOfWeights() {
+    return buildContraction(
+        b, loc, backward.getGradO(), map(5, {dim(0), dim(1), dim(2), dim(4)}),
+        v, map(5, {dim(0), dim(1).floorDiv(groupSize), dim(3), dim(4)}),
+        buildFilled(b, loc, {batch, qHeads, qLen, kvLen}, computeType, 0.0),
+        1);
+  }
+
+  /// P = exp(s - lse); 0 for masked scores and empty rows (lse = -inf).
+  Value softmaxWeights(Value scores) {
+    return buildGenerated(
+        b, loc, {batch, qHeads, qLen, kvLen}, computeType,
+        {scores, backward.getLse()}, {identity(4), map(4, {dim(0), dim(1), dim(2)})},
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+          Value lse = convertFloat(nb, nloc, e[1], computeType);
+          Value masked = arith::CmpFOp::create(
+              nb, nloc, arith::CmpFPredicate::OEQ, e[0],
+              constant(nb, nloc, -kInf));
+          Value p = math::ExpOp::create(
+              nb, nloc, arith::SubFOp::create(nb, nloc, e[0], lse));
+          return arith::SelectOp::create(nb, nloc, masked,
+                                         constant(nb, nloc, 0.0), p)
+              .getResult();
+        });
+  }
+
+  /// dS = P * (dP - rowsum(grad_o * o)).
+  Value softmaxGradient(Value weights, Value gradWeights) {
+    // delta[b, h, i] = sum_e grad_o * o; loops (b, h, i, e).
+    Value delta = buildContraction(
+        b, loc, backward.getGradO(), identity(4), backward.getO(),
+        identity(4),
+        buildFilled(b, loc, {batch, qHeads, qLen}, computeType, 0.0), 1);
+    return buildGenerated(
+        b, loc, {batch, qHeads, qLen, kvLen}, computeType,
+        {weights, gradWeights, delta},
+        {identity(4), identity(4), map(4, {dim(0), dim(1), dim(2)})},
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+          return arith::MulFOp::create(
+                     nb, nloc, e[0],
+                     arith::SubFOp::create(nb, nloc, e[1], e[2]))
+              .getResult();
+        });
+  }
+
+  /// f * w(s), the weights as the output sees them (f: the output factor,
+  /// null for 1).
+  Value pointwiseWeights(Value scores, Value factor) {
+    return buildGenerated(
+        b, loc, {batch, qHeads, qLen, kvLen}, computeType, {scores},
+        {identity(4)},
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+          Value w = normalization.buildWeight(nb, nloc, e[0], Value());
+          return factor ? arith::MulFOp::create(nb, nloc, w, factor).getResult()
+                        : w;
+        });
+  }
+
+  /// dS = f * dP * w'(s).
+  Value pointwiseGradient(Value scores, Value gradWeights, Value factor) {
+    return buildGenerated(
+        b, loc, {batch, qHeads, qLen, kvLen}, computeType,
+        {scores, gradWeights}, {identity(4), identity(4)},
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+          Value w = normalization.buildWeight(nb, nloc, e[0], Value());
+          Value slope =
+              normalization.buildWeightDerivative(nb, nloc, e[0], w);
+          Value g = arith::MulFOp::create(nb, nloc, e[1], slope);
+          return factor ? arith::MulFOp::create(nb, nloc, g, factor).getResult()
+                        : g;
+        });
+  }
+
+  /// dS times the derivative of the modified score with respect to the raw
+  /// dot product (or, with `bias`, to the bias element); 0 where the mask
+  /// disallows the pair (whatever the derivative is there).
+  Value gradientThroughModifiers(Value dots, Value gradScores, bool bias) {
+    SequenceLengths lengths{getValueOrCreateConstantIndexOp(b, loc, qLen),
+                            getValueOrCreateConstantIndexOp(b, loc, kvLen)};
+    return buildGenerated(
+        b, loc, {batch, qHeads, qLen, kvLen}, computeType, {dots, gradScores},
+        {identity(4), identity(4)},
+        [&](OpBuilder &nb, Location nloc, ValueRange e,
+            ValueRange indices) -> Value {
+          ScorePosition pos{indices[0], indices[1], indices[2], indices[3]};
+          FailureOr<ScoreDerivatives> d =
+              buildScoreDerivatives(nb, nloc, op, e[0], pos, lengths, aux);
+          if (failed(d)) {
+            undifferentiable = true;
+            return constant(nb, nloc, 0.0);
+          }
+          Value g = arith::MulFOp::create(nb, nloc, e[1],
+                                          bias ? d->byBias : d->byRawScore);
+          if (!hasMask(op))
+            return g;
+          Value allowed = buildAllowedAt(nb, nloc, op, pos, lengths, aux);
+          return arith::SelectOp::create(nb, nloc, allowed, g,
+                                         constant(nb, nloc, 0.0));
+        });
+  }
+
+  /// sum over the query heads h of each key/value head and over i of
+  /// lhs[b, h, i, j] * rhs[b, h, i, c] (rhs: q for grad_k, grad_o for
+  /// grad_v) into [B, Hkv, Skv, C]; the group is its own loop through
+  /// [B, Hkv, G, Sq, ...] views. Loops (b, hk, j, c, g, i).
+  Value sumOverGroup(Value lhs, Value rhs, OpFoldResult columns) {
+    AttentionShape shape = op.getShape();
+    auto grouped = [&](Value x) -> Value {
+      auto type = cast<RankedTensorType>(x.getType());
+      SmallVector<int64_t> dims(type.getShape());
+      dims[1] = shape.kvHeads;
+      dims.insert(dims.begin() + 2, groupSize);
+      return tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get(dims, type.getElementType()), x,
+          SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
+    };
+    using utils::IteratorType;
+    SmallVector<IteratorType> iterators(4, IteratorType::parallel);
+    iterators.append(2, IteratorType::reduction);
+    return buildContraction(
+        b, loc, grouped(lhs), map(6, {dim(0), dim(1), dim(4), dim(5), dim(2)}),
+        grouped(rhs), map(6, {dim(0), dim(1), dim(4), dim(5), dim(3)}),
+        buildFilled(b, loc,
+                    {batch, b.getIndexAttr(shape.kvHeads), kvLen, columns},
+                    computeType, 0.0),
+        map(6, {dim(0), dim(1), dim(2), dim(3)}), iterators);
+  }
+
+  /// The full [B, Hq, Sq, Skv] gradient summed over the bias's broadcast
+  /// (size-1) dimensions, in the bias's type.
+  Value reduceToBias(Value full) {
+    auto biasType = cast<RankedTensorType>(backward.getBias().getType());
+    SmallVector<OpFoldResult> fullSizes = {batch, qHeads, qLen, kvLen};
+    SmallVector<OpFoldResult> keptSizes;
+    SmallVector<AffineExpr> kept;
+    SmallVector<utils::IteratorType> iterators;
+    for (unsigned d = 0; d < 4; ++d) {
+      bool broadcast = biasType.getDimSize(d) == 1;
+      iterators.push_back(broadcast ? utils::IteratorType::reduction
+                                    : utils::IteratorType::parallel);
+      if (!broadcast) {
+        kept.push_back(dim(d));
+        keptSizes.push_back(fullSizes[d]);
+      }
+    }
+    Value reduced = buildContraction(
+        b, loc, full, identity(4), Value(), AffineMap(),
+        buildFilled(b, loc, keptSizes, computeType, 0.0), map(4, kept),
+        iterators);
+    // Back to the bias's rank: broadcast dimensions are read at 0.
+    SmallVector<OpFoldResult> biasSizes =
+        tensor::getMixedSizes(b, loc, backward.getBias());
+    return buildGenerated(
+        b, loc, biasSizes, biasType.getElementType(), {reduced},
+        {map(4, kept)},
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+          return convertFloat(nb, nloc, e[0], biasType.getElementType());
+        });
+  }
+
+  /// `x` (compute type) in the element type of `like`.
+  Value toElementType(Value x, Value like) {
+    Type element = cast<RankedTensorType>(like.getType()).getElementType();
+    if (element == computeType)
+      return x;
+    return buildElementwise(b, loc, x, element,
+                            [&](OpBuilder &nb, Location nloc, Value e) {
+                              return convertFloat(nb, nloc, e, element);
+                            });
+  }
+
+  AttentionBackwardOp backward;
+  /// Whether a score modifier could not be differentiated.
+  bool undifferentiable = false;
+};
+
+/// Replaces each attn.attention_backward by its reference. A score
+/// modifier that cannot be differentiated (the verifier rejects such
+/// regions; this guards the attributes) is reported and fails the pass.
+struct DecomposeBackward : OpRewritePattern<AttentionBackwardOp> {
+  DecomposeBackward(MLIRContext *ctx, bool &failedAny)
+      : OpRewritePattern(ctx), failedAny(failedAny) {}
+  LogicalResult matchAndRewrite(AttentionBackwardOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<SmallVector<Value>> results =
+        BackwardReferenceBuilder(rewriter, op).build();
+    if (failed(results)) {
+      failedAny = true;
+      return success();
+    }
+    rewriter.replaceOp(op, *results);
+    return success();
+  }
+  bool &failedAny;
 };
 
 /// Replaces an op by what `Builder(rewriter, op).build()` returns.
@@ -545,6 +807,7 @@ struct AttnDecomposePass : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
     StringRef known[] = {AttentionOp::getOperationName(),
+                         AttentionBackwardOp::getOperationName(),
                          LinearAttentionOp::getOperationName(),
                          MergeOp::getOperationName()};
     for (const std::string &name : ops)
@@ -559,11 +822,16 @@ struct AttnDecomposePass : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
     };
     if (wanted(AttentionOp::getOperationName()))
       patterns.add<DecomposeWith<AttentionOp, ReferenceBuilder>>(ctx);
+    bool undifferentiable = false;
+    if (wanted(AttentionBackwardOp::getOperationName()))
+      patterns.add<DecomposeBackward>(ctx, undifferentiable);
     if (wanted(LinearAttentionOp::getOperationName()))
       patterns.add<DecomposeLinearAttention>(ctx);
     if (wanted(MergeOp::getOperationName()))
       patterns.add<DecomposeWith<MergeOp, MergeBuilder>>(ctx);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
+    if (undifferentiable)
+      signalPassFailure();
   }
 };
 

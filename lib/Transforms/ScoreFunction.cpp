@@ -1,6 +1,7 @@
 //===- ScoreFunction.cpp - One score from q.k to its weight ---------------===//
 
 #include "attn/Transforms/ScoreFunction.h"
+#include "attn/Dialect/ScoreDerivative.h"
 #include "attn/Dialect/ValueBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -21,7 +22,7 @@ namespace attn {
 // OperandAuxReader
 //===----------------------------------------------------------------------===//
 
-OperandAuxReader::OperandAuxReader(AttentionOp op)
+OperandAuxReader::OperandAuxReader(AttentionSpecOpInterface op)
     : values(op.getAuxOperands()) {}
 
 OperandAuxReader::OperandAuxReader(AuxOperandValues values) : values(values) {}
@@ -142,7 +143,7 @@ MaskPoint maskPoint(IndexExprBuilder &ib, const ScorePosition &pos) {
 }
 } // namespace
 
-Value buildAllowedAt(OpBuilder &b, Location loc, AttentionOp op,
+Value buildAllowedAt(OpBuilder &b, Location loc, AttentionSpecOpInterface op,
                      const ScorePosition &pos, const SequenceLengths &lengths,
                      AuxReader &aux) {
   IndexExprBuilder ib(b, loc, b.getIndexType());
@@ -157,11 +158,11 @@ Value buildAllowedAt(OpBuilder &b, Location loc, AttentionOp op,
   return ib.materialize(allowed);
 }
 
-bool hasMask(AttentionOp op) {
+bool hasMask(AttentionSpecOpInterface op) {
   return op.getMaskAttr() || !op.getMaskMod().empty();
 }
 
-Value buildModifiedScore(OpBuilder &b, Location loc, AttentionOp op,
+Value buildModifiedScore(OpBuilder &b, Location loc, AttentionSpecOpInterface op,
                          Value rawScore, const ScorePosition &pos,
                          const SequenceLengths &lengths, AuxReader &aux) {
   Type type = rawScore.getType();
@@ -188,7 +189,7 @@ Value buildModifiedScore(OpBuilder &b, Location loc, AttentionOp op,
   return score;
 }
 
-Value buildMaskedScore(OpBuilder &b, Location loc, AttentionOp op,
+Value buildMaskedScore(OpBuilder &b, Location loc, AttentionSpecOpInterface op,
                        Value rawScore, const ScorePosition &pos,
                        const SequenceLengths &lengths, AuxReader &aux) {
   Type type = rawScore.getType();
@@ -199,6 +200,64 @@ Value buildMaskedScore(OpBuilder &b, Location loc, AttentionOp op,
   return arith::SelectOp::create(
       b, loc, allowed, score,
       floatConstant(b, loc, type, -std::numeric_limits<double>::infinity()));
+}
+
+namespace {
+/// Reads through another reader and keeps the last bias element read.
+class BiasRecorder : public AuxReader {
+public:
+  explicit BiasRecorder(AuxReader &inner) : inner(inner) {}
+
+  bool has(AuxOperand operand) const override { return inner.has(operand); }
+  IndexExpr readInt(IndexExprBuilder &b, AuxOperand operand,
+                    ArrayRef<IndexExpr> indices) override {
+    return inner.readInt(b, operand, indices);
+  }
+  Value readFloat(IndexExprBuilder &b, AuxOperand operand,
+                  ArrayRef<IndexExpr> indices, FloatType type) override {
+    Value v = inner.readFloat(b, operand, indices, type);
+    if (operand == AuxOperand::Bias)
+      bias = v;
+    return v;
+  }
+  std::pair<IndexExpr, IndexExpr> readMinMax(IndexExprBuilder &b,
+                                             AuxOperand operand,
+                                             IndexExpr batch, IndexExpr lo,
+                                             IndexExpr hi) override {
+    return inner.readMinMax(b, operand, batch, lo, hi);
+  }
+  Value lookupCaptured(Value value) const override {
+    return inner.lookupCaptured(value);
+  }
+
+  Value bias;
+
+private:
+  AuxReader &inner;
+};
+} // namespace
+
+FailureOr<ScoreDerivatives>
+buildScoreDerivatives(OpBuilder &b, Location loc, AttentionSpecOpInterface op,
+                      Value rawScore, const ScorePosition &pos,
+                      const SequenceLengths &lengths, AuxReader &aux) {
+  BiasRecorder recorder(aux);
+  InsertedOps inserted(b);
+  ScoreDerivatives d;
+  d.score = buildModifiedScore(b, loc, op, rawScore, pos, lengths, recorder);
+  SmallVector<Operation *> ops = inserted.get();
+  FailureOr<Value> byRaw = buildDerivative(b, loc, ops, rawScore, d.score);
+  if (failed(byRaw))
+    return failure();
+  d.byRawScore = *byRaw;
+  if (recorder.bias) {
+    FailureOr<Value> byBias =
+        buildDerivative(b, loc, ops, recorder.bias, d.score);
+    if (failed(byBias))
+      return failure();
+    d.byBias = *byBias;
+  }
+  return d;
 }
 
 } // namespace attn

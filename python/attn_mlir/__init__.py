@@ -13,6 +13,7 @@ on NumPy arrays or PyTorch tensors (CPU, or CUDA without copies).
     o = am.paged_attention(q, k_pages, v_pages, block_table, kv_lens,
                            mask=am.causal("bottom_right"))   # a paged KV cache
     o = am.varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k)  # packed [T, H, D]
+    o = am.attention(q, k, v, mask=am.causal()); o.sum().backward()  # torch autograd
 """
 from __future__ import annotations
 
@@ -172,7 +173,13 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
     ``v [B, Hkv, Skv, Dv]``; B and the lengths stay dynamic so that one
     kernel serves every length), compiles it once (cached) for the tensors'
     device and runs it. ``operands``: ``layout``, ``q_segments``, ``kv_segments``,
-    ``bias``, ``alibi_slopes`` as the mask and score modifiers need them."""
+    ``bias``, ``alibi_slopes`` as the mask and score modifiers need them.
+
+    On torch tensors that require grad (q, k, v, and a ``bias`` operand) the
+    call is differentiable: the backward runs the compiled
+    ``attn.attention_backward`` of the same spec (on the CPU; the GPU
+    backward kernels are not written yet). ``lse`` (``return_lse``) is not
+    differentiable."""
     _check_4d(q, k, v)
     dtype = _dtype_name(q)
     bias_shape = None
@@ -190,7 +197,72 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
                 score_mods=tuple(score_mods), score_mod=score_mod,
                 normalization=normalization, scale=scale, return_lse=return_lse,
                 bias_shape=bias_shape)
+    if _needs_grad((q, k, v, *operands.values())):
+        names = tuple(operands)
+        return _attention_function().apply(spec, names, q, k, v,
+                                           *operands.values())
     return _run_spec(q, spec, (q, k, v), operands)
+
+
+def _needs_grad(values) -> bool:
+    """Whether autograd is recording and some torch input requires a grad."""
+    tensors = [x for x in values if _is_torch(x)]
+    if not tensors:
+        return False
+    import torch
+    return torch.is_grad_enabled() and any(x.requires_grad for x in tensors)
+
+
+_AUTOGRAD_FUNCTION = None
+
+
+def _attention_function():
+    """The torch.autograd.Function of attention(): the forward saves o and
+    (softmax) lse, the backward runs the compiled attn.attention_backward
+    of the same spec. Made on first use, so that torch stays optional."""
+    global _AUTOGRAD_FUNCTION
+    if _AUTOGRAD_FUNCTION is not None:
+        return _AUTOGRAD_FUNCTION
+    import dataclasses
+    import torch
+
+    class AttentionFunction(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, spec, names, q, k, v, *values):
+            softmax = spec.softmax()
+            result = _run_spec(q, dataclasses.replace(spec, return_lse=softmax),
+                               (q, k, v), dict(zip(names, values)))
+            o, lse = result if softmax else (result, None)
+            ctx.spec, ctx.names = spec, names
+            ctx.save_for_backward(q, k, v, o, lse, *values)
+            if spec.return_lse:
+                # lse is for merging partial results, not a differentiable
+                # output.
+                ctx.mark_non_differentiable(lse)
+                return o, lse
+            return o
+
+        @staticmethod
+        def backward(ctx, grad_o, *unused):
+            q, k, v, o, lse, *values = ctx.saved_tensors
+            operands = dict(zip(ctx.names, values))
+            # needs_input_grad follows forward's arguments: spec, names, q,
+            # k, v, then the operands.
+            wants = dict(zip(ctx.names, ctx.needs_input_grad[5:]))
+            bias_grad = bool(wants.get("bias"))
+            spec = dataclasses.replace(ctx.spec, backward=True,
+                                       bias_grad=bias_grad, return_lse=False)
+            extra = {"o": o, "grad_o": grad_o.to(o.dtype)}
+            if lse is not None:
+                extra["lse"] = lse
+            grads = _run_spec(q, spec, (q, k, v), {**operands, **extra})
+            grad_bias = grads[3] if bias_grad else None
+            return (None, None, grads[0], grads[1], grads[2],
+                    *[grad_bias if name == "bias" else None
+                      for name in ctx.names])
+
+    _AUTOGRAD_FUNCTION = AttentionFunction
+    return _AUTOGRAD_FUNCTION
 
 
 def _index_tensor(name: str, x, rank: int):

@@ -433,14 +433,16 @@ def _qkvo_types(batch: Dim, heads: int, kv_heads: int, q_len: Dim,
 
 def _spec_function(name: str, op: str, args: Sequence[str],
                    clauses: Sequence[str], qkv_types: Sequence[str],
-                   values: Sequence[str], results: Sequence[str]) -> str:
-    """A spec: function ``name`` whose body is one ``op`` on q, k, v."""
+                   values: Sequence[str], results: Sequence[str],
+                   operands: str = "%q, %k, %v") -> str:
+    """A spec: function ``name`` whose body is one ``op`` on ``operands``
+    (q, k, v)."""
     result_types = ", ".join(results)
     ret = f"({result_types})" if len(results) > 1 else result_types
     clause_text = "".join(f"\n      {c}" for c in clauses)
     names = ", ".join(values)
     return (f"func.func @{name}({', '.join(args)})\n    -> {ret} {{\n"
-            f"  {names} = {op} %q, %k, %v{clause_text}\n"
+            f"  {names} = {op} {operands}{clause_text}\n"
             f"      : {', '.join(qkv_types)}\n      -> {result_types}\n"
             f"  return {names} : {result_types}\n}}\n")
 
@@ -479,6 +481,12 @@ class Spec:
     page_size: Optional[int] = None
     page_layout: str = "nhd"
     name: str = "attn"
+    #: The backward instead (``attn.attention_backward``): inputs q, k, v,
+    #: the operands, then ``o``, ``grad_o`` and (softmax) ``lse``; outputs
+    #: ``grad_q``, ``grad_k``, ``grad_v`` and, with ``bias_grad``,
+    #: ``grad_bias``. Dense batches only.
+    backward: bool = False
+    bias_grad: bool = False
 
     def __post_init__(self):
         if self.dtype not in _DTYPES:
@@ -501,6 +509,18 @@ class Spec:
                              f"{self.page_size!r})")
         if self.page_size is not None and self.page_size < 1:
             raise ValueError(f"page_size must be >= 1, got {self.page_size}")
+        if self.backward and (self.query_form, self.key_form) != ("dense", "dense"):
+            raise ValueError("the backward takes dense q, k and v; packed and "
+                             "paged sequences have no backward")
+        if self.backward and self.return_lse:
+            raise ValueError("the backward takes lse as an input; drop return_lse")
+        if self.bias_grad and not (self.backward and
+                                   any(m.operand == "bias" for m in self.score_mods)):
+            raise ValueError("bias_grad needs backward=True and a bias() score modifier")
+
+    def softmax(self) -> bool:
+        """Whether the normalization is softmax (the forward has an lse)."""
+        return self.normalization in (None, "#attn.softmax")
 
     def _tensor_types(self):
         """The types of q, k, v, o and lse in the spec's query and key forms."""
@@ -508,13 +528,14 @@ class Spec:
         B, Sq, Skv = d(self.batch), d(self.q_len), d(self.kv_len)
         H, Hkv = self.heads, self.kv_heads or self.heads
         D, Dv, t = self.head_dim, self.value_dim or self.head_dim, self.dtype
+        acc = "f64" if t == "f64" else "f32"  # lse: the accumulation type
         if self.query_form == "packed":
             tq, to = f"tensor<?x{H}x{D}x{t}>", f"tensor<?x{H}x{Dv}x{t}>"
-            tl = f"tensor<?x{H}xf32>"
+            tl = f"tensor<?x{H}x{acc}>"
         else:
             tq, to = (f"tensor<{B}x{H}x{Sq}x{D}x{t}>",
                       f"tensor<{B}x{H}x{Sq}x{Dv}x{t}>")
-            tl = f"tensor<{B}x{H}x{Sq}xf32>"
+            tl = f"tensor<{B}x{H}x{Sq}x{acc}>"
         if self.key_form == "dense":
             rows = lambda e: f"tensor<{B}x{Hkv}x{Skv}x{e}x{t}>"
         elif self.key_form == "packed":
@@ -601,12 +622,28 @@ class Spec:
             region = (self.mask_mod if isinstance(self.mask_mod, str)
                       else trace_mask_mod(self.mask_mod))
             clauses.append(f"mask_mod {region}")
+        if self.backward:
+            return self._backward_text(args, clauses, types)
         results, values = [to], ["%o"]
         if self.return_lse:
             results.append(tl)
             values.append("%lse")
         return _spec_function(self.name, "attn.attention", args, clauses,
                               (tq, tk, tv), values, results)
+
+    def _backward_text(self, args, clauses, types) -> str:
+        tq, tk, tv, to, tl = self._tensor_types()
+        args = args + [f"%o: {to}", f"%grad_o: {to}"]
+        if self.softmax():
+            args.append(f"%lse: {tl}")
+            clauses = [f"lse(%lse : {tl})"] + clauses
+        results, values = [tq, tk, tv], ["%grad_q", "%grad_k", "%grad_v"]
+        if self.bias_grad:
+            results.append(types["bias"])
+            values.append("%grad_bias")
+        return _spec_function(f"{self.name}_backward", "attn.attention_backward",
+                              args, clauses, (tq, tk, tv, to, to), values,
+                              results, operands="%q, %k, %v, %o, %grad_o")
 
 
 # --------------------------------------------------------------------------

@@ -75,7 +75,7 @@ func.func @split(%o: tensor<?x?x4x7x16xf16>, %l: tensor<?x?x4x7xf32>) -> tensor<
 
 // ONLY-LABEL: func @attention_stays
 // ONLY: attn.attention
-// UNKNOWN: attn-decompose: unknown op 'attn.mystery' in ops=; use attn.attention, attn.linear_attention, attn.merge
+// UNKNOWN: attn-decompose: unknown op 'attn.mystery' in ops=; use attn.attention, attn.attention_backward, attn.linear_attention, attn.merge
 func.func @attention_stays(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
   %o = attn.attention %q, %k, %v : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
   return %o : tensor<1x2x8x16xf32>

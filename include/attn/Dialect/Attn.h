@@ -22,6 +22,17 @@
 #include "attn/Dialect/AttnEnums.h.inc"
 
 #include "attn/Dialect/AttnAttrInterfaces.h.inc"
+
+namespace attn::detail {
+// The shared methods of AttentionSpecOpInterface (AttnOps.cpp); `op`
+// implements it.
+double getScaleOrDefault(mlir::Operation *op);
+AttentionShape getShape(mlir::Operation *op);
+mlir::FloatType getComputeType(mlir::Operation *op);
+NormalizationAttrInterface getNormalizationOrDefault(mlir::Operation *op);
+llvm::SmallVector<ScoreModAttrInterface> getScoreModList(mlir::Operation *op);
+} // namespace attn::detail
+
 #include "attn/Dialect/AttnOpInterfaces.h.inc"
 
 #define GET_ATTRDEF_CLASSES

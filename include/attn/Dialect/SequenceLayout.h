@@ -51,7 +51,7 @@ public:
   /// The layout of `op`'s operands. `q` and `k` stand for the op's q and k
   /// (the op's own tensors by default, or the buffers a kernel reads); the
   /// lengths are read through the AuxReader passed to each builder.
-  explicit SequenceLayout(AttentionOp op, mlir::Value q = {},
+  explicit SequenceLayout(AttentionSpecOpInterface op, mlir::Value q = {},
                           mlir::Value k = {});
 
   QueryForm queryForm() const { return qForm; }

@@ -70,6 +70,15 @@ struct CompileResult {
 llvm::Expected<CompileResult> compile(llvm::StringRef specText,
                                       const Options &options = {});
 
+/// The spec of the backward of `specText`'s function `entry` (empty: its
+/// only function), as MLIR text to compile like any spec: function
+/// `<entry>_backward` takes the forward's inputs, then o, grad_o and
+/// (softmax) lse, and returns grad_q, grad_k, grad_v and, with `gradBias`,
+/// grad_bias (attn.attention_backward).
+llvm::Expected<std::string> backwardSpec(llvm::StringRef specText,
+                                         llvm::StringRef entry = "",
+                                         bool gradBias = false);
+
 /// Forgets every kernel cached in memory (the disk cache stays).
 void clearMemoryCache();
 

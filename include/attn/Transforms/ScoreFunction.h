@@ -38,7 +38,7 @@ struct SequenceLengths {
 class OperandAuxReader : public AuxReader {
 public:
   /// Reads the op's own operands.
-  explicit OperandAuxReader(AttentionOp op);
+  explicit OperandAuxReader(AttentionSpecOpInterface op);
   /// Reads `values` (tensors or memrefs, null where absent).
   explicit OperandAuxReader(AuxOperandValues values);
 
@@ -75,23 +75,39 @@ private:
 /// Returns `rawScore` (the dot product, in the compute type) scaled and
 /// modified: the score modifiers in order, then the score_mod region.
 mlir::Value buildModifiedScore(mlir::OpBuilder &b, mlir::Location loc,
-                               AttentionOp op, mlir::Value rawScore,
+                               AttentionSpecOpInterface op, mlir::Value rawScore,
                                const ScorePosition &pos,
                                const SequenceLengths &lengths, AuxReader &aux);
 
 /// Returns the final score at `pos`: the modified score, and -inf where the
 /// mask disallows it.
 mlir::Value buildMaskedScore(mlir::OpBuilder &b, mlir::Location loc,
-                             AttentionOp op, mlir::Value rawScore,
+                             AttentionSpecOpInterface op, mlir::Value rawScore,
                              const ScorePosition &pos,
                              const SequenceLengths &lengths, AuxReader &aux);
 
+/// The modified score (buildModifiedScore) and its derivatives: with
+/// respect to the raw score (the scale included) and, when the op reads a
+/// bias, with respect to the bias element at `pos` (else null). Derivatives
+/// come from differentiating the code of the modifiers (ScoreDerivative.h);
+/// fails, naming the op, on one that cannot be differentiated.
+struct ScoreDerivatives {
+  mlir::Value score;
+  mlir::Value byRawScore;
+  mlir::Value byBias;
+};
+mlir::FailureOr<ScoreDerivatives>
+buildScoreDerivatives(mlir::OpBuilder &b, mlir::Location loc,
+                      AttentionSpecOpInterface op, mlir::Value rawScore,
+                      const ScorePosition &pos, const SequenceLengths &lengths,
+                      AuxReader &aux);
+
 /// Whether the op has a mask (attribute or region).
-bool hasMask(AttentionOp op);
+bool hasMask(AttentionSpecOpInterface op);
 
 /// Returns whether the mask attribute and the mask_mod region allow `pos`.
 mlir::Value buildAllowedAt(mlir::OpBuilder &b, mlir::Location loc,
-                           AttentionOp op, const ScorePosition &pos,
+                           AttentionSpecOpInterface op, const ScorePosition &pos,
                            const SequenceLengths &lengths, AuxReader &aux);
 
 } // namespace attn

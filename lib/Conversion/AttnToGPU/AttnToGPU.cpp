@@ -1221,11 +1221,20 @@ struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {
     ModuleOp module = getOperation();
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
-      if (isa<AttentionOp, LinearAttentionOp, MergeOp>(op))
+      if (isa<AttentionOp, AttentionBackwardOp, LinearAttentionOp, MergeOp>(
+              op))
         ops.push_back(op);
     });
     if (ops.empty())
       return;
+    for (Operation *op : ops)
+      if (auto backward = dyn_cast<AttentionBackwardOp>(op)) {
+        backward.emitOpError()
+            << "cannot be compiled for the GPU yet: the backward kernels "
+               "are not written; compile it for the CPU (--target cpu) or "
+               "run its reference (attn-reference)";
+        return signalPassFailure();
+      }
     if (splitKv != "auto" && splitKv != "always" && splitKv != "never") {
       emitError(module.getLoc())
           << "attn-to-gpu: split-kv must be auto, always or never, got '"

@@ -138,6 +138,6 @@ func.func @mask_mod_blocks(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %
 // -----
 
 func.func @yield_outside(%x: f32) {
-  // expected-error @+1 {{'attn.yield' op expects parent op 'attn.attention'}}
+  // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.attention, attn.attention_backward'}}
   attn.yield %x : f32
 }

@@ -1,0 +1,135 @@
+//===- AttentionGradient.cpp - A spec's forward and backward ops ----------===//
+
+#include "attn/Dialect/AttentionGradient.h"
+#include "attn/Dialect/SequenceLayout.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Verifier.h"
+
+using namespace mlir;
+
+namespace attn {
+
+namespace {
+Value aux(AttentionSpecOpInterface op, AuxOperand a) {
+  return op.getAuxOperands()[size_t(a)];
+}
+
+/// Copies the score_mod and mask_mod regions of `from` into `to`.
+void cloneRegions(AttentionSpecOpInterface from, AttentionSpecOpInterface to) {
+  IRMapping mapping;
+  from.getScoreMod().cloneInto(&to.getScoreMod(), mapping);
+  from.getMaskMod().cloneInto(&to.getMaskMod(), mapping);
+}
+} // namespace
+
+AttentionOp buildForwardOf(OpBuilder &b, AttentionBackwardOp backward) {
+  AttentionSpecOpInterface spec = backward;
+  Type lseType = backward.getLse() ? backward.getLse().getType() : Type();
+  auto forward = AttentionOp::create(
+      b, backward.getLoc(), backward.getO().getType(), lseType,
+      backward.getQ(), backward.getK(), backward.getV(),
+      aux(spec, AuxOperand::Layout), aux(spec, AuxOperand::QSegments),
+      aux(spec, AuxOperand::KvSegments), aux(spec, AuxOperand::Bias),
+      aux(spec, AuxOperand::AlibiSlopes), aux(spec, AuxOperand::CuSeqlensQ),
+      aux(spec, AuxOperand::CuSeqlensKv), aux(spec, AuxOperand::BlockTable),
+      aux(spec, AuxOperand::KvLens), backward.getPageLayout(),
+      backward.getScaleAttr(), backward.getMaskAttr(),
+      backward.getScoreModsAttr(), backward.getNormalizationAttr(),
+      backward.getAllowEmptyRows());
+  cloneRegions(backward, forward);
+  return forward;
+}
+
+AttentionBackwardOp buildBackwardOf(OpBuilder &b, AttentionOp forward,
+                                    Value o, Value gradO, Value lse,
+                                    bool gradBias) {
+  AttentionSpecOpInterface spec = forward;
+  Value bias = aux(spec, AuxOperand::Bias);
+  Type gradBiasType = gradBias && bias ? bias.getType() : Type();
+  auto backward = AttentionBackwardOp::create(
+      b, forward.getLoc(), forward.getQ().getType(), forward.getK().getType(),
+      forward.getV().getType(), gradBiasType, forward.getQ(), forward.getK(),
+      forward.getV(), o, gradO, lse, aux(spec, AuxOperand::Layout),
+      aux(spec, AuxOperand::QSegments), aux(spec, AuxOperand::KvSegments), bias,
+      aux(spec, AuxOperand::AlibiSlopes), aux(spec, AuxOperand::CuSeqlensQ),
+      aux(spec, AuxOperand::CuSeqlensKv), aux(spec, AuxOperand::BlockTable),
+      aux(spec, AuxOperand::KvLens), forward.getPageLayout(),
+      forward.getScaleAttr(), forward.getMaskAttr(),
+      forward.getScoreModsAttr(), forward.getNormalizationAttr(),
+      forward.getAllowEmptyRows());
+  cloneRegions(forward, backward);
+  return backward;
+}
+
+FailureOr<OwningOpRef<ModuleOp>>
+buildBackwardSpec(ModuleOp spec, StringRef entry, bool gradBias) {
+  MLIRContext *ctx = spec.getContext();
+  func::FuncOp function;
+  for (auto f : spec.getOps<func::FuncOp>())
+    if (entry.empty() ? !function : f.getName() == entry)
+      function = f;
+  if (!function)
+    return emitError(spec.getLoc())
+           << "no function '" << entry << "' to take the backward of";
+  SmallVector<AttentionOp> ops(function.getOps<AttentionOp>());
+  if (ops.size() != 1)
+    return function.emitError()
+           << "the backward is taken of a function with one attn.attention, "
+              "found "
+           << ops.size();
+  AttentionOp forward = ops.front();
+  if (!SequenceLayout(forward).isDense())
+    return forward.emitOpError()
+           << "has packed or paged sequences, which have no backward";
+  if (gradBias && !aux(forward, AuxOperand::Bias))
+    return forward.emitOpError()
+           << "reads no bias, so it has no bias gradient to return";
+
+  // The forward's function with o, grad_o and (softmax) lse appended to its
+  // arguments; the body is the backward.
+  OwningOpRef<ModuleOp> module = ModuleOp::create(spec.getLoc());
+  OpBuilder b(ctx);
+  b.setInsertionPointToEnd(module->getBody());
+  SmallVector<Type> inputs(function.getArgumentTypes());
+  Type oType = forward.getO().getType();
+  inputs.append({oType, oType});
+  bool softmax = forward.getNormalizationOrDefault().normalizesRows();
+  if (softmax)
+    inputs.push_back(RankedTensorType::get(
+        cast<RankedTensorType>(oType).getShape().drop_back(),
+        forward.getComputeType()));
+  SmallVector<Type> results = {forward.getQ().getType(),
+                               forward.getK().getType(),
+                               forward.getV().getType()};
+  if (gradBias)
+    results.push_back(aux(forward, AuxOperand::Bias).getType());
+  auto backwardFunction = func::FuncOp::create(
+      b, function.getLoc(), (function.getName() + "_backward").str(),
+      b.getFunctionType(inputs, results));
+  Block *body = backwardFunction.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  // The forward's ops up to the attention (constants the regions capture)
+  // come along; the attention's operands map to the new arguments.
+  IRMapping mapping;
+  mapping.map(function.getArguments(),
+              body->getArguments().take_front(function.getNumArguments()));
+  for (Operation &op : function.getBody().front()) {
+    if (&op == forward.getOperation())
+      break;
+    b.clone(op, mapping);
+  }
+  auto cloned = cast<AttentionOp>(b.clone(*forward, mapping));
+  ValueRange extra = body->getArguments().drop_front(function.getNumArguments());
+  AttentionBackwardOp backward =
+      buildBackwardOf(b, cloned, extra[0], extra[1],
+                      softmax ? extra[2] : Value(), gradBias);
+  cloned->erase();
+  func::ReturnOp::create(b, function.getLoc(), backward.getResults());
+  if (failed(verify(*module)))
+    return failure();
+  return module;
+}
+
+} // namespace attn
