@@ -63,7 +63,7 @@ class Attn_MaskAttr<string name, string mnemonic,
     : Attn_Attr<name, mnemonic, [
         DeclareAttrInterfaceMethods<Attn_MaskAttrInterface, overridden>]>;
 
-def Attn_CausalAttr : Attn_MaskAttr<"Causal", "causal"> {
+def Attn_CausalAttr : Attn_MaskAttr<"Causal", "causal", ["buildQueryRange"]> {
   let summary = "Causal mask: a query attends to keys at or before it";
   let description = [{
     Allows key `j` for query `i` iff `j <= i + offset`, where `offset` is 0
@@ -81,7 +81,7 @@ def Attn_CausalAttr : Attn_MaskAttr<"Causal", "causal"> {
   let assemblyFormat = "(`<` struct($align)^ `>`)?";
 }
 
-def Attn_WindowAttr : Attn_MaskAttr<"Window", "window"> {
+def Attn_WindowAttr : Attn_MaskAttr<"Window", "window", ["buildQueryRange"]> {
   let summary = "Sliding-window (local) mask";
   let description = [{
     Allows key `j` for query `i` iff
@@ -101,7 +101,7 @@ def Attn_WindowAttr : Attn_MaskAttr<"Window", "window"> {
   let genVerifyDecl = 1;
 }
 
-def Attn_SinksAttr : Attn_MaskAttr<"Sinks", "sinks"> {
+def Attn_SinksAttr : Attn_MaskAttr<"Sinks", "sinks", ["buildQueryRange"]> {
   let summary = "Attention sinks: the first keys are always visible";
   let description = [{
     Allows key `j` for every query iff `j < n` (StreamingLLM's attention
@@ -197,7 +197,8 @@ def Attn_DocumentAttr : Attn_MaskAttr<"Document", "document", ["verifyFor"]> {
   let parameters = (ins);
 }
 
-def Attn_PrefixLMAttr : Attn_MaskAttr<"PrefixLM", "prefix_lm"> {
+def Attn_PrefixLMAttr : Attn_MaskAttr<"PrefixLM", "prefix_lm",
+                                       ["buildQueryRange"]> {
   let summary = "Prefix-LM: bidirectional over a prefix, causal after";
   let description = [{
     Allows key `j` for query `i` iff `j < n` or `j <= i`: every query sees the
@@ -212,7 +213,8 @@ def Attn_PrefixLMAttr : Attn_MaskAttr<"PrefixLM", "prefix_lm"> {
   let genVerifyDecl = 1;
 }
 
-def Attn_StridedAttr : Attn_MaskAttr<"Strided", "strided"> {
+def Attn_StridedAttr : Attn_MaskAttr<"Strided", "strided",
+                                      ["buildQueryRange"]> {
   let summary = "Sparse Transformer strided pattern (causal)";
   let description = [{
     Allows key `j` for query `i` iff `j <= i` and either `i - j < s` (the
@@ -228,7 +230,7 @@ def Attn_StridedAttr : Attn_MaskAttr<"Strided", "strided"> {
   let genVerifyDecl = 1;
 }
 
-def Attn_FixedAttr : Attn_MaskAttr<"Fixed", "fixed"> {
+def Attn_FixedAttr : Attn_MaskAttr<"Fixed", "fixed", ["buildQueryRange"]> {
   let summary = "Sparse Transformer fixed pattern (causal)";
   let description = [{
     Allows key `j` for query `i` iff `j <= i` and either `i / s == j / s`
@@ -245,7 +247,8 @@ def Attn_FixedAttr : Attn_MaskAttr<"Fixed", "fixed"> {
 }
 
 def Attn_AndAttr : Attn_MaskAttr<"And", "and",
-                                 ["verifyFor", "getTileGranularity"]> {
+                                 ["verifyFor", "getTileGranularity",
+                                  "buildQueryRange"]> {
   let summary = "Intersection of masks";
   let description = [{
     Allows a pair iff every operand mask allows it. The canonicalizer
@@ -262,7 +265,8 @@ def Attn_AndAttr : Attn_MaskAttr<"And", "and",
 }
 
 def Attn_OrAttr : Attn_MaskAttr<"Or", "or",
-                                 ["verifyFor", "getTileGranularity"]> {
+                                 ["verifyFor", "getTileGranularity",
+                                  "buildQueryRange"]> {
   let summary = "Union of masks";
   let description = [{
     Allows a pair iff some operand mask allows it.

@@ -62,6 +62,22 @@ def Attn_MaskAttrInterface : AttrInterface<"MaskAttrInterface"> {
     >,
     InterfaceMethod<
       /*desc=*/[{
+        Returns queries `[lo, hi)` that contain every query that may attend
+        any key of `[kvLo, kvHi)`: the other direction of `buildKvRange`,
+        for the key-tile loops of a backward (a superset is correct; `lo >=
+        hi` is an empty range). The result is clipped to `[0, Sq)`; the
+        default is every query.
+      }],
+      /*retTy=*/"::attn::IndexRange",
+      /*methodName=*/"buildQueryRange",
+      /*args=*/(ins "::attn::IndexExprBuilder &":$builder,
+                    "const ::attn::MaskContext &":$context,
+                    "::attn::IndexExpr":$kvLo, "::attn::IndexExpr":$kvHi),
+      /*methodBody=*/"",
+      /*defaultImplementation=*/"return {0, context.qLen};"
+    >,
+    InterfaceMethod<
+      /*desc=*/[{
         Query and key extents that tile sizes should divide for tiles to be
         classified exactly (a block-sparse mask's block); 0 where any size
         does.

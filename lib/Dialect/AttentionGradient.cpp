@@ -63,23 +63,71 @@ AttentionBackwardOp buildBackwardOf(OpBuilder &b, AttentionOp forward,
   return backward;
 }
 
-FailureOr<OwningOpRef<ModuleOp>>
-buildBackwardSpec(ModuleOp spec, StringRef entry, bool gradBias) {
-  MLIRContext *ctx = spec.getContext();
+namespace {
+/// The function `entry` of `spec` (empty: the first), whose body holds
+/// exactly one `Op`; `what` names the derivation in diagnostics.
+template <typename Op>
+FailureOr<std::pair<func::FuncOp, Op>> findSpecOp(ModuleOp spec,
+                                                  StringRef entry,
+                                                  StringRef what) {
   func::FuncOp function;
   for (auto f : spec.getOps<func::FuncOp>())
     if (entry.empty() ? !function : f.getName() == entry)
       function = f;
   if (!function)
     return emitError(spec.getLoc())
-           << "no function '" << entry << "' to take the backward of";
-  SmallVector<AttentionOp> ops(function.getOps<AttentionOp>());
+           << "no function '" << entry << "' to take the " << what << " of";
+  SmallVector<Op> ops(function.getOps<Op>());
   if (ops.size() != 1)
     return function.emitError()
-           << "the backward is taken of a function with one attn.attention, "
-              "found "
-           << ops.size();
-  AttentionOp forward = ops.front();
+           << "the " << what << " is taken of a function with one "
+           << Op::getOperationName() << ", found " << ops.size();
+  return std::pair{function, ops.front()};
+}
+} // namespace
+
+FailureOr<OwningOpRef<ModuleOp>> buildForwardSpec(ModuleOp spec,
+                                                  StringRef entry) {
+  auto found = findSpecOp<AttentionBackwardOp>(spec, entry, "forward");
+  if (failed(found))
+    return failure();
+  auto [function, backward] = *found;
+  OwningOpRef<ModuleOp> module = ModuleOp::create(spec.getLoc());
+  OpBuilder b(spec.getContext());
+  b.setInsertionPointToEnd(module->getBody());
+  auto forwardFunction = cast<func::FuncOp>(b.clone(*function));
+  forwardFunction.setName((function.getName() + "_forward").str());
+  auto cloned = *forwardFunction.getOps<AttentionBackwardOp>().begin();
+  Operation *terminator = forwardFunction.getBody().front().getTerminator();
+  b.setInsertionPoint(terminator);
+  AttentionOp forward = buildForwardOf(b, cloned);
+  func::ReturnOp::create(b, terminator->getLoc(), forward.getResults());
+  terminator->erase();
+  // The arguments that stood for o, grad_o and lse go with the backward.
+  llvm::BitVector unused(forwardFunction.getNumArguments());
+  SmallVector<Value> gradientInputs = {cloned.getO(), cloned.getGradO()};
+  if (cloned.getLse())
+    gradientInputs.push_back(cloned.getLse());
+  cloned->erase();
+  for (Value v : gradientInputs)
+    if (auto arg = dyn_cast<BlockArgument>(v); arg && arg.use_empty())
+      unused.set(arg.getArgNumber());
+  if (failed(forwardFunction.eraseArguments(unused)))
+    return failure();
+  forwardFunction.setType(b.getFunctionType(
+      forwardFunction.getArgumentTypes(), forward.getResultTypes()));
+  if (failed(verify(*module)))
+    return failure();
+  return module;
+}
+
+FailureOr<OwningOpRef<ModuleOp>>
+buildBackwardSpec(ModuleOp spec, StringRef entry, bool gradBias) {
+  MLIRContext *ctx = spec.getContext();
+  auto found = findSpecOp<AttentionOp>(spec, entry, "backward");
+  if (failed(found))
+    return failure();
+  auto [function, forward] = *found;
   if (!SequenceLayout(forward).isDense())
     return forward.emitOpError()
            << "has packed or paged sequences, which have no backward";

@@ -59,6 +59,28 @@ std::optional<int64_t> findEmptyRow(MaskAttrInterface mask, int64_t qLen,
   return std::nullopt;
 }
 
+int64_t countBackwardTiles(MaskAttrInterface mask, int64_t qLen,
+                           int64_t kvLen, int64_t tileQ, int64_t tileKv) {
+  IndexExprBuilder folder;
+  MaskContext context = staticContext(qLen, kvLen);
+  int64_t visited = 0;
+  for (int64_t kvLo = 0; kvLo < kvLen; kvLo += tileKv) {
+    int64_t kvHi = std::min(kvLo + tileKv, kvLen);
+    int64_t lo = 0, hi = qLen;
+    if (mask) {
+      IndexRange range = mask.buildQueryRange(folder, context, kvLo, kvHi);
+      lo = range.lo.getConstant().value_or(0);
+      hi = range.hi.getConstant().value_or(qLen);
+    }
+    // Whole query tiles, as a loop from the tile holding lo walks them.
+    for (int64_t qLo = lo / tileQ * tileQ; qLo < hi; qLo += tileQ)
+      visited += classifyTile(mask, qLen, kvLen, qLo,
+                              std::min(qLo + tileQ, qLen), kvLo,
+                              kvHi) != TileKind::Empty;
+  }
+  return visited;
+}
+
 TileCounts countTiles(MaskAttrInterface mask, int64_t qLen, int64_t kvLen,
                       int64_t tileQ, int64_t tileKv) {
   TileCounts counts;

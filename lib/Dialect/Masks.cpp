@@ -80,6 +80,14 @@ IndexRange CausalAttr::buildKvRange(IndexExprBuilder &,
   return {0, clamp(qHi + offset, 0, context.kvLen)};
 }
 
+IndexRange CausalAttr::buildQueryRange(IndexExprBuilder &,
+                                       const MaskContext &context,
+                                       IndexExpr kvLo, IndexExpr) const {
+  // Key kv is attended by the queries q >= kv - offset.
+  IndexExpr offset = diagonalOffset(getAlign(), context);
+  return {clamp(kvLo - offset, 0, context.qLen), context.qLen};
+}
+
 //===----------------------------------------------------------------------===//
 // WindowAttr: q + offset - left <= kv <= q + offset + right
 //===----------------------------------------------------------------------===//
@@ -123,6 +131,15 @@ IndexRange WindowAttr::buildKvRange(IndexExprBuilder &,
           clamp(qHi + offset + getRight(), 0, context.kvLen)};
 }
 
+IndexRange WindowAttr::buildQueryRange(IndexExprBuilder &,
+                                       const MaskContext &context,
+                                       IndexExpr kvLo, IndexExpr kvHi) const {
+  // Key kv is attended by kv - offset - right <= q <= kv - offset + left.
+  IndexExpr offset = diagonalOffset(getAlign(), context);
+  return {clamp(kvLo - offset - getRight(), 0, context.qLen),
+          clamp(kvHi - offset + getLeft(), 0, context.qLen)};
+}
+
 //===----------------------------------------------------------------------===//
 // SinksAttr: kv < n
 //===----------------------------------------------------------------------===//
@@ -149,6 +166,13 @@ IndexRange SinksAttr::buildKvRange(IndexExprBuilder &,
                                    const MaskContext &context, IndexExpr,
                                    IndexExpr) const {
   return {0, clamp(IndexExpr(getCount()), 0, context.kvLen)};
+}
+
+IndexRange SinksAttr::buildQueryRange(IndexExprBuilder &,
+                                      const MaskContext &context,
+                                      IndexExpr kvLo, IndexExpr) const {
+  // Every query attends the sinks, none the other keys.
+  return {0, select(kvLo < getCount(), context.qLen, IndexExpr(0))};
 }
 
 //===----------------------------------------------------------------------===//
@@ -182,6 +206,15 @@ IndexRange PrefixLMAttr::buildKvRange(IndexExprBuilder &,
   return {0, clamp(max(IndexExpr(getPrefix()), qHi), 0, context.kvLen)};
 }
 
+IndexRange PrefixLMAttr::buildQueryRange(IndexExprBuilder &,
+                                         const MaskContext &context,
+                                         IndexExpr kvLo, IndexExpr) const {
+  // Every query attends the prefix; key kv past it, the queries q >= kv.
+  return {select(kvLo < getPrefix(), IndexExpr(0),
+                 clamp(kvLo, 0, context.qLen)),
+          context.qLen};
+}
+
 //===----------------------------------------------------------------------===//
 // StridedAttr: kv <= q and (q - kv < s or (q - kv) % s == 0)
 //===----------------------------------------------------------------------===//
@@ -213,6 +246,12 @@ IndexRange StridedAttr::buildKvRange(IndexExprBuilder &,
                                      const MaskContext &context, IndexExpr,
                                      IndexExpr qHi) const {
   return {0, clamp(qHi, 0, context.kvLen)};
+}
+
+IndexRange StridedAttr::buildQueryRange(IndexExprBuilder &,
+                                        const MaskContext &context,
+                                        IndexExpr kvLo, IndexExpr) const {
+  return {clamp(kvLo, 0, context.qLen), context.qLen};
 }
 
 //===----------------------------------------------------------------------===//
@@ -260,6 +299,12 @@ IndexRange FixedAttr::buildKvRange(IndexExprBuilder &,
                                    const MaskContext &context, IndexExpr,
                                    IndexExpr qHi) const {
   return {0, clamp(qHi, 0, context.kvLen)};
+}
+
+IndexRange FixedAttr::buildQueryRange(IndexExprBuilder &,
+                                      const MaskContext &context,
+                                      IndexExpr kvLo, IndexExpr) const {
+  return {clamp(kvLo, 0, context.qLen), context.qLen};
 }
 
 //===----------------------------------------------------------------------===//
@@ -658,6 +703,17 @@ IndexRange AndAttr::buildKvRange(IndexExprBuilder &b, const MaskContext &context
   return range;
 }
 
+IndexRange AndAttr::buildQueryRange(IndexExprBuilder &b,
+                                    const MaskContext &context, IndexExpr kvLo,
+                                    IndexExpr kvHi) const {
+  IndexRange range{0, context.qLen};
+  for (MaskAttrInterface mask : getMasks()) {
+    IndexRange r = mask.buildQueryRange(b, context, kvLo, kvHi);
+    range = {max(range.lo, r.lo), min(range.hi, r.hi)};
+  }
+  return range;
+}
+
 LogicalResult OrAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                              ArrayRef<MaskAttrInterface> masks) {
   return verifyCombinator(emitError, "or", masks);
@@ -699,6 +755,20 @@ IndexRange OrAttr::buildKvRange(IndexExprBuilder &b, const MaskContext &context,
     IndexRange r = mask.buildKvRange(b, context, qLo, qHi);
     PredExpr nonEmpty = r.lo < r.hi;
     range = {min(range.lo, select(nonEmpty, r.lo, context.kvLen)),
+             max(range.hi, select(nonEmpty, r.hi, IndexExpr(0)))};
+  }
+  return range;
+}
+
+IndexRange OrAttr::buildQueryRange(IndexExprBuilder &b,
+                                   const MaskContext &context, IndexExpr kvLo,
+                                   IndexExpr kvHi) const {
+  // The hull of the operands' ranges, ignoring empty ones.
+  IndexRange range{context.qLen, 0};
+  for (MaskAttrInterface mask : getMasks()) {
+    IndexRange r = mask.buildQueryRange(b, context, kvLo, kvHi);
+    PredExpr nonEmpty = r.lo < r.hi;
+    range = {min(range.lo, select(nonEmpty, r.lo, context.qLen)),
              max(range.hi, select(nonEmpty, r.hi, IndexExpr(0)))};
   }
   return range;

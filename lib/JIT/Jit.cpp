@@ -94,9 +94,14 @@ llvm::Expected<CompileResult> compileCpu(llvm::StringRef spec,
 
 } // namespace
 
-llvm::Expected<std::string> backwardSpec(llvm::StringRef specText,
-                                         llvm::StringRef entry,
-                                         bool gradBias) {
+namespace {
+/// Parses `specText`, derives a module from it with `derive` and prints it;
+/// `what` names the derivation in errors.
+llvm::Expected<std::string> deriveSpec(
+    llvm::StringRef specText, llvm::StringRef what,
+    llvm::function_ref<mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>(
+        mlir::ModuleOp)>
+        derive) {
   mlir::DialectRegistry registry;
   registerCompilerDialects(registry);
   mlir::MLIRContext ctx(registry);
@@ -107,13 +112,29 @@ llvm::Expected<std::string> backwardSpec(llvm::StringRef specText,
                                               mlir::ParserConfig(&ctx), "spec");
   if (!module)
     return diagnostics.takeError("cannot parse the spec");
-  auto backward = buildBackwardSpec(*module, entry, gradBias);
-  if (mlir::failed(backward))
-    return diagnostics.takeError("cannot take the backward of the spec");
+  auto derived = derive(*module);
+  if (mlir::failed(derived))
+    return diagnostics.takeError("cannot take the " + what + " of the spec");
   std::string text;
   llvm::raw_string_ostream os(text);
-  (*backward)->print(os);
+  (*derived)->print(os);
   return text;
+}
+} // namespace
+
+llvm::Expected<std::string> backwardSpec(llvm::StringRef specText,
+                                         llvm::StringRef entry,
+                                         bool gradBias) {
+  return deriveSpec(specText, "backward", [&](mlir::ModuleOp m) {
+    return buildBackwardSpec(m, entry, gradBias);
+  });
+}
+
+llvm::Expected<std::string> forwardSpec(llvm::StringRef backwardSpecText,
+                                        llvm::StringRef entry) {
+  return deriveSpec(backwardSpecText, "forward", [&](mlir::ModuleOp m) {
+    return buildForwardSpec(m, entry);
+  });
 }
 
 namespace {

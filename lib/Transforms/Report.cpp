@@ -71,6 +71,13 @@ struct AttnReportPass : attn::impl::AttnReportBase<AttnReportPass> {
                        total ? 100.0 * (tiles.full + tiles.partial) / total
                              : 0.0)
        << " of the tiles";
+    // The backward's key-tile loops walk each key tile's query range (a
+    // mask_mod region only removes pairs: the attribute's ranges hold).
+    int64_t backward = countBackwardTiles(mask, sq, skv, tileQ, tileKv);
+    os << "\n  backward: its key-tile loops visit " << backward << " of "
+       << total << " tiles ("
+       << llvm::format("%.1f%%", total ? 100.0 * backward / total : 0.0)
+       << ")";
     op.emitRemark() << text;
   }
 };

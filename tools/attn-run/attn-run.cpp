@@ -437,6 +437,45 @@ Expected<std::vector<HostTensor>> runKernel(const jit::CpuKernel &kernel,
   return std::move(call->outputs);
 }
 
+/// A backward spec's random o and lse stand for nothing: replaces them by
+/// what the spec's forward computes from the other inputs (o from a file
+/// stays, with the lse the user gave).
+Error deriveForwardInputs(StringRef specText,
+                          const runtime::KernelSignature &sig,
+                          std::vector<HostTensor> &inputs) {
+  auto indexOf = [&](StringRef name) -> std::optional<size_t> {
+    for (auto [i, param] : llvm::enumerate(sig.inputs))
+      if (param.name == name)
+        return i;
+    return std::nullopt;
+  };
+  std::optional<size_t> o = indexOf("o"), lse = indexOf("lse");
+  bool fromFile = llvm::any_of(inputFiles, [](StringRef spec) {
+    return spec.starts_with("o=");
+  });
+  if (!random || !o || !indexOf("grad_o") || fromFile)
+    return Error::success();
+  Expected<std::string> forward = jit::forwardSpec(specText, entryName);
+  if (!forward)
+    return forward.takeError();
+  jit::CpuOptions options;
+  auto kernel = jit::CpuKernel::compile(*forward, options, specPath);
+  if (!kernel)
+    return kernel.takeError();
+  // The forward takes the backward's inputs of the same names.
+  std::vector<HostTensor> forwardInputs;
+  for (const runtime::Param &param : (*kernel)->signature().inputs)
+    forwardInputs.push_back(inputs[*indexOf(param.name)]);
+  Expected<std::vector<HostTensor>> outputs =
+      runKernel(**kernel, forwardInputs);
+  if (!outputs)
+    return outputs.takeError();
+  inputs[*o] = std::move((*outputs)[0]);
+  if (lse)
+    inputs[*lse] = std::move((*outputs)[1]);
+  return Error::success();
+}
+
 /// Runs `kernel` on the GPU: copies the call's tensors to device memory
 /// (outputs poisoned with NaN, so unwritten elements show), launches, waits
 /// and copies the outputs back.
@@ -590,6 +629,8 @@ Expected<int> runMain() {
   Expected<std::vector<HostTensor>> inputs = prepareInputs(sig);
   if (!inputs)
     return inputs.takeError();
+  if (Error e = deriveForwardInputs(specText, sig, *inputs))
+    return std::move(e);
   if (!writeInputs.empty())
     for (auto [param, t] : llvm::zip_equal(sig.inputs, *inputs)) {
       bool isFloat = isFloatType(t.dtype()) && t.dtype() != runtime::DType::F64;

@@ -174,6 +174,7 @@ TEST_F(MaskAnalysis, AgreesWithBruteForce) {
       TileCounts counts = countTiles(m.attr, sq, skv, tq, tk);
       int64_t tiles = ((sq + tq - 1) / tq) * ((skv + tk - 1) / tk);
       EXPECT_EQ(counts.empty + counts.full + counts.partial, tiles);
+      int64_t nonEmptyTiles = 0;
       for (int64_t q0 = 0; q0 < sq; q0 += tq) {
         int64_t q1 = std::min(q0 + tq, sq);
         for (int64_t k0 = 0; k0 < skv; k0 += tk) {
@@ -183,6 +184,7 @@ TEST_F(MaskAnalysis, AgreesWithBruteForce) {
             for (int64_t kv = k0; kv < k1; ++kv)
               allowed += m.allowed(q, kv);
           int64_t all = (q1 - q0) * (k1 - k0);
+          nonEmptyTiles += allowed > 0;
           TileKind expected = allowed == 0     ? TileKind::Empty
                               : allowed == all ? TileKind::Full
                                                : TileKind::Partial;
@@ -221,6 +223,27 @@ TEST_F(MaskAnalysis, AgreesWithBruteForce) {
           EXPECT_GE(hi, last + 1);
         }
       }
+      // Query ranges contain every query that attends a key of the tile.
+      for (int64_t k0 = 0; k0 < skv; k0 += tk) {
+        int64_t k1 = std::min(k0 + tk, skv);
+        IndexRange range = m.attr.buildQueryRange(
+            folder, MaskContext{IndexExpr(sq), IndexExpr(skv)}, k0, k1);
+        int64_t lo = *range.lo.getConstant(), hi = *range.hi.getConstant();
+        EXPECT_GE(lo, 0);
+        EXPECT_LE(hi, sq);
+        for (int64_t q = 0; q < sq; ++q)
+          for (int64_t kv = k0; kv < k1; ++kv)
+            if (m.allowed(q, kv))
+              ASSERT_TRUE(lo <= q && q < hi)
+                  << "query " << q << " attends key " << kv
+                  << " outside the query range [" << lo << ", " << hi
+                  << ") of keys [" << k0 << ", " << k1 << ")";
+      }
+      // The backward never visits more tiles than there are, nor skips one
+      // with an allowed pair.
+      int64_t visited = countBackwardTiles(m.attr, sq, skv, tq, tk);
+      EXPECT_GE(visited, nonEmptyTiles);
+      EXPECT_LE(visited, tiles);
       // Empty rows and density.
       std::optional<int64_t> firstEmpty;
       int64_t allowed = 0;

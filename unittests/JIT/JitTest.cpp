@@ -126,6 +126,48 @@ TEST(Jit, ErrorsCarryTheDiagnostics) {
   llvm::consumeError(r.takeError());
 }
 
+TEST(Jit, DerivesTheBackwardAndTheForwardOfASpec) {
+  llvm::Expected<std::string> backward = backwardSpec(kSpec);
+  ASSERT_TRUE(bool(backward)) << llvm::toString(backward.takeError());
+  EXPECT_NE(backward->find("func.func @causal_backward(%arg0: "
+                           "tensor<?x4x?x64xbf16>, %arg1: tensor<?x2x?x64xbf16>, "
+                           "%arg2: tensor<?x2x?x64xbf16>, %arg3: "
+                           "tensor<?x4x?x64xbf16>, %arg4: tensor<?x4x?x64xbf16>, "
+                           "%arg5: tensor<?x4x?xf32>)"),
+            std::string::npos)
+      << *backward;
+  EXPECT_NE(backward->find("attn.attention_backward %arg0, %arg1, %arg2, %arg3, "
+                           "%arg4 lse(%arg5 : tensor<?x4x?xf32>) "
+                           "mask(#attn.causal)"),
+            std::string::npos)
+      << *backward;
+  auto kernel = compile(*backward);
+  ASSERT_TRUE(bool(kernel)) << llvm::toString(kernel.takeError());
+  EXPECT_EQ(kernel->kernel->signature().outputs.size(), 3u);
+
+  // Back: the forward of the backward drops o, grad_o and lse.
+  llvm::Expected<std::string> forward = forwardSpec(*backward);
+  ASSERT_TRUE(bool(forward)) << llvm::toString(forward.takeError());
+  EXPECT_NE(forward->find("func.func @causal_backward_forward(%arg0: "
+                          "tensor<?x4x?x64xbf16>, %arg1: tensor<?x2x?x64xbf16>, "
+                          "%arg2: tensor<?x2x?x64xbf16>) -> "
+                          "(tensor<?x4x?x64xbf16>, tensor<?x4x?xf32>)"),
+            std::string::npos)
+      << *forward;
+
+  // What has no backward says why.
+  llvm::Expected<std::string> noBias = backwardSpec(kSpec, "", true);
+  ASSERT_FALSE(bool(noBias));
+  EXPECT_NE(llvm::toString(noBias.takeError())
+                .find("reads no bias, so it has no bias gradient to return"),
+            std::string::npos);
+  llvm::Expected<std::string> noEntry = backwardSpec(kSpec, "mystery");
+  ASSERT_FALSE(bool(noEntry));
+  EXPECT_NE(llvm::toString(noEntry.takeError())
+                .find("no function 'mystery' to take the backward of"),
+            std::string::npos);
+}
+
 TEST(Jit, CudaWithoutADriverSaysSo) {
   setenv("ATTN_CUDA_DRIVER", "/nonexistent/libcuda.so.1", 1);
   TempCache cache;

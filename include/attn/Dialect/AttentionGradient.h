@@ -39,6 +39,14 @@ AttentionBackwardOp buildBackwardOf(mlir::OpBuilder &b, AttentionOp forward,
 mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>
 buildBackwardSpec(mlir::ModuleOp spec, llvm::StringRef entry, bool gradBias);
 
+/// A spec module for the forward of `spec`'s function `entry` (empty: its
+/// only function), whose body holds one attn.attention_backward: function
+/// `<entry>_forward` takes its arguments but those of o, grad_o and lse,
+/// and returns the o and (softmax) lse that the backward's o and lse stand
+/// for, so that a backward can be run on consistent inputs.
+mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>
+buildForwardSpec(mlir::ModuleOp spec, llvm::StringRef entry);
+
 } // namespace attn
 
 #endif // ATTN_DIALECT_ATTENTIONGRADIENT_H

@@ -39,6 +39,12 @@ struct TileCounts {
 TileCounts countTiles(MaskAttrInterface mask, int64_t qLen, int64_t kvLen,
                       int64_t tileQ, int64_t tileKv);
 
+/// The tiles a backward's key-tile loops visit: per key tile, the query
+/// tiles that meet the mask's query range of the key tile
+/// (`buildQueryRange`) and are not Empty.
+int64_t countBackwardTiles(MaskAttrInterface mask, int64_t qLen,
+                           int64_t kvLen, int64_t tileQ, int64_t tileKv);
+
 /// The fraction of allowed (query, key) pairs, when the mask is known
 /// statically (not read from run-time data).
 std::optional<double> density(MaskAttrInterface mask, int64_t qLen,

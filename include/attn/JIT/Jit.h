@@ -79,6 +79,12 @@ llvm::Expected<std::string> backwardSpec(llvm::StringRef specText,
                                          llvm::StringRef entry = "",
                                          bool gradBias = false);
 
+/// The spec of the forward of a backward spec's function `entry`:
+/// `<entry>_forward` takes the backward's inputs but o, grad_o and lse, and
+/// returns the o and (softmax) lse that those stand for.
+llvm::Expected<std::string> forwardSpec(llvm::StringRef backwardSpecText,
+                                        llvm::StringRef entry = "");
+
 /// Forgets every kernel cached in memory (the disk cache stays).
 void clearMemoryCache();
 

@@ -1,0 +1,24 @@
+// The backward of a training spec: Gemma-style soft-capped causal attention
+// with grouped-query heads and a learned bias, as FlashAttention's backward
+// computes it (grad_q, grad_k, grad_v) plus the bias's gradient. attn-run
+// --random takes o and lse from the spec's forward (jit::forwardSpec), so
+// the gradients belong to a real forward; --check compares them with the
+// float64 reference backward. The CPU runs the reference form of the
+// backward (full score matrices); the tiled CPU and GPU backward kernels are
+// not written yet.
+// RUN: attn-run %s --random --seed 1 --dim B=2 --dim Sq=77 --dim Skv=77 --check | FileCheck %s
+// CHECK: ran train_step: grad_q [2, 8, 77, 64] f32 grad_k [2, 2, 77, 64] f32 grad_v [2, 2, 77, 64] f32 grad_bias [1, 8, 77, 77] f32
+// CHECK: check grad_q max relative error {{.*}} ok
+// CHECK: check grad_bias max relative error {{.*}} ok
+
+func.func @train_step(%q: tensor<?x8x?x64xf32>, %k: tensor<?x2x?x64xf32>, %v: tensor<?x2x?x64xf32>,
+                      %bias: tensor<1x8x?x?xf32>,
+                      %o: tensor<?x8x?x64xf32>, %grad_o: tensor<?x8x?x64xf32>, %lse: tensor<?x8x?xf32>)
+    -> (tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>, tensor<1x8x?x?xf32>) {
+  %dq, %dk, %dv, %db = attn.attention_backward %q, %k, %v, %o, %grad_o lse(%lse : tensor<?x8x?xf32>)
+      bias(%bias : tensor<1x8x?x?xf32>)
+      mask(#attn.causal) score_mods([#attn.bias, #attn.softcap<30.0>])
+      : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>
+      -> tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>, tensor<1x8x?x?xf32>
+  return %dq, %dk, %dv, %db : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>, tensor<1x8x?x?xf32>
+}
