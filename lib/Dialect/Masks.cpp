@@ -747,31 +747,36 @@ TileClassExpr OrAttr::buildTileClass(IndexExprBuilder &b,
   return result;
 }
 
-IndexRange OrAttr::buildKvRange(IndexExprBuilder &b, const MaskContext &context,
-                                IndexExpr qLo, IndexExpr qHi) const {
-  // The hull of the operands' ranges, ignoring empty ones.
-  IndexRange range{context.kvLen, 0};
-  for (MaskAttrInterface mask : getMasks()) {
-    IndexRange r = mask.buildKvRange(b, context, qLo, qHi);
+namespace {
+/// The hull of the non-empty ranges `rangeOf(mask)` of `masks`, within
+/// `[0, length)` (empty when all are).
+template <typename RangeOf>
+IndexRange hullOfRanges(ArrayRef<MaskAttrInterface> masks, IndexExpr length,
+                        RangeOf rangeOf) {
+  IndexRange range{length, 0};
+  for (MaskAttrInterface mask : masks) {
+    IndexRange r = rangeOf(mask);
     PredExpr nonEmpty = r.lo < r.hi;
-    range = {min(range.lo, select(nonEmpty, r.lo, context.kvLen)),
+    range = {min(range.lo, select(nonEmpty, r.lo, length)),
              max(range.hi, select(nonEmpty, r.hi, IndexExpr(0)))};
   }
   return range;
+}
+} // namespace
+
+IndexRange OrAttr::buildKvRange(IndexExprBuilder &b, const MaskContext &context,
+                                IndexExpr qLo, IndexExpr qHi) const {
+  return hullOfRanges(getMasks(), context.kvLen, [&](MaskAttrInterface m) {
+    return m.buildKvRange(b, context, qLo, qHi);
+  });
 }
 
 IndexRange OrAttr::buildQueryRange(IndexExprBuilder &b,
                                    const MaskContext &context, IndexExpr kvLo,
                                    IndexExpr kvHi) const {
-  // The hull of the operands' ranges, ignoring empty ones.
-  IndexRange range{context.qLen, 0};
-  for (MaskAttrInterface mask : getMasks()) {
-    IndexRange r = mask.buildQueryRange(b, context, kvLo, kvHi);
-    PredExpr nonEmpty = r.lo < r.hi;
-    range = {min(range.lo, select(nonEmpty, r.lo, context.qLen)),
-             max(range.hi, select(nonEmpty, r.hi, IndexExpr(0)))};
-  }
-  return range;
+  return hullOfRanges(getMasks(), context.qLen, [&](MaskAttrInterface m) {
+    return m.buildQueryRange(b, context, kvLo, kvHi);
+  });
 }
 
 LogicalResult NotAttr::verifyFor(Operation *op,

@@ -95,13 +95,14 @@ llvm::Expected<CompileResult> compileCpu(llvm::StringRef spec,
 } // namespace
 
 namespace {
-/// Parses `specText`, derives a module from it with `derive` and prints it;
-/// `what` names the derivation in errors.
-llvm::Expected<std::string> deriveSpec(
-    llvm::StringRef specText, llvm::StringRef what,
-    llvm::function_ref<mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>(
-        mlir::ModuleOp)>
-        derive) {
+/// Parses `specText` in a context of the compiler's dialects and calls
+/// `use(module, diagnostics)`; the diagnostics of both become the error.
+template <typename T>
+llvm::Expected<T> withParsedSpec(
+    llvm::StringRef specText,
+    llvm::function_ref<llvm::Expected<T>(mlir::ModuleOp,
+                                         DiagnosticCollector &)>
+        use) {
   mlir::DialectRegistry registry;
   registerCompilerDialects(registry);
   mlir::MLIRContext ctx(registry);
@@ -112,13 +113,29 @@ llvm::Expected<std::string> deriveSpec(
                                               mlir::ParserConfig(&ctx), "spec");
   if (!module)
     return diagnostics.takeError("cannot parse the spec");
-  auto derived = derive(*module);
-  if (mlir::failed(derived))
-    return diagnostics.takeError("cannot take the " + what + " of the spec");
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  (*derived)->print(os);
-  return text;
+  return use(*module, diagnostics);
+}
+
+/// Derives a module from `specText` with `derive` and prints it; `what`
+/// names the derivation in errors.
+llvm::Expected<std::string> deriveSpec(
+    llvm::StringRef specText, llvm::StringRef what,
+    llvm::function_ref<mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>(
+        mlir::ModuleOp)>
+        derive) {
+  return withParsedSpec<std::string>(
+      specText,
+      [&](mlir::ModuleOp module,
+          DiagnosticCollector &diagnostics) -> llvm::Expected<std::string> {
+        auto derived = derive(module);
+        if (mlir::failed(derived))
+          return diagnostics.takeError("cannot take the " + what +
+                                       " of the spec");
+        std::string text;
+        llvm::raw_string_ostream os(text);
+        (*derived)->print(os);
+        return text;
+      });
 }
 } // namespace
 
@@ -142,27 +159,22 @@ namespace {
 /// Compiles to a cubin and its manifest.
 llvm::Expected<GpuBinary> compileCubin(llvm::StringRef spec, const Options &o,
                                        llvm::StringRef chip) {
-  mlir::DialectRegistry registry;
-  registerCompilerDialects(registry);
-  mlir::MLIRContext ctx(registry);
-  ctx.printOpOnDiagnostic(false);
-  DiagnosticCollector diagnostics(&ctx);
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(spec, mlir::ParserConfig(&ctx),
-                                              "spec");
-  if (!module)
-    return diagnostics.takeError("cannot parse the spec");
-  GpuCompileOptions gpu;
-  gpu.emit = GpuEmit::Cubin;
-  gpu.chip = chip.str();
-  gpu.warps = o.warps;
-  gpu.tileKv = o.tileKv;
-  gpu.splitKv = o.splitKv;
-  gpu.entry = o.entry;
-  mlir::FailureOr<GpuBinary> binary = compileForGpu(*module, spec, gpu);
-  if (mlir::failed(binary))
-    return diagnostics.takeError("cannot compile the spec for " + chip);
-  return std::move(*binary);
+  return withParsedSpec<GpuBinary>(
+      spec,
+      [&](mlir::ModuleOp module,
+          DiagnosticCollector &diagnostics) -> llvm::Expected<GpuBinary> {
+        GpuCompileOptions gpu;
+        gpu.emit = GpuEmit::Cubin;
+        gpu.chip = chip.str();
+        gpu.warps = o.warps;
+        gpu.tileKv = o.tileKv;
+        gpu.splitKv = o.splitKv;
+        gpu.entry = o.entry;
+        mlir::FailureOr<GpuBinary> binary = compileForGpu(module, spec, gpu);
+        if (mlir::failed(binary))
+          return diagnostics.takeError("cannot compile the spec for " + chip);
+        return std::move(*binary);
+      });
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so that

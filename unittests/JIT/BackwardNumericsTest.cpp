@@ -173,70 +173,85 @@ std::vector<runtime::TensorRef> forwardInputs(std::array<HostTensor, 3> &qkv,
   return inputs;
 }
 
-/// The compiled forward and backward of a case, run on one set of inputs.
-struct Compiled {
+/// A case compiled (its forward and its backward) and its random data.
+struct CaseRun {
+  Case c;
   std::unique_ptr<jit::CpuKernel> forward, backward;
+  uint64_t seed;
+  std::mt19937_64 rng;
+  std::array<HostTensor, 3> qkv;
+  AuxData aux;
+  HostTensor dO;
 
-  /// o (and lse) of the forward.
-  void runForward(const Case &c, std::vector<runtime::TensorRef> inputs,
-                  HostTensor &o, HostTensor &lse) const {
+  /// o (and lse) of the forward on the current inputs.
+  void runForward(HostTensor &o, HostTensor &lse) {
     std::vector<runtime::TensorRef> outputs = {o.ref()};
     if (c.lse)
       outputs.push_back(lse.ref());
-    llvm::Error error = forward->run(inputs, outputs);
+    llvm::Error error = forward->run(forwardInputs(qkv, aux), outputs);
     ASSERT_FALSE(bool(error)) << llvm::toString(std::move(error));
   }
 };
 
-Case backwardCase(Case c) {
+/// Compiles `c`'s forward and backward and draws its data from a fresh
+/// seed (which the tests trace).
+void prepare(const Case &c, const jit::CpuOptions &options, CaseRun &setup) {
+  setup.c = c;
   // The backward reads lse exactly when the normalization is softmax.
-  c.lse = c.norm == Norm::Softmax;
-  return c;
+  setup.c.lse = c.norm == Norm::Softmax;
+  std::string backwardSpec = backwardSpecText(setup.c);
+  SCOPED_TRACE(backwardSpec);
+  auto forward = jit::CpuKernel::compile(specText(setup.c), options);
+  ASSERT_TRUE(bool(forward)) << llvm::toString(forward.takeError());
+  auto backward = jit::CpuKernel::compile(backwardSpec, options);
+  ASSERT_TRUE(bool(backward)) << llvm::toString(backward.takeError());
+  setup.forward = std::move(*forward);
+  setup.backward = std::move(*backward);
+  setup.seed = std::random_device{}();
+  setup.rng.seed(setup.seed);
+  setup.qkv = randomQkv(setup.c, setup.rng);
+  setup.aux = makeAux(setup.c, setup.rng);
+  setup.dO = HostTensor::randomNormal(
+      c.dtype, {c.batch, c.qHeads, c.qLen, c.valueDim}, setup.rng);
+}
+
+/// The backward's inputs: the forward's, then o, grad_o and (softmax) lse.
+std::vector<runtime::TensorRef> backwardInputs(CaseRun &s, HostTensor &o,
+                                               HostTensor &lse) {
+  std::vector<runtime::TensorRef> inputs = forwardInputs(s.qkv, s.aux);
+  inputs.push_back(o.ref());
+  inputs.push_back(s.dO.ref());
+  if (s.c.lse)
+    inputs.push_back(lse.ref());
+  return inputs;
 }
 
 class BackwardNumerics : public testing::TestWithParam<Case> {};
 
 TEST_P(BackwardNumerics, MatchesFloat64Reference) {
-  const Case c = backwardCase(GetParam());
-  std::string forwardSpec = specText(c), backwardSpec = backwardSpecText(c);
-  SCOPED_TRACE(backwardSpec);
   jit::CpuOptions options;
   options.tileQ = 16;
   options.tileKv = 16;
-  auto forward = jit::CpuKernel::compile(forwardSpec, options);
-  ASSERT_TRUE(bool(forward)) << llvm::toString(forward.takeError());
-  auto backward = jit::CpuKernel::compile(backwardSpec, options);
-  ASSERT_TRUE(bool(backward)) << llvm::toString(backward.takeError());
-  Compiled kernels{std::move(*forward), std::move(*backward)};
-
-  uint64_t seed = std::random_device{}();
-  SCOPED_TRACE(testing::Message() << "seed " << seed);
-  std::mt19937_64 rng(seed);
-  std::array<HostTensor, 3> qkv = randomQkv(c, rng);
-  AuxData aux = makeAux(c, rng);
-  HostTensor dO = HostTensor::randomNormal(
-      c.dtype, {c.batch, c.qHeads, c.qLen, c.valueDim}, rng);
-  HostTensor o(c.dtype, {c.batch, c.qHeads, c.qLen, c.valueDim});
+  CaseRun s;
+  ASSERT_NO_FATAL_FAILURE(prepare(GetParam(), options, s));
+  SCOPED_TRACE(testing::Message() << "seed " << s.seed);
+  const Case &c = s.c;
+  HostTensor o(c.dtype, s.dO.shape());
   HostTensor lse(c.dtype == DType::F64 ? DType::F64 : DType::F32,
                  {c.batch, c.qHeads, c.qLen});
-  std::vector<runtime::TensorRef> inputs = forwardInputs(qkv, aux);
-  kernels.runForward(c, inputs, o, lse);
-
-  inputs.push_back(o.ref());
-  inputs.push_back(dO.ref());
-  if (c.lse)
-    inputs.push_back(lse.ref());
-  HostTensor dq(c.dtype, qkv[0].shape()), dk(c.dtype, qkv[1].shape()),
-      dv(c.dtype, qkv[2].shape()), db;
+  ASSERT_NO_FATAL_FAILURE(s.runForward(o, lse));
+  HostTensor dq(c.dtype, s.qkv[0].shape()), dk(c.dtype, s.qkv[1].shape()),
+      dv(c.dtype, s.qkv[2].shape()), db;
   std::vector<runtime::TensorRef> outputs = {dq.ref(), dk.ref(), dv.ref()};
   if (!c.biasShape.empty()) {
     db = HostTensor(c.dtype, c.biasShape);
     outputs.push_back(db.ref());
   }
-  llvm::Error error = kernels.backward->run(inputs, outputs);
+  llvm::Error error = s.backward->run(backwardInputs(s, o, lse), outputs);
   ASSERT_FALSE(bool(error)) << llvm::toString(std::move(error));
 
-  Gradients ref = referenceBackward(c, aux, qkv[0], qkv[1], qkv[2], dO);
+  Gradients ref =
+      referenceBackward(c, s.aux, s.qkv[0], s.qkv[1], s.qkv[2], s.dO);
   double tol = gradientTolerance(c.dtype);
   EXPECT_LE(relativeError(dq, fromDoubles(ref.q, dq.shape())), tol) << "grad_q";
   EXPECT_LE(relativeError(dk, fromDoubles(ref.k, dk.shape())), tol) << "grad_k";
@@ -250,59 +265,42 @@ TEST_P(BackwardNumerics, MatchesFloat64Reference) {
 /// compiled forward's loss sum(o * dO), at random elements of q, k, v and
 /// the bias.
 TEST_P(BackwardNumerics, MatchesFiniteDifferencesOfTheForward) {
-  Case c = backwardCase(GetParam());
+  Case c = GetParam();
   if (!c.scoreModBody.empty())
     GTEST_SKIP() << "score_mod regions compute in f32 (their contract), too "
                     "coarse for central differences of a float64 loss";
   c.dtype = DType::F64;
-  std::string forwardSpec = specText(c), backwardSpec = backwardSpecText(c);
-  SCOPED_TRACE(backwardSpec);
-  auto forward = jit::CpuKernel::compile(forwardSpec);
-  ASSERT_TRUE(bool(forward)) << llvm::toString(forward.takeError());
-  auto backward = jit::CpuKernel::compile(backwardSpec);
-  ASSERT_TRUE(bool(backward)) << llvm::toString(backward.takeError());
-  Compiled kernels{std::move(*forward), std::move(*backward)};
-
-  uint64_t seed = std::random_device{}();
-  SCOPED_TRACE(testing::Message() << "seed " << seed);
-  std::mt19937_64 rng(seed);
-  std::array<HostTensor, 3> qkv = randomQkv(c, rng);
-  AuxData aux = makeAux(c, rng);
-  HostTensor dO = HostTensor::randomNormal(
-      c.dtype, {c.batch, c.qHeads, c.qLen, c.valueDim}, rng);
-  HostTensor o(c.dtype, dO.shape()), lse(DType::F64, {c.batch, c.qHeads, c.qLen});
+  CaseRun s;
+  ASSERT_NO_FATAL_FAILURE(prepare(c, jit::CpuOptions(), s));
+  SCOPED_TRACE(testing::Message() << "seed " << s.seed);
+  HostTensor o(c.dtype, s.dO.shape()), lse(DType::F64, {c.batch, c.qHeads, c.qLen});
   auto loss = [&]() {
-    kernels.runForward(c, forwardInputs(qkv, aux), o, lse);
+    s.runForward(o, lse);
     double sum = 0;
     for (int64_t i = 0; i < o.numElements(); ++i)
-      sum += o.at(i) * dO.at(i);
+      sum += o.at(i) * s.dO.at(i);
     return sum;
   };
   loss();
-  std::vector<runtime::TensorRef> inputs = forwardInputs(qkv, aux);
-  inputs.push_back(o.ref());
-  inputs.push_back(dO.ref());
-  if (c.lse)
-    inputs.push_back(lse.ref());
-  HostTensor grads[] = {HostTensor(c.dtype, qkv[0].shape()),
-                        HostTensor(c.dtype, qkv[1].shape()),
-                        HostTensor(c.dtype, qkv[2].shape()),
+  HostTensor grads[] = {HostTensor(c.dtype, s.qkv[0].shape()),
+                        HostTensor(c.dtype, s.qkv[1].shape()),
+                        HostTensor(c.dtype, s.qkv[2].shape()),
                         c.biasShape.empty() ? HostTensor()
                                             : HostTensor(c.dtype, c.biasShape)};
   std::vector<runtime::TensorRef> outputs = {grads[0].ref(), grads[1].ref(),
                                              grads[2].ref()};
   if (!c.biasShape.empty())
     outputs.push_back(grads[3].ref());
-  llvm::Error error = kernels.backward->run(inputs, outputs);
+  llvm::Error error = s.backward->run(backwardInputs(s, o, lse), outputs);
   ASSERT_FALSE(bool(error)) << llvm::toString(std::move(error));
 
-  HostTensor *wrt[] = {&qkv[0], &qkv[1], &qkv[2], &aux.bias};
+  HostTensor *wrt[] = {&s.qkv[0], &s.qkv[1], &s.qkv[2], &s.aux.bias};
   const char *names[] = {"q", "k", "v", "bias"};
   for (size_t t = 0; t < outputs.size(); ++t) {
     HostTensor &x = *wrt[t];
     std::uniform_int_distribution<int64_t> pick(0, x.numElements() - 1);
     for (int sample = 0; sample < 6; ++sample) {
-      int64_t at = pick(rng);
+      int64_t at = pick(s.rng);
       double original = x.at(at);
       double numeric = centralDifference(
           [&](double value) {
