@@ -93,12 +93,14 @@ enum class AttentionFamily {
 };
 
 /// The query heads per key/value head when GQA packing applies to `op`:
-/// Sq static and G * Sq at most kMaxPackedRows; 0 otherwise.
+/// Sq static, not 0 (no rows to pack: the block would have no warp), and
+/// G * Sq at most kMaxPackedRows; 0 otherwise.
 int64_t packedGroupOf(AttentionOp op) {
   AttentionShape shape = op.getShape();
   int64_t qLen = shape.qLen;
   int64_t group = shape.qHeads / shape.kvHeads;
-  if (ShapedType::isDynamic(qLen) || group * qLen > kMaxPackedRows)
+  if (ShapedType::isDynamic(qLen) || qLen == 0 ||
+      group * qLen > kMaxPackedRows)
     return 0;
   return group;
 }
@@ -176,6 +178,7 @@ planKernel(AttentionOp op, int64_t warps, int64_t tileKv,
   // the mma allows are not taken (straddling tiles are partial, still exact).
   // A packed tile holds every query row of its heads: its size is fixed.
   int64_t packedRows = packedGroup * shape.qLen;
+  assert((!packedGroup || packedRows > 0) && "a packed block has rows");
   if (packedGroup)
     warps = llvm::divideCeil(packedRows, kRowsPerWarp);
   auto [alignedQ, alignedKv] =
@@ -983,6 +986,10 @@ FailureOr<AttentionFamily> chooseFamily(AttentionOp op, const GpuTarget &target,
   // Paged and packed keys have lengths of their own: unknown here.
   AttentionShape shape = op.getShape();
   int64_t qLen = shape.qLen, kvLen = shape.kvLen;
+  // No query (static Sq = 0 or B = 0): every grid is empty, and one kernel
+  // without workspaces says so more simply than partials and a merge.
+  if (qLen == 0 || op.getQ().getType().getDimSize(0) == 0)
+    return AttentionFamily::FlashMmaSync;
   bool fewQueries = decode == AttentionFamily::PackedSplitKvDecode ||
                     (!ShapedType::isDynamic(qLen) && qLen <= plan.tileQ);
   bool fewKeys = !ShapedType::isDynamic(kvLen) &&
