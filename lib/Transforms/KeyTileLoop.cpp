@@ -198,6 +198,24 @@ SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc, AttentionOp op,
       return arith::AndIOp::create(b, loc, i, index(stages - 1));
     return arith::RemUIOp::create(b, loc, i, index(stages));
   };
+  // An empty range (no key at all, or a split past the mask's keys) has no
+  // tile to classify, not even its first: the block-sparse layout of Skv
+  // = 0 has no key block to read. So the prefetched loop, its prologue
+  // included, runs under one block-uniform branch on a non-empty range,
+  // which yields the initial state otherwise.
+  PredExpr nonEmpty = ib.value(kvLo) < ib.value(kvHi);
+  if (nonEmpty.isFalse())
+    return SmallVector<Value>(init.begin(), init.end());
+  OpBuilder::InsertionGuard guardRange(b);
+  scf::IfOp ifNonEmpty;
+  if (!nonEmpty.isTrue()) {
+    ifNonEmpty =
+        scf::IfOp::create(b, loc, init.getTypes(), ib.materialize(nonEmpty),
+                          /*withElseRegion=*/true);
+    b.setInsertionPointToStart(ifNonEmpty.elseBlock());
+    scf::YieldOp::create(b, loc, init);
+    b.setInsertionPointToStart(ifNonEmpty.thenBlock());
+  }
   SmallVector<TileClass> ahead;
   SmallVector<Value> iterArgs(init.begin(), init.end());
   for (int64_t j = 0; j + 1 < stages; ++j) {
@@ -206,39 +224,45 @@ SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc, AttentionOp op,
     ahead.push_back(classifyAndStart(kv0, index(j)));
     llvm::append_range(iterArgs, classValues(ib, ahead.back()));
   }
-  auto loop = scf::ForOp::create(
-      b, loc, kvLo, kvHi, step, iterArgs,
-      [&](OpBuilder &body, Location, Value kv0, ValueRange args) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(body.getInsertionBlock(), body.getInsertionPoint());
-        ValueRange state = args.take_front(init.size());
-        ValueRange classes = args.drop_front(init.size());
-        Value i = arith::DivSIOp::create(
-            b, loc, arith::SubIOp::create(b, loc, kv0, kvLo), step);
-        // Tile i has landed once at most the stages - 2 newer groups are
-        // pending.
-        prefetch->wait(stages - 2);
-        Value next =
-            arith::AddIOp::create(b, loc, kv0, index((stages - 1) * tileKv));
-        TileClass nextClass =
-            classifyAndStart(next, slotOf(arith::AddIOp::create(b, loc, i,
-                                                       index(stages - 1))));
-        SmallVector<TileClass> known(ahead);
-        known.push_back(nextClass);
-        SmallVector<TileClass> queue;
-        for (int64_t j = 0; j + 1 < stages; ++j)
-          queue.push_back(
-              carriedClass(ib, known, classes.slice(2 * j, 2)));
-        Value kvCols = buildTileExtent(b, loc, tile.kvLen, kv0, tileKv);
-        SmallVector<Value> results =
-            buildKeyTileStep(b, loc, ib, queue.front(),
-                             KeyTile{kv0, kvCols, slotOf(i)}, state, update);
-        for (const TileClass &cls : ArrayRef(queue).drop_front())
-          llvm::append_range(results, classValues(ib, cls));
-        llvm::append_range(results, classValues(ib, nextClass));
-        scf::YieldOp::create(b, loc, results);
-      });
-  return SmallVector<Value>(loop.getResults().take_front(init.size()));
+  // The loop is in its block before its body is built, so that what the
+  // body asks of `aux` can reuse what the prologue read (a reader checks
+  // that a value dominates by walking up from the insertion block).
+  auto loop = scf::ForOp::create(b, loc, kvLo, kvHi, step, iterArgs);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value kv0 = loop.getInductionVar();
+    ValueRange args = loop.getRegionIterArgs();
+    ValueRange state = args.take_front(init.size());
+    ValueRange classes = args.drop_front(init.size());
+    Value i = arith::DivSIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, kv0, kvLo), step);
+    // Tile i has landed once at most the stages - 2 newer groups are
+    // pending.
+    prefetch->wait(stages - 2);
+    Value next =
+        arith::AddIOp::create(b, loc, kv0, index((stages - 1) * tileKv));
+    TileClass nextClass = classifyAndStart(
+        next, slotOf(arith::AddIOp::create(b, loc, i, index(stages - 1))));
+    SmallVector<TileClass> known(ahead);
+    known.push_back(nextClass);
+    SmallVector<TileClass> queue;
+    for (int64_t j = 0; j + 1 < stages; ++j)
+      queue.push_back(carriedClass(ib, known, classes.slice(2 * j, 2)));
+    Value kvCols = buildTileExtent(b, loc, tile.kvLen, kv0, tileKv);
+    SmallVector<Value> results =
+        buildKeyTileStep(b, loc, ib, queue.front(),
+                         KeyTile{kv0, kvCols, slotOf(i)}, state, update);
+    for (const TileClass &cls : ArrayRef(queue).drop_front())
+      llvm::append_range(results, classValues(ib, cls));
+    llvm::append_range(results, classValues(ib, nextClass));
+    scf::YieldOp::create(b, loc, results);
+  }
+  ValueRange final = loop.getResults().take_front(init.size());
+  if (!ifNonEmpty)
+    return SmallVector<Value>(final.begin(), final.end());
+  scf::YieldOp::create(b, loc, final);
+  return SmallVector<Value>(ifNonEmpty.getResults());
 }
 
 } // namespace attn

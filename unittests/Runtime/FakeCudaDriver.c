@@ -104,6 +104,9 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
                         unsigned bx, unsigned by, unsigned bz, unsigned smem,
                         void *stream, void **params, void **extra) {
   (void)extra;
+  /* As the driver: a grid or block dimension of 0 is invalid. */
+  if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0)
+    return 1; /* CUDA_ERROR_INVALID_VALUE */
   if (numLaunches < MAX_RECORDS) {
     FakeCudaLaunch *l = &launches[numLaunches++];
     int fn = (int)((char *)f - (char *)functions) / (int)sizeof(functions[0]);

@@ -569,6 +569,36 @@ TEST(CudaRuntime, LaunchesEveryKernelOfAPlanInOrderOnOneWorkspace) {
   ASSERT_FALSE(bool((*kernel)->launch(empty.inputs, empty.outputs, stream)));
   EXPECT_EQ(fake.numLaunches(), 2);
   EXPECT_EQ(fake.numAllocations(), 1);
+
+  // No keys: kv_splits = 0 empties the first grid only (the fake driver,
+  // like CUDA, fails a launch with a dimension of 0): the merge still runs,
+  // alone, and the workspaces are empty, so nothing is allocated.
+  Tensors noKeys(2, 3, 0);
+  std::vector<DeviceBuffer> noKeyBuffers = allocateTensors(noKeys);
+  ASSERT_FALSE(bool((*kernel)->launch(noKeys.inputs, noKeys.outputs, stream)));
+  ASSERT_EQ(fake.numLaunches(), 3);
+  EXPECT_STREQ(fake.launch(2)->symbol, "merge");
+  EXPECT_EQ(std::vector<unsigned>(fake.launch(2)->grid, fake.launch(2)->grid + 3),
+            (std::vector<unsigned>{3, 4, 2}));
+  EXPECT_EQ(fake.numAllocations(), 1);
+}
+
+TEST(CudaRuntime, TheFakeDriverRefusesAnEmptyGridAsCudaDoes) {
+  // The launch tests rely on this: a plan that launched an empty grid
+  // would fail there, as it would on a GPU.
+  using LaunchFn = int (*)(void *, unsigned, unsigned, unsigned, unsigned,
+                           unsigned, unsigned, unsigned, void *, void **,
+                           void **);
+  setenv("FAKE_CUDA_LAUNCH_RESULT", "0", 1);
+  FakeRecord fake;
+  auto launch = FakeRecord::fn<LaunchFn>("cuLaunchKernel");
+  ASSERT_TRUE(fake.numLaunches && launch);
+  int before = fake.numLaunches();
+  EXPECT_EQ(launch(nullptr, 0, 4, 2, 128, 1, 1, 0, nullptr, nullptr, nullptr),
+            1);
+  EXPECT_EQ(launch(nullptr, 1, 4, 2, 0, 1, 1, 0, nullptr, nullptr, nullptr),
+            1);
+  EXPECT_EQ(fake.numLaunches(), before);
 }
 
 TEST(CudaRuntime, AFailedLaunchStopsThePlanAndStillFreesTheWorkspace) {

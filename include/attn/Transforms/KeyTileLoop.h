@@ -47,9 +47,14 @@ struct KeyTile {
 
 /// Staging of key tiles in a ring of `stages` buffers, for kernels that load
 /// the next tiles while computing on the current one (the GPU kernel): the
-/// loop keeps `stages - 1` tiles in flight. Every tile of the loop's range is
-/// loaded, skipped ones too: what tile comes next must not depend on
-/// classifying it first.
+/// loop keeps `stages - 1` tiles in flight. Every tile of the loop's range
+/// ends a group of loads, empty ones (which load nothing) too, so that the
+/// groups pending count tiles. An empty range (no key, or a key split past the
+/// mask's keys) starts, commits and waits for nothing: the loop and its
+/// prologue run under a branch on a non-empty range, so that no tile
+/// outside the keys is classified (a block-sparse layout of Skv = 0 has no
+/// key block to read). The range must be the same for every thread of a
+/// block.
 struct KeyTilePrefetch {
   /// Starts loading the tile at `kv0` into buffer `slot`.
   llvm::function_ref<void(mlir::Value kv0, mlir::Value slot)> start;

@@ -93,12 +93,14 @@ enum class AttentionFamily {
 };
 
 /// The query heads per key/value head when GQA packing applies to `op`:
-/// Sq static and G * Sq at most kMaxPackedRows; 0 otherwise.
+/// Sq static, not 0 (no rows to pack: the block would have no warp), and
+/// G * Sq at most kMaxPackedRows; 0 otherwise.
 int64_t packedGroupOf(AttentionOp op) {
   AttentionShape shape = op.getShape();
   int64_t qLen = shape.qLen;
   int64_t group = shape.qHeads / shape.kvHeads;
-  if (ShapedType::isDynamic(qLen) || group * qLen > kMaxPackedRows)
+  if (ShapedType::isDynamic(qLen) || qLen == 0 ||
+      group * qLen > kMaxPackedRows)
     return 0;
   return group;
 }
@@ -176,6 +178,7 @@ planKernel(AttentionOp op, int64_t warps, int64_t tileKv,
   // the mma allows are not taken (straddling tiles are partial, still exact).
   // A packed tile holds every query row of its heads: its size is fixed.
   int64_t packedRows = packedGroup * shape.qLen;
+  assert((!packedGroup || packedRows > 0) && "a packed block has rows");
   if (packedGroup)
     warps = llvm::divideCeil(packedRows, kRowsPerWarp);
   auto [alignedQ, alignedKv] =
@@ -338,6 +341,17 @@ public:
     if (softmax && op.getScoreModList().empty() &&
         op.getScoreMod().empty() && scale > 0)
       foldedScale = scale;
+    // Modifiers and masks that read memory at a score's position: operands
+    // indexed by query or key, tensors a region captures.
+    AuxOperandValues operands = op.getAuxOperands();
+    for (AuxOperand operand : {AuxOperand::Layout, AuxOperand::QSegments,
+                               AuxOperand::KvSegments, AuxOperand::Bias})
+      readsAtPositions |= bool(operands[static_cast<size_t>(operand)]);
+    llvm::SetVector<Value> captured;
+    getUsedValuesDefinedAbove(op.getMaskMod(), captured);
+    getUsedValuesDefinedAbove(op.getScoreMod(), captured);
+    readsAtPositions |= llvm::any_of(
+        captured, [](Value v) { return isa<ShapedType>(v.getType()); });
   }
 
   void build() {
@@ -648,16 +662,27 @@ private:
   }
 
   /// Scaled, modified and (in partial tiles) masked scores; padded keys
-  /// are masked too.
+  /// are masked too. When they read memory at a score's position (a bias,
+  /// segment ids, a layout, a tensor a region captures), modifiers and
+  /// masks see padding rows (never stored) at the last query and padded
+  /// keys (masked) at the last key, so that the reads stay inside the
+  /// operand.
   Value scoreFunction(Value scores, const KeyTile &keys, bool masked) {
     SequenceLengths lengths{qLen, kvLen};
     Value kvEnd = add(keys.kv0, keys.kvCols);
+    // Only partial tiles have padded keys.
+    bool clampKeys = readsAtPositions && masked;
+    Value lastKey =
+        clampKeys ? arith::SubIOp::create(b, loc, kvLen, index(1)) : Value();
     Value result = scores;
     for (int64_t block = 0; block < plan.keyBlocks(); ++block) {
       for (int64_t e = 0; e < 2; ++e) {
         Value key = keyPosition(keys.kv0, block, e);
+        Value keyAt =
+            clampKeys ? arith::MinSIOp::create(b, loc, key, lastKey) : key;
         for (int64_t r = 0; r < 2; ++r) {
-          ScorePosition pos{batch, rowHeads[r], rows[r], key};
+          ScorePosition pos{batch, rowHeads[r],
+                            readsAtPositions ? rowClamped[r] : rows[r], keyAt};
           Value s = extract(scores, {block, r, e});
           if (!foldedScale)
             s = buildModifiedScore(b, loc, op, s, pos, lengths, aux);
@@ -879,6 +904,8 @@ private:
   /// The lane's two rows: query position, whether real, clamped into
   /// range (for addresses), query head.
   Value rows[2], rowValid[2], rowClamped[2], rowHeads[2];
+  /// Whether modifiers or masks read memory at a score's position.
+  bool readsAtPositions = false;
   std::unique_ptr<SharedMemory> shared;
   std::unique_ptr<TileLoader> keyValueLoader, queryLoader;
   /// The tiles of the key tile being computed on.
@@ -983,6 +1010,10 @@ FailureOr<AttentionFamily> chooseFamily(AttentionOp op, const GpuTarget &target,
   // Paged and packed keys have lengths of their own: unknown here.
   AttentionShape shape = op.getShape();
   int64_t qLen = shape.qLen, kvLen = shape.kvLen;
+  // No query (static Sq = 0 or B = 0): every grid is empty, and one kernel
+  // without workspaces says so more simply than partials and a merge.
+  if (qLen == 0 || op.getQ().getType().getDimSize(0) == 0)
+    return AttentionFamily::FlashMmaSync;
   bool fewQueries = decode == AttentionFamily::PackedSplitKvDecode ||
                     (!ShapedType::isDynamic(qLen) && qLen <= plan.tileQ);
   bool fewKeys = !ShapedType::isDynamic(kvLen) &&

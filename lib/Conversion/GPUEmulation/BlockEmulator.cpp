@@ -197,6 +197,40 @@ void BlockEmulator::mapSharedView(Value view, Value source, Value byteShift,
         arith::AddIOp::create(b, loc, base->second, byteShift);
 }
 
+void BlockEmulator::assertInBounds(Value memref, ValueRange indices,
+                                   Value count, Location loc, StringRef what) {
+  if (indices.empty())
+    return;
+  auto type = cast<MemRefType>(memref.getType());
+  auto cmp = [&](arith::CmpIPredicate predicate, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, predicate, x, y);
+  };
+  // Unsigned: a negative index is past every size.
+  Value ok;
+  for (auto [d, i] : llvm::enumerate(indices)) {
+    Value size = type.isDynamicDim(d)
+                     ? memref::DimOp::create(b, loc, memref, d).getResult()
+                     : index(type.getDimSize(d));
+    Value last = i;
+    if (count && d + 1 == indices.size())
+      last = arith::SubIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, i, count), index(1));
+    Value inside = cmp(arith::CmpIPredicate::ult, last, size);
+    if (last != i)
+      inside = arith::AndIOp::create(b, loc, inside,
+                                     cmp(arith::CmpIPredicate::ule, i, last));
+    ok = ok ? arith::AndIOp::create(b, loc, ok, inside).getResult() : inside;
+  }
+  if (count)
+    ok = arith::OrIOp::create(b, loc, ok,
+                              cmp(arith::CmpIPredicate::eq, count, index(0)));
+  std::string message;
+  llvm::raw_string_ostream os(message);
+  os << "attn-emulate-gpu: out-of-bounds " << what << " of " << type << " at "
+     << loc;
+  cf::AssertOp::create(b, loc, ok, message);
+}
+
 /// Fails unless `recorded` (a lane, or -1/-2) is -1 or `lane`.
 void BlockEmulator::assertNoOtherLane(Value recorded, Value lane, Location loc,
                                       StringRef what) {

@@ -186,6 +186,19 @@ public:
                           mlir::Value lane, mlir::Location loc);
 
   //===--------------------------------------------------------------------===//
+  // Bounds
+  //===--------------------------------------------------------------------===//
+
+  /// Asserts that `lane`'s access (`what`: "read", "write") of `count`
+  /// consecutive elements (a scalar: null) at `indices` of the lock-step
+  /// memref `memref` stays inside it; a `count` of 0 accesses nothing. On
+  /// a GPU such an access reads another buffer's data or faults; here it
+  /// stops the emulation with the op's location.
+  void assertInBounds(mlir::Value memref, mlir::ValueRange indices,
+                      mlir::Value count, mlir::Location loc,
+                      llvm::StringRef what);
+
+  //===--------------------------------------------------------------------===//
   // Shared-memory accesses, for the race checker
   //===--------------------------------------------------------------------===//
 

@@ -35,6 +35,12 @@ static LogicalResult emulateAsyncCopy(BlockEmulator &e,
     if (Value srcElements = copy.getSrcElements())
       available = vector::ExtractOp::create(b, loc, e.lanesOf(srcElements),
                                             ArrayRef<OpFoldResult>{lane});
+    // The copy reads its first `available` source elements (none: no
+    // read) and writes all `count` destination elements.
+    e.assertInBounds(e.lanesOf(copy.getSrc()), src, available, loc,
+                     "cp.async read");
+    e.assertInBounds(e.lanesOf(copy.getDst()), dst, e.index(count), loc,
+                     "cp.async write");
     for (int64_t i = 0; i < count; ++i) {
       Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
                                            e.index(i), available);

@@ -72,6 +72,7 @@ static LogicalResult emulateVectorLoad(BlockEmulator &e, vector::LoadOp load) {
   e.mapLanes(load.getResult(), e.gatherLanes(loc, type, [&](Value lane) {
     Value base = e.lanesOf(load.getBase());
     SmallVector<Value> at = e.laneIndices(load.getIndices(), lane, loc);
+    e.assertInBounds(base, at, e.index(type.getDimSize(0)), loc, "read");
     if (Value byte = e.sharedByte(base, at, loc)) {
       int64_t bytes = type.getElementTypeBitWidth() / 8;
       for (int64_t i = 0; i < type.getDimSize(0); ++i)
@@ -96,14 +97,21 @@ static LogicalResult emulateMaskedStore(BlockEmulator &e,
   Location loc = store.getLoc();
   e.forEachLane(loc, [&](Value lane) {
     SmallVector<Value> values, mask;
+    SmallVector<Value> at = e.laneIndices(store.getIndices(), lane, loc);
+    Value base = e.lanesOf(store.getBase());
+    // Masked-off elements are not accessed: the write reaches up to the
+    // last element on, none if every element is off.
+    Value count = e.index(0);
     for (int64_t i = 0; i < type.getDimSize(0); ++i) {
       values.push_back(
           e.laneElement(e.lanesOf(store.getValueToStore()), {i}, lane, loc));
       mask.push_back(e.laneElement(e.lanesOf(store.getMask()), {i}, lane, loc));
+      count =
+          arith::SelectOp::create(b, loc, mask.back(), e.index(i + 1), count);
     }
+    e.assertInBounds(base, at, count, loc, "write");
     vector::MaskedStoreOp::create(
-        b, loc, e.lanesOf(store.getBase()),
-        e.laneIndices(store.getIndices(), lane, loc),
+        b, loc, base, at,
         vector::FromElementsOp::create(
             b, loc, VectorType::get(type.getShape(), b.getI1Type()), mask),
         vector::FromElementsOp::create(b, loc, type, values));
@@ -128,6 +136,7 @@ void registerMemoryHooks(EmulationHooks &hooks) {
         load.getResult(), e.gatherLanes(loc, load.getType(), [&](Value lane) {
           Value memref = e.lanesOf(load.getMemRef());
           SmallVector<Value> at = e.laneIndices(load.getIndices(), lane, loc);
+          e.assertInBounds(memref, at, Value(), loc, "read");
           e.recordRead(e.sharedByte(memref, at, loc), lane, loc);
           return SmallVector<Value>{
               memref::LoadOp::create(e.getBuilder(), loc, memref, at)};
@@ -139,6 +148,7 @@ void registerMemoryHooks(EmulationHooks &hooks) {
     e.forEachLane(loc, [&](Value lane) {
       Value memref = e.lanesOf(store.getMemRef());
       SmallVector<Value> at = e.laneIndices(store.getIndices(), lane, loc);
+      e.assertInBounds(memref, at, Value(), loc, "write");
       e.recordWrite(e.sharedByte(memref, at, loc), lane, loc);
       memref::StoreOp::create(
           e.getBuilder(), loc,

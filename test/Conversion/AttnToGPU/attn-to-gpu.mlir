@@ -82,3 +82,34 @@ func.func @packed(%q: tensor<1x4x?x64xf16>, %k: tensor<1x4x?x64xf16>,
       -> tensor<1x4x?x64xf16>
   return %o : tensor<1x4x?x64xf16>
 }
+
+// -----
+
+// A key range that may be empty (here Skv = 0: the layout has no key
+// block) is not classified at all: the prologue (the first tile's layout
+// read and copies) and the key-tile loop run under one branch on
+// kvLo < kvHi, which otherwise yields the initial state (m = -inf, l = 0,
+// o = 0). Regression test (issue 17).
+// CHECK-LABEL: gpu.func @sparse_attention
+// CHECK:         %[[M0:.*]] = arith.constant dense<0xFF800000> : vector<2xf32>
+// CHECK-NEXT:    %[[L0:.*]] = arith.constant dense<0.000000e+00> : vector<2xf32>
+// CHECK-NEXT:    %[[O0:.*]] = arith.constant dense<0.000000e+00> : vector<4x2x2xf32>
+// CHECK:         %[[LO:.*]] = arith.muli
+// CHECK-NEXT:    %[[NONEMPTY:.*]] = arith.cmpi slt, %[[LO]], %[[HI:.*]] : index
+// CHECK-NEXT:    %[[FINAL:.*]]:3 = scf.if %[[NONEMPTY]] -> (vector<2xf32>, vector<2xf32>, vector<4x2x2xf32>) {
+// CHECK:           memref.load %{{.*}} : memref<1x2x?x?xi8>
+// CHECK:           nvgpu.device_async_create_group
+// CHECK:           scf.for %{{.*}} = %[[LO]] to %[[HI]] step
+// CHECK:             memref.load %{{.*}} : memref<1x2x?x?xi8>
+// CHECK:           scf.yield %[[M0]], %[[L0]], %[[O0]] : vector<2xf32>, vector<2xf32>, vector<4x2x2xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    vector.extract %[[FINAL]]#1
+func.func @sparse(%q: tensor<1x2x?x64xbf16>, %k: tensor<1x2x?x64xbf16>,
+                  %v: tensor<1x2x?x32xbf16>, %layout: tensor<1x2x?x?xi8>)
+    -> tensor<1x2x?x32xbf16> {
+  %o = attn.attention %q, %k, %v layout(%layout : tensor<1x2x?x?xi8>)
+      mask(#attn.block_sparse<block = [64, 64]>) allow_empty_rows
+      : tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x32xbf16>
+      -> tensor<1x2x?x32xbf16>
+  return %o : tensor<1x2x?x32xbf16>
+}

@@ -124,3 +124,22 @@ func.func @sigmoid(%q: tensor<2x8x1x64xf16>, %k: tensor<2x8x?x64xf16>,
       -> tensor<2x8x1x64xf16>
   return %o : tensor<2x8x1x64xf16>
 }
+
+// -----
+
+// No query (static Sq = 0): one flash kernel on an empty grid, no partials.
+// Regression test (found by test/property): G * Sq = 0 rows fit a packed
+// block, whose plan then had no warp and the compiler divided by zero.
+// CHECK-LABEL: func.func @no_queries
+// CHECK-NOT:     attn.launch_choice
+// CHECK:         %[[TILES:.*]] = arith.ceildivui %c0{{.*}}, %c64
+// CHECK:         gpu.launch_func @attn_kernels::@no_queries_attention blocks in (%[[TILES]], %c6{{.*}}, %{{.*}}) threads in (%c128
+// CHECK:       gpu.func @no_queries_attention
+func.func @no_queries(%q: tensor<?x6x0x16xf32>, %k: tensor<?x2x?x16xf32>,
+                      %v: tensor<?x2x?x16xf32>)
+    -> (tensor<?x6x0x16xf32>, tensor<?x6x0xf32>) {
+  %o, %lse = attn.attention %q, %k, %v
+      : tensor<?x6x0x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>
+      -> tensor<?x6x0x16xf32>, tensor<?x6x0xf32>
+  return %o, %lse : tensor<?x6x0x16xf32>, tensor<?x6x0xf32>
+}

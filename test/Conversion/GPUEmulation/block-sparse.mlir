@@ -7,6 +7,17 @@
 // RUN: attn-run %s --entry layout_i1 --target gpu-emulation --warps 1 --tile-kv 16 --random --seed 1 --check | FileCheck %s
 // RUN: attn-run %s --entry layout_i1 --target gpu-emulation --warps 1 --tile-kv 16 --random --seed 4 --check | FileCheck %s
 // RUN: attn-run %s --entry layout_i8_dynamic --target gpu-emulation --warps 2 --tile-kv 16 --random --seed 2 --dim Sq=45 --dim Skv=70 --check | FileCheck %s
+// Skv = 0, 1, 15, 16 (no key block, one partial tile, one full tile),
+// also split into key ranges. Regression test (issue 17): with no key the
+// layout has no key block, and the key-tile prefetch classified the
+// range's first tile anyway, reading the layout out of bounds (a crash at
+// Skv = 0); the prefetched loop now runs only on a non-empty range.
+// RUN: attn-run %s --entry layout_i8_dynamic --target gpu-emulation --warps 2 --tile-kv 16 --random --seed 2 --dim Sq=45 --dim Skv=0 --check | FileCheck %s
+// RUN: attn-run %s --entry layout_i8_dynamic --target gpu-emulation --warps 2 --tile-kv 16 --split-kv always --random --seed 3 --dim Sq=45 --dim Skv=0 --check | FileCheck %s
+// RUN: attn-run %s --entry layout_i8_dynamic --target gpu-emulation --warps 2 --tile-kv 16 --random --seed 5 --dim Sq=45 --dim Skv=1 --check | FileCheck %s
+// RUN: attn-run %s --entry layout_i8_dynamic --target gpu-emulation --warps 2 --tile-kv 16 --random --seed 6 --dim Sq=45 --dim Skv=15 --check | FileCheck %s
+// RUN: attn-run %s --entry layout_i8_dynamic --target gpu-emulation --warps 2 --tile-kv 16 --random --seed 7 --dim Sq=45 --dim Skv=16 --check | FileCheck %s
+// RUN: attn-run %s --entry layout_i8_dynamic --target gpu-emulation --warps 2 --tile-kv 16 --split-kv always --random --seed 8 --dim Sq=45 --dim Skv=70 --check | FileCheck %s
 // CHECK: check o    max relative error {{.*}} ok
 // CHECK: check lse  max relative error {{.*}} ok
 

@@ -21,6 +21,13 @@
 // f32 D = 72: the query fragments would not fit in registers, so the packed
 // query tile is copied to shared memory, its rows running over two heads.
 // RUN: attn-run %s --entry g2_wide_f32_sq3 --target gpu-emulation --warps 1 --tile-kv 16 --random --seed 49 --dim B=2 --dim Skv=1003 --check --tolerance 5e-3 | FileCheck %s --check-prefixes=CHECK,LSE
+// No query (static Sq = 0, G = 3): empty outputs; split-kv=always takes
+// the unpacked split-KV family, its grids empty too (the emulator, like the
+// runtime, launches no block). Regression test (found by test/property):
+// packing G * 0 rows planned a block of no warp, and the compiler divided
+// by zero.
+// RUN: attn-run %s --entry g3_no_queries_f32 --target gpu-emulation --warps 1 --tile-kv 16 --random --seed 849211215 --dim B=1 --dim Skv=33 --check --tolerance 5e-3 | FileCheck %s --check-prefixes=CHECK,LSE
+// RUN: attn-run %s --entry g3_no_queries_f32 --target gpu-emulation --warps 1 --tile-kv 16 --split-kv always --random --seed 50 --dim B=2 --dim Skv=1003 --check --tolerance 5e-3 | FileCheck %s --check-prefixes=CHECK,LSE
 // CHECK: check o    max relative error {{.*}} ok
 // LSE:   check lse  max relative error {{.*}} ok
 
@@ -115,4 +122,24 @@ func.func @g2_wide_f32_sq3(%q: tensor<?x4x3x72xf32>, %k: tensor<?x2x?x72xf32>,
       : tensor<?x4x3x72xf32>, tensor<?x2x?x72xf32>, tensor<?x2x?x40xf32>
       -> tensor<?x4x3x40xf32>, tensor<?x4x3xf32>
   return %o, %lse : tensor<?x4x3x40xf32>, tensor<?x4x3xf32>
+}
+
+// Sq = 0: nothing to pack.
+func.func @g3_no_queries_f32(%q: tensor<?x6x0x16xf32>, %k: tensor<?x2x?x16xf32>,
+                             %v: tensor<?x2x?x16xf32>, %bias: tensor<1x1x1x?xf32>)
+    -> (tensor<?x6x0x16xf32>, tensor<?x6x0xf32>) {
+  %o, %lse = attn.attention %q, %k, %v bias(%bias : tensor<1x1x1x?xf32>)
+      score_mods([#attn.bias, #attn.softcap<1.0e+06>]) score_mod {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        %d = arith.subi %i, %j : index
+        %di = arith.index_cast %d : index to i64
+        %df = arith.sitofp %di : i64 to f32
+        %c = arith.constant 0.0 : f32
+        %p = arith.mulf %df, %c : f32
+        %r = arith.addf %s, %p : f32
+        attn.yield %r : f32
+      }
+      : tensor<?x6x0x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>
+      -> tensor<?x6x0x16xf32>, tensor<?x6x0xf32>
+  return %o, %lse : tensor<?x6x0x16xf32>, tensor<?x6x0xf32>
 }
