@@ -18,6 +18,9 @@ LENGTHS = [0, 1, 2, 3, 7, 15, 16, 17, 31, 33, 63, 64, 65, 100, 127, 128, 129, 13
 # Odd head dimensions are refused by the GPU kernel (multiples of 8): rarer.
 HEAD_DIMS = [8, 16, 16, 24, 32, 32, 64, 1, 3, 17]
 BIG = 2**40
+# attn.attention's operand clauses, in the order its syntax takes them.
+OPERAND_ORDER = ["layout", "segments", "bias", "alibi_slopes", "cu_seqlens_q",
+                 "cu_seqlens_kv", "paged_kv"]
 
 
 @dataclasses.dataclass
@@ -80,12 +83,92 @@ def aligned(params, a):
     return ", ".join(params)
 
 
+class SequenceForm:
+    """Packed or paged sequences (serving, varlen): B sequences whose
+    queries are dense ([B, Hq, Sq, D], Sq static or not) or packed end to
+    end ([Tq, Hq, D] with cu_seqlens_q), and whose keys and values are
+    packed ([Tk, Hkv, D] with cu_seqlens_kv) or in pages ([Pages, P, Hkv,
+    D], or HND [Pages, Hkv, P, D], with a block table and lengths). attn-run
+    --random draws the placement (lengths, tables) within the data
+    contract."""
+
+    def __init__(self, rng, shape):
+        self.q_packed = rng.random() < 0.5
+        self.kv = rng.choice(["packed", "paged", "paged"] if self.q_packed
+                             else ["packed", "paged"])
+        self.page_layout = rng.choice(["nhd", "nhd", "hnd"])
+        self.P = rng.choice([1, 2, 3, 16])
+        self.sizes = {
+            "B": rng.choice([0, 1, 2, 3, 3, 4]),
+            "Tq": rng.choice(LENGTHS), "Tk": rng.choice(LENGTHS),
+            "MaxPages": rng.choice([1, 2, 3, 5, 9]),
+            "Pages": rng.choice([1, 2, 5, 13, 40]),
+        }
+        if self.sizes["B"] == 0:
+            # No sequence: cu_seqlens = [0] packs no row.
+            self.sizes["Tq"] = self.sizes["Tk"] = 0
+        # Dense queries: decoding (few, static) or any number.
+        self.Sq = (rng.choice([1, 1, 2, 3, 4, 5, 16, 17])
+                   if rng.random() < 0.7 else None)
+        if self.Sq is None:
+            self.sizes["Sq"] = rng.choice(LENGTHS)
+        # Lengths are per sequence: no static length analysis applies.
+        shape.dynamic = {"B", "Sq", "Skv"}
+
+    def tensors(self, s):
+        """q, k, v, o, lse types and the placement operands."""
+        t = lambda *dims, dtype=None: f"tensor<{'x'.join(map(str, dims))}x{dtype or s.dtype}>"
+        acc = "f64" if s.dtype == "f64" else "f32"
+        if self.q_packed:
+            q, o, lse = (t("?", s.Hq, s.D), t("?", s.Hq, s.Dv),
+                         t("?", s.Hq, dtype=acc))
+        else:
+            sq = "?" if self.Sq is None else self.Sq
+            q, o, lse = (t("?", s.Hq, sq, s.D), t("?", s.Hq, sq, s.Dv),
+                         t("?", s.Hq, sq, dtype=acc))
+        operands = []
+        if self.q_packed:
+            operands.append(("cu_seqlens_q", [("cu_seqlens_q", "tensor<?xi32>")]))
+        if self.kv == "packed":
+            k, v = t("?", s.Hkv, s.D), t("?", s.Hkv, s.Dv)
+            operands.append(("cu_seqlens_kv", [("cu_seqlens_kv", "tensor<?xi32>")]))
+        else:
+            inner = [s.Hkv, self.P] if self.page_layout == "hnd" else [self.P, s.Hkv]
+            k, v = t("?", *inner, s.D), t("?", *inner, s.Dv)
+            operands.append(("paged_kv", [("block_table", "tensor<?x?xi32>"),
+                                          ("kv_lens", "tensor<?xi32>")]))
+        return q, k, v, o, lse, operands
+
+    def clause_suffix(self, keyword):
+        if keyword == "paged_kv" and self.page_layout == "hnd":
+            return " page_layout(hnd)"
+        return ""
+
+    def dims(self):
+        d = {}
+        if not self.q_packed or self.kv == "paged":
+            d["B"] = self.sizes["B"]
+        if self.q_packed or self.kv == "packed":
+            d["B1"] = self.sizes["B"] + 1
+        if self.q_packed:
+            d["Tq"] = self.sizes["Tq"]
+        elif self.Sq is None:
+            d["Sq"] = self.sizes["Sq"]
+        if self.kv == "packed":
+            d["Tk"] = self.sizes["Tk"]
+        else:
+            d["Pages"], d["MaxPages"] = self.sizes["Pages"], self.sizes["MaxPages"]
+        return d
+
+
 class AttentionGen:
     def __init__(self, rng):
         self.rng = rng
         self.shape = Shape(rng, same_length=False)
+        self.seq = SequenceForm(rng, self.shape) if rng.random() < 0.25 else None
         self.operands = []  # (keyword, [(name, type)])
         self.args = []
+        self.captured = []  # tensors a region reads: (name, type)
 
     def arg(self, name, type_):
         self.args.append((name, type_))
@@ -113,6 +196,9 @@ class AttentionGen:
             stride = rng.choice([1, 2, 3, 16, 64])
             summary = rng.randint(1, stride) if rng.random() < 0.9 else stride + 1
             return f"#attn.fixed<stride = {stride}, summary = {summary}>"
+        if kind in ("block_sparse", "document") and self.seq:
+            # Operands of [B, Sq, Skv] positions: not for packed sequences.
+            return "#attn.causal<align = bottom_right>"
         if kind == "block_sparse":
             if any(kind == "layout" for kind, _ in self.operands):
                 return "#attn.causal"
@@ -163,7 +249,7 @@ class AttentionGen:
                 self.operands.append(("alibi_slopes", [("alibi_slopes", f"tensor<{s.Hq}xf32>")]))
         if rng.random() < 0.25:
             mods.append(f"#attn.softcap<{rng.choice(['0.1', '1.0', '30.0', '1.0e+06'])}>")
-        if rng.random() < 0.25:
+        if rng.random() < 0.25 and not self.seq:
             b = rng.choice(["1", s.dim("B")])
             h = rng.choice(["1", str(s.Hq)])
             qd = rng.choice(["1", s.dim("Sq")])
@@ -177,17 +263,22 @@ class AttentionGen:
     def generate(self):
         rng, s = self.rng, self.shape
         clauses = []
+        if self.seq:
+            self.operands += self.seq.tensors(s)[5]
         mask = self.mask() if rng.random() < 0.7 else None
         mods = self.score_mods()
         norm = rng.choice([None, None, None, "#attn.softmax",
                            f"#attn.sigmoid<bias = {rng.choice(['-8.3', '0.0', '2.5'])}>",
                            "#attn.relu", "#attn.relu<divide_by_length = true>"])
+        # The clauses in the order of the op's syntax.
+        self.operands.sort(key=lambda o: OPERAND_ORDER.index(o[0]))
         for keyword, operands in self.operands:
             names = ", ".join(f"%{n}" for n, _ in operands)
             types = ", ".join(t for _, t in operands)
             for n, t in operands:
                 self.arg(n, t)
-            clauses.append(f"{keyword}({names} : {types})")
+            suffix = self.seq.clause_suffix(keyword) if self.seq else ""
+            clauses.append(f"{keyword}({names} : {types}){suffix}")
         if mask:
             clauses.append(f"mask({mask})")
         if mods:
@@ -203,22 +294,37 @@ class AttentionGen:
             clauses.append(self.region())
         softmax = norm in (None, "#attn.softmax")
         acc = "f64" if s.dtype == "f64" else "f32"
-        results = [s.tensor("B", s.Hq, "Sq", s.Dv)]
+        if self.seq:
+            q, k, v, o, lse, _ = self.seq.tensors(s)
+        else:
+            o = s.tensor("B", s.Hq, "Sq", s.Dv)
+            lse = s.tensor("B", s.Hq, "Sq", dtype=acc)
+            q = s.tensor("B", s.Hq, "Sq", s.D)
+            k = s.tensor("B", s.Hkv, "Skv", s.D)
+            v = s.tensor("B", s.Hkv, "Skv", s.Dv)
+        results = [o]
         if softmax and rng.random() < 0.6:
-            results.append(s.tensor("B", s.Hq, "Sq", dtype=acc))
-        q = s.tensor("B", s.Hq, "Sq", s.D)
-        k = s.tensor("B", s.Hkv, "Skv", s.D)
-        v = s.tensor("B", s.Hkv, "Skv", s.Dv)
-        args = [("q", q), ("k", k), ("v", v)] + self.args
+            results.append(lse)
+        args = [("q", q), ("k", k), ("v", v)] + self.args + self.captured
         names = ["%o", "%lse"][:len(results)]
         body = (f"  {', '.join(names)} = attn.attention %q, %k, %v {' '.join(clauses)}\n"
                 f"      : {q}, {k}, {v}\n"
                 f"      -> {', '.join(results)}\n"
                 f"  return {', '.join(names)} : {', '.join(results)}\n")
-        return function(args, results, body), s.dims(), s.dtype
+        return (function(args, results, body),
+                self.seq.dims() if self.seq else s.dims(), s.dtype)
 
     def region(self):
-        rng = self.rng
+        rng, s = self.rng, self.shape
+        if rng.random() < 0.25 and "Skv" not in s.dynamic and s.Skv > 0:
+            # A per-key table the region reads: a captured tensor.
+            self.captured.append(("key_weights", f"tensor<{s.Skv}xf32>"))
+            return ("score_mod {\n"
+                    "      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):\n"
+                    f"        %w = tensor.extract %key_weights[%j] : tensor<{s.Skv}xf32>\n"
+                    "        %r = arith.addf %s, %w : f32\n"
+                    "        attn.yield %r : f32\n"
+                    "      }")
         if rng.random() < 0.5:
             return ("score_mod {\n"
                     "      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):\n"
