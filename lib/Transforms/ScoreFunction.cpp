@@ -158,6 +158,19 @@ Value buildAllowedAt(OpBuilder &b, Location loc, AttentionSpecOpInterface op,
   return ib.materialize(allowed);
 }
 
+bool readsMemoryAtPositions(AttentionSpecOpInterface op) {
+  AuxOperandValues operands = op.getAuxOperands();
+  for (AuxOperand operand : {AuxOperand::Layout, AuxOperand::QSegments,
+                             AuxOperand::KvSegments, AuxOperand::Bias})
+    if (operands[static_cast<size_t>(operand)])
+      return true;
+  llvm::SetVector<Value> captured;
+  getUsedValuesDefinedAbove(op.getMaskMod(), captured);
+  getUsedValuesDefinedAbove(op.getScoreMod(), captured);
+  return llvm::any_of(captured,
+                      [](Value v) { return isa<ShapedType>(v.getType()); });
+}
+
 bool hasMask(AttentionSpecOpInterface op) {
   return op.getMaskAttr() || !op.getMaskMod().empty();
 }

@@ -23,6 +23,7 @@
 #include "attn/Transforms/Passes.h"
 #include "attn/Transforms/ScoreFunction.h"
 #include "attn/Transforms/SoftmaxEpilogue.h"
+#include "attn/Transforms/TileBuilder.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -74,18 +75,18 @@ struct KeyTileData {
   Value kv0, kvCols, keys, values;
 };
 
-class FlashBuilder {
+class FlashBuilder : TileBuilder {
 public:
   /// `packedRows`: 0, or the static Sq when the tile packs the query heads
   /// of one key/value head (then `tileQ` is G * Sq).
   FlashBuilder(PatternRewriter &rewriter, AttentionOp op, int64_t tileQ,
                int64_t tileKv, int64_t packedRows)
-      : b(rewriter), op(op), loc(op.getLoc()), ctx(op.getContext()),
+      : TileBuilder(rewriter, op.getLoc(), op.getComputeType()), op(op),
         tileQ(tileQ), tileKv(tileKv), packedRows(packedRows),
-        computeType(op.getComputeType()),
         elementType(op.getQ().getType().getElementType()), aux(op),
         layout(op), normalization(op.getNormalizationOrDefault()),
-        softmax(normalization.normalizesRows()) {
+        softmax(normalization.normalizesRows()),
+        readsAtPositions(readsMemoryAtPositions(op)) {
     AttentionShape shape = op.getShape();
     qHeads = shape.qHeads;
     groupSize = qHeads / shape.kvHeads;
@@ -129,79 +130,6 @@ private:
   //===--------------------------------------------------------------------===//
   // Small helpers
   //===--------------------------------------------------------------------===//
-
-  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value ceilDiv(Value x, int64_t d) {
-    return arith::CeilDivSIOp::create(b, loc, x, index(d));
-  }
-  Value minIndex(Value x, Value y) {
-    return arith::MinSIOp::create(b, loc, x, y);
-  }
-  Value fconst(OpBuilder &nb, Location nloc, double v) {
-    return arith::ConstantOp::create(nb, nloc, FloatAttr::get(computeType, v));
-  }
-  Value toCompute(OpBuilder &nb, Location nloc, Value x) {
-    if (x.getType() == computeType)
-      return x;
-    return arith::ExtFOp::create(nb, nloc, computeType, x);
-  }
-  AffineExpr dim(unsigned i) { return getAffineDimExpr(i, ctx); }
-  AffineMap map(unsigned n, ArrayRef<AffineExpr> results) {
-    return AffineMap::get(n, 0, results, ctx);
-  }
-  Value filled(ArrayRef<int64_t> shape, double value) {
-    Value empty = tensor::EmptyOp::create(b, loc, shape, computeType);
-    return linalg::FillOp::create(b, loc, ValueRange{fconst(b, loc, value)},
-                                  ValueRange{empty})
-        .getResult(0);
-  }
-
-  /// Where element `col` of row `row` of a tile lies in its tensor.
-  using RowIndices = function_ref<SmallVector<Value>(OpBuilder &, Location,
-                                                     Value row, Value col)>;
-
-  /// `rows x cols` of rows `row0 + r` of `src` (placed by `indicesOf`),
-  /// zero-padded to `maxRows x cols` (static). A gather (clamped reads,
-  /// then a select) rather than a pad, so that it bufferizes to plain loops.
-  Value paddedTile(Value src, RowIndices indicesOf, Value row0, Value rows,
-                   int64_t maxRows) {
-    auto type = cast<RankedTensorType>(src.getType());
-    Type element = type.getElementType();
-    int64_t cols = type.getDimSize(type.getRank() - 1);
-    // An empty tile (a query tile past its sequence) reads row0.
-    Value lastRow = arith::MaxSIOp::create(
-        b, loc, row0,
-        arith::SubIOp::create(b, loc, arith::AddIOp::create(b, loc, row0, rows),
-                              index(1)));
-    Value init =
-        tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{maxRows, cols}, element);
-    bool whole = getConstantIntValue(rows) == maxRows;
-    auto par = utils::IteratorType::parallel;
-    return linalg::GenericOp::create(
-               b, loc, init.getType(), ValueRange{}, ValueRange{init},
-               {map(2, {dim(0), dim(1)})}, {par, par},
-               [&](OpBuilder &nb, Location nl, ValueRange) {
-                 Value r = linalg::IndexOp::create(nb, nl, 0);
-                 Value c = linalg::IndexOp::create(nb, nl, 1);
-                 Value row = arith::AddIOp::create(nb, nl, row0, r);
-                 if (whole) {
-                   Value x = tensor::ExtractOp::create(nb, nl, src,
-                                                       indicesOf(nb, nl, row, c));
-                   linalg::YieldOp::create(nb, nl, x);
-                   return;
-                 }
-                 Value inside = arith::CmpIOp::create(
-                     nb, nl, arith::CmpIPredicate::slt, r, rows);
-                 Value clamped = arith::MinSIOp::create(nb, nl, row, lastRow);
-                 Value x = tensor::ExtractOp::create(
-                     nb, nl, src, indicesOf(nb, nl, clamped, c));
-                 Value zero =
-                     arith::ConstantOp::create(nb, nl, nb.getZeroAttr(element));
-                 Value v = arith::SelectOp::create(nb, nl, inside, x, zero);
-                 linalg::YieldOp::create(nb, nl, v);
-               })
-        .getResult(0);
-  }
 
   /// The query head and position of row `r` of the tile whose first row is
   /// query `q0` of head `head0` (a packed tile starts at query 0).
@@ -258,6 +186,8 @@ private:
         q0, qRows, tileQ);
     Value q1 = packedRows ? index(packedRows)
                           : arith::AddIOp::create(b, loc, q0, qRows).getResult();
+    lastQuery = arith::MaxSIOp::create(
+        b, loc, q0, arith::SubIOp::create(b, loc, q1, index(1)));
     auto keyIndices = [&](OpBuilder &nb, Location nl, Value row, Value col) {
       return layout.buildKeyIndices(nb, nl, aux, batchIv, kvHead, row, col);
     };
@@ -347,29 +277,24 @@ private:
   }
 
   /// The [tileQ, tileKv] scores: q.k^T, scaled, modified and, when
-  /// `masked`, -inf where the mask or the padding disallows.
+  /// `masked`, -inf where the mask or the padding disallows. When they read
+  /// memory at a score's position, modifiers and masks see padding rows
+  /// (never written) at the tile's last query and padded keys (masked) at
+  /// the last key, so that every read stays inside its operand.
   Value tileScores(Value queries, const KeyTileData &tile, Value batchIv,
                    Value head, Value q0, bool masked) {
     auto par = utils::IteratorType::parallel;
-    Value dots = linalg::GenericOp::create(
-                     b, loc, RankedTensorType::get({tileQ, tileKv}, computeType),
-                     ValueRange{queries, tile.keys},
-                     ValueRange{filled({tileQ, tileKv}, 0.0)},
-                     {map(3, {dim(0), dim(2)}), map(3, {dim(1), dim(2)}),
-                      map(3, {dim(0), dim(1)})},
-                     {par, par, utils::IteratorType::reduction},
-                     [&](OpBuilder &nb, Location nl, ValueRange args) {
-                       Value prod = arith::MulFOp::create(
-                           nb, nl, toCompute(nb, nl, args[0]),
-                           toCompute(nb, nl, args[1]));
-                       Value sum = arith::AddFOp::create(nb, nl, prod, args[2]);
-                       linalg::YieldOp::create(nb, nl, sum);
-                     })
-                     .getResult(0);
+    Value dots =
+        product(queries, tile.keys, filled({tileQ, tileKv}, 0.0), true);
     SequenceLengths lengths{qLen, kvLen};
     auto identity = AffineMap::getMultiDimIdentityMap(2, ctx);
     Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{tileQ, tileKv},
                                          computeType);
+    // Only partial tiles have padded keys; packed tiles have no padding rows.
+    bool clampRows = readsAtPositions && !packedRows;
+    Value lastKey = readsAtPositions && masked
+                        ? arith::SubIOp::create(b, loc, kvLen, index(1))
+                        : Value();
     return linalg::GenericOp::create(
                b, loc, init.getType(), ValueRange{dots}, ValueRange{init},
                {identity, identity}, {par, par},
@@ -377,8 +302,12 @@ private:
                  Value i = linalg::IndexOp::create(nb, nl, 0);
                  Value j = linalg::IndexOp::create(nb, nl, 1);
                  auto [rowHead, qPos] = rowHeadAndPosition(nb, nl, head, q0, i);
-                 ScorePosition pos{batchIv, rowHead, qPos,
-                                   arith::AddIOp::create(nb, nl, tile.kv0, j)};
+                 if (clampRows)
+                   qPos = arith::MinSIOp::create(nb, nl, qPos, lastQuery);
+                 Value kvPos = arith::AddIOp::create(nb, nl, tile.kv0, j);
+                 if (lastKey)
+                   kvPos = arith::MinSIOp::create(nb, nl, kvPos, lastKey);
+                 ScorePosition pos{batchIv, rowHead, qPos, kvPos};
                  Value s = buildModifiedScore(nb, nl, op, args[0], pos, lengths,
                                               aux);
                  if (masked) {
@@ -471,19 +400,7 @@ private:
                 })
                 .getResult(0);
     }
-    return linalg::GenericOp::create(
-               b, loc, acc.getType(), ValueRange{weights, tile.values},
-               ValueRange{acc},
-               {map(3, {dim(0), dim(1)}), map(3, {dim(1), dim(2)}),
-                map(3, {dim(0), dim(2)})},
-               {par, utils::IteratorType::reduction, par},
-               [&](OpBuilder &nb, Location nl, ValueRange args) {
-                 Value prod = arith::MulFOp::create(
-                     nb, nl, args[0], toCompute(nb, nl, args[1]));
-                 Value sum = arith::AddFOp::create(nb, nl, prod, args[2]);
-                 linalg::YieldOp::create(nb, nl, sum);
-               })
-        .getResult(0);
+    return product(weights, tile.values, acc, false);
   }
 
   //===--------------------------------------------------------------------===//
@@ -601,21 +518,20 @@ private:
                                             offsets, sizes, strides);
   }
 
-  PatternRewriter &b;
   AttentionOp op;
-  Location loc;
-  MLIRContext *ctx;
   int64_t tileQ, tileKv, packedRows;
-  FloatType computeType;
   Type elementType;
   OperandAuxReader aux;
   SequenceLayout layout;
   NormalizationAttrInterface normalization;
   bool softmax;
+  /// Whether modifiers or masks read memory at a score's position.
+  bool readsAtPositions;
   int64_t qHeads, groupSize, headDim, valueDim, headsPerTile;
   OpFoldResult batch;
-  /// The lengths of the sequence of the query tile being built.
-  Value qLen, kvLen;
+  /// The lengths of the sequence of the query tile being built, and the
+  /// tile's last valid query (its first for an empty tile).
+  Value qLen, kvLen, lastQuery;
 };
 
 struct TileAttention : OpRewritePattern<AttentionOp> {

@@ -166,3 +166,30 @@ func.func @gqa_block_sparse(%q: tensor<1x4x1x16xf32>, %k: tensor<1x1x64x16xf32>,
   %o = attn.attention %q, %k, %v layout(%l : tensor<1x4x1x4xi8>) mask(#attn.block_sparse<block = [1, 16]>) : tensor<1x4x1x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x4x1x16xf32>
   return %o : tensor<1x4x1x16xf32>
 }
+
+// -----
+
+// A bias is read at each score's position: padding rows (past the dynamic
+// Sq) read it at the tile's last query, and the padded keys of a partial
+// tile at the last key, so that no read leaves the bias (their scores are
+// discarded). Full tiles have no padded keys: only the row is clamped.
+// CHECK-LABEL: func @bias_reads_stay_inside
+// CHECK: scf.for
+// CHECK: scf.if
+// CHECK:   %[[LASTK:.*]] = arith.subi %dim{{.*}}, %c1 : index
+// CHECK:   linalg.generic
+// CHECK:     %[[QPOS:.*]] = arith.addi
+// CHECK:     %[[ROW:.*]] = arith.minsi %[[QPOS]], %[[LASTQ:.*]] : index
+// CHECK:     %[[KEY:.*]] = arith.minsi %{{.*}}, %[[LASTK]]
+// CHECK:     tensor.extract %arg2[%c0, %{{.*}}, %[[ROW]], %[[KEY]]]
+// CHECK: } else {
+// CHECK:   linalg.generic
+// CHECK:     %[[QPOS2:.*]] = arith.addi
+// CHECK:     %[[ROW2:.*]] = arith.minsi %[[QPOS2]], %[[LASTQ]] : index
+// CHECK-NOT: arith.minsi
+// CHECK:     tensor.extract %arg2[%c0, %{{.*}}, %[[ROW2]], %{{.*}}]
+func.func @bias_reads_stay_inside(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x16xf32>, %bias: tensor<1x2x?x?xf32>) -> tensor<1x2x?x16xf32> {
+  %o = attn.attention %q, %k, %k bias(%bias : tensor<1x2x?x?xf32>) score_mods([#attn.bias])
+      : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32> -> tensor<1x2x?x16xf32>
+  return %o : tensor<1x2x?x16xf32>
+}

@@ -102,6 +102,12 @@ buildScoreDerivatives(mlir::OpBuilder &b, mlir::Location loc,
                       const ScorePosition &pos, const SequenceLengths &lengths,
                       AuxReader &aux);
 
+/// Whether modifiers or masks read memory at a score's position: operands
+/// indexed by query or key (a bias, segment ids, a block layout) or tensors
+/// a region captures. Kernels then evaluate padding positions at a valid
+/// one, so that every read stays inside its operand.
+bool readsMemoryAtPositions(AttentionSpecOpInterface op);
+
 /// Whether the op has a mask (attribute or region).
 bool hasMask(AttentionSpecOpInterface op);
 

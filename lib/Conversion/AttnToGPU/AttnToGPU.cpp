@@ -341,17 +341,7 @@ public:
     if (softmax && op.getScoreModList().empty() &&
         op.getScoreMod().empty() && scale > 0)
       foldedScale = scale;
-    // Modifiers and masks that read memory at a score's position: operands
-    // indexed by query or key, tensors a region captures.
-    AuxOperandValues operands = op.getAuxOperands();
-    for (AuxOperand operand : {AuxOperand::Layout, AuxOperand::QSegments,
-                               AuxOperand::KvSegments, AuxOperand::Bias})
-      readsAtPositions |= bool(operands[static_cast<size_t>(operand)]);
-    llvm::SetVector<Value> captured;
-    getUsedValuesDefinedAbove(op.getMaskMod(), captured);
-    getUsedValuesDefinedAbove(op.getScoreMod(), captured);
-    readsAtPositions |= llvm::any_of(
-        captured, [](Value v) { return isa<ShapedType>(v.getType()); });
+    readsAtPositions = readsMemoryAtPositions(op);
   }
 
   void build() {
