@@ -3,9 +3,11 @@
 // computes it (grad_q, grad_k, grad_v) plus the bias's gradient. attn-run
 // --random takes o and lse from the spec's forward (jit::forwardSpec), so
 // the gradients belong to a real forward; --check compares them with the
-// float64 reference backward. The CPU runs the reference form of the
-// backward (full score matrices); the tiled CPU and GPU backward kernels are
-// not written yet.
+// float64 reference backward. A backward that returns grad_bias runs its
+// reference form on the CPU (the bias's gradient is a full score matrix
+// reduced over the bias's broadcast dimensions); causal_gqa_backward.mlir
+// shows the tiled CPU backward. The GPU backward kernels are not written
+// yet.
 // RUN: attn-run %s --random --seed 1 --dim B=2 --dim Sq=77 --dim Skv=77 --check | FileCheck %s
 // CHECK: ran train_step: grad_q [2, 8, 77, 64] f32 grad_k [2, 2, 77, 64] f32 grad_v [2, 2, 77, 64] f32 grad_bias [1, 8, 77, 77] f32
 // CHECK: check grad_q max relative error {{.*}} ok

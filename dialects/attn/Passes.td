@@ -71,6 +71,34 @@ def AttnTileFlash : Pass<"attn-tile-flash"> {
   ];
 }
 
+def AttnTileFlashBackward : Pass<"attn-tile-flash-backward"> {
+  let summary = "Tile the attention backward as FlashAttention-2 does";
+  let description = [{
+    Rewrites each `attn.attention_backward` (without a `grad_bias` result,
+    which `attn-decompose` takes) into computations on tiles that recompute
+    the weights from the forward's `lse` instead of holding a `[Sq, Skv]`
+    matrix: `delta = rowsum(grad_o * o)` (softmax); a parallel loop over
+    (batch, key/value head, key tile) that, for each query head of the
+    group, visits the query tiles `MaskAttrInterface::buildQueryRange`
+    allows and accumulates `grad_k` and `grad_v`; a parallel loop over
+    (batch, query head, query tile) over the key tiles `buildKvRange` allows
+    for `grad_q` (its own pass instead of atomics: both loops are parallel
+    without synchronization). Tiles are classified in both directions with
+    `buildTileClass`: empty ones are skipped, full ones run without mask
+    code. The derivatives of score modifiers come from differentiating
+    their code (`buildScoreDerivatives`).
+  }];
+  let options = [
+    Option<"tileQ", "tile-q", "int64_t", "64", "Query rows per tile">,
+    Option<"tileKv", "tile-kv", "int64_t", "64", "Keys per tile">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def AttnLinearChunked : Pass<"attn-linear-chunked"> {
   let summary = "Lower linear attention chunk by chunk (Lightning Attention-2)";
   let description = [{

@@ -114,9 +114,14 @@ void buildTensorToHostLLVMPipeline(OpPassManager &pm, bool parallel) {
 
 void buildLowerToCpuPipeline(OpPassManager &pm,
                              const CpuPipelineOptions &options) {
-  // attn.merge reads each partial once in its decomposed form, which is
-  // already the kernel. The backward has no tiled CPU kernel yet: it runs
-  // its reference form (full score matrices per head).
+  // The backward is tiled as FlashAttention-2 does; one returning grad_bias
+  // takes its reference form (the bias's gradient is a full score matrix
+  // reduced over its broadcast dimensions). attn.merge reads each partial
+  // once in its decomposed form, which is already the kernel.
+  AttnTileFlashBackwardOptions backwardTiles;
+  backwardTiles.tileQ = options.tileQ;
+  backwardTiles.tileKv = options.tileKv;
+  pm.addPass(createAttnTileFlashBackward(backwardTiles));
   AttnDecomposeOptions merges;
   merges.ops = {MergeOp::getOperationName().str(),
                 AttentionBackwardOp::getOperationName().str()};

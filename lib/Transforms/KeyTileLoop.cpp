@@ -21,7 +21,8 @@ Value buildTileExtent(OpBuilder &b, Location loc, Value len, Value start,
                                 arith::SubIOp::create(b, loc, len, start));
 }
 
-std::pair<int64_t, int64_t> alignTilesToMask(AttentionOp op, int64_t tileQ,
+std::pair<int64_t, int64_t> alignTilesToMask(AttentionSpecOpInterface op,
+                                             int64_t tileQ,
                                              int64_t tileKv) {
   if (MaskAttrInterface mask = op.getMaskAttr()) {
     auto [gq, gkv] = mask.getTileGranularity();
@@ -39,52 +40,63 @@ struct TileClass {
   PredExpr full = true;
 };
 
-TileClass classifyKeyTile(IndexExprBuilder &ib, AttentionOp op, AuxReader &aux,
-                          const QueryTile &tile, int64_t tileKv, Value kv0,
-                          Value kvCols) {
-  OpBuilder &b = ib.getOpBuilder();
-  Value kv1 = arith::AddIOp::create(b, ib.getLoc(), kv0, kvCols);
+/// The class of the tile [q0, q1) x [kv0, kv1) of `heads` query heads from
+/// `head`. `padded` tiles (a short last tile, whose padding counts as
+/// disallowed) are never full.
+TileClass classifyTile(IndexExprBuilder &ib, AttentionSpecOpInterface op,
+                       AuxReader &aux, Value batch, Value head, int64_t heads,
+                       Value qLen, Value kvLen, Value q0, Value q1, Value kv0,
+                       Value kv1, PredExpr padded) {
   TileClass result;
   if (MaskAttrInterface mask = op.getMaskAttr()) {
-    MaskContext context{ib.value(tile.qLen), ib.value(tile.kvLen), &aux};
+    MaskContext context{ib.value(qLen), ib.value(kvLen), &aux};
     // Masks that do not read the head give the same predicate per head,
     // which CSE merges.
-    for (int64_t h = 0; h < tile.heads; ++h) {
+    for (int64_t h = 0; h < heads; ++h) {
       TileClassExpr tileClass = mask.buildTileClass(
           ib, context,
-          MaskTile{ib.value(tile.batch), ib.value(tile.head) + h,
-                   ib.value(tile.q0), ib.value(tile.q1), ib.value(kv0),
-                   ib.value(kv1)});
+          MaskTile{ib.value(batch), ib.value(head) + h, ib.value(q0),
+                   ib.value(q1), ib.value(kv0), ib.value(kv1)});
       result.empty = h ? result.empty & tileClass.empty : tileClass.empty;
       result.full = result.full & tileClass.full;
     }
   }
-  // A region may cut anywhere; a short tile must mask its padding.
+  // A region may cut anywhere.
   if (!op.getMaskMod().empty())
     result.full = false;
-  result.full = result.full & (ib.value(kvCols) == tileKv);
+  result.full = result.full & !padded;
   return result;
 }
 
-/// Runs the update of the key tile at `kv0` that matches `cls`.
-SmallVector<Value> buildKeyTileStep(OpBuilder &b, Location loc,
-                                    IndexExprBuilder &ib, const TileClass &cls,
-                                    const KeyTile &keys, ValueRange state,
-                                    KeyTileUpdate update) {
+TileClass classifyKeyTile(IndexExprBuilder &ib, AttentionSpecOpInterface op,
+                          AuxReader &aux, const QueryTile &tile, int64_t tileKv,
+                          Value kv0, Value kvCols) {
+  Value kv1 = arith::AddIOp::create(ib.getOpBuilder(), ib.getLoc(), kv0, kvCols);
+  return classifyTile(ib, op, aux, tile.batch, tile.head, tile.heads,
+                      tile.qLen, tile.kvLen, tile.q0, tile.q1, kv0, kv1,
+                      ib.value(kvCols) != tileKv);
+}
+
+/// Runs the update of a tile that matches `cls` (`update(masked)`), or
+/// yields `state` for an empty tile.
+SmallVector<Value>
+buildTileStep(OpBuilder &b, Location loc, IndexExprBuilder &ib,
+              const TileClass &cls, ValueRange state,
+              function_ref<SmallVector<Value>(bool masked)> update) {
   TypeRange types = state.getTypes();
   // Full tiles run without mask code, partial tiles with it.
   auto fullOrPartial = [&]() -> SmallVector<Value> {
     if (cls.full.isTrue())
-      return update(keys, /*masked=*/false, state);
+      return update(/*masked=*/false);
     if (cls.full.isFalse())
-      return update(keys, /*masked=*/true, state);
+      return update(/*masked=*/true);
     auto ifFull = scf::IfOp::create(b, loc, types, ib.materialize(cls.full),
                                     /*withElseRegion=*/true);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifFull.thenBlock());
-    scf::YieldOp::create(b, loc, update(keys, false, state));
+    scf::YieldOp::create(b, loc, update(false));
     b.setInsertionPointToStart(ifFull.elseBlock());
-    scf::YieldOp::create(b, loc, update(keys, true, state));
+    scf::YieldOp::create(b, loc, update(true));
     return SmallVector<Value>(ifFull.getResults());
   };
   // Empty tiles are skipped.
@@ -125,7 +137,8 @@ TileClass carriedClass(IndexExprBuilder &ib, ArrayRef<TileClass> known,
 }
 } // namespace
 
-SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc, AttentionOp op,
+SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc,
+                                    AttentionSpecOpInterface op,
                                     AuxReader &aux, const QueryTile &tile,
                                     int64_t tileKv, ValueRange init,
                                     KeyTileUpdate update,
@@ -160,8 +173,9 @@ SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc, AttentionOp op,
               classifyKeyTile(ib, op, aux, tile, tileKv, kv0, kvCols);
           scf::YieldOp::create(
               b, loc,
-              buildKeyTileStep(b, loc, ib, cls, KeyTile{kv0, kvCols}, state,
-                               update));
+              buildTileStep(b, loc, ib, cls, state, [&](bool masked) {
+                return update(KeyTile{kv0, kvCols}, masked, state);
+              }));
         });
     return SmallVector<Value>(loop.getResults());
   }
@@ -250,9 +264,11 @@ SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc, AttentionOp op,
     for (int64_t j = 0; j + 1 < stages; ++j)
       queue.push_back(carriedClass(ib, known, classes.slice(2 * j, 2)));
     Value kvCols = buildTileExtent(b, loc, tile.kvLen, kv0, tileKv);
+    Value slot = slotOf(i);
     SmallVector<Value> results =
-        buildKeyTileStep(b, loc, ib, queue.front(),
-                         KeyTile{kv0, kvCols, slotOf(i)}, state, update);
+        buildTileStep(b, loc, ib, queue.front(), state, [&](bool masked) {
+          return update(KeyTile{kv0, kvCols, slot}, masked, state);
+        });
     for (const TileClass &cls : ArrayRef(queue).drop_front())
       llvm::append_range(results, classValues(ib, cls));
     llvm::append_range(results, classValues(ib, nextClass));
@@ -263,6 +279,45 @@ SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc, AttentionOp op,
     return SmallVector<Value>(final.begin(), final.end());
   scf::YieldOp::create(b, loc, final);
   return SmallVector<Value>(ifNonEmpty.getResults());
+}
+
+SmallVector<Value> buildQueryTileLoop(OpBuilder &b, Location loc,
+                                      AttentionSpecOpInterface op,
+                                      AuxReader &aux, const KeyTileRows &tile,
+                                      int64_t tileQ, int64_t tileKv,
+                                      ValueRange init, QueryTileUpdate update) {
+  // The queries that may attend any key of the tile, rounded out to whole
+  // tiles.
+  IndexExprBuilder ib(b, loc, b.getIndexType());
+  Value kv1 = arith::AddIOp::create(b, loc, tile.kv0, tile.kvCols);
+  Value qLo = arith::ConstantIndexOp::create(b, loc, 0), qHi = tile.qLen;
+  if (MaskAttrInterface mask = op.getMaskAttr()) {
+    MaskContext context{ib.value(tile.qLen), ib.value(tile.kvLen), &aux};
+    IndexRange range = mask.buildQueryRange(ib, context, ib.value(tile.kv0),
+                                            ib.value(kv1));
+    qLo = ib.materialize(range.lo);
+    qHi = ib.materialize(range.hi);
+  }
+  Value step = arith::ConstantIndexOp::create(b, loc, tileQ);
+  qLo = arith::MulIOp::create(b, loc,
+                              arith::DivSIOp::create(b, loc, qLo, step), step);
+  auto loop = scf::ForOp::create(
+      b, loc, qLo, qHi, step, init,
+      [&](OpBuilder &body, Location, Value q0, ValueRange state) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(body.getInsertionBlock(), body.getInsertionPoint());
+        Value qRows = buildTileExtent(b, loc, tile.qLen, q0, tileQ);
+        Value q1 = arith::AddIOp::create(b, loc, q0, qRows);
+        TileClass cls = classifyTile(
+            ib, op, aux, tile.batch, tile.head, /*heads=*/1, tile.qLen,
+            tile.kvLen, q0, q1, tile.kv0, kv1,
+            (ib.value(qRows) != tileQ) | (ib.value(tile.kvCols) != tileKv));
+        scf::YieldOp::create(
+            b, loc, buildTileStep(b, loc, ib, cls, state, [&](bool masked) {
+              return update(QueryRows{q0, qRows}, masked, state);
+            }));
+      });
+  return SmallVector<Value>(loop.getResults());
 }
 
 } // namespace attn

@@ -408,6 +408,36 @@ inline Case withMask(Case c, std::string text, Predicate p) {
   return c;
 }
 
+/// Causal without a 3-key window and without the first key, of `len`
+/// queries and keys: rows 0..3 keep no key (the verifier proves it, so they
+/// are allowed).
+inline Case causalAndNotWindow(std::string name, int64_t len) {
+  Case c = withMask(
+      base(std::move(name), 1, 2, 2, len, len, 16, 16),
+      "#attn.and<[#attn.causal, #attn.not<#attn.window<left = 3, right = 0>>, "
+      "#attn.not<#attn.sinks<1>>]>",
+      both(both(causal(), negation(window(3, 0))), negation(sinks(1))));
+  c.allowEmptyRows = true;
+  return c;
+}
+
+/// Causal and a mask_mod region that drops the pairs with (i + j) % 3 == 0,
+/// of `len` queries and keys.
+inline Case maskModRegionAndCausal(std::string name, int64_t len) {
+  Case c = withMask(base(std::move(name), 1, 2, 2, len, len, 16, 16),
+                    "#attn.causal", [](const AuxData &, const Pos &p) {
+                      return p.j <= p.i && (p.i + p.j) % 3 != 0;
+                    });
+  c.maskModBody = R"mlir(
+  %sum = arith.addi %i, %j : index
+  %c3 = arith.constant 3 : index
+  %rem = arith.remui %sum, %c3 : index
+  %c0 = arith.constant 0 : index
+  %ok = arith.cmpi ne, %rem, %c0 : index
+  attn.yield %ok : i1)mlir";
+  return c;
+}
+
 } // namespace attn::test
 
 #endif // ATTN_UNITTESTS_ATTENTIONCASES_H

@@ -186,28 +186,8 @@ std::vector<Case> maskCases() {
                            "#attn.strided<stride = 7>", strided(7)));
   cases.push_back(withMask(base("fixed", 1, 2, 2, 77, 77, 16, 16),
                            "#attn.fixed<stride = 8, summary = 2>", fixed(8, 2)));
-  // Rows 0..3 keep no key: the verifier proves it, so allow them.
-  Case notCase = withMask(
-      base("causal_and_not_window", 1, 2, 2, 40, 40, 16, 16),
-      "#attn.and<[#attn.causal, #attn.not<#attn.window<left = 3, right = 0>>, "
-      "#attn.not<#attn.sinks<1>>]>",
-      both(both(causal(), negation(window(3, 0))), negation(sinks(1))));
-  notCase.allowEmptyRows = true;
-  cases.push_back(notCase);
-  Case maskMod = withMask(base("mask_mod_region_and_causal", 1, 2, 2, 41, 41,
-                               16, 16),
-                          "#attn.causal",
-                          [](const AuxData &, const Pos &p) {
-                            return p.j <= p.i && (p.i + p.j) % 3 != 0;
-                          });
-  maskMod.maskModBody = R"mlir(
-  %sum = arith.addi %i, %j : index
-  %c3 = arith.constant 3 : index
-  %rem = arith.remui %sum, %c3 : index
-  %c0 = arith.constant 0 : index
-  %ok = arith.cmpi ne, %rem, %c0 : index
-  attn.yield %ok : i1)mlir";
-  cases.push_back(maskMod);
+  cases.push_back(causalAndNotWindow("causal_and_not_window", 40));
+  cases.push_back(maskModRegionAndCausal("mask_mod_region_and_causal", 41));
   return cases;
 }
 

@@ -357,6 +357,20 @@ std::vector<Case> backwardCases() {
       "stride = [1, 1], causal = [false, false]>",
       neighborhood({5, 6}, {3, 3}, {1, 1}, {1, 1}, {false, false})));
 
+  // The query range of a key tile (the per-key-tile loops) of each family:
+  // a prefix all later queries see, Sparse Transformer patterns, a negated
+  // window leaving empty rows, a mask_mod region (every tile partial).
+  cases.push_back(withMask(base("prefix_lm_cross", 1, 2, 1, 37, 50, 16, 16),
+                           "#attn.prefix_lm<13>", prefixLM(13)));
+  cases.push_back(withMask(base("strided", 1, 2, 2, 53, 53, 16, 16),
+                           "#attn.strided<stride = 7>", strided(7)));
+  cases.push_back(withMask(base("fixed_f16", 1, 2, 2, 45, 45, 16, 16,
+                                DType::F16),
+                           "#attn.fixed<stride = 8, summary = 2>", fixed(8, 2)));
+  cases.push_back(
+      causalAndNotWindow("causal_and_not_window_empty_rows", 34));
+  cases.push_back(maskModRegionAndCausal("mask_mod_region_and_causal", 29));
+
   Case cap = withMask(base("softcap_causal", 1, 2, 2, 25, 25, 16, 16),
                       "#attn.causal", causal());
   cap.scoreMods = "[#attn.softcap<2.0>]";

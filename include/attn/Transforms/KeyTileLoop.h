@@ -4,7 +4,8 @@
 // key tiles of one query tile the same way: the loop runs over the mask's
 // key range, rounded out to whole tiles; each tile is classified; empty tiles
 // are skipped, full tiles run without mask code and partial tiles with it.
-// This is that loop, written once; the kernels supply the tile update.
+// This is that loop, written once; the kernels supply the tile update. The
+// backward's loop over the query tiles of a key tile is its mirror.
 //
 //===----------------------------------------------------------------------===//
 
@@ -79,7 +80,8 @@ using KeyTileUpdate = llvm::function_ref<llvm::SmallVector<mlir::Value>(
 /// tile is never full.
 llvm::SmallVector<mlir::Value> buildKeyTileLoop(mlir::OpBuilder &b,
                                                 mlir::Location loc,
-                                                AttentionOp op, AuxReader &aux,
+                                                AttentionSpecOpInterface op,
+                                                AuxReader &aux,
                                                 const QueryTile &tile,
                                                 int64_t tileKv,
                                                 mlir::ValueRange init,
@@ -95,8 +97,43 @@ mlir::Value buildTileExtent(mlir::OpBuilder &b, mlir::Location loc,
 /// The tile sizes to use for `op`: the requested ones reduced to divide the
 /// mask's own block structure, so that tiles inside a block (e.g. of a
 /// block-sparse layout) can be classified.
-std::pair<int64_t, int64_t> alignTilesToMask(AttentionOp op, int64_t tileQ,
-                                             int64_t tileKv);
+std::pair<int64_t, int64_t> alignTilesToMask(AttentionSpecOpInterface op,
+                                             int64_t tileQ, int64_t tileKv);
+
+/// The key tile `[kv0, kv0 + kvCols)` of one batch entry, seen from query
+/// head `head`, with the sequence lengths: the tile whose query tiles a
+/// backward's per-key-tile loop visits.
+struct KeyTileRows {
+  mlir::Value batch;
+  mlir::Value head;
+  mlir::Value kv0;
+  mlir::Value kvCols;
+  mlir::Value qLen;
+  mlir::Value kvLen;
+};
+
+/// One visited query tile: its first query and its number of valid rows
+/// (`tileQ` except in the last tile of the sequence).
+struct QueryRows {
+  mlir::Value q0;
+  mlir::Value qRows;
+};
+
+/// Computes the state after query tile `rows`; `masked` is false in full
+/// tiles, whose update must emit no mask code.
+using QueryTileUpdate = llvm::function_ref<llvm::SmallVector<mlir::Value>(
+    const QueryRows &rows, bool masked, mlir::ValueRange state)>;
+
+/// The other direction of buildKeyTileLoop: the loop over the query tiles
+/// of `tile` (`MaskAttrInterface::buildQueryRange`, rounded out to whole
+/// tiles), each classified by the same `buildTileClass`: empty tiles are
+/// skipped, full ones run without mask code. A padded tile (a short last
+/// query tile, or a key tile of fewer than `tileKv` keys) is never full.
+llvm::SmallVector<mlir::Value>
+buildQueryTileLoop(mlir::OpBuilder &b, mlir::Location loc,
+                   AttentionSpecOpInterface op, AuxReader &aux,
+                   const KeyTileRows &tile, int64_t tileQ, int64_t tileKv,
+                   mlir::ValueRange init, QueryTileUpdate update);
 
 } // namespace attn
 
