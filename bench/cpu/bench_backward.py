@@ -15,10 +15,6 @@ FlexAttention runs eagerly (its CPU path without torch.compile); where it
 has no CPU backward (torch 2.15 raises NotImplementedError) its cells say
 n/a and the reason is printed under the table.
 """
-import argparse
-import platform
-import statistics
-import time
 import warnings
 
 import torch
@@ -26,18 +22,9 @@ import torch.nn.functional as F
 from torch.nn.attention import flex_attention as flex
 
 import attn_mlir as am
+from peers import print_header, shape_parser, timed
 
 TORCH = {"f32": torch.float32, "bf16": torch.bfloat16}
-
-
-def median_s(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def backward_of(forward, q, k, v, do):
@@ -78,47 +65,35 @@ def point(batch, heads, seq, dim, dtype, mask, repeats, gen):
     row = {}
     for name, forward in impls.items():
         try:
-            run = backward_of(forward, q, k, v, do)
-            dq = run()
+            row[name] = timed(backward_of(forward, q, k, v, do), ref, flops,
+                              repeats, 1e12)
         except NotImplementedError as e:  # FlexAttention: no CPU backward
             row[name] = str(e).split(".")[0]
-            continue
-        err = ((dq.double() - ref).abs().max() / ref.abs().max()).item()
-        seconds = median_s(run, repeats)
-        row[name] = (seconds, flops / seconds / 1e12, err)
     return row
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--heads", type=int, default=8)
-    parser.add_argument("--dim", type=int, default=64)
-    parser.add_argument("--seq", type=int, nargs="+", default=[256, 512, 1024])
+    parser = shape_parser(__doc__.split("\n")[0], [256, 512, 1024])
     parser.add_argument("--dtype", choices=sorted(TORCH), default="f32")
     parser.add_argument("--masks", nargs="+", default=["dense", "causal"],
                         choices=["dense", "causal"])
-    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="flex_attention called without")
     gen = torch.Generator().manual_seed(0)
-    print(f"# attention backward, CPU ({platform.processor() or platform.machine()},"
-          f" {torch.get_num_threads()} threads), {args.dtype}, B={args.batch} "
-          f"H={args.heads} D={args.dim}, torch {torch.__version__}")
     names = ["attn-mlir", "SDPA", "FlexAttention"]
-    print("| mask | S | " + " | ".join(f"{n} ms (TFLOP/s)" for n in names)
-          + " | attn-mlir speed vs SDPA | max rel. err. of dq (ours, SDPA, Flex) |")
-    print("|---|---|" + "---|" * (len(names) + 2))
+    print_header("attention backward", args, args.dtype, names, "TFLOP/s",
+                 ["attn-mlir speed vs SDPA",
+                  "max rel. err. of dq (ours, SDPA, Flex)"])
     untimed = {}
     for mask in args.masks:
         for seq in args.seq:
             row = point(args.batch, args.heads, seq, args.dim, args.dtype, mask,
                         args.repeats, gen)
-            timed = [n for n in names if isinstance(row[n], tuple)]
+            measured = [n for n in names if isinstance(row[n], tuple)]
             cells = [f"{row[n][0] * 1e3:.1f} ({row[n][1]:.3f})"
-                     if n in timed else "n/a" for n in names]
+                     if n in measured else "n/a" for n in names]
             ratio = row["SDPA"][0] / row["attn-mlir"][0]
-            errs = ", ".join(f"{row[n][2]:.1e}" if n in timed else "n/a"
+            errs = ", ".join(f"{row[n][2]:.1e}" if n in measured else "n/a"
                              for n in names)
             print(f"| {mask} | {seq} | " + " | ".join(cells) +
                   f" | {ratio:.2f}x | {errs} |")

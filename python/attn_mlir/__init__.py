@@ -14,6 +14,8 @@ on NumPy arrays or PyTorch tensors (CPU, or CUDA without copies).
                            mask=am.causal("bottom_right"))   # a paged KV cache
     o = am.varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k)  # packed [T, H, D]
     o = am.attention(q, k, v, mask=am.causal()); o.sum().backward()  # torch autograd
+    o = am.flex_attention(q, k, v, score_mod=..., block_mask=am.create_block_mask(
+        mask_mod, None, None, S, S))                # FlexAttention code, unchanged
 """
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ __all__ = [
     "minimum", "maximum", "trace_mask_mod", "trace_score_mod",
     "LinearSpec", "FeatureMap", "linear_attention", "elu_plus_one", "favor",
     "cosformer", "hedgehog", "taylor", "MergeSpec", "merge",
-    "paged_attention", "varlen_attention",
+    "paged_attention", "varlen_attention", "flex_attention",
+    "create_block_mask", "BlockMask",
 ]
 
 _NUMPY_DTYPES = {"f16": "float16", "f32": "float32", "f64": "float64",
@@ -197,11 +200,169 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
                 score_mods=tuple(score_mods), score_mod=score_mod,
                 normalization=normalization, scale=scale, return_lse=return_lse,
                 bias_shape=bias_shape)
+    captured = spec.captured_tensors()
+    for name, tensor in captured:
+        if _is_torch(tensor) and tensor.requires_grad and torch_grad_enabled():
+            raise Error("a tensor that a mask_mod or score_mod captures has no "
+                        "gradient here (it requires grad); pass a learned "
+                        "bias as bias= with score_mods=[bias()] instead")
+    operands = {**operands, **dict(captured)}
     if _needs_grad((q, k, v, *operands.values())):
         names = tuple(operands)
         return _attention_function().apply(spec, names, q, k, v,
                                            *operands.values())
     return _run_spec(q, spec, (q, k, v), operands)
+
+
+def torch_grad_enabled() -> bool:
+    import torch
+    return torch.is_grad_enabled()
+
+
+class BlockMask:
+    """FlexAttention's BlockMask (made by :func:`create_block_mask`): a mask
+    for queries of ``Q_LEN`` and keys of ``KV_LEN``.
+
+    - A :class:`Mask` (``causal()``, ``window(...)``, ...) is classified per
+      tile at compile time.
+    - A traced ``mask_mod`` that reads neither b, h nor a captured tensor and
+      whose allowed keys are, on these lengths, all keys, a causal triangle
+      or a band ``q - left <= kv <= q + right`` is that attribute
+      (``mask``): evaluated once here, it is exact for the lengths the block
+      mask is for, which ``flex_attention`` checks.
+    - Any other ``mask_mod`` keeps its region, and ``layout`` marks the
+      ``BLOCK_SIZE``-square blocks where it allows some pair: the kernel
+      skips the others (a ``#attn.block_sparse`` layout and the region).
+    """
+
+    def __init__(self, mask_mod, B, H, Q_LEN, KV_LEN, BLOCK_SIZE=128,
+                 device="cpu"):
+        if isinstance(BLOCK_SIZE, int):
+            BLOCK_SIZE = (BLOCK_SIZE, BLOCK_SIZE)
+        self.shape = (B, H, Q_LEN, KV_LEN)
+        self.BLOCK_SIZE = tuple(BLOCK_SIZE)
+        self.mask, self.mask_mod, self.layout = None, None, None
+        if mask_mod is None:
+            return
+        if isinstance(mask_mod, Mask):
+            self.mask = mask_mod
+            return
+        import torch
+        from .spec import _Captures
+        captures = _Captures()
+        region = trace_mask_mod(mask_mod, captures)
+        # The region's header names %b and %h once each.
+        positional = (not captures.tensors and region.count("%b") == 1 and
+                      region.count("%h") == 1)
+        bq, bk = self.BLOCK_SIZE
+        nq, nk = -(-Q_LEN // bq), -(-KV_LEN // bk)
+        batch, heads = B or 1, H or 1
+        arange = lambda *a: torch.arange(*a, device=device)
+        evaluate = vmap_bhqkv(mask_mod)
+        layout = torch.zeros(batch, heads, nq, nk, dtype=torch.int8, device=device)
+        first, last, count = [], [], []
+        # One row of blocks at a time: never the whole [B, H, Q_LEN, KV_LEN]
+        # boolean matrix. The function sees scalar indices, as FlexAttention
+        # calls it (torch.vmap).
+        for row in range(nq):
+            q = arange(row * bq, min((row + 1) * bq, Q_LEN))
+            allowed = evaluate(arange(batch), arange(heads), q, arange(KV_LEN))
+            if positional:
+                rows = allowed[0, 0]
+                count.append(rows.sum(-1))
+                first.append(rows.int().argmax(-1))
+                last.append(KV_LEN - 1 - rows.flip(-1).int().argmax(-1))
+            pad = nk * bk - KV_LEN
+            if pad:
+                allowed = torch.nn.functional.pad(allowed, (0, pad))
+            blocks = allowed.reshape(batch, heads, -1, nk, bk).any(dim=4).any(dim=2)
+            layout[:, :, row] = blocks.to(torch.int8)
+        if positional and Q_LEN and KV_LEN:
+            kind = _positional_mask(torch.cat(first), torch.cat(last),
+                                    torch.cat(count), KV_LEN)
+            if kind is not False:
+                self.mask = kind
+                return
+        self.mask_mod, self.layout = mask_mod, layout
+
+    def __repr__(self) -> str:
+        B, H, Q, KV = self.shape
+        what = (f", mask={self.mask}" if self.mask is not None else
+                "" if self.layout is None else
+                f", {int(self.layout.sum())} of {self.layout.numel()} blocks kept")
+        return f"BlockMask(B={B}, H={H}, Q_LEN={Q}, KV_LEN={KV}{what})"
+
+
+def _positional_mask(first, last, count, kv_len):
+    """The attribute whose allowed keys of query q are [first[q], last[q]]
+    for every q (None: all keys), or False when none is: every row must
+    keep a contiguous, non-empty range."""
+    import torch
+    if not bool(((count > 0) & (count == last - first + 1)).all()):
+        return False
+    if bool((count == kv_len).all()):
+        return None
+    q = torch.arange(len(first))
+    left, right = int((q - first).max()), int((last - q).max())
+    if not (bool((first == (q - left).clamp(0, kv_len - 1)).all()) and
+            bool((last == (q + right).clamp(0, kv_len - 1)).all())):
+        return False
+    if right == 0 and bool((first == 0).all()):
+        return causal()
+    return window(left, right)
+
+
+def vmap_bhqkv(fn, score: bool = False):
+    """``fn`` of scalar (score,) b, h, q_idx, kv_idx evaluated on 1-D index
+    tensors into a [B, H, Q, KV] result through torch.vmap: how FlexAttention
+    calls mask_mod and score_mod functions (``score`` [B, H, Q, KV])."""
+    import torch
+    lead = (0,) if score else ()
+    for dims in ((None, None, None, 0), (None, None, 0, None),
+                 (None, 0, None, None), (0, None, None, None)):
+        fn = torch.vmap(fn, in_dims=lead + dims)
+    return fn
+
+
+def create_block_mask(mask_mod, B, H, Q_LEN, KV_LEN, device="cpu",
+                      BLOCK_SIZE=128, **_):
+    """FlexAttention's ``create_block_mask``: ``mask_mod(b, h, q_idx,
+    kv_idx) -> bool`` (torch code, or a :class:`Mask`) for ``B`` x ``H``
+    (None: the same for every batch entry / head) queries of ``Q_LEN`` and
+    keys of ``KV_LEN``."""
+    return BlockMask(mask_mod, B, H, Q_LEN, KV_LEN, BLOCK_SIZE, device)
+
+
+def flex_attention(query, key, value, score_mod=None, block_mask=None,
+                   scale=None, enable_gqa=False, return_lse=False,
+                   kernel_options=None):
+    """``torch.nn.attention.flex_attention.flex_attention`` with the same
+    arguments and semantics, compiled by attn-mlir: ``score_mod(score, b, h,
+    q_idx, kv_idx)`` and the block mask's ``mask_mod`` are traced (torch
+    functions, tensor methods, captured tensors indexed by the traced
+    indices; see :class:`Sym`) into the op's regions. Captured tensors are
+    inputs of the kernel: changing their values does not recompile.
+    ``kernel_options`` is accepted and ignored."""
+    _check_4d(query, key, value)
+    if query.shape[1] != key.shape[1] and not enable_gqa:
+        raise Error(f"{query.shape[1]} query heads and {key.shape[1]} key/value "
+                    "heads: pass enable_gqa=True for grouped-query attention")
+    mask, mask_mod, operands = None, None, {}
+    if block_mask is not None:
+        B, H, Q_LEN, KV_LEN = block_mask.shape
+        if (query.shape[2], key.shape[2]) != (Q_LEN, KV_LEN):
+            raise Error(f"the block mask is for Q_LEN={Q_LEN}, KV_LEN={KV_LEN}; "
+                        f"the call has {query.shape[2]} queries and "
+                        f"{key.shape[2]} keys: create it for these lengths")
+        mask = block_mask.mask
+        if block_mask.mask_mod is not None:
+            mask_mod = block_mask.mask_mod
+            mask = block_sparse(block_mask.BLOCK_SIZE)
+            operands["layout"] = block_mask.layout.expand(
+                query.shape[0], query.shape[1], -1, -1).contiguous()
+    return attention(query, key, value, mask=mask, mask_mod=mask_mod,
+                     score_mod=score_mod, scale=scale, return_lse=return_lse,
+                     **operands)
 
 
 def _needs_grad(values) -> bool:

@@ -11,7 +11,7 @@ on symbolic values (see :class:`Sym`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 _DTYPES = ("f16", "bf16", "f32", "f64")
 
@@ -22,8 +22,14 @@ def _list(values) -> str:
 
 
 def _float(x: float) -> str:
-    """An MLIR float literal (it needs the decimal point)."""
-    return f"{float(x):.9e}"
+    """An MLIR f32 literal (it needs the decimal point; infinities and NaN
+    are written as their bits)."""
+    x = float(x)
+    if x != x:
+        return "0x7FC00000"
+    if x in (float("inf"), float("-inf")):
+        return "0x7F800000" if x > 0 else "0xFF800000"
+    return f"{x:.9e}"
 
 
 # --------------------------------------------------------------------------
@@ -222,10 +228,53 @@ def relu(divide_by_length: bool = False) -> str:
 # Tracing mask_mod / score_mod functions
 # --------------------------------------------------------------------------
 
-class _Tracer:
+class _Captures:
+    """The tensors that traced functions index (FlexAttention's captured
+    tensors): each becomes an argument ``%cap<N>`` of the spec function,
+    read by the regions with ``tensor.extract``. Shared by the mask_mod and
+    score_mod traces of one spec; a tensor captured twice is one argument."""
+
     def __init__(self):
+        self.tensors: list = []
+        self.types: list[str] = []
+
+    def add(self, tensor) -> tuple[str, str]:
+        for i, t in enumerate(self.tensors):
+            if t is tensor:
+                return f"%cap{i}", self.types[i]
+        shape = tuple(int(n) for n in tensor.shape)
+        if any(n == 0 for n in shape):
+            raise TypeError(f"a captured tensor of shape {shape} has no element to read")
+        dtype = _captured_dtype(tensor)
+        type_ = f"tensor<{'x'.join(map(str, shape))}{'x' if shape else ''}{dtype}>"
+        self.tensors.append(tensor)
+        self.types.append(type_)
+        return f"%cap{len(self.tensors) - 1}", type_
+
+    def arguments(self) -> list[tuple[str, str]]:
+        """(name, type) of each captured tensor, in argument order."""
+        return [(f"cap{i}", t) for i, t in enumerate(self.types)]
+
+
+_CAPTURED_DTYPES = {"float32": "f32", "float16": "f16", "bfloat16": "bf16",
+                    "float64": "f64", "int64": "i64", "int32": "i32",
+                    "int8": "i8", "bool": "i1"}
+
+
+def _captured_dtype(tensor) -> str:
+    name = str(tensor.dtype).replace("torch.", "")
+    if name not in _CAPTURED_DTYPES:
+        raise TypeError(f"a captured tensor of dtype {tensor.dtype} cannot be "
+                        f"read in a region (use one of "
+                        f"{', '.join(sorted(_CAPTURED_DTYPES))})")
+    return _CAPTURED_DTYPES[name]
+
+
+class _Tracer:
+    def __init__(self, captures: Optional[_Captures] = None):
         self.lines: list[str] = []
         self.count = 0
+        self.captures = captures if captures is not None else _Captures()
 
     def emit(self, text: str, type_: str) -> "Sym":
         name = f"%t{self.count}"
@@ -240,13 +289,39 @@ class _Tracer:
             return self.emit(f"arith.constant {'true' if value else 'false'}", "i1")
         return self.emit(f"arith.constant {_float(value)} : f32", "f32")
 
+    def read(self, tensor, indices) -> "Sym":
+        """Element ``indices`` of a captured tensor: each index clamped into
+        its dimension (a read never leaves the tensor), the element in the
+        region's types (integers as index, booleans as i1, floats as f32)."""
+        name, type_ = self.captures.add(tensor)
+        shape = [int(n) for n in tensor.shape]
+        at = []
+        for index, size in zip(indices, shape):
+            i = index if isinstance(index, Sym) else self.const(index, "index")
+            if i.type != "index":
+                raise TypeError("a captured tensor is indexed by integers "
+                                "(q_idx, kv_idx, h, b, or arithmetic on them), "
+                                f"got a {i.type} value")
+            at.append(maximum(minimum(i, size - 1), 0).name)
+        element = _captured_dtype(tensor)
+        x = self.emit(f"tensor.extract {name}[{', '.join(at)}] : {type_}", element)
+        if element == "i1" or element == "f32":
+            return x
+        if element.startswith("i"):
+            return self.emit(f"arith.index_cast {x.name} : {element} to index", "index")
+        op = "arith.truncf" if element == "f64" else "arith.extf"
+        return self.emit(f"{op} {x.name} : {element} to f32", "f32")
+
 
 class Sym:
     """A symbolic value while tracing: an index (b, h, q_idx, kv_idx), the
-    f32 score, or a boolean. Supports + - * // % (indices), + - * /
-    (floats), comparisons, & | ~ (booleans), and abs(), min(), max(),
-    where(). Python's ``and``/``or``/``if`` cannot be traced: use & | and
-    where()."""
+    f32 score, or a boolean. Supports + - * // % ** (// and % with Python's
+    semantics), comparisons, & | ~ (booleans), abs(), where(); torch
+    functions and tensor methods on it (``torch.where``, ``torch.tanh``,
+    ``(q_idx - kv_idx).abs()``, ``.clamp()``, ``.float()``, ...) through
+    ``__torch_function__``; and torch tensors indexed by it (captured: they
+    become kernel inputs). Python's ``and``/``or``/``if`` cannot be traced:
+    use & | and where()."""
 
     def __init__(self, tracer: _Tracer, name: str, type_: str):
         self.t, self.name, self.type = tracer, name, type_
@@ -255,12 +330,19 @@ class Sym:
     def _lift(self, other) -> "Sym":
         if isinstance(other, Sym):
             return other
+        other = _scalar(other)
+        if isinstance(other, _CapturedRows):
+            other._fail()
         if isinstance(other, bool):
             return self.t.const(other, "i1")
         if isinstance(other, int) and self.type == "index":
             return self.t.const(other, "index")
         if isinstance(other, (int, float)):
             return self.t.const(other, "f32")
+        if hasattr(other, "shape"):
+            raise TypeError(f"a tensor of shape {tuple(other.shape)} in a traced "
+                            f"function must be indexed to one element by the "
+                            f"traced indices (e.g. bias[b, h, q_idx, kv_idx])")
         raise TypeError(f"cannot trace a {type(other).__name__} value")
 
     def _float(self) -> "Sym":
@@ -310,6 +392,8 @@ class Sym:
     def __truediv__(self, o):
         a, b = self._float(), self._lift(o)._float()
         return self.t.emit(f"arith.divf {a.name}, {b.name} : f32", "f32")
+    def __rtruediv__(self, o):
+        return self._lift(o).__truediv__(self)
     def __floordiv__(self, o): return self._arith(o, "arith.floordivsi", None)
     def __rfloordiv__(self, o): return self._arith(o, "arith.floordivsi", None, True)
 
@@ -340,6 +424,96 @@ class Sym:
 
     def __abs__(self):
         return where(self < 0, -self, self)
+
+    def __pow__(self, o):
+        a, b = self._float(), self._lift(o)._float()
+        return self.t.emit(f"math.powf {a.name}, {b.name} : f32", "f32")
+
+    def __rpow__(self, o):
+        return self._lift(o).__pow__(self)
+
+    # -- tensor methods, as FlexAttention's functions write them
+    def _math(self, op: str) -> "Sym":
+        x = self._float()
+        return self.t.emit(f"{op} {x.name} : f32", "f32")
+
+    def abs(self): return abs(self)
+    def exp(self): return self._math("math.exp")
+    def exp2(self): return self._math("math.exp2")
+    def log(self): return self._math("math.log")
+    def log2(self): return self._math("math.log2")
+    def tanh(self): return self._math("math.tanh")
+    def sqrt(self): return self._math("math.sqrt")
+    def rsqrt(self): return self._math("math.rsqrt")
+    def sin(self): return self._math("math.sin")
+    def cos(self): return self._math("math.cos")
+    def floor(self): return self._math("math.floor")
+    def ceil(self): return self._math("math.ceil")
+    def sigmoid(self): return 1.0 / (1.0 + (-self._float()).exp())
+    def neg(self): return -self
+    def pow(self, o): return self ** o
+    def minimum(self, o): return minimum(self, o)
+    def maximum(self, o): return maximum(self, o)
+    def where(self, cond, other): return where(cond, self, other)
+
+    def clamp(self, min=None, max=None):
+        x = self
+        if min is not None:
+            x = maximum(x, min)
+        if max is not None:
+            x = minimum(x, max)
+        return x
+    clip = clamp
+
+    def logical_and(self, o): return self._bool() & self._lift(o)._bool()
+    def logical_or(self, o): return self._bool() | self._lift(o)._bool()
+    def logical_not(self): return ~self._bool()
+
+    def _bool(self) -> "Sym":
+        if self.type == "i1":
+            return self
+        return self != (0 if self.type == "index" else 0.0)
+
+    def _integer(self) -> "Sym":
+        """The value as an index: floats rounded toward zero (torch's casts),
+        booleans as 0 or 1."""
+        if self.type == "index":
+            return self
+        if self.type == "i1":
+            return where(self, 1, 0)
+        i64 = self.t.emit(f"arith.fptosi {self.name} : f32 to i64", "i64")
+        return self.t.emit(f"arith.index_cast {i64.name} : i64 to index", "index")
+
+    def float(self): return self._float()
+    def double(self): return self._float()
+    def half(self): return self._float()
+    def bfloat16(self): return self._float()
+    def int(self): return self._integer()
+    def long(self): return self._integer()
+    def bool(self): return self._bool()
+
+    def to(self, dtype=None, *args, **kwargs):
+        """A dtype cast: floating dtypes trace as f32 (the regions' type),
+        integer ones as index, bool as i1."""
+        dtype = kwargs.get("dtype", dtype)
+        name = str(dtype).replace("torch.", "")
+        if name.startswith("float") or name.startswith("bfloat") or name in ("half", "double"):
+            return self._float()
+        if name.startswith("int") or name.startswith("uint") or name == "long":
+            return self._integer()
+        if name == "bool":
+            return self._bool()
+        raise TypeError(f"cannot trace a cast to {dtype}")
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        handler = _torch_handlers().get(func)
+        if handler is None:
+            name = getattr(func, "__name__", None) or str(func)
+            raise TypeError(f"attn_mlir cannot trace torch function {name!r} in a "
+                            f"mask_mod or score_mod (supported: "
+                            f"{', '.join(sorted(_TORCH_NAMES))})")
+        return handler(*args, **(kwargs or {}))
 
     def __bool__(self):
         raise TypeError("a traced value has no truth value while tracing: use "
@@ -384,8 +558,164 @@ def maximum(a, b):
     return where(a > b, a, b)
 
 
-def _trace(fn: Callable, args: Sequence[tuple], result_type: str) -> str:
-    t = _Tracer()
+def _scalar(x):
+    """A 0-d torch tensor or NumPy scalar as the Python number it holds."""
+    if hasattr(x, "shape") and hasattr(x, "item") and tuple(x.shape) == ():
+        return x.item()
+    return x
+
+
+class _CapturedRows:
+    """A captured tensor indexed in fewer dimensions than it has
+    (``alibi[h][q_idx]``): indexing goes on until every dimension is."""
+
+    def __init__(self, tracer: _Tracer, tensor, indices: tuple):
+        self.t, self.tensor, self.indices = tracer, tensor, indices
+
+    def __getitem__(self, index):
+        return _index(self.tensor, index, self.indices, self.t)
+
+    def _fail(self, *_):
+        raise TypeError(f"a captured tensor of shape {tuple(self.tensor.shape)} "
+                        f"is read one element at a time: index all its "
+                        f"{len(self.tensor.shape)} dimensions")
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _fail
+    __truediv__ = __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _fail
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _index(tensor, index, before: tuple = (), tracer: Optional[_Tracer] = None):
+    """``tensor[index]`` while tracing (Tensor.__getitem__ with a traced
+    index): a read of the captured tensor, or the rows left to index."""
+    index = index if isinstance(index, tuple) else (index,)
+    for i in index:
+        if not isinstance(_scalar(i), (Sym, int)) or isinstance(i, bool):
+            raise TypeError(f"a captured tensor is indexed by traced integers "
+                            f"and ints only, got {type(i).__name__} (no slices, "
+                            f"masks or tensors of indices)")
+    indices = before + tuple(_scalar(i) for i in index)
+    if tracer is None:
+        tracer = next(i.t for i in indices if isinstance(i, Sym))
+    rank = len(tensor.shape)
+    if len(indices) > rank:
+        raise TypeError(f"{len(indices)} indices into a captured tensor of "
+                        f"shape {tuple(tensor.shape)}")
+    if len(indices) < rank:
+        return _CapturedRows(tracer, tensor, indices)
+    return tracer.read(tensor, indices)
+
+
+_HANDLERS = None
+_TORCH_NAMES: set = set()
+
+
+def _torch_handlers() -> dict:
+    """The torch functions and Tensor methods a traced function may call
+    on traced values, and their traced forms."""
+    global _HANDLERS
+    if _HANDLERS is not None:
+        return _HANDLERS
+    import operator
+    import torch
+
+    def lifted(a, like):
+        return like._lift(a) if not isinstance(a, Sym) else a
+
+    def binary(op):
+        def run(a, b, *rest, **kwargs):
+            a, b = _scalar(a), _scalar(b)
+            if not isinstance(a, Sym):
+                a = lifted(a, b)
+            return op(a, b)
+        return run
+
+    def unary(method):
+        return lambda x, *rest, **kwargs: getattr(x, method)(*rest, **kwargs)
+
+    def div(a, b, rounding_mode=None):
+        a, b = _scalar(a), _scalar(b)
+        a = a if isinstance(a, Sym) else lifted(a, b)
+        if rounding_mode is None:
+            return a / b
+        if rounding_mode == "floor":
+            return a // b if a.type == "index" and not isinstance(b, float) \
+                else (a / b).floor()
+        if rounding_mode == "trunc":
+            x, y = a._pair(b)
+            if x.type == "index":
+                return a.t.emit(f"arith.divsi {x.name}, {y.name} : index", "index")
+            q = a / b
+            return where(q < 0, q.ceil(), q.floor())
+        raise TypeError(f"torch.div rounding_mode {rounding_mode!r}")
+
+    def fmod(a, b):
+        a, b = _scalar(a), _scalar(b)
+        a = a if isinstance(a, Sym) else lifted(a, b)
+        x, y = a._pair(b)
+        op = "arith.remsi" if x.type == "index" else "arith.remf"
+        return a.t.emit(f"{op} {x.name}, {y.name} : {x.type}", x.type)
+
+    def clamp(x, min=None, max=None):
+        return x.clamp(min, max)
+
+    def where_(cond, a, b):
+        return where(cond, _scalar(a), _scalar(b))
+
+    def getitem(tensor, index):
+        if isinstance(tensor, Sym):
+            raise TypeError("a traced value cannot be indexed")
+        return _index(tensor, index)
+
+    T = torch.Tensor
+    # Elementwise functions that are also tensor methods.
+    table = {getattr(owner, name): unary(name)
+             for name in ("abs", "exp", "exp2", "log", "log2", "tanh",
+                          "sigmoid", "sqrt", "rsqrt", "sin", "cos", "floor",
+                          "ceil", "neg", "logical_not")
+             for owner in (torch, torch.Tensor)}
+    table.update({
+        torch.where: where_, T.where: lambda x, c, o: where(c, x, _scalar(o)),
+        torch.clamp: clamp, torch.clip: clamp, T.clamp: clamp, T.clip: clamp,
+        torch.minimum: binary(minimum), torch.maximum: binary(maximum),
+        T.minimum: binary(minimum), T.maximum: binary(maximum),
+        torch.pow: binary(operator.pow), T.pow: binary(operator.pow),
+        torch.add: binary(operator.add), torch.sub: binary(operator.sub),
+        torch.mul: binary(operator.mul), torch.div: div, T.div: div,
+        torch.true_divide: binary(operator.truediv),
+        torch.floor_divide: binary(operator.floordiv),
+        torch.remainder: binary(operator.mod), torch.fmod: fmod,
+        torch.eq: binary(operator.eq), torch.ne: binary(operator.ne),
+        torch.lt: binary(operator.lt), torch.le: binary(operator.le),
+        torch.gt: binary(operator.gt), torch.ge: binary(operator.ge),
+        torch.logical_and: binary(lambda a, b: a.logical_and(b)),
+        torch.logical_or: binary(lambda a, b: a.logical_or(b)),
+        torch.bitwise_and: binary(operator.and_),
+        torch.bitwise_or: binary(operator.or_),
+        T.__getitem__: getitem,
+    })
+    # Tensor's operators with a traced operand (a captured 0-d tensor on the
+    # left, a traced value on the right).
+    for name, op in (("add", operator.add), ("sub", operator.sub),
+                     ("mul", operator.mul), ("truediv", operator.truediv),
+                     ("floordiv", operator.floordiv), ("mod", operator.mod),
+                     ("pow", operator.pow), ("and", operator.and_),
+                     ("or", operator.or_), ("eq", operator.eq),
+                     ("ne", operator.ne), ("lt", operator.lt),
+                     ("le", operator.le), ("gt", operator.gt),
+                     ("ge", operator.ge)):
+        table[getattr(T, f"__{name}__")] = binary(op)
+        if hasattr(T, f"__r{name}__"):
+            table[getattr(T, f"__r{name}__")] = binary(lambda a, b, op=op: op(b, a))
+    _TORCH_NAMES.update(f"torch.{getattr(f, '__name__', f)}" for f in table
+                        if getattr(f, "__name__", "").isidentifier() and
+                        not getattr(f, "__name__", "").startswith("__"))
+    _HANDLERS = table
+    return table
+
+
+def _trace(fn: Callable, args: Sequence[tuple], result_type: str,
+           captures: Optional[_Captures] = None) -> str:
+    t = _Tracer(captures)
     syms = [Sym(t, name, type_) for name, type_ in args]
     result = fn(*syms)
     if not isinstance(result, Sym):
@@ -401,16 +731,18 @@ def _trace(fn: Callable, args: Sequence[tuple], result_type: str) -> str:
             f"        attn.yield {result.name} : {result_type}\n      }}")
 
 
-def trace_mask_mod(fn: Callable) -> str:
-    """The region text of ``fn(b, h, q_idx, kv_idx) -> bool``."""
+def trace_mask_mod(fn: Callable, captures: Optional[_Captures] = None) -> str:
+    """The region text of ``fn(b, h, q_idx, kv_idx) -> bool``; tensors it
+    indexes go to ``captures``."""
     return _trace(fn, [("%b", "index"), ("%h", "index"), ("%i", "index"),
-                       ("%j", "index")], "i1")
+                       ("%j", "index")], "i1", captures)
 
 
-def trace_score_mod(fn: Callable) -> str:
-    """The region text of ``fn(score, b, h, q_idx, kv_idx) -> float``."""
+def trace_score_mod(fn: Callable, captures: Optional[_Captures] = None) -> str:
+    """The region text of ``fn(score, b, h, q_idx, kv_idx) -> float``;
+    tensors it indexes go to ``captures``."""
     return _trace(fn, [("%s", "f32"), ("%b", "index"), ("%h", "index"),
-                       ("%i", "index"), ("%j", "index")], "f32")
+                       ("%i", "index"), ("%j", "index")], "f32", captures)
 
 
 # --------------------------------------------------------------------------
@@ -584,9 +916,33 @@ class Spec:
             masks += getattr(m, "masks", []) + ([m.mask] if isinstance(m, _Not) else [])
         raise ValueError("no block_sparse mask")
 
+    def _regions(self):
+        """The score_mod and mask_mod region texts (None where absent) and
+        the tensors the traced functions capture."""
+        captures = _Captures()
+        regions = []
+        for fn, trace in ((self.score_mod, trace_score_mod),
+                          (self.mask_mod, trace_mask_mod)):
+            regions.append(None if fn is None else
+                           fn if isinstance(fn, str) else trace(fn, captures))
+        return regions[0], regions[1], captures
+
+    def captured_tensors(self) -> list[tuple[str, Any]]:
+        """(kernel input name, tensor) of each tensor the traced mask_mod and
+        score_mod index: inputs of the compiled spec after its operands
+        (before ``o``, ``grad_o`` and ``lse`` of a backward). Only their
+        shapes and dtypes are compiled in."""
+        # The kernel names an input that only regions read by its position
+        # (arg<N>): after q, k, v and the operands.
+        first = 3 + len(self._operands())
+        return [(f"arg{first + i}", t)
+                for i, t in enumerate(self._regions()[2].tensors)]
+
     def __str__(self) -> str:
         tq, tk, tv, to, tl = self._tensor_types()
         ops = self._operands()
+        score_region, mask_region, captures = self._regions()
+        ops = ops + captures.arguments()
         args = [f"%q: {tq}", f"%k: {tk}", f"%v: {tv}"] + [f"%{n}: {t}" for n, t in ops]
         types = dict(ops)
         clauses = []
@@ -614,14 +970,10 @@ class Spec:
             clauses.append(f"normalization({self.normalization})")
         if self.scale is not None:
             clauses.append(f"scale({_float(self.scale)})")
-        if self.score_mod is not None:
-            region = (self.score_mod if isinstance(self.score_mod, str)
-                      else trace_score_mod(self.score_mod))
-            clauses.append(f"score_mod {region}")
-        if self.mask_mod is not None:
-            region = (self.mask_mod if isinstance(self.mask_mod, str)
-                      else trace_mask_mod(self.mask_mod))
-            clauses.append(f"mask_mod {region}")
+        if score_region is not None:
+            clauses.append(f"score_mod {score_region}")
+        if mask_region is not None:
+            clauses.append(f"mask_mod {mask_region}")
         if self.backward:
             return self._backward_text(args, clauses, types)
         results, values = [to], ["%o"]
