@@ -40,7 +40,7 @@ __all__ = [
     "LinearSpec", "FeatureMap", "linear_attention", "elu_plus_one", "favor",
     "cosformer", "hedgehog", "taylor", "MergeSpec", "merge",
     "paged_attention", "varlen_attention", "flex_attention",
-    "create_block_mask", "BlockMask",
+    "create_block_mask", "BlockMask", "FlexAttention", "call_spec",
 ]
 
 _NUMPY_DTYPES = {"f16": "float16", "f32": "float32", "f64": "float64",
@@ -48,6 +48,14 @@ _NUMPY_DTYPES = {"f16": "float16", "f32": "float32", "f64": "float64",
 _TORCH_DTYPES = {"f16": "float16", "bf16": "bfloat16", "f32": "float32",
                  "f64": "float64", "i8": "int8", "i32": "int32",
                  "i64": "int64", "i1": "bool"}
+
+
+def __getattr__(name):
+    # torch.compile support needs torch: imported on first use.
+    if name in ("FlexAttention", "call_spec"):
+        from . import compiled
+        return getattr(compiled, name)
+    raise AttributeError(f"module 'attn_mlir' has no attribute {name!r}")
 
 
 def _is_torch(x) -> bool:
@@ -285,6 +293,11 @@ class BlockMask:
                 return
         self.mask_mod, self.layout = mask_mod, layout
 
+    def expanded_layout(self, batch, heads):
+        """The layout operand for ``batch`` x ``heads`` (it was made for B
+        and H, or 1 where those were None)."""
+        return self.layout.expand(batch, heads, -1, -1).contiguous()
+
     def __repr__(self) -> str:
         B, H, Q, KV = self.shape
         what = (f", mask={self.mask}" if self.mask is not None else
@@ -344,25 +357,40 @@ def flex_attention(query, key, value, score_mod=None, block_mask=None,
     inputs of the kernel: changing their values does not recompile.
     ``kernel_options`` is accepted and ignored."""
     _check_4d(query, key, value)
-    if query.shape[1] != key.shape[1] and not enable_gqa:
-        raise Error(f"{query.shape[1]} query heads and {key.shape[1]} key/value "
-                    "heads: pass enable_gqa=True for grouped-query attention")
-    mask, mask_mod, operands = None, None, {}
+    _check_gqa(query.shape[1], key.shape[1], enable_gqa)
+    mask, mask_mod = _block_mask_spec(block_mask)
+    operands = {}
     if block_mask is not None:
-        B, H, Q_LEN, KV_LEN = block_mask.shape
-        if (query.shape[2], key.shape[2]) != (Q_LEN, KV_LEN):
-            raise Error(f"the block mask is for Q_LEN={Q_LEN}, KV_LEN={KV_LEN}; "
-                        f"the call has {query.shape[2]} queries and "
-                        f"{key.shape[2]} keys: create it for these lengths")
-        mask = block_mask.mask
-        if block_mask.mask_mod is not None:
-            mask_mod = block_mask.mask_mod
-            mask = block_sparse(block_mask.BLOCK_SIZE)
-            operands["layout"] = block_mask.layout.expand(
-                query.shape[0], query.shape[1], -1, -1).contiguous()
+        _check_block_mask_lengths(block_mask, query.shape[2], key.shape[2])
+        if block_mask.layout is not None:
+            operands["layout"] = block_mask.expanded_layout(query.shape[0],
+                                                            query.shape[1])
     return attention(query, key, value, mask=mask, mask_mod=mask_mod,
                      score_mod=score_mod, scale=scale, return_lse=return_lse,
                      **operands)
+
+
+def _check_gqa(heads, kv_heads, enable_gqa):
+    if heads != kv_heads and not enable_gqa:
+        raise Error(f"{heads} query heads and {kv_heads} key/value heads: "
+                    "pass enable_gqa=True for grouped-query attention")
+
+
+def _block_mask_spec(block_mask):
+    """The mask attribute and mask_mod of a spec for ``block_mask``."""
+    if block_mask is None:
+        return None, None
+    if block_mask.mask_mod is None:
+        return block_mask.mask, None
+    return block_sparse(block_mask.BLOCK_SIZE), block_mask.mask_mod
+
+
+def _check_block_mask_lengths(block_mask, q_len, kv_len):
+    _, _, Q_LEN, KV_LEN = block_mask.shape
+    if (q_len, kv_len) != (Q_LEN, KV_LEN):
+        raise Error(f"the block mask is for Q_LEN={Q_LEN}, KV_LEN={KV_LEN}; "
+                    f"the call has {q_len} queries and {kv_len} keys: create "
+                    "it for these lengths")
 
 
 def _needs_grad(values) -> bool:
