@@ -3,6 +3,7 @@
 #include "attn/Support/HostTensor.h"
 #include "attn/Support/FloatConversion.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <limits>
@@ -56,7 +57,16 @@ HostTensor HostTensor::convertTo(runtime::DType dtype) const {
   return out;
 }
 
-double relativeError(const HostTensor &got, const HostTensor &ref) {
+double maxAbsFinite(const HostTensor &x) {
+  double result = 0;
+  for (int64_t i = 0, e = x.numElements(); i < e; ++i)
+    if (std::isfinite(x.at(i)))
+      result = std::max(result, std::abs(x.at(i)));
+  return result;
+}
+
+double relativeError(const HostTensor &got, const HostTensor &ref,
+                     double scale) {
   assert(got.shape() == ref.shape() && "shapes must match");
   double maxDiff = 0, maxRef = 0;
   for (int64_t i = 0, e = ref.numElements(); i < e; ++i) {
@@ -70,7 +80,8 @@ double relativeError(const HostTensor &got, const HostTensor &ref) {
   }
   if (maxDiff == 0)
     return 0;
-  return maxDiff / std::max(maxRef, std::numeric_limits<double>::min());
+  return maxDiff / std::max({maxRef, scale,
+                             std::numeric_limits<double>::min()});
 }
 
 } // namespace attn

@@ -5,7 +5,8 @@ dynamic dimensions. Every choice comes from `rng`, so a case is reproduced
 from its seed alone. The specs cover every mask (and the combinators),
 score modifier, normalization and linear-attention feature map with random
 parameters, extremes included; sequence lengths from 0 to ~130, static or
-dynamic; GQA; Sq != Skv; f64, f32, f16 and bf16. A spec may be one the
+dynamic; GQA; Sq != Skv; f64, f32, f16 and bf16; and the backward
+(attn.attention_backward, with grad_bias sometimes) of dense specs. A spec may be one the
 compiler refuses (e.g. a mask that leaves a statically known row empty
 without `allow_empty_rows`); the property is that it then says why.
 """
@@ -302,6 +303,14 @@ class AttentionGen:
             q = s.tensor("B", s.Hq, "Sq", s.D)
             k = s.tensor("B", s.Hkv, "Skv", s.D)
             v = s.tensor("B", s.Hkv, "Skv", s.Dv)
+        # The backward of dense specs, drawn last so that the forward's
+        # draws stay as they were. Not of relu: its weight's kink at s = 0
+        # makes the gradient of a score within rounding of 0 differ between
+        # the kernel's f32 and the reference's f64 score (a discontinuity,
+        # not an error).
+        relu = norm is not None and norm.startswith("#attn.relu")
+        if not self.seq and not relu and rng.random() < 0.3:
+            return self.backward(clauses, q, k, v, o, lse, softmax), s.dims(), s.dtype
         results = [o]
         if softmax and rng.random() < 0.6:
             results.append(lse)
@@ -313,6 +322,26 @@ class AttentionGen:
                 f"  return {', '.join(names)} : {', '.join(results)}\n")
         return (function(args, results, body),
                 self.seq.dims() if self.seq else s.dims(), s.dtype)
+
+    def backward(self, clauses, q, k, v, o, lse, softmax):
+        """attn.attention_backward of the spec: o, grad_o (and lse) after
+        its inputs; grad_bias now and then when it has a bias."""
+        args = ([("q", q), ("k", k), ("v", v)] + self.args + self.captured
+                + [("o", o), ("grad_o", o)])
+        if softmax:
+            args.append(("lse", lse))
+            clauses = [f"lse(%lse : {lse})"] + clauses
+        results = [q, k, v]
+        bias = dict(self.args).get("bias")
+        if bias and self.rng.random() < 0.5:
+            results.append(bias)
+        names = ["%grad_q", "%grad_k", "%grad_v", "%grad_bias"][:len(results)]
+        body = (f"  {', '.join(names)} = attn.attention_backward %q, %k, %v, %o, %grad_o "
+                f"{' '.join(clauses)}\n"
+                f"      : {q}, {k}, {v}, {o}, {o}\n"
+                f"      -> {', '.join(results)}\n"
+                f"  return {', '.join(names)} : {', '.join(results)}\n")
+        return function(args, results, body)
 
     def region(self):
         rng, s = self.rng, self.shape

@@ -42,10 +42,16 @@ private:
   std::vector<char> bytes;
 };
 
-/// `max |got - ref| / max |ref|` over all elements, where equal infinities
-/// count as exact and any other non-finite difference (NaN, an infinity on
-/// one side only) makes the error infinite. Shapes must match.
-double relativeError(const HostTensor &got, const HostTensor &ref);
+/// `max |got - ref| / max(max |ref|, scale)` over all elements, where equal
+/// infinities count as exact and any other non-finite difference (NaN, an
+/// infinity on one side only) makes the error infinite. `scale` is the
+/// magnitude an output is judged on when it may vanish by cancellation (0:
+/// its own). Shapes must match.
+double relativeError(const HostTensor &got, const HostTensor &ref,
+                     double scale = 0);
+
+/// `max |x|` over the finite elements of `x`.
+double maxAbsFinite(const HostTensor &x);
 
 } // namespace attn
 
