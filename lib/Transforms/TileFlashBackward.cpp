@@ -288,28 +288,20 @@ private:
     Value dotsT = product(keys, queries, filled({tileKv, tileQ}, 0.0), true);
     Value gradWeightsT =
         product(values, gradOut, filled({tileKv, tileQ}, 0.0), true);
-    auto par = utils::IteratorType::parallel;
-    auto identity = AffineMap::getMultiDimIdentityMap(2, ctx);
-    Type tileType = RankedTensorType::get({tileKv, tileQ}, computeType);
-    Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{tileKv, tileQ},
-                                         computeType);
-    auto grads = linalg::GenericOp::create(
-        b, loc, TypeRange{tileType, tileType}, ValueRange{dotsT, gradWeightsT},
-        ValueRange{init, init}, {identity, identity, identity, identity},
-        {par, par}, [&](OpBuilder &nb, Location nl, ValueRange args) {
-          Value j = linalg::IndexOp::create(nb, nl, 0);
-          Value i = linalg::IndexOp::create(nb, nl, 1);
+    SmallVector<Value> grads = buildElementwiseTile(
+        {dotsT, gradWeightsT}, 2,
+        [&](OpBuilder &nb, Location nl, ValueRange args, Value j, Value i) {
           auto [pos, allowed] = positionOf(nb, nl, batchIv, head, rows.q0,
                                            rows.qRows, kv0, kvCols, i, j,
                                            masked);
           auto [lse, rowDelta] = rowStatistics(nb, nl, batchIv, head, pos.q);
           ScoreGradients g = scoreGradients(nb, nl, args[0], args[1], pos, lse,
                                             rowDelta, allowed);
-          linalg::YieldOp::create(nb, nl, ValueRange{g.weight, g.gradDot});
+          return SmallVector<Value>{g.weight, g.gradDot};
         });
     // grad_k += dX^T . q, grad_v += P^T . grad_o.
-    Value gradK = product(grads.getResult(1), queries, state[0], false);
-    Value gradV = product(grads.getResult(0), gradOut, state[1], false);
+    Value gradK = product(grads[1], queries, state[0], false);
+    Value gradV = product(grads[0], gradOut, state[1], false);
     return {gradK, gradV};
   }
 
@@ -343,44 +335,47 @@ private:
           // The last query tile's padding rows are computed (at the last
           // query) and never written.
           Value gradDots = buildElementwiseTile(
-              {dots, gradWeights}, [&](OpBuilder &nb, Location nl,
-                                       ValueRange args, Value i, Value j) {
+              {dots, gradWeights}, 1,
+              [&](OpBuilder &nb, Location nl, ValueRange args, Value i,
+                  Value j) {
                 auto [pos, allowed] =
                     positionOf(nb, nl, batchIv, head, q0, qRows, keyTile.kv0,
                                keyTile.kvCols, i, j, masked);
                 auto [lse, rowDelta] =
                     rowStatistics(nb, nl, batchIv, head, pos.q);
-                return scoreGradients(nb, nl, args[0], args[1], pos, lse,
-                                      rowDelta, allowed)
-                    .gradDot;
-              });
+                return SmallVector<Value>{
+                    scoreGradients(nb, nl, args[0], args[1], pos, lse,
+                                   rowDelta, allowed)
+                        .gradDot};
+              })[0];
           return SmallVector<Value>{product(gradDots, keys, state[0], false)};
         });
     insertRows(loop.forall, 0, final[0], batchIv, head, q0, qRows);
     return loop.forall.getResult(0);
   }
 
-  /// The [tileQ, tileKv] tile whose element (i, j) is `fn` of the elements
-  /// of `inputs` (same shape) there.
-  Value buildElementwiseTile(
-      ValueRange inputs,
-      function_ref<Value(OpBuilder &, Location, ValueRange, Value i, Value j)>
+  /// `results` tiles of the shape of `inputs` (all alike) whose elements at
+  /// (d0, d1) are `fn` of the elements of `inputs` there.
+  SmallVector<Value> buildElementwiseTile(
+      ValueRange inputs, unsigned results,
+      function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange,
+                                      Value d0, Value d1)>
           fn) {
     auto type = cast<RankedTensorType>(inputs.front().getType());
     Value init = tensor::EmptyOp::create(b, loc, type.getShape(), computeType);
-    SmallVector<AffineMap> maps(inputs.size() + 1,
+    SmallVector<Value> inits(results, init);
+    SmallVector<AffineMap> maps(inputs.size() + results,
                                 AffineMap::getMultiDimIdentityMap(2, ctx));
     auto par = utils::IteratorType::parallel;
-    return linalg::GenericOp::create(
-               b, loc, init.getType(), inputs, ValueRange{init}, maps,
-               {par, par},
-               [&](OpBuilder &nb, Location nl, ValueRange args) {
-                 Value i = linalg::IndexOp::create(nb, nl, 0);
-                 Value j = linalg::IndexOp::create(nb, nl, 1);
-                 linalg::YieldOp::create(
-                     nb, nl, fn(nb, nl, args.drop_back(), i, j));
-               })
-        .getResult(0);
+    auto generic = linalg::GenericOp::create(
+        b, loc, TypeRange(ValueRange(inits)), inputs, inits, maps, {par, par},
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          Value d0 = linalg::IndexOp::create(nb, nl, 0);
+          Value d1 = linalg::IndexOp::create(nb, nl, 1);
+          linalg::YieldOp::create(
+              nb, nl, fn(nb, nl, args.drop_back(results), d0, d1));
+        });
+    return SmallVector<Value>(generic.getResults());
   }
 
   /// Writes the first `rows` rows of `tile` (compute type), in the element
