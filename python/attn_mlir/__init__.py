@@ -209,22 +209,16 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
                 normalization=normalization, scale=scale, return_lse=return_lse,
                 bias_shape=bias_shape)
     captured = spec.captured_tensors()
-    for name, tensor in captured:
-        if _is_torch(tensor) and tensor.requires_grad and torch_grad_enabled():
-            raise Error("a tensor that a mask_mod or score_mod captures has no "
-                        "gradient here (it requires grad); pass a learned "
-                        "bias as bias= with score_mods=[bias()] instead")
+    if _needs_grad([tensor for _, tensor in captured]):
+        raise Error("a tensor that a mask_mod or score_mod captures has no "
+                    "gradient here (it requires grad); pass a learned "
+                    "bias as bias= with score_mods=[bias()] instead")
     operands = {**operands, **dict(captured)}
     if _needs_grad((q, k, v, *operands.values())):
         names = tuple(operands)
         return _attention_function().apply(spec, names, q, k, v,
                                            *operands.values())
     return _run_spec(q, spec, (q, k, v), operands)
-
-
-def torch_grad_enabled() -> bool:
-    import torch
-    return torch.is_grad_enabled()
 
 
 class BlockMask:
