@@ -62,6 +62,18 @@ def _is_torch(x) -> bool:
     return type(x).__module__.startswith("torch")
 
 
+def _like(q, tensor):
+    """A captured ``tensor`` (torch or NumPy) as the kind of array ``q`` is
+    (sharing its memory on the CPU), so that a kernel's inputs are of one
+    kind."""
+    if _is_torch(q) == _is_torch(tensor):
+        return tensor.to(q.device) if _is_torch(q) else tensor
+    if _is_torch(q):
+        import torch
+        return torch.from_numpy(tensor).to(q.device)
+    return tensor.detach().cpu().numpy()
+
+
 def _dtype_name(x) -> str:
     """The attn dtype name of an array or tensor."""
     text = str(x.dtype).replace("torch.", "")
@@ -213,7 +225,7 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
         raise Error("a tensor that a mask_mod or score_mod captures has no "
                     "gradient here (it requires grad); pass a learned "
                     "bias as bias= with score_mods=[bias()] instead")
-    operands = {**operands, **dict(captured)}
+    operands = {**operands, **{name: _like(q, tensor) for name, tensor in captured}}
     if _needs_grad((q, k, v, *operands.values())):
         names = tuple(operands)
         return _attention_function().apply(spec, names, q, k, v,
@@ -324,6 +336,8 @@ def vmap_bhqkv(fn, score: bool = False):
     tensors into a [B, H, Q, KV] result through torch.vmap: how FlexAttention
     calls mask_mod and score_mod functions (``score`` [B, H, Q, KV])."""
     import torch
+    from .spec import with_arrays_as
+    fn = with_arrays_as(fn, torch.from_numpy)
     lead = (0,) if score else ()
     for dims in ((None, None, None, 0), (None, None, 0, None),
                  (None, 0, None, None), (0, None, None, None)):

@@ -110,7 +110,9 @@ class FlexAttention(torch.nn.Module):
                          dtype=_dtype_name(torch.empty(0, dtype=dtype)),
                          mask=mask, mask_mod=mask_mod, score_mod=score_mod,
                          scale=scale, return_lse=True)
-        self._captured = [t for _, t in self.spec.captured_tensors()]
+        # NumPy arrays become tensors sharing their memory (new values are
+        # read at each call).
+        self._captured = [torch.as_tensor(t) for _, t in self.spec.captured_tensors()]
         # The text (tracing the functions) is made here, outside any
         # compiled region; compiling it here reports an invalid spec now.
         self._text = str(self.spec)
@@ -124,5 +126,6 @@ class FlexAttention(torch.nn.Module):
             if self.block_mask.layout is not None:
                 inputs.append(self.block_mask.expanded_layout(q.shape[0],
                                                               q.shape[1]))
-        o, lse = torch.ops.attn_mlir.call(self._text, inputs + self._captured)
+        o, lse = torch.ops.attn_mlir.call(
+            self._text, inputs + [t.to(q.device) for t in self._captured])
         return (o, lse) if self.return_lse else o

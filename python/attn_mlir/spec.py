@@ -521,7 +521,8 @@ class Sym:
                         "instead of if/else")
 
     def __index__(self):
-        raise TypeError("a traced value cannot index a Python object")
+        raise TypeError("a traced value cannot index a Python object; "
+                        + _NUMPY_INDEX_HINT)
 
 
 def where(cond, a, b):
@@ -713,11 +714,86 @@ def _torch_handlers() -> dict:
     return table
 
 
+_NUMPY_INDEX_HINT = ("a NumPy array indexed by traced values must be named by "
+                     "the function itself (a global, a closure variable or a "
+                     "default argument), not reached through an attribute or "
+                     "a container")
+
+
+class _CapturedArray:
+    """A NumPy array that a traced function names, indexable by traced
+    values like a captured torch tensor (NumPy's indexing has no hook for
+    them: the function is traced with its arrays wrapped in this)."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __getitem__(self, index):
+        index = index if isinstance(index, tuple) else (index,)
+        if not any(isinstance(_scalar(i), Sym) for i in index):
+            return self.array[index]
+        return _index(self.array, index)
+
+    def __getattr__(self, name):
+        return getattr(self.array, name)
+
+    def __len__(self):
+        return len(self.array)
+
+
+def with_arrays_as(fn: Callable, convert: Callable) -> Callable:
+    """``fn``, or a copy of it whose NumPy arrays (globals its code names,
+    closure variables, default arguments) are ``convert(array)``: a
+    :class:`_CapturedArray` to trace ``fn``, a torch tensor to evaluate it
+    on index tensors. The function itself and its module are left as they
+    are."""
+    import sys
+    import types
+    np = sys.modules.get("numpy")
+    code = getattr(fn, "__code__", None)
+    if np is None or code is None:
+        return fn
+    wrap = lambda v: convert(v) if isinstance(v, np.ndarray) else v
+    changed = False
+    closure = fn.__closure__
+    if closure:
+        cells = []
+        for cell in closure:
+            try:
+                value = cell.cell_contents
+            except ValueError:  # a variable not assigned yet
+                cells.append(cell)
+                continue
+            wrapped = wrap(value)
+            changed |= wrapped is not value
+            cells.append(cell if wrapped is value else types.CellType(wrapped))
+        closure = tuple(cells)
+    namespace = fn.__globals__
+    arrays = {n: wrap(namespace[n]) for n in code.co_names
+              if isinstance(namespace.get(n), np.ndarray)}
+    if arrays:
+        namespace, changed = {**namespace, **arrays}, True
+    defaults = fn.__defaults__
+    if defaults and any(isinstance(d, np.ndarray) for d in defaults):
+        defaults, changed = tuple(wrap(d) for d in defaults), True
+    if not changed:
+        return fn
+    copy = types.FunctionType(code, namespace, fn.__name__, defaults, closure)
+    copy.__kwdefaults__ = fn.__kwdefaults__
+    return copy
+
+
 def _trace(fn: Callable, args: Sequence[tuple], result_type: str,
            captures: Optional[_Captures] = None) -> str:
     t = _Tracer(captures)
     syms = [Sym(t, name, type_) for name, type_ in args]
-    result = fn(*syms)
+    try:
+        result = with_arrays_as(fn, _CapturedArray)(*syms)
+    except IndexError as e:
+        # NumPy's indexing reports a traced index this way.
+        if "only integers, slices" in str(e):
+            raise TypeError(_NUMPY_INDEX_HINT) from e
+        raise
     if not isinstance(result, Sym):
         result = t.const(result, result_type)
     if result_type == "f32" and result.type == "index":

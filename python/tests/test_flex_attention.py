@@ -6,6 +6,7 @@ functions on index tensors (independent of our tracing) and against
 torch.nn.attention.flex_attention on the CPU."""
 import math
 
+import numpy as np
 import pytest
 
 import attn_mlir as am
@@ -231,3 +232,48 @@ def test_a_mask_attribute_needs_no_layout(rng):
     assert block.layout is None
     ours = am.flex_attention(q, k, v, block_mask=block, enable_gqa=True)
     assert rel(ours, reference(q, k, v, mask_mod=MASKS["causal"])) <= 2e-5
+
+
+DOC_NP = DOC.numpy().astype(np.int32)   # a module's NumPy array
+
+
+def test_captured_numpy_arrays(rng):
+    """NumPy arrays that the functions name (a global, a closure variable, a
+    default argument) are read like captured torch tensors, with torch or
+    NumPy inputs; new values do not recompile."""
+    seed = int(rng.integers(1 << 31))
+    q, k, v = random_qkv(seed)
+    slopes = np.random.default_rng(seed).random(4).astype(np.float32)
+    mask_mod = lambda b, h, qi, kv: (DOC_NP[qi] == DOC_NP[kv]) & (qi >= kv)
+    score_mod = lambda s, b, h, qi, kv, table=TABLE.numpy(): (
+        s - slopes[h] * (qi - kv).abs() + table[qi - kv + S - 1])
+
+    def torch_score(s, b, h, qi, kv):
+        return (s - torch.from_numpy(slopes)[h] * (qi - kv).abs()
+                + TABLE[qi - kv + S - 1])
+
+    block = am.create_block_mask(mask_mod, None, None, S, S, BLOCK_SIZE=16)
+    ours = am.flex_attention(q, k, v, score_mod=score_mod, block_mask=block,
+                             enable_gqa=True)
+    ref = reference(q, k, v, torch_score, MASKS["documents"])
+    assert rel(ours, ref) <= 2e-5
+    ours = am.attention(q.numpy(), k.numpy(), v.numpy(), mask_mod=mask_mod,
+                        score_mod=score_mod)
+    assert isinstance(ours, np.ndarray)
+    assert rel(torch.from_numpy(ours), ref) <= 2e-5
+    slopes *= 3
+    text = str(am.Spec(heads=4, kv_heads=2, head_dim=16, dtype="f32",
+                       mask_mod=mask_mod, score_mod=score_mod))
+    assert am.compile(text).origin == "memory cache"
+    ours = am.attention(q, k, v, mask_mod=mask_mod, score_mod=score_mod)
+    assert rel(ours, reference(q, k, v, torch_score, MASKS["documents"])) <= 2e-5
+
+
+def test_numpy_array_reached_through_an_attribute_is_named():
+    q, k, v = random_qkv(0, H=2)
+
+    class Holder:
+        ids = DOC_NP
+
+    with pytest.raises(TypeError, match="named by the function itself"):
+        am.flex_attention(q, k, v, score_mod=lambda s, b, h, qi, kv: s + Holder.ids[qi])
