@@ -211,6 +211,21 @@ def AttnCpuVectorize : Pass<"attn-cpu-vectorize", "::mlir::func::FuncOp"> {
   ];
 }
 
+def AttnCpuStridedCopies : Pass<"attn-cpu-strided-copies", "::mlir::func::FuncOp"> {
+  let summary = "Copies between strided views as loops instead of a runtime call";
+  let description = [{
+    Rewrites each `memref.copy` that the LLVM lowering would not turn into a
+    `memcpy` (an operand whose layout is neither the identity nor contiguous
+    with a static shape) into a `linalg.copy`, lowered to loops with the
+    other linalg ops. The LLVM lowering calls `memrefCopy` from MLIR's C
+    runner utilities for those, a shared library that links all of MLIR:
+    without the calls a JIT-compiled kernel needs no library but the OpenMP
+    runtime, and the Python package carries none. The loops also know the
+    element type and rank, which the generic runtime copy does not.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def AttnCpuApproximateMath : Pass<"attn-cpu-approximate-math"> {
   let summary = "Polynomial exp, log and tanh for f32, so that loops vectorize";
   let description = [{

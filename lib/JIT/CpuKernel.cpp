@@ -4,6 +4,7 @@
 #include "attn/JIT/DiagnosticCollector.h"
 #include "attn/Pipelines/Registration.h"
 #include "attn/JIT/SpecSignature.h"
+#include "attn/Runtime/BinaryPath.h"
 #include "attn/Runtime/SequenceCheck.h"
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Transforms/Passes.h"
@@ -144,11 +145,12 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
   engineOptions.jitCodeGenOptLevel = optimize
                                          ? llvm::CodeGenOptLevel::Aggressive
                                          : llvm::CodeGenOptLevel::None;
-  // memref.copy of strided views calls memrefCopy; parallel kernels call
-  // the OpenMP runtime.
-  SmallVector<StringRef> libraries = {ATTN_C_RUNNER_UTILS};
+  // Parallel kernels call the OpenMP runtime (the kernels call no other
+  // library: attn-cpu-strided-copies leaves no memrefCopy).
+  std::string openmp = runtime::bundledLibrary(ATTN_OPENMP_RUNTIME);
+  SmallVector<StringRef> libraries;
   if (options.parallel && !options.reference && !options.emulateGpu)
-    libraries.push_back(ATTN_OPENMP_RUNTIME);
+    libraries.push_back(openmp);
   engineOptions.sharedLibPaths = libraries;
   auto codegenMachine = machineBuilder->createTargetMachine();
   if (!codegenMachine)

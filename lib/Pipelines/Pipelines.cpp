@@ -73,6 +73,7 @@ void buildHostLLVMPipeline(OpPassManager &pm, bool parallel) {
 
   pm.addNestedPass<func::FuncOp>(createAttnCpuMicrokernels());
   pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
+  pm.addNestedPass<func::FuncOp>(createAttnCpuStridedCopies());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createAttnCpuApproximateMath());
   if (parallel)

@@ -4,6 +4,7 @@
 #include "attn/Dialect/Attn.h"
 #include "attn/JIT/SpecSignature.h"
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Runtime/BinaryPath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -21,7 +22,6 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/xxhash.h"
 
-#include <dlfcn.h>
 
 using namespace mlir;
 
@@ -56,13 +56,10 @@ llvm::StringRef compilerVersion() {
   // it, so caches keyed by it never serve code of an older compiler.
   static const std::string version = [] {
     std::string v = "attn-mlir " ATTN_VERSION;
-    Dl_info info;
-    if (dladdr(reinterpret_cast<void *>(&compilerVersion), &info) &&
-        info.dli_fname) {
-      if (auto buffer = llvm::MemoryBuffer::getFile(info.dli_fname))
+    if (!runtime::binaryPath().empty())
+      if (auto buffer = llvm::MemoryBuffer::getFile(runtime::binaryPath()))
         v += " (" +
              llvm::utohexstr(llvm::xxh3_64bits((*buffer)->getBuffer())) + ")";
-    }
     return v;
   }();
   return version;

@@ -9,9 +9,10 @@ class DialectRegistry;
 
 namespace attn {
 
-/// Registers the attn dialect, every upstream dialect and extension
-/// (bufferization models, LLVM conversion interfaces) and the LLVM IR
-/// translations: what parsing a spec and running any attn pipeline needs.
+/// Registers the attn dialect and the upstream dialects, interface models
+/// (bufferization, tiling, value bounds, conversions to LLVM) and LLVM IR
+/// translations that specs and the attn pipelines use: what parsing a spec
+/// and running any attn pipeline needs.
 void registerCompilerDialects(mlir::DialectRegistry &registry);
 
 } // namespace attn
