@@ -20,6 +20,7 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 
@@ -152,6 +153,11 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
   if (options.parallel && !options.reference && !options.emulateGpu)
     libraries.push_back(openmp);
   engineOptions.sharedLibPaths = libraries;
+  // MLIR enables the perf listener by default: every process that compiles
+  // a kernel would leave a jit-<pid>.dump under ~/.debug or /tmp/.debug.
+  // ATTN_JIT_PERF=1 turns it on for `perf record -k 1` + `perf inject --jit`.
+  const char *perf = std::getenv("ATTN_JIT_PERF");
+  engineOptions.enablePerfNotificationListener = perf && StringRef(perf) == "1";
   auto codegenMachine = machineBuilder->createTargetMachine();
   if (!codegenMachine)
     return makeError("cannot create a target machine for the host: " +
