@@ -6,6 +6,7 @@
 #include "attn/JIT/SpecSignature.h"
 #include "attn/Runtime/BinaryPath.h"
 #include "attn/Runtime/SequenceCheck.h"
+#include "attn/Support/FloatConversion.h"
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Transforms/Passes.h"
 
@@ -21,6 +22,7 @@
 #include "llvm/Support/TargetSelect.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <mutex>
 
@@ -40,6 +42,34 @@ void initializeNativeTarget() {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
   });
+}
+
+/// f32 and f64 to bf16 as compiler-rt's __truncsfbf2 / __truncdfbf2, which
+/// LLVM calls for a truncation to bf16 on a host without AVX512-BF16 and
+/// which Debian 12's libgcc (GCC 12) lacks; the kernels get these. The
+/// x86-64 and AArch64 ABIs return a bf16 in the low half of the first
+/// floating-point register, where a float holding those bits lands too.
+float bfloatInFloatRegister(uint16_t bits) {
+  float carrier = 0.0f;
+  std::memcpy(&carrier, &bits, sizeof(bits));
+  return carrier;
+}
+float truncFloatToBFloat(float value) {
+  return bfloatInFloatRegister(floatToBFloat(value));
+}
+float truncDoubleToBFloat(double value) {
+  return bfloatInFloatRegister(doubleToBFloat(value));
+}
+
+llvm::orc::SymbolMap bfloatConversions(llvm::orc::MangleAndInterner interner) {
+  llvm::orc::SymbolMap symbols;
+  symbols[interner("__truncsfbf2")] = {
+      llvm::orc::ExecutorAddr::fromPtr(&truncFloatToBFloat),
+      llvm::JITSymbolFlags::Exported};
+  symbols[interner("__truncdfbf2")] = {
+      llvm::orc::ExecutorAddr::fromPtr(&truncDoubleToBFloat),
+      llvm::JITSymbolFlags::Exported};
+  return symbols;
 }
 
 } // namespace
@@ -146,8 +176,9 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
   engineOptions.jitCodeGenOptLevel = optimize
                                          ? llvm::CodeGenOptLevel::Aggressive
                                          : llvm::CodeGenOptLevel::None;
-  // Parallel kernels call the OpenMP runtime (the kernels call no other
-  // library: attn-cpu-strided-copies leaves no memrefCopy).
+  // Parallel kernels call the OpenMP runtime; no other library is loaded
+  // (attn-cpu-strided-copies leaves no memrefCopy, bf16 truncations are
+  // registered below).
   std::string openmp = runtime::bundledLibrary(ATTN_OPENMP_RUNTIME);
   SmallVector<StringRef> libraries;
   if (options.parallel && !options.reference && !options.emulateGpu)
@@ -167,6 +198,7 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
   if (!engine)
     return diagnostics.takeError("cannot create the execution engine: " +
                                  llvm::toString(engine.takeError()));
+  (*engine)->registerSymbols(bfloatConversions);
   auto packed = (*engine)->lookupPacked("_mlir_ciface_" + entryName);
   if (!packed)
     return makeError("the compiled module has no entry '" + entryName +
