@@ -74,8 +74,9 @@ def AttnTileFlash : Pass<"attn-tile-flash"> {
 def AttnTileFlashBackward : Pass<"attn-tile-flash-backward"> {
   let summary = "Tile the attention backward as FlashAttention-2 does";
   let description = [{
-    Rewrites each `attn.attention_backward` (without a `grad_bias` result,
-    which `attn-decompose` takes) into computations on tiles that recompute
+    Rewrites each `attn.attention_backward` (except one whose `grad_bias`
+    is of a broadcast bias, which `attn-decompose` takes) into computations
+    on tiles that recompute
     the weights from the forward's `lse` instead of holding a `[Sq, Skv]`
     matrix: `delta = rowsum(grad_o * o)` (softmax); a parallel loop over
     (batch, key/value head, key tile) that, for each query head of the
@@ -83,7 +84,9 @@ def AttnTileFlashBackward : Pass<"attn-tile-flash-backward"> {
     allows and accumulates `grad_k` and `grad_v`; a parallel loop over
     (batch, query head, query tile) over the key tiles `buildKvRange` allows
     for `grad_q` (its own pass instead of atomics: both loops are parallel
-    without synchronization). Tiles are classified in both directions with
+    without synchronization) and, for a bias of one element per score
+    `[B, Hq, Sq, Skv]`, `grad_bias`, which it visits once each. Tiles are
+    classified in both directions with
     `buildTileClass`: empty ones are skipped, full ones run without mask
     code. The derivatives of score modifiers come from differentiating
     their code (`buildScoreDerivatives`).

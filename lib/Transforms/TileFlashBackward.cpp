@@ -21,9 +21,12 @@
 // every product is one of the CPU micro-kernels' two forms. Sigmoid and relu
 // weights have no row statistics: dS = f dP w'(s) directly.
 //
-// A backward that returns grad_bias is left to attn-decompose: the bias's
-// gradient is the full [B, Hq, Sq, Skv] matrix of dS ds/dbias reduced over
-// the bias's broadcast dimensions, which the reference builds.
+// grad_bias is dS ds/dbias at each score. A bias without broadcast
+// dimensions ([B, Hq, Sq, Skv]) has one gradient element per score: the
+// grad_q pass, which visits each score once, writes it (a band of the query
+// tile's rows, zeros where the key-tile loop skips Empty tiles). A
+// broadcast bias sums scores of several threads into one element; such a
+// backward is left to attn-decompose's reference.
 //
 //===----------------------------------------------------------------------===//
 
@@ -57,10 +60,12 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 /// The weight of a score as the output sees it and the gradient of the
-/// loss with respect to the score's raw dot product.
+/// loss with respect to the score's raw dot product (and to its bias
+/// element, when grad_bias is built).
 struct ScoreGradients {
   Value weight;
   Value gradDot;
+  Value gradBias;
 };
 
 class BackwardTileBuilder : TileBuilder {
@@ -71,7 +76,8 @@ public:
         tileQ(tileQ), tileKv(tileKv), aux(op),
         normalization(op.getNormalizationOrDefault()),
         softmax(normalization.normalizesRows()),
-        readsAtPositions(readsMemoryAtPositions(op)) {
+        readsAtPositions(readsMemoryAtPositions(op)),
+        biasGradient(static_cast<bool>(op.getGradBias())) {
     AttentionShape shape = op.getShape();
     qHeads = shape.qHeads;
     kvHeads = shape.kvHeads;
@@ -89,16 +95,18 @@ public:
       outputFactor = normalization.buildOutputFactor(b, loc, kvLen, computeType);
   }
 
-  /// The replacements of grad_q, grad_k and grad_v, or failure (after a
-  /// diagnostic) when a score modifier cannot be differentiated.
+  /// The replacements of grad_q, grad_k, grad_v (and grad_bias), or
+  /// failure (after a diagnostic) when a score modifier cannot be
+  /// differentiated.
   FailureOr<SmallVector<Value>> build() {
     if (softmax)
       delta = buildDelta();
     auto [gradK, gradV] = buildKeyValueGradients();
-    Value gradQ = buildQueryGradient();
+    SmallVector<Value> results = buildQueryGradients();
     if (undifferentiable)
       return failure();
-    return SmallVector<Value>{gradQ, gradK, gradV};
+    results.insert(results.begin() + 1, {gradK, gradV});
+    return results;
   }
 
 private:
@@ -156,7 +164,8 @@ private:
         buildScoreDerivatives(nb, nl, op, dot, pos, lengths, aux);
     if (failed(d)) {
       undifferentiable = true;
-      return {fconst(nb, nl, 0.0), fconst(nb, nl, 0.0)};
+      Value zero = fconst(nb, nl, 0.0);
+      return {zero, zero, zero};
     }
     Value zero = fconst(nb, nl, 0.0);
     Value weight, gradScore;
@@ -180,11 +189,19 @@ private:
       }
     }
     Value gradDot = arith::MulFOp::create(nb, nl, gradScore, d->byRawScore);
+    Value gradBias;
+    if (biasGradient)
+      gradBias = d->byBias
+                     ? arith::MulFOp::create(nb, nl, gradScore, d->byBias)
+                           .getResult()
+                     : zero;
     if (allowed) {
       weight = arith::SelectOp::create(nb, nl, allowed, weight, zero);
       gradDot = arith::SelectOp::create(nb, nl, allowed, gradDot, zero);
+      if (gradBias)
+        gradBias = arith::SelectOp::create(nb, nl, allowed, gradBias, zero);
     }
-    return {weight, gradDot};
+    return {weight, gradDot, gradBias};
   }
 
   /// The score position of element (i, j) of a tile pair and whether it is
@@ -306,15 +323,20 @@ private:
   }
 
   //===--------------------------------------------------------------------===//
-  // grad_q: per query tile, over key tiles
+  // grad_q (and grad_bias): per query tile, over key tiles
   //===--------------------------------------------------------------------===//
 
-  Value buildQueryGradient() {
-    Value out =
-        tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, op.getQ()),
-                                op.getQ().getType().getElementType());
+  /// grad_q, and grad_bias when it is built.
+  SmallVector<Value> buildQueryGradients() {
+    SmallVector<Value> outs = {tensor::EmptyOp::create(
+        b, loc, tensor::getMixedSizes(b, loc, op.getQ()),
+        op.getQ().getType().getElementType())};
+    if (biasGradient)
+      outs.push_back(tensor::EmptyOp::create(
+          b, loc, tensor::getMixedSizes(b, loc, op.getBias()),
+          op.getBias().getType().getElementType()));
     OpBuilder::InsertionGuard guard(b);
-    TileForall loop = buildTileForall(qHeads, qLen, tileQ, ValueRange{out});
+    TileForall loop = buildTileForall(qHeads, qLen, tileQ, outs);
     Value batchIv = loop.batchIv, head = loop.head, q0 = loop.row0,
           qRows = loop.rows;
     Value kvHead = arith::DivUIOp::create(b, loc, head, index(groupSize));
@@ -322,8 +344,16 @@ private:
     Value gradOut = rowsOf(op.getGradO(), batchIv, head, q0, qRows, tileQ);
     QueryTile tile{batchIv, head, q0, arith::AddIOp::create(b, loc, q0, qRows),
                    qLen, kvLen};
+    SmallVector<Value> init = {filled({tileQ, headDim}, 0.0)};
+    // The bias gradient of the tile's rows and every key: zero where no
+    // key tile is visited.
+    if (biasGradient)
+      init.push_back(buildFilled(
+          b, loc,
+          ArrayRef<OpFoldResult>{b.getIndexAttr(tileQ), getAsOpFoldResult(kvLen)},
+          computeType, 0.0));
     SmallVector<Value> final = buildKeyTileLoop(
-        b, loc, op, aux, tile, tileKv, ValueRange{filled({tileQ, headDim}, 0.0)},
+        b, loc, op, aux, tile, tileKv, init,
         [&](const KeyTile &keyTile, bool masked, ValueRange state) {
           Value keys = rowsOf(op.getK(), batchIv, kvHead, keyTile.kv0,
                               keyTile.kvCols, tileKv);
@@ -334,8 +364,8 @@ private:
               product(gradOut, values, filled({tileQ, tileKv}, 0.0), true);
           // The last query tile's padding rows are computed (at the last
           // query) and never written.
-          Value gradDots = buildElementwiseTile(
-              {dots, gradWeights}, 1,
+          SmallVector<Value> grads = buildElementwiseTile(
+              {dots, gradWeights}, biasGradient ? 2 : 1,
               [&](OpBuilder &nb, Location nl, ValueRange args, Value i,
                   Value j) {
                 auto [pos, allowed] =
@@ -343,15 +373,36 @@ private:
                                keyTile.kvCols, i, j, masked);
                 auto [lse, rowDelta] =
                     rowStatistics(nb, nl, batchIv, head, pos.q);
-                return SmallVector<Value>{
-                    scoreGradients(nb, nl, args[0], args[1], pos, lse,
-                                   rowDelta, allowed)
-                        .gradDot};
-              })[0];
-          return SmallVector<Value>{product(gradDots, keys, state[0], false)};
+                ScoreGradients g = scoreGradients(nb, nl, args[0], args[1],
+                                                  pos, lse, rowDelta, allowed);
+                if (!biasGradient)
+                  return SmallVector<Value>{g.gradDot};
+                return SmallVector<Value>{g.gradDot, g.gradBias};
+              });
+          SmallVector<Value> next = {product(grads[0], keys, state[0], false)};
+          if (biasGradient)
+            next.push_back(insertColumns(state[1], grads[1], keyTile.kv0,
+                                         keyTile.kvCols));
+          return next;
         });
     insertRows(loop.forall, 0, final[0], batchIv, head, q0, qRows);
-    return loop.forall.getResult(0);
+    if (biasGradient)
+      insertRows(loop.forall, 1, final[1], batchIv, head, q0, qRows);
+    return SmallVector<Value>(loop.forall.getResults());
+  }
+
+  /// `band` with columns [kv0, kv0 + cols) replaced by the first `cols`
+  /// columns of the padded key tile `tile`.
+  Value insertColumns(Value band, Value tile, Value kv0, Value cols) {
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1),
+                 rows = b.getIndexAttr(tileQ);
+    Value columns = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({tileQ, ShapedType::kDynamic}, computeType),
+        tile, ArrayRef<OpFoldResult>{zero, zero},
+        ArrayRef<OpFoldResult>{rows, cols}, ArrayRef<OpFoldResult>{one, one});
+    return tensor::InsertSliceOp::create(
+        b, loc, columns, band, ArrayRef<OpFoldResult>{zero, kv0},
+        ArrayRef<OpFoldResult>{rows, cols}, ArrayRef<OpFoldResult>{one, one});
   }
 
   /// `results` tiles of the shape of `inputs` (all alike) whose elements at
@@ -383,16 +434,17 @@ private:
   void insertRows(scf::ForallOp forall, unsigned result, Value tile,
                   Value batchIv, Value head, Value row0, Value rows) {
     auto tileType = cast<RankedTensorType>(tile.getType());
-    int64_t cols = tileType.getDimSize(1);
+    OpFoldResult cols = tensor::getMixedSize(b, loc, tile, 1);
     Type element =
         cast<RankedTensorType>(forall.getResult(result).getType())
             .getElementType();
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
     Value slice = tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({ShapedType::kDynamic, cols}, computeType),
+        b, loc,
+        RankedTensorType::get({ShapedType::kDynamic, tileType.getDimSize(1)},
+                              computeType),
         tile, ArrayRef<OpFoldResult>{zero, zero},
-        ArrayRef<OpFoldResult>{rows, b.getIndexAttr(cols)},
-        ArrayRef<OpFoldResult>{one, one});
+        ArrayRef<OpFoldResult>{rows, cols}, ArrayRef<OpFoldResult>{one, one});
     if (element != computeType)
       slice = buildElementwise(b, loc, slice, element,
                                [&](OpBuilder &nb, Location nl, Value x) {
@@ -403,7 +455,7 @@ private:
     tensor::ParallelInsertSliceOp::create(
         b, loc, slice, forall.getRegionIterArgs()[result],
         ArrayRef<OpFoldResult>{batchIv, head, row0, zero},
-        ArrayRef<OpFoldResult>{one, one, rows, b.getIndexAttr(cols)},
+        ArrayRef<OpFoldResult>{one, one, rows, cols},
         ArrayRef<OpFoldResult>{one, one, one, one});
   }
 
@@ -414,6 +466,8 @@ private:
   bool softmax;
   /// Whether modifiers or masks read memory at a score's position.
   bool readsAtPositions;
+  /// Whether grad_bias is built (a bias without broadcast dimensions).
+  bool biasGradient;
   int64_t qHeads, kvHeads, groupSize, headDim, valueDim;
   OpFoldResult batch;
   Value qLen, kvLen;
@@ -425,6 +479,19 @@ private:
   bool undifferentiable = false;
 };
 
+/// Whether the bias has one element per score, [B, Hq, Sq, Skv]: no
+/// dimension of size 1 where the scores have more.
+bool hasScoreShapedBias(AttentionBackwardOp op) {
+  ArrayRef<int64_t> q = op.getQ().getType().getShape();
+  ArrayRef<int64_t> bias =
+      cast<RankedTensorType>(op.getBias().getType()).getShape();
+  int64_t scores[] = {q[0], q[1], q[2], op.getK().getType().getDimSize(2)};
+  for (auto [b, s] : llvm::zip(bias, scores))
+    if (b == 1 && s != 1)
+      return false;
+  return true;
+}
+
 struct TileAttentionBackward : OpRewritePattern<AttentionBackwardOp> {
   TileAttentionBackward(MLIRContext *ctx, int64_t tileQ, int64_t tileKv,
                         bool &failedAny)
@@ -433,8 +500,9 @@ struct TileAttentionBackward : OpRewritePattern<AttentionBackwardOp> {
 
   LogicalResult matchAndRewrite(AttentionBackwardOp op,
                                 PatternRewriter &rewriter) const override {
-    if (op.getGradBias())
-      return rewriter.notifyMatchFailure(op, "grad_bias takes the reference");
+    if (op.getGradBias() && !hasScoreShapedBias(op))
+      return rewriter.notifyMatchFailure(
+          op, "the gradient of a broadcast bias takes the reference");
     // Static sequences need no more rows (or keys) than they have; tiles
     // inside a mask's blocks can be classified.
     auto shrink = [](int64_t tile, RankedTensorType type) {

@@ -207,10 +207,14 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
     dtype = _dtype_name(q)
     bias_shape = None
     if "bias" in operands:
-        # Broadcast (size-1) dimensions stay static, the rest follow B, H, Sq, Skv.
-        shape = operands["bias"].shape
-        bias_shape = [1 if s == 1 else (s if i == 1 else None)
-                      for i, s in enumerate(shape)]
+        # Broadcast (size-1) dimensions stay static, the rest follow B, H,
+        # Sq, Skv; a size-1 dimension where the scores have one size too
+        # (B = 1) follows them: the bias is then one element per score,
+        # whose gradient the tiled backward computes.
+        scores = (q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+        bias_shape = [1 if s == 1 and n != 1 else (s if i == 1 else None)
+                      for i, (s, n) in enumerate(zip(operands["bias"].shape,
+                                                     scores))]
     # Neighborhood masks are defined on a fixed token grid: static lengths.
     static = mask is not None and "neighborhood" in mask.attr()
     spec = Spec(heads=q.shape[1], kv_heads=k.shape[1], head_dim=q.shape[3],

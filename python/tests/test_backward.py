@@ -58,6 +58,19 @@ def test_gradcheck_bias_and_fully_masked_rows(rng):
     assert torch.isfinite(q.grad).all() and (q.grad[:, :, :4] == 0).all()
 
 
+def test_gradcheck_score_shaped_bias(rng):
+    # A bias of one element per score ([B, Hq, Sq, Skv], B = 1 included)
+    # takes the tiled backward, which writes its gradient tile by tile.
+    q, k, v = leaves(int(rng.integers(1 << 31)), torch.float64, H=4, Hkv=2,
+                     Sq=11, Skv=13)
+    bias = torch.randn(1, 4, 11, 13, dtype=torch.float64, requires_grad=True)
+    fn = lambda q, k, v, bias: am.attention(
+        q, k, v, mask=am.causal(), score_mods=[am.bias(), am.softcap(2.0)],
+        bias=bias)
+    assert torch.autograd.gradcheck(fn, (q, k, v, bias), eps=1e-6, atol=1e-6,
+                                    rtol=1e-5)
+
+
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-4),
                                        (torch.bfloat16, 5e-2)])
 def test_matches_sdpa_autograd(rng, dtype, tol):

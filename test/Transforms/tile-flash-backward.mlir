@@ -78,8 +78,33 @@ func.func @sigmoid_dense(%q: tensor<2x2x32x16xf32>, %o: tensor<2x2x32x16xf32>)
 
 // -----
 
-// The gradient of a bias is the full score matrix reduced over the bias's
-// broadcast dimensions: such a backward is left to attn-decompose.
+// A bias with one element per score [B, Hq, Sq, Skv]: the grad_q pass
+// writes its gradient too, the tile's rows of every key in a band (zeros
+// where a key tile is skipped: here, above the causal diagonal), each key
+// tile's columns inserted after the tile is visited; bf16 bias, bf16
+// gradient.
+// CHECK-LABEL: func @score_shaped_bias_gradient
+// CHECK-NOT: attn.attention_backward
+// CHECK: %[[Q:.*]]:2 = scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (2, 2, 2) shared_outs(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<2x2x19x16xf32>, tensor<2x2x19x19xbf16>)
+// CHECK:   linalg.fill {{.*}} -> tensor<16x19xf32>
+// CHECK:   scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<16x16xf32>, tensor<16x19xf32>)
+// CHECK:     linalg.generic {{.*}} outs(%{{.*}}, %{{.*}} : tensor<16x8xf32>, tensor<16x8xf32>)
+// CHECK:     tensor.insert_slice %{{.*}} into %{{.*}}[0, %{{.*}}] [16, %{{.*}}] [1, 1] : tensor<16x?xf32> into tensor<16x19xf32>
+// CHECK:   tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, 0] [1, 1, %{{.*}}, 19] [1, 1, 1, 1] : tensor<?x19xbf16> into tensor<2x2x19x19xbf16>
+// CHECK: return %[[Q]]#0, %[[Q]]#1
+func.func @score_shaped_bias_gradient(%q: tensor<2x2x19x16xf32>, %o: tensor<2x2x19x16xf32>, %lse: tensor<2x2x19xf32>,
+                                      %bias: tensor<2x2x19x19xbf16>) -> (tensor<2x2x19x16xf32>, tensor<2x2x19x19xbf16>) {
+  %dq, %dk, %dv, %db = attn.attention_backward %q, %q, %q, %o, %o lse(%lse : tensor<2x2x19xf32>)
+      bias(%bias : tensor<2x2x19x19xbf16>) mask(#attn.causal) score_mods([#attn.bias])
+      : tensor<2x2x19x16xf32>, tensor<2x2x19x16xf32>, tensor<2x2x19x16xf32>, tensor<2x2x19x16xf32>, tensor<2x2x19x16xf32>
+      -> tensor<2x2x19x16xf32>, tensor<2x2x19x16xf32>, tensor<2x2x19x16xf32>, tensor<2x2x19x19xbf16>
+  return %dq, %db : tensor<2x2x19x16xf32>, tensor<2x2x19x19xbf16>
+}
+
+// -----
+
+// The gradient of a broadcast bias sums the scores of several threads into
+// one element: such a backward is left to attn-decompose.
 // CHECK-LABEL: func @bias_gradient
 // CHECK: attn.attention_backward
 func.func @bias_gradient(%q: tensor<1x2x9x16xf32>, %o: tensor<1x2x9x16xf32>, %lse: tensor<1x2x9xf32>,

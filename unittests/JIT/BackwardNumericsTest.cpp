@@ -395,6 +395,17 @@ std::vector<Case> backwardCases() {
   biased.biasShape = {2, 2, 13, 19};
   biased.modify = bias();
   cases.push_back(biased);
+  // A bias of one element per score takes the tiled backward; with GQA,
+  // empty rows (bottom-right causal, Sq > Skv) and a modifier after it.
+  Case scoreShaped = withMask(base("bias_gradient_gqa_empty_rows_bf16", 2, 4,
+                                   2, 23, 17, 16, 16, DType::BF16),
+                              "#attn.causal<align = bottom_right>",
+                              causal(true));
+  scoreShaped.allowEmptyRows = true;
+  scoreShaped.scoreMods = "[#attn.bias, #attn.softcap<3.0>]";
+  scoreShaped.biasShape = {2, 4, 23, 17};
+  scoreShaped.modify = then(bias(), softcap(3.0));
+  cases.push_back(scoreShaped);
   Case broadcast = withMask(base("bias_broadcast_then_softcap", 2, 2, 2, 17,
                                  17, 16, 16),
                             "#attn.causal", causal());
