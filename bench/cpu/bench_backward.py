@@ -4,13 +4,16 @@ the compiled attn.attention_backward) against PyTorch SDPA's and
 FlexAttention's CPU backward, in one run, on the same inputs.
 
   CUDA_VISIBLE_DEVICES="" PYTHONPATH=build/python python3 bench/cpu/bench_backward.py
-  ... --seq 256 1024 --dtype f32 --masks dense causal
+  ... --seq 256 1024 --dtype f32 --masks dense causal causal_bias
 
 Each point times the backward alone (the forward and its saved tensors are
 built once; backward(retain_graph=True) is timed), median of --repeats
 calls, and reports TFLOP/s of useful work as FlashAttention counts it: 2.5x
 the forward's 4 * B * H * Sq * Skv * D flops, halved for causal. Every
 implementation's dq is compared with a float64 SDPA backward first.
+`causal_bias` adds a learned [B, H, S, S] bias (requiring grad, so each
+backward also computes its gradient): SDPA takes it as a float attn_mask
+with the causal -inf folded in, FlexAttention as a score_mod reading it.
 FlexAttention runs eagerly (its CPU path without torch.compile); where it
 has no CPU backward (torch 2.15 raises NotImplementedError) its cells say
 n/a and the reason is printed under the table.
@@ -46,21 +49,36 @@ def point(batch, heads, seq, dim, dtype, mask, repeats, gen):
     t = TORCH[dtype]
     q, k, v, do = (torch.randn(batch, heads, seq, dim, generator=gen).to(t)
                    for _ in range(4))
-    causal = mask == "causal"
+    causal = mask in ("causal", "causal_bias")
     block = flex.create_block_mask(
         (lambda b, h, i, j: j <= i) if causal else (lambda b, h, i, j: j >= 0),
         None, None, seq, seq, device="cpu")
+    bias = None
+    if mask == "causal_bias":
+        bias = torch.randn(batch, heads, seq, seq, generator=gen).to(t)
+        bias.requires_grad_()
+    above = ~torch.ones(seq, seq, dtype=torch.bool).tril()
+
+    def sdpa(q, k, v, bias):
+        if bias is None:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias.masked_fill(above, float("-inf")))
+
+    ours = dict(score_mods=[am.bias()], bias=bias) if bias is not None else {}
     impls = {
         "attn-mlir": lambda q, k, v: am.attention(
-            q, k, v, mask=am.causal() if causal else None),
-        "SDPA": lambda q, k, v: F.scaled_dot_product_attention(
-            q, k, v, is_causal=causal),
+            q, k, v, mask=am.causal() if causal else None, **ours),
+        "SDPA": lambda q, k, v: sdpa(q, k, v, bias),
         "FlexAttention": lambda q, k, v: flex.flex_attention(
-            q, k, v, block_mask=block),
+            q, k, v, block_mask=block,
+            score_mod=None if bias is None else
+            (lambda s, b, h, i, j: s + bias[b, h, i, j])),
     }
-    ref = backward_of(lambda q, k, v: F.scaled_dot_product_attention(
-        q, k, v, is_causal=causal), q.double(), k.double(), v.double(),
-        do.double())()
+    ref = backward_of(
+        lambda q, k, v: sdpa(q, k, v, None if bias is None
+                             else bias.detach().double()),
+        q.double(), k.double(), v.double(), do.double())()
     flops = 2.5 * 4 * batch * heads * seq * seq * dim * (0.5 if causal else 1)
     row = {}
     for name, forward in impls.items():
@@ -76,7 +94,7 @@ def main():
     parser = shape_parser(__doc__.split("\n")[0], [256, 512, 1024])
     parser.add_argument("--dtype", choices=sorted(TORCH), default="f32")
     parser.add_argument("--masks", nargs="+", default=["dense", "causal"],
-                        choices=["dense", "causal"])
+                        choices=["dense", "causal", "causal_bias"])
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="flex_attention called without")
     gen = torch.Generator().manual_seed(0)
