@@ -153,12 +153,13 @@ private:
         row0, rows, maxRows);
   }
 
-  /// P and dX of the score at `pos` from its raw dot product, dP and (for
-  /// softmax) the row's lse and delta; both 0 where `allowed` (null in a full
-  /// tile) is false.
+  /// P and dX (and, `withBias`, the bias element's gradient) of the score
+  /// at `pos` from its raw dot product, dP and (for softmax) the row's lse
+  /// and delta; all 0 where `allowed` (null in a full tile) is false.
   ScoreGradients scoreGradients(OpBuilder &nb, Location nl, Value dot,
                                 Value gradWeight, const ScorePosition &pos,
-                                Value lse, Value rowDelta, Value allowed) {
+                                Value lse, Value rowDelta, Value allowed,
+                                bool withBias) {
     SequenceLengths lengths{qLen, kvLen};
     FailureOr<ScoreDerivatives> d =
         buildScoreDerivatives(nb, nl, op, dot, pos, lengths, aux);
@@ -190,7 +191,7 @@ private:
     }
     Value gradDot = arith::MulFOp::create(nb, nl, gradScore, d->byRawScore);
     Value gradBias;
-    if (biasGradient)
+    if (withBias)
       gradBias = d->byBias
                      ? arith::MulFOp::create(nb, nl, gradScore, d->byBias)
                            .getResult()
@@ -313,7 +314,8 @@ private:
                                            masked);
           auto [lse, rowDelta] = rowStatistics(nb, nl, batchIv, head, pos.q);
           ScoreGradients g = scoreGradients(nb, nl, args[0], args[1], pos, lse,
-                                            rowDelta, allowed);
+                                            rowDelta, allowed,
+                                            /*withBias=*/false);
           return SmallVector<Value>{g.weight, g.gradDot};
         });
     // grad_k += dX^T . q, grad_v += P^T . grad_o.
@@ -373,8 +375,9 @@ private:
                                keyTile.kvCols, i, j, masked);
                 auto [lse, rowDelta] =
                     rowStatistics(nb, nl, batchIv, head, pos.q);
-                ScoreGradients g = scoreGradients(nb, nl, args[0], args[1],
-                                                  pos, lse, rowDelta, allowed);
+                ScoreGradients g =
+                    scoreGradients(nb, nl, args[0], args[1], pos, lse,
+                                   rowDelta, allowed, biasGradient);
                 if (!biasGradient)
                   return SmallVector<Value>{g.gradDot};
                 return SmallVector<Value>{g.gradDot, g.gradBias};
