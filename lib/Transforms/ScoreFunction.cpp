@@ -5,6 +5,7 @@
 #include "attn/Dialect/ValueBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -271,6 +272,57 @@ buildScoreDerivatives(OpBuilder &b, Location loc, AttentionSpecOpInterface op,
     d.byBias = *byBias;
   }
   return d;
+}
+
+FailureOr<ScoreGradients>
+buildScoreGradients(OpBuilder &b, Location loc, AttentionSpecOpInterface op,
+                    NormalizationAttrInterface normalization,
+                    const ScoreGradientInputs &in, const ScorePosition &pos,
+                    const SequenceLengths &lengths, AuxReader &aux,
+                    bool withBias) {
+  FailureOr<ScoreDerivatives> d =
+      buildScoreDerivatives(b, loc, op, in.dot, pos, lengths, aux);
+  if (failed(d))
+    return failure();
+  Type type = in.dot.getType();
+  Value zero = floatConstant(b, loc, type, 0.0);
+  Value weight, gradScore;
+  if (normalization.normalizesRows()) {
+    Value p = math::ExpOp::create(b, loc,
+                                  arith::SubFOp::create(b, loc, d->score, in.lse));
+    Value emptyRow = arith::CmpFOp::create(
+        b, loc, arith::CmpFPredicate::OEQ, in.lse,
+        floatConstant(b, loc, type, -std::numeric_limits<double>::infinity()));
+    weight = arith::SelectOp::create(b, loc, emptyRow, zero, p);
+    gradScore = arith::MulFOp::create(
+        b, loc, weight, arith::SubFOp::create(b, loc, in.gradWeight, in.rowDelta));
+  } else {
+    Value w = normalization.buildWeight(b, loc, d->score, Value());
+    Value slope = normalization.buildWeightDerivative(b, loc, d->score, w);
+    weight = w;
+    gradScore = arith::MulFOp::create(b, loc, in.gradWeight, slope);
+    if (in.outputFactor) {
+      weight = arith::MulFOp::create(b, loc, weight, in.outputFactor);
+      gradScore = arith::MulFOp::create(b, loc, gradScore, in.outputFactor);
+    }
+  }
+  ScoreGradients g;
+  g.weight = weight;
+  g.gradDot = arith::MulFOp::create(b, loc, gradScore, d->byRawScore);
+  if (withBias)
+    g.gradBias = d->byBias ? arith::MulFOp::create(b, loc, gradScore, d->byBias)
+                                 .getResult()
+                           : zero;
+  if (in.allowed) {
+    auto orZero = [&](Value x) -> Value {
+      return arith::SelectOp::create(b, loc, in.allowed, x, zero);
+    };
+    g.weight = orZero(g.weight);
+    g.gradDot = orZero(g.gradDot);
+    if (g.gradBias)
+      g.gradBias = orZero(g.gradBias);
+  }
+  return g;
 }
 
 } // namespace attn

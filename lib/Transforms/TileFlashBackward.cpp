@@ -45,7 +45,6 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
-#include <limits>
 
 namespace attn {
 #define GEN_PASS_DEF_ATTNTILEFLASHBACKWARD
@@ -56,17 +55,6 @@ using namespace mlir;
 using namespace attn;
 
 namespace {
-
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
-/// The weight of a score as the output sees it and the gradient of the
-/// loss with respect to the score's raw dot product (and to its bias
-/// element, when grad_bias is built).
-struct ScoreGradients {
-  Value weight;
-  Value gradDot;
-  Value gradBias;
-};
 
 class BackwardTileBuilder : TileBuilder {
 public:
@@ -154,55 +142,21 @@ private:
   }
 
   /// P and dX (and, `withBias`, the bias element's gradient) of the score
-  /// at `pos` from its raw dot product, dP and (for softmax) the row's lse
-  /// and delta; all 0 where `allowed` (null in a full tile) is false.
+  /// at `pos` (buildScoreGradients); zeros after a diagnostic when a
+  /// modifier cannot be differentiated.
   ScoreGradients scoreGradients(OpBuilder &nb, Location nl, Value dot,
                                 Value gradWeight, const ScorePosition &pos,
                                 Value lse, Value rowDelta, Value allowed,
                                 bool withBias) {
-    SequenceLengths lengths{qLen, kvLen};
-    FailureOr<ScoreDerivatives> d =
-        buildScoreDerivatives(nb, nl, op, dot, pos, lengths, aux);
-    if (failed(d)) {
-      undifferentiable = true;
-      Value zero = fconst(nb, nl, 0.0);
-      return {zero, zero, zero};
-    }
+    FailureOr<ScoreGradients> g = buildScoreGradients(
+        nb, nl, op, normalization,
+        {dot, gradWeight, lse, rowDelta, outputFactor, allowed}, pos,
+        SequenceLengths{qLen, kvLen}, aux, withBias);
+    if (succeeded(g))
+      return *g;
+    undifferentiable = true;
     Value zero = fconst(nb, nl, 0.0);
-    Value weight, gradScore;
-    if (softmax) {
-      // P = exp(s - lse), 0 in an empty row (lse = -inf).
-      Value p = math::ExpOp::create(nb, nl,
-                                    arith::SubFOp::create(nb, nl, d->score, lse));
-      Value emptyRow = arith::CmpFOp::create(
-          nb, nl, arith::CmpFPredicate::OEQ, lse, fconst(nb, nl, -kInf));
-      weight = arith::SelectOp::create(nb, nl, emptyRow, zero, p);
-      gradScore = arith::MulFOp::create(
-          nb, nl, weight, arith::SubFOp::create(nb, nl, gradWeight, rowDelta));
-    } else {
-      Value w = normalization.buildWeight(nb, nl, d->score, Value());
-      Value slope = normalization.buildWeightDerivative(nb, nl, d->score, w);
-      weight = w;
-      gradScore = arith::MulFOp::create(nb, nl, gradWeight, slope);
-      if (outputFactor) {
-        weight = arith::MulFOp::create(nb, nl, weight, outputFactor);
-        gradScore = arith::MulFOp::create(nb, nl, gradScore, outputFactor);
-      }
-    }
-    Value gradDot = arith::MulFOp::create(nb, nl, gradScore, d->byRawScore);
-    Value gradBias;
-    if (withBias)
-      gradBias = d->byBias
-                     ? arith::MulFOp::create(nb, nl, gradScore, d->byBias)
-                           .getResult()
-                     : zero;
-    if (allowed) {
-      weight = arith::SelectOp::create(nb, nl, allowed, weight, zero);
-      gradDot = arith::SelectOp::create(nb, nl, allowed, gradDot, zero);
-      if (gradBias)
-        gradBias = arith::SelectOp::create(nb, nl, allowed, gradBias, zero);
-    }
-    return {weight, gradDot, gradBias};
+    return {zero, zero, zero};
   }
 
   /// The score position of element (i, j) of a tile pair and whether it is

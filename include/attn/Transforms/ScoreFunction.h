@@ -102,6 +102,42 @@ buildScoreDerivatives(mlir::OpBuilder &b, mlir::Location loc,
                       const ScorePosition &pos, const SequenceLengths &lengths,
                       AuxReader &aux);
 
+/// What the backward needs of one score (buildScoreGradients): the weight
+/// the output saw and the gradients of the loss with respect to the
+/// score's raw dot product and (when asked for) its bias element.
+struct ScoreGradients {
+  mlir::Value weight;
+  mlir::Value gradDot;
+  mlir::Value gradBias;
+};
+
+/// The inputs of one score's gradients: the raw dot product q.k, dP =
+/// grad_o.v, for softmax the row's lse and delta = rowsum(grad_o * o), for
+/// a pointwise normalization its output factor (null for 1), and whether
+/// the pair is allowed (null: it is, as in a full tile).
+struct ScoreGradientInputs {
+  mlir::Value dot, gradWeight;
+  mlir::Value lse, rowDelta;
+  mlir::Value outputFactor;
+  mlir::Value allowed;
+};
+
+/// The weight and gradients of the score at `pos`, written once for every
+/// backward kernel (CPU tiles, GPU fragments):
+///   softmax:   P = exp(s - lse) (0 in an empty row, lse = -inf),
+///              dS = P (dP - delta);
+///   pointwise: P = f w(s), dS = f dP w'(s);
+///   grad_dot = dS ds/dx, grad_bias = dS ds/dbias (`withBias`, 0 without a
+///   bias); all 0 where the pair is not allowed. Fails, naming the op, on a
+///   modifier that cannot be differentiated (buildScoreDerivatives).
+mlir::FailureOr<ScoreGradients>
+buildScoreGradients(mlir::OpBuilder &b, mlir::Location loc,
+                    AttentionSpecOpInterface op,
+                    NormalizationAttrInterface normalization,
+                    const ScoreGradientInputs &in, const ScorePosition &pos,
+                    const SequenceLengths &lengths, AuxReader &aux,
+                    bool withBias);
+
 /// Whether modifiers or masks read memory at a score's position: operands
 /// indexed by query or key (a bias, segment ids, a block layout) or tensors
 /// a region captures. Kernels then evaluate padding positions at a valid
