@@ -6,12 +6,16 @@
 // float64 reference backward. A backward that returns grad_bias runs its
 // reference form on the CPU (the bias's gradient is a full score matrix
 // reduced over the bias's broadcast dimensions); causal_gqa_backward.mlir
-// shows the tiled CPU backward. The GPU backward kernels are not written
-// yet.
+// shows the tiled CPU backward. On the GPU (attn-to-gpu) the query kernel
+// writes each score's bias gradient into an f32 workspace and a last kernel
+// sums it over the broadcast batch dimension.
+// RUN: attn-run %s --target gpu-emulation --warps 1 --tile-kv 16 --random --seed 2 --dim B=2 --dim Sq=19 --dim Skv=19 --check --tolerance 5e-3 | FileCheck %s --check-prefix=GPU
 // RUN: attn-run %s --random --seed 1 --dim B=2 --dim Sq=77 --dim Skv=77 --check | FileCheck %s
 // CHECK: ran train_step: grad_q [2, 8, 77, 64] f32 grad_k [2, 2, 77, 64] f32 grad_v [2, 2, 77, 64] f32 grad_bias [1, 8, 77, 77] f32
 // CHECK: check grad_q max relative error {{.*}} ok
 // CHECK: check grad_bias max relative error {{.*}} ok
+// GPU: check grad_q max relative error {{.*}} ok
+// GPU: check grad_bias max relative error {{.*}} ok
 
 func.func @train_step(%q: tensor<?x8x?x64xf32>, %k: tensor<?x2x?x64xf32>, %v: tensor<?x2x?x64xf32>,
                       %bias: tensor<1x8x?x?xf32>,

@@ -272,10 +272,22 @@ def AttnToGPU : Pass<"attn-to-gpu", "::mlir::ModuleOp"> {
     On the host side the op becomes `bufferization.to_buffer` of its
     operands, `memref.alloc` of its results and the launch; one-shot
     bufferization then gives the function the memref ABI of every backend.
+
+    `attn.attention_backward` becomes FlashAttention-2's backward as a launch
+    plan (BackwardToGPU.cpp): `backward_prepare` (delta = rowsum(grad_o * o)
+    into an f32 workspace; zeros of the per-score bias gradients), then
+    `backward_key_values`, a block per (key tile, key/value head, batch
+    entry) whose warps own 16 keys each and loop over the query heads of the
+    group and the query tiles the mask allows (S^T, dP^T, dV += P^T grad_o,
+    dK += dS^T Q), then `backward_queries` on the forward's grid (dQ += dS K,
+    grad_bias at each score), and for a bias with broadcast dimensions
+    `backward_bias_reduce`. dq has its own kernel, not atomics: no gradient
+    needs an atomic add and the result is deterministic.
   }];
   let options = [
     Option<"warps", "warps", "int64_t", "4",
-           "Warps per block; each owns 16 query rows">,
+           "Warps per block; each owns 16 query rows (the backward's key/value "
+           "kernel: 16 keys)">,
     Option<"tileKv", "tile-kv", "int64_t", "64",
            "Keys per shared-memory tile (a multiple of 16)">,
     Option<"chip", "chip", "std::string", "\"sm_90\"",

@@ -17,6 +17,7 @@
 #include "parts/MmaAtom.h"
 #include "parts/ThreadLayout.h"
 #include "parts/TileLoader.h"
+#include "parts/WarpAuxReader.h"
 
 #include "attn/Dialect/SequenceLayout.h"
 #include "attn/Dialect/ValueBuilders.h"
@@ -229,91 +230,6 @@ planKernel(AttentionOp op, int64_t warps, int64_t tileKv,
     layOut(--stages);
   return plan;
 }
-
-/// Reads auxiliary operands in the kernel. The id range of a tile (for the
-/// document mask's tile classes) is a warp-wide reduction: each lane reads
-/// every 32nd id and redux.sync combines them, instead of every lane
-/// reading the whole tile. A range asked for again with the same bounds (the query
-/// tile's, once per key tile) reuses the first result where it dominates.
-class WarpAuxReader : public OperandAuxReader {
-public:
-  using OperandAuxReader::OperandAuxReader;
-
-  std::pair<IndexExpr, IndexExpr> readMinMax(IndexExprBuilder &ib,
-                                             AuxOperand operand,
-                                             IndexExpr batchExpr,
-                                             IndexExpr loExpr,
-                                             IndexExpr hiExpr) override {
-    OpBuilder &b = ib.getOpBuilder();
-    Value batch = ib.materialize(batchExpr);
-    Value lo = ib.materialize(loExpr), hi = ib.materialize(hiExpr);
-    auto key = std::make_tuple(static_cast<int>(operand), batch, lo, hi);
-    auto it = ranges.find(key);
-    if (it != ranges.end() && dominatesInsertionPoint(b, it->second.first))
-      return {ib.value(it->second.first), ib.value(it->second.second)};
-    auto [minimum, maximum] = reduceMinMax(b, ib.getLoc(), operand, batch,
-                                           lo, hi);
-    ranges[key] = {minimum, maximum};
-    return {ib.value(minimum), ib.value(maximum)};
-  }
-
-private:
-  /// True when `v` is defined in the kernel's top-level block or in the
-  /// insertion block or one enclosing it. The kernel is built in order, so
-  /// a top-level value precedes everything built after it, including the
-  /// bodies of loops still under construction (not yet in their block).
-  static bool dominatesInsertionPoint(OpBuilder &b, Value v) {
-    Block *defining = v.getParentBlock();
-    if (isa_and_nonnull<gpu::GPUFuncOp>(defining->getParentOp()))
-      return true;
-    for (Block *block = b.getInsertionBlock(); block;
-         block = block->getParentOp() ? block->getParentOp()->getBlock()
-                                      : nullptr)
-      if (block == defining)
-        return true;
-    return false;
-  }
-
-  std::pair<Value, Value> reduceMinMax(OpBuilder &b, Location loc,
-                                       AuxOperand operand, Value batch,
-                                       Value lo, Value hi) {
-    auto index = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(b, loc, v);
-    };
-    Type i32 = b.getI32Type();
-    Value lane = WarpLanes::build(b, loc).lane;
-    Value init[] = {
-        arith::ConstantOp::create(b, loc, IntegerAttr::get(i32, INT32_MAX)),
-        arith::ConstantOp::create(b, loc, IntegerAttr::get(i32, INT32_MIN))};
-    // Uniform bounds; lanes past `hi` keep the identities.
-    auto loop = scf::ForOp::create(
-        b, loc, lo, hi, index(kWarpSize), init,
-        [&](OpBuilder &nb, Location nloc, Value j0, ValueRange minMax) {
-          Value j = arith::AddIOp::create(nb, nloc, j0, lane);
-          Value inside = arith::CmpIOp::create(
-              nb, nloc, arith::CmpIPredicate::slt, j, hi);
-          Value at = arith::SelectOp::create(nb, nloc, inside, j, lo);
-          Value id = load(nb, nloc, valueOf(operand), ValueRange{batch, at});
-          Value newMin = arith::SelectOp::create(
-              nb, nloc, inside,
-              arith::MinSIOp::create(nb, nloc, minMax[0], id), minMax[0]);
-          Value newMax = arith::SelectOp::create(
-              nb, nloc, inside,
-              arith::MaxSIOp::create(nb, nloc, minMax[1], id), minMax[1]);
-          scf::YieldOp::create(nb, nloc, ValueRange{newMin, newMax});
-        });
-    // redux.sync (sm_80+): one instruction per warp-wide min or max.
-    Value everyLane = arith::ConstantIntOp::create(b, loc, i32, -1);
-    Value minimum = NVVM::ReduxOp::create(b, loc, i32, loop.getResult(0),
-                                          NVVM::ReduxKind::MIN, everyLane);
-    Value maximum = NVVM::ReduxOp::create(b, loc, i32, loop.getResult(1),
-                                          NVVM::ReduxKind::MAX, everyLane);
-    return {minimum, maximum};
-  }
-
-  llvm::DenseMap<std::tuple<int, Value, Value, Value>, std::pair<Value, Value>>
-      ranges;
-};
 
 /// Where a kernel writes: the op's o (and lse) for the whole key range, or
 /// (split-KV) the f32 partials of one key split, o normalized over the
@@ -902,61 +818,6 @@ private:
   Value keyTile, valueTile;
 };
 
-/// Rewrites the reads of captured tensors (to_tensor of a kernel argument)
-/// into memref reads; fails on any other use.
-LogicalResult lowerCapturedTensorReads(gpu::GPUFuncOp kernel) {
-  SmallVector<bufferization::ToTensorOp> captures;
-  kernel.walk([&](bufferization::ToTensorOp t) { captures.push_back(t); });
-  OpBuilder b(kernel.getContext());
-  for (bufferization::ToTensorOp capture : captures) {
-    for (Operation *user : llvm::make_early_inc_range(capture->getUsers())) {
-      b.setInsertionPoint(user);
-      if (auto extract = dyn_cast<tensor::ExtractOp>(user)) {
-        extract.replaceAllUsesWith(memref::LoadOp::create(
-            b, user->getLoc(), capture.getBuffer(), extract.getIndices())
-                                       .getResult());
-      } else if (auto dim = dyn_cast<tensor::DimOp>(user)) {
-        dim.replaceAllUsesWith(memref::DimOp::create(b, user->getLoc(),
-                                                     capture.getBuffer(),
-                                                     dim.getIndex())
-                                   .getResult());
-      } else {
-        return user->emitOpError()
-               << "reads a tensor the region captures, which the GPU kernel "
-                  "can only read with tensor.extract and tensor.dim";
-      }
-      user->erase();
-    }
-    capture->erase();
-  }
-  return success();
-}
-
-/// The values a region of `op` uses from the enclosing function.
-FailureOr<SmallVector<Value>> capturedTensors(AttentionOp op,
-                                              SmallVector<Operation *> &constants) {
-  llvm::SetVector<Value> captured;
-  getUsedValuesDefinedAbove(op.getMaskMod(), captured);
-  getUsedValuesDefinedAbove(op.getScoreMod(), captured);
-  SmallVector<Value> tensors;
-  for (Value value : captured) {
-    Operation *def = value.getDefiningOp();
-    if (def && def->hasTrait<OpTrait::ConstantLike>()) {
-      constants.push_back(def);
-      continue;
-    }
-    if (isa<BlockArgument>(value) && isa<RankedTensorType>(value.getType())) {
-      tensors.push_back(value);
-      continue;
-    }
-    return op.emitOpError()
-           << "cannot be compiled for the GPU: a region uses " << value
-           << " from the enclosing function; regions may only capture "
-              "constants and tensor arguments of the function";
-  }
-  return tensors;
-}
-
 /// What `attn-to-gpu` was asked for.
 struct GpuTarget {
   int64_t warps;
@@ -1248,14 +1109,6 @@ struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {
     });
     if (ops.empty())
       return;
-    for (Operation *op : ops)
-      if (auto backward = dyn_cast<AttentionBackwardOp>(op)) {
-        backward.emitOpError()
-            << "cannot be compiled for the GPU yet: the backward kernels "
-               "are not written; compile it for the CPU (--target cpu) or "
-               "run its reference (attn-reference)";
-        return signalPassFailure();
-      }
     if (splitKv != "auto" && splitKv != "always" && splitKv != "never") {
       emitError(module.getLoc())
           << "attn-to-gpu: split-kv must be auto, always or never, got '"
@@ -1276,6 +1129,10 @@ struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {
           TypeSwitch<Operation *, LogicalResult>(op)
               .Case([&](AttentionOp attention) {
                 return lowerToGPU(attention, target, module, symbols);
+              })
+              .Case([&](AttentionBackwardOp backward) {
+                return lowerAttentionBackwardToGPU(backward, warps, tileKv,
+                                                   module, symbols);
               })
               .Case([&](LinearAttentionOp linear) {
                 return lowerLinearAttentionToGPU(linear, warps, module,

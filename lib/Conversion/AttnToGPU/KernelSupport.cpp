@@ -9,6 +9,10 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+#include "llvm/ADT/SetVector.h"
 
 using namespace mlir;
 
@@ -158,6 +162,59 @@ void forEachElement(OpBuilder &b, Location loc, int64_t count,
         }
         scf::YieldOp::create(b, loc);
       });
+}
+
+LogicalResult lowerCapturedTensorReads(gpu::GPUFuncOp kernel) {
+  SmallVector<bufferization::ToTensorOp> captures;
+  kernel.walk([&](bufferization::ToTensorOp t) { captures.push_back(t); });
+  OpBuilder b(kernel.getContext());
+  for (bufferization::ToTensorOp capture : captures) {
+    for (Operation *user : llvm::make_early_inc_range(capture->getUsers())) {
+      b.setInsertionPoint(user);
+      if (auto extract = dyn_cast<tensor::ExtractOp>(user)) {
+        extract.replaceAllUsesWith(memref::LoadOp::create(
+            b, user->getLoc(), capture.getBuffer(), extract.getIndices())
+                                       .getResult());
+      } else if (auto dim = dyn_cast<tensor::DimOp>(user)) {
+        dim.replaceAllUsesWith(memref::DimOp::create(b, user->getLoc(),
+                                                     capture.getBuffer(),
+                                                     dim.getIndex())
+                                   .getResult());
+      } else {
+        return user->emitOpError()
+               << "reads a tensor the region captures, which the GPU kernel "
+                  "can only read with tensor.extract and tensor.dim";
+      }
+      user->erase();
+    }
+    capture->erase();
+  }
+  return success();
+}
+
+FailureOr<SmallVector<Value>>
+capturedTensors(AttentionSpecOpInterface op,
+                SmallVector<Operation *> &constants) {
+  llvm::SetVector<Value> captured;
+  getUsedValuesDefinedAbove(op.getMaskMod(), captured);
+  getUsedValuesDefinedAbove(op.getScoreMod(), captured);
+  SmallVector<Value> tensors;
+  for (Value value : captured) {
+    Operation *def = value.getDefiningOp();
+    if (def && def->hasTrait<OpTrait::ConstantLike>()) {
+      constants.push_back(def);
+      continue;
+    }
+    if (isa<BlockArgument>(value) && isa<RankedTensorType>(value.getType())) {
+      tensors.push_back(value);
+      continue;
+    }
+    return op.emitOpError()
+           << "cannot be compiled for the GPU: a region uses " << value
+           << " from the enclosing function; regions may only capture "
+              "constants and tensor arguments of the function";
+  }
+  return tensors;
 }
 
 } // namespace attn

@@ -63,6 +63,19 @@ protected:
     return mlir::vector::InsertOp::create(b, loc, value, vector, position);
   }
 
+  /// Stores the scalar `value` at `indices` of `memref` where `when` holds
+  /// (a masked store: control flow stays uniform).
+  void storeIf(mlir::Value memref, mlir::ValueRange indices, mlir::Value when,
+               mlir::Value value) {
+    auto one = [&](mlir::Type element) {
+      return mlir::VectorType::get({1}, element);
+    };
+    mlir::vector::MaskedStoreOp::create(
+        b, loc, memref, indices,
+        mlir::vector::BroadcastOp::create(b, loc, one(b.getI1Type()), when),
+        mlir::vector::BroadcastOp::create(b, loc, one(value.getType()), value));
+  }
+
   mlir::OpBuilder &b;
   mlir::Location loc;
   mlir::Type f32;
@@ -128,6 +141,24 @@ mlir::LogicalResult replaceWithLaunch(mlir::OpBuilder &b, mlir::Operation *op,
 void forEachElement(mlir::OpBuilder &b, mlir::Location loc, int64_t count,
                     int64_t threads, mlir::Value threadId,
                     llvm::function_ref<void(mlir::Value)> body);
+
+/// The values `op`'s regions use from the enclosing function: tensor
+/// arguments (returned, in order) and constants (appended to `constants`,
+/// which the kernel clones); fails with a diagnostic on anything else.
+mlir::FailureOr<llvm::SmallVector<mlir::Value>>
+capturedTensors(AttentionSpecOpInterface op,
+                llvm::SmallVector<mlir::Operation *> &constants);
+
+/// Rewrites the reads of captured tensors (to_tensor of a kernel argument)
+/// into memref reads; fails on any other use.
+mlir::LogicalResult lowerCapturedTensorReads(mlir::gpu::GPUFuncOp kernel);
+
+/// Lowers one attn.attention_backward to its launch plan
+/// (BackwardToGPU.cpp).
+mlir::LogicalResult lowerAttentionBackwardToGPU(AttentionBackwardOp op,
+                                                int64_t warps, int64_t tileKv,
+                                                mlir::ModuleOp module,
+                                                mlir::SymbolTable &symbols);
 
 /// Lowers one attn.merge to the merge kernel (MergeKernel.cpp).
 mlir::LogicalResult lowerMergeToGPU(MergeOp op, mlir::ModuleOp module,

@@ -146,15 +146,6 @@ private:
     return *getConstantIntValue(v);
   }
 
-  /// Stores the scalar `value` at `indices` of `memref` where `when` holds.
-  void storeIf(Value memref, ValueRange indices, Value when, Value value) {
-    auto one = [&](Type element) { return VectorType::get({1}, element); };
-    vector::MaskedStoreOp::create(
-        b, loc, memref, indices,
-        vector::BroadcastOp::create(b, loc, one(b.getI1Type()), when),
-        vector::BroadcastOp::create(b, loc, one(value.getType()), value));
-  }
-
   ValueRange oParts, lseParts;
   Value o, lse;
   int64_t valueDim;

@@ -70,10 +70,10 @@ func.func @linear_too_many_features(%q: tensor<1x2x16x64xbf16>, %k: tensor<1x2x1
 
 // -----
 
-func.func @backward(%q: tensor<1x2x16x64xf16>, %lse: tensor<1x2x16xf32>) -> tensor<1x2x16x64xf16> {
-  // expected-error @below {{cannot be compiled for the GPU yet: the backward kernels are not written; compile it for the CPU (--target cpu) or run its reference (attn-reference)}}
+func.func @backward(%q: tensor<1x2x16x20xf16>, %lse: tensor<1x2x16xf32>) -> tensor<1x2x16x20xf16> {
+  // expected-error @below {{cannot be compiled for the GPU: D = 20 must be a multiple of 8 and at most 256 (pad the head dimension with zeros)}}
   %dq, %dk, %dv = attn.attention_backward %q, %q, %q, %q, %q lse(%lse : tensor<1x2x16xf32>)
-      : tensor<1x2x16x64xf16>, tensor<1x2x16x64xf16>, tensor<1x2x16x64xf16>, tensor<1x2x16x64xf16>, tensor<1x2x16x64xf16>
-      -> tensor<1x2x16x64xf16>, tensor<1x2x16x64xf16>, tensor<1x2x16x64xf16>
-  return %dq : tensor<1x2x16x64xf16>
+      : tensor<1x2x16x20xf16>, tensor<1x2x16x20xf16>, tensor<1x2x16x20xf16>, tensor<1x2x16x20xf16>, tensor<1x2x16x20xf16>
+      -> tensor<1x2x16x20xf16>, tensor<1x2x16x20xf16>, tensor<1x2x16x20xf16>
+  return %dq : tensor<1x2x16x20xf16>
 }
