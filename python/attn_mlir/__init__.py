@@ -200,9 +200,9 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
 
     On torch tensors that require grad (q, k, v, and a ``bias`` operand) the
     call is differentiable: the backward runs the compiled
-    ``attn.attention_backward`` of the same spec (on the CPU; the GPU
-    backward kernels are not written yet). ``lse`` (``return_lse``) is not
-    differentiable."""
+    ``attn.attention_backward`` of the same spec, for the tensors' device
+    (the tiled CPU backward, or the GPU backward kernels on CUDA tensors).
+    ``lse`` (``return_lse``) is not differentiable."""
     _check_4d(q, k, v)
     dtype = _dtype_name(q)
     bias_shape = None
