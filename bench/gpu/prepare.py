@@ -14,7 +14,10 @@
     Hkv=8, D=128, Sq=1, NHD pages of 16 keys), one kernel with dynamic B,
     pool size and table width for every case (B 8-64, Skv 1k-32k, equal
     and ragged lengths), that bench/gpu/bench_paged.py times against SDPA
-    on the gathered cache and FlexAttention's PagedAttention.
+    on the gathered cache and FlexAttention's PagedAttention;
+  * .device/bench_backward: the backward (bf16, B=2, H=16, S=8192, D=64
+    and 128; dense, causal, 4 documents) that bench/gpu/bench_backward.py
+    times against FlexAttention's and SDPA's (flash, cuDNN) backward.
 
   bench/gpu/prepare.py [--build build] [--out .device] [--chip sm_90]
                        [--only REGEX]
@@ -109,6 +112,22 @@ def spec(mask, operands, extra, d):
             f"  return %o : {t}\n}}\n")
 
 
+# The backward: the forward benchmark's masks that training uses.
+BACKWARD_MASKS = ("dense", "causal", "documents_4")
+
+
+def backward_spec(mask, operands, extra, d):
+    t = f"tensor<{B}x{H}x{S}x{d}xbf16>"
+    lse = f"tensor<{B}x{H}x{S}xf32>"
+    fmt = lambda s: s.format(B=B, S=S)
+    return (f"func.func @bench(%q: {t}, %k: {t}, %v: {t}, %o: {t}, %grad_o: {t}, "
+            f"%lse: {lse}{fmt(extra)}) -> ({t}, {t}, {t}) {{\n"
+            f"  %dq, %dk, %dv = attn.attention_backward %q, %k, %v, %o, %grad_o "
+            f"lse(%lse : {lse}) {fmt(operands)} {mask}\n"
+            f"      : {t}, {t}, {t}, {t}, {t} -> {t}, {t}, {t}\n"
+            f"  return %dq, %dk, %dv : {t}, {t}, {t}\n}}\n")
+
+
 def compile_case(args, out, case, text):
     """The cubin and manifest of one spec; returns ptxas's report."""
     (out / f"{case}.mlir").write_text(text)
@@ -184,8 +203,22 @@ def prepare_paged(args, out):
     return cases, "paged decoding cases (one kernel)"
 
 
+def prepare_backward(args, out):
+    cases = []
+    for d in (64, 128):
+        for name in BACKWARD_MASKS:
+            case = f"{name}.d{d}"
+            usage = compile_case(args, out, case,
+                                 backward_spec(*MASKS[name], d))
+            cases.append({"name": name, "d": d, "image": f"{case}.cubin",
+                          "manifest": f"{case}.json",
+                          "kernels": kernel_symbols(out, case), "ptxas": usage})
+    return cases, "backward launch plans"
+
+
 BUNDLES = {"bench": prepare_bench, "bench_linear": prepare_linear,
-           "bench_decode": prepare_decode, "bench_paged": prepare_paged}
+           "bench_decode": prepare_decode, "bench_paged": prepare_paged,
+           "bench_backward": prepare_backward}
 
 
 def main():

@@ -23,6 +23,9 @@ fi
 if [ -d "$bundle/bench_paged" ] && [ "${ATTN_SKIP_BENCH:-0}" != 1 ]; then
   python3 bench/gpu/bench_paged.py "$bundle" 2>&1 | tee "$logs/bench_paged.log" || status=1
 fi
+if [ -d "$bundle/bench_backward" ] && [ "${ATTN_SKIP_BENCH:-0}" != 1 ]; then
+  python3 bench/gpu/bench_backward.py "$bundle" 2>&1 | tee "$logs/bench_backward.log" || status=1
+fi
 # The Python package's CUDA path, from the self-contained wheel that
 # scripts/check-wheel builds (copy build/dist/*.whl to $bundle/wheel): the
 # pytest tests marked gpu, against PyTorch on the device.

@@ -129,10 +129,14 @@ FailureOr<BackwardPlan> planBackward(AttentionBackwardOp op, int64_t warps,
     warps = alignedRows / kRowsPerWarp;
   if (alignedStream % 16 == 0)
     streamRows = alignedStream;
-  // A key/value warp holds dK and dV (16 x (D + Dv) in f32) through the
-  // whole loop: past D = 64, 32-row query tiles keep S^T and dP^T small
-  // enough not to spill (ptxas, sm_90, D = 128: 244 registers).
-  if (keysAsRows && std::max(shape.headDim, shape.valueDim) > 64)
+  // A warp holds its accumulators (dK and dV, 16 x (D + Dv) in f32, or dQ)
+  // through the whole loop, plus S and dP of a streamed tile: past D = 64,
+  // and for key/value warps whose masks read memory per score (segment
+  // ids), 32-row streamed tiles keep them from spilling (ptxas, sm_90, bf16
+  // D = 128 causal: 244 registers in the key/value kernel, 16 bytes of
+  // spills in the query kernel with 64-row tiles).
+  if (std::max(shape.headDim, shape.valueDim) > 64 ||
+      (keysAsRows && readsMemoryAtPositions(op)))
     streamRows = std::min<int64_t>(streamRows, 32);
 
   BackwardPlan plan;
