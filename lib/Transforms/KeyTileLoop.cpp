@@ -137,12 +137,147 @@ TileClass carriedClass(IndexExprBuilder &ib, ArrayRef<TileClass> known,
 }
 } // namespace
 
+namespace {
+/// One tile of the loop: its first row, its number of valid rows and (with a
+/// prefetch) its buffer.
+using TileStep = function_ref<SmallVector<Value>(
+    Value start, Value extent, Value slot, bool masked, ValueRange state)>;
+/// The class of the tile at `start` of `extent` rows.
+using TileClassifier = function_ref<TileClass(Value start, Value extent)>;
+
+/// The loop over the tiles of `tile` rows in [lo, hi) (lo a tile multiple)
+/// of a sequence of `len`, in either direction: each tile is classified,
+/// empty ones skipped, full ones updated without mask code; with a
+/// prefetch, the next stages - 1 tiles load while one is computed on.
+SmallVector<Value> buildTileLoop(OpBuilder &b, Location loc,
+                                 IndexExprBuilder &ib, Value lo, Value hi,
+                                 int64_t tile, Value len, ValueRange init,
+                                 TileClassifier classify, TileStep update,
+                                 const TilePrefetch *prefetch) {
+  Value step = arith::ConstantIndexOp::create(b, loc, tile);
+  if (!prefetch) {
+    auto loop = scf::ForOp::create(
+        b, loc, lo, hi, step, init,
+        [&](OpBuilder &body, Location, Value start, ValueRange state) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(body.getInsertionBlock(),
+                              body.getInsertionPoint());
+          Value extent = buildTileExtent(b, loc, len, start, tile);
+          TileClass cls = classify(start, extent);
+          scf::YieldOp::create(
+              b, loc,
+              buildTileStep(b, loc, ib, cls, state, [&](bool masked) {
+                return update(start, extent, Value(), masked, state);
+              }));
+        });
+    return SmallVector<Value>(loop.getResults());
+  }
+
+  // Classifies the tile at `start` and starts its load into `slot` unless
+  // it is empty or past the range; ends its group either way.
+  auto classifyAndStart = [&](Value start, Value slot) {
+    PredExpr inRange = ib.value(start) < ib.value(hi);
+    // A tile past the range (the prefetch runs stages - 1 tiles ahead) is
+    // never loaded nor computed: it is classified as the range's first one,
+    // so that the classification reads no mask operand (a block-sparse
+    // layout) past its end.
+    Value at = ib.materialize(ib.select(inRange, ib.value(start), ib.value(lo)));
+    TileClass cls = classify(at, buildTileExtent(b, loc, len, at, tile));
+    auto load = scf::IfOp::create(b, loc, ib.materialize(inRange & !cls.empty),
+                                  /*withElseRegion=*/false);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(load.thenBlock()->getTerminator());
+      prefetch->start(start, slot);
+    }
+    prefetch->commit();
+    return cls;
+  };
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  // Tile j goes to buffer j % stages; the first stages - 1 tiles start
+  // before the loop, whose iteration i starts tile i + stages - 1.
+  int64_t stages = prefetch->stages;
+  auto slotOf = [&](Value i) -> Value {
+    if (llvm::isPowerOf2_64(stages))
+      return arith::AndIOp::create(b, loc, i, index(stages - 1));
+    return arith::RemUIOp::create(b, loc, i, index(stages));
+  };
+  // An empty range (no row at all, or a split past the mask's keys) has no
+  // tile to classify, not even its first: the block-sparse layout of Skv
+  // = 0 has no key block to read. So the prefetched loop, its prologue
+  // included, runs under one block-uniform branch on a non-empty range,
+  // which yields the initial state otherwise.
+  PredExpr nonEmpty = ib.value(lo) < ib.value(hi);
+  if (nonEmpty.isFalse())
+    return SmallVector<Value>(init.begin(), init.end());
+  OpBuilder::InsertionGuard guardRange(b);
+  scf::IfOp ifNonEmpty;
+  if (!nonEmpty.isTrue()) {
+    ifNonEmpty =
+        scf::IfOp::create(b, loc, init.getTypes(), ib.materialize(nonEmpty),
+                          /*withElseRegion=*/true);
+    b.setInsertionPointToStart(ifNonEmpty.elseBlock());
+    scf::YieldOp::create(b, loc, init);
+    b.setInsertionPointToStart(ifNonEmpty.thenBlock());
+  }
+  SmallVector<TileClass> ahead;
+  SmallVector<Value> iterArgs(init.begin(), init.end());
+  for (int64_t j = 0; j + 1 < stages; ++j) {
+    Value start = j ? arith::AddIOp::create(b, loc, lo, index(j * tile)) : lo;
+    ahead.push_back(classifyAndStart(start, index(j)));
+    llvm::append_range(iterArgs, classValues(ib, ahead.back()));
+  }
+  // The loop is in its block before its body is built, so that what the
+  // body asks of `aux` can reuse what the prologue read (a reader checks
+  // that a value dominates by walking up from the insertion block).
+  auto loop = scf::ForOp::create(b, loc, lo, hi, step, iterArgs);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value start = loop.getInductionVar();
+    ValueRange args = loop.getRegionIterArgs();
+    ValueRange state = args.take_front(init.size());
+    ValueRange classes = args.drop_front(init.size());
+    Value i = arith::DivSIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, start, lo), step);
+    // Tile i has landed once at most the stages - 2 newer groups are
+    // pending.
+    prefetch->wait(stages - 2);
+    Value next = arith::AddIOp::create(b, loc, start, index((stages - 1) * tile));
+    TileClass nextClass = classifyAndStart(
+        next, slotOf(arith::AddIOp::create(b, loc, i, index(stages - 1))));
+    SmallVector<TileClass> known(ahead);
+    known.push_back(nextClass);
+    SmallVector<TileClass> queue;
+    for (int64_t j = 0; j + 1 < stages; ++j)
+      queue.push_back(carriedClass(ib, known, classes.slice(2 * j, 2)));
+    Value extent = buildTileExtent(b, loc, len, start, tile);
+    Value slot = slotOf(i);
+    SmallVector<Value> results =
+        buildTileStep(b, loc, ib, queue.front(), state, [&](bool masked) {
+          return update(start, extent, slot, masked, state);
+        });
+    for (const TileClass &cls : ArrayRef(queue).drop_front())
+      llvm::append_range(results, classValues(ib, cls));
+    llvm::append_range(results, classValues(ib, nextClass));
+    scf::YieldOp::create(b, loc, results);
+  }
+  ValueRange final = loop.getResults().take_front(init.size());
+  if (!ifNonEmpty)
+    return SmallVector<Value>(final.begin(), final.end());
+  scf::YieldOp::create(b, loc, final);
+  return SmallVector<Value>(ifNonEmpty.getResults());
+}
+} // namespace
+
 SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc,
                                     AttentionSpecOpInterface op,
                                     AuxReader &aux, const QueryTile &tile,
                                     int64_t tileKv, ValueRange init,
                                     KeyTileUpdate update,
-                                    const KeyTilePrefetch *prefetch) {
+                                    const TilePrefetch *prefetch) {
   // The keys any query of the tile may attend, rounded out to whole tiles.
   IndexExprBuilder ib(b, loc, b.getIndexType());
   Value kvLo = arith::ConstantIndexOp::create(b, loc, 0), kvHi = tile.kvLen;
@@ -160,132 +295,23 @@ SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc,
     kvLo = arith::MaxSIOp::create(b, loc, kvLo, tile.kvBegin);
     kvHi = arith::MinSIOp::create(b, loc, kvHi, tile.kvEnd);
   }
-
-  if (!prefetch) {
-    auto loop = scf::ForOp::create(
-        b, loc, kvLo, kvHi, step, init,
-        [&](OpBuilder &body, Location, Value kv0, ValueRange state) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(body.getInsertionBlock(),
-                              body.getInsertionPoint());
-          Value kvCols = buildTileExtent(b, loc, tile.kvLen, kv0, tileKv);
-          TileClass cls =
-              classifyKeyTile(ib, op, aux, tile, tileKv, kv0, kvCols);
-          scf::YieldOp::create(
-              b, loc,
-              buildTileStep(b, loc, ib, cls, state, [&](bool masked) {
-                return update(KeyTile{kv0, kvCols}, masked, state);
-              }));
-        });
-    return SmallVector<Value>(loop.getResults());
-  }
-
-  // Classifies the tile at `kv0` and starts its load into `slot` unless it
-  // is empty or past the range; ends its group either way.
-  auto classifyAndStart = [&](Value kv0, Value slot) {
-    PredExpr inRange = ib.value(kv0) < ib.value(kvHi);
-    // A tile past the range (the prefetch runs stages - 1 tiles ahead) is
-    // never loaded nor computed: it is classified as the range's first one,
-    // so that the classification reads no mask operand (a block-sparse
-    // layout) past its end.
-    Value at = ib.materialize(ib.select(inRange, ib.value(kv0), ib.value(kvLo)));
-    Value kvCols = buildTileExtent(b, loc, tile.kvLen, at, tileKv);
-    TileClass cls = classifyKeyTile(ib, op, aux, tile, tileKv, at, kvCols);
-    auto load = scf::IfOp::create(b, loc, ib.materialize(inRange & !cls.empty),
-                                  /*withElseRegion=*/false);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPoint(load.thenBlock()->getTerminator());
-      prefetch->start(kv0, slot);
-    }
-    prefetch->commit();
-    return cls;
-  };
-  auto index = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  // Tile j goes to buffer j % stages; the first stages - 1 tiles start
-  // before the loop, whose iteration i starts tile i + stages - 1.
-  int64_t stages = prefetch->stages;
-  auto slotOf = [&](Value i) -> Value {
-    if (llvm::isPowerOf2_64(stages))
-      return arith::AndIOp::create(b, loc, i, index(stages - 1));
-    return arith::RemUIOp::create(b, loc, i, index(stages));
-  };
-  // An empty range (no key at all, or a split past the mask's keys) has no
-  // tile to classify, not even its first: the block-sparse layout of Skv
-  // = 0 has no key block to read. So the prefetched loop, its prologue
-  // included, runs under one block-uniform branch on a non-empty range,
-  // which yields the initial state otherwise.
-  PredExpr nonEmpty = ib.value(kvLo) < ib.value(kvHi);
-  if (nonEmpty.isFalse())
-    return SmallVector<Value>(init.begin(), init.end());
-  OpBuilder::InsertionGuard guardRange(b);
-  scf::IfOp ifNonEmpty;
-  if (!nonEmpty.isTrue()) {
-    ifNonEmpty =
-        scf::IfOp::create(b, loc, init.getTypes(), ib.materialize(nonEmpty),
-                          /*withElseRegion=*/true);
-    b.setInsertionPointToStart(ifNonEmpty.elseBlock());
-    scf::YieldOp::create(b, loc, init);
-    b.setInsertionPointToStart(ifNonEmpty.thenBlock());
-  }
-  SmallVector<TileClass> ahead;
-  SmallVector<Value> iterArgs(init.begin(), init.end());
-  for (int64_t j = 0; j + 1 < stages; ++j) {
-    Value kv0 =
-        j ? arith::AddIOp::create(b, loc, kvLo, index(j * tileKv)) : kvLo;
-    ahead.push_back(classifyAndStart(kv0, index(j)));
-    llvm::append_range(iterArgs, classValues(ib, ahead.back()));
-  }
-  // The loop is in its block before its body is built, so that what the
-  // body asks of `aux` can reuse what the prologue read (a reader checks
-  // that a value dominates by walking up from the insertion block).
-  auto loop = scf::ForOp::create(b, loc, kvLo, kvHi, step, iterArgs);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value kv0 = loop.getInductionVar();
-    ValueRange args = loop.getRegionIterArgs();
-    ValueRange state = args.take_front(init.size());
-    ValueRange classes = args.drop_front(init.size());
-    Value i = arith::DivSIOp::create(
-        b, loc, arith::SubIOp::create(b, loc, kv0, kvLo), step);
-    // Tile i has landed once at most the stages - 2 newer groups are
-    // pending.
-    prefetch->wait(stages - 2);
-    Value next =
-        arith::AddIOp::create(b, loc, kv0, index((stages - 1) * tileKv));
-    TileClass nextClass = classifyAndStart(
-        next, slotOf(arith::AddIOp::create(b, loc, i, index(stages - 1))));
-    SmallVector<TileClass> known(ahead);
-    known.push_back(nextClass);
-    SmallVector<TileClass> queue;
-    for (int64_t j = 0; j + 1 < stages; ++j)
-      queue.push_back(carriedClass(ib, known, classes.slice(2 * j, 2)));
-    Value kvCols = buildTileExtent(b, loc, tile.kvLen, kv0, tileKv);
-    Value slot = slotOf(i);
-    SmallVector<Value> results =
-        buildTileStep(b, loc, ib, queue.front(), state, [&](bool masked) {
-          return update(KeyTile{kv0, kvCols, slot}, masked, state);
-        });
-    for (const TileClass &cls : ArrayRef(queue).drop_front())
-      llvm::append_range(results, classValues(ib, cls));
-    llvm::append_range(results, classValues(ib, nextClass));
-    scf::YieldOp::create(b, loc, results);
-  }
-  ValueRange final = loop.getResults().take_front(init.size());
-  if (!ifNonEmpty)
-    return SmallVector<Value>(final.begin(), final.end());
-  scf::YieldOp::create(b, loc, final);
-  return SmallVector<Value>(ifNonEmpty.getResults());
+  return buildTileLoop(
+      b, loc, ib, kvLo, kvHi, tileKv, tile.kvLen, init,
+      [&](Value kv0, Value kvCols) {
+        return classifyKeyTile(ib, op, aux, tile, tileKv, kv0, kvCols);
+      },
+      [&](Value kv0, Value kvCols, Value slot, bool masked, ValueRange state) {
+        return update(KeyTile{kv0, kvCols, slot}, masked, state);
+      },
+      prefetch);
 }
 
 SmallVector<Value> buildQueryTileLoop(OpBuilder &b, Location loc,
                                       AttentionSpecOpInterface op,
                                       AuxReader &aux, const KeyTileRows &tile,
                                       int64_t tileQ, int64_t tileKv,
-                                      ValueRange init, QueryTileUpdate update) {
+                                      ValueRange init, QueryTileUpdate update,
+                                      const TilePrefetch *prefetch) {
   // The queries that may attend any key of the tile, rounded out to whole
   // tiles.
   IndexExprBuilder ib(b, loc, b.getIndexType());
@@ -301,23 +327,19 @@ SmallVector<Value> buildQueryTileLoop(OpBuilder &b, Location loc,
   Value step = arith::ConstantIndexOp::create(b, loc, tileQ);
   qLo = arith::MulIOp::create(b, loc,
                               arith::DivSIOp::create(b, loc, qLo, step), step);
-  auto loop = scf::ForOp::create(
-      b, loc, qLo, qHi, step, init,
-      [&](OpBuilder &body, Location, Value q0, ValueRange state) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(body.getInsertionBlock(), body.getInsertionPoint());
-        Value qRows = buildTileExtent(b, loc, tile.qLen, q0, tileQ);
+  return buildTileLoop(
+      b, loc, ib, qLo, qHi, tileQ, tile.qLen, init,
+      [&](Value q0, Value qRows) {
         Value q1 = arith::AddIOp::create(b, loc, q0, qRows);
-        TileClass cls = classifyTile(
+        return classifyTile(
             ib, op, aux, tile.batch, tile.head, /*heads=*/1, tile.qLen,
             tile.kvLen, q0, q1, tile.kv0, kv1,
             (ib.value(qRows) != tileQ) | (ib.value(tile.kvCols) != tileKv));
-        scf::YieldOp::create(
-            b, loc, buildTileStep(b, loc, ib, cls, state, [&](bool masked) {
-              return update(QueryRows{q0, qRows}, masked, state);
-            }));
-      });
-  return SmallVector<Value>(loop.getResults());
+      },
+      [&](Value q0, Value qRows, Value slot, bool masked, ValueRange state) {
+        return update(QueryRows{q0, qRows, slot}, masked, state);
+      },
+      prefetch);
 }
 
 } // namespace attn

@@ -41,13 +41,14 @@ struct QueryTile {
 struct KeyTile {
   mlir::Value kv0;
   mlir::Value kvCols;
-  /// With a KeyTilePrefetch: the buffer (an index below its stages) the
-  /// tile was loaded into.
+  /// With a TilePrefetch: the buffer (an index below its stages) the tile
+  /// was loaded into.
   mlir::Value slot = {};
 };
 
-/// Staging of key tiles in a ring of `stages` buffers, for kernels that load
-/// the next tiles while computing on the current one (the GPU kernel): the
+/// Staging of tiles (of keys, or of queries in the backward's loop) in a
+/// ring of `stages` buffers, for kernels that load the next tiles while
+/// computing on the current one (the GPU kernels): the
 /// loop keeps `stages - 1` tiles in flight. Every tile of the loop's range
 /// ends a group of loads, empty ones (which load nothing) too, so that the
 /// groups pending count tiles. An empty range (no key, or a key split past the
@@ -56,9 +57,9 @@ struct KeyTile {
 /// outside the keys is classified (a block-sparse layout of Skv = 0 has no
 /// key block to read). The range must be the same for every thread of a
 /// block.
-struct KeyTilePrefetch {
-  /// Starts loading the tile at `kv0` into buffer `slot`.
-  llvm::function_ref<void(mlir::Value kv0, mlir::Value slot)> start;
+struct TilePrefetch {
+  /// Starts loading the tile whose first row is `start` into buffer `slot`.
+  llvm::function_ref<void(mlir::Value start, mlir::Value slot)> start;
   /// Ends the group of loads of one tile; called for every tile, loaded or
   /// not, so that groups count tiles.
   llvm::function_ref<void()> commit;
@@ -86,7 +87,7 @@ llvm::SmallVector<mlir::Value> buildKeyTileLoop(mlir::OpBuilder &b,
                                                 int64_t tileKv,
                                                 mlir::ValueRange init,
                                                 KeyTileUpdate update,
-                                                const KeyTilePrefetch *prefetch =
+                                                const TilePrefetch *prefetch =
                                                     nullptr);
 
 /// `min(tile, len - start)`, folded to `tile` when `len` is a static
@@ -117,6 +118,8 @@ struct KeyTileRows {
 struct QueryRows {
   mlir::Value q0;
   mlir::Value qRows;
+  /// With a TilePrefetch: the buffer the tile was loaded into.
+  mlir::Value slot = {};
 };
 
 /// Computes the state after query tile `rows`; `masked` is false in full
@@ -129,11 +132,14 @@ using QueryTileUpdate = llvm::function_ref<llvm::SmallVector<mlir::Value>(
 /// tiles), each classified by the same `buildTileClass`: empty tiles are
 /// skipped, full ones run without mask code. A padded tile (a short last
 /// query tile, or a key tile of fewer than `tileKv` keys) is never full.
+/// With `prefetch`, query tiles are staged as buildKeyTileLoop stages key
+/// tiles.
 llvm::SmallVector<mlir::Value>
 buildQueryTileLoop(mlir::OpBuilder &b, mlir::Location loc,
                    AttentionSpecOpInterface op, AuxReader &aux,
                    const KeyTileRows &tile, int64_t tileQ, int64_t tileKv,
-                   mlir::ValueRange init, QueryTileUpdate update);
+                   mlir::ValueRange init, QueryTileUpdate update,
+                   const TilePrefetch *prefetch = nullptr);
 
 } // namespace attn
 

@@ -283,7 +283,7 @@ public:
     auto start = [&](Value kv0, Value slot) { startKeyTileLoad(kv0, slot); };
     auto commit = [&]() { keyValueLoader->commit(); };
     auto wait = [&](int64_t pending) { keyValueLoader->wait(pending); };
-    KeyTilePrefetch prefetch{start, commit, wait,
+    TilePrefetch prefetch{start, commit, wait,
                              plan.keysAndValues.slots};
     SmallVector<Value> final = buildKeyTileLoop(
         b, loc, op, aux, tile, plan.tileKv, init,

@@ -13,8 +13,8 @@
 //                        entry), each warp owning 16 keys. K and V stay in
 //                        shared memory; for every query head of the group,
 //                        over the query tiles the mask allows
-//                        (buildQueryTileLoop), the Q and grad_o tiles are
-//                        staged and each warp computes, keys as rows,
+//                        (buildQueryTileLoop, prefetched), the Q and grad_o
+//                        tiles are staged and each warp computes, keys as rows,
 //                        S^T = K Q^T and dP^T = V grad_o^T, P^T and dS^T per
 //                        fragment element (buildScoreGradients), then
 //                        dV += P^T grad_o and dK += dS^T Q.
@@ -156,12 +156,12 @@ FailureOr<BackwardPlan> planBackward(AttentionBackwardOp op, int64_t warps,
                    {{plan.rows, keyStride, element},
                     {plan.rows, valueStride, element}},
                    1};
-  // The query kernel prefetches its key tiles (two slots); the key/value
-  // kernel stages each query tile before using it (one).
+  // Both kernels prefetch their streamed tiles: the next one loads while
+  // the current one is used.
   plan.stream = {plan.resident.end(),
                  {{streamRows, keyStride, element},
                   {streamRows, valueStride, element}},
-                 keysAsRows ? 1 : 2};
+                 2};
   plan.sharedBytes = plan.stream.end();
   return plan;
 }
@@ -418,13 +418,23 @@ private:
       b.setInsertionPointToStart(heads.getBody());
       Value head = add(head0, heads.getInductionVar());
       KeyTileRows tile{batch, head, kv0, kvCols, qLen, kvLen};
+      auto start = [&](Value q0, Value slot) {
+        startRows(*streamLoader, slot, in.q, in.gradO, head, q0, qLen);
+      };
+      auto commit = [&]() { streamLoader->commit(); };
+      auto wait = [&](int64_t pending) { streamLoader->wait(pending); };
+      TilePrefetch prefetch{start, commit, wait, plan.stream.slots};
       SmallVector<Value> next = buildQueryTileLoop(
           b, loc, op, aux, tile, plan.streamRows, plan.rows,
           heads.getRegionIterArgs(),
           [&](const QueryRows &queryRows, bool masked, ValueRange state) {
             return keyValueUpdate(keys, values, head, queryRows, masked,
                                   state);
-          });
+          },
+          &prefetch);
+      // The next head's first tiles go to the slots this head's last ones
+      // were read from.
+      gpu::BarrierOp::create(b, loc);
       scf::YieldOp::create(b, loc, next);
     }
     storeRows(in.out0, kvHead, heads.getResult(0), rowClamped, rowValid);
@@ -435,12 +445,8 @@ private:
   SmallVector<Value> keyValueUpdate(Value keys, Value values, Value head,
                                     const QueryRows &queryRows, bool masked,
                                     ValueRange state) {
-    Value slot = index(0);
-    startRows(*streamLoader, slot, in.q, in.gradO, head, queryRows.q0, qLen);
-    streamLoader->commit();
-    streamLoader->wait(0);
-    Value queries = streamLoader->view(slot, 0);
-    Value gradOut = streamLoader->view(slot, 1);
+    Value queries = streamLoader->view(queryRows.slot, 0);
+    Value gradOut = streamLoader->view(queryRows.slot, 1);
     // S^T = K Q^T and dP^T = V grad_o^T: the block's keys are the rows.
     Value dots = productWithRowsOf(rowFragments(keys, plan.headSteps()),
                                    queries);
@@ -469,8 +475,6 @@ private:
     // dK += dS^T Q, dV += P^T grad_o.
     Value gradK = accumulate(gradDots, queries, plan.headDim / 8, state[0]);
     Value gradV = accumulate(weights, gradOut, plan.valueDim / 8, state[1]);
-    // Every warp is done with the slot before the next tile's copies.
-    gpu::BarrierOp::create(b, loc);
     return {gradK, gradV};
   }
 
@@ -500,7 +504,7 @@ private:
     };
     auto commit = [&]() { streamLoader->commit(); };
     auto wait = [&](int64_t pending) { streamLoader->wait(pending); };
-    KeyTilePrefetch prefetch{start, commit, wait, plan.stream.slots};
+    TilePrefetch prefetch{start, commit, wait, plan.stream.slots};
     SmallVector<Value> final = buildKeyTileLoop(
         b, loc, op, aux, tile, plan.streamRows,
         ValueRange{splat(fragmentsOf(plan.headDim / 8), 0.0)},
