@@ -95,7 +95,7 @@ func.func @packed(%q: tensor<1x4x?x64xf16>, %k: tensor<1x4x?x64xf16>,
 // CHECK-NEXT:    %[[L0:.*]] = arith.constant dense<0.000000e+00> : vector<2xf32>
 // CHECK-NEXT:    %[[O0:.*]] = arith.constant dense<0.000000e+00> : vector<4x2x2xf32>
 // CHECK:         %[[LO:.*]] = arith.muli
-// CHECK-NEXT:    %[[NONEMPTY:.*]] = arith.cmpi slt, %[[LO]], %[[HI:.*]] : index
+// CHECK:         %[[NONEMPTY:.*]] = arith.cmpi slt, %[[LO]], %[[HI:.*]] : index
 // CHECK-NEXT:    %[[FINAL:.*]]:3 = scf.if %[[NONEMPTY]] -> (vector<2xf32>, vector<2xf32>, vector<4x2x2xf32>) {
 // CHECK:           memref.load %{{.*}} : memref<1x2x?x?xi8>
 // CHECK:           nvgpu.device_async_create_group
