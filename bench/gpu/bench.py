@@ -121,6 +121,24 @@ def time_sdpa(backends, q, k, v, **kwargs):
     return times
 
 
+PEERS = ["attn-mlir", "SDPA flash", "SDPA cuDNN", "FlexAttention"]
+
+
+def print_tflops_table(title, err_label, rows):
+    """The table of (name, D, density, error, {peer: ms}, flops, ...) rows:
+    median ms / TFLOP/s per peer, "-" where one did not run."""
+    print(f"\n{torch.cuda.get_device_name()}, {title}")
+    print(f"| mask | D | density | {err_label} | " + " | ".join(PEERS) + " |")
+    print("|---" * (4 + len(PEERS)) + "|")
+    for name, d, density, err, times, flops, *_ in rows:
+        cells = []
+        for p in PEERS:
+            t = times.get(p)
+            cells.append("-" if t is None else f"{t:.3f} / {flops / t / 1e9:.0f}")
+        print(f"| {name} | {d} | {density:.3f} | {err:.1e} | " +
+              " | ".join(cells) + " |")
+
+
 def compiled_flex_attention():
     """FlexAttention through torch.compile, allowed one compiled variant per
     benchmark case: the default limit (8) would silently fall back to the
@@ -161,19 +179,8 @@ def main():
                      case["ptxas"].splitlines()[-2].split(":", 1)[-1].strip()))
         del q, k, v, o, ref
 
-    peers = ["attn-mlir", "SDPA flash", "SDPA cuDNN", "FlexAttention"]
-    print(f"\n{torch.cuda.get_device_name()}, bf16, B={B} H={H} S={S}; "
-          "median ms / TFLOP/s of useful work")
-    print("| mask | D | density | rel. err vs Flex | " +
-          " | ".join(peers) + " |")
-    print("|---" * (4 + len(peers)) + "|")
-    for name, d, density, err, times, flops, _ in rows:
-        cells = []
-        for p in peers:
-            t = times.get(p)
-            cells.append("-" if t is None else f"{t:.3f} / {flops / t / 1e9:.0f}")
-        print(f"| {name} | {d} | {density:.3f} | {err:.1e} | " +
-              " | ".join(cells) + " |")
+    print_tflops_table(f"bf16, B={B} H={H} S={S}; median ms / TFLOP/s of "
+                       "useful work", "rel. err vs Flex", rows)
     print("\nptxas (sm_90):")
     for name, d, *_, usage in rows:
         print(f"  {name} D={d}: {usage}")

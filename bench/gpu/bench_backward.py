@@ -24,7 +24,7 @@ from torch.nn.attention.flex_attention import create_block_mask
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "test" / "gpu"))
 from bench import (B, H, S, allowed_pairs, bench, compiled_flex_attention,  # noqa: E402
-                   document_ids, mask_mod_for)
+                   document_ids, mask_mod_for, print_tflops_table)
 from check import Runtime, relative_error  # noqa: E402
 
 
@@ -101,19 +101,9 @@ def main():
         rows.append((name, d, density, err, times, flops, case["ptxas"]))
         del q, k, v, grad_o, o, lse, leaves, ref, grads
 
-    peers = ["attn-mlir", "SDPA flash", "SDPA cuDNN", "FlexAttention"]
-    print(f"\n{torch.cuda.get_device_name()}, bf16 backward, B={B} H={H} S={S}; "
-          "median ms / TFLOP/s of useful work (2.5x the forward's)")
-    print("| mask | D | density | max rel. err vs Flex (dq, dk, dv) | " +
-          " | ".join(peers) + " |")
-    print("|---" * (4 + len(peers)) + "|")
-    for name, d, density, err, times, flops, _ in rows:
-        cells = []
-        for p in peers:
-            t = times.get(p)
-            cells.append("-" if t is None else f"{t:.3f} / {flops / t / 1e9:.0f}")
-        print(f"| {name} | {d} | {density:.3f} | {err:.1e} | " +
-              " | ".join(cells) + " |")
+    print_tflops_table(f"bf16 backward, B={B} H={H} S={S}; median ms / "
+                       "TFLOP/s of useful work (2.5x the forward's)",
+                       "max rel. err vs Flex (dq, dk, dv)", rows)
     print("\nptxas (sm_90), per kernel of the plan:")
     for name, d, *_, usage in rows:
         for line in usage.splitlines():

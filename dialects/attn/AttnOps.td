@@ -226,6 +226,12 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     `->` type($grad_q) `,` type($grad_k) `,` type($grad_v)
     (`,` type($grad_bias)^)?
   }]);
+  let extraClassDeclaration = [{
+    /// Whether the bias has one element per score, [B, Hq, Sq, Skv]: no
+    /// dimension of size 1 where the scores have more (its gradient is then
+    /// written in place rather than summed over broadcast dimensions).
+    bool hasScoreShapedBias();
+  }];
   let hasVerifier = 1;
   let hasRegionVerifier = 1;
 }

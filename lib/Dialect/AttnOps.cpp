@@ -516,6 +516,17 @@ LogicalResult AttentionBackwardOp::verifyRegions() {
   return success();
 }
 
+bool AttentionBackwardOp::hasScoreShapedBias() {
+  ArrayRef<int64_t> q = getQ().getType().getShape();
+  ArrayRef<int64_t> bias =
+      cast<RankedTensorType>(getBias().getType()).getShape();
+  int64_t scores[] = {q[0], q[1], q[2], getK().getType().getDimSize(2)};
+  for (auto [b, s] : llvm::zip(bias, scores))
+    if (b == 1 && s != 1)
+      return false;
+  return true;
+}
+
 LogicalResult AttentionBackwardOp::verify() {
   if (failed(verifySpec(*this)))
     return failure();

@@ -436,19 +436,6 @@ private:
   bool undifferentiable = false;
 };
 
-/// Whether the bias has one element per score, [B, Hq, Sq, Skv]: no
-/// dimension of size 1 where the scores have more.
-bool hasScoreShapedBias(AttentionBackwardOp op) {
-  ArrayRef<int64_t> q = op.getQ().getType().getShape();
-  ArrayRef<int64_t> bias =
-      cast<RankedTensorType>(op.getBias().getType()).getShape();
-  int64_t scores[] = {q[0], q[1], q[2], op.getK().getType().getDimSize(2)};
-  for (auto [b, s] : llvm::zip(bias, scores))
-    if (b == 1 && s != 1)
-      return false;
-  return true;
-}
-
 struct TileAttentionBackward : OpRewritePattern<AttentionBackwardOp> {
   TileAttentionBackward(MLIRContext *ctx, int64_t tileQ, int64_t tileKv,
                         bool &failedAny)
@@ -457,7 +444,7 @@ struct TileAttentionBackward : OpRewritePattern<AttentionBackwardOp> {
 
   LogicalResult matchAndRewrite(AttentionBackwardOp op,
                                 PatternRewriter &rewriter) const override {
-    if (op.getGradBias() && !hasScoreShapedBias(op))
+    if (op.getGradBias() && !op.hasScoreShapedBias())
       return rewriter.notifyMatchFailure(
           op, "the gradient of a broadcast bias takes the reference");
     // Static sequences need no more rows (or keys) than they have; tiles

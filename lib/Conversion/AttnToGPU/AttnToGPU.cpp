@@ -152,28 +152,13 @@ planKernel(AttentionOp op, int64_t warps, int64_t tileKv,
            AttentionFamily family = AttentionFamily::FlashMmaSync) {
   int64_t packedGroup =
       family == AttentionFamily::PackedSplitKvDecode ? packedGroupOf(op) : 0;
-  auto fail = [&]() {
-    return op.emitOpError() << "cannot be compiled for the GPU: ";
-  };
-  RankedTensorType qType = op.getQ().getType();
-  Type element = qType.getElementType();
-  if (!element.isF16() && !element.isBF16() && !element.isF32())
-    return fail() << "elements must be f16, bf16 or f32 (tf32 tensor cores), "
-                     "got "
-                  << element;
+  Type element = op.getQ().getType().getElementType();
   AttentionShape shape = op.getShape();
   int64_t headDim = shape.headDim;
   int64_t valueDim = shape.valueDim;
-  for (auto [name, size] : {std::pair{"D", headDim}, {"Dv", valueDim}})
-    if (size % 8 != 0 || size > 256)
-      return fail() << name << " = " << size
-                    << " must be a multiple of 8 and at most 256 (pad the "
-                       "head dimension with zeros)";
-  if (warps < 1 || warps > 8)
-    return fail() << "warps = " << warps << " must be between 1 and 8";
-  if (tileKv < 16 || tileKv % 16 != 0 || tileKv > 128)
-    return fail() << "tile-kv = " << tileKv
-                  << " must be a multiple of 16 between 16 and 128";
+  if (failed(checkKernelSizes(op, element, {{"D", headDim}, {"Dv", valueDim}},
+                              warps, tileKv)))
+    return failure();
 
   // Tiles that divide the mask's blocks can be skipped; smaller ones than
   // the mma allows are not taken (straddling tiles are partial, still exact).
@@ -299,13 +284,6 @@ private:
   // Helpers
   //===--------------------------------------------------------------------===//
 
-  /// A constant for static sizes, so that tile classes fold.
-  Value sizeOf(Value memref, int64_t dim) {
-    int64_t size = cast<MemRefType>(memref.getType()).getDimSize(dim);
-    if (!ShapedType::isDynamic(size))
-      return index(size);
-    return memref::DimOp::create(b, loc, memref, dim);
-  }
   Value exp2(Value x) { return math::Exp2Op::create(b, loc, x); }
   VectorType accumulatorType() {
     return VectorType::get({plan.valueBlocks(), 2, 2}, f32);

@@ -94,26 +94,12 @@ enum class BackwardKernel { KeyValues, Queries };
 
 FailureOr<BackwardPlan> planBackward(AttentionBackwardOp op, int64_t warps,
                                      int64_t tileKv, BackwardKernel kind) {
-  auto fail = [&]() {
-    return op.emitOpError() << "cannot be compiled for the GPU: ";
-  };
   Type element = op.getQ().getType().getElementType();
-  if (!element.isF16() && !element.isBF16() && !element.isF32())
-    return fail() << "elements must be f16, bf16 or f32 (tf32 tensor cores), "
-                     "got "
-                  << element;
   AttentionShape shape = op.getShape();
-  for (auto [name, size] :
-       {std::pair{"D", shape.headDim}, {"Dv", shape.valueDim}})
-    if (size % 8 != 0 || size > 256)
-      return fail() << name << " = " << size
-                    << " must be a multiple of 8 and at most 256 (pad the "
-                       "head dimension with zeros)";
-  if (warps < 1 || warps > 8)
-    return fail() << "warps = " << warps << " must be between 1 and 8";
-  if (tileKv < 16 || tileKv % 16 != 0 || tileKv > 128)
-    return fail() << "tile-kv = " << tileKv
-                  << " must be a multiple of 16 between 16 and 128";
+  if (failed(checkKernelSizes(op, element,
+                              {{"D", shape.headDim}, {"Dv", shape.valueDim}},
+                              warps, tileKv)))
+    return failure();
 
   // Tiles that divide the mask's blocks can be classified; the streamed
   // rows are the k of a product (multiples of 16), the block's rows whole
@@ -201,13 +187,6 @@ private:
   // Helpers
   //===--------------------------------------------------------------------===//
 
-  /// A constant for static sizes, so that tile classes fold.
-  Value sizeOf(Value memref, int64_t dim) {
-    int64_t size = cast<MemRefType>(memref.getType()).getDimSize(dim);
-    if (!ShapedType::isDynamic(size))
-      return index(size);
-    return memref::DimOp::create(b, loc, memref, dim);
-  }
   Value minimum(Value x, Value y) {
     return arith::MinSIOp::create(b, loc, x, y);
   }
@@ -724,19 +703,6 @@ private:
   Value scores, gradBias;
 };
 
-/// Whether the bias has one element per score, [B, Hq, Sq, Skv]: no
-/// dimension of size 1 where the scores have more.
-bool hasScoreShapedBias(AttentionBackwardOp op) {
-  ArrayRef<int64_t> q = op.getQ().getType().getShape();
-  ArrayRef<int64_t> bias =
-      cast<RankedTensorType>(op.getBias().getType()).getShape();
-  int64_t scores[] = {q[0], q[1], q[2], op.getK().getType().getDimSize(2)};
-  for (auto [b, s] : llvm::zip(bias, scores))
-    if (b == 1 && s != 1)
-      return false;
-  return true;
-}
-
 /// The kernel `kind` of `op`'s plan on `inputs` (q, k, v, grad_o, lse,
 /// delta, the auxiliary operands present, the captured tensors: memref
 /// types) writing `outputTypes`.
@@ -836,7 +802,7 @@ LogicalResult lowerAttentionBackwardToGPU(AttentionBackwardOp op,
   // workspace [B, Hq, Sq, Skv] that a last kernel sums over the bias's
   // broadcast dimensions.
   Value scoreGradients = gradBias;
-  if (gradBias && !hasScoreShapedBias(op)) {
+  if (gradBias && !op.hasScoreShapedBias()) {
     SmallVector<int64_t> shape(qType.getShape().drop_back());
     shape.push_back(op.getK().getType().getDimSize(2));
     auto type = MemRefType::get(shape, Float32Type::get(op.getContext()));

@@ -18,6 +18,29 @@ using namespace mlir;
 
 namespace attn {
 
+LogicalResult checkKernelSizes(Operation *op, Type element,
+                               ArrayRef<std::pair<StringRef, int64_t>> headDims,
+                               int64_t warps, std::optional<int64_t> tileKv) {
+  auto fail = [&]() {
+    return op->emitOpError() << "cannot be compiled for the GPU: ";
+  };
+  if (!element.isF16() && !element.isBF16() && !element.isF32())
+    return fail() << "elements must be f16, bf16 or f32 (tf32 tensor cores), "
+                     "got "
+                  << element;
+  for (auto [name, size] : headDims)
+    if (size % 8 != 0 || size > 256)
+      return fail() << name << " = " << size
+                    << " must be a multiple of 8 and at most 256 (pad the "
+                       "head dimension with zeros)";
+  if (warps < 1 || warps > 8)
+    return fail() << "warps = " << warps << " must be between 1 and 8";
+  if (tileKv && (*tileKv < 16 || *tileKv % 16 != 0 || *tileKv > 128))
+    return fail() << "tile-kv = " << *tileKv
+                  << " must be a multiple of 16 between 16 and 128";
+  return success();
+}
+
 MemRefType memrefTypeOf(Value tensor) {
   auto type = cast<RankedTensorType>(tensor.getType());
   return MemRefType::get(type.getShape(), type.getElementType());

@@ -13,6 +13,7 @@
 #include "attn/Dialect/ValueBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -32,6 +33,15 @@ protected:
 
   mlir::Value index(int64_t v) {
     return mlir::arith::ConstantIndexOp::create(b, loc, v);
+  }
+  /// Dimension `dim` of `memref`: a constant when static, so that tile
+  /// classes fold.
+  mlir::Value sizeOf(mlir::Value memref, int64_t dim) {
+    int64_t size =
+        mlir::cast<mlir::MemRefType>(memref.getType()).getDimSize(dim);
+    if (!mlir::ShapedType::isDynamic(size))
+      return index(size);
+    return mlir::memref::DimOp::create(b, loc, memref, dim);
   }
   mlir::Value add(mlir::Value x, mlir::Value y) {
     return mlir::arith::AddIOp::create(b, loc, x, y);
@@ -141,6 +151,15 @@ mlir::LogicalResult replaceWithLaunch(mlir::OpBuilder &b, mlir::Operation *op,
 void forEachElement(mlir::OpBuilder &b, mlir::Location loc, int64_t count,
                     int64_t threads, mlir::Value threadId,
                     llvm::function_ref<void(mlir::Value)> body);
+
+/// What every tensor-core kernel requires of its sizes: f16, bf16 or f32
+/// (tf32) elements, the named head dimensions multiples of 8 and at most
+/// 256, 1 to 8 warps, and (when given) a tile of 16 to 128 keys in steps of
+/// 16. Fails with a diagnostic on `op` that names the fix.
+mlir::LogicalResult
+checkKernelSizes(mlir::Operation *op, mlir::Type element,
+                 llvm::ArrayRef<std::pair<llvm::StringRef, int64_t>> headDims,
+                 int64_t warps, std::optional<int64_t> tileKv);
 
 /// The values `op`'s regions use from the enclosing function: tensor
 /// arguments (returned, in order) and constants (appended to `constants`,

@@ -146,17 +146,13 @@ FailureOr<LinearPlan> planKernel(LinearAttentionOp op, int64_t warps) {
     return op.emitOpError() << "cannot be compiled for the GPU: ";
   };
   Type element = op.getQ().getType().getElementType();
-  if (!element.isF16() && !element.isBF16() && !element.isF32())
-    return fail() << "elements must be f16, bf16 or f32 (tf32 tensor cores), "
-                     "got "
-                  << element;
+  if (failed(checkKernelSizes(op, element, {}, warps, std::nullopt)))
+    return failure();
   FeatureMapAttrInterface map = op.getFeatureMap();
   if (!hasElementForm(map, op.getLoc(), op.getComputeType()))
     return fail() << "the feature map " << map
                   << " has no per-element form for the GPU kernel (its "
                      "features depend on each other); run it on the CPU";
-  if (warps < 1 || warps > 8)
-    return fail() << "warps = " << warps << " must be between 1 and 8";
 
   // Fewer warps (smaller chunks) than asked when the features of a chunk
   // do not fit in shared memory otherwise.
