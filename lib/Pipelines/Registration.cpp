@@ -11,6 +11,7 @@
 
 #include "attn/Pipelines/Registration.h"
 #include "attn/Dialect/Attn.h"
+#include "attn/Dialect/AttnGpu.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -83,7 +84,7 @@
 using namespace mlir;
 
 void attn::registerCompilerDialects(DialectRegistry &registry) {
-  registry.insert<attn::AttnDialect, affine::AffineDialect, arith::ArithDialect,
+  registry.insert<attn::AttnDialect, attn::gpu_ops::AttnGpuDialect, affine::AffineDialect, arith::ArithDialect,
                   bufferization::BufferizationDialect, cf::ControlFlowDialect,
                   func::FuncDialect, gpu::GPUDialect, index::IndexDialect,
                   linalg::LinalgDialect, LLVM::LLVMDialect, math::MathDialect,

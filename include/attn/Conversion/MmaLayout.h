@@ -1,7 +1,8 @@
-//===- MmaLayout.h - Fragment layouts of mma.sync ---------------*- C++ -*-===//
+//===- MmaLayout.h - Fragment layouts of mma.sync and wgmma -----*- C++ -*-===//
 //
 // Where each lane's fragment elements sit in the warp's matrices (PTX ISA,
-// "Matrix fragments for mma.m16n8k16" and "mma.m16n8k4"): lane (g = lane / 4,
+// "Matrix fragments for mma.m16n8k16" and "mma.m16n8k4"; for wgmma, "Register
+// fragments and shared memory matrix layouts"): lane (g = lane / 4,
 // t = lane % 4) holds element `i` of its fragment (registers in order, i.e.
 // row-major over the fragment vector) at (row, column) of the warp's matrix.
 // The GPU kernels that gather fragments element by element and the emulator
@@ -52,6 +53,43 @@ inline llvm::SmallVector<MatrixPosition> fragmentLayout(int64_t k,
   }
   return layout;
 }
+
+/// Fragment element positions of wgmma m64nNk16 with 16-bit operands:
+/// operand 0 (A from registers, 8 elements) or 2 (the f32 accumulator, N / 2
+/// elements). Warp w of the warpgroup owns rows 16 w .. 16 w + 15 (add them
+/// to `row`); within them A is laid out as mma.sync m16n8k16's A fragment
+/// and the accumulator as N / 8 of its C fragments, one per 8 columns.
+inline llvm::SmallVector<MatrixPosition> wgmmaLayout(int operand, int64_t n) {
+  if (operand == 0)
+    return fragmentLayout(16, 0);
+  llvm::SmallVector<MatrixPosition> layout;
+  if (operand != 2)
+    return layout;
+  for (int64_t j = 0; j < n / 8; ++j)
+    for (MatrixPosition p : fragmentLayout(16, 2)) {
+      p.col += 8 * j;
+      layout.push_back(p);
+    }
+  return layout;
+}
+
+/// The wgmma shared-memory matrix descriptor (PTX ISA, "Matrix Descriptor
+/// Format"): a 64-bit value with the start address, the leading and stride
+/// dimension byte offsets (each >> 4, 14 bits) and the swizzle mode.
+namespace wgmma {
+enum Swizzle : int64_t { None = 0, Bytes128 = 1, Bytes64 = 2, Bytes32 = 3 };
+constexpr int64_t kAddressShift = 0, kLeadingShift = 16, kStrideShift = 32,
+                  kBaseOffsetShift = 49, kSwizzleShift = 62;
+/// 16-byte units per row of a swizzle atom (8 rows): 1 without swizzle.
+inline int64_t swizzleWidth(int64_t mode) {
+  return mode == Bytes128 ? 8 : mode == Bytes64 ? 4 : mode == Bytes32 ? 2 : 1;
+}
+/// The XOR of Swizzle<bits, 4, 3> on a shared-memory byte address: address
+/// bits [4, 4 + bits) take bits [7, 7 + bits) of the address.
+inline int64_t swizzleBits(int64_t mode) {
+  return mode == Bytes128 ? 3 : mode == Bytes64 ? 2 : mode == Bytes32 ? 1 : 0;
+}
+} // namespace wgmma
 
 } // namespace attn
 

@@ -70,7 +70,11 @@ EmulationState::~EmulationState() = default;
 FailureOr<func::FuncOp> BlockEmulator::build(StringRef name) {
   Location loc = kernel.getLoc();
   SmallVector<Type> types;
-  for (Type type : kernel.getArgumentTypes()) {
+  for (auto [i, type] : llvm::enumerate(kernel.getArgumentTypes())) {
+    if (Type given = argumentTypes.lookup(i)) {
+      types.push_back(given);
+      continue;
+    }
     Type converted = laneType(type, lanes);
     if (!converted)
       return kernel.emitOpError("attn-emulate-gpu: cannot emulate an "
@@ -85,11 +89,12 @@ FailureOr<func::FuncOp> BlockEmulator::build(StringRef name) {
   auto func = func::FuncOp::create(b, loc, name, b.getFunctionType(types, {}));
   func.setPrivate();
   Block *entry = func.addEntryBlock();
+  entryBlock = entry;
   b.setInsertionPointToStart(entry);
   unsigned numArgs = kernel.getNumArguments();
   for (unsigned i = 0; i < numArgs; ++i) {
     Value arg = entry->getArgument(i);
-    if (!isa<MemRefType>(arg.getType()))
+    if (!isa<MemRefType>(arg.getType()) && !argumentTypes.count(i))
       arg = vector::BroadcastOp::create(b, loc, laneType(arg.getType(), lanes),
                                         arg);
     map.map(kernel.getArgument(i), arg);
@@ -273,6 +278,29 @@ void BlockEmulator::recordRead(Value byte, Value lane, Location loc) {
      << ": a thread reads what a cp.async copy writes whose group was not "
         "waited for (cp.async.wait_group)";
   cf::AssertOp::create(b, loc, landed, message);
+  if (tensorBarriers) {
+    // A TMA copy's bytes: the reader must have waited on its barrier until
+    // the phase the copy completes in.
+    Value barrier = memref::LoadOp::create(b, loc, tensorBarriers, byte);
+    Value zero = arith::ConstantIntOp::create(b, loc, b.getI32Type(), 0);
+    Value none = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                       barrier, zero);
+    Value row = arith::IndexCastOp::create(
+        b, loc, b.getIndexType(), arith::MaxSIOp::create(b, loc, barrier, zero));
+    Value seen = memref::LoadOp::create(
+        b, loc, barriers,
+        ValueRange{row, arith::AddIOp::create(b, loc, lane, index(kSeenByLane))});
+    Value needed = memref::LoadOp::create(b, loc, tensorPhases, byte);
+    Value visible = arith::OrIOp::create(
+        b, loc, none,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, seen, needed));
+    std::string tmaMessage;
+    llvm::raw_string_ostream tos(tmaMessage);
+    tos << "attn-emulate-gpu: shared-memory race at " << loc
+        << ": a thread reads what a TMA copy writes before waiting on its "
+           "mbarrier phase (mbarrier.try_wait.parity)";
+    cf::AssertOp::create(b, loc, visible, tmaMessage);
+  }
   Value reader = memref::LoadOp::create(b, loc, readers, byte);
   Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
   Value several = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -2);
@@ -292,9 +320,75 @@ void BlockEmulator::recordWrite(Value byte, Value lane, Location loc) {
   assertNoOtherLane(memref::LoadOp::create(b, loc, readers, byte), id, loc,
                     "a thread overwrites what another thread read");
   memref::StoreOp::create(b, loc, id, writers, byte);
-  memref::StoreOp::create(
-      b, loc, arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1),
-      asyncGroups, byte);
+  Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
+  memref::StoreOp::create(b, loc, none, asyncGroups, byte);
+  if (tensorBarriers)
+    memref::StoreOp::create(b, loc, none, tensorBarriers, byte);
+}
+
+void BlockEmulator::recordTensorWrite(Value byte, Value lane, Value barrier,
+                                      Value phases, Location loc) {
+  if (!byte)
+    return;
+  recordWrite(byte, lane, loc);
+  // The async proxy's write is no lane's: the mbarrier, not a barrier,
+  // makes it visible.
+  Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
+  memref::StoreOp::create(b, loc, none, writers, byte);
+  memref::StoreOp::create(b, loc, barrier, tensorBarriers, byte);
+  memref::StoreOp::create(b, loc, phases, tensorPhases, byte);
+}
+
+FailureOr<int64_t> BlockEmulator::allocateBarriers(Operation *op,
+                                                   int64_t count) {
+  Location loc = op->getLoc();
+  if (!barriers) {
+    if (b.getInsertionBlock() != entryBlock)
+      return op->emitOpError("attn-emulate-gpu: create mbarriers at the "
+                             "kernel's top level");
+    Type i32 = b.getI32Type();
+    barriers = memref::AllocOp::create(
+        b, loc, MemRefType::get({kMaxBarriers, kSeenByLane + lanes}, i32));
+    Value size = memref::DimOp::create(b, loc, sharedMemory, 0);
+    auto type = MemRefType::get({ShapedType::kDynamic}, i32);
+    tensorBarriers = memref::AllocOp::create(b, loc, type, ValueRange{size});
+    tensorPhases = memref::AllocOp::create(b, loc, type, ValueRange{size});
+    Value none = arith::ConstantIntOp::create(b, loc, i32, -1);
+    buildLoop(b, loc, index(0), size, {}, [&](Value i, ValueRange) {
+      memref::StoreOp::create(b, loc, none, tensorBarriers, i);
+      return SmallVector<Value>{};
+    });
+  }
+  if (barrierRows + count > kMaxBarriers)
+    return op->emitOpError("attn-emulate-gpu: more than ")
+           << kMaxBarriers << " mbarriers in one block";
+  int64_t first = barrierRows;
+  barrierRows += count;
+  return first;
+}
+
+Value BlockEmulator::sharedAddress(Value view, Location loc) {
+  auto it = sharedOffsets.find(view);
+  if (it == sharedOffsets.end())
+    return Value();
+  return arith::AddIOp::create(b, loc, it->second, index(kSharedBase));
+}
+
+Value BlockEmulator::sharedMemoryAs(Type element, Location loc) {
+  Value &typed = typedSharedMemory[element];
+  if (!typed) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointAfterValue(sharedMemory);
+    if (isa<BlockArgument>(sharedMemory))
+      b.setInsertionPointToStart(entryBlock);
+    int64_t bytes = element.getIntOrFloatBitWidth() / 8;
+    Value size = arith::DivUIOp::create(
+        b, loc, memref::DimOp::create(b, loc, sharedMemory, 0), index(bytes));
+    typed = memref::ViewOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, element), sharedMemory,
+        index(0), ValueRange{size});
+  }
+  return typed;
 }
 
 void BlockEmulator::recordAsyncWrite(Value byte, Value lane, Location loc) {

@@ -106,6 +106,10 @@ public:
       : module(module), kernel(kernel), lanes(lanes), hooks(hooks),
         b(kernel.getContext()) {}
 
+  /// Argument `i` of the kernel arrives as `type` (e.g. the tensor a TMA
+  /// tensor map describes) instead of its own type's lock-step form.
+  void setArgumentType(unsigned i, mlir::Type type) { argumentTypes[i] = type; }
+
   /// Creates `func.func @name(kernel args..., shared memory, block ids,
   /// grid sizes)` running one block of `kernel`.
   mlir::FailureOr<mlir::func::FuncOp> build(llvm::StringRef name);
@@ -225,6 +229,45 @@ public:
   void forgetAccesses(mlir::Location loc);
 
   //===--------------------------------------------------------------------===//
+  // Addresses, mbarrier objects and TMA copies
+  //===--------------------------------------------------------------------===//
+
+  /// The address shared memory starts at as the kernel sees it: a multiple
+  /// of 1024 (the period of the 128-byte swizzle), not 0, so that a kernel
+  /// using an offset where an address is due reads the wrong bytes.
+  static constexpr int64_t kSharedBase = 1024;
+  /// The shared-memory address (index) of the lock-step view `view`, or
+  /// null when it is not shared memory.
+  mlir::Value sharedAddress(mlir::Value view, mlir::Location loc);
+  /// The lock-step shared memory as a flat `memref<?xT>` (its byte `i` is
+  /// element `i / sizeof(T)`), created once per type at the kernel's start.
+  mlir::Value sharedMemoryAs(mlir::Type element, mlir::Location loc);
+
+  /// The block's mbarrier objects live in a table of `kMaxBarriers` rows,
+  /// one per barrier: pending arrivals, expected arrivals, pending
+  /// transaction bytes, completed phases, then per lane the phases that
+  /// lane has seen complete (by a wait).
+  static constexpr int64_t kMaxBarriers = 64;
+  enum BarrierColumn : int64_t {
+    kPending = 0,
+    kExpected = 1,
+    kTransactionBytes = 2,
+    kPhases = 3,
+    kSeenByLane = 4
+  };
+  /// Reserves `count` rows of the table (created by the first call, which
+  /// must be at the kernel's top level); returns the first.
+  mlir::FailureOr<int64_t> allocateBarriers(mlir::Operation *op,
+                                            int64_t count);
+  /// memref<kMaxBarriers x (kSeenByLane + lanes) x i32>, or null.
+  mlir::Value getBarrierTable() { return barriers; }
+  /// `lane` issues a TMA copy that writes `byte`: a lane may read it once
+  /// it has seen barrier row `barrier` complete `phases` phases.
+  void recordTensorWrite(mlir::Value byte, mlir::Value lane,
+                         mlir::Value barrier, mlir::Value phases,
+                         mlir::Location loc);
+
+  //===--------------------------------------------------------------------===//
   // Ops
   //===--------------------------------------------------------------------===//
 
@@ -266,11 +309,23 @@ private:
   /// shared memory.
   mlir::Value writers, readers, asyncGroups, asyncCounters;
   llvm::DenseMap<mlir::Value, mlir::Value> sharedOffsets;
+  /// With mbarriers: the table, and per shared-memory byte the barrier row
+  /// of the TMA copy that wrote it (-1: none) and the phases it needs.
+  mlir::Value barriers, tensorBarriers, tensorPhases;
+  int64_t barrierRows = 0;
+  mlir::Block *entryBlock = nullptr;
+  llvm::DenseMap<mlir::Type, mlir::Value> typedSharedMemory;
   mlir::Value sharedMemory;
   mlir::Value blockIds[3], gridSizes[3];
   mlir::Value activeLanes;
   llvm::DenseMap<mlir::TypeID, std::unique_ptr<EmulationState>> states;
+  llvm::DenseMap<unsigned, mlir::Type> argumentTypes;
 };
+
+/// A shared-memory byte address under Swizzle<bits, 4, 3> (TMA copies and
+/// wgmma descriptors): address bits [4, 4 + bits) take bits [7, 7 + bits).
+mlir::Value swizzleAddress(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Value address, int64_t bits);
 
 /// The registration functions of the op families, one per file.
 #define ATTN_EMULATION_FAMILY(name) void name(EmulationHooks &hooks);

@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/SymbolTable.h"
@@ -46,6 +47,33 @@ FailureOr<int64_t> requireConstant(Operation *op, Value v, StringRef what) {
     return op->emitOpError("attn-emulate-gpu: the ")
            << what << " must be a constant";
   return *c;
+}
+
+/// The tensor a TMA tensor map describes, as a ranked memref, after checking
+/// that its box is the descriptor type's tile (padded with leading 1s), the
+/// box the emulated copies use.
+FailureOr<Value> tensorOfMap(OpBuilder &b, Operation *launch, Value map) {
+  auto create = map.getDefiningOp<nvgpu::TmaCreateDescriptorOp>();
+  if (!create)
+    return launch->emitOpError("attn-emulate-gpu: a tensor map argument must "
+                               "come from nvgpu.tma.create.descriptor");
+  auto type = cast<nvgpu::TensorMapDescriptorType>(map.getType());
+  ArrayRef<int64_t> tile = type.getTensor().getShape();
+  int64_t rank = create.getBoxDimensions().size();
+  int64_t ones = rank - static_cast<int64_t>(tile.size());
+  for (auto [d, size] : llvm::enumerate(create.getBoxDimensions())) {
+    int64_t expected = static_cast<int64_t>(d) < ones ? 1 : tile[d - ones];
+    std::optional<int64_t> c = getConstantIntValue(size);
+    if (ones < 0 || !c || *c != expected)
+      return create.emitOpError("attn-emulate-gpu: the box must be constant "
+                                "and equal the descriptor's tile ")
+             << type.getTensor() << ", padded with leading 1s";
+  }
+  auto source = cast<UnrankedMemRefType>(create.getTensor().getType());
+  auto ranked = MemRefType::get(SmallVector<int64_t>(rank, ShapedType::kDynamic),
+                                source.getElementType());
+  return memref::CastOp::create(b, create.getLoc(), ranked, create.getTensor())
+      .getResult();
 }
 
 struct AttnEmulateGPUPass : attn::impl::AttnEmulateGPUBase<AttnEmulateGPUPass> {
@@ -96,14 +124,36 @@ struct AttnEmulateGPUPass : attn::impl::AttnEmulateGPUBase<AttnEmulateGPUPass> {
         launch.emitOpError("attn-emulate-gpu: only 1-D blocks are emulated");
         return signalPassFailure();
       }
+      // TMA tensor maps: the kernel gets the tensor they describe.
+      OpBuilder b(launch);
+      SmallVector<Value> args(launch.getKernelOperands());
+      llvm::DenseMap<unsigned, Type> mapTypes;
+      for (auto [i, arg] : llvm::enumerate(args)) {
+        if (!isa<nvgpu::TensorMapDescriptorType>(arg.getType()))
+          continue;
+        FailureOr<Value> tensor = tensorOfMap(b, launch, arg);
+        if (failed(tensor))
+          return signalPassFailure();
+        arg = *tensor;
+        mapTypes[i] = arg.getType();
+      }
       func::FuncOp &block = emulations[{kernel, *lanes}];
+      if (block && llvm::any_of(mapTypes, [&](auto entry) {
+            return block.getArgumentTypes()[entry.first] != entry.second;
+          })) {
+        launch.emitOpError("attn-emulate-gpu: the kernel's tensor maps "
+                           "describe tensors of another rank than before");
+        return signalPassFailure();
+      }
       if (!block) {
         std::string name =
             (kernel->getParentOfType<gpu::GPUModuleOp>().getName() + "__" +
              kernel.getName() + "__block")
                 .str();
-        FailureOr<func::FuncOp> built =
-            BlockEmulator(module, kernel, *lanes, hooks).build(name);
+        BlockEmulator emulator(module, kernel, *lanes, hooks);
+        for (auto [i, type] : mapTypes)
+          emulator.setArgumentType(i, type);
+        FailureOr<func::FuncOp> built = emulator.build(name);
         if (failed(built))
           return signalPassFailure();
         block = *built;
@@ -112,7 +162,6 @@ struct AttnEmulateGPUPass : attn::impl::AttnEmulateGPUBase<AttnEmulateGPUPass> {
 
       // The grid, one block after the other. (The host pipeline's
       // deallocation passes free the shared-memory buffer.)
-      OpBuilder b(launch);
       Value bytes = arith::ConstantIndexOp::create(b, loc, 0);
       if (Value dynamic = launch.getDynamicSharedMemorySize())
         bytes = arith::IndexCastOp::create(b, loc, b.getIndexType(), dynamic);
@@ -125,9 +174,9 @@ struct AttnEmulateGPUPass : attn::impl::AttnEmulateGPUBase<AttnEmulateGPUPass> {
       buildLoop(b, loc, zero, grid[2], {}, [&](Value z, ValueRange) {
         buildLoop(b, loc, zero, grid[1], {}, [&](Value y, ValueRange) {
           buildLoop(b, loc, zero, grid[0], {}, [&](Value x, ValueRange) {
-            SmallVector<Value> args(launch.getKernelOperands());
-            args.append({shared, x, y, z, grid[0], grid[1], grid[2]});
-            func::CallOp::create(b, loc, block, args);
+            SmallVector<Value> callArgs(args);
+            callArgs.append({shared, x, y, z, grid[0], grid[1], grid[2]});
+            func::CallOp::create(b, loc, block, callArgs);
             return SmallVector<Value>{};
           });
           return SmallVector<Value>{};
@@ -136,6 +185,10 @@ struct AttnEmulateGPUPass : attn::impl::AttnEmulateGPUBase<AttnEmulateGPUPass> {
       });
       launch.erase();
     }
+    module.walk([](nvgpu::TmaCreateDescriptorOp create) {
+      if (create->use_empty())
+        create.erase();
+    });
     for (auto gpuModule :
          llvm::make_early_inc_range(module.getOps<gpu::GPUModuleOp>()))
       gpuModule.erase();

@@ -130,6 +130,18 @@ void registerMemoryHooks(EmulationHooks &hooks) {
     return success();
   });
   hooks.add<memref::GetGlobalOp>(emulateGetGlobal);
+  // Shared-memory addresses (wgmma descriptors are built from them).
+  hooks.add<memref::ExtractAlignedPointerAsIndexOp>(
+      [](BlockEmulator &e,
+         memref::ExtractAlignedPointerAsIndexOp op) -> LogicalResult {
+        Location loc = op.getLoc();
+        Value address = e.sharedAddress(e.lanesOf(op.getSource()), loc);
+        if (!address)
+          return op.emitOpError("attn-emulate-gpu: only shared-memory "
+                                "addresses are emulated");
+        e.mapLanes(op.getResult(), e.broadcast(address, loc));
+        return success();
+      });
   hooks.add<memref::LoadOp>([](BlockEmulator &e, memref::LoadOp load) {
     Location loc = load.getLoc();
     e.mapLanes(

@@ -1,0 +1,158 @@
+//===- EmulateMbarrier.cpp - nvgpu.mbarrier objects -----------------------===//
+//
+// An mbarrier is a row of the block's barrier table (BlockEmulator.h):
+// arrivals and transaction bytes (expect_tx adds them, TMA copies complete
+// them) complete its phase when both reach zero. A wait on a phase parity
+// passes once that phase has completed and records, per lane, the phases
+// the lane has seen, which the race checker asks when the lane reads what a
+// TMA copy wrote. In lock step nothing runs while a lane waits, so a wait
+// on a phase that has not completed can never end: the emulation stops
+// with the wait's location instead of hanging.
+//
+//===----------------------------------------------------------------------===//
+
+#include "BarrierRow.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+
+namespace attn {
+namespace gpu_emulation {
+
+
+/// The table row of `barriers[id]` for `lane`.
+static Value rowOf(BlockEmulator &e, Value barriers, Value id, Value lane,
+                   Location loc) {
+  Value first = e.lanesOf(barriers);
+  Value index = vector::ExtractOp::create(e.getBuilder(), loc, e.lanesOf(id),
+                                          ArrayRef<OpFoldResult>{lane});
+  return arith::AddIOp::create(e.getBuilder(), loc, first, index);
+}
+
+/// Runs `body(lane)` for every active lane whose `predicate` (if any) holds.
+static void forEachPredicatedLane(BlockEmulator &e, Value predicate,
+                                  Location loc,
+                                  function_ref<void(Value)> body) {
+  e.forEachLane(loc, [&](Value lane) {
+    if (!predicate)
+      return body(lane);
+    OpBuilder &b = e.getBuilder();
+    Value on = vector::ExtractOp::create(b, loc, e.lanesOf(predicate),
+                                         ArrayRef<OpFoldResult>{lane});
+    auto ifOn = scf::IfOp::create(b, loc, on, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOn.thenBlock()->getTerminator());
+    body(lane);
+  });
+}
+
+static Value toI32(OpBuilder &b, Location loc, Value x) {
+  return arith::IndexCastOp::create(b, loc, b.getI32Type(), x);
+}
+
+static LogicalResult emulateCreate(BlockEmulator &e,
+                                   nvgpu::MBarrierCreateOp create) {
+  int64_t count = create.getBarriers().getType().getNumBarriers();
+  FailureOr<int64_t> first = e.allocateBarriers(create, count);
+  if (failed(first))
+    return failure();
+  e.mapLanes(create.getBarriers(), e.index(*first));
+  return success();
+}
+
+static LogicalResult emulateInit(BlockEmulator &e, nvgpu::MBarrierInitOp init) {
+  Location loc = init.getLoc();
+  OpBuilder &b = e.getBuilder();
+  forEachPredicatedLane(e, init.getPredicate(), loc, [&](Value lane) {
+    BarrierRow row{e, rowOf(e, init.getBarriers(), init.getMbarId(), lane, loc),
+                   loc};
+    Value count = toI32(
+        b, loc,
+        vector::ExtractOp::create(b, loc, e.lanesOf(init.getCount()),
+                                  ArrayRef<OpFoldResult>{lane}));
+    row.store(count, BlockEmulator::kPending);
+    row.store(count, BlockEmulator::kExpected);
+    row.store(row.i32(0), BlockEmulator::kTransactionBytes);
+    row.store(row.i32(0), BlockEmulator::kPhases);
+    for (int64_t l = 0; l < e.getLanes(); ++l)
+      row.store(row.i32(0), BlockEmulator::kSeenByLane + l);
+  });
+  return success();
+}
+
+static LogicalResult emulateArrive(BlockEmulator &e,
+                                   nvgpu::MBarrierArriveOp arrive) {
+  Location loc = arrive.getLoc();
+  forEachPredicatedLane(e, Value(), loc, [&](Value lane) {
+    BarrierRow row{
+        e, rowOf(e, arrive.getBarriers(), arrive.getMbarId(), lane, loc), loc};
+    row.arrive(row.i32(1));
+  });
+  // The token only feeds test.wait, which is not emulated.
+  e.mapLanes(arrive.getToken(), e.index(0));
+  return success();
+}
+
+static LogicalResult emulateArriveExpectTx(BlockEmulator &e,
+                                           nvgpu::MBarrierArriveExpectTxOp op) {
+  Location loc = op.getLoc();
+  OpBuilder &b = e.getBuilder();
+  forEachPredicatedLane(e, op.getPredicate(), loc, [&](Value lane) {
+    BarrierRow row{e, rowOf(e, op.getBarriers(), op.getMbarId(), lane, loc),
+                   loc};
+    row.add(BlockEmulator::kTransactionBytes,
+            toI32(b, loc,
+                  vector::ExtractOp::create(b, loc, e.lanesOf(op.getTxcount()),
+                                            ArrayRef<OpFoldResult>{lane})));
+    row.arrive(row.i32(1));
+  });
+  return success();
+}
+
+static LogicalResult emulateTryWait(BlockEmulator &e,
+                                    nvgpu::MBarrierTryWaitParityOp wait) {
+  Location loc = wait.getLoc();
+  OpBuilder &b = e.getBuilder();
+  forEachPredicatedLane(e, Value(), loc, [&](Value lane) {
+    BarrierRow row{e, rowOf(e, wait.getBarriers(), wait.getMbarId(), lane, loc),
+                   loc};
+    // The phase of parity p has completed once the current phase's parity
+    // differs (before the first completion, parity 1 names the phase
+    // "before" phase 0, which counts as complete).
+    Value phases = row.load(BlockEmulator::kPhases);
+    Value parity = arith::ExtUIOp::create(
+        b, loc, b.getI32Type(),
+        vector::ExtractOp::create(b, loc, e.lanesOf(wait.getPhaseParity()),
+                                  ArrayRef<OpFoldResult>{lane}));
+    Value current = arith::AndIOp::create(b, loc, phases, row.i32(1));
+    std::string message;
+    llvm::raw_string_ostream os(message);
+    os << "attn-emulate-gpu: mbarrier wait at " << loc
+       << " can never complete: the phase it waits for still expects "
+          "arrivals or transaction bytes, and lock step runs nothing else "
+          "while a thread waits";
+    cf::AssertOp::create(b, loc,
+                         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                               current, parity),
+                         message);
+    row.store(phases,
+              arith::AddIOp::create(b, loc, lane,
+                                    e.index(BlockEmulator::kSeenByLane)));
+  });
+  return success();
+}
+
+void registerMbarrierHooks(EmulationHooks &hooks) {
+  hooks.add<nvgpu::MBarrierCreateOp>(emulateCreate);
+  hooks.add<nvgpu::MBarrierInitOp>(emulateInit);
+  hooks.add<nvgpu::MBarrierArriveOp>(emulateArrive);
+  hooks.add<nvgpu::MBarrierArriveExpectTxOp>(emulateArriveExpectTx);
+  hooks.add<nvgpu::MBarrierTryWaitParityOp>(emulateTryWait);
+}
+
+} // namespace gpu_emulation
+} // namespace attn
