@@ -283,6 +283,18 @@ def AttnToGPU : Pass<"attn-to-gpu", "::mlir::ModuleOp"> {
     grad_bias at each score), and for a bias with broadcast dimensions
     `backward_bias_reduce`. dq has its own kernel, not atomics: no gradient
     needs an atomic add and the result is deterministic.
+
+    With `chip=sm_90a`, `attn.attention` over dense f16/bf16 tensors (D and
+    Dv multiples of 8 up to 256) takes the Hopper family instead: TMA
+    (`nvgpu.tma.async.load`, 128-byte swizzle) stages the query tile and a
+    two-slot ring of key/value tiles on mbarriers, and each warpgroup (64
+    query rows; `warps` rounds up to whole warpgroups) computes Q K^T with
+    `attn_gpu.wgmma` from shared-memory descriptors and P V with P from its
+    registers; the score function, softmax and epilogue are the mma.sync
+    kernel's. The kernel takes the tensor maps of q, k and v after its other
+    arguments (the host side builds them with `nvgpu.tma.create.descriptor`).
+    One thread issues the copies and every warpgroup computes: there is no
+    producer warpgroup yet.
   }];
   let options = [
     Option<"warps", "warps", "int64_t", "4",
@@ -301,7 +313,7 @@ def AttnToGPU : Pass<"attn-to-gpu", "::mlir::ModuleOp"> {
     "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect", "::mlir::nvgpu::NVGPUDialect",
     "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect",
-    "::mlir::vector::VectorDialect"
+    "::mlir::vector::VectorDialect", "::attn::gpu_ops::AttnGpuDialect"
   ];
 }
 

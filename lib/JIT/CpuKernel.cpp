@@ -132,6 +132,7 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
     gpu.splitKv = options.splitKv;
     gpu.multiprocessors = options.multiprocessors;
     gpu.tileKv = options.tileKv;
+    gpu.chip = options.chip;
     buildGpuEmulationPipeline(pm, gpu);
   } else {
     CpuPipelineOptions cpu;

@@ -183,14 +183,14 @@ SmallVector<Value> buildTileLoop(OpBuilder &b, Location loc,
     // layout) past its end.
     Value at = ib.materialize(ib.select(inRange, ib.value(start), ib.value(lo)));
     TileClass cls = classify(at, buildTileExtent(b, loc, len, at, tile));
-    auto load = scf::IfOp::create(b, loc, ib.materialize(inRange & !cls.empty),
-                                  /*withElseRegion=*/false);
+    Value loaded = ib.materialize(inRange & !cls.empty);
+    auto load = scf::IfOp::create(b, loc, loaded, /*withElseRegion=*/false);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(load.thenBlock()->getTerminator());
       prefetch->start(start, slot);
     }
-    prefetch->commit();
+    prefetch->commit(slot, loaded);
     return cls;
   };
   auto index = [&](int64_t v) -> Value {
@@ -244,7 +244,7 @@ SmallVector<Value> buildTileLoop(OpBuilder &b, Location loc,
         b, loc, arith::SubIOp::create(b, loc, start, lo), step);
     // Tile i has landed once at most the stages - 2 newer groups are
     // pending.
-    prefetch->wait(stages - 2);
+    prefetch->wait(stages - 2, i);
     Value next = arith::AddIOp::create(b, loc, start, index((stages - 1) * tile));
     TileClass nextClass = classifyAndStart(
         next, slotOf(arith::AddIOp::create(b, loc, i, index(stages - 1))));

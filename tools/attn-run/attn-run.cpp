@@ -101,6 +101,12 @@ llvm::cl::opt<std::string> splitKvOption(
     llvm::cl::desc("Split-KV decoding of the GPU kernel: auto, always, never "
                    "(cuda, gpu-emulation)"),
     llvm::cl::init("auto"), llvm::cl::cat(category));
+llvm::cl::opt<std::string> chipOption(
+    "chip",
+    llvm::cl::desc("The GPU chip (cuda: default the device's own; "
+                   "gpu-emulation: default sm_90; sm_90a selects the TMA + "
+                   "wgmma kernels)"),
+    llvm::cl::init(""), llvm::cl::cat(category));
 llvm::cl::opt<int64_t> multiprocessorsOption(
     "multiprocessors",
     llvm::cl::desc("The emulated GPU's multiprocessor count (gpu-emulation; "
@@ -611,6 +617,7 @@ Expected<int> runMain() {
     options.tileKv = tileKvOption;
     options.warps = warpsOption;
     options.splitKv = splitKvOption;
+    options.chip = chipOption;
     auto compiled = jit::compile(specText, options);
     if (!compiled)
       return compiled.takeError();
@@ -635,6 +642,8 @@ Expected<int> runMain() {
   options.emulateGpu = target == Target::GpuEmulation;
   options.splitKv = splitKvOption;
   options.multiprocessors = multiprocessorsOption;
+  if (!chipOption.empty())
+    options.chip = chipOption;
   auto kernel = jit::CpuKernel::compile(specText, options, specPath);
   if (!kernel)
     return kernel.takeError();

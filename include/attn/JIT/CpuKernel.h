@@ -40,6 +40,8 @@ struct CpuOptions {
   /// the emulated device's multiprocessor count (it sets the split count).
   std::string splitKv = "auto";
   int64_t multiprocessors = 132;
+  /// The emulated chip: its kernel families (sm_90a: the TMA + wgmma one).
+  std::string chip = "sm_90";
 };
 
 /// A spec compiled for the host through the LLVM ExecutionEngine. Thread-safe

@@ -4,6 +4,7 @@
 #define ATTN_TRANSFORMS_PASSES_H
 
 #include "attn/Dialect/Attn.h"
+#include "attn/Dialect/AttnGpu.h"
 
 #include "mlir/Pass/Pass.h"
 

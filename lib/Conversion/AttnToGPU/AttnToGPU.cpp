@@ -5,7 +5,12 @@
 // every query head of the group; each warp owns 16 rows and keeps, in
 // registers, its query fragments, its score fragments of the current key
 // tile and its output accumulator, all in the fragment layouts of mma.sync.
-// Key and value tiles go through a ring of shared-memory slots.
+// Key and value tiles go through a ring of shared-memory slots. On sm_90a
+// (FlashHopper), TMA copies the tiles (queries included) on mbarriers and
+// each warpgroup's 64 rows take their products from wgmma: Q K^T with both
+// operands in shared memory, P V with P from the score registers; the
+// accumulators keep the mma.sync fragment layout per warp, so the score
+// function, the softmax and the epilogue are the same code.
 // The loop over key tiles is the shared mask-aware loop (KeyTileLoop.h);
 // scores are modified and masked through the same ScoreFunction as every
 // other lowering, element by element at each fragment element's position.
@@ -17,7 +22,9 @@
 #include "parts/MmaAtom.h"
 #include "parts/ThreadLayout.h"
 #include "parts/TileLoader.h"
+#include "parts/TmaTileLoader.h"
 #include "parts/WarpAuxReader.h"
+#include "parts/WarpgroupMma.h"
 
 #include "attn/Dialect/SequenceLayout.h"
 #include "attn/Dialect/ValueBuilders.h"
@@ -91,7 +98,16 @@ enum class AttentionFamily {
   /// whose rows are the queries of every query head of the group, so that
   /// each key/value tile is read once for all of them.
   PackedSplitKvDecode,
+  /// FlashAttention-3's data path on sm_90a: TMA tiles on mbarriers and
+  /// wgmma, 64 query rows per warpgroup; one thread issues the copies and
+  /// every warpgroup computes (no producer warpgroup yet).
+  FlashHopper,
 };
+
+constexpr int64_t kWarpsPerWarpgroup = 4;
+constexpr int64_t kMaxHopperDim = 256;
+/// Dynamic shared memory is aligned to the 128-byte swizzle's period.
+constexpr int64_t kSwizzleAlignment = 1024;
 
 /// The query heads per key/value head when GQA packing applies to `op`:
 /// Sq static, not 0 (no rows to pack: the block would have no warp), and
@@ -137,6 +153,11 @@ struct KernelPlan {
   int64_t packedGroup = 0;
   /// Packed rows in use: packedGroup * Sq.
   int64_t packedRows = 0;
+  /// FlashHopper: the TMA tiles of queries, keys and values, and the
+  /// key/value ring's stages.
+  bool hopper = false;
+  SwizzledTileShape queryTile{0, 0, {}}, keyTile{0, 0, {}}, valueTile{0, 0, {}};
+  int64_t hopperStages = 2;
 
   int64_t threads() const { return warps * kWarpSize; }
   int64_t keyBlocks() const { return tileKv / 8; }
@@ -213,7 +234,28 @@ planKernel(AttentionOp op, int64_t warps, int64_t tileKv,
   layOut(stages);
   while (stages > 2 && plan.sharedBytes > kMaxDecodeSharedBytes)
     layOut(--stages);
+  if (family == AttentionFamily::FlashHopper) {
+    // Whole warpgroups of 64 rows; the product's N (keys) a multiple of 16
+    // (P V's k steps) up to 256. Tiles the mask cut smaller than that take
+    // the mma.sync kernel (chooseFamily checks).
+    plan.hopper = true;
+    plan.queriesInShared = true;
+    plan.queryTile = {plan.tileQ, headDim, element};
+    plan.keyTile = {tileKv, headDim, element};
+    plan.valueTile = {tileKv, valueDim, element};
+    plan.sharedBytes = kSwizzleAlignment + plan.queryTile.bytes() +
+                       plan.hopperStages *
+                           (plan.keyTile.bytes() + plan.valueTile.bytes());
+  }
   return plan;
+}
+
+/// Whether `plan` (sized for FlashHopper) fits it: whole warpgroups, key
+/// tiles of a multiple of 16 up to 256 keys, and (the Hopper's 227 KiB)
+/// shared memory.
+bool fitsHopper(const KernelPlan &plan) {
+  return plan.warps % kWarpsPerWarpgroup == 0 && plan.tileKv % 16 == 0 &&
+         plan.tileKv <= kMaxHopperDim && plan.sharedBytes <= 227 * 1024;
 }
 
 /// Where a kernel writes: the op's o (and lse) for the whole key range, or
@@ -230,9 +272,11 @@ class KernelBuilder : KernelBuilderBase {
 public:
   KernelBuilder(OpBuilder &b, Location loc, AttentionOp op,
                 const KernelPlan &plan, ValueRange inputs,
-                const KernelOutputs &outputs, OperandAuxReader &aux)
+                const KernelOutputs &outputs, OperandAuxReader &aux,
+                ValueRange tensorMaps = {})
       : KernelBuilderBase(b, loc), op(op), plan(plan), q(inputs[0]),
-        k(inputs[1]), v(inputs[2]), out(outputs.o), lse(outputs.lse),
+        k(inputs[1]), v(inputs[2]), tensorMaps(tensorMaps), out(outputs.o),
+        lse(outputs.lse),
         splits(outputs.splits), aux(aux), layout(op, q, k),
         normalization(op.getNormalizationOrDefault()),
         softmax(normalization.normalizesRows()) {
@@ -251,10 +295,13 @@ public:
     // Either the fragments themselves, or (queriesInShared) a copy of the
     // tile that the first key-tile wait makes visible.
     Value queries;
-    if (plan.queriesInShared)
+    if (plan.hopper) {
+      queryTma->start(index(0), 0, batch, head, q0);
+    } else if (plan.queriesInShared) {
       startQueryTileLoad();
-    else
+    } else {
       queries = loadQueryFragments();
+    }
 
     SmallVector<Value> init;
     if (softmax) {
@@ -266,10 +313,21 @@ public:
                    qLen,   kvLen,   kvBegin, kvEnd,
                    std::max<int64_t>(plan.packedGroup, 1)};
     auto start = [&](Value kv0, Value slot) { startKeyTileLoad(kv0, slot); };
-    auto commit = [&]() { keyValueLoader->commit(); };
-    auto wait = [&](int64_t pending) { keyValueLoader->wait(pending); };
+    auto commit = [&](Value slot, Value loaded) {
+      if (plan.hopper)
+        return kvTma->commit(slot, loaded);
+      keyValueLoader->commit();
+    };
+    auto wait = [&](int64_t pending, Value tile) {
+      if (plan.hopper)
+        return kvTma->wait(tile);
+      keyValueLoader->wait(pending);
+    };
     TilePrefetch prefetch{start, commit, wait,
-                             plan.keysAndValues.slots};
+                          plan.hopper ? plan.hopperStages
+                                      : plan.keysAndValues.slots};
+    if (plan.hopper)
+      queryTma->wait(index(0));
     SmallVector<Value> final = buildKeyTileLoop(
         b, loc, op, aux, tile, plan.tileKv, init,
         [&](const KeyTile &keys, bool masked, ValueRange state) {
@@ -303,6 +361,8 @@ private:
     threadId = lanes.threadId;
     isLeader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread,
                                      index(0));
+    isFirstThread = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          threadId, index(0));
 
     BlockCoordinates block = BlockCoordinates::build(b, loc);
     Value qTile = block.tile;
@@ -340,6 +400,9 @@ private:
     }
     // The two query rows of this lane (fragment rows g and g + 8).
     warpRowInTile = mul(lanes.warp, kRowsPerWarp);
+    warpgroupRow = mul(arith::DivUIOp::create(b, loc, lanes.warp,
+                                              index(kWarpsPerWarpgroup)),
+                       kWarpsPerWarpgroup * kRowsPerWarp);
     if (plan.packedGroup) {
       // Packed row p is query p % Sq of head `head` + p / Sq; padding rows
       // (p >= G Sq) are clamped to the last real one.
@@ -381,6 +444,18 @@ private:
   }
 
   void setUpSharedMemory() {
+    if (plan.hopper) {
+      shared = std::make_unique<SharedMemory>(b, loc, kSwizzleAlignment);
+      queryTma = std::make_unique<TmaTileLoader>(
+          b, loc, *shared, 0, ArrayRef{plan.queryTile}, 1,
+          ValueRange{tensorMaps[0]}, isFirstThread);
+      kvTma = std::make_unique<TmaTileLoader>(
+          b, loc, *shared, plan.queryTile.bytes(),
+          ArrayRef{plan.keyTile, plan.valueTile}, plan.hopperStages,
+          ValueRange{tensorMaps[1], tensorMaps[2]}, isFirstThread);
+      wgmma = std::make_unique<WarpgroupMma>(b, loc, plan.mma.element);
+      return;
+    }
     shared = std::make_unique<SharedMemory>(b, loc);
     keyValueLoader = TileLoader::createCpAsync(
         b, loc, *shared, plan.keysAndValues, plan.threads(), threadId);
@@ -463,8 +538,14 @@ private:
 
   SmallVector<Value> updateWithKeyTile(Value queries, const KeyTile &keys,
                                        bool masked, ValueRange state) {
-    std::tie(keyTile, valueTile) = tilesOf(keys.slot);
-    Value scores = scoreFragments(queries);
+    Value scores;
+    if (plan.hopper) {
+      slot = keys.slot;
+      scores = warpgroupScores();
+    } else {
+      std::tie(keyTile, valueTile) = tilesOf(keys.slot);
+      scores = scoreFragments(queries);
+    }
     scores = scoreFunction(scores, keys, masked);
     Value acc = state.back();
     SmallVector<Value> next;
@@ -480,13 +561,50 @@ private:
         return normalization.buildWeight(b, loc, s, Value());
       });
     }
-    next.push_back(accumulate(weights, acc));
+    next.push_back(plan.hopper ? warpgroupAccumulate(weights, acc)
+                               : accumulate(weights, acc));
     return next;
+  }
+
+  /// FlashHopper: Q K^T of the warpgroup's 64 rows and the slot's keys,
+  /// both operands K-major in shared memory.
+  Value warpgroupScores() {
+    Value queries = queryTma->address(index(0), 0);
+    Value keys = kvTma->address(slot, 0);
+    Value scores = splat(scoreType(), 0.0);
+    wgmma->fence();
+    for (int64_t step = 0; step < plan.headSteps(); ++step)
+      scores = wgmma->mma(
+          wgmma->kMajor(queries, plan.tileQ, warpgroupRow, step),
+          wgmma->kMajor(keys, plan.tileKv, index(0), step), scores,
+          /*transposeB=*/false);
+    wgmma->commit();
+    wgmma->wait(0);
+    return scores;
+  }
+
+  /// FlashHopper: acc += P V, P from the weights' registers, V MN-major in
+  /// shared memory.
+  Value warpgroupAccumulate(Value weights, Value acc) {
+    Value values = kvTma->address(slot, 1);
+    wgmma->fence();
+    for (int64_t step = 0; step < plan.tileKv / 16; ++step)
+      acc = wgmma->mma(wgmma->accumulatorsAsA(weights, step),
+                       wgmma->mnMajor(values, plan.tileKv, step), acc,
+                       /*transposeB=*/true);
+    wgmma->commit();
+    wgmma->wait(0);
+    return acc;
   }
 
   /// Starts copying the key and value rows [kv0, kv0 + tileKv) into buffer
   /// `slot`, zero-filling rows past Skv and the padding columns of the keys.
   void startKeyTileLoad(Value kv0, Value slot) {
+    if (plan.hopper) {
+      kvTma->start(slot, 0, batch, kvHead, kv0);
+      kvTma->start(slot, 1, batch, kvHead, kv0);
+      return;
+    }
     RowCopy keys{k,       batch, kvHead, kv0, kvLen, Value(),
                  plan.headDimPadded, plan.headDim};
     RowCopy values{v, batch, kvHead, kv0, kvLen, Value(), plan.valueDim,
@@ -767,7 +885,10 @@ private:
 
   AttentionOp op;
   const KernelPlan &plan;
-  Value q, k, v, out, lse, splits;
+  Value q, k, v;
+  /// FlashHopper: the tensor maps of q, k and v.
+  SmallVector<Value> tensorMaps;
+  Value out, lse, splits;
   OperandAuxReader &aux;
   /// Where the rows of q, k, v and o lie (dense, packed or paged).
   SequenceLayout layout;
@@ -778,7 +899,9 @@ private:
 
   WarpLanes lanes;
   std::unique_ptr<MmaAtom> atom;
-  Value threadId, thread, isLeader;
+  /// isLeader: the lane of each row's four that writes its lse;
+  /// isFirstThread: the block's thread 0, which issues the TMA copies.
+  Value threadId, thread, isLeader, isFirstThread;
   /// The first query row of this warp within the tile.
   Value warpRowInTile;
   /// `head`: the block's query head, or (packed) the first of its group.
@@ -792,6 +915,11 @@ private:
   bool readsAtPositions = false;
   std::unique_ptr<SharedMemory> shared;
   std::unique_ptr<TileLoader> keyValueLoader, queryLoader;
+  /// FlashHopper: the TMA rings, the product, the warpgroup's first row
+  /// in the tile and the slot of the key tile being computed on.
+  std::unique_ptr<TmaTileLoader> queryTma, kvTma;
+  std::unique_ptr<WarpgroupMma> wgmma;
+  Value warpgroupRow, slot;
   /// The tiles of the key tile being computed on.
   Value keyTile, valueTile;
 };
@@ -801,10 +929,32 @@ struct GpuTarget {
   int64_t warps;
   int64_t tileKv;
   std::string splitKv;
+  /// sm_90a: wgmma and TMA exist.
+  bool hopper = false;
 };
 
+/// Whether the FlashHopper family can run `op`: f16 or bf16, dense q, k and
+/// v (TMA boxes of [batch, head, row, column] tensors, rows 16-byte
+/// aligned: D and Dv multiples of 8) and D, Dv up to 256 (one wgmma's N).
+bool hopperApplies(AttentionOp op, const GpuTarget &target) {
+  if (!target.hopper)
+    return false;
+  Type element = op.getQ().getType().getElementType();
+  SequenceLayout layout(op);
+  AttentionShape shape = op.getShape();
+  auto fits = [](int64_t dim) {
+    return dim > 0 && dim % 8 == 0 && dim <= kMaxHopperDim;
+  };
+  return (element.isF16() || element.isBF16()) &&
+         layout.queryForm() == QueryForm::Dense &&
+         layout.keyForm() == KeyForm::Dense && fits(shape.headDim) &&
+         fits(shape.valueDim);
+}
+
 /// The one place that picks the family of an op for a chip and shapes.
-/// Hopper's wgmma family does not exist yet: sm_90a takes mma.sync too.
+/// The whole key range per block runs on FlashHopper on sm_90a where it
+/// applies (hopperApplies), on mma.sync otherwise; decoding's split-KV
+/// families are mma.sync on every chip.
 /// Split-KV (auto: when the keys are enough to split and the queries few)
 /// packs the query heads of a key/value head into one block when their
 /// G * Sq rows fit kMaxPackedRows (Sq static), and otherwise takes a block
@@ -812,8 +962,11 @@ struct GpuTarget {
 FailureOr<AttentionFamily> chooseFamily(AttentionOp op, const GpuTarget &target,
                                         const KernelPlan &plan) {
   bool softmax = op.getNormalizationOrDefault().normalizesRows();
+  AttentionFamily flash = hopperApplies(op, target)
+                              ? AttentionFamily::FlashHopper
+                              : AttentionFamily::FlashMmaSync;
   if (target.splitKv == "never")
-    return AttentionFamily::FlashMmaSync;
+    return flash;
   AttentionFamily decode = packedGroupOf(op)
                                ? AttentionFamily::PackedSplitKvDecode
                                : AttentionFamily::SplitKvDecode;
@@ -842,14 +995,12 @@ FailureOr<AttentionFamily> chooseFamily(AttentionOp op, const GpuTarget &target,
   // No query (static Sq = 0 or B = 0): every grid is empty, and one kernel
   // without workspaces says so more simply than partials and a merge.
   if (qLen == 0 || op.getQ().getType().getDimSize(0) == 0)
-    return AttentionFamily::FlashMmaSync;
+    return flash;
   bool fewQueries = decode == AttentionFamily::PackedSplitKvDecode ||
                     (!ShapedType::isDynamic(qLen) && qLen <= plan.tileQ);
   bool fewKeys = !ShapedType::isDynamic(kvLen) &&
                  kvLen < kMinTilesPerSplit * 2 * plan.tileKv;
-  return softmax && denseQueries && fewQueries && !fewKeys
-             ? decode
-             : AttentionFamily::FlashMmaSync;
+  return softmax && denseQueries && fewQueries && !fewKeys ? decode : flash;
 }
 
 /// The compute capability of `chip` ("sm_80", "sm_90a"), or failure with a
@@ -887,6 +1038,11 @@ buildAttentionKernel(AttentionOp op, const KernelPlan &plan,
   llvm::append_range(types, outputTypes);
   if (split)
     types.push_back(b.getIndexType());
+  // FlashHopper: the tensor maps of q, k and v come last.
+  if (plan.hopper)
+    for (const SwizzledTileShape *tile :
+         {&plan.queryTile, &plan.keyTile, &plan.valueTile})
+      types.push_back(tile->tensorMapType());
   gpu::GPUFuncOp kernel =
       createKernel(b, op, types, split ? "attention_partials" : "attention",
                    module, symbols);
@@ -911,7 +1067,10 @@ buildAttentionKernel(AttentionOp op, const KernelPlan &plan,
                                                : Value()};
   if (split)
     outputs.splits = args.back();
-  KernelBuilder(b, loc, op, plan, args.take_front(3), outputs, aux).build();
+  ValueRange tensorMaps = plan.hopper ? args.take_back(3) : ValueRange();
+  KernelBuilder(b, loc, op, plan, args.take_front(3), outputs, aux,
+                tensorMaps)
+      .build();
   gpu::ReturnOp::create(b, loc);
   if (failed(lowerCapturedTensorReads(kernel)))
     return failure();
@@ -1028,7 +1187,19 @@ LogicalResult lowerToGPU(AttentionOp op, const GpuTarget &target,
   FailureOr<AttentionFamily> family = chooseFamily(op, target, *plan);
   if (failed(family))
     return failure();
-  if (*family != AttentionFamily::FlashMmaSync) {
+  if (*family == AttentionFamily::FlashHopper) {
+    // Whole warpgroups; a mask whose blocks cut the tiles below what wgmma
+    // takes keeps the mma.sync kernel.
+    FailureOr<KernelPlan> hopper = planKernel(
+        op, llvm::alignTo(target.warps, kWarpsPerWarpgroup), target.tileKv,
+        *family);
+    if (failed(hopper))
+      return failure();
+    if (fitsHopper(*hopper))
+      plan = hopper;
+    else
+      family = AttentionFamily::FlashMmaSync;
+  } else if (*family != AttentionFamily::FlashMmaSync) {
     plan = planKernel(op, target.warps, target.tileKv, *family);
     if (failed(plan))
       return failure();
@@ -1046,7 +1217,8 @@ LogicalResult lowerToGPU(AttentionOp op, const GpuTarget &target,
       inputs.push_back(operand);
   llvm::append_range(inputs, *captured);
   OpBuilder b(op.getContext());
-  if (*family != AttentionFamily::FlashMmaSync)
+  if (*family != AttentionFamily::FlashMmaSync &&
+      *family != AttentionFamily::FlashHopper)
     return buildSplitKvPlan(b, op, *plan, inputs, *captured, constants,
                             module, symbols);
 
@@ -1070,8 +1242,33 @@ LogicalResult lowerToGPU(AttentionOp op, const GpuTarget &target,
       qTiles, arith::ConstantIndexOp::create(b, loc, op.getShape().qHeads),
       getValueOrCreateConstantIndexOp(
           b, loc, layout.buildBatchSize(b, loc, op.getAuxOperands()))};
-  return replaceWithLaunch(b, op, *kernel, inputs, grid, plan->threads(),
-                           plan->sharedBytes);
+  if (!plan->hopper)
+    return replaceWithLaunch(b, op, *kernel, inputs, grid, plan->threads(),
+                             plan->sharedBytes);
+  SmallVector<Value> args = buffersOf(b, loc, inputs);
+  FailureOr<SmallVector<Value>> outputs = allocateResults(b, op);
+  if (failed(outputs))
+    return failure();
+  llvm::append_range(args, *outputs);
+  // The tensor maps of q, k and v: boxes of one tile's rows and 64 columns.
+  Value qkv[3] = {args[0], args[1], args[2]};
+  const SwizzledTileShape *tiles[3] = {&plan->queryTile, &plan->keyTile,
+                                       &plan->valueTile};
+  for (int i = 0; i < 3; ++i) {
+    auto type = cast<MemRefType>(qkv[i].getType());
+    Value unranked = memref::CastOp::create(
+        b, loc, UnrankedMemRefType::get(type.getElementType(), Attribute()),
+        qkv[i]);
+    SmallVector<Value> box;
+    for (int64_t size : tiles[i]->boxShape())
+      box.push_back(arith::ConstantIndexOp::create(b, loc, size));
+    args.push_back(nvgpu::TmaCreateDescriptorOp::create(
+        b, loc, tiles[i]->tensorMapType(), unranked, box));
+  }
+  launchKernel(b, loc, *kernel, grid, plan->threads(), plan->sharedBytes,
+               args);
+  replaceWithBuffers(b, op, *outputs);
+  return success();
 }
 
 struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {
@@ -1093,15 +1290,14 @@ struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {
           << splitKv << "'";
       return signalPassFailure();
     }
-    // Every family needs sm_80 or newer; none is specific to a newer chip
-    // yet (sm_90a's wgmma family is not written), so the chip is only
-    // checked here.
+    // Every family needs sm_80 or newer; sm_90a adds FlashHopper
+    // (chooseFamily).
     if (failed(parseChip(ops.front(), chip)))
       return signalPassFailure();
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     UnitAttr::get(&getContext()));
     SymbolTable symbols(module);
-    GpuTarget target{warps, tileKv, splitKv};
+    GpuTarget target{warps, tileKv, splitKv, chip == "sm_90a"};
     for (Operation *op : ops) {
       LogicalResult lowered =
           TypeSwitch<Operation *, LogicalResult>(op)

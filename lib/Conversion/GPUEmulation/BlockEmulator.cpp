@@ -367,6 +367,12 @@ FailureOr<int64_t> BlockEmulator::allocateBarriers(Operation *op,
   return first;
 }
 
+Value BlockEmulator::entryAlloca(MemRefType type, Location loc) {
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(entryBlock);
+  return memref::AllocaOp::create(b, loc, type);
+}
+
 Value BlockEmulator::sharedAddress(Value view, Location loc) {
   auto it = sharedOffsets.find(view);
   if (it == sharedOffsets.end())

@@ -243,6 +243,10 @@ public:
   /// element `i / sizeof(T)`), created once per type at the kernel's start.
   mlir::Value sharedMemoryAs(mlir::Type element, mlir::Location loc);
 
+  /// Scratch memory of `type` allocated on the stack once, at the kernel's
+  /// start (not in a loop, where each iteration would grow the stack).
+  mlir::Value entryAlloca(mlir::MemRefType type, mlir::Location loc);
+
   /// The block's mbarrier objects live in a table of `kMaxBarriers` rows,
   /// one per barrier: pending arrivals, expected arrivals, pending
   /// transaction bytes, completed phases, then per lane the phases that

@@ -76,6 +76,16 @@ void registerArithHooks(EmulationHooks &hooks) {
     return success();
   });
 
+  // The lane is the innermost dimension: a reshape of the per-thread
+  // shape keeps it there.
+  hooks.add<vector::ShapeCastOp>([](BlockEmulator &e, vector::ShapeCastOp op) {
+    e.mapLanes(op.getResult(),
+               vector::ShapeCastOp::create(
+                   e.getBuilder(), op.getLoc(),
+                   cast<VectorType>(laneType(op.getType(), e.getLanes())),
+                   e.lanesOf(op.getSource())));
+    return success();
+  });
   hooks.add<vector::FromElementsOp>(
       [](BlockEmulator &e, vector::FromElementsOp op) -> LogicalResult {
         Location loc = op.getLoc();

@@ -150,30 +150,23 @@ static LogicalResult emulateWgmma(BlockEmulator &e, gpu_ops::WgmmaOp op) {
   int64_t accCount = accType.getNumElements();
   Value smem = e.sharedMemoryAs(element, loc);
 
-  // Scratch stays inside one alloca scope, so a wgmma in a loop does not
-  // grow the stack.
   Type resultType = laneType(accType, lanes);
-  auto scope = memref::AllocaScopeOp::create(b, loc, TypeRange{resultType});
-  Block *body = new Block();
-  scope.getBodyRegion().push_back(body);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(body);
   auto c = [&](int64_t v) { return e.index(v); };
+  auto scratch = [&](ArrayRef<int64_t> shape, Type type) {
+    return e.entryAlloca(MemRefType::get(shape, type), loc);
+  };
 
-  Value accScratch =
-      memref::AllocaOp::create(b, loc, MemRefType::get({accCount, lanes}, f32));
+  Value accScratch = scratch({accCount, lanes}, f32);
   Value acc = e.lanesOf(op.getAcc());
   for (int64_t i = 0; i < accCount; ++i)
     vector::StoreOp::create(b, loc, vector::ExtractOp::create(b, loc, acc, i),
                             accScratch, ValueRange{c(i), c(0)});
-  Value descriptors =
-      memref::AllocaOp::create(b, loc, MemRefType::get({2, lanes}, i64));
+  Value descriptors = scratch({2, lanes}, i64);
   vector::StoreOp::create(b, loc, e.lanesOf(op.getB()), descriptors,
                           ValueRange{c(1), c(0)});
   Value aScratch;
   if (op.hasRegisterA()) {
-    aScratch = memref::AllocaOp::create(b, loc,
-                                        MemRefType::get({8, lanes}, element));
+    aScratch = scratch({8, lanes}, element);
     for (int64_t i = 0; i < 8; ++i)
       vector::StoreOp::create(
           b, loc, vector::ExtractOp::create(b, loc, e.lanesOf(op.getA()), i),
@@ -182,10 +175,8 @@ static LogicalResult emulateWgmma(BlockEmulator &e, gpu_ops::WgmmaOp op) {
     vector::StoreOp::create(b, loc, e.lanesOf(op.getA()), descriptors,
                             ValueRange{c(0), c(0)});
   }
-  Value matrixA =
-      memref::AllocaOp::create(b, loc, MemRefType::get({kRows, kDepth}, f32));
-  Value matrixB =
-      memref::AllocaOp::create(b, loc, MemRefType::get({kDepth, n}, f32));
+  Value matrixA = scratch({kRows, kDepth}, f32);
+  Value matrixB = scratch({kDepth, n}, f32);
 
   buildLoop(b, loc, c(0), c(lanes / kWarpgroup), {}, [&](Value group,
                                                          ValueRange) {
@@ -323,8 +314,7 @@ static LogicalResult emulateWgmma(BlockEmulator &e, gpu_ops::WgmmaOp op) {
         vector::LoadOp::create(b, loc, VectorType::get({lanes}, f32),
                                accScratch, ValueRange{c(i), c(0)}),
         result, i);
-  memref::AllocaScopeReturnOp::create(b, loc, ValueRange{result});
-  e.mapLanes(op.getResult(), scope.getResult(0));
+  e.mapLanes(op.getResult(), result);
   return success();
 }
 

@@ -46,21 +46,50 @@ gpu::KernelDim3 headBatchGrid(OpBuilder &b, Location loc, Value q,
           tensor::DimOp::create(b, loc, q, 0)};
 }
 
-SharedMemory::SharedMemory(OpBuilder &b, Location loc) : b(b), loc(loc) {
+SharedMemory::SharedMemory(OpBuilder &b, Location loc, int64_t alignment)
+    : b(b), loc(loc) {
   auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
                                               gpu::AddressSpace::Workgroup);
   bytes = gpu::DynamicSharedMemoryOp::create(
       b, loc,
       MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
                       MemRefLayoutAttrInterface(), workgroup));
+  if (alignment <= 1)
+    return;
+  // start = (alignment - address % alignment) % alignment.
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value address =
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, bytes);
+  Value below = arith::RemUIOp::create(b, loc, address, index(alignment));
+  start = arith::RemUIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, index(alignment), below),
+      index(alignment));
+  startAddress = arith::AddIOp::create(b, loc, address, start);
+}
+
+Value SharedMemory::address(Value offset) {
+  Value base =
+      startAddress
+          ? startAddress
+          : memref::ExtractAlignedPointerAsIndexOp::create(b, loc, bytes)
+                .getResult();
+  return arith::AddIOp::create(b, loc, base, offset);
 }
 
 Value SharedMemory::view(Value offset, int64_t rows, int64_t columns,
                          Type element) {
+  return view(offset, {rows, columns}, element);
+}
+
+Value SharedMemory::view(Value offset, ArrayRef<int64_t> shape, Type element) {
   auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
                                               gpu::AddressSpace::Workgroup);
-  auto type = MemRefType::get({rows, columns}, element,
-                              MemRefLayoutAttrInterface(), workgroup);
+  auto type = MemRefType::get(shape, element, MemRefLayoutAttrInterface(),
+                              workgroup);
+  if (start)
+    offset = arith::AddIOp::create(b, loc, offset, start);
   return memref::ViewOp::create(b, loc, type, bytes, offset, ValueRange{});
 }
 

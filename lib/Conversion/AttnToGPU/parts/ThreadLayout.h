@@ -43,18 +43,30 @@ mlir::gpu::KernelDim3 headBatchGrid(mlir::OpBuilder &b, mlir::Location loc,
 /// The block's dynamic shared memory and row-major views into it.
 class SharedMemory {
 public:
-  SharedMemory(mlir::OpBuilder &b, mlir::Location loc);
+  /// With an `alignment`, views start at the first address of dynamic
+  /// shared memory that is a multiple of it (a GPU aligns dynamic shared
+  /// memory to 16 bytes only, after the static shared memory of mbarriers):
+  /// the kernel must reserve `alignment` bytes more.
+  SharedMemory(mlir::OpBuilder &b, mlir::Location loc, int64_t alignment = 0);
+
+  /// The shared-memory address (index) of byte `offset` of the views.
+  mlir::Value address(mlir::Value offset);
 
   /// A static [rows, columns] view of `element`s at byte `offset`.
   mlir::Value view(mlir::Value offset, int64_t rows, int64_t columns,
                    mlir::Type element);
   mlir::Value view(int64_t offset, int64_t rows, int64_t columns,
                    mlir::Type element);
+  /// A static view of `shape` at byte `offset`.
+  mlir::Value view(mlir::Value offset, llvm::ArrayRef<int64_t> shape,
+                   mlir::Type element);
 
 private:
   mlir::OpBuilder &b;
   mlir::Location loc;
   mlir::Value bytes;
+  /// The views' first byte in `bytes` (null: 0) and its address.
+  mlir::Value start, startAddress;
 };
 
 } // namespace attn
