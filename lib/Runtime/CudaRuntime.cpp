@@ -32,6 +32,15 @@ constexpr int kAttrComputeCapabilityMinor = 76;
 constexpr int kAttrMultiprocessorCount = 16;
 constexpr int kAttrMaxSharedMemoryPerBlockOptin = 97;
 constexpr int kFuncAttrMaxDynamicSharedSizeBytes = 8;
+// cuTensorMapEncodeTiled's enums (CUtensorMapDataType, ...Swizzle, ...).
+constexpr int kTensorMapFloat16 = 6, kTensorMapBFloat16 = 9;
+constexpr int kTensorMapInterleaveNone = 0, kTensorMapL2Promotion128B = 2,
+              kTensorMapFillZero = 0;
+/// The driver's CUtensorMap: 128 bytes, 128-byte aligned.
+struct alignas(128) TensorMapBytes {
+  uint64_t opaque[16];
+};
+static_assert(sizeof(TensorMapBytes) == TensorMapRequest::kBytes);
 
 /// The driver's entry points, resolved once.
 struct Driver {
@@ -58,6 +67,12 @@ struct Driver {
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
   CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
+  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
+  /// CUDA 12: null on older drivers, which cannot run the sm_90a kernels.
+  CUresult (*cuTensorMapEncodeTiled)(TensorMapBytes *, int, unsigned, void *,
+                                     const uint64_t *, const uint64_t *,
+                                     const uint32_t *, const uint32_t *, int,
+                                     int, int, int);
 
   /// "cuLaunchKernel failed: CUDA_ERROR_... (the driver's message)".
   llvm::Error check(CUresult r, const llvm::Twine &what) const {
@@ -139,6 +154,10 @@ llvm::Expected<const Driver &> driver() {
     resolve(lib, d->cuMemcpyHtoD, "cuMemcpyHtoD_v2", missing);
     resolve(lib, d->cuMemcpyDtoH, "cuMemcpyDtoH_v2", missing);
     resolve(lib, d->cuMemsetD8, "cuMemsetD8_v2", missing);
+    resolve(lib, d->cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", missing);
+    d->cuTensorMapEncodeTiled =
+        reinterpret_cast<decltype(d->cuTensorMapEncodeTiled)>(
+            dlsym(lib, "cuTensorMapEncodeTiled"));
     if (!missing.empty()) {
       error = std::string("the CUDA driver ") + path + " lacks " + missing +
               "; it is too old or not a CUDA driver";
@@ -342,6 +361,52 @@ llvm::Error checkSequencesOnDevice(const Driver &d, const Manifest &m,
 }
 } // namespace
 
+namespace {
+/// Encodes the plan's tensor maps (cuTensorMapEncodeTiled) into one
+/// stream-ordered allocation, `maps`, whose addresses the launches take.
+llvm::Error encodeTensorMaps(const Driver &d, LaunchPlan &plan, void *stream,
+                             CUdeviceptr &maps) {
+  if (plan.tensorMaps.empty())
+    return llvm::Error::success();
+  if (!d.cuTensorMapEncodeTiled)
+    return fail("the CUDA driver lacks cuTensorMapEncodeTiled (CUDA 12): "
+                "the sm_90a kernels take TMA tensor maps; compile for "
+                "sm_90 instead");
+  std::vector<TensorMapBytes> encoded(plan.tensorMaps.size());
+  for (auto [i, r] : llvm::enumerate(plan.tensorMaps)) {
+    int dataType =
+        r.dtype == DType::BF16 ? kTensorMapBFloat16 : kTensorMapFloat16;
+    if (r.dtype != DType::BF16 && r.dtype != DType::F16)
+      return fail("a tensor map of a " + dtypeName(r.dtype) +
+                  " tensor: the kernels take f16 and bf16 ones");
+    // CUtensorMapSwizzle: none, 32, 64, 128 bytes.
+    int swizzle = r.swizzle == 128 ? 3 : r.swizzle == 64 ? 2
+                                     : r.swizzle == 32 ? 1 : 0;
+    if (llvm::Error e = d.check(
+            d.cuTensorMapEncodeTiled(
+                &encoded[i], dataType, r.rank, r.address, r.dims.data(),
+                r.strides.data(), r.box.data(), r.elementStrides.data(),
+                kTensorMapInterleaveNone, swizzle, kTensorMapL2Promotion128B,
+                kTensorMapFillZero),
+            "encoding tensor map " + llvm::Twine(i)))
+      return e;
+  }
+  size_t bytes = encoded.size() * sizeof(TensorMapBytes);
+  if (llvm::Error e = d.check(d.cuMemAllocAsync(&maps, bytes, stream),
+                              "allocating the tensor maps on the stream"))
+    return e;
+  // From pageable memory the copy has read `encoded` when it returns.
+  if (llvm::Error e = d.check(
+          d.cuMemcpyHtoDAsync(maps, encoded.data(), bytes, stream),
+          "copying the tensor maps to the device"))
+    return llvm::joinErrors(std::move(e),
+                            d.check(d.cuMemFreeAsync(maps, stream),
+                                    "freeing the tensor maps"));
+  plan.setTensorMapBase(reinterpret_cast<void *>(maps));
+  return llvm::Error::success();
+}
+} // namespace
+
 llvm::Error CudaKernel::launch(llvm::ArrayRef<TensorRef> inputs,
                                llvm::ArrayRef<TensorRef> outputs,
                                void *stream) const {
@@ -373,6 +438,14 @@ llvm::Error CudaKernel::launch(llvm::ArrayRef<TensorRef> inputs,
       return e;
     plan.setWorkspaceBase(reinterpret_cast<void *>(workspace));
   }
+  CUdeviceptr tensorMaps = 0;
+  if (llvm::Error e = encodeTensorMaps(d, plan, stream, tensorMaps)) {
+    if (workspace)
+      e = llvm::joinErrors(std::move(e),
+                           d.check(d.cuMemFreeAsync(workspace, stream),
+                                   "freeing the workspace on the stream"));
+    return e;
+  }
   llvm::Error result = llvm::Error::success();
   for (KernelLaunchPlan &l : plan.launches) {
     if (l.empty)
@@ -396,6 +469,10 @@ llvm::Error CudaKernel::launch(llvm::ArrayRef<TensorRef> inputs,
       break;
   }
   // Freed after the launches on the same stream, also when one failed.
+  if (tensorMaps)
+    result = llvm::joinErrors(
+        std::move(result), d.check(d.cuMemFreeAsync(tensorMaps, stream),
+                                   "freeing the tensor maps on the stream"));
   if (workspace)
     result = llvm::joinErrors(
         std::move(result), d.check(d.cuMemFreeAsync(workspace, stream),

@@ -207,6 +207,21 @@ json::Value Manifest::toJSON() const {
             json::Object{{"abi", "i64"}, {"value", exprToJSON(p.value)}});
         continue;
       }
+      if (p.kind == KernelParam::Kind::TensorMap) {
+        json::Array box;
+        for (int64_t size : p.box)
+          box.push_back(size);
+        kernelParams.push_back(json::Object{
+            {"abi", "tensor-map"},
+            {"tensor", signature.inputs[p.tensor].name},
+            {"role", "input"},
+            {"box", std::move(box)},
+            {"swizzle_bytes", p.swizzle},
+            {"layout", "ptr to a 128-byte CUtensorMap in device memory "
+                       "(cuTensorMapEncodeTiled of the tensor, dimensions "
+                       "innermost first, zero fill)"}});
+        continue;
+      }
       std::string name =
           p.role == KernelParam::Role::Workspace ? workspaces[p.tensor].name
           : p.role == KernelParam::Role::Output
@@ -482,6 +497,38 @@ llvm::Expected<Manifest> Manifest::fromJSON(const json::Value &value) {
             return e.takeError();
           p.value = std::move(*e);
         }
+      } else if (abi == "tensor-map") {
+        p.kind = KernelParam::Kind::TensorMap;
+        std::string tensor = pr.string("tensor");
+        const json::Array *box = pr.array("box");
+        std::optional<int64_t> swizzle;
+        if (const json::Value *v = pr.field("swizzle_bytes"))
+          swizzle = v->getAsInteger();
+        auto it = llvm::find_if(m.signature.inputs, [&](const Param &q) {
+          return q.name == tensor;
+        });
+        if (it == m.signature.inputs.end())
+          pr.note("a tensor map of " + what + " names unknown input '" +
+                  tensor + "'");
+        else
+          p.tensor = it - m.signature.inputs.begin();
+        if (!swizzle || (*swizzle != 0 && *swizzle != 32 && *swizzle != 64 &&
+                         *swizzle != 128))
+          pr.note("a tensor map of " + what +
+                  " needs swizzle_bytes 0, 32, 64 or 128");
+        else
+          p.swizzle = *swizzle;
+        if (box) {
+          for (const json::Value &size : *box)
+            if (std::optional<int64_t> v = size.getAsInteger())
+              p.box.push_back(*v);
+          if (p.box.size() != box->size() || p.box.empty() ||
+              (it != m.signature.inputs.end() &&
+               p.box.size() != it->dims.size()))
+            pr.note("a tensor map of " + what +
+                    " needs one integer box size per dimension of '" +
+                    tensor + "'");
+        }
       } else if (abi == "memref-descriptor") {
         std::string tensor = pr.string("tensor");
         std::string role = pr.string("role");
@@ -574,10 +621,65 @@ void LaunchPlan::setWorkspaceBase(void *base) {
     }
 }
 
+void LaunchPlan::setTensorMapBase(void *base) {
+  for (KernelLaunchPlan &launch : launches)
+    for (auto [word, map] : launch.tensorMapSlots)
+      launch.argStorage[word] =
+          static_cast<int64_t>(reinterpret_cast<intptr_t>(base)) +
+          int64_t(map) * TensorMapRequest::kBytes;
+}
+
+/// The tensor map of `p` over `t`, checked against what TMA allows
+/// (cuTensorMapEncodeTiled): a 16-byte aligned address, byte strides that
+/// are multiples of 16, boxes of 1 to 256 elements whose inner extent fits
+/// the swizzle.
+static llvm::Expected<TensorMapRequest>
+planTensorMap(const KernelParam &p, const Param &param, const TensorRef &t) {
+  TensorMapRequest r;
+  r.address = t.data;
+  r.dtype = t.dtype;
+  r.rank = t.shape.size();
+  r.swizzle = p.swizzle;
+  std::string what = "the tensor map of '" + param.name + "'";
+  if (r.rank < 1 || r.rank > 5 || p.box.size() != r.rank)
+    return fail(what + ": TMA takes tensors of rank 1 to 5 with one box "
+                       "size per dimension");
+  if (reinterpret_cast<uintptr_t>(t.data) % 16 != 0)
+    return fail(what + ": the tensor is not 16-byte aligned");
+  uint64_t elementBytes = dtypeSize(t.dtype);
+  uint64_t stride = elementBytes;
+  for (unsigned d = 0; d < r.rank; ++d) {
+    unsigned dim = r.rank - 1 - d;
+    r.dims[d] = uint64_t(std::max<int64_t>(t.shape[dim], 1));
+    if (d > 0) {
+      if (stride % 16 != 0)
+        return fail(what + ": dimension " + llvm::Twine(dim + 1) +
+                    " spans " + llvm::Twine(stride) +
+                    " bytes, TMA needs a multiple of 16 (make the inner "
+                    "dimension a multiple of " +
+                    llvm::Twine(16 / elementBytes) + " elements)");
+      r.strides[d - 1] = stride;
+    }
+    stride *= r.dims[d];
+    int64_t box = p.box[dim];
+    if (box < 1 || box > 256)
+      return fail(what + ": a box of " + llvm::Twine(box) +
+                  " elements; TMA takes 1 to 256");
+    r.box[d] = uint32_t(box);
+    r.elementStrides[d] = 1;
+  }
+  if (p.swizzle && r.box[0] * elementBytes > uint64_t(p.swizzle))
+    return fail(what + ": the box's inner " +
+                llvm::Twine(r.box[0] * elementBytes) + " bytes exceed the " +
+                llvm::Twine(p.swizzle) + "-byte swizzle");
+  return r;
+}
+
 /// Plans launch `index` of `m` under `bindings`: its geometry and packed
-/// parameters (workspace pointers left null).
+/// parameters (workspace and tensor map pointers left null; the tensor
+/// maps go to `plan`).
 static llvm::Expected<KernelLaunchPlan>
-planKernel(const Manifest &m, unsigned index, const LaunchPlan &plan,
+planKernel(const Manifest &m, unsigned index, LaunchPlan &plan,
            llvm::ArrayRef<TensorRef> inputs, llvm::ArrayRef<TensorRef> outputs) {
   const KernelLaunch &k = m.kernels[index];
   const DimBindings &bindings = plan.bindings;
@@ -616,6 +718,17 @@ planKernel(const Manifest &m, unsigned index, const LaunchPlan &plan,
       if (!v)
         return v.takeError();
       launch.argStorage.push_back(*v);
+      continue;
+    }
+    if (p.kind == KernelParam::Kind::TensorMap) {
+      llvm::Expected<TensorMapRequest> r =
+          planTensorMap(p, m.signature.inputs[p.tensor], inputs[p.tensor]);
+      if (!r)
+        return r.takeError();
+      launch.tensorMapSlots.emplace_back(launch.argStorage.size(),
+                                         plan.tensorMaps.size());
+      plan.tensorMaps.push_back(*r);
+      launch.argStorage.push_back(0);
       continue;
     }
     switch (p.role) {

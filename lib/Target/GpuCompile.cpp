@@ -9,6 +9,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Pass/PassManager.h"
 
@@ -271,6 +273,42 @@ FailureOr<runtime::KernelLaunch> describeLaunch(gpu::LaunchFuncOp launch,
       p.role = runtime::KernelParam::Role::Workspace;
       p.tensor = *w;
       p.rank = alloc.getType().getRank();
+    } else if (auto map = operand.getDefiningOp<nvgpu::TmaCreateDescriptorOp>()) {
+      // A TMA tensor map of an input, which the runtime encodes per call.
+      auto cast = map.getTensor().getDefiningOp<memref::CastOp>();
+      auto source =
+          cast ? dyn_cast<BlockArgument>(cast.getSource()) : BlockArgument();
+      if (!source || source.getOwner()->getParentOp() != func ||
+          source.getArgNumber() >= sig.inputs.size()) {
+        map.emitError() << "a tensor map must describe an input of the "
+                           "signature";
+        return failure();
+      }
+      p.kind = runtime::KernelParam::Kind::TensorMap;
+      p.role = runtime::KernelParam::Role::Input;
+      p.tensor = source.getArgNumber();
+      for (Value size : map.getBoxDimensions()) {
+        std::optional<int64_t> c = getConstantIntValue(size);
+        if (!c) {
+          map.emitError() << "a tensor map's box must be constant";
+          return failure();
+        }
+        p.box.push_back(*c);
+      }
+      switch (map.getTensorMap().getType().getSwizzle()) {
+      case nvgpu::TensorMapSwizzleKind::SWIZZLE_NONE:
+        p.swizzle = 0;
+        break;
+      case nvgpu::TensorMapSwizzleKind::SWIZZLE_32B:
+        p.swizzle = 32;
+        break;
+      case nvgpu::TensorMapSwizzleKind::SWIZZLE_64B:
+        p.swizzle = 64;
+        break;
+      case nvgpu::TensorMapSwizzleKind::SWIZZLE_128B:
+        p.swizzle = 128;
+        break;
+      }
     } else if (operand.getType().isIndex() ||
                operand.getType().isInteger(64)) {
       p.kind = runtime::KernelParam::Kind::Index;

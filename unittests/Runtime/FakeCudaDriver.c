@@ -149,6 +149,46 @@ CUresult cuMemcpyHtoD_v2(unsigned long long d, const void *s, size_t n) {
   memcpy((void *)(size_t)d, s, n);
   return 0;
 }
+CUresult cuMemcpyHtoDAsync_v2(unsigned long long d, const void *s, size_t n,
+                              void *stream) {
+  (void)stream;
+  return cuMemcpyHtoD_v2(d, s, n);
+}
+static FakeCudaTensorMap tensorMaps[MAX_RECORDS];
+static int numTensorMaps;
+int fake_cuda_num_tensor_maps(void) { return numTensorMaps; }
+const FakeCudaTensorMap *fake_cuda_tensor_map(int i) {
+  return i >= 0 && i < numTensorMaps ? &tensorMaps[i] : NULL;
+}
+/* Records the call; the 128-byte map holds its index. */
+CUresult cuTensorMapEncodeTiled(void *map, int dataType, unsigned rank,
+                                void *address, const unsigned long long *dims,
+                                const unsigned long long *strides,
+                                const unsigned *box,
+                                const unsigned *elementStrides, int interleave,
+                                int swizzle, int l2Promotion, int oobFill) {
+  if (rank < 1 || rank > 5 || numTensorMaps == MAX_RECORDS)
+    return 1; /* CUDA_ERROR_INVALID_VALUE */
+  FakeCudaTensorMap *t = &tensorMaps[numTensorMaps];
+  memset(t, 0, sizeof(*t));
+  t->dataType = dataType;
+  t->interleave = interleave;
+  t->swizzle = swizzle;
+  t->l2Promotion = l2Promotion;
+  t->oobFill = oobFill;
+  t->rank = rank;
+  t->address = address;
+  for (unsigned d = 0; d < rank; ++d) {
+    t->dims[d] = dims[d];
+    t->box[d] = box[d];
+    t->elementStrides[d] = elementStrides[d];
+    if (d + 1 < rank)
+      t->strides[d] = strides[d];
+  }
+  memset(map, 0, 128);
+  *(int *)map = numTensorMaps++;
+  return 0;
+}
 CUresult cuMemcpyDtoH_v2(void *d, unsigned long long s, size_t n) {
   memcpy(d, (const void *)(size_t)s, n);
   return 0;

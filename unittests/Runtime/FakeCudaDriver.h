@@ -1,7 +1,7 @@
 /*===- FakeCudaDriver.h - What the fake CUDA driver saw ---------*- C -*-===//
  *
- * The fake driver (FakeCudaDriver.c) records launches and stream-ordered
- * allocations; tests read the record through these functions, found with
+ * The fake driver (FakeCudaDriver.c) records launches, stream-ordered
+ * allocations and tensor map encodings; tests read the record through these functions, found with
  * dlsym in the library the runtime loaded (dlopen of the same path returns
  * the same library).
  *
@@ -31,12 +31,23 @@ typedef struct FakeCudaAllocation {
   void *freeStream;
 } FakeCudaAllocation;
 
+/* What cuTensorMapEncodeTiled was given (dimensions innermost first). */
+typedef struct FakeCudaTensorMap {
+  int dataType, interleave, swizzle, l2Promotion, oobFill;
+  unsigned rank;
+  void *address;
+  unsigned long long dims[5], strides[4];
+  unsigned box[5], elementStrides[5];
+} FakeCudaTensorMap;
+
 /* Signatures of the record's functions, for dlsym. */
 typedef int (*FakeCudaNumLaunchesFn)(void);
 typedef const FakeCudaLaunch *(*FakeCudaLaunchFn)(int);
 typedef void (*FakeCudaSetParamWordsFn)(const char *, int);
 typedef int (*FakeCudaNumAsyncAllocationsFn)(void);
 typedef const FakeCudaAllocation *(*FakeCudaAsyncAllocationFn)(int);
+typedef int (*FakeCudaNumTensorMapsFn)(void);
+typedef const FakeCudaTensorMap *(*FakeCudaTensorMapFn)(int);
 
 #ifdef __cplusplus
 #include <dlfcn.h>

@@ -359,6 +359,88 @@ TEST(LaunchPlan, WorkspaceAddressesGoIntoEveryLaunchThatTakesThem) {
   EXPECT_EQ(merge[24], reinterpret_cast<int64_t>(t.outputs[0].data));
 }
 
+/// The causal manifest as the sm_90a family passes it: the tensor maps of
+/// q, k and v after the outputs (boxes of 64 or 128 rows and 64 columns,
+/// 128-byte swizzle).
+Manifest hopperManifest() {
+  Manifest m = causalManifest("sm_90a");
+  for (unsigned i = 0; i < 3; ++i) {
+    KernelParam map;
+    map.kind = KernelParam::Kind::TensorMap;
+    map.tensor = i;
+    map.box = {1, 1, i == 0 ? 128 : 64, 64};
+    map.swizzle = 128;
+    m.kernels[0].params.push_back(map);
+  }
+  return m;
+}
+
+TEST(Manifest, RoundTripsTensorMaps) {
+  llvm::Expected<Manifest> back =
+      Manifest::parse(jsonText(hopperManifest().toJSON()));
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  const KernelParam &k = back->kernels[0].params[6];
+  EXPECT_EQ(k.kind, KernelParam::Kind::TensorMap);
+  EXPECT_EQ(k.tensor, 1u);
+  EXPECT_EQ(k.box, (std::vector<int64_t>{1, 1, 64, 64}));
+  EXPECT_EQ(k.swizzle, 128);
+  std::string bad = jsonText(hopperManifest().toJSON());
+  size_t at = bad.find("\"swizzle_bytes\":128");
+  ASSERT_NE(at, std::string::npos);
+  bad.replace(at, 19, "\"swizzle_bytes\":100");
+  EXPECT_NE(errorOf(Manifest::parse(bad).takeError())
+                .find("needs swizzle_bytes 0, 32, 64 or 128"),
+            std::string::npos);
+}
+
+TEST(LaunchPlan, TensorMapsFollowTheTensorsInnermostFirst) {
+  Tensors t(3, 77, 131);
+  auto plan = planLaunch(hopperManifest(), t.inputs, t.outputs, kDevice);
+  ASSERT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
+  ASSERT_EQ((*plan)->tensorMaps.size(), 3u);
+  const TensorMapRequest &k = (*plan)->tensorMaps[1];
+  EXPECT_EQ(k.address, t.inputs[1].data);
+  EXPECT_EQ(k.rank, 4u);
+  // k [3, 1, 131, 64] bf16: dimensions and byte strides, innermost first.
+  EXPECT_EQ(k.dims, (std::array<uint64_t, 5>{64, 131, 1, 3, 0}));
+  EXPECT_EQ(k.strides,
+            (std::array<uint64_t, 5>{128, 128 * 131, 128 * 131, 0, 0}));
+  EXPECT_EQ(k.box, (std::array<uint32_t, 5>{64, 64, 1, 1, 0}));
+  EXPECT_EQ((*plan)->tensorMaps[0].box[1], 128u);
+  // The three pointers follow the 53 words of the descriptors.
+  const int64_t base = int64_t(9) << 24;
+  (*plan)->setTensorMapBase(reinterpret_cast<void *>(base));
+  const std::vector<int64_t> &a = (*plan)->launches[0].argStorage;
+  ASSERT_EQ(a.size(), 53u + 3u);
+  EXPECT_EQ(std::vector<int64_t>(a.begin() + 53, a.end()),
+            (std::vector<int64_t>{base, base + 128, base + 256}));
+}
+
+TEST(LaunchPlan, RejectsTensorMapsTmaCannotTake) {
+  Tensors t(1, 64, 64);
+  Manifest wide = hopperManifest();
+  wide.kernels[0].params[5].box = {1, 1, 128, 128};
+  EXPECT_NE(errorOf(planLaunch(wide, t.inputs, t.outputs, kDevice).takeError())
+                .find("the box's inner 256 bytes exceed the 128-byte swizzle"),
+            std::string::npos);
+  Manifest tall = hopperManifest();
+  tall.kernels[0].params[5].box = {1, 1, 512, 64};
+  EXPECT_NE(errorOf(planLaunch(tall, t.inputs, t.outputs, kDevice).takeError())
+                .find("a box of 512 elements; TMA takes 1 to 256"),
+            std::string::npos);
+  // Rows of 20 bf16 elements: 40 bytes, not a multiple of 16.
+  Manifest narrow = hopperManifest();
+  for (Param *p : {&narrow.signature.inputs[0], &narrow.signature.outputs[0]})
+    p->dims[3].size = 20;
+  narrow.signature.inputs[1].dims[3].size = 20;
+  Tensors n(1, 64, 64);
+  n.inputs[0].shape[3] = n.inputs[1].shape[3] = n.outputs[0].shape[3] = 20;
+  EXPECT_NE(errorOf(planLaunch(narrow, n.inputs, n.outputs, kDevice)
+                        .takeError())
+                .find("dimension 3 spans 40 bytes, TMA needs a multiple of 16"),
+            std::string::npos);
+}
+
 TEST(LaunchPlan, RejectsPlansItCannotEvaluate) {
   Tensors t(1, 16, 256);
   Manifest m = splitManifest();
@@ -490,6 +572,10 @@ struct FakeRecord {
       fn<FakeCudaNumAsyncAllocationsFn>("fake_cuda_num_async_allocations");
   FakeCudaAsyncAllocationFn allocation =
       fn<FakeCudaAsyncAllocationFn>("fake_cuda_async_allocation");
+  FakeCudaNumTensorMapsFn numTensorMaps =
+      fn<FakeCudaNumTensorMapsFn>("fake_cuda_num_tensor_maps");
+  FakeCudaTensorMapFn tensorMap =
+      fn<FakeCudaTensorMapFn>("fake_cuda_tensor_map");
   template <typename F> static F fn(const char *name) {
     F f = fakeCudaFunction<F>(ATTN_FAKE_CUDA_DRIVER, name);
     EXPECT_NE(f, nullptr) << name;
@@ -581,6 +667,53 @@ TEST(CudaRuntime, LaunchesEveryKernelOfAPlanInOrderOnOneWorkspace) {
   EXPECT_EQ(std::vector<unsigned>(fake.launch(2)->grid, fake.launch(2)->grid + 3),
             (std::vector<unsigned>{3, 4, 2}));
   EXPECT_EQ(fake.numAllocations(), 1);
+}
+
+TEST(CudaRuntime, EncodesTheTensorMapsOfACallIntoDeviceMemory) {
+  setenv("ATTN_CUDA_DRIVER", ATTN_FAKE_CUDA_DRIVER, 1);
+  setenv("FAKE_CUDA_SM", "90", 1);
+  setenv("FAKE_CUDA_LAUNCH_RESULT", "0", 1);
+  FakeRecord fake;
+  ASSERT_TRUE(fake.numTensorMaps && fake.tensorMap && fake.launch);
+  fake.setParamWords("causal_attention", 56);
+  auto kernel = CudaKernel::load("image", hopperManifest());
+  ASSERT_TRUE(bool(kernel)) << llvm::toString(kernel.takeError());
+  Tensors t(2, 130, 70);
+  std::vector<DeviceBuffer> buffers = allocateTensors(t);
+  int mapsBefore = fake.numTensorMaps();
+  int launchesBefore = fake.numLaunches();
+  int allocationsBefore = fake.numAllocations();
+  void *stream = reinterpret_cast<void *>(0x6000);
+  ASSERT_FALSE(bool((*kernel)->launch(t.inputs, t.outputs, stream)));
+  ASSERT_EQ(fake.numTensorMaps(), mapsBefore + 3);
+  // v [2, 1, 70, 64] bf16: BFLOAT16 (9), 128-byte swizzle (3), L2 128B (2),
+  // zero fill (0).
+  const FakeCudaTensorMap &v = *fake.tensorMap(mapsBefore + 2);
+  EXPECT_EQ(v.address, t.inputs[2].data);
+  EXPECT_EQ(v.dataType, 9);
+  EXPECT_EQ(v.swizzle, 3);
+  EXPECT_EQ(v.l2Promotion, 2);
+  EXPECT_EQ(v.oobFill, 0);
+  EXPECT_EQ(v.interleave, 0);
+  EXPECT_EQ(v.rank, 4u);
+  EXPECT_EQ(std::vector<unsigned long long>(v.dims, v.dims + 4),
+            (std::vector<unsigned long long>{64, 70, 1, 2}));
+  EXPECT_EQ(std::vector<unsigned long long>(v.strides, v.strides + 3),
+            (std::vector<unsigned long long>{128, 128 * 70, 128 * 70}));
+  EXPECT_EQ(std::vector<unsigned>(v.box, v.box + 4),
+            (std::vector<unsigned>{64, 64, 1, 1}));
+  // The maps live in one stream-ordered allocation of 3 x 128 bytes, freed
+  // on the stream after the launch, whose last three words point at them.
+  ASSERT_EQ(fake.numAllocations(), allocationsBefore + 1);
+  const FakeCudaAllocation &maps = *fake.allocation(allocationsBefore);
+  EXPECT_EQ(maps.bytes, 384u);
+  EXPECT_TRUE(maps.freed);
+  EXPECT_EQ(maps.freeStream, stream);
+  ASSERT_EQ(fake.numLaunches(), launchesBefore + 1);
+  const FakeCudaLaunch &launch = *fake.launch(launchesBefore);
+  long long base = static_cast<long long>(maps.pointer);
+  EXPECT_EQ(std::vector<long long>(launch.words + 53, launch.words + 56),
+            (std::vector<long long>{base, base + 128, base + 256}));
 }
 
 TEST(CudaRuntime, TheFakeDriverRefusesAnEmptyGridAsCudaDoes) {

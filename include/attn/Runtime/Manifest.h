@@ -49,6 +49,12 @@ struct KernelParam {
     MemrefDescriptor,
     /// An i64 (index) scalar given by `value`.
     Index,
+    /// A pointer to the CUtensorMap (128 bytes of device memory) of input
+    /// `tensor`, which the runtime encodes for each call
+    /// (cuTensorMapEncodeTiled): boxes of `box` elements (outermost first,
+    /// as the tensor's dimensions), a `swizzle` of that many bytes (0:
+    /// none), elements past the tensor read as zero.
+    TensorMap,
   };
   /// What a MemrefDescriptor passes: a tensor of the signature or a
   /// workspace of the plan.
@@ -61,6 +67,9 @@ struct KernelParam {
   unsigned rank = 0;
   /// Index: the value.
   Expr value;
+  /// TensorMap: the box and the swizzle in bytes.
+  std::vector<int64_t> box;
+  int64_t swizzle = 0;
 };
 
 /// A named run-time choice of the plan (e.g. `kv_splits`): later formulas
@@ -126,6 +135,20 @@ struct DeviceProperties {
   int64_t multiprocessors = 0;
 };
 
+/// What cuTensorMapEncodeTiled takes for one TensorMap parameter, computed
+/// from the manifest and the tensor alone: dimensions innermost first, as
+/// the driver orders them.
+struct TensorMapRequest {
+  static constexpr int64_t kBytes = 128;
+  void *address = nullptr;
+  DType dtype = DType::F16;
+  unsigned rank = 0;
+  /// Sizes, byte strides of dimensions 1 .. rank - 1, box, element strides.
+  std::array<uint64_t, 5> dims{}, strides{};
+  std::array<uint32_t, 5> box{}, elementStrides{};
+  int64_t swizzle = 0;
+};
+
 /// One launch of a plan.
 struct KernelLaunchPlan {
   /// Its entry in Manifest::kernels.
@@ -140,6 +163,9 @@ struct KernelLaunchPlan {
   bool empty = false;
   /// Where workspace pointers go: (word in argStorage, workspace).
   std::vector<std::pair<size_t, unsigned>> workspaceSlots;
+  /// Where tensor map pointers go: (word in argStorage, index in
+  /// LaunchPlan::tensorMaps).
+  std::vector<std::pair<size_t, unsigned>> tensorMapSlots;
 };
 
 /// Everything one call needs, computed from the manifest, the tensors and
@@ -162,12 +188,18 @@ struct LaunchPlan {
   /// The bytes of the one allocation that holds every workspace.
   int64_t workspaceBytes = 0;
   std::vector<KernelLaunchPlan> launches;
+  /// The tensor maps the launches take, to be encoded into device memory
+  /// of TensorMapRequest::kBytes each.
+  std::vector<TensorMapRequest> tensorMaps;
 
   /// True when no launch has work: nothing to allocate or launch.
   bool empty() const;
   /// Puts `base` + each workspace's offset into the descriptors of every
   /// launch that takes it.
   void setWorkspaceBase(void *base);
+  /// Puts the address of tensor map i, `base` + i * kBytes, into every
+  /// launch that takes it.
+  void setTensorMapBase(void *base);
 };
 
 /// `inputs` and `outputs` hold device pointers. Errors name the parameter

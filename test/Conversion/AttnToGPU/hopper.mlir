@@ -1,0 +1,69 @@
+// RUN: attn-opt %s --attn-to-gpu="chip=sm_90a warps=8 tile-kv=128" -split-input-file | FileCheck %s
+// RUN: attn-opt %s --attn-to-gpu="chip=sm_90a warps=1 tile-kv=64" -split-input-file | FileCheck %s --check-prefix=ONE
+
+// sm_90a, bf16, D = 128: the FlashHopper kernel. The host builds the tensor
+// maps of q, k and v (boxes of one tile's rows and 64 columns, 128-byte
+// swizzle) and launches two warpgroups (128 query rows) with the query tile
+// and two key/value slots in 1 KiB-aligned shared memory.
+// CHECK-LABEL: func.func @causal
+// CHECK-COUNT-3: nvgpu.tma.create.descriptor %{{.*}} box[%{{.*}}, %{{.*}}, %c128{{.*}}, %c64{{.*}}] : memref<*xbf16> -> <tensor = memref<1x1x128x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b
+// CHECK:         gpu.launch_func @attn_kernels::@causal_attention blocks in ({{.*}}) threads in (%c256, %c1{{.*}}, %c1{{.*}}) dynamic_shared_memory_size %c164864_i32
+// CHECK:         gpu.func @causal_attention({{.*}}, %{{.*}}: !nvgpu.tensormap.descriptor<{{.*}}>, %{{.*}}: !nvgpu.tensormap.descriptor<{{.*}}>, %{{.*}}: !nvgpu.tensormap.descriptor<{{.*}}>) kernel
+// An mbarrier for the query tile, one per key/value slot (two arrivals:
+// the key and the value tile), initialized by thread 0.
+// CHECK:         nvgpu.mbarrier.create -> <memorySpace = #gpu.address_space<workgroup>>
+// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c1
+// CHECK:         nvgpu.mbarrier.create -> <memorySpace = #gpu.address_space<workgroup>, num_barriers = 2>
+// CHECK-COUNT-2: nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c2
+// CHECK:         gpu.barrier
+// The query tile: two 64-column chunks of 128 rows.
+// CHECK:         nvgpu.mbarrier.arrive.expect_tx %{{.*}}[%{{.*}}], %c32768
+// CHECK-COUNT-2: nvgpu.tma.async.load
+// CHECK:         nvgpu.mbarrier.try_wait.parity
+// CHECK:         scf.for
+// Each tile waits for its slot's phase (parity: the slot's round), then
+// the next tile's copies start; an empty or past-the-end tile completes its
+// slot's phase with two arrivals.
+// CHECK:           nvgpu.mbarrier.try_wait.parity
+// CHECK-NEXT:      gpu.barrier
+// CHECK:           nvgpu.mbarrier.arrive.expect_tx
+// CHECK-COUNT-2:   nvgpu.tma.async.load
+// CHECK:           nvgpu.mbarrier.arrive.expect_tx
+// CHECK-COUNT-2:   nvgpu.tma.async.load
+// CHECK:           nvgpu.mbarrier.arrive %
+// CHECK-NEXT:      nvgpu.mbarrier.arrive %
+// Q K^T: eight k steps of m64n128k16 from shared memory, then P V: eight
+// of m64n128k16 with P in registers and V MN-major.
+// CHECK:           nvvm.wgmma.fence.aligned
+// CHECK-COUNT-8:   attn_gpu.wgmma %{{.*}}, %{{.*}}, %{{.*}} {element_type = bf16} : i64, vector<64xf32>
+// CHECK:           nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT:      nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK:           nvvm.wgmma.fence.aligned
+// CHECK-COUNT-8:   attn_gpu.wgmma %{{.*}}, %{{.*}}, %{{.*}} {element_type = bf16, transpose_b} : vector<8xbf16>, vector<64xf32>
+// CHECK:           nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NOT:     nvgpu.mma.sync
+// CHECK-NOT:     nvgpu.device_async_copy
+// One warp asked for: one whole warpgroup, 64-key tiles.
+// ONE-LABEL: func.func @causal
+// ONE:         gpu.launch_func @attn_kernels::@causal_attention blocks in ({{.*}}) threads in (%c128,
+// ONE:         attn_gpu.wgmma {{.*}} : i64, vector<32xf32>
+func.func @causal(%q: tensor<2x4x?x128xbf16>, %k: tensor<2x2x?x128xbf16>, %v: tensor<2x2x?x128xbf16>) -> tensor<2x4x?x128xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.causal)
+      : tensor<2x4x?x128xbf16>, tensor<2x2x?x128xbf16>, tensor<2x2x?x128xbf16> -> tensor<2x4x?x128xbf16>
+  return %o : tensor<2x4x?x128xbf16>
+}
+
+// -----
+
+// f32 stays on the mma.sync kernel (tf32) on sm_90a.
+// CHECK-LABEL: func.func @f32
+// CHECK-NOT:     nvgpu.tma.create.descriptor
+// CHECK:         nvgpu.mma.sync
+// CHECK-NOT:     attn_gpu.wgmma
+// ONE-LABEL: func.func @f32
+// ONE-NOT:     attn_gpu.wgmma
+func.func @f32(%q: tensor<1x2x?x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor<1x2x?x64xf32>) -> tensor<1x2x?x64xf32> {
+  %o = attn.attention %q, %k, %v
+      : tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32> -> tensor<1x2x?x64xf32>
+  return %o : tensor<1x2x?x64xf32>
+}
