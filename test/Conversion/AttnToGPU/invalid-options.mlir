@@ -13,9 +13,9 @@
 // OLDCHIP: error: 'attn.attention' op cannot be compiled for sm_75: the kernels use bf16 mma.sync and cp.async, which need sm_80 or newer
 // CHIPNAME: error: 'attn.attention' op cannot be compiled for chip 'hopper': expected sm_<major><minor>, e.g. sm_90
 // SPLIT: error: attn-to-gpu: split-kv must be auto, always or never, got 'sometimes'
-// Hopper's own family is not built yet: sm_90a takes the mma.sync kernel.
+// sm_90a takes the Hopper family (test/Conversion/AttnToGPU/hopper.mlir).
 // SM90A: gpu.launch_func @attn_kernels::@dense_attention
-// SM90A: nvgpu.mma.sync
+// SM90A: attn_gpu.wgmma
 
 func.func @dense(%q: tensor<1x2x64x64xf16>, %k: tensor<1x2x64x64xf16>,
                  %v: tensor<1x2x64x64xf16>) -> tensor<1x2x64x64xf16> {
