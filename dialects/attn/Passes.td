@@ -332,6 +332,44 @@ def AttnLowerBf16Mma : Pass<"attn-lower-bf16-mma"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def AttnLowerGpuOps : Pass<"attn-lower-gpu-ops", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Lower attn_gpu ops and tensor-map kernel arguments to NVVM";
+  let description = [{
+    Lowers, in the kernels of a `gpu.module`, what `convert-nvgpu-to-nvvm`
+    and `convert-gpu-to-nvvm` cannot:
+
+    - `attn_gpu.wgmma` with A from a descriptor becomes
+      `nvvm.wgmma.mma_async` (scale-d, scale-a and scale-b 1), its
+      accumulator vector packed into the `!llvm.struct` of N/2 f32 the op
+      takes. NVVM prints imm-trans-a = `layoutA` (row 0, col 1) and
+      imm-trans-b = 1 - `layoutB`, so K-major operands are A `row` and B
+      `col`, and `transpose_a` / `transpose_b` (MN-major) select `col` /
+      `row`.
+    - `attn_gpu.wgmma` with A in registers becomes `llvm.inline_asm` of
+      `wgmma.mma_async.sync.aligned.m64nNk16.f32.T.T {d...}, {a0..a3},
+      descB, p, 1, 1, imm-trans-b` (NVVM has no register-A form): the
+      accumulators are read-write `f` registers, A's halves are packed in
+      pairs into four `r` registers, B's descriptor is an `l` register and
+      scale-d a predicate set to true.
+    - A `gpu.func` kernel argument of type `!nvgpu.tensormap.descriptor`
+      becomes `!llvm.ptr`, cast back to the descriptor at the entry for the
+      TMA ops; `convert-nvgpu-to-nvvm` lowers the descriptor to the same
+      pointer, so `reconcile-unrealized-casts` removes the casts.
+
+    The kernel ABI for tensor maps: the parameter is the 64-bit generic
+    address of a 128-byte `CUtensorMap` (`cuTensorMapEncodeTiled`'s
+    result) that the host has put in device memory, 64-byte aligned; the
+    map is not passed by value. The pass does not touch host code: a `gpu.launch_func` still
+    passing the descriptor type only verifies again once the kernel is an
+    `llvm.func` (after `convert-gpu-to-nvvm`). Device functions other than
+    kernels must not take tensor maps (an error says so). Runs just before
+    `convert-nvgpu-to-nvvm`.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def AttnLowerKernelVectors : Pass<"attn-lower-kernel-vectors"> {
   let summary = "Lower the n-D vector ops convert-gpu-to-nvvm cannot";
   let description = [{

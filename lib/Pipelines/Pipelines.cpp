@@ -10,6 +10,7 @@
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
 #include "mlir/Conversion/NVGPUToNVVM/NVGPUToNVVM.h"
+#include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
 #include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
@@ -164,6 +165,7 @@ void buildKernelsToNVVMPipeline(OpPassManager &pm,
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createCSEPass());
   kernels.addPass(createAttnLowerBf16Mma());
+  kernels.addPass(createAttnLowerGpuOps());
   kernels.addPass(createConvertNVGPUToNVVMPass());
   kernels.addPass(createSCFToControlFlowPass());
   kernels.addPass(memref::createExpandStridedMetadataPass());
@@ -174,6 +176,10 @@ void buildKernelsToNVVMPipeline(OpPassManager &pm,
   ConvertGpuOpsToNVVMOpsOptions gpuToNVVM;
   gpuToNVVM.indexBitwidth = 64;
   kernels.addPass(createConvertGpuOpsToNVVMOps(gpuToNVVM));
+  // NVVM ops without an LLVM intrinsic (wgmma.mma_async, the mbarrier
+  // waits of convert-nvgpu-to-nvvm) become inline PTX here; translation to
+  // LLVM IR cannot take them.
+  kernels.addPass(createConvertNVVMToLLVMPass());
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createCSEPass());
   kernels.addPass(createReconcileUnrealizedCastsPass());
@@ -184,14 +190,19 @@ void buildKernelsToNVVMPipeline(OpPassManager &pm,
   pm.addPass(createGpuNVVMAttachTarget(target));
 }
 
-void buildLowerToNVVMPipeline(OpPassManager &pm,
-                              const GpuPipelineOptions &options) {
-  buildGpuKernelsPipeline(pm, options);
+void buildKernelsToBinaryPipeline(OpPassManager &pm,
+                                  const GpuPipelineOptions &options) {
   buildKernelsToNVVMPipeline(pm, options);
   GpuModuleToBinaryPassOptions binary;
   binary.toolkitPath = options.toolkit;
   binary.compilationTarget = options.format;
   pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
+void buildLowerToNVVMPipeline(OpPassManager &pm,
+                              const GpuPipelineOptions &options) {
+  buildGpuKernelsPipeline(pm, options);
+  buildKernelsToBinaryPipeline(pm, options);
 }
 
 void buildGpuEmulationPipeline(OpPassManager &pm,
@@ -218,6 +229,11 @@ void registerAttnPipelines() {
       "Map attn ops to GPU kernels (gpu.module + gpu.launch_func) and "
       "bufferize the host side",
       buildGpuKernelsPipeline);
+  PassPipelineRegistration<GpuPipelineOptions>(
+      "attn-kernels-to-nvvm",
+      "Lower the gpu.modules of bufferized code to NVVM and attach an NVVM "
+      "target for the chip (the kernel half of attn-lower-to-nvvm)",
+      buildKernelsToNVVMPipeline);
   PassPipelineRegistration<GpuPipelineOptions>(
       "attn-lower-to-nvvm",
       "Map attn ops to GPU kernels and compile them for an NVIDIA chip, down "

@@ -328,6 +328,18 @@ FailureOr<runtime::KernelLaunch> describeLaunch(gpu::LaunchFuncOp launch,
   return k;
 }
 
+/// GpuPipelineOptions holds cl::opt-like options, which cannot be copied.
+void setPipelineOptions(GpuPipelineOptions &gpu,
+                        const GpuCompileOptions &options) {
+  gpu.chip = options.chip;
+  gpu.warps = options.warps;
+  gpu.tileKv = options.tileKv;
+  gpu.splitKv = options.splitKv;
+  gpu.format = formatOf(options.emit).pipelineFormat.str();
+  if (!options.toolkit.empty())
+    gpu.toolkit = options.toolkit;
+}
+
 /// LLVM bitcode to text; other images are returned as they are.
 FailureOr<std::string> printableImage(StringRef bytes, Location loc) {
   if (!bytes.starts_with("BC"))
@@ -364,13 +376,7 @@ FailureOr<GpuBinary> compileForGpu(ModuleOp spec, StringRef specText,
 
   PassManager pm(module->getContext());
   GpuPipelineOptions gpu;
-  gpu.chip = options.chip;
-  gpu.warps = options.warps;
-  gpu.tileKv = options.tileKv;
-  gpu.splitKv = options.splitKv;
-  gpu.format = formatOf(options.emit).pipelineFormat.str();
-  if (!options.toolkit.empty())
-    gpu.toolkit = options.toolkit;
+  setPipelineOptions(gpu, options);
   buildLowerToNVVMPipeline(pm, gpu);
   if (failed(pm.run(*module)))
     return failure();
@@ -458,6 +464,26 @@ FailureOr<GpuBinary> compileForGpu(ModuleOp spec, StringRef specText,
     m.kernels.push_back(std::move(*k));
   }
   return result;
+}
+
+FailureOr<std::string> compileKernelsForGpu(ModuleOp kernels,
+                                            const GpuCompileOptions &options) {
+  size_t count = llvm::range_size(kernels.getOps<gpu::GPUModuleOp>());
+  if (count != 1) {
+    emitError(kernels.getLoc())
+        << "expected one gpu.module to compile (one image), found " << count;
+    return failure();
+  }
+  OwningOpRef<ModuleOp> module(kernels.clone());
+  PassManager pm(module->getContext());
+  GpuPipelineOptions gpu;
+  setPipelineOptions(gpu, options);
+  buildKernelsToBinaryPipeline(pm, gpu);
+  if (failed(pm.run(*module)))
+    return failure();
+  auto binary = *module->getOps<gpu::BinaryOp>().begin();
+  auto object = cast<gpu::ObjectAttr>(binary.getObjects()[0]);
+  return printableImage(object.getObject().getValue(), binary.getLoc());
 }
 
 } // namespace attn

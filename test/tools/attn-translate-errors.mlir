@@ -3,8 +3,12 @@
 // RUN: not attn-translate %s --emit=ptx --entry narrow -o %t.missing/dir/k.ptx 2>&1 | FileCheck %s --check-prefix=OUTPUT
 // RUN: not attn-translate %t.no-such-spec.mlir 2>&1 | FileCheck %s --check-prefix=INPUT
 // RUN: not attn-translate %s --emit=ptx --entry linear -o /dev/null 2>&1 | FileCheck %s --check-prefix=LINEAR
+// RUN: not attn-translate %s --kernels --emit=ptx -o /dev/null 2>&1 | FileCheck %s --check-prefix=KERNELS
+// RUN: not attn-translate %s --kernels --manifest %t.json -o /dev/null 2>&1 | FileCheck %s --check-prefix=KERNELS-MANIFEST
 
 // OUTPUT: attn-translate: error: {{.*}}k.ptx
+// KERNELS: error: expected one gpu.module to compile (one image), found 0
+// KERNELS-MANIFEST: attn-translate: error: --manifest describes a spec's launches; --kernels has none
 // INPUT: attn-translate: error: {{.*}}no-such-spec.mlir
 
 // CHECK: error: the spec has 3 functions; name the entry (functions: wide, narrow, linear)

@@ -2,9 +2,12 @@
 //
 //   attn-translate SPEC.mlir --emit=cubin -o k.cubin --manifest k.json
 //   attn-translate SPEC.mlir --emit=ptx --chip sm_80 -o -
+//   attn-translate KERNELS.mlir --kernels --emit=ptx --chip sm_90a -o -
 //
 // Runs attn-lower-to-nvvm and writes the kernel image (PTX, cubin, fatbin or
-// LLVM IR) and, with --manifest, what the runtime needs to launch it.
+// LLVM IR) and, with --manifest, what the runtime needs to launch it. With
+// --kernels the input is a gpu.module already (e.g. a hand-written kernel),
+// compiled by the kernel half of the pipeline, without a manifest.
 //
 //===----------------------------------------------------------------------===//
 
@@ -67,6 +70,11 @@ llvm::cl::opt<std::string>
     entryName("entry",
               llvm::cl::desc("Function to compile (default: the only one)"),
               llvm::cl::value_desc("name"), llvm::cl::cat(category));
+llvm::cl::opt<bool> kernelsOnly(
+    "kernels",
+    llvm::cl::desc("The input holds one gpu.module instead of a spec: "
+                   "compile it as it is (no manifest)"),
+    llvm::cl::cat(category));
 llvm::cl::opt<std::string>
     toolkit("toolkit",
             llvm::cl::desc("CUDA toolkit (default: the one configured at "
@@ -114,6 +122,15 @@ int translateMain() {
   options.splitKv = splitKv;
   options.entry = entryName;
   options.toolkit = toolkit;
+  if (kernelsOnly) {
+    if (!manifestPath.empty()) {
+      llvm::WithColor::error(llvm::errs(), "attn-translate")
+          << "--manifest describes a spec's launches; --kernels has none\n";
+      return 1;
+    }
+    FailureOr<std::string> image = attn::compileKernelsForGpu(*module, options);
+    return succeeded(image) && writeFile(outputPath, *image) ? 0 : 1;
+  }
   FailureOr<attn::GpuBinary> binary =
       attn::compileForGpu(*module, specText, options);
   if (failed(binary))

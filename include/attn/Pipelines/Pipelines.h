@@ -94,7 +94,13 @@ void buildGpuKernelsPipeline(mlir::OpPassManager &pm,
 void buildKernelsToNVVMPipeline(mlir::OpPassManager &pm,
                                 const GpuPipelineOptions &options);
 
-/// `attn-lower-to-nvvm`: the two above, then gpu-module-to-binary.
+/// buildKernelsToNVVMPipeline, then gpu-module-to-binary in
+/// `options.format`.
+void buildKernelsToBinaryPipeline(mlir::OpPassManager &pm,
+                                  const GpuPipelineOptions &options);
+
+/// `attn-lower-to-nvvm`: buildGpuKernelsPipeline, then
+/// buildKernelsToBinaryPipeline.
 void buildLowerToNVVMPipeline(mlir::OpPassManager &pm,
                               const GpuPipelineOptions &options);
 

@@ -47,6 +47,13 @@ mlir::FailureOr<GpuBinary> compileForGpu(mlir::ModuleOp spec,
                                          llvm::StringRef specText,
                                          const GpuCompileOptions &options);
 
+/// Compiles the one gpu.module that `kernels` (left unchanged) already holds,
+/// e.g. a hand-written kernel, with the kernel half of attn-lower-to-nvvm
+/// and gpu-module-to-binary; returns its image. Only `emit`, `chip` and
+/// `toolkit` of `options` apply. Emits diagnostics on failure.
+mlir::FailureOr<std::string>
+compileKernelsForGpu(mlir::ModuleOp kernels, const GpuCompileOptions &options);
+
 /// "attn-mlir <version>": changes whenever generated code may change.
 llvm::StringRef compilerVersion();
 

@@ -20,6 +20,7 @@ class ControlFlowDialect;
 }
 namespace gpu {
 class GPUDialect;
+class GPUModuleOp;
 }
 namespace LLVM {
 class LLVMDialect;
