@@ -396,11 +396,12 @@ FailureOr<GpuBinary> compileForGpu(ModuleOp spec, StringRef specText,
   });
   if (walk.wasInterrupted())
     return failure();
-  // The runtime replays only launches, workspace allocations and formulas:
-  // any other host work with effects (a copy, a fill) would be lost.
+  // The runtime replays only launches, workspace allocations, tensor maps
+  // (it encodes them per call) and formulas: any other host work with
+  // effects (a copy, a fill) would be lost.
   for (Operation &op : func.getBody().front()) {
     if (isa<gpu::LaunchFuncOp, memref::AllocOp, memref::DeallocOp,
-            func::ReturnOp>(op) ||
+            nvgpu::TmaCreateDescriptorOp, func::ReturnOp>(op) ||
         isMemoryEffectFree(&op))
       continue;
     op.emitError() << "the entry does '" << op.getName()

@@ -2,7 +2,9 @@
 //
 // convert-gpu-to-nvvm lowers vector.to_elements and vector.broadcast of
 // 1-D vectors only; the kernels' 2-D mma fragments reach it in those forms
-// after canonicalization. Upstream patterns split them into 1-D ops.
+// after canonicalization, and the Hopper kernels reshape them to and from
+// wgmma's flat accumulators (vector.shape_cast). Upstream patterns split
+// them into 1-D ops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,6 +30,8 @@ struct AttnLowerKernelVectorsPass
     RewritePatternSet patterns(&getContext());
     vector::populateVectorToElementsUnrollPatterns(patterns);
     vector::populateVectorBroadcastLoweringPatterns(patterns);
+    vector::populateVectorShapeCastLoweringPatterns(patterns);
+    vector::populateVectorInsertExtractStridedSliceTransforms(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }
