@@ -540,8 +540,7 @@ private:
                                        bool masked, ValueRange state) {
     Value scores;
     if (plan.hopper) {
-      slot = keys.slot;
-      scores = warpgroupScores();
+      scores = warpgroupScores(keys.slot);
     } else {
       std::tie(keyTile, valueTile) = tilesOf(keys.slot);
       scores = scoreFragments(queries);
@@ -561,14 +560,14 @@ private:
         return normalization.buildWeight(b, loc, s, Value());
       });
     }
-    next.push_back(plan.hopper ? warpgroupAccumulate(weights, acc)
+    next.push_back(plan.hopper ? warpgroupAccumulate(weights, acc, keys.slot)
                                : accumulate(weights, acc));
     return next;
   }
 
-  /// FlashHopper: Q K^T of the warpgroup's 64 rows and the slot's keys,
+  /// FlashHopper: Q K^T of the warpgroup's 64 rows and the keys of `slot`,
   /// both operands K-major in shared memory.
-  Value warpgroupScores() {
+  Value warpgroupScores(Value slot) {
     Value queries = queryTma->address(index(0), 0);
     Value keys = kvTma->address(slot, 0);
     Value scores = splat(scoreType(), 0.0);
@@ -585,7 +584,7 @@ private:
 
   /// FlashHopper: acc += P V, P from the weights' registers, V MN-major in
   /// shared memory.
-  Value warpgroupAccumulate(Value weights, Value acc) {
+  Value warpgroupAccumulate(Value weights, Value acc, Value slot) {
     Value values = kvTma->address(slot, 1);
     wgmma->fence();
     for (int64_t step = 0; step < plan.tileKv / 16; ++step)
@@ -915,11 +914,11 @@ private:
   bool readsAtPositions = false;
   std::unique_ptr<SharedMemory> shared;
   std::unique_ptr<TileLoader> keyValueLoader, queryLoader;
-  /// FlashHopper: the TMA rings, the product, the warpgroup's first row
-  /// in the tile and the slot of the key tile being computed on.
+  /// FlashHopper: the TMA rings, the product and the warpgroup's first row
+  /// in the tile.
   std::unique_ptr<TmaTileLoader> queryTma, kvTma;
   std::unique_ptr<WarpgroupMma> wgmma;
-  Value warpgroupRow, slot;
+  Value warpgroupRow;
   /// The tiles of the key tile being computed on.
   Value keyTile, valueTile;
 };
