@@ -69,7 +69,7 @@ struct Driver {
   CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
   CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
   /// CUDA 12: null on older drivers, which cannot run the sm_90a kernels.
-  CUresult (*cuTensorMapEncodeTiled)(TensorMapBytes *, int, unsigned, void *,
+  CUresult (*cuTensorMapEncodeTiled)(void *, int, uint32_t, void *,
                                      const uint64_t *, const uint64_t *,
                                      const uint32_t *, const uint32_t *, int,
                                      int, int, int);

@@ -7,6 +7,7 @@
  * FakeCudaDriver.h). */
 #include "FakeCudaDriver.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,11 +162,10 @@ const FakeCudaTensorMap *fake_cuda_tensor_map(int i) {
   return i >= 0 && i < numTensorMaps ? &tensorMaps[i] : NULL;
 }
 /* Records the call; the 128-byte map holds its index. */
-CUresult cuTensorMapEncodeTiled(void *map, int dataType, unsigned rank,
-                                void *address, const unsigned long long *dims,
-                                const unsigned long long *strides,
-                                const unsigned *box,
-                                const unsigned *elementStrides, int interleave,
+CUresult cuTensorMapEncodeTiled(void *map, int dataType, uint32_t rank,
+                                void *address, const uint64_t *dims,
+                                const uint64_t *strides, const uint32_t *box,
+                                const uint32_t *elementStrides, int interleave,
                                 int swizzle, int l2Promotion, int oobFill) {
   if (rank < 1 || rank > 5 || numTensorMaps == MAX_RECORDS)
     return 1; /* CUDA_ERROR_INVALID_VALUE */
