@@ -1,5 +1,8 @@
 # -*- Python -*-
+import glob
 import os
+import shutil
+import subprocess
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -36,3 +39,39 @@ ptxas = os.path.join(config.cuda_toolkit_dir, "bin", "ptxas")
 if os.path.exists(ptxas):
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
+
+# cuobjdump and nvdisasm: SASS tests disassemble the cubins ptxas assembles.
+# The CUDA toolkit's own if it has them, else those of PyPI's
+# nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm wheels (scripts/setup), found
+# through the interpreter the tests use (nvidia/cu13/bin/ in its
+# site-packages), else the PATH's.
+def nvidia_wheel_bin_dirs():
+    try:
+        out = subprocess.run(
+            [config.python_executable, "-c",
+             "import nvidia; print('\\n'.join(nvidia.__path__))"],
+            capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    # Sorted, cu13/bin comes before the CUDA 12 wheels' cuda_*/bin.
+    return sorted(d for p in out.splitlines() if p
+                  for d in glob.glob(os.path.join(p, "*", "bin")))
+
+
+cuda_bin_dirs = ([os.path.join(config.cuda_toolkit_dir, "bin")] +
+                 nvidia_wheel_bin_dirs())
+
+
+def find_cuda_tool(name):
+    for d in cuda_bin_dirs:
+        tool = os.path.join(d, name)
+        if os.path.isfile(tool) and os.access(tool, os.X_OK):
+            return tool
+    return shutil.which(name)
+
+
+sass_tools = {name: find_cuda_tool(name) for name in ("cuobjdump", "nvdisasm")}
+if all(sass_tools.values()):
+    config.available_features.add("sass")
+    for name, tool in sass_tools.items():
+        config.substitutions.append(("%" + name, tool))
