@@ -272,14 +272,17 @@ SmallVector<Value> buildTileLoop(OpBuilder &b, Location loc,
 }
 } // namespace
 
-SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc,
-                                    AttentionSpecOpInterface op,
-                                    AuxReader &aux, const QueryTile &tile,
-                                    int64_t tileKv, ValueRange init,
-                                    KeyTileUpdate update,
-                                    const TilePrefetch *prefetch) {
-  // The keys any query of the tile may attend, rounded out to whole tiles.
-  IndexExprBuilder ib(b, loc, b.getIndexType());
+namespace {
+/// The key tiles any query of `tile` may attend: the mask's key range
+/// rounded out to whole tiles (and cut to an explicit key range).
+struct KeyTileRange {
+  Value lo, hi;
+};
+
+KeyTileRange buildKeyTileRange(OpBuilder &b, Location loc,
+                               IndexExprBuilder &ib,
+                               AttentionSpecOpInterface op, AuxReader &aux,
+                               const QueryTile &tile, int64_t tileKv) {
   Value kvLo = arith::ConstantIndexOp::create(b, loc, 0), kvHi = tile.kvLen;
   if (MaskAttrInterface mask = op.getMaskAttr()) {
     MaskContext context{ib.value(tile.qLen), ib.value(tile.kvLen), &aux};
@@ -295,8 +298,45 @@ SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc,
     kvLo = arith::MaxSIOp::create(b, loc, kvLo, tile.kvBegin);
     kvHi = arith::MinSIOp::create(b, loc, kvHi, tile.kvEnd);
   }
+  return {kvLo, kvHi};
+}
+
+/// The loop over the tiles of `range` of a TileHandOff's role: `body(start,
+/// extent, i, state)` builds one iteration.
+SmallVector<Value> buildHandOffLoop(
+    OpBuilder &b, Location loc, KeyTileRange range, int64_t tileKv,
+    ValueRange init,
+    function_ref<SmallVector<Value>(Value start, Value i, ValueRange state)>
+        body) {
+  Value step = arith::ConstantIndexOp::create(b, loc, tileKv);
+  auto loop = scf::ForOp::create(
+      b, loc, range.lo, range.hi, step, init,
+      [&](OpBuilder &nb, Location, Value start, ValueRange state) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value i = arith::DivSIOp::create(
+            b, loc, arith::SubIOp::create(b, loc, start, range.lo), step);
+        scf::YieldOp::create(b, loc, body(start, i, state));
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+Value slotOfTile(OpBuilder &b, Location loc, Value i, int64_t stages) {
+  return arith::RemUIOp::create(b, loc, i,
+                                arith::ConstantIndexOp::create(b, loc, stages));
+}
+} // namespace
+
+SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc,
+                                    AttentionSpecOpInterface op,
+                                    AuxReader &aux, const QueryTile &tile,
+                                    int64_t tileKv, ValueRange init,
+                                    KeyTileUpdate update,
+                                    const TilePrefetch *prefetch) {
+  IndexExprBuilder ib(b, loc, b.getIndexType());
+  KeyTileRange range = buildKeyTileRange(b, loc, ib, op, aux, tile, tileKv);
   return buildTileLoop(
-      b, loc, ib, kvLo, kvHi, tileKv, tile.kvLen, init,
+      b, loc, ib, range.lo, range.hi, tileKv, tile.kvLen, init,
       [&](Value kv0, Value kvCols) {
         return classifyKeyTile(ib, op, aux, tile, tileKv, kv0, kvCols);
       },
@@ -304,6 +344,50 @@ SmallVector<Value> buildKeyTileLoop(OpBuilder &b, Location loc,
         return update(KeyTile{kv0, kvCols, slot}, masked, state);
       },
       prefetch);
+}
+
+void buildKeyTileProducerLoop(OpBuilder &b, Location loc,
+                              AttentionSpecOpInterface op, AuxReader &aux,
+                              const QueryTile &tile, int64_t tileKv,
+                              const TileHandOff &handOff) {
+  IndexExprBuilder ib(b, loc, b.getIndexType());
+  KeyTileRange range = buildKeyTileRange(b, loc, ib, op, aux, tile, tileKv);
+  buildHandOffLoop(
+      b, loc, range, tileKv, {},
+      [&](Value start, Value i, ValueRange) -> SmallVector<Value> {
+        handOff.reserve(i);
+        Value extent = buildTileExtent(b, loc, tile.kvLen, start, tileKv);
+        TileClass cls =
+            classifyKeyTile(ib, op, aux, tile, tileKv, start, extent);
+        handOff.produce(start, slotOfTile(b, loc, i, handOff.stages),
+                        ib.materialize(!cls.empty));
+        return {};
+      });
+}
+
+SmallVector<Value>
+buildKeyTileConsumerLoop(OpBuilder &b, Location loc,
+                         AttentionSpecOpInterface op, AuxReader &aux,
+                         const QueryTile &tile, int64_t tileKv,
+                         ValueRange init, KeyTileUpdate update,
+                         const TileHandOff &handOff) {
+  IndexExprBuilder ib(b, loc, b.getIndexType());
+  KeyTileRange range = buildKeyTileRange(b, loc, ib, op, aux, tile, tileKv);
+  return buildHandOffLoop(
+      b, loc, range, tileKv, init,
+      [&](Value start, Value i, ValueRange state) {
+        handOff.acquire(i);
+        Value extent = buildTileExtent(b, loc, tile.kvLen, start, tileKv);
+        TileClass cls =
+            classifyKeyTile(ib, op, aux, tile, tileKv, start, extent);
+        Value slot = slotOfTile(b, loc, i, handOff.stages);
+        SmallVector<Value> next =
+            buildTileStep(b, loc, ib, cls, state, [&](bool masked) {
+              return update(KeyTile{start, extent, slot}, masked, state);
+            });
+        handOff.release(i);
+        return next;
+      });
 }
 
 SmallVector<Value> buildQueryTileLoop(OpBuilder &b, Location loc,

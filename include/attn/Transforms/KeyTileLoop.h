@@ -72,6 +72,29 @@ struct TilePrefetch {
   int64_t stages = 2;
 };
 
+/// Warp specialization (the FlashHopper kernel): a producer role loads the
+/// tiles that a consumer role computes on, handing each over through a ring
+/// of `stages` buffers with mbarriers instead of a TilePrefetch's groups.
+/// Both roles' loops visit the same tiles in the same order, without a
+/// prologue, so that an empty range runs neither. Each callback gets the
+/// tile's number `i` in the loop (from 0); tile i goes to buffer i %
+/// stages.
+struct TileHandOff {
+  /// Producer, first in its iteration: waits until tile i's buffer is free.
+  llvm::function_ref<void(mlir::Value i)> reserve;
+  /// Producer: starts loading tile i, whose first row is `start`, into
+  /// buffer `slot` unless `loaded` (an i1) is false (an empty tile), and
+  /// hands the buffer over either way.
+  llvm::function_ref<void(mlir::Value start, mlir::Value slot,
+                          mlir::Value loaded)>
+      produce;
+  /// Consumer, first in its iteration: waits until tile i has landed.
+  llvm::function_ref<void(mlir::Value i)> acquire;
+  /// Consumer, after tile i's update: frees its buffer.
+  llvm::function_ref<void(mlir::Value i)> release;
+  int64_t stages = 2;
+};
+
 /// Computes the state after key tile `tile` from `state`. `masked` is false
 /// in full tiles: the update must then emit no mask code.
 using KeyTileUpdate = llvm::function_ref<llvm::SmallVector<mlir::Value>(
@@ -91,6 +114,22 @@ llvm::SmallVector<mlir::Value> buildKeyTileLoop(mlir::OpBuilder &b,
                                                 KeyTileUpdate update,
                                                 const TilePrefetch *prefetch =
                                                     nullptr);
+
+/// The producer's loop of `handOff` over the key tiles of `tile` (those
+/// buildKeyTileLoop visits), at the insertion point of `b`.
+void buildKeyTileProducerLoop(mlir::OpBuilder &b, mlir::Location loc,
+                              AttentionSpecOpInterface op, AuxReader &aux,
+                              const QueryTile &tile, int64_t tileKv,
+                              const TileHandOff &handOff);
+
+/// buildKeyTileLoop for the consumer of `handOff`: each tile's update runs
+/// between its acquire and its release.
+llvm::SmallVector<mlir::Value>
+buildKeyTileConsumerLoop(mlir::OpBuilder &b, mlir::Location loc,
+                         AttentionSpecOpInterface op, AuxReader &aux,
+                         const QueryTile &tile, int64_t tileKv,
+                         mlir::ValueRange init, KeyTileUpdate update,
+                         const TileHandOff &handOff);
 
 /// `min(tile, len - start)`, folded to `tile` when `len` is a static
 /// multiple of it.

@@ -6,11 +6,13 @@
 // registers, its query fragments, its score fragments of the current key
 // tile and its output accumulator, all in the fragment layouts of mma.sync.
 // Key and value tiles go through a ring of shared-memory slots. On sm_90a
-// (FlashHopper), TMA copies the tiles (queries included) on mbarriers and
-// each warpgroup's 64 rows take their products from wgmma: Q K^T with both
-// operands in shared memory, P V with P from the score registers; the
-// accumulators keep the mma.sync fragment layout per warp, so the score
-// function, the softmax and the epilogue are the same code.
+// (FlashHopper) the block is warp-specialized: a producer warpgroup, which
+// gives registers back (setmaxnreg), copies the tiles (queries included) by
+// TMA into a ring whose slots are handed over and released on mbarriers,
+// and each consumer warpgroup's 64 rows take their products from wgmma:
+// Q K^T with both operands in shared memory, P V with P from the score
+// registers; the accumulators keep the mma.sync fragment layout per warp,
+// so the score function, the softmax and the epilogue are the same code.
 // The loop over key tiles is the shared mask-aware loop (KeyTileLoop.h);
 // scores are modified and masked through the same ScoreFunction as every
 // other lowering, element by element at each fragment element's position.
@@ -98,13 +100,20 @@ enum class AttentionFamily {
   /// whose rows are the queries of every query head of the group, so that
   /// each key/value tile is read once for all of them.
   PackedSplitKvDecode,
-  /// FlashAttention-3's data path on sm_90a: TMA tiles on mbarriers and
-  /// wgmma, 64 query rows per warpgroup; one thread issues the copies and
-  /// every warpgroup computes (no producer warpgroup yet).
+  /// FlashAttention-3's data path on sm_90a: a producer warpgroup copies
+  /// the tiles by TMA into a ring handed over on mbarriers, consumer
+  /// warpgroups of 64 query rows compute with wgmma (no ping-pong between
+  /// them, no softmax overlapped with the next product yet).
   FlashHopper,
 };
 
 constexpr int64_t kWarpsPerWarpgroup = 4;
+constexpr int64_t kWarpgroupThreads = kWarpsPerWarpgroup * kWarpSize;
+/// FlashHopper's register split (setmaxnreg): the producer keeps what TMA
+/// issue needs, the consumers share the rest of the 64K-register file
+/// (512 per thread of a warpgroup), at most 240 each as in FA3.
+constexpr int64_t kProducerRegisters = 24, kMaxConsumerRegisters = 240,
+                  kRegistersPerWarpgroupThread = 65536 / kWarpgroupThreads;
 constexpr int64_t kMaxHopperDim = 256;
 /// Dynamic shared memory is aligned to the 128-byte swizzle's period.
 constexpr int64_t kSwizzleAlignment = 1024;
@@ -153,13 +162,27 @@ struct KernelPlan {
   int64_t packedGroup = 0;
   /// Packed rows in use: packedGroup * Sq.
   int64_t packedRows = 0;
-  /// FlashHopper: the TMA tiles of queries, keys and values, and the
-  /// key/value ring's stages.
+  /// FlashHopper: the TMA tiles of queries, keys and values, the
+  /// key/value ring's stages, and the producer warpgroup's warps (the block
+  /// is the producer's warps, then the `warps` of the consumers).
   bool hopper = false;
   SwizzledTileShape queryTile{0, 0, {}}, keyTile{0, 0, {}}, valueTile{0, 0, {}};
   int64_t hopperStages = 2;
+  int64_t producerWarps = 0;
 
-  int64_t threads() const { return warps * kWarpSize; }
+  int64_t threads() const { return (producerWarps + warps) * kWarpSize; }
+  /// The registers per thread a launch of the block can have (in steps of
+  /// 8, at most 255): the kernel's register limit.
+  int64_t launchRegisters() const {
+    return std::min<int64_t>(255, 65536 / threads()) / 8 * 8;
+  }
+  /// FlashHopper: each consumer warpgroup's registers after setmaxnreg.
+  int64_t consumerRegisters() const {
+    int64_t consumers = warps / kWarpsPerWarpgroup;
+    int64_t share = (kRegistersPerWarpgroupThread - kProducerRegisters) /
+                    consumers / 8 * 8;
+    return std::max(launchRegisters(), std::min(kMaxConsumerRegisters, share));
+  }
   int64_t keyBlocks() const { return tileKv / 8; }
   int64_t valueBlocks() const { return valueDim / 8; }
   int64_t headSteps() const { return headDimPadded / mma.k; }
@@ -239,6 +262,7 @@ planKernel(AttentionOp op, int64_t warps, int64_t tileKv,
     // (P V's k steps) up to 256. Tiles the mask cut smaller than that take
     // the mma.sync kernel (chooseFamily checks).
     plan.hopper = true;
+    plan.producerWarps = kWarpsPerWarpgroup;
     plan.queriesInShared = true;
     plan.queryTile = {plan.tileQ, headDim, element};
     plan.keyTile = {tileKv, headDim, element};
@@ -292,44 +316,22 @@ public:
   void build() {
     setUpIndices();
     setUpSharedMemory();
+    if (plan.hopper)
+      return buildWarpSpecialized();
     // Either the fragments themselves, or (queriesInShared) a copy of the
     // tile that the first key-tile wait makes visible.
     Value queries;
-    if (plan.hopper) {
-      queryTma->start(index(0), 0, batch, head, q0);
-    } else if (plan.queriesInShared) {
+    if (plan.queriesInShared)
       startQueryTileLoad();
-    } else {
+    else
       queries = loadQueryFragments();
-    }
 
-    SmallVector<Value> init;
-    if (softmax) {
-      init.push_back(splat(VectorType::get({2}, f32), -kInf));
-      init.push_back(splat(VectorType::get({2}, f32), 0.0));
-    }
-    init.push_back(splat(accumulatorType(), 0.0));
-    QueryTile tile{batch,  head,    q0,    q1,
-                   qLen,   kvLen,   kvBegin, kvEnd,
-                   std::max<int64_t>(plan.packedGroup, 1)};
     auto start = [&](Value kv0, Value slot) { startKeyTileLoad(kv0, slot); };
-    auto commit = [&](Value slot, Value loaded) {
-      if (plan.hopper)
-        return kvTma->commit(slot, loaded);
-      keyValueLoader->commit();
-    };
-    auto wait = [&](int64_t pending, Value tile) {
-      if (plan.hopper)
-        return kvTma->wait(tile);
-      keyValueLoader->wait(pending);
-    };
-    TilePrefetch prefetch{start, commit, wait,
-                          plan.hopper ? plan.hopperStages
-                                      : plan.keysAndValues.slots};
-    if (plan.hopper)
-      queryTma->wait(index(0));
+    auto commit = [&](Value, Value) { keyValueLoader->commit(); };
+    auto wait = [&](int64_t pending, Value) { keyValueLoader->wait(pending); };
+    TilePrefetch prefetch{start, commit, wait, plan.keysAndValues.slots};
     SmallVector<Value> final = buildKeyTileLoop(
-        b, loc, op, aux, tile, plan.tileKv, init,
+        b, loc, op, aux, keyLoopTile(), plan.tileKv, initialState(),
         [&](const KeyTile &keys, bool masked, ValueRange state) {
           return updateWithKeyTile(queries, keys, masked, state);
         },
@@ -338,6 +340,68 @@ public:
   }
 
 private:
+  /// FlashHopper: warpgroup 0 produces (the query tile, then each key tile
+  /// the loop visits into the ring, after its slot is released), the
+  /// others consume (each key tile once it has landed, releasing its slot
+  /// after P V) and write the outputs.
+  void buildWarpSpecialized() {
+    Value producer = less(threadId, index(kWarpgroupThreads));
+    auto roles = scf::IfOp::create(b, loc, producer, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    auto reserve = [&](Value i) { kvTma->reserve(i); };
+    auto produce = [&](Value kv0, Value slot, Value loaded) {
+      auto load = scf::IfOp::create(b, loc, loaded, /*withElseRegion=*/false);
+      {
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPoint(load.thenBlock()->getTerminator());
+        startKeyTileLoad(kv0, slot);
+      }
+      kvTma->commit(slot, loaded);
+    };
+    auto acquire = [&](Value i) { kvTma->wait(i); };
+    auto release = [&](Value i) { kvTma->release(i); };
+    TileHandOff handOff{reserve, produce, acquire, release,
+                        plan.hopperStages};
+
+    b.setInsertionPoint(roles.thenBlock()->getTerminator());
+    NVVM::SetMaxRegisterOp::create(b, loc, kProducerRegisters,
+                                   NVVM::SetMaxRegisterAction::decrease);
+    queryTma->start(index(0), 0, batch, head, q0);
+    buildKeyTileProducerLoop(b, loc, op, aux, keyLoopTile(), plan.tileKv,
+                             handOff);
+
+    b.setInsertionPoint(roles.elseBlock()->getTerminator());
+    NVVM::SetMaxRegisterOp::create(b, loc, plan.consumerRegisters(),
+                                   NVVM::SetMaxRegisterAction::increase);
+    queryTma->wait(index(0));
+    SmallVector<Value> final = buildKeyTileConsumerLoop(
+        b, loc, op, aux, keyLoopTile(), plan.tileKv, initialState(),
+        [&](const KeyTile &keys, bool masked, ValueRange state) {
+          return updateWithKeyTile(Value(), keys, masked, state);
+        },
+        handOff);
+    writeOutputs(final);
+  }
+
+  /// The key-tile loop's initial state: (softmax) the row maxima and sums
+  /// of the lane's two rows, then the output accumulator.
+  SmallVector<Value> initialState() {
+    SmallVector<Value> init;
+    if (softmax) {
+      init.push_back(splat(VectorType::get({2}, f32), -kInf));
+      init.push_back(splat(VectorType::get({2}, f32), 0.0));
+    }
+    init.push_back(splat(accumulatorType(), 0.0));
+    return init;
+  }
+
+  /// The block's query tile, for the key-tile loop.
+  QueryTile keyLoopTile() {
+    return QueryTile{batch, head,    q0,    q1,
+                     qLen,  kvLen,   kvBegin, kvEnd,
+                     std::max<int64_t>(plan.packedGroup, 1)};
+  }
+
   //===--------------------------------------------------------------------===//
   // Helpers
   //===--------------------------------------------------------------------===//
@@ -399,8 +463,15 @@ private:
       kvEnd = arith::AddIOp::create(b, loc, kvBegin, perSplit);
     }
     // The two query rows of this lane (fragment rows g and g + 8).
-    warpRowInTile = mul(lanes.warp, kRowsPerWarp);
-    warpgroupRow = mul(arith::DivUIOp::create(b, loc, lanes.warp,
+    // FlashHopper: the rows are the consumers' (warps from the producer's
+    // on); the producer's own values are never used.
+    Value warp = lanes.warp;
+    if (plan.producerWarps)
+      warp = arith::SubIOp::create(
+          b, loc, arith::MaxUIOp::create(b, loc, warp, index(plan.producerWarps)),
+          index(plan.producerWarps));
+    warpRowInTile = mul(warp, kRowsPerWarp);
+    warpgroupRow = mul(arith::DivUIOp::create(b, loc, warp,
                                               index(kWarpsPerWarpgroup)),
                        kWarpsPerWarpgroup * kRowsPerWarp);
     if (plan.packedGroup) {
@@ -449,10 +520,12 @@ private:
       queryTma = std::make_unique<TmaTileLoader>(
           b, loc, *shared, 0, ArrayRef{plan.queryTile}, 1,
           ValueRange{tensorMaps[0]}, isFirstThread);
+      // Every consumer thread releases the slots.
       kvTma = std::make_unique<TmaTileLoader>(
           b, loc, *shared, plan.queryTile.bytes(),
           ArrayRef{plan.keyTile, plan.valueTile}, plan.hopperStages,
-          ValueRange{tensorMaps[1], tensorMaps[2]}, isFirstThread);
+          ValueRange{tensorMaps[1], tensorMaps[2]}, isFirstThread,
+          plan.warps * kWarpSize);
       wgmma = std::make_unique<WarpgroupMma>(b, loc, plan.mma.element);
       return;
     }

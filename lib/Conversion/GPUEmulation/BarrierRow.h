@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
 namespace attn {
 namespace gpu_emulation {
@@ -95,6 +96,12 @@ struct BarrierRow {
   static constexpr int64_t kTransactionBytes = BlockEmulator::kTransactionBytes;
   static constexpr int64_t kPhases = BlockEmulator::kPhases;
 };
+
+/// Whether every active lane's `wait` would pass now (i1), without
+/// waiting: the roles' scheduler (EmulateRoles.cpp) runs a role's step
+/// only then.
+mlir::Value mbarrierWaitPasses(BlockEmulator &e,
+                               mlir::nvgpu::MBarrierTryWaitParityOp wait);
 
 } // namespace gpu_emulation
 } // namespace attn

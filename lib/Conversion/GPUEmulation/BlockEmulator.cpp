@@ -14,6 +14,8 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
+#include <limits>
+
 using namespace mlir;
 
 namespace attn {
@@ -147,9 +149,12 @@ void BlockEmulator::poisonSharedMemory(Location loc) {
 /// deallocation frees them.
 void BlockEmulator::setUpRaceDetection(Location loc) {
   Value size = memref::DimOp::create(b, loc, sharedMemory, 0);
+  sharedBytes = size;
   auto type = MemRefType::get({ShapedType::kDynamic}, b.getI32Type());
   writers = memref::AllocOp::create(b, loc, type, ValueRange{size});
-  readers = memref::AllocOp::create(b, loc, type, ValueRange{size});
+  readers = memref::AllocOp::create(
+      b, loc, type,
+      ValueRange{arith::MulIOp::create(b, loc, size, index(getWarpgroups()))});
   asyncGroups = memref::AllocOp::create(b, loc, type, ValueRange{size});
   asyncCounters =
       memref::AllocOp::create(b, loc, MemRefType::get({2}, b.getI32Type()));
@@ -170,9 +175,16 @@ void BlockEmulator::forgetAccesses(Location loc) {
   Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
   buildLoop(b, loc, index(0), size, {}, [&](Value i, ValueRange) {
     memref::StoreOp::create(b, loc, none, writers, i);
-    memref::StoreOp::create(b, loc, none, readers, i);
+    for (int64_t g = 0; g < getWarpgroups(); ++g)
+      memref::StoreOp::create(b, loc, none, readers,
+                              groupByte(index(g), i, loc));
     return SmallVector<Value>{};
   });
+}
+
+Value BlockEmulator::groupByte(Value group, Value byte, Location loc) {
+  return arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, group, sharedBytes), byte);
 }
 
 Value BlockEmulator::sharedByte(Value memref, ValueRange indices,
@@ -288,8 +300,7 @@ void BlockEmulator::recordRead(Value byte, Value lane, Location loc) {
     Value row = arith::IndexCastOp::create(
         b, loc, b.getIndexType(), arith::MaxSIOp::create(b, loc, barrier, zero));
     Value seen = memref::LoadOp::create(
-        b, loc, barriers,
-        ValueRange{row, arith::AddIOp::create(b, loc, lane, index(kSeenByLane))});
+        b, loc, barriers, ValueRange{row, laneColumn(kSeen, lane, loc)});
     Value needed = memref::LoadOp::create(b, loc, tensorPhases, byte);
     Value visible = arith::OrIOp::create(
         b, loc, none,
@@ -301,7 +312,9 @@ void BlockEmulator::recordRead(Value byte, Value lane, Location loc) {
            "mbarrier phase (mbarrier.try_wait.parity)";
     cf::AssertOp::create(b, loc, visible, tmaMessage);
   }
-  Value reader = memref::LoadOp::create(b, loc, readers, byte);
+  Value at = groupByte(arith::DivUIOp::create(b, loc, lane, index(128)), byte,
+                       loc);
+  Value reader = memref::LoadOp::create(b, loc, readers, at);
   Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
   Value several = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -2);
   Value first =
@@ -310,17 +323,54 @@ void BlockEmulator::recordRead(Value byte, Value lane, Location loc) {
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, reader, id);
   Value next = arith::SelectOp::create(
       b, loc, arith::OrIOp::create(b, loc, first, same), id, several);
-  memref::StoreOp::create(b, loc, next, readers, byte);
+  memref::StoreOp::create(b, loc, next, readers, at);
+  if (readTimes) {
+    // Only an arrival after this read (a later tick) releases it.
+    Value now = memref::LoadOp::create(b, loc, clock, index(0));
+    Value one = arith::ConstantIntOp::create(b, loc, b.getI32Type(), 1);
+    memref::StoreOp::create(b, loc, arith::AddIOp::create(b, loc, now, one),
+                            readTimes, at);
+  }
 }
 
 void BlockEmulator::recordWrite(Value byte, Value lane, Location loc) {
   if (!byte)
     return;
   Value id = checkWriter(byte, lane, loc, "two threads write the same byte");
-  assertNoOtherLane(memref::LoadOp::create(b, loc, readers, byte), id, loc,
-                    "a thread overwrites what another thread read");
-  memref::StoreOp::create(b, loc, id, writers, byte);
+  Value group = arith::DivUIOp::create(b, loc, lane, index(128));
   Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
+  for (int64_t g = 0; g < getWarpgroups(); ++g) {
+    Value at = groupByte(index(g), byte, loc);
+    Value reader = memref::LoadOp::create(b, loc, readers, at);
+    // The writer's own warpgroup needs a barrier after another lane's read;
+    // another warpgroup's read may also be ordered by an mbarrier wait of
+    // the writer's that acquired a later arrival of that warpgroup.
+    Value ordered = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          reader, id);
+    if (readTimes) {
+      Value arrival = memref::LoadOp::create(b, loc, acquired,
+                                             ValueRange{lane, index(g)});
+      Value released = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::sge, arrival,
+          memref::LoadOp::create(b, loc, readTimes, at));
+      Value own = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        group, index(g));
+      ordered = arith::SelectOp::create(b, loc, own, ordered, released);
+    }
+    Value ok = arith::OrIOp::create(
+        b, loc, ordered,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, reader, none));
+    std::string message;
+    llvm::raw_string_ostream os(message);
+    os << "attn-emulate-gpu: shared-memory race at " << loc
+       << ": a thread overwrites what another thread read since the last "
+          "barrier";
+    if (readTimes)
+      os << " (or, in another warpgroup, before an arrival the writer's "
+            "mbarrier waits acquired)";
+    cf::AssertOp::create(b, loc, ok, message);
+  }
+  memref::StoreOp::create(b, loc, id, writers, byte);
   memref::StoreOp::create(b, loc, none, asyncGroups, byte);
   if (tensorBarriers)
     memref::StoreOp::create(b, loc, none, tensorBarriers, byte);
@@ -348,7 +398,7 @@ FailureOr<int64_t> BlockEmulator::allocateBarriers(Operation *op,
                              "kernel's top level");
     Type i32 = b.getI32Type();
     barriers = memref::AllocOp::create(
-        b, loc, MemRefType::get({kMaxBarriers, kSeenByLane + lanes}, i32));
+        b, loc, MemRefType::get({kMaxBarriers, kPerLane + 3 * lanes}, i32));
     Value size = memref::DimOp::create(b, loc, sharedMemory, 0);
     auto type = MemRefType::get({ShapedType::kDynamic}, i32);
     tensorBarriers = memref::AllocOp::create(b, loc, type, ValueRange{size});
@@ -358,6 +408,27 @@ FailureOr<int64_t> BlockEmulator::allocateBarriers(Operation *op,
       memref::StoreOp::create(b, loc, none, tensorBarriers, i);
       return SmallVector<Value>{};
     });
+    // Reads recorded before the clock existed count as never released.
+    Value groupBytes =
+        arith::MulIOp::create(b, loc, size, index(getWarpgroups()));
+    readTimes = memref::AllocOp::create(b, loc, type, ValueRange{groupBytes});
+    Value never = arith::ConstantIntOp::create(
+        b, loc, i32, std::numeric_limits<int32_t>::max());
+    buildLoop(b, loc, index(0), groupBytes, {}, [&](Value i, ValueRange) {
+      memref::StoreOp::create(b, loc, never, readTimes, i);
+      return SmallVector<Value>{};
+    });
+    Value zero = arith::ConstantIntOp::create(b, loc, i32, 0);
+    clock = memref::AllocOp::create(b, loc, MemRefType::get({1}, i32));
+    memref::StoreOp::create(b, loc, zero, clock, index(0));
+    acquired = memref::AllocOp::create(
+        b, loc, MemRefType::get({lanes, getWarpgroups()}, i32));
+    buildLoop(b, loc, index(0), index(lanes), {}, [&](Value l, ValueRange) {
+      for (int64_t g = 0; g < getWarpgroups(); ++g)
+        memref::StoreOp::create(b, loc, zero, acquired,
+                                ValueRange{l, index(g)});
+      return SmallVector<Value>{};
+    });
   }
   if (barrierRows + count > kMaxBarriers)
     return op->emitOpError("attn-emulate-gpu: more than ")
@@ -365,6 +436,45 @@ FailureOr<int64_t> BlockEmulator::allocateBarriers(Operation *op,
   int64_t first = barrierRows;
   barrierRows += count;
   return first;
+}
+
+Value BlockEmulator::laneColumn(LaneColumn column, Value lane, Location loc) {
+  return arith::AddIOp::create(b, loc, lane,
+                               index(kPerLane + column * lanes));
+}
+
+void BlockEmulator::recordArrival(Value row, Value lane, Value phase,
+                                  Location loc) {
+  Value one = arith::ConstantIntOp::create(b, loc, b.getI32Type(), 1);
+  Value now = arith::AddIOp::create(
+      b, loc, memref::LoadOp::create(b, loc, clock, index(0)), one);
+  memref::StoreOp::create(b, loc, now, clock, index(0));
+  memref::StoreOp::create(b, loc, now, barriers,
+                          ValueRange{row, laneColumn(kArrivalTime, lane, loc)});
+  memref::StoreOp::create(
+      b, loc, phase, barriers,
+      ValueRange{row, laneColumn(kArrivalPhase, lane, loc)});
+}
+
+void BlockEmulator::recordAcquire(Value row, Value lane, Value phases,
+                                  Location loc) {
+  buildLoop(b, loc, index(0), index(lanes), {}, [&](Value from, ValueRange) {
+    Value time = memref::LoadOp::create(
+        b, loc, barriers, ValueRange{row, laneColumn(kArrivalTime, from, loc)});
+    Value phase = memref::LoadOp::create(
+        b, loc, barriers,
+        ValueRange{row, laneColumn(kArrivalPhase, from, loc)});
+    // Arrivals for a phase still open order nothing yet.
+    Value counted = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                          phase, phases);
+    SmallVector<Value> at{lane,
+                          arith::DivUIOp::create(b, loc, from, index(128))};
+    Value held = memref::LoadOp::create(b, loc, acquired, at);
+    Value next = arith::SelectOp::create(
+        b, loc, counted, arith::MaxSIOp::create(b, loc, held, time), held);
+    memref::StoreOp::create(b, loc, next, acquired, at);
+    return SmallVector<Value>{};
+  });
 }
 
 Value BlockEmulator::entryAlloca(MemRefType type, Location loc) {
@@ -433,6 +543,8 @@ void BlockEmulator::waitAsyncGroups(int64_t pending, Location loc) {
 Value BlockEmulator::uniform(Value v, Location loc) {
   Value all = lanesOf(v);
   Value first = vector::ExtractOp::create(b, loc, all, 0);
+  if (activeLanes && first.getType().isIntOrIndex())
+    return uniformOverActiveLanes(all, first, loc);
   if (first.getType().isIntOrIndex()) {
     Value same = arith::CmpIOp::create(
         b, loc, arith::CmpIPredicate::eq, all,
@@ -445,6 +557,88 @@ Value BlockEmulator::uniform(Value v, Location loc) {
     cf::AssertOp::create(b, loc, allSame, message);
   }
   return first;
+}
+
+void BlockEmulator::assertWholeWarps(Operation *op) {
+  if (!activeLanes)
+    return;
+  Location loc = op->getLoc();
+  std::string message;
+  llvm::raw_string_ostream os(message);
+  os << "attn-emulate-gpu: some lanes of a warp execute the "
+     << op->getName() << " at " << loc << " and others do not";
+  for (int64_t w = 0; w < lanes / kWarpSize; ++w) {
+    Value warp = vector::ExtractStridedSliceOp::create(
+        b, loc, activeLanes, ArrayRef<int64_t>{w * kWarpSize},
+        ArrayRef<int64_t>{kWarpSize}, ArrayRef<int64_t>{1});
+    Value any =
+        vector::ReductionOp::create(b, loc, vector::CombiningKind::OR, warp);
+    Value all =
+        vector::ReductionOp::create(b, loc, vector::CombiningKind::AND, warp);
+    cf::AssertOp::create(
+        b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, any, all),
+        message);
+  }
+}
+
+void BlockEmulator::assertWholeBlock(Operation *op) {
+  if (!activeLanes)
+    return;
+  Location loc = op->getLoc();
+  std::string message;
+  llvm::raw_string_ostream os(message);
+  os << "attn-emulate-gpu: only some threads of the block reach the "
+     << op->getName() << " at " << loc
+     << ", which on a GPU waits for all of them";
+  cf::AssertOp::create(
+      b, loc,
+      vector::ReductionOp::create(b, loc, vector::CombiningKind::AND,
+                                  activeLanes),
+      message);
+}
+
+/// A divergent branch's loop bounds need only agree across its lanes (a
+/// producer warpgroup's loop is not its consumers').
+Value BlockEmulator::uniformOverActiveLanes(Value all, Value first,
+                                            Location loc) {
+  Type i64 = b.getI64Type();
+  auto wide = VectorType::get({lanes}, i64);
+  Value values = all;
+  if (first.getType().isIndex())
+    values = arith::IndexCastOp::create(b, loc, wide, all);
+  else if (first.getType().getIntOrFloatBitWidth() < 64)
+    values = arith::ExtSIOp::create(b, loc, wide, all);
+  auto splat = [&](int64_t v) {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(wide, b.getI64IntegerAttr(v)));
+  };
+  auto reduce = [&](vector::CombiningKind kind, int64_t inactive) {
+    return vector::ReductionOp::create(
+        b, loc, kind,
+        arith::SelectOp::create(b, loc, activeLanes, values,
+                                splat(inactive)));
+  };
+  Value lo = reduce(vector::CombiningKind::MINSI,
+                    std::numeric_limits<int64_t>::max());
+  Value hi = reduce(vector::CombiningKind::MAXSI,
+                    std::numeric_limits<int64_t>::min());
+  Value any =
+      vector::ReductionOp::create(b, loc, vector::CombiningKind::OR, activeLanes);
+  Value agree = arith::OrIOp::create(
+      b, loc,
+      arith::XOrIOp::create(b, loc, any,
+                            arith::ConstantIntOp::create(b, loc, 1, 1)),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lo, hi));
+  std::string message;
+  llvm::raw_string_ostream os(message);
+  os << "attn-emulate-gpu: control flow diverges across the block at " << loc;
+  cf::AssertOp::create(b, loc, agree, message);
+  Value value = lo;
+  if (first.getType().isIndex())
+    value = arith::IndexCastOp::create(b, loc, first.getType(), lo);
+  else if (first.getType() != i64)
+    value = arith::TruncIOp::create(b, loc, first.getType(), lo);
+  return arith::SelectOp::create(b, loc, any, value, first);
 }
 
 Value BlockEmulator::constantLanes(Type type, Location loc,
@@ -628,6 +822,8 @@ LogicalResult BlockEmulator::emulateFor(scf::ForOp op) {
 
 LogicalResult BlockEmulator::emulateIf(scf::IfOp op) {
   Location loc = op.getLoc();
+  if (splitsRoles(op))
+    return emulateRoles(op);
   if (op.getNumResults() == 0) {
     // Possibly divergent: each branch runs with its lanes active.
     Value condition = lanesOf(op.getCondition());

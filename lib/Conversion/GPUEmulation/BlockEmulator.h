@@ -134,6 +134,12 @@ public:
   /// vector<W x i1> of the lanes that execute (null: all, i.e. outside
   /// divergent control flow).
   mlir::Value getActiveLanes() { return activeLanes; }
+  /// Asserts that each warp executes `op` whole or not at all (a warp
+  /// collective under warpgroup roles).
+  void assertWholeWarps(mlir::Operation *op);
+  /// Asserts that every thread of the block executes `op` (a block-wide
+  /// barrier).
+  void assertWholeBlock(mlir::Operation *op);
 
   //===--------------------------------------------------------------------===//
   // Values
@@ -147,8 +153,9 @@ public:
     map.map(vs, lockStep);
   }
 
-  /// The value of lane 0 of a per-thread scalar, asserting that every lane
-  /// has it (control flow must be uniform).
+  /// The value of a per-thread scalar that every active lane has (control
+  /// flow must be uniform across them), asserting that they agree; lane 0's
+  /// when no lane is active.
   mlir::Value uniform(mlir::Value v, mlir::Location loc);
 
   mlir::Value index(int64_t v) { return indexConstant(b, kernel.getLoc(), v); }
@@ -249,22 +256,45 @@ public:
 
   /// The block's mbarrier objects live in a table of `kMaxBarriers` rows,
   /// one per barrier: pending arrivals, expected arrivals, pending
-  /// transaction bytes, completed phases, then per lane the phases that
-  /// lane has seen complete (by a wait).
+  /// transaction bytes, completed phases, then three columns per lane (see
+  /// LaneColumn).
   static constexpr int64_t kMaxBarriers = 64;
   enum BarrierColumn : int64_t {
     kPending = 0,
     kExpected = 1,
     kTransactionBytes = 2,
     kPhases = 3,
-    kSeenByLane = 4
+    kPerLane = 4
   };
+  /// Per lane: the phases it has seen complete (by a wait), the time on the
+  /// block's arrival clock of its latest arrival, and the phase that
+  /// arrival counts for.
+  enum LaneColumn : int64_t { kSeen = 0, kArrivalTime = 1, kArrivalPhase = 2 };
+  /// The table column of `lane`'s `column`.
+  mlir::Value laneColumn(LaneColumn column, mlir::Value lane,
+                         mlir::Location loc);
   /// Reserves `count` rows of the table (created by the first call, which
   /// must be at the kernel's top level); returns the first.
   mlir::FailureOr<int64_t> allocateBarriers(mlir::Operation *op,
                                             int64_t count);
-  /// memref<kMaxBarriers x (kSeenByLane + lanes) x i32>, or null.
+  /// memref<kMaxBarriers x (kPerLane + 3 lanes) x i32>, or null.
   mlir::Value getBarrierTable() { return barriers; }
+  /// Warpgroups (128 threads) of the block, the last possibly partial.
+  int64_t getWarpgroups() const { return (lanes + 127) / 128; }
+
+  /// Ordering across warpgroups by mbarriers. Within a warpgroup the race
+  /// checker asks for barriers; across warpgroups, which run different
+  /// code (a producer and its consumers), an mbarrier also orders: when
+  /// `lane` waits on a phase, the arrivals that completed it happen before
+  /// what the lane does next. `lane` arrives on table row `row` in phase
+  /// `phase` (i32): the arrival takes the next tick of the clock.
+  void recordArrival(mlir::Value row, mlir::Value lane, mlir::Value phase,
+                     mlir::Location loc);
+  /// `lane` passed a wait on row `row`, of which `phases` (i32) have
+  /// completed: per warpgroup, it acquires the latest arrival that counted
+  /// for one of them.
+  void recordAcquire(mlir::Value row, mlir::Value lane, mlir::Value phases,
+                     mlir::Location loc);
   /// `lane` issues a TMA copy that writes `byte`: a lane may read it once
   /// it has seen barrier row `barrier` complete `phases` phases.
   void recordTensorWrite(mlir::Value byte, mlir::Value lane,
@@ -295,10 +325,25 @@ private:
   void setUpRaceDetection(mlir::Location loc);
   void assertNoOtherLane(mlir::Value recorded, mlir::Value lane,
                          mlir::Location loc, llvm::StringRef what);
+  /// The element of warpgroup `group`'s row of a per-warpgroup shadow.
+  mlir::Value groupByte(mlir::Value group, mlir::Value byte,
+                        mlir::Location loc);
   mlir::Value checkWriter(mlir::Value byte, mlir::Value lane,
                           mlir::Location loc, llvm::StringRef what);
+  mlir::Value uniformOverActiveLanes(mlir::Value all, mlir::Value first,
+                                     mlir::Location loc);
   mlir::LogicalResult emulateFor(mlir::scf::ForOp op);
   mlir::LogicalResult emulateIf(mlir::scf::IfOp op);
+  /// Warpgroup roles (EmulateRoles.cpp): an scf.if whose two branches each
+  /// loop, handing work over by mbarriers, runs its loops interleaved.
+  struct Role;
+  static bool splitsRoles(mlir::scf::IfOp op);
+  mlir::LogicalResult emulateRoles(mlir::scf::IfOp op);
+  mlir::LogicalResult emulateRoleStep(const Role &role, mlir::Value done,
+                                      mlir::ValueRange args,
+                                      mlir::Value &nextDone,
+                                      llvm::MutableArrayRef<mlir::Value> nextArgs,
+                                      mlir::Value &progressed);
 
   mlir::ModuleOp module;
   mlir::gpu::GPUFuncOp kernel;
@@ -307,15 +352,19 @@ private:
   mlir::OpBuilder b;
   mlir::IRMapping map;
   /// Race detection (see recordRead): per shared-memory byte, its writer
-  /// and reader lanes since the last barrier, and the commit group of the
-  /// cp.async copy that wrote it (-1: a plain store); the groups committed
-  /// and landed (memref<2xi32>); the byte offset of each lock-step view of
-  /// shared memory.
-  mlir::Value writers, readers, asyncGroups, asyncCounters;
+  /// lane and, per warpgroup, its reader lanes since the last barrier, and
+  /// the commit group of the cp.async copy that wrote it (-1: a plain
+  /// store); the groups committed and landed (memref<2xi32>); the byte
+  /// offset of each lock-step view of shared memory.
+  mlir::Value writers, readers, asyncGroups, asyncCounters, sharedBytes;
   llvm::DenseMap<mlir::Value, mlir::Value> sharedOffsets;
   /// With mbarriers: the table, and per shared-memory byte the barrier row
-  /// of the TMA copy that wrote it (-1: none) and the phases it needs.
-  mlir::Value barriers, tensorBarriers, tensorPhases;
+  /// of the TMA copy that wrote it (-1: none) and the phases it needs; the
+  /// arrival clock (memref<1xi32>); per warpgroup and byte, the clock's
+  /// next tick when the warpgroup last read it; per lane and warpgroup, the
+  /// latest arrival of that warpgroup the lane has acquired.
+  mlir::Value barriers, tensorBarriers, tensorPhases, clock, readTimes,
+      acquired;
   int64_t barrierRows = 0;
   mlir::Block *entryBlock = nullptr;
   llvm::DenseMap<mlir::Type, mlir::Value> typedSharedMemory;

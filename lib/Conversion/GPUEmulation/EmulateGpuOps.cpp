@@ -25,9 +25,8 @@ static LogicalResult emulateShuffle(BlockEmulator &e, gpu::ShuffleOp shuffle) {
     return shuffle.emitOpError("attn-emulate-gpu: only xor shuffles "
                                "of scalars with constant offsets over "
                                "whole warps are emulated");
-  if (e.getActiveLanes())
-    return shuffle.emitOpError(
-        "attn-emulate-gpu: a shuffle under divergent control flow");
+  // Under divergent control flow (warpgroup roles), whole warps only.
+  e.assertWholeWarps(shuffle);
   Location loc = shuffle.getLoc();
   SmallVector<int64_t> permutation;
   for (int64_t i = 0; i < e.getLanes(); ++i)
@@ -77,6 +76,8 @@ void registerGpuHooks(EmulationHooks &hooks) {
   });
   // Lock step: every thread has finished everything before.
   hooks.add<gpu::BarrierOp>([](BlockEmulator &e, gpu::BarrierOp barrier) {
+    // On a GPU a barrier that only some threads reach hangs the block.
+    e.assertWholeBlock(barrier);
     e.forgetAccesses(barrier.getLoc());
     return success();
   });

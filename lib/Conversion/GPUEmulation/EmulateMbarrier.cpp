@@ -78,8 +78,14 @@ static LogicalResult emulateInit(BlockEmulator &e, nvgpu::MBarrierInitOp init) {
     row.store(count, BlockEmulator::kExpected);
     row.store(row.i32(0), BlockEmulator::kTransactionBytes);
     row.store(row.i32(0), BlockEmulator::kPhases);
-    for (int64_t l = 0; l < e.getLanes(); ++l)
-      row.store(row.i32(0), BlockEmulator::kSeenByLane + l);
+    buildLoop(b, loc, e.index(0), e.index(e.getLanes()), {},
+              [&](Value l, ValueRange) {
+                for (auto column :
+                     {BlockEmulator::kSeen, BlockEmulator::kArrivalTime,
+                      BlockEmulator::kArrivalPhase})
+                  row.store(row.i32(0), e.laneColumn(column, l, loc));
+                return SmallVector<Value>{};
+              });
   });
   return success();
 }
@@ -90,6 +96,7 @@ static LogicalResult emulateArrive(BlockEmulator &e,
   forEachPredicatedLane(e, Value(), loc, [&](Value lane) {
     BarrierRow row{
         e, rowOf(e, arrive.getBarriers(), arrive.getMbarId(), lane, loc), loc};
+    e.recordArrival(row.row, lane, row.load(BlockEmulator::kPhases), loc);
     row.arrive(row.i32(1));
   });
   // The token only feeds test.wait, which is not emulated.
@@ -108,9 +115,46 @@ static LogicalResult emulateArriveExpectTx(BlockEmulator &e,
             toI32(b, loc,
                   vector::ExtractOp::create(b, loc, e.lanesOf(op.getTxcount()),
                                             ArrayRef<OpFoldResult>{lane})));
+    e.recordArrival(row.row, lane, row.load(BlockEmulator::kPhases), loc);
     row.arrive(row.i32(1));
   });
   return success();
+}
+
+/// Whether `lane`'s wait on `row` passes: the phase of parity p has
+/// completed once the current phase's parity differs (before the first
+/// completion, parity 1 names the phase "before" phase 0, which counts as
+/// complete).
+static Value waitPasses(BlockEmulator &e, BarrierRow &row,
+                        nvgpu::MBarrierTryWaitParityOp wait, Value lane) {
+  OpBuilder &b = e.getBuilder();
+  Location loc = row.loc;
+  Value parity = arith::ExtUIOp::create(
+      b, loc, b.getI32Type(),
+      vector::ExtractOp::create(b, loc, e.lanesOf(wait.getPhaseParity()),
+                                ArrayRef<OpFoldResult>{lane}));
+  Value current =
+      arith::AndIOp::create(b, loc, row.load(BlockEmulator::kPhases), row.i32(1));
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, current,
+                               parity);
+}
+
+Value mbarrierWaitPasses(BlockEmulator &e,
+                         nvgpu::MBarrierTryWaitParityOp wait) {
+  Location loc = wait.getLoc();
+  OpBuilder &b = e.getBuilder();
+  Value passes = e.entryAlloca(MemRefType::get({1}, b.getI1Type()), loc);
+  memref::StoreOp::create(b, loc, arith::ConstantIntOp::create(b, loc, 1, 1),
+                          passes, e.index(0));
+  forEachPredicatedLane(e, Value(), loc, [&](Value lane) {
+    BarrierRow row{e, rowOf(e, wait.getBarriers(), wait.getMbarId(), lane, loc),
+                   loc};
+    Value all = memref::LoadOp::create(b, loc, passes, e.index(0));
+    memref::StoreOp::create(
+        b, loc, arith::AndIOp::create(b, loc, all, waitPasses(e, row, wait, lane)),
+        passes, e.index(0));
+  });
+  return memref::LoadOp::create(b, loc, passes, e.index(0));
 }
 
 static LogicalResult emulateTryWait(BlockEmulator &e,
@@ -120,28 +164,16 @@ static LogicalResult emulateTryWait(BlockEmulator &e,
   forEachPredicatedLane(e, Value(), loc, [&](Value lane) {
     BarrierRow row{e, rowOf(e, wait.getBarriers(), wait.getMbarId(), lane, loc),
                    loc};
-    // The phase of parity p has completed once the current phase's parity
-    // differs (before the first completion, parity 1 names the phase
-    // "before" phase 0, which counts as complete).
-    Value phases = row.load(BlockEmulator::kPhases);
-    Value parity = arith::ExtUIOp::create(
-        b, loc, b.getI32Type(),
-        vector::ExtractOp::create(b, loc, e.lanesOf(wait.getPhaseParity()),
-                                  ArrayRef<OpFoldResult>{lane}));
-    Value current = arith::AndIOp::create(b, loc, phases, row.i32(1));
     std::string message;
     llvm::raw_string_ostream os(message);
     os << "attn-emulate-gpu: mbarrier wait at " << loc
        << " can never complete: the phase it waits for still expects "
-          "arrivals or transaction bytes, and lock step runs nothing else "
-          "while a thread waits";
-    cf::AssertOp::create(b, loc,
-                         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
-                                               current, parity),
-                         message);
-    row.store(phases,
-              arith::AddIOp::create(b, loc, lane,
-                                    e.index(BlockEmulator::kSeenByLane)));
+          "arrivals or transaction bytes, and nothing else can run (lock "
+          "step, or every warpgroup role waits)";
+    cf::AssertOp::create(b, loc, waitPasses(e, row, wait, lane), message);
+    Value phases = row.load(BlockEmulator::kPhases);
+    row.store(phases, e.laneColumn(BlockEmulator::kSeen, lane, loc));
+    e.recordAcquire(row.row, lane, phases, loc);
   });
   return success();
 }

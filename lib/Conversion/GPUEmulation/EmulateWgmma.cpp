@@ -23,6 +23,8 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
+#include <optional>
+
 using namespace mlir;
 
 namespace attn {
@@ -181,6 +183,32 @@ static LogicalResult emulateWgmma(BlockEmulator &e, gpu_ops::WgmmaOp op) {
   buildLoop(b, loc, c(0), c(lanes / kWarpgroup), {}, [&](Value group,
                                                          ValueRange) {
     Value first = arith::MulIOp::create(b, loc, group, c(kWarpgroup));
+    // Under a role split only some warpgroups run it, each whole (it is
+    // .sync.aligned); the others keep their accumulators.
+    std::optional<OpBuilder::InsertionGuard> inactiveSkipped;
+    if (Value active = e.getActiveLanes()) {
+      Value on = vector::ExtractOp::create(b, loc, active,
+                                           ArrayRef<OpFoldResult>{first});
+      buildLoop(b, loc, c(0), c(kWarpgroup), {}, [&](Value t, ValueRange) {
+        Value mine = vector::ExtractOp::create(
+            b, loc, active,
+            ArrayRef<OpFoldResult>{
+                arith::AddIOp::create(b, loc, first, t).getResult()});
+        std::string message;
+        llvm::raw_string_ostream os(message);
+        os << "attn-emulate-gpu: some threads of a warpgroup execute the "
+              "wgmma at "
+           << loc << " and others do not";
+        cf::AssertOp::create(
+            b, loc,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, mine, on),
+            message);
+        return SmallVector<Value>{};
+      });
+      auto ifOn = scf::IfOp::create(b, loc, on, /*withElseRegion=*/false);
+      inactiveSkipped.emplace(b);
+      b.setInsertionPoint(ifOn.thenBlock()->getTerminator());
+    }
     // Every thread of the warpgroup must pass the same descriptors.
     buildLoop(b, loc, c(0), c(kWarpgroup), {}, [&](Value t, ValueRange) {
       Value thread = arith::AddIOp::create(b, loc, first, t);

@@ -7,33 +7,43 @@
 // and two key/value slots in 1 KiB-aligned shared memory.
 // CHECK-LABEL: func.func @causal
 // CHECK-COUNT-3: nvgpu.tma.create.descriptor %{{.*}} box[%{{.*}}, %{{.*}}, %c128{{.*}}, %c64{{.*}}] : memref<*xbf16> -> <tensor = memref<1x1x128x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b
-// CHECK:         gpu.launch_func @attn_kernels::@causal_attention blocks in ({{.*}}) threads in (%c256, %c1{{.*}}, %c1{{.*}}) dynamic_shared_memory_size %c164864_i32
+// CHECK:         gpu.launch_func @attn_kernels::@causal_attention blocks in ({{.*}}) threads in (%c384, %c1{{.*}}, %c1{{.*}}) dynamic_shared_memory_size %c164864_i32
 // CHECK:         gpu.func @causal_attention({{.*}}, %{{.*}}: !nvgpu.tensormap.descriptor<{{.*}}>, %{{.*}}: !nvgpu.tensormap.descriptor<{{.*}}>, %{{.*}}: !nvgpu.tensormap.descriptor<{{.*}}>) kernel
-// An mbarrier for the query tile, one per key/value slot (two arrivals:
-// the key and the value tile), initialized by thread 0.
+// An mbarrier for the query tile; per key/value slot one that its tiles
+// have landed (two arrivals: the key and the value tile) and one that the
+// 256 consumer threads have released it; initialized by thread 0.
 // CHECK:         nvgpu.mbarrier.create -> <memorySpace = #gpu.address_space<workgroup>>
 // CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c1
-// CHECK:         nvgpu.mbarrier.create -> <memorySpace = #gpu.address_space<workgroup>, num_barriers = 2>
-// CHECK-COUNT-2: nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c2
+// CHECK:         nvgpu.mbarrier.create -> <memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c2
+// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c256
+// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c2
+// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c256
 // CHECK:         gpu.barrier
-// The query tile: two 64-column chunks of 128 rows.
-// CHECK:         nvgpu.mbarrier.arrive.expect_tx %{{.*}}[%{{.*}}], %c32768
-// CHECK-COUNT-2: nvgpu.tma.async.load
-// CHECK:         nvgpu.mbarrier.try_wait.parity
-// CHECK:         scf.for
-// Each tile waits for its slot's phase (parity: the slot's round), then
-// the next tile's copies start; an empty or past-the-end tile completes its
-// slot's phase with two arrivals.
+// Warpgroup 0 produces: the query tile (two 64-column chunks of 128 rows),
+// then per key tile a wait for its slot's release and the copies (an empty
+// tile completes its slot's phase with two arrivals).
+// CHECK:         scf.if
+// CHECK-NEXT:      nvvm.setmaxregister  decrease 24
+// CHECK:           nvgpu.mbarrier.arrive.expect_tx %{{.*}}[%{{.*}}], %c32768
+// CHECK-COUNT-2:   nvgpu.tma.async.load
+// CHECK:           scf.for
+// CHECK:             nvgpu.mbarrier.try_wait.parity
+// CHECK:             nvgpu.mbarrier.arrive.expect_tx
+// CHECK-COUNT-2:     nvgpu.tma.async.load
+// CHECK:             nvgpu.mbarrier.arrive.expect_tx
+// CHECK-COUNT-2:     nvgpu.tma.async.load
+// CHECK:             nvgpu.mbarrier.arrive %
+// CHECK-NEXT:        nvgpu.mbarrier.arrive %
+// The consumers: no block barrier after the query tile's wait.
+// CHECK:         } else {
+// CHECK-NEXT:      nvvm.setmaxregister  increase 240
 // CHECK:           nvgpu.mbarrier.try_wait.parity
-// CHECK-NEXT:      gpu.barrier
-// CHECK:           nvgpu.mbarrier.arrive.expect_tx
-// CHECK-COUNT-2:   nvgpu.tma.async.load
-// CHECK:           nvgpu.mbarrier.arrive.expect_tx
-// CHECK-COUNT-2:   nvgpu.tma.async.load
-// CHECK:           nvgpu.mbarrier.arrive %
-// CHECK-NEXT:      nvgpu.mbarrier.arrive %
+// CHECK-NOT:       gpu.barrier
+// CHECK:           scf.for
+// CHECK:             nvgpu.mbarrier.try_wait.parity
 // Q K^T: eight k steps of m64n128k16 from shared memory, then P V: eight
-// of m64n128k16 with P in registers and V MN-major.
+// of m64n128k16 with P in registers and V MN-major; then the slot's release.
 // CHECK:           nvvm.wgmma.fence.aligned
 // CHECK-COUNT-8:   attn_gpu.wgmma %{{.*}}, %{{.*}}, %{{.*}} {element_type = bf16} : i64, vector<64xf32>
 // CHECK:           nvvm.wgmma.commit.group.sync.aligned
@@ -41,11 +51,12 @@
 // CHECK:           nvvm.wgmma.fence.aligned
 // CHECK-COUNT-8:   attn_gpu.wgmma %{{.*}}, %{{.*}}, %{{.*}} {element_type = bf16, transpose_b} : vector<8xbf16>, vector<64xf32>
 // CHECK:           nvvm.wgmma.commit.group.sync.aligned
+// CHECK:             nvgpu.mbarrier.arrive %
 // CHECK-NOT:     nvgpu.mma.sync
 // CHECK-NOT:     nvgpu.device_async_copy
-// One warp asked for: one whole warpgroup, 64-key tiles.
+// One warp asked for: one consumer warpgroup (and the producer), 64-key tiles.
 // ONE-LABEL: func.func @causal
-// ONE:         gpu.launch_func @attn_kernels::@causal_attention blocks in ({{.*}}) threads in (%c128,
+// ONE:         gpu.launch_func @attn_kernels::@causal_attention blocks in ({{.*}}) threads in (%c256,
 // ONE:         attn_gpu.wgmma {{.*}} : i64, vector<32xf32>
 func.func @causal(%q: tensor<2x4x?x128xbf16>, %k: tensor<2x2x?x128xbf16>, %v: tensor<2x2x?x128xbf16>) -> tensor<2x4x?x128xbf16> {
   %o = attn.attention %q, %k, %v mask(#attn.causal)

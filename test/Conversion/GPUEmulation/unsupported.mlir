@@ -52,35 +52,6 @@ module attributes {gpu.container_module} {
 
 module attributes {gpu.container_module} {
   gpu.module @kernels {
-    gpu.func @divergent_shuffle(%out: memref<64xf32>) kernel {
-      %tid = gpu.thread_id x
-      %i = arith.index_cast %tid : index to i32
-      %x = arith.sitofp %i : i32 to f32
-      %c1 = arith.constant 1 : i32
-      %c32 = arith.constant 32 : i32
-      %c8 = arith.constant 8 : index
-      %low = arith.cmpi ult, %tid, %c8 : index
-      scf.if %low {
-        // expected-error @+1 {{a shuffle under divergent control flow}}
-        %y, %valid = gpu.shuffle xor %x, %c1, %c32 : f32
-        memref.store %y, %out[%tid] : memref<64xf32>
-      }
-      gpu.return
-    }
-  }
-  func.func @main(%out: memref<64xf32>) {
-    %c1 = arith.constant 1 : index
-    %c64 = arith.constant 64 : index
-    gpu.launch_func @kernels::@divergent_shuffle blocks in (%c1, %c1, %c1)
-        threads in (%c64, %c1, %c1) args(%out : memref<64xf32>)
-    return
-  }
-}
-
-// -----
-
-module attributes {gpu.container_module} {
-  gpu.module @kernels {
     gpu.func @redux_add(%out: memref<64xi32>) kernel {
       %tid = gpu.thread_id x
       %i = arith.index_cast %tid : index to i32

@@ -37,21 +37,29 @@ static void onlyIf(OpBuilder &b, Location loc, Value condition,
 TmaTileLoader::TmaTileLoader(OpBuilder &b, Location loc, SharedMemory &shared,
                              int64_t offset,
                              ArrayRef<SwizzledTileShape> tiles, int64_t slots,
-                             ValueRange tensorMaps, Value isLeader)
+                             ValueRange tensorMaps, Value isLeader,
+                             int64_t releasers)
     : KernelBuilderBase(b, loc), shared(shared), offset(offset),
-      tiles(tiles), slots(slots), tensorMaps(tensorMaps), isLeader(isLeader) {
+      tiles(tiles), slots(slots), releasers(releasers),
+      tensorMaps(tensorMaps), isLeader(isLeader) {
   auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
                                               gpu::AddressSpace::Workgroup);
+  // Barrier s: slot s has landed; slots + s: slot s is released.
   barriers = nvgpu::MBarrierCreateOp::create(
       b, loc,
-      nvgpu::MBarrierGroupType::get(b.getContext(), workgroup, slots));
+      nvgpu::MBarrierGroupType::get(b.getContext(), workgroup,
+                                    releasers ? 2 * slots : slots));
   // One arrival per tile a slot holds: start's expect_tx, or commit's
   // arrivals for a slot left empty.
   onlyIf(b, loc, isLeader, [&] {
-    for (int64_t slot = 0; slot < slots; ++slot)
+    for (int64_t slot = 0; slot < slots; ++slot) {
       nvgpu::MBarrierInitOp::create(b, loc, barriers,
                                     index(tiles.size()), index(slot),
                                     Value());
+      if (releasers)
+        nvgpu::MBarrierInitOp::create(b, loc, barriers, index(releasers),
+                                      index(slots + slot), Value());
+    }
   });
   // Every thread sees the barriers initialized before it waits on them.
   gpu::BarrierOp::create(b, loc);
@@ -109,17 +117,47 @@ void TmaTileLoader::commit(Value slot, Value loaded) {
   });
 }
 
+/// The parity of the (tile / slots)-th phase of a slot's barrier.
+static Value roundParity(OpBuilder &b, Location loc, Value round) {
+  return arith::TruncIOp::create(
+      b, loc, b.getI1Type(),
+      arith::IndexCastUIOp::create(b, loc, b.getI64Type(), round));
+}
+
+/// Waits for the phase of `parity` of barrier `id`. The ticks are a
+/// suspend-time hint; the wait loops until the phase completes.
+static void waitParity(OpBuilder &b, Location loc, Value barriers, Value id,
+                       Value parity) {
+  nvgpu::MBarrierTryWaitParityOp::create(
+      b, loc, barriers, parity, arith::ConstantIndexOp::create(b, loc, 10000000),
+      id);
+}
+
 void TmaTileLoader::wait(Value tile) {
   Value slot = arith::RemUIOp::create(b, loc, tile, index(slots));
   Value round = arith::DivUIOp::create(b, loc, tile, index(slots));
-  Value parity = arith::TruncIOp::create(
-      b, loc, b.getI1Type(),
-      arith::IndexCastUIOp::create(b, loc, b.getI64Type(), round));
-  // The ticks are a suspend-time hint; the wait loops until the phase
-  // completes.
-  nvgpu::MBarrierTryWaitParityOp::create(b, loc, barriers, parity,
-                                         index(10000000), slot);
-  gpu::BarrierOp::create(b, loc);
+  waitParity(b, loc, barriers, slot, roundParity(b, loc, round));
+}
+
+void TmaTileLoader::release(Value tile) {
+  assert(releasers && "a ring without release barriers");
+  Value slot = arith::RemUIOp::create(b, loc, tile, index(slots));
+  nvgpu::MBarrierArriveOp::create(
+      b, loc, nvgpu::MBarrierTokenType::get(b.getContext()), barriers,
+      add(slot, slots));
+}
+
+void TmaTileLoader::reserve(Value tile) {
+  assert(releasers && "a ring without release barriers");
+  Value slot = arith::RemUIOp::create(b, loc, tile, index(slots));
+  // Use u of a slot waits for release u - 1, the phase of parity (u - 1)
+  // % 2; the first use waits for the phase "before" phase 0, which counts
+  // as complete.
+  Value round = arith::DivUIOp::create(b, loc, tile, index(slots));
+  Value parity = arith::XOrIOp::create(
+      b, loc, roundParity(b, loc, round),
+      arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
+  waitParity(b, loc, barriers, add(slot, slots), parity);
 }
 
 } // namespace attn

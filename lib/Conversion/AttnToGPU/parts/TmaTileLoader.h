@@ -7,7 +7,9 @@
 // chunks of 64 columns (128 bytes, the 128-byte swizzle's row), chunk c at
 // byte c * rows * 128 of the tile, as the wgmma descriptors of
 // WarpgroupMma expect; TMA zero-fills rows and columns past the tensor.
-// The tensor maps of the sources are kernel arguments.
+// The tensor maps of the sources are kernel arguments. In a warp-
+// specialized kernel the ring also has a second mbarrier per slot, on
+// which the consumers release the slot for the producer's next copy.
 //
 //===----------------------------------------------------------------------===//
 
@@ -44,11 +46,13 @@ public:
   /// `slots` slots from byte `offset` of `shared`, each holding a tile of
   /// every shape in `tiles`, tile i copied from the tensor of
   /// `tensorMaps[i]` by the thread where `isLeader` holds. Creates and
-  /// initializes the slots' mbarriers (at the kernel's top level).
+  /// initializes the slots' mbarriers (at the kernel's top level); with
+  /// `releasers`, also the release barriers on which that many threads
+  /// arrive per use of a slot (see release).
   TmaTileLoader(mlir::OpBuilder &b, mlir::Location loc, SharedMemory &shared,
                 int64_t offset, llvm::ArrayRef<SwizzledTileShape> tiles,
                 int64_t slots, mlir::ValueRange tensorMaps,
-                mlir::Value isLeader);
+                mlir::Value isLeader, int64_t releasers = 0);
 
   /// The shared-memory address (index) of tile `tile` of `slot`.
   mlir::Value address(mlir::Value slot, unsigned tile);
@@ -60,9 +64,18 @@ public:
   /// false nothing was started, and the slot's phase completes empty.
   void commit(mlir::Value slot, mlir::Value loaded);
   /// Waits until tile number `tile` of the ring's sequence (slot tile %
-  /// slots, its (tile / slots)-th load) has landed, then for every thread
-  /// (who are then done with the previous tile).
+  /// slots, its (tile / slots)-th load) has landed. No block barrier: in a
+  /// warp-specialized kernel only the consumers wait, and a slot is reused
+  /// only after its release.
   void wait(mlir::Value tile);
+  /// With release barriers. The consumers: the calling thread is done with
+  /// tile number `tile` (its wgmma reads included), whose slot the
+  /// producer may refill once every releaser has arrived.
+  void release(mlir::Value tile);
+  /// The producer: waits until the consumers have released the slot of
+  /// tile number `tile` from its previous use (the first use of a slot
+  /// passes at once).
+  void reserve(mlir::Value tile);
 
   /// The byte size of the ring.
   int64_t bytes() const;
@@ -73,7 +86,7 @@ private:
   SharedMemory &shared;
   int64_t offset;
   llvm::SmallVector<SwizzledTileShape> tiles;
-  int64_t slots;
+  int64_t slots, releasers;
   llvm::SmallVector<mlir::Value> tensorMaps;
   mlir::Value isLeader, barriers;
 };
