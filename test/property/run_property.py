@@ -94,6 +94,13 @@ def run_case(args, seed):
         gpu = ["--target", "gpu-emulation",
                "--warps", options.choice(["1", "1", "1", "2", "4"]),
                "--tile-kv", options.choice(["16", "16", "16", "32", "64"])]
+        # The emulated backward's two kernels are so large that LLVM's -O0
+        # instruction selection takes minutes beyond 2 warps x 16 keys
+        # (about 3 min at 4 x 16, over 10 at 4 x 64), past the timeout: the
+        # property test keeps it to the sizes that compile in seconds.
+        if "attn.attention_backward" in case.text and \
+                int(gpu[3]) * int(gpu[5]) > 32:
+            gpu[3], gpu[5] = str(min(int(gpu[3]), 2)), "16"
         # Splits merge by the lse (softmax) of [B, Hq, Sq] rows (dense queries).
         splittable = (case.kind == "attention" and "cu_seqlens_q" not in case.text
                       and "normalization(#attn.sigmoid" not in case.text
