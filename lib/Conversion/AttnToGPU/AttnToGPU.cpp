@@ -183,6 +183,12 @@ struct KernelPlan {
                     consumers / 8 * 8;
     return std::max(launchRegisters(), std::min(kMaxConsumerRegisters, share));
   }
+  /// FlashHopper with more than one consumer warpgroup: setmaxnreg gives
+  /// the consumers more registers than a launch has (with one, the split
+  /// would only cap the kernel at 1 block per multiprocessor).
+  bool movesRegisters() const {
+    return hopper && consumerRegisters() > launchRegisters();
+  }
   int64_t keyBlocks() const { return tileKv / 8; }
   int64_t valueBlocks() const { return valueDim / 8; }
   int64_t headSteps() const { return headDimPadded / mma.k; }
@@ -364,15 +370,17 @@ private:
                         plan.hopperStages};
 
     b.setInsertionPoint(roles.thenBlock()->getTerminator());
-    NVVM::SetMaxRegisterOp::create(b, loc, kProducerRegisters,
-                                   NVVM::SetMaxRegisterAction::decrease);
+    if (plan.movesRegisters())
+      NVVM::SetMaxRegisterOp::create(b, loc, kProducerRegisters,
+                                     NVVM::SetMaxRegisterAction::decrease);
     queryTma->start(index(0), 0, batch, head, q0);
     buildKeyTileProducerLoop(b, loc, op, aux, keyLoopTile(), plan.tileKv,
                              handOff);
 
     b.setInsertionPoint(roles.elseBlock()->getTerminator());
-    NVVM::SetMaxRegisterOp::create(b, loc, plan.consumerRegisters(),
-                                   NVVM::SetMaxRegisterAction::increase);
+    if (plan.movesRegisters())
+      NVVM::SetMaxRegisterOp::create(b, loc, plan.consumerRegisters(),
+                                     NVVM::SetMaxRegisterAction::increase);
     queryTma->wait(index(0));
     SmallVector<Value> final = buildKeyTileConsumerLoop(
         b, loc, op, aux, keyLoopTile(), plan.tileKv, initialState(),
@@ -1118,6 +1126,11 @@ buildAttentionKernel(AttentionOp op, const KernelPlan &plan,
   gpu::GPUFuncOp kernel =
       createKernel(b, op, types, split ? "attention_partials" : "attention",
                    module, symbols);
+  // setmaxnreg moves registers between warpgroups from a known count at
+  // launch: without .maxnreg ptxas drops it (no USETMAXREG in the SASS).
+  if (plan.movesRegisters())
+    kernel->setAttr(NVVM::NVVMDialect::getMaxnregAttrName(),
+                    b.getI32IntegerAttr(plan.launchRegisters()));
 
   // The body reads the kernel's arguments in place of the op's operands.
   ValueRange args = kernel.getArguments();

@@ -120,6 +120,8 @@ public:
 
   /// The host module the emulation is built in.
   mlir::ModuleOp getModule() { return module; }
+  /// The kernel being emulated.
+  mlir::gpu::GPUFuncOp getKernel() { return kernel; }
   /// Threads per block (the lanes of every lock-step value).
   int64_t getLanes() const { return lanes; }
   /// Builds at the point where the op being emulated goes.

@@ -2,10 +2,10 @@
 //
 // redux.sync: each warp's lanes reduce to one value all of them get.
 // setmaxnreg: a warpgroup's register count moves within the block's file of
-// 64K registers; the counts start at what a launch of this block size can
-// have at most, and a request the file cannot hold, an increase that
-// lowers the count (or a decrease that raises it), or a warpgroup that does
-// not execute it whole stops the run.
+// 64K registers; the counts start at the kernel's nvvm.maxnreg (required),
+// and a request the file cannot hold, an increase that lowers the count (or
+// a decrease that raises it), or a warpgroup that does not execute it whole
+// stops the run.
 //
 //===----------------------------------------------------------------------===//
 
@@ -82,11 +82,26 @@ static LogicalResult emulateSetMaxRegister(BlockEmulator &e,
   int64_t groups = lanes / kWarpgroupThreads;
   RegisterBudget &budget = e.getState<RegisterBudget>();
   if (!budget.counts) {
+    // The count at launch is the kernel's .maxnreg: without one ptxas
+    // cannot tell what setmaxnreg moves from, and drops it.
+    auto maxnreg = e.getKernel()->getAttrOfType<IntegerAttr>(
+        NVVM::NVVMDialect::getMaxnregAttrName());
+    if (!maxnreg)
+      return op.emitOpError("attn-emulate-gpu: setmaxnreg needs the "
+                            "kernel's ")
+             << NVVM::NVVMDialect::getMaxnregAttrName()
+             << " (its registers at launch); without it ptxas drops the "
+                "setmaxnreg";
+    int64_t launch = maxnreg.getInt();
+    if (launch * lanes > kRegisterFile)
+      return op.emitOpError("attn-emulate-gpu: the kernel's ")
+             << NVVM::NVVMDialect::getMaxnregAttrName() << " of " << launch
+             << " registers for " << lanes
+             << " threads is more than a multiprocessor's 64K: the launch "
+                "would fail";
     budget.counts = e.entryAlloca(MemRefType::get({groups}, i32), loc);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointAfterValue(budget.counts);
-    // At most 255 per thread at launch, allocated in steps of 8.
-    int64_t launch = std::min<int64_t>(255, kRegisterFile / lanes) / 8 * 8;
     for (int64_t g = 0; g < groups; ++g)
       memref::StoreOp::create(b, loc, c32(launch), budget.counts, e.index(g));
   }

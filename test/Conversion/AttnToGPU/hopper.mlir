@@ -8,7 +8,10 @@
 // CHECK-LABEL: func.func @causal
 // CHECK-COUNT-3: nvgpu.tma.create.descriptor %{{.*}} box[%{{.*}}, %{{.*}}, %c128{{.*}}, %c64{{.*}}] : memref<*xbf16> -> <tensor = memref<1x1x128x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b
 // CHECK:         gpu.launch_func @attn_kernels::@causal_attention blocks in ({{.*}}) threads in (%c384, %c1{{.*}}, %c1{{.*}}) dynamic_shared_memory_size %c164864_i32
-// CHECK:         gpu.func @causal_attention({{.*}}, %{{.*}}: !nvgpu.tensormap.descriptor<{{.*}}>, %{{.*}}: !nvgpu.tensormap.descriptor<{{.*}}>, %{{.*}}: !nvgpu.tensormap.descriptor<{{.*}}>) kernel
+// Two consumer warpgroups take registers from the producer: the kernel
+// launches at 168 registers a thread (nvvm.maxnreg; without it ptxas drops
+// the setmaxnreg) so that 24 + 2 x 240 fit in 3 x 168.
+// CHECK:         gpu.func @causal_attention({{.*}}, %{{.*}}: !nvgpu.tensormap.descriptor<{{.*}}>, %{{.*}}: !nvgpu.tensormap.descriptor<{{.*}}>, %{{.*}}: !nvgpu.tensormap.descriptor<{{.*}}>) kernel attributes {nvvm.maxnreg = 168 : i32}
 // An mbarrier for the query tile; per key/value slot one that its tiles
 // have landed (two arrivals: the key and the value tile) and one that the
 // 256 consumer threads have released it; initialized by thread 0.
@@ -57,6 +60,10 @@
 // One warp asked for: one consumer warpgroup (and the producer), 64-key tiles.
 // ONE-LABEL: func.func @causal
 // ONE:         gpu.launch_func @attn_kernels::@causal_attention blocks in ({{.*}}) threads in (%c256,
+// With one consumer warpgroup there are no registers to move: no maxnreg,
+// no setmaxnreg, ptxas allocates freely.
+// ONE-NOT:     nvvm.maxnreg
+// ONE-NOT:     nvvm.setmaxregister
 // ONE:         attn_gpu.wgmma {{.*}} : i64, vector<32xf32>
 func.func @causal(%q: tensor<2x4x?x128xbf16>, %k: tensor<2x2x?x128xbf16>, %v: tensor<2x2x?x128xbf16>) -> tensor<2x4x?x128xbf16> {
   %o = attn.attention %q, %k, %v mask(#attn.causal)

@@ -12,13 +12,13 @@
 // tile's slot while the consumers wait for that tile.
 // RUN: sed 's/%released = nvgpu.mbarrier.arrive %bars.*$//' %s | attn-opt --attn-emulate-gpu-on-cpu > %t.noarrive.mlir
 // RUN: not --crash stdbuf -oL mlir-runner %t.noarrive.mlir -e main --entry-point-result=void --shared-libs=%mlir_c_runner_utils 2>&1 | FileCheck %s --check-prefix=STUCK
-// STUCK: attn-emulate-gpu: the warpgroup roles of the scf.if at loc({{.*}}) wait on each other: neither can start its next iteration (a wait at loc({{.*}}:[[@LINE+67]]:{{[0-9]+}})) (a wait at loc({{.*}}:[[@LINE+88]]:{{[0-9]+}}))
+// STUCK: attn-emulate-gpu: the warpgroup roles of the scf.if at loc({{.*}}) wait on each other: neither can start its next iteration (a wait at loc({{.*}}:[[@LINE+74]]:{{[0-9]+}})) (a wait at loc({{.*}}:[[@LINE+95]]:{{[0-9]+}}))
 //
 // A producer that does not wait for the release overwrites the first slot
 // while the consumers' reads of it are not ordered before the copy.
 // RUN: sed 's/nvgpu.mbarrier.try_wait.parity %bars\[%emptyId\].*$//' %s | attn-opt --attn-emulate-gpu-on-cpu > %t.nowait.mlir
 // RUN: not --crash stdbuf -oL mlir-runner %t.nowait.mlir -e main --entry-point-result=void --shared-libs=%mlir_c_runner_utils 2>&1 | FileCheck %s --check-prefix=WAR
-// WAR: attn-emulate-gpu: shared-memory race at loc({{.*}}:[[@LINE+68]]:{{[0-9]+}}): a thread overwrites what another thread read since the last barrier (or, in another warpgroup, before an arrival the writer's mbarrier waits acquired)
+// WAR: attn-emulate-gpu: shared-memory race at loc({{.*}}:[[@LINE+75]]:{{[0-9]+}}): a thread overwrites what another thread read since the last barrier (or, in another warpgroup, before an arrival the writer's mbarrier waits acquired)
 //
 // Consumers that read a slot without waiting for its copy.
 // RUN: sed 's/nvgpu.mbarrier.try_wait.parity %bars\[%fullId\].*$//' %s | attn-opt --attn-emulate-gpu-on-cpu > %t.early.mlir
@@ -35,6 +35,13 @@
 // RUN: sed 's/nvvm.setmaxregister increase 232/nvvm.setmaxregister increase 160/' %s | attn-opt --attn-emulate-gpu-on-cpu > %t.lower.mlir
 // RUN: not --crash stdbuf -oL mlir-runner %t.lower.mlir -e main --entry-point-result=void --shared-libs=%mlir_c_runner_utils 2>&1 | FileCheck %s --check-prefix=LOWER
 // LOWER: attn-emulate-gpu: setmaxnreg at loc({{.*}}): an increase to 160 registers goes the other way from warpgroup 1's count
+//
+// setmaxnreg in a kernel without nvvm.maxnreg (which ptxas would drop), and
+// a launch count 384 threads cannot have.
+// RUN: sed 's/ attributes {nvvm.maxnreg = 168 : i32}//' %s | not attn-opt --attn-emulate-gpu-on-cpu 2>&1 | FileCheck %s --check-prefix=NOMAXNREG
+// NOMAXNREG: error: 'nvvm.setmaxregister' op attn-emulate-gpu: setmaxnreg needs the kernel's nvvm.maxnreg (its registers at launch); without it ptxas drops the setmaxnreg
+// RUN: sed 's/nvvm.maxnreg = 168/nvvm.maxnreg = 176/' %s | not attn-opt --attn-emulate-gpu-on-cpu 2>&1 | FileCheck %s --check-prefix=LAUNCH
+// LAUNCH: error: 'nvvm.setmaxregister' op attn-emulate-gpu: the kernel's nvvm.maxnreg of 176 registers for 384 threads is more than a multiprocessor's 64K: the launch would fail
 
 !map = !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, 3>, swizzle = none, l2promo = none, oob = zero, interleave = none>
 !bars = !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
@@ -43,7 +50,7 @@
 
 module attributes {gpu.container_module} {
   gpu.module @kernels {
-    gpu.func @ring(%map: !map, %out: memref<256xf32>) kernel {
+    gpu.func @ring(%map: !map, %out: memref<256xf32>) kernel attributes {nvvm.maxnreg = 168 : i32} {
       %c0 = arith.constant 0 : index
       %c1 = arith.constant 1 : index
       %c2 = arith.constant 2 : index
