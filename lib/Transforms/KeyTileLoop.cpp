@@ -190,7 +190,7 @@ SmallVector<Value> buildTileLoop(OpBuilder &b, Location loc,
       b.setInsertionPoint(load.thenBlock()->getTerminator());
       prefetch->start(start, slot);
     }
-    prefetch->commit(slot, loaded);
+    prefetch->commit();
     return cls;
   };
   auto index = [&](int64_t v) -> Value {
@@ -244,7 +244,7 @@ SmallVector<Value> buildTileLoop(OpBuilder &b, Location loc,
         b, loc, arith::SubIOp::create(b, loc, start, lo), step);
     // Tile i has landed once at most the stages - 2 newer groups are
     // pending.
-    prefetch->wait(stages - 2, i);
+    prefetch->wait(stages - 2);
     Value next = arith::AddIOp::create(b, loc, start, index((stages - 1) * tile));
     TileClass nextClass = classifyAndStart(
         next, slotOf(arith::AddIOp::create(b, loc, i, index(stages - 1))));

@@ -60,15 +60,13 @@ struct KeyTile {
 struct TilePrefetch {
   /// Starts loading the tile whose first row is `start` into buffer `slot`.
   llvm::function_ref<void(mlir::Value start, mlir::Value slot)> start;
-  /// Ends the group of loads of the tile of buffer `slot`; called for every
-  /// tile, loaded or not (`loaded`, an i1: whether `start` ran), so that
-  /// groups count tiles.
-  llvm::function_ref<void(mlir::Value slot, mlir::Value loaded)> commit;
-  /// Waits until every group but the `pending` newest has landed (the
-  /// newest to land: tile number `tile` of the loop, from 0) and every
+  /// Ends the group of loads of the tile just started; called for every
+  /// tile, loaded or not, so that groups count tiles.
+  llvm::function_ref<void()> commit;
+  /// Waits until every group but the `pending` newest has landed and every
   /// thread is done with the previous tile (the buffer the next start
   /// overwrites).
-  llvm::function_ref<void(int64_t pending, mlir::Value tile)> wait;
+  llvm::function_ref<void(int64_t pending)> wait;
   int64_t stages = 2;
 };
 

@@ -333,8 +333,8 @@ public:
       queries = loadQueryFragments();
 
     auto start = [&](Value kv0, Value slot) { startKeyTileLoad(kv0, slot); };
-    auto commit = [&](Value, Value) { keyValueLoader->commit(); };
-    auto wait = [&](int64_t pending, Value) { keyValueLoader->wait(pending); };
+    auto commit = [&] { keyValueLoader->commit(); };
+    auto wait = [&](int64_t pending) { keyValueLoader->wait(pending); };
     TilePrefetch prefetch{start, commit, wait, plan.keysAndValues.slots};
     SmallVector<Value> final = buildKeyTileLoop(
         b, loc, op, aux, keyLoopTile(), plan.tileKv, initialState(),
@@ -667,10 +667,15 @@ private:
   /// shared memory.
   Value warpgroupAccumulate(Value weights, Value acc, Value slot) {
     Value values = kvTma->address(slot, 1);
-    wgmma->fence();
+    // P in the element type before the fence: a register written between
+    // the fence and the product that reads it makes ptxas insert its own
+    // warpgroup.arrive (C7519) and wait on each product.
+    SmallVector<Value> operands;
     for (int64_t step = 0; step < plan.tileKv / 16; ++step)
-      acc = wgmma->mma(wgmma->accumulatorsAsA(weights, step),
-                       wgmma->mnMajor(values, plan.tileKv, step), acc,
+      operands.push_back(wgmma->accumulatorsAsA(weights, step));
+    wgmma->fence();
+    for (auto [step, a] : llvm::enumerate(operands))
+      acc = wgmma->mma(a, wgmma->mnMajor(values, plan.tileKv, step), acc,
                        /*transposeB=*/true);
     wgmma->commit();
     wgmma->wait(0);

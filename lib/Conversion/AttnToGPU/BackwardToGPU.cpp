@@ -400,8 +400,8 @@ private:
       auto start = [&](Value q0, Value slot) {
         startRows(*streamLoader, slot, in.q, in.gradO, head, q0, qLen);
       };
-      auto commit = [&](Value, Value) { streamLoader->commit(); };
-      auto wait = [&](int64_t pending, Value) { streamLoader->wait(pending); };
+      auto commit = [&] { streamLoader->commit(); };
+      auto wait = [&](int64_t pending) { streamLoader->wait(pending); };
       TilePrefetch prefetch{start, commit, wait, plan.stream.slots};
       SmallVector<Value> next = buildQueryTileLoop(
           b, loc, op, aux, tile, plan.streamRows, plan.rows,
@@ -481,8 +481,8 @@ private:
     auto start = [&](Value kv0, Value slot) {
       startRows(*streamLoader, slot, in.k, in.v, kvHead, kv0, kvLen);
     };
-    auto commit = [&](Value, Value) { streamLoader->commit(); };
-    auto wait = [&](int64_t pending, Value) { streamLoader->wait(pending); };
+    auto commit = [&] { streamLoader->commit(); };
+    auto wait = [&](int64_t pending) { streamLoader->wait(pending); };
     TilePrefetch prefetch{start, commit, wait, plan.stream.slots};
     SmallVector<Value> final = buildKeyTileLoop(
         b, loc, op, aux, tile, plan.streamRows,

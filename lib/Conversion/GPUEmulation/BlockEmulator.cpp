@@ -256,10 +256,13 @@ void BlockEmulator::assertNoOtherLane(Value recorded, Value lane, Location loc,
       b, loc,
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, recorded, none),
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, recorded, lane));
+  assertRaceFree(ok, loc, what + " since the last barrier");
+}
+
+void BlockEmulator::assertRaceFree(Value ok, Location loc, const Twine &what) {
   std::string message;
   llvm::raw_string_ostream os(message);
-  os << "attn-emulate-gpu: shared-memory race at " << loc << ": " << what
-     << " since the last barrier";
+  os << "attn-emulate-gpu: shared-memory race at " << loc << ": " << what;
   cf::AssertOp::create(b, loc, ok, message);
 }
 
@@ -284,12 +287,9 @@ void BlockEmulator::recordRead(Value byte, Value lane, Location loc) {
       b, loc, arith::CmpIPredicate::slt,
       memref::LoadOp::create(b, loc, asyncGroups, byte),
       memref::LoadOp::create(b, loc, asyncCounters, index(1)));
-  std::string message;
-  llvm::raw_string_ostream os(message);
-  os << "attn-emulate-gpu: shared-memory race at " << loc
-     << ": a thread reads what a cp.async copy writes whose group was not "
-        "waited for (cp.async.wait_group)";
-  cf::AssertOp::create(b, loc, landed, message);
+  assertRaceFree(landed, loc,
+                 "a thread reads what a cp.async copy writes whose group was "
+                 "not waited for (cp.async.wait_group)");
   if (tensorBarriers) {
     // A TMA copy's bytes: the reader must have waited on its barrier until
     // the phase the copy completes in.
@@ -305,12 +305,9 @@ void BlockEmulator::recordRead(Value byte, Value lane, Location loc) {
     Value visible = arith::OrIOp::create(
         b, loc, none,
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, seen, needed));
-    std::string tmaMessage;
-    llvm::raw_string_ostream tos(tmaMessage);
-    tos << "attn-emulate-gpu: shared-memory race at " << loc
-        << ": a thread reads what a TMA copy writes before waiting on its "
-           "mbarrier phase (mbarrier.try_wait.parity)";
-    cf::AssertOp::create(b, loc, visible, tmaMessage);
+    assertRaceFree(visible, loc,
+                   "a thread reads what a TMA copy writes before waiting on "
+                   "its mbarrier phase (mbarrier.try_wait.parity)");
   }
   Value at = groupByte(arith::DivUIOp::create(b, loc, lane, index(128)), byte,
                        loc);
@@ -360,15 +357,13 @@ void BlockEmulator::recordWrite(Value byte, Value lane, Location loc) {
     Value ok = arith::OrIOp::create(
         b, loc, ordered,
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, reader, none));
-    std::string message;
-    llvm::raw_string_ostream os(message);
-    os << "attn-emulate-gpu: shared-memory race at " << loc
-       << ": a thread overwrites what another thread read since the last "
-          "barrier";
-    if (readTimes)
-      os << " (or, in another warpgroup, before an arrival the writer's "
-            "mbarrier waits acquired)";
-    cf::AssertOp::create(b, loc, ok, message);
+    assertRaceFree(ok, loc,
+                   Twine("a thread overwrites what another thread read since "
+                         "the last barrier") +
+                       (readTimes ? " (or, in another warpgroup, before an "
+                                    "arrival the writer's mbarrier waits "
+                                    "acquired)"
+                                  : ""));
   }
   memref::StoreOp::create(b, loc, id, writers, byte);
   memref::StoreOp::create(b, loc, none, asyncGroups, byte);

@@ -327,6 +327,9 @@ private:
   void setUpRaceDetection(mlir::Location loc);
   void assertNoOtherLane(mlir::Value recorded, mlir::Value lane,
                          mlir::Location loc, llvm::StringRef what);
+  /// Stops the run with "shared-memory race at `loc`: `what`" unless `ok`.
+  void assertRaceFree(mlir::Value ok, mlir::Location loc,
+                      const llvm::Twine &what);
   /// The element of warpgroup `group`'s row of a per-warpgroup shadow.
   mlir::Value groupByte(mlir::Value group, mlir::Value byte,
                         mlir::Location loc);
