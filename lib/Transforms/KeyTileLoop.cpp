@@ -82,7 +82,8 @@ TileClass classifyKeyTile(IndexExprBuilder &ib, AttentionSpecOpInterface op,
 SmallVector<Value>
 buildTileStep(OpBuilder &b, Location loc, IndexExprBuilder &ib,
               const TileClass &cls, ValueRange state,
-              function_ref<SmallVector<Value>(bool masked)> update) {
+              function_ref<SmallVector<Value>(bool masked)> update,
+              function_ref<SmallVector<Value>()> skip = {}) {
   TypeRange types = state.getTypes();
   // Full tiles run without mask code, partial tiles with it.
   auto fullOrPartial = [&]() -> SmallVector<Value> {
@@ -99,14 +100,17 @@ buildTileStep(OpBuilder &b, Location loc, IndexExprBuilder &ib,
     scf::YieldOp::create(b, loc, update(true));
     return SmallVector<Value>(ifFull.getResults());
   };
-  // Empty tiles are skipped.
+  // Empty tiles are skipped (`skip`: what they do instead).
   if (cls.empty.isFalse())
     return fullOrPartial();
   auto ifEmpty = scf::IfOp::create(b, loc, types, ib.materialize(cls.empty),
                                    /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifEmpty.thenBlock());
-  scf::YieldOp::create(b, loc, state);
+  if (skip)
+    scf::YieldOp::create(b, loc, skip());
+  else
+    scf::YieldOp::create(b, loc, state);
   b.setInsertionPointToStart(ifEmpty.elseBlock());
   scf::YieldOp::create(b, loc, fullOrPartial());
   return SmallVector<Value>(ifEmpty.getResults());
@@ -373,7 +377,20 @@ buildKeyTileConsumerLoop(OpBuilder &b, Location loc,
                          const TileHandOff &handOff) {
   IndexExprBuilder ib(b, loc, b.getIndexType());
   KeyTileRange range = buildKeyTileRange(b, loc, ib, op, aux, tile, tileKv);
-  return buildHandOffLoop(
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  // Deferred: tile i's buffer is freed in step i + 1 (or after the loop),
+  // tile 0's never before step 1.
+  auto releaseBefore = [&](Value i) {
+    Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, i,
+                                      index(0));
+    auto ifAny = scf::IfOp::create(b, loc, any, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifAny.thenBlock()->getTerminator());
+    handOff.release(arith::SubIOp::create(b, loc, i, index(1)));
+  };
+  SmallVector<Value> final = buildHandOffLoop(
       b, loc, range, tileKv, init,
       [&](Value start, Value i, ValueRange state) {
         handOff.acquire(i);
@@ -381,13 +398,33 @@ buildKeyTileConsumerLoop(OpBuilder &b, Location loc,
         TileClass cls =
             classifyKeyTile(ib, op, aux, tile, tileKv, start, extent);
         Value slot = slotOfTile(b, loc, i, handOff.stages);
-        SmallVector<Value> next =
-            buildTileStep(b, loc, ib, cls, state, [&](bool masked) {
-              return update(KeyTile{start, extent, slot}, masked, state);
-            });
-        handOff.release(i);
+        auto releasePrevious = [&] { releaseBefore(i); };
+        KeyTile keys{start, extent, slot};
+        if (handOff.drain)
+          keys.releasePrevious = releasePrevious;
+        auto skip = [&] {
+          SmallVector<Value> drained = handOff.drain(state);
+          releasePrevious();
+          return drained;
+        };
+        SmallVector<Value> next = buildTileStep(
+            b, loc, ib, cls, state,
+            [&](bool masked) { return update(keys, masked, state); },
+            handOff.drain ? function_ref<SmallVector<Value>()>(skip)
+                          : function_ref<SmallVector<Value>()>());
+        if (!handOff.drain)
+          handOff.release(i);
         return next;
       });
+  if (!handOff.drain)
+    return final;
+  // The last tile (number ceil((hi - lo) / tileKv) - 1, if any).
+  final = handOff.drain(final);
+  Value span = arith::SubIOp::create(b, loc, range.hi, range.lo);
+  Value tiles = arith::CeilDivSIOp::create(
+      b, loc, arith::MaxSIOp::create(b, loc, span, index(0)), index(tileKv));
+  releaseBefore(tiles);
+  return final;
 }
 
 SmallVector<Value> buildQueryTileLoop(OpBuilder &b, Location loc,

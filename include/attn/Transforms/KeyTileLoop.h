@@ -44,6 +44,9 @@ struct KeyTile {
   /// With a TilePrefetch: the buffer (an index below its stages) the tile
   /// was loaded into.
   mlir::Value slot = {};
+  /// With a TileHandOff that defers: frees the previous tile's buffer. The
+  /// update calls it once, after its last read of that buffer.
+  llvm::function_ref<void()> releasePrevious = {};
 };
 
 /// Staging of tiles (of keys, or of queries in the backward's loop) in a
@@ -91,6 +94,15 @@ struct TileHandOff {
   /// Consumer, after tile i's update: frees its buffer.
   llvm::function_ref<void(mlir::Value i)> release;
   int64_t stages = 2;
+  /// Consumer, when set: each update may leave work on its tile's buffer
+  /// pending in the state, finished by the next tile's update (FlashHopper
+  /// issues tile i's P V after tile i + 1's Q K^T), which frees the
+  /// previous buffer through KeyTile::releasePrevious. `drain(state)`
+  /// finishes the pending work without a tile: in an empty tile and after
+  /// the last one, each followed by the release. The consumer then holds
+  /// two buffers at a time.
+  llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::ValueRange state)>
+      drain = {};
 };
 
 /// Computes the state after key tile `tile` from `state`. `masked` is false

@@ -115,6 +115,8 @@ constexpr int64_t kWarpgroupThreads = kWarpsPerWarpgroup * kWarpSize;
 constexpr int64_t kProducerRegisters = 24, kMaxConsumerRegisters = 240,
                   kRegistersPerWarpgroupThread = 65536 / kWarpgroupThreads;
 constexpr int64_t kMaxHopperDim = 256;
+/// The Hopper's dynamic shared memory per block.
+constexpr int64_t kHopperSharedBytes = 227 * 1024;
 /// Dynamic shared memory is aligned to the 128-byte swizzle's period.
 constexpr int64_t kSwizzleAlignment = 1024;
 
@@ -273,9 +275,14 @@ planKernel(AttentionOp op, int64_t warps, int64_t tileKv,
     plan.queryTile = {plan.tileQ, headDim, element};
     plan.keyTile = {tileKv, headDim, element};
     plan.valueTile = {tileKv, valueDim, element};
-    plan.sharedBytes = kSwizzleAlignment + plan.queryTile.bytes() +
-                       plan.hopperStages *
-                           (plan.keyTile.bytes() + plan.valueTile.bytes());
+    // The consumer holds two slots (tile i's P V runs in step i + 1): a
+    // third lets the producer load the next tile meanwhile, where it fits.
+    auto bytesWith = [&](int64_t stages) {
+      return kSwizzleAlignment + plan.queryTile.bytes() +
+             stages * (plan.keyTile.bytes() + plan.valueTile.bytes());
+    };
+    plan.hopperStages = bytesWith(3) <= kHopperSharedBytes ? 3 : 2;
+    plan.sharedBytes = bytesWith(plan.hopperStages);
   }
   return plan;
 }
@@ -285,7 +292,7 @@ planKernel(AttentionOp op, int64_t warps, int64_t tileKv,
 /// shared memory.
 bool fitsHopper(const KernelPlan &plan) {
   return plan.warps % kWarpsPerWarpgroup == 0 && plan.tileKv % 16 == 0 &&
-         plan.tileKv <= kMaxHopperDim && plan.sharedBytes <= 227 * 1024;
+         plan.tileKv <= kMaxHopperDim && plan.sharedBytes <= kHopperSharedBytes;
 }
 
 /// Where a kernel writes: the op's o (and lse) for the whole key range, or
@@ -366,8 +373,9 @@ private:
     };
     auto acquire = [&](Value i) { kvTma->wait(i); };
     auto release = [&](Value i) { kvTma->release(i); };
+    auto drain = [&](ValueRange state) { return drainPendingValues(state); };
     TileHandOff handOff{reserve, produce, acquire, release,
-                        plan.hopperStages};
+                        plan.hopperStages, drain};
 
     b.setInsertionPoint(roles.thenBlock()->getTerminator());
     if (plan.movesRegisters())
@@ -383,11 +391,12 @@ private:
                                      NVVM::SetMaxRegisterAction::increase);
     queryTma->wait(index(0));
     SmallVector<Value> final = buildKeyTileConsumerLoop(
-        b, loc, op, aux, keyLoopTile(), plan.tileKv, initialState(),
+        b, loc, op, aux, keyLoopTile(), plan.tileKv, initialHopperState(),
         [&](const KeyTile &keys, bool masked, ValueRange state) {
-          return updateWithKeyTile(Value(), keys, masked, state);
+          return updateWithKeyTileHopper(keys, masked, state);
         },
         handOff);
+    final.resize(final.size() - kPendingState);
     writeOutputs(final);
   }
 
@@ -619,66 +628,142 @@ private:
 
   SmallVector<Value> updateWithKeyTile(Value queries, const KeyTile &keys,
                                        bool masked, ValueRange state) {
-    Value scores;
-    if (plan.hopper) {
-      scores = warpgroupScores(keys.slot);
-    } else {
-      std::tie(keyTile, valueTile) = tilesOf(keys.slot);
-      scores = scoreFragments(queries);
-    }
-    scores = scoreFunction(scores, keys, masked);
-    Value acc = state.back();
-    SmallVector<Value> next;
-    Value weights;
-    if (softmax) {
-      auto [rowMax, rowSum, p, correction] =
-          onlineSoftmax(scores, state[0], state[1]);
-      next = {rowMax, rowSum};
-      weights = p;
-      acc = rescale(acc, correction);
-    } else {
-      weights = mapScores(scores, [&](Value s, int64_t) {
-        return normalization.buildWeight(b, loc, s, Value());
-      });
-    }
-    next.push_back(plan.hopper ? warpgroupAccumulate(weights, acc, keys.slot)
-                               : accumulate(weights, acc));
+    std::tie(keyTile, valueTile) = tilesOf(keys.slot);
+    Value scores = scoreFunction(scoreFragments(queries), keys, masked);
+    TileWeights w = weigh(scores, state);
+    Value acc = w.correction ? rescale(state.back(), w.correction)
+                             : state.back();
+    w.rows.push_back(accumulate(w.weights, acc));
+    return w.rows;
+  }
+
+  /// The weights of a tile's (final) scores and, for softmax, the row
+  /// maxima and sums after it and the correction of the accumulator.
+  struct TileWeights {
+    SmallVector<Value> rows;
+    Value weights, correction;
+  };
+  TileWeights weigh(Value scores, ValueRange state) {
+    if (!softmax)
+      return {{}, mapScores(scores, [&](Value s, int64_t) {
+                return normalization.buildWeight(b, loc, s, Value());
+              }),
+              Value()};
+    auto [rowMax, rowSum, p, correction] =
+        onlineSoftmax(scores, state[0], state[1]);
+    return {{rowMax, rowSum}, p, correction};
+  }
+
+  //===--------------------------------------------------------------------===//
+  // FlashHopper's consumer: tile i's Q K^T, then tile i - 1's P V under
+  // tile i's softmax
+  //===--------------------------------------------------------------------===//
+
+  /// The state after initialState(): P of the tile whose P V is pending
+  /// (in the element type, one A operand per k step; zero when none is),
+  /// its buffer, and whether one is pending.
+  static constexpr int64_t kPendingState = 3;
+  SmallVector<Value> initialHopperState() {
+    SmallVector<Value> init = initialState();
+    init.push_back(splatElement(pendingWeightsType()));
+    init.push_back(index(0));
+    init.push_back(arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0));
+    return init;
+  }
+  VectorType pendingWeightsType() {
+    return VectorType::get({plan.tileKv / 16, 8}, plan.mma.element);
+  }
+
+  SmallVector<Value> updateWithKeyTileHopper(const KeyTile &keys, bool masked,
+                                             ValueRange state) {
+    ValueRange rows = state.drop_back(kPendingState + 1);
+    Value acc = state[rows.size()];
+    ValueRange pending = state.take_back(kPendingState);
+    // Fence for the registers the last step wrote (P, the rescaled
+    // accumulator); Q K^T, then the pending P V as the second group.
+    // P V is issued whether one is pending or not: ptxas serializes every
+    // product of a kernel with one in a branch inside a group. Without one
+    // P is zero (see drainPendingValues) and V this tile's, landed: acc
+    // stays acc.
+    wgmma->fence();
+    Value scores = warpgroupScores(keys.slot);
+    wgmma->commit();
+    Value valuesSlot =
+        arith::SelectOp::create(b, loc, pending[2], pending[1], keys.slot);
+    acc = warpgroupValues(pending[0], acc, valuesSlot);
+    wgmma->commit();
+    wgmma->wait(1);
+    TileWeights w = weigh(scoreFunction(scores, keys, masked), rows);
+    wgmma->wait(0);
+    if (w.correction)
+      acc = rescale(acc, w.correction);
+    SmallVector<Value> next = w.rows;
+    next.push_back(acc);
+    next.push_back(packWeights(w.weights));
+    keys.releasePrevious();
+    next.push_back(keys.slot);
+    next.push_back(arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
     return next;
   }
 
+  /// TileHandOff::drain: the pending P V, if any, issued and waited for
+  /// (a whole group inside the branch), then nothing pending and P zero.
+  SmallVector<Value> drainPendingValues(ValueRange state) {
+    SmallVector<Value> next(state);
+    ValueRange pending = state.take_back(kPendingState);
+    Value &acc = next[state.size() - kPendingState - 1];
+    auto ifPending = scf::IfOp::create(b, loc, acc.getType(), pending[2],
+                                       /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifPending.thenBlock());
+      wgmma->fence();
+      Value sum = warpgroupValues(pending[0], acc, pending[1]);
+      wgmma->commit();
+      wgmma->wait(0);
+      scf::YieldOp::create(b, loc, sum);
+      b.setInsertionPointToStart(ifPending.elseBlock());
+      scf::YieldOp::create(b, loc, acc);
+    }
+    acc = ifPending.getResult(0);
+    next[next.size() - 3] = splatElement(pendingWeightsType());
+    next.back() = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
+    return next;
+  }
+
+  /// The weights as P V's A operands (vector<k steps x 8 x element>).
+  Value packWeights(Value weights) {
+    Value packed = splatElement(pendingWeightsType());
+    for (int64_t step = 0; step < plan.tileKv / 16; ++step)
+      packed = insert(wgmma->accumulatorsAsA(weights, step), packed, {step});
+    return packed;
+  }
+
   /// FlashHopper: Q K^T of the warpgroup's 64 rows and the keys of `slot`,
-  /// both operands K-major in shared memory.
+  /// both operands K-major in shared memory (issued, not committed).
   Value warpgroupScores(Value slot) {
     Value queries = queryTma->address(index(0), 0);
     Value keys = kvTma->address(slot, 0);
     Value scores = splat(scoreType(), 0.0);
-    wgmma->fence();
     for (int64_t step = 0; step < plan.headSteps(); ++step)
       scores = wgmma->mma(
           wgmma->kMajor(queries, plan.tileQ, warpgroupRow, step),
           wgmma->kMajor(keys, plan.tileKv, index(0), step), scores,
           /*transposeB=*/false);
-    wgmma->commit();
-    wgmma->wait(0);
     return scores;
   }
 
-  /// FlashHopper: acc += P V, P from the weights' registers, V MN-major in
-  /// shared memory.
-  Value warpgroupAccumulate(Value weights, Value acc, Value slot) {
+  /// FlashHopper: acc += P V, P the packed weights, V MN-major in shared
+  /// memory (issued, not committed). P is in registers before the fence
+  /// that precedes this: a register written between the fence and the
+  /// product that reads it makes ptxas insert its own warpgroup.arrive
+  /// (C7519) and wait on each product.
+  Value warpgroupValues(Value packedWeights, Value acc, Value slot) {
     Value values = kvTma->address(slot, 1);
-    // P in the element type before the fence: a register written between
-    // the fence and the product that reads it makes ptxas insert its own
-    // warpgroup.arrive (C7519) and wait on each product.
-    SmallVector<Value> operands;
     for (int64_t step = 0; step < plan.tileKv / 16; ++step)
-      operands.push_back(wgmma->accumulatorsAsA(weights, step));
-    wgmma->fence();
-    for (auto [step, a] : llvm::enumerate(operands))
-      acc = wgmma->mma(a, wgmma->mnMajor(values, plan.tileKv, step), acc,
+      acc = wgmma->mma(extract(packedWeights, {step}),
+                       wgmma->mnMajor(values, plan.tileKv, step), acc,
                        /*transposeB=*/true);
-    wgmma->commit();
-    wgmma->wait(0);
     return acc;
   }
 

@@ -753,11 +753,27 @@ LogicalResult BlockEmulator::emulateBlock(Block &block) {
   return success();
 }
 
+LogicalResult BlockEmulator::checkRetired(Operation *user, ValueRange values) {
+  for (Value v : values)
+    if (asyncResults.inFlight(v))
+      return user->emitOpError(
+          "attn-emulate-gpu: reads a wgmma result before a wgmma.wait.group "
+          "retires its group (on a GPU, registers the product still writes)");
+  return success();
+}
+
 LogicalResult BlockEmulator::emulate(Operation *op) {
   if (auto forOp = dyn_cast<scf::ForOp>(op))
     return emulateFor(forOp);
   if (auto ifOp = dyn_cast<scf::IfOp>(op))
     return emulateIf(ifOp);
+  // A shape cast renames registers: its result is in flight with its
+  // source.
+  if (auto cast = dyn_cast<vector::ShapeCastOp>(op))
+    asyncResults.alias(cast.getResult(), cast.getSource());
+  else if (!hooks.isAsynchronous(op) &&
+           failed(checkRetired(op, op->getOperands())))
+    return failure();
   if (const EmulationHook *hook = hooks.lookup(op))
     return (*hook)(*this, op);
   if (OpTrait::hasElementwiseMappableTraits(op) && op->getNumResults() > 0)
@@ -787,8 +803,28 @@ LogicalResult BlockEmulator::emulateElementwise(Operation *op) {
   return success();
 }
 
+/// Whether `v` is the result of an asynchronous product, possibly renamed.
+static bool isProduct(Value v, const EmulationHooks &hooks) {
+  while (auto cast = v.getDefiningOp<vector::ShapeCastOp>())
+    v = cast.getSource();
+  return hooks.isAsynchronous(v.getDefiningOp());
+}
+
 LogicalResult BlockEmulator::emulateFor(scf::ForOp op) {
   Location loc = op.getLoc();
+  // A loop either chains products across its iterations into the open
+  // group (no commit or wait in it: its carried products stay in flight),
+  // or retires within each iteration what it issues.
+  bool groups = op.getBody()
+                    ->walk([&](Operation *inner) {
+                      return hooks.isGroupOp(inner) ? WalkResult::interrupt()
+                                                    : WalkResult::advance();
+                    })
+                    .wasInterrupted();
+  if (failed(checkRetired(op, {op.getLowerBound(), op.getUpperBound(),
+                               op.getStep()})) ||
+      (groups && failed(checkRetired(op, op.getInitArgs()))))
+    return failure();
   SmallVector<Value> init;
   for (Value v : op.getInitArgs())
     init.push_back(lanesOf(v));
@@ -805,13 +841,26 @@ LogicalResult BlockEmulator::emulateFor(scf::ForOp op) {
                 vector::BroadcastOp::create(b, loc,
                                             laneType(iv.getType(), lanes), iv));
         map.map(op.getRegionIterArgs(), args);
+        if (!groups)
+          for (auto [arg, initial, next] :
+               llvm::zip(op.getRegionIterArgs(), op.getInitArgs(),
+                         op.getYieldedValues()))
+            if (asyncResults.inFlight(initial) || isProduct(next, hooks))
+              asyncResults.issue(arg);
         result = emulateBlock(*op.getBody());
+        if (groups && succeeded(result) && asyncResults.any())
+          result = op.emitOpError(
+              "attn-emulate-gpu: a wgmma group is still in flight at the end "
+              "of the loop body: retire it (wgmma.wait.group) within the "
+              "iteration");
         SmallVector<Value> yielded;
         for (Value v : op.getBody()->getTerminator()->getOperands())
           yielded.push_back(lanesOf(v));
         scf::YieldOp::create(b, loc, yielded);
       });
   map.map(op.getResults(), loop.getResults());
+  for (auto [result, next] : llvm::zip(op.getResults(), op.getYieldedValues()))
+    asyncResults.alias(result, next);
   return result;
 }
 
@@ -830,7 +879,12 @@ LogicalResult BlockEmulator::emulateIf(scf::IfOp op) {
     Value taken[2] = {condition,
                       arith::XOrIOp::create(b, loc, condition, ones)};
     Region *branches[2] = {&op.getThenRegion(), &op.getElseRegion()};
+    AsyncResults before = asyncResults.snapshot(), afterThen;
     for (int i = 0; i < 2; ++i) {
+      if (i == 1) {
+        afterThen = asyncResults.snapshot();
+        asyncResults.restore(before);
+      }
       if (branches[i]->empty())
         continue;
       activeLanes =
@@ -839,7 +893,7 @@ LogicalResult BlockEmulator::emulateIf(scf::IfOp op) {
         return failure();
     }
     activeLanes = outer;
-    return success();
+    return mergeBranches(op, afterThen);
   }
   // With results: uniform.
   SmallVector<Type> types;
@@ -850,7 +904,12 @@ LogicalResult BlockEmulator::emulateIf(scf::IfOp op) {
                         /*withElseRegion=*/true);
   Region *from[2] = {&op.getThenRegion(), &op.getElseRegion()};
   Block *to[2] = {emulated.thenBlock(), emulated.elseBlock()};
+  AsyncResults before = asyncResults.snapshot(), afterThen;
   for (int i = 0; i < 2; ++i) {
+    if (i == 1) {
+      afterThen = asyncResults.snapshot();
+      asyncResults.restore(before);
+    }
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(to[i]);
     if (failed(emulateBlock(from[i]->front())))
@@ -860,7 +919,23 @@ LogicalResult BlockEmulator::emulateIf(scf::IfOp op) {
       yielded.push_back(lanesOf(v));
     scf::YieldOp::create(b, loc, yielded);
   }
+  // A result is in flight if either branch yields it in flight.
+  for (auto [result, thenValue, elseValue] :
+       llvm::zip(op.getResults(), op.thenYield().getOperands(),
+                 op.elseYield().getOperands())) {
+    asyncResults.alias(result, elseValue);
+    asyncResults.aliasFrom(afterThen, result, thenValue);
+  }
   map.map(op.getResults(), emulated.getResults());
+  return mergeBranches(op, afterThen);
+}
+
+LogicalResult BlockEmulator::mergeBranches(scf::IfOp op,
+                                           const AsyncResults &afterThen) {
+  if (!asyncResults.merge(afterThen))
+    return op.emitOpError("attn-emulate-gpu: the branches commit different "
+                          "numbers of wgmma groups that are still in flight "
+                          "after them: retire them in the branch");
   return success();
 }
 

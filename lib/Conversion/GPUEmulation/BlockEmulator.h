@@ -20,6 +20,8 @@
 #ifndef ATTN_CONVERSION_GPUEMULATION_BLOCKEMULATOR_H
 #define ATTN_CONVERSION_GPUEMULATION_BLOCKEMULATOR_H
 
+#include "AsyncResults.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -29,6 +31,7 @@
 #include "mlir/Support/TypeID.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <functional>
 #include <memory>
@@ -77,6 +80,23 @@ public:
     return it == hooks.end() ? nullptr : &it->second;
   }
 
+  /// `OpTys` are asynchronous products (wgmma): their results are in
+  /// flight until a wait retires them (AsyncResults), and their hooks check
+  /// their own operands (a product takes an accumulator in flight).
+  template <typename... OpTys> void markAsynchronous() {
+    (asynchronous.insert(OpTys::getOperationName()), ...);
+  }
+  bool isAsynchronous(mlir::Operation *op) const {
+    return op && asynchronous.contains(op->getName().getStringRef());
+  }
+  /// `OpTys` commit or retire groups of asynchronous products.
+  template <typename... OpTys> void markGroupOps() {
+    (groupOps.insert(OpTys::getOperationName()), ...);
+  }
+  bool isGroupOp(mlir::Operation *op) const {
+    return groupOps.contains(op->getName().getStringRef());
+  }
+
 private:
   template <typename OpTy, typename Hook> void addOne(Hook hook) {
     [[maybe_unused]] bool inserted =
@@ -90,6 +110,7 @@ private:
   }
 
   llvm::StringMap<EmulationHook> hooks;
+  llvm::StringSet<> asynchronous, groupOps;
 };
 
 /// State a hook family keeps per emulated kernel (derive from it and give
@@ -136,6 +157,12 @@ public:
   /// vector<W x i1> of the lanes that execute (null: all, i.e. outside
   /// divergent control flow).
   mlir::Value getActiveLanes() { return activeLanes; }
+  /// The wgmma results in flight at this point of the walk.
+  AsyncResults &getAsyncResults() { return asyncResults; }
+  /// Fails at `user` if it reads one of `values` while still in flight.
+  mlir::LogicalResult checkRetired(mlir::Operation *user,
+                                   mlir::ValueRange values);
+
   /// Asserts that each warp executes `op` whole or not at all (a warp
   /// collective under warpgroup roles).
   void assertWholeWarps(mlir::Operation *op);
@@ -339,6 +366,10 @@ private:
                                      mlir::Location loc);
   mlir::LogicalResult emulateFor(mlir::scf::ForOp op);
   mlir::LogicalResult emulateIf(mlir::scf::IfOp op);
+  /// Merges what `op`'s first branch left in flight (`afterThen`) into
+  /// what its second did.
+  mlir::LogicalResult mergeBranches(mlir::scf::IfOp op,
+                                    const AsyncResults &afterThen);
   /// Warpgroup roles (EmulateRoles.cpp): an scf.if whose two branches each
   /// loop, handing work over by mbarriers, runs its loops interleaved.
   struct Role;
@@ -376,6 +407,7 @@ private:
   mlir::Value sharedMemory;
   mlir::Value blockIds[3], gridSizes[3];
   mlir::Value activeLanes;
+  AsyncResults asyncResults;
   llvm::DenseMap<mlir::TypeID, std::unique_ptr<EmulationState>> states;
   llvm::DenseMap<unsigned, mlir::Type> argumentTypes;
 };

@@ -90,9 +90,22 @@ static LogicalResult emulateInit(BlockEmulator &e, nvgpu::MBarrierInitOp init) {
   return success();
 }
 
+/// An arrival releases shared memory (a ring slot) to another role: a
+/// product still in flight may read it.
+static LogicalResult checkNothingInFlight(BlockEmulator &e, Operation *op) {
+  if (e.getAsyncResults().any())
+    return op->emitOpError("attn-emulate-gpu: arrives while a wgmma is in "
+                           "flight, which may still read the shared memory "
+                           "the arrival releases: retire it "
+                           "(wgmma.wait.group) first");
+  return success();
+}
+
 static LogicalResult emulateArrive(BlockEmulator &e,
                                    nvgpu::MBarrierArriveOp arrive) {
   Location loc = arrive.getLoc();
+  if (failed(checkNothingInFlight(e, arrive)))
+    return failure();
   forEachPredicatedLane(e, Value(), loc, [&](Value lane) {
     BarrierRow row{
         e, rowOf(e, arrive.getBarriers(), arrive.getMbarId(), lane, loc), loc};
@@ -107,6 +120,8 @@ static LogicalResult emulateArrive(BlockEmulator &e,
 static LogicalResult emulateArriveExpectTx(BlockEmulator &e,
                                            nvgpu::MBarrierArriveExpectTxOp op) {
   Location loc = op.getLoc();
+  if (failed(checkNothingInFlight(e, op)))
+    return failure();
   OpBuilder &b = e.getBuilder();
   forEachPredicatedLane(e, op.getPredicate(), loc, [&](Value lane) {
     BarrierRow row{e, rowOf(e, op.getBarriers(), op.getMbarId(), lane, loc),

@@ -7,8 +7,9 @@
 // without swizzle or with the 32-, 64- or 128-byte swizzle of the absolute
 // address), so that a kernel whose descriptor or tile layout is wrong reads
 // the wrong elements here as on a GPU. A from registers and the accumulator
-// follow MmaLayout.h's wgmmaLayout. The product lands at once; the fences,
-// commits and waits around it order nothing more here.
+// follow MmaLayout.h's wgmmaLayout. The product lands at once; commits and
+// waits move its result through AsyncResults, which checks statically that
+// nothing reads it (or releases its operands) before a wait retires it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -347,11 +348,30 @@ static LogicalResult emulateWgmma(BlockEmulator &e, gpu_ops::WgmmaOp op) {
 }
 
 void registerWgmmaHooks(EmulationHooks &hooks) {
-  hooks.add<gpu_ops::WgmmaOp>(emulateWgmma);
-  // The product lands when issued, so fences, commits and waits order
-  // nothing more.
-  hooks.add<NVVM::WgmmaFenceAlignedOp, NVVM::WgmmaGroupSyncAlignedOp,
-            NVVM::WgmmaWaitGroupSyncOp>(
+  // A product may take the accumulator of one in flight (a chain); its
+  // result is in flight until a wait retires its group.
+  hooks.add<gpu_ops::WgmmaOp>([](BlockEmulator &e, gpu_ops::WgmmaOp op) {
+    if (failed(e.checkRetired(op, {op.getA(), op.getB()})) ||
+        failed(emulateWgmma(e, op)))
+      return failure();
+    e.getAsyncResults().issue(op.getResult());
+    return success();
+  });
+  hooks.markAsynchronous<gpu_ops::WgmmaOp>();
+  hooks.markGroupOps<NVVM::WgmmaGroupSyncAlignedOp,
+                     NVVM::WgmmaWaitGroupSyncOp>();
+  // The product lands when issued; commits and waits move its result
+  // through AsyncResults, which checks that nothing sees it early.
+  hooks.add<NVVM::WgmmaGroupSyncAlignedOp>([](BlockEmulator &e, Operation *) {
+    e.getAsyncResults().commit();
+    return success();
+  });
+  hooks.add<NVVM::WgmmaWaitGroupSyncOp>(
+      [](BlockEmulator &e, NVVM::WgmmaWaitGroupSyncOp op) {
+        e.getAsyncResults().wait(op.getGroup());
+        return success();
+      });
+  hooks.add<NVVM::WgmmaFenceAlignedOp>(
       [](BlockEmulator &, Operation *) { return success(); });
 }
 

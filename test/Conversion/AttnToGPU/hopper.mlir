@@ -4,10 +4,11 @@
 // sm_90a, bf16, D = 128: the FlashHopper kernel. The host builds the tensor
 // maps of q, k and v (boxes of one tile's rows and 64 columns, 128-byte
 // swizzle) and launches two warpgroups (128 query rows) with the query tile
-// and two key/value slots in 1 KiB-aligned shared memory.
+// and three key/value slots in 1 KiB-aligned shared memory (the consumers
+// hold two: tile i's P V runs in step i + 1).
 // CHECK-LABEL: func.func @causal
 // CHECK-COUNT-3: nvgpu.tma.create.descriptor %{{.*}} box[%{{.*}}, %{{.*}}, %c128{{.*}}, %c64{{.*}}] : memref<*xbf16> -> <tensor = memref<1x1x128x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b
-// CHECK:         gpu.launch_func @attn_kernels::@causal_attention blocks in ({{.*}}) threads in (%c384, %c1{{.*}}, %c1{{.*}}) dynamic_shared_memory_size %c164864_i32
+// CHECK:         gpu.launch_func @attn_kernels::@causal_attention blocks in ({{.*}}) threads in (%c384, %c1{{.*}}, %c1{{.*}}) dynamic_shared_memory_size %c230400_i32
 // Two consumer warpgroups take registers from the producer: the kernel
 // launches at 168 registers a thread (nvvm.maxnreg; without it ptxas drops
 // the setmaxnreg) so that 24 + 2 x 240 fit in 3 x 168.
@@ -17,11 +18,13 @@
 // 256 consumer threads have released it; initialized by thread 0.
 // CHECK:         nvgpu.mbarrier.create -> <memorySpace = #gpu.address_space<workgroup>>
 // CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c1
-// CHECK:         nvgpu.mbarrier.create -> <memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
-// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c2
-// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c256
-// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c2
-// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c256
+// CHECK:         nvgpu.mbarrier.create -> <memorySpace = #gpu.address_space<workgroup>, num_barriers = 6>
+// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c2{{(_[0-9]+)?}} :
+// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c256{{(_[0-9]+)?}} :
+// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c2{{(_[0-9]+)?}} :
+// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c256{{(_[0-9]+)?}} :
+// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c2{{(_[0-9]+)?}} :
+// CHECK:         nvgpu.mbarrier.init %{{.*}}[%{{.*}}], %c256{{(_[0-9]+)?}} :
 // CHECK:         gpu.barrier
 // Warpgroup 0 produces: the query tile (two 64-column chunks of 128 rows),
 // then per key tile a wait for its slot's release and the copies (an empty
@@ -45,16 +48,36 @@
 // CHECK-NOT:       gpu.barrier
 // CHECK:           scf.for
 // CHECK:             nvgpu.mbarrier.try_wait.parity
-// Q K^T: eight k steps of m64n128k16 from shared memory, then P V: eight
-// of m64n128k16 with P in registers and V MN-major; then the slot's release.
-// CHECK:           nvvm.wgmma.fence.aligned
-// CHECK-COUNT-8:   attn_gpu.wgmma %{{.*}}, %{{.*}}, %{{.*}} {element_type = bf16} : i64, vector<64xf32>
-// CHECK:           nvvm.wgmma.commit.group.sync.aligned
-// CHECK-NEXT:      nvvm.wgmma.wait.group.sync.aligned 0
-// CHECK:           nvvm.wgmma.fence.aligned
-// CHECK-COUNT-8:   attn_gpu.wgmma %{{.*}}, %{{.*}}, %{{.*}} {element_type = bf16, transpose_b} : vector<8xbf16>, vector<64xf32>
-// CHECK:           nvvm.wgmma.commit.group.sync.aligned
+// An empty tile finishes the pending P V (a whole group under its branch)
+// and frees the previous tile's slot.
+// CHECK:             scf.if
+// CHECK:               nvvm.wgmma.fence.aligned
+// CHECK-COUNT-8:       attn_gpu.wgmma {{.*}} {element_type = bf16, transpose_b} : vector<8xbf16>, vector<64xf32>
+// CHECK:               nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT:          nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK:               nvgpu.mbarrier.arrive %
+// A tile with keys: Q K^T (eight m64n128k16 from shared memory), then the
+// previous tile's P V (eight, P in registers, V MN-major) as the second
+// group; the softmax runs after the first group's wait, under P V; then
+// the previous slot's release.
+// CHECK:             nvvm.wgmma.fence.aligned
+// CHECK-COUNT-8:     attn_gpu.wgmma %{{.*}}, %{{.*}}, %{{.*}} {element_type = bf16} : i64, vector<64xf32>
+// CHECK-NOT:         math.exp2
+// CHECK:             nvvm.wgmma.commit.group.sync.aligned
+// CHECK:             arith.select
+// CHECK-COUNT-8:     attn_gpu.wgmma {{.*}} {element_type = bf16, transpose_b} : vector<8xbf16>, vector<64xf32>
+// CHECK-NOT:         math.exp2
+// CHECK:             nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NOT:         math.exp2
+// CHECK:             nvvm.wgmma.wait.group.sync.aligned 1
+// CHECK:             math.exp2
+// CHECK:             nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK:             nvgpu.mbarrier.arrive %
+// After the loop: the last P V and the last slot's release.
+// CHECK:           nvvm.wgmma.fence.aligned
+// CHECK-COUNT-8:   attn_gpu.wgmma {{.*}} {element_type = bf16, transpose_b}
+// CHECK:           nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK:           nvgpu.mbarrier.arrive %
 // CHECK-NOT:     nvgpu.mma.sync
 // CHECK-NOT:     nvgpu.device_async_copy
 // One warp asked for: one consumer warpgroup (and the producer), 64-key tiles.

@@ -30,6 +30,20 @@
 //
 // Waiting on parity 1 after phase 0 has completed waits for phase 1, which
 // nothing completes.
+// The products are asynchronous: reading their results before the wait
+// that retires their group, keeping the group (wait 1 after one commit) or
+// arriving on an mbarrier (releasing shared memory the products may still
+// read) while they run stops the emulation before it runs.
+// RUN: sed 's/nvvm.wgmma.wait.group.sync.aligned 0//' %s | not attn-opt --attn-emulate-gpu-on-cpu 2>&1 | FileCheck %s --check-prefix=UNWAITED
+// RUN: sed 's/nvvm.wgmma.wait.group.sync.aligned 0/nvvm.wgmma.wait.group.sync.aligned 1/' %s | not attn-opt --attn-emulate-gpu-on-cpu 2>&1 | FileCheck %s --check-prefix=UNWAITED
+// UNWAITED: error: 'vector.maskedstore' op attn-emulate-gpu: reads a wgmma result before a wgmma.wait.group retires its group
+// RUN: sed 's/^      nvvm.wgmma.commit.group.sync.aligned/      %%early = nvgpu.mbarrier.arrive %%bars[%%c0] : !bars -> !nvgpu.mbarrier.token\n&/' %s | not attn-opt --attn-emulate-gpu-on-cpu 2>&1 | FileCheck %s --check-prefix=ARRIVE
+// ARRIVE: error: 'nvgpu.mbarrier.arrive' op attn-emulate-gpu: arrives while a wgmma is in flight
+// A loop that commits must retire within each iteration what it issues:
+// a commit in the first chain's loop leaves its product in flight into the
+// next iteration.
+// RUN: sed '0,/scf.yield %%next/s//nvvm.wgmma.commit.group.sync.aligned\n        scf.yield %%next/' %s | not attn-opt --attn-emulate-gpu-on-cpu 2>&1 | FileCheck %s --check-prefix=LOOP
+// LOOP: error: 'scf.for' op attn-emulate-gpu: a wgmma group is still in flight at the end of the loop body
 // RUN: sed 's/%waitParity = arith.constant false/%waitParity = arith.constant true/' %s | attn-opt --attn-emulate-gpu-on-cpu > %t.parity.mlir
 // RUN: not --crash stdbuf -oL mlir-runner %t.parity.mlir -e main --entry-point-result=void --shared-libs=%mlir_c_runner_utils 2>&1 | FileCheck %s --check-prefix=NEVER
 // NEVER: attn-emulate-gpu: mbarrier wait at loc({{.*}}) can never complete
