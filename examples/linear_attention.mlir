@@ -10,6 +10,8 @@
 // RUN: attn-run %s --entry cosformer --random --seed 4 --check
 // RUN: attn-run %s --entry hedgehog --random --seed 5 --check
 // RUN: attn-run %s --entry based_taylor --random --seed 6 --check --dim Sq=300
+// RUN: attn-run %s --entry simple_gla --random --seed 7 --check --dim B=2 --dim Sq=1000
+// RUN: attn-run %s --entry gla --random --seed 8 --check --chunk-size 32
 
 // Causal linear transformer (Katharopoulos et al.) with grouped-query heads,
 // in bf16 with f32 states.
@@ -21,14 +23,14 @@ func.func @elu_causal_gqa(%q: tensor<2x8x500x64xbf16>, %k: tensor<2x2x500x64xbf1
   return %o : tensor<2x8x500x64xbf16>
 }
 
-// RetNet / Lightning Attention: relu features, a per-head decay, no
-// denominator, and the state in and out so a long sequence can be streamed
-// in pieces.
+// RetNet's retention: the raw queries and keys (identity features, q
+// scaled by D^-1/2 by default), a per-head decay, no denominator, and the
+// state in and out so a long sequence can be streamed in pieces.
 func.func @retnet_decay_state(%q: tensor<1x4x333x32xf32>, %k: tensor<1x4x333x32xf32>,
                               %v: tensor<1x4x333x32xf32>, %gamma: tensor<4xf32>,
                               %s0: tensor<1x4x32x32xf32>)
     -> (tensor<1x4x333x32xf32>, tensor<1x4x32x32xf32>) {
-  %o, %s = attn.linear_attention %q, %k, %v feature_map(#attn.relu) causal
+  %o, %s = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal
       decay(%gamma : tensor<4xf32>) normalization(none)
       initial_state(%s0 : tensor<1x4x32x32xf32>)
       : tensor<1x4x333x32xf32>, tensor<1x4x333x32xf32>, tensor<1x4x333x32xf32>
@@ -76,4 +78,29 @@ func.func @based_taylor(%q: tensor<1x4x?x16xf32>, %k: tensor<1x4x?x16xf32>,
       : tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>, tensor<1x4x?x64xf32>
       -> tensor<1x4x?x64xf32>
   return %o : tensor<1x4x?x64xf32>
+}
+
+// Simple GLA / Mamba2-style gating: a data-dependent decay per token and
+// head, given in log space (log sigmoid of a projection in the models),
+// grouped-query heads. CPU only for now (attn-to-gpu says so).
+func.func @simple_gla(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>,
+                      %v: tensor<?x2x?x64xbf16>, %g: tensor<?x8x?xf32>)
+    -> tensor<?x8x?x64xbf16> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal
+      gate(%g : tensor<?x8x?xf32>) normalization(none)
+      : tensor<?x8x?x64xbf16>, tensor<?x2x?x64xbf16>, tensor<?x2x?x64xbf16>
+      -> tensor<?x8x?x64xbf16>
+  return %o : tensor<?x8x?x64xbf16>
+}
+
+// Gated linear attention (GLA): a gate per token and key feature, the state
+// returned for the next piece.
+func.func @gla(%q: tensor<1x4x300x32xf32>, %k: tensor<1x4x300x32xf32>,
+               %v: tensor<1x4x300x48xf32>, %g: tensor<1x4x300x32xf32>)
+    -> (tensor<1x4x300x48xf32>, tensor<1x4x32x48xf32>) {
+  %o, %s = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal
+      gate(%g : tensor<1x4x300x32xf32>) normalization(none)
+      : tensor<1x4x300x32xf32>, tensor<1x4x300x32xf32>, tensor<1x4x300x48xf32>
+      -> tensor<1x4x300x48xf32>, tensor<1x4x32x48xf32>
+  return %o, %s : tensor<1x4x300x48xf32>, tensor<1x4x32x48xf32>
 }

@@ -412,6 +412,20 @@ class Attn_FeatureMapAttr<string name, string mnemonic,
         DeclareAttrInterfaceMethods<Attn_FeatureMapAttrInterface,
                                     overridden>]>;
 
+def Attn_IdentityAttr : Attn_FeatureMapAttr<"Identity", "identity",
+                                            ["buildFeature"]> {
+  let summary = "phi(x) = x: the raw queries and keys (RetNet, GLA, ...)";
+  let description = [{
+    The features are the rows themselves, F = D: the map of retention,
+    gated linear attention and the delta rule, which scale the queries by
+    the op's `scale` (D^(-1/2) by default with this map) instead of
+    normalizing. With the denominator normalization the denominator
+    `phi(q) . z` may be zero or negative; such models use
+    `normalization(none)`.
+  }];
+  let parameters = (ins);
+}
+
 def Attn_EluPlusOneAttr : Attn_FeatureMapAttr<"EluPlusOne", "elu_plus_one",
                                               ["buildFeature"]> {
   let summary = "phi(x) = elu(x) + 1 (Katharopoulos et al., 2020)";

@@ -258,7 +258,21 @@ def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [
       `o_i = phi(q_i) S / (phi(q_i) . z + eps)`.
 
     `gamma` is the per-query-head `decay` operand (`[Hq]`, RetNet and
-    Lightning Attention; causal only), 1 when absent. With
+    Lightning Attention; causal only), 1 when absent.
+
+    `gate` makes the decay data-dependent (causal only, not with `decay`):
+    a log-space gate per token, `[B, Hq, S]` (one scalar per token and head:
+    gated RetNet, Mamba2-style simple GLA) or `[B, Hq, S, F]` (one per token
+    and feature: GLA), so that `S_i = diag(exp(g_i)) S_{i-1} + phi(k_i)
+    v_i^T` (likewise `z`). The lowerings work with differences of cumulative
+    gates within a chunk, which stay finite however long the sequence (for
+    gates <= 0, the usual `log sigmoid` form).
+
+    `scale` multiplies the query features, `phi(q_i)` becoming
+    `scale phi(q_i)`. It defaults to `D^(-1/2)` with `#attn.identity`, as
+    the linear-attention libraries scale raw queries, and to 1 with every
+    other map (whose normalized output does not depend on it but for
+    `eps`). With
     `normalization(none)` the output is the numerator `phi(q_i) S_i` and
     there is no normalizer. `eps` defaults to 1e-6; with `eps(0.0)` a query
     whose features are all zero (possible with relu-based maps) gets 0 / 0,
@@ -278,6 +292,18 @@ def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [
         : tensor<2x8x1000x64xf16>, tensor<2x8x1000x64xf16>,
           tensor<2x8x1000x64xf16> -> tensor<2x8x1000x64xf16>
 
+    // RetNet's retention: raw q, k scaled by D^-1/2, a decay per head.
+    %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity)
+        causal decay(%gamma : tensor<8xf32>) normalization(none)
+        : tensor<2x8x1000x64xbf16>, tensor<2x8x1000x64xbf16>,
+          tensor<2x8x1000x64xbf16> -> tensor<2x8x1000x64xbf16>
+
+    // Gated linear attention: a gate per token and feature.
+    %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity)
+        causal gate(%g : tensor<2x8x1000x64xf32>) normalization(none)
+        : tensor<2x8x1000x64xbf16>, tensor<2x8x1000x64xbf16>,
+          tensor<2x8x1000x64xbf16> -> tensor<2x8x1000x64xbf16>
+
     %o, %s, %z = attn.linear_attention %q, %k, %v
         feature_map(#attn.favor<features = 128, seed = 3>) causal
         decay(%gamma : tensor<8xf32>)
@@ -296,13 +322,15 @@ def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [
     AnyRankedTensor:$v,
     Optional<AnyRankedTensor>:$feature_weights,
     Optional<AnyRankedTensor>:$decay,
+    Optional<AnyRankedTensor>:$gate,
     Optional<AnyRankedTensor>:$initial_state,
     Optional<AnyRankedTensor>:$initial_normalizer,
     Attn_FeatureMapAttrInterface:$feature_map,
     UnitAttr:$causal,
     DefaultValuedAttr<Attn_LinearNormalization,
                       "::attn::LinearNormalization::Denominator">:$normalization,
-    OptionalAttr<F64Attr>:$eps
+    OptionalAttr<F64Attr>:$eps,
+    OptionalAttr<F64Attr>:$scale
   );
   let results = (outs AnyRankedTensor:$o,
                       Optional<AnyRankedTensor>:$final_state,
@@ -313,6 +341,8 @@ def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [
     (`feature_weights` `(` $feature_weights^ `:` type($feature_weights) `)`)?
     (`causal` $causal^)?
     (`decay` `(` $decay^ `:` type($decay) `)`)?
+    (`gate` `(` $gate^ `:` type($gate) `)`)?
+    (`scale` `(` $scale^ `)`)?
     (`normalization` `(` $normalization^ `)`)?
     (`eps` `(` $eps^ `)`)?
     (`initial_state` `(` $initial_state^ `:` type($initial_state) `)`)?
@@ -338,6 +368,14 @@ def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [
     }
     /// The `eps` attribute, or 1e-6.
     double getEpsOrDefault();
+    /// The `scale` attribute, or its default for the feature map.
+    double getScaleOrDefault();
+    /// Whether the `gate` operand has a gate per feature ([B, Hq, S, F]).
+    bool hasFeatureGate() {
+      return getGate() &&
+             ::llvm::cast<::mlir::RankedTensorType>(getGate().getType())
+                     .getRank() == 4;
+    }
   }];
 }
 

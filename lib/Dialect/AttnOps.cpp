@@ -821,6 +821,14 @@ double LinearAttentionOp::getEpsOrDefault() {
   return 1e-6;
 }
 
+double LinearAttentionOp::getScaleOrDefault() {
+  if (FloatAttr scale = getScaleAttr())
+    return scale.getValueAsDouble();
+  if (isa<IdentityAttr>(getFeatureMap()))
+    return 1.0 / std::sqrt(double(getQ().getType().getDimSize(3)));
+  return 1.0;
+}
+
 LogicalResult LinearAttentionOp::verify() {
   RankedTensorType q = getQ().getType(), k = getK().getType(),
                    v = getV().getType();
@@ -859,6 +867,37 @@ LogicalResult LinearAttentionOp::verify() {
                          "type")))
       return failure();
   }
+
+  if (Value gate = getGate()) {
+    if (!getCausal())
+      return emitOpError() << "'gate' applies to the causal recurrence; add "
+                              "`causal` or drop the gate";
+    if (getDecay())
+      return emitOpError() << "'gate' and 'decay' both decay the state; fold "
+                              "the decay into the gate (g + log(gamma) per "
+                              "head) and drop 'decay'";
+    auto type = cast<RankedTensorType>(gate.getType());
+    SmallVector<int64_t> perToken = {batch, qHeads, qLen};
+    SmallVector<int64_t> perFeature = {batch, qHeads, qLen, features};
+    if (type.getRank() == 4 &&
+        failed(checkType(*this, gate, "operand", "gate",
+                         RankedTensorType::get(perFeature, compute),
+                         "[B, Hq, S, F]: a log-space gate per token and "
+                         "feature, in the accumulation type")))
+      return failure();
+    if (type.getRank() != 4 &&
+        failed(checkType(*this, gate, "operand", "gate",
+                         RankedTensorType::get(perToken, compute),
+                         "[B, Hq, S] (a log-space gate per token) or "
+                         "[B, Hq, S, F] (per token and feature), in the "
+                         "accumulation type")))
+      return failure();
+  }
+
+  if (FloatAttr scale = getScaleAttr();
+      scale && !std::isfinite(scale.getValueAsDouble()))
+    return emitOpError() << "scale must be finite, got "
+                         << scale.getValueAsDouble();
 
   std::optional<SmallVector<int64_t>> weightsShape =
       featureMap.getWeightsShape(headDim);
@@ -954,7 +993,7 @@ LinearAttentionOp::reifyResultShapes(OpBuilder &builder,
 namespace {
 /// The ODS operand and result groups of attn.linear_attention, in order.
 constexpr StringLiteral kLinearOperandRoles[] = {
-    "q", "k", "v", "feature_weights", "decay", "initial_state",
+    "q", "k", "v", "feature_weights", "decay", "gate", "initial_state",
     "initial_normalizer"};
 constexpr StringLiteral kLinearResultRoles[] = {"o", "final_state",
                                                 "final_normalizer"};
@@ -984,6 +1023,10 @@ SmallVector<DimName> LinearAttentionOp::getOperandDimNames(unsigned index) {
     return {{"B"}, {"Hkv"}, {keyLength.str()}, {"Dv"}};
   if (role == "decay")
     return {{"Hq"}};
+  if (role == "gate" && hasFeatureGate())
+    return {{"B"}, {"Hq"}, {"Sq"}, {"F"}};
+  if (role == "gate")
+    return {{"B"}, {"Hq"}, {"Sq"}};
   if (role == "initial_state")
     return {{"B"}, {"Hq"}, {"F"}, {"Dv"}};
   if (role == "initial_normalizer")

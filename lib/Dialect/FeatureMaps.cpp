@@ -118,6 +118,24 @@ Value buildFeaturesByElement(OpBuilder &b, Location loc,
 } // namespace
 
 //===----------------------------------------------------------------------===//
+// IdentityAttr: x
+//===----------------------------------------------------------------------===//
+
+int64_t IdentityAttr::getFeatureDim(int64_t headDim) const { return headDim; }
+
+Value IdentityAttr::buildFeatures(OpBuilder &b, Location loc,
+                                  const FeatureMapContext &context,
+                                  Value x) const {
+  return x;
+}
+
+Value IdentityAttr::buildFeature(OpBuilder &b, Location loc,
+                                 const FeatureElementContext &context,
+                                 Value feature) const {
+  return context.element(b, loc, feature);
+}
+
+//===----------------------------------------------------------------------===//
 // EluPlusOneAttr: elu(x) + 1
 //===----------------------------------------------------------------------===//
 

@@ -624,12 +624,13 @@ struct DecomposeLinearAttention : OpRewritePattern<LinearAttentionOp> {
     LinearAttentionBuilder builder(rewriter, loc, op, groupSize,
                                    op.getDecay());
     Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
-    Value phiQ = builder.features(op.getQ(), zero);
+    Value phiQ = builder.queryFeatures(op.getQ(), zero);
     Value phiK = builder.features(op.getK(), zero);
+    LinearAttentionBuilder::BlockGates gates = builder.sumGates(op.getGate());
     LinearAttentionBuilder::State initial{op.getInitialState(),
                                           op.getInitialNormalizer()};
-    SmallVector<Value> results = {
-        builder.output(phiQ, phiK, op.getV(), initial, op.getCausal())};
+    SmallVector<Value> results = {builder.output(
+        phiQ, phiK, op.getV(), initial, op.getCausal(), gates)};
     if (op.getFinalState()) {
       // The state is updated in place: start from copies of the caller's.
       if (initial.s)
@@ -637,7 +638,7 @@ struct DecomposeLinearAttention : OpRewritePattern<LinearAttentionOp> {
                    initial.z ? buildFreshCopy(rewriter, loc, initial.z)
                              : Value()};
       LinearAttentionBuilder::State final =
-          builder.advance(initial, phiK, op.getV());
+          builder.advance(initial, phiK, op.getV(), gates);
       results.push_back(final.s);
       if (op.getFinalNormalizer())
         results.push_back(final.z);

@@ -10,6 +10,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/TypeUtilities.h"
 
+#include <cmath>
+
 using namespace mlir;
 
 namespace attn {
@@ -71,8 +73,116 @@ Value LinearAttentionBuilder::features(Value rows, Value positionOffset) {
   return op.getFeatureMap().buildFeatures(b, loc, context, x);
 }
 
+Value LinearAttentionBuilder::queryFeatures(Value rows, Value positionOffset) {
+  Value phi = features(rows, positionOffset);
+  double scale = op.getScaleOrDefault();
+  if (scale == 1.0)
+    return phi;
+  return buildElementwise(b, loc, phi, computeType,
+                          [&](OpBuilder &nb, Location nloc, Value e) {
+                            return arith::MulFOp::create(
+                                nb, nloc, e,
+                                floatConstant(nb, nloc, computeType, scale));
+                          });
+}
+
+AffineMap LinearAttentionBuilder::gateMap(unsigned numDims, unsigned row,
+                                          unsigned feature, int64_t rank) {
+  if (rank == 4)
+    return map(numDims, {dim(0), dim(1), dim(row), dim(feature)});
+  return map(numDims, {dim(0), dim(1), dim(row)});
+}
+
+LinearAttentionBuilder::BlockGates
+LinearAttentionBuilder::sumGates(Value gates) {
+  if (!gates)
+    return {};
+  auto type = cast<RankedTensorType>(gates.getType());
+  int64_t rank = type.getRank();
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, gates);
+  // cumulative[.., i(, f)] = sum_t L[i, t] g[.., t(, f)] with L the
+  // lower-triangular ones: a product the CPU micro-kernels take, with the
+  // reduction loop t last.
+  OpFoldResult n = sizes[2];
+  Value lower = buildGenerated(
+      b, loc, {n, n}, computeType, {}, {},
+      [&](OpBuilder &nb, Location nloc, ValueRange, ValueRange indices) {
+        Value included = arith::CmpIOp::create(
+            nb, nloc, arith::CmpIPredicate::ule, indices[1], indices[0]);
+        return arith::SelectOp::create(
+                   nb, nloc, included,
+                   floatConstant(nb, nloc, computeType, 1.0),
+                   floatConstant(nb, nloc, computeType, 0.0))
+            .getResult();
+      });
+  unsigned loops = rank + 1, t = rank;
+  Value cumulative = buildContraction(
+      b, loc, lower, map(loops, {dim(2), dim(t)}), gates,
+      rank == 4 ? map(loops, {dim(0), dim(1), dim(t), dim(3)})
+                : map(loops, {dim(0), dim(1), dim(t)}),
+      buildFilled(b, loc, sizes, computeType, 0.0), 1);
+  Value total = buildDimReduction(
+      b, loc, gates, 2, 0.0, [](OpBuilder &nb, Location nloc, Value x,
+                                Value y) {
+        return arith::AddFOp::create(nb, nloc, x, y).getResult();
+      });
+  return {cumulative, total};
+}
+
+Value LinearAttentionBuilder::featureGatedScores(
+    Value phiQ, Value phiK, Value cumulative, ArrayRef<OpFoldResult> sizes) {
+  // Loops (b, h, i, j, f); exp of -inf (j > i) gives 0 without an overflow.
+  auto par = utils::IteratorType::parallel;
+  Value init = buildFilled(b, loc, sizes, computeType, 0.0);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(),
+             ValueRange{phiQ, phiK, cumulative, cumulative}, ValueRange{init},
+             {map(5, {dim(0), dim(1), dim(2), dim(4)}),
+              map(5, {dim(0), kvHead(1), dim(3), dim(4)}),
+              map(5, {dim(0), dim(1), dim(2), dim(4)}),
+              map(5, {dim(0), dim(1), dim(3), dim(4)}),
+              map(5, {dim(0), dim(1), dim(2), dim(3)})},
+             {par, par, par, par, utils::IteratorType::reduction},
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               Value i = linalg::IndexOp::create(nb, nloc, 2);
+               Value j = linalg::IndexOp::create(nb, nloc, 3);
+               Value allowed = arith::CmpIOp::create(
+                   nb, nloc, arith::CmpIPredicate::ule, j, i);
+               Value exponent = arith::SelectOp::create(
+                   nb, nloc, allowed,
+                   arith::SubFOp::create(nb, nloc, args[2], args[3]),
+                   floatConstant(nb, nloc, computeType, -INFINITY));
+               Value product = arith::MulFOp::create(
+                   nb, nloc, arith::MulFOp::create(nb, nloc, args[0], args[1]),
+                   math::ExpOp::create(nb, nloc, exponent));
+               linalg::YieldOp::create(
+                   nb, nloc, arith::AddFOp::create(nb, nloc, args[4], product)
+                                 .getResult());
+             })
+      .getResult(0);
+}
+
+Value LinearAttentionBuilder::gateState(Value state, Value total) {
+  unsigned rank = cast<RankedTensorType>(state.getType()).getRank();
+  int64_t gateRank = cast<RankedTensorType>(total.getType()).getRank();
+  SmallVector<utils::IteratorType> parallel(rank,
+                                            utils::IteratorType::parallel);
+  AffineMap totalMap = gateRank == 3 ? map(rank, {dim(0), dim(1), dim(2)})
+                                     : map(rank, {dim(0), dim(1)});
+  return linalg::GenericOp::create(
+             b, loc, state.getType(), ValueRange{total}, ValueRange{state},
+             {totalMap, identity(rank)}, parallel,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               Value gated = arith::MulFOp::create(
+                   nb, nloc, args[1], math::ExpOp::create(nb, nloc, args[0]));
+               linalg::YieldOp::create(nb, nloc, gated);
+             })
+      .getResult(0);
+}
+
 Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
-                                     State before, bool causal) {
+                                     State before, bool causal,
+                                     BlockGates gates) {
   SmallVector<OpFoldResult> rows = tensor::getMixedSizes(b, loc, phiQ);
   rows.pop_back(); // [b, hq, n]
   SmallVector<OpFoldResult> outSizes(rows);
@@ -82,22 +192,35 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
   Value normalizer =
       denominator ? buildFilled(b, loc, rows, computeType, 0.0) : Value();
 
+  bool featureGates = gates && cast<RankedTensorType>(gates.cumulative.getType())
+                                       .getRank() == 4;
   if (phiK) {
     // Scores a[b, h, i, j] = phi(q_i) . phi(k_j); loops (b, h, i, j, f).
     SmallVector<OpFoldResult> scoreSizes(rows);
     scoreSizes.push_back(tensor::getMixedSize(b, loc, phiK, 2));
-    Value scores = buildContraction(
-        b, loc, phiQ, map(5, {dim(0), dim(1), dim(2), dim(4)}), phiK,
-        map(5, {dim(0), kvHead(1), dim(3), dim(4)}),
-        buildFilled(b, loc, scoreSizes, computeType, 0.0), 1);
-    if (causal) {
-      // Keys after the query get 0; earlier ones gamma^(i - j).
+    Value scores;
+    if (causal && featureGates)
+      scores = featureGatedScores(phiQ, phiK, gates.cumulative, scoreSizes);
+    else
+      scores = buildContraction(
+          b, loc, phiQ, map(5, {dim(0), dim(1), dim(2), dim(4)}), phiK,
+          map(5, {dim(0), kvHead(1), dim(3), dim(4)}),
+          buildFilled(b, loc, scoreSizes, computeType, 0.0), 1);
+    if (causal && !featureGates) {
+      // Keys after the query get 0; earlier ones gamma^(i - j) or
+      // exp(c_i - c_j) with the gates' sums c.
       SmallVector<Value> inputs = {scores};
       SmallVector<AffineMap> maps = {
           identity(4)};
       if (decay) {
         inputs.push_back(decay);
         maps.push_back(map(4, {dim(1)}));
+      }
+      unsigned gateInput = inputs.size();
+      if (gates) {
+        inputs.append({gates.cumulative, gates.cumulative});
+        maps.append({map(4, {dim(0), dim(1), dim(2)}),
+                     map(4, {dim(0), dim(1), dim(3)})});
       }
       scores = buildGenerated(
           b, loc, scoreSizes, computeType, inputs, maps,
@@ -114,6 +237,16 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
                                                                 j))));
             Value allowed = arith::CmpIOp::create(
                 nb, nloc, arith::CmpIPredicate::ule, j, i);
+            if (gates) {
+              // exp(0) where the key is masked: no overflow to select away.
+              Value exponent = arith::SelectOp::create(
+                  nb, nloc, allowed,
+                  arith::SubFOp::create(nb, nloc, e[gateInput],
+                                        e[gateInput + 1]),
+                  floatConstant(nb, nloc, computeType, 0.0));
+              weight = arith::MulFOp::create(
+                  nb, nloc, weight, math::ExpOp::create(nb, nloc, exponent));
+            }
             return arith::SelectOp::create(
                 nb, nloc, allowed, weight,
                 floatConstant(nb, nloc, computeType, 0.0));
@@ -130,8 +263,20 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
 
   if (before.s) {
     // The state covers the keys before the block: row i of a causal block
-    // sees it decayed by gamma^(i + 1).
+    // sees it decayed by gamma^(i + 1), or by exp(c_i).
     Value decayedQ = phiQ;
+    if (causal && gates) {
+      int64_t rank = cast<RankedTensorType>(gates.cumulative.getType())
+                         .getRank();
+      decayedQ = buildGenerated(
+          b, loc, tensor::getMixedSizes(b, loc, phiQ), computeType,
+          {phiQ, gates.cumulative}, {identity(4), gateMap(4, 2, 3, rank)},
+          [&](OpBuilder &nb, Location nloc, ValueRange e,
+              ValueRange) -> Value {
+            return arith::MulFOp::create(nb, nloc, e[0],
+                                         math::ExpOp::create(nb, nloc, e[1]));
+          });
+    }
     if (causal && decay)
       decayedQ = buildGenerated(
           b, loc, tensor::getMixedSizes(b, loc, phiQ), computeType,
@@ -193,7 +338,8 @@ LinearAttentionBuilder::zeroState(OpFoldResult batch, int64_t heads) {
 }
 
 LinearAttentionBuilder::State
-LinearAttentionBuilder::advance(State before, Value phiK, Value v) {
+LinearAttentionBuilder::advance(State before, Value phiK, Value v,
+                                BlockGates gates) {
   auto kType = cast<RankedTensorType>(phiK.getType());
   int64_t features = kType.getDimSize(3);
   OpFoldResult batch = tensor::getMixedSize(b, loc, phiK, 0);
@@ -211,6 +357,15 @@ LinearAttentionBuilder::advance(State before, Value phiK, Value v) {
     kInputs.push_back(decay);
     kMaps.push_back(map(4, {dim(1)}));
   }
+  // With gates, key j contributes exp(total - c_j) (per feature f = dim 2).
+  int64_t gateRank =
+      gates ? cast<RankedTensorType>(gates.cumulative.getType()).getRank() : 0;
+  if (gates) {
+    kInputs.append({gates.total, gates.cumulative});
+    kMaps.append({gateRank == 4 ? map(4, {dim(0), dim(1), dim(2)})
+                                : map(4, {dim(0), dim(1)}),
+                  gateMap(4, 3, 2, gateRank)});
+  }
   Value transposedK = buildGenerated(
       b, loc,
       {batch, b.getIndexAttr(heads), b.getIndexAttr(features),
@@ -218,6 +373,11 @@ LinearAttentionBuilder::advance(State before, Value phiK, Value v) {
       computeType, kInputs, kMaps,
       [&](OpBuilder &nb, Location nloc, ValueRange e,
           ValueRange indices) -> Value {
+        if (gates)
+          return arith::MulFOp::create(
+              nb, nloc, e[0],
+              math::ExpOp::create(
+                  nb, nloc, arith::SubFOp::create(nb, nloc, e[1], e[2])));
         if (!decay)
           return e[0];
         Value exponent = arith::SubFOp::create(
@@ -248,6 +408,11 @@ LinearAttentionBuilder::advance(State before, Value phiK, Value v) {
     after.s = decayState(after.s, 4);
     if (denominator)
       after.z = decayState(after.z, 3);
+  }
+  if (gates) {
+    after.s = gateState(after.s, gates.total);
+    if (denominator)
+      after.z = gateState(after.z, gates.total);
   }
   after.s = multiply(transposedK, map(5, {dim(0), dim(1), dim(2), dim(3)}), v,
                      map(5, {dim(0), kvHead(1), dim(3), dim(4)}), after.s);

@@ -75,13 +75,18 @@ private:
                                           strides);
   }
 
-  /// Rows [t, t + n) of a [1, h, S, d] tensor.
+  /// Rows [t, t + n) of a [1, h, S] or [1, h, S, d] tensor.
   Value rows(Value source, Value t, OpFoldResult n) {
     auto type = cast<RankedTensorType>(source.getType());
     OpFoldResult zero = b.getIndexAttr(0);
-    return slice(source, {zero, zero, t, zero},
-                 {b.getIndexAttr(1), b.getIndexAttr(type.getDimSize(1)), n,
-                  b.getIndexAttr(type.getDimSize(3))});
+    SmallVector<OpFoldResult> offsets = {zero, zero, t};
+    SmallVector<OpFoldResult> sizes = {
+        b.getIndexAttr(1), b.getIndexAttr(type.getDimSize(1)), n};
+    if (type.getRank() == 4) {
+      offsets.push_back(zero);
+      sizes.push_back(b.getIndexAttr(type.getDimSize(3)));
+    }
+    return slice(source, offsets, sizes);
   }
 
   /// The slice of one batch entry and one head of `source` (rank 1 [H] or
@@ -113,6 +118,9 @@ private:
     Value decay;
     if (op.getDecay())
       decay = headSlice(op.getDecay(), batchIv, qHead);
+    Value gate;
+    if (op.getGate())
+      gate = headSlice(op.getGate(), batchIv, qHead);
     LinearAttentionBuilder builder(b, loc, op, /*groupSize=*/1, decay);
 
     LinearAttentionBuilder::State state{};
@@ -141,12 +149,15 @@ private:
           qLen, packState(state, {o}),
           [&](Value t, OpFoldResult n, ValueRange iter) -> SmallVector<Value> {
             LinearAttentionBuilder::State before = unpackState(iter);
-            Value phiQ = builder.features(rows(q, t, n), t);
+            Value phiQ = builder.queryFeatures(rows(q, t, n), t);
             Value phiK = builder.features(rows(k, t, n), t);
             Value vc = rows(v, t, n);
-            Value oc = builder.output(phiQ, phiK, vc, before, true);
+            LinearAttentionBuilder::BlockGates gates =
+                builder.sumGates(gate ? rows(gate, t, n) : Value());
+            Value oc = builder.output(phiQ, phiK, vc, before, true, gates);
             Value oNext = insertRows(oc, iter.back(), t);
-            return packState(builder.advance(before, phiK, vc), {oNext});
+            return packState(builder.advance(before, phiK, vc, gates),
+                             {oNext});
           });
       state = unpackState(carried);
       o = carried.back();
@@ -160,7 +171,7 @@ private:
           }));
       o = loop(qLen, {o},
                [&](Value t, OpFoldResult n, ValueRange iter) -> SmallVector<Value> {
-                 Value phiQ = builder.features(rows(q, t, n), t);
+                 Value phiQ = builder.queryFeatures(rows(q, t, n), t);
                  Value oc = builder.output(phiQ, Value(), Value(), state,
                                            false);
                  return {insertRows(oc, iter[0], t)};

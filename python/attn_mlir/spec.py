@@ -1091,6 +1091,12 @@ class FeatureMap:
         return self.text
 
 
+def identity() -> FeatureMap:
+    """The raw queries and keys (retention, gated linear attention); the
+    queries are scaled by ``D^-1/2`` unless ``scale`` says otherwise."""
+    return FeatureMap("#attn.identity", lambda d: d)
+
+
 def elu_plus_one() -> FeatureMap:
     """``elu(x) + 1`` (linear transformers)."""
     return FeatureMap("#attn.elu_plus_one", lambda d: d)
@@ -1134,8 +1140,11 @@ def taylor(order: int = 2) -> FeatureMap:
 @dataclass
 class LinearSpec:
     """One ``attn.linear_attention`` spec. Operands follow q, k, v in this
-    order when present: ``feature_weights``, ``decay`` ``[Hq]``, the initial
-    state ``S [B, Hq, F, Dv]`` and normalizer ``z [B, Hq, F]``."""
+    order when present: ``feature_weights``, ``decay`` ``[Hq]``, the gate
+    (``gate="token"``: ``[B, Hq, S]``, ``"feature"``: ``[B, Hq, S, F]``, in
+    log space), the initial state ``S [B, Hq, F, Dv]`` and normalizer
+    ``z [B, Hq, F]``. ``scale`` multiplies the query features (default
+    ``D^-1/2`` for :func:`identity`, else 1)."""
 
     heads: int
     head_dim: int
@@ -1148,6 +1157,8 @@ class LinearSpec:
     kv_len: Dim = None
     causal: bool = False
     decay: bool = False
+    gate: Optional[str] = None
+    scale: Optional[float] = None
     normalize: bool = True
     eps: Optional[float] = None
     initial_state: bool = False
@@ -1160,8 +1171,12 @@ class LinearSpec:
         if self.feature_map == relu():
             self.feature_map = FeatureMap("#attn.relu", lambda d: d)
         if not isinstance(self.feature_map, FeatureMap):
-            raise TypeError("feature_map must be elu_plus_one(), relu(), "
-                            "favor(...), cosformer(), hedgehog(...) or taylor()")
+            raise TypeError("feature_map must be identity(), elu_plus_one(), "
+                            "relu(), favor(...), cosformer(), hedgehog(...) "
+                            "or taylor()")
+        if self.gate not in (None, "token", "feature"):
+            raise ValueError("gate must be None, 'token' ([B, Hq, S]) or "
+                             f"'feature' ([B, Hq, S, F]), got {self.gate!r}")
 
     def __str__(self) -> str:
         dv = self.value_dim or self.head_dim
@@ -1188,6 +1203,14 @@ class LinearSpec:
             tg = f"tensor<{self.heads}x{acc}>"
             args.append(f"%gamma: {tg}")
             clauses.append(f"decay(%gamma : {tg})")
+        if self.gate is not None:
+            S = "?" if self.q_len is None else str(self.q_len)
+            per = f"x{f}" if self.gate == "feature" else ""
+            tgate = f"tensor<{B}x{self.heads}x{S}{per}x{acc}>"
+            args.append(f"%g: {tgate}")
+            clauses.append(f"gate(%g : {tgate})")
+        if self.scale is not None:
+            clauses.append(f"scale({_float(self.scale)})")
         if not self.normalize:
             clauses.append("normalization(none)")
         if self.eps is not None:

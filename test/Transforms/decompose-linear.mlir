@@ -51,3 +51,27 @@ func.func @cosformer(%q: tensor<1x2x10x16xf32>, %k: tensor<1x2x12x16xf32>, %v: t
       : tensor<1x2x10x16xf32>, tensor<1x2x12x16xf32>, tensor<1x2x12x16xf32> -> tensor<1x2x10x16xf32>
   return %o : tensor<1x2x10x16xf32>
 }
+
+// -----
+
+// Gates per token and feature (GLA): each score sums over the features
+// phi(q_i)_f phi(k_j)_f exp(c_if - c_jf), c the cumulative gates, with the
+// exponent -inf for a key after the query (no overflow to mask away); the
+// key of query head h is key head h / 2. scale(1.0): the identity map's
+// default D^-1/2 is not applied.
+// CHECK-DAG: #[[ROWF:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+// CHECK-DAG: #[[KEYF:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1 floordiv 2, d3, d4)>
+// CHECK-DAG: #[[COLF:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>
+// CHECK-LABEL: func @feature_gate
+// CHECK-DAG: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK-NOT: arith.constant 2.500000e-01
+// CHECK:     linalg.generic {indexing_maps = [#[[ROWF]], #[[KEYF]], #[[ROWF]], #[[COLF]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%arg0, %arg1, %[[CUM:.*]], %[[CUM]] :
+// CHECK:       %[[ALLOWED:.*]] = arith.cmpi ule
+// CHECK-NEXT:  %[[D:.*]] = arith.subf
+// CHECK-NEXT:  %[[E:.*]] = arith.select %[[ALLOWED]], %[[D]], %[[NEGINF]] : f32
+// CHECK-NEXT:  math.exp %[[E]]
+func.func @feature_gate(%q: tensor<1x2x10x16xf32>, %k: tensor<1x1x10x16xf32>, %v: tensor<1x1x10x8xf32>, %g: tensor<1x2x10x16xf32>) -> tensor<1x2x10x8xf32> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal gate(%g : tensor<1x2x10x16xf32>) scale(1.0) normalization(none)
+      : tensor<1x2x10x16xf32>, tensor<1x1x10x16xf32>, tensor<1x1x10x8xf32> -> tensor<1x2x10x8xf32>
+  return %o : tensor<1x2x10x8xf32>
+}

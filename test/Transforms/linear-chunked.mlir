@@ -86,3 +86,41 @@ func.func @empty_sequence(%q: tensor<1x1x0x16xbf16>, %k: tensor<1x1x0x16xbf16>, 
       : tensor<1x1x0x16xbf16>, tensor<1x1x0x16xbf16>, tensor<1x1x0x24xbf16> -> tensor<1x1x0x24xbf16>
   return %o : tensor<1x1x0x24xbf16>
 }
+
+// -----
+
+// A gate per token (simple GLA): per chunk, the chunk's gates, their
+// cumulative sums c (a product with the lower-triangular ones, the reduction
+// loop last) and total; the scores weighted by exp(c_i - c_j) (the exponent
+// 0 where the key is masked), phi(q) exp(c_i) against the state carried in,
+// keys weighted by exp(total - c_j) and the state by exp(total). The query
+// features carry the default scale D^-1/2 = 0.25.
+// CHECK-LABEL: func @token_gate
+// CHECK-DAG: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-DAG: %[[SCALE:.*]] = arith.constant 2.500000e-01 : f32
+// CHECK:     scf.for %[[T:.*]] = %c0 to %{{.*}} step %c32
+// CHECK:       arith.mulf %{{.*}}, %[[SCALE]] : f32
+// CHECK:       tensor.extract_slice %{{.*}}[0, 0, %[[T]]] [1, 1, 32] [1, 1, 1] : tensor<1x1x?xf32> to tensor<1x1x32xf32>
+// CHECK:       arith.cmpi ule
+// CHECK-NEXT:  arith.select %{{.*}}, %[[ONE]], %{{.*}} : f32
+// CHECK:       %[[CUM:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<32x32xf32>, tensor<32xf32>)
+// CHECK:       %[[TOTAL:.*]] = linalg.generic {{.*}} iterator_types = ["reduction"]} ins(%{{.*}} : tensor<32xf32>)
+// CHECK:       linalg.generic {{.*}} ins(%{{.*}}, %[[CUM]], %[[CUM]] : tensor<32x32xf32>, tensor<32xf32>, tensor<32xf32>)
+// CHECK:         %[[D:.*]] = arith.subf
+// CHECK-NEXT:    %[[E:.*]] = arith.select %{{.*}}, %[[D]], %{{.*}} : f32
+// CHECK-NEXT:    math.exp %[[E]] : f32
+// CHECK:       linalg.generic {{.*}} ins(%{{.*}}, %[[CUM]] : tensor<32x16xf32>, tensor<32xf32>)
+// CHECK-NEXT:  ^bb0
+// CHECK-NEXT:    math.exp
+// CHECK:       ins(%{{.*}}, %[[TOTAL]], %[[CUM]] :
+// CHECK:         arith.subf
+// CHECK-NEXT:    math.exp
+// CHECK:       ins(%[[TOTAL]] :
+// CHECK-NEXT:  ^bb0
+// CHECK-NEXT:    math.exp
+// CHECK-NOT: math.powf
+func.func @token_gate(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x16xf32>, %v: tensor<1x2x?x8xf32>, %g: tensor<1x2x?xf32>) -> (tensor<1x2x?x8xf32>, tensor<1x2x16x8xf32>) {
+  %o, %s = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal gate(%g : tensor<1x2x?xf32>) normalization(none)
+      : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x8xf32> -> tensor<1x2x?x8xf32>, tensor<1x2x16x8xf32>
+  return %o, %s : tensor<1x2x?x8xf32>, tensor<1x2x16x8xf32>
+}

@@ -224,6 +224,9 @@ HostTensor randomInput(const runtime::Param &param,
       {"alibi_slopes", 0.01, 0.5},
       // A decay in (0, 1]: RetNet's per-head gammas are about 0.9-0.999.
       {"decay", 0.9, 1.0},
+      // Log-space gates, as log sigmoid gives them: factors exp(g) in
+      // [0.37, 1].
+      {"gate", -1.0, 0.0},
       // A normalizer sums positive features.
       {"initial_normalizer", 0.5, 2.0}};
   for (const Range &range : ranges) {

@@ -31,7 +31,11 @@ using runtime::DType;
 
 namespace {
 
-enum class Map { EluPlusOne, Relu, Favor, Cosformer, Hedgehog, Taylor };
+enum class Map { EluPlusOne, Relu, Favor, Cosformer, Hedgehog, Taylor, Identity };
+
+/// A gate operand: none, one log-space gate per token (and head), or one
+/// per token and feature.
+enum class Gate { None, Token, Feature };
 
 struct LinearCase {
   std::string name;
@@ -57,6 +61,11 @@ struct LinearCase {
   std::optional<int64_t> cosformerMaxLen;
   /// The eps attribute (default 1e-6).
   std::optional<double> eps;
+  /// The scale attribute (default D^-1/2 for identity features, else 1).
+  std::optional<double> scale;
+  Gate gate = Gate::None;
+  /// Gates are drawn uniformly from [gateLow, gateHigh].
+  double gateLow = -1.0, gateHigh = 0.05;
 };
 
 void PrintTo(const LinearCase &c, std::ostream *os) { *os << c.name; }
@@ -109,6 +118,8 @@ std::string featureMapText(const LinearCase &c) {
     return "#attn.hedgehog<features = " + std::to_string(c.features) + ">";
   case Map::Taylor:
     return "#attn.taylor<order = " + std::to_string(c.features) + ">";
+  case Map::Identity:
+    return "#attn.identity";
   }
   return "";
 }
@@ -141,6 +152,19 @@ std::string specText(const LinearCase &c) {
     args += ", %gamma: " + gT;
     attrs += " decay(%gamma : " + gT + ")";
   }
+  if (c.gate != Gate::None) {
+    std::vector<int64_t> shape = {c.batch, c.qHeads, c.qLen};
+    llvm::SmallVector<bool, 4> dims = {dyn, false, dyn};
+    if (c.gate == Gate::Feature) {
+      shape.push_back(f);
+      dims.push_back(false);
+    }
+    std::string gT = tensorType(shape, acc, dims);
+    args += ", %g: " + gT;
+    attrs += " gate(%g : " + gT + ")";
+  }
+  if (c.scale)
+    attrs += llvm::formatv(" scale({0:e})", *c.scale).str();
   if (!c.denominator)
     attrs += " normalization(none)";
   if (c.eps)
@@ -172,11 +196,11 @@ std::string specText(const LinearCase &c) {
 
 /// The inputs of a case, in the order of the spec's arguments.
 struct Inputs {
-  HostTensor q, k, v, weights, decay, s0, z0;
+  HostTensor q, k, v, weights, decay, gate, s0, z0;
 
   std::vector<runtime::TensorRef> refs() {
     std::vector<runtime::TensorRef> r;
-    for (HostTensor *t : {&q, &k, &v, &weights, &decay, &s0, &z0})
+    for (HostTensor *t : {&q, &k, &v, &weights, &decay, &gate, &s0, &z0})
       if (!t->shape().empty())
         r.push_back(t->ref());
     return r;
@@ -215,6 +239,15 @@ Inputs makeInputs(const LinearCase &c, std::mt19937_64 &rng) {
     in.decay = HostTensor(acc, {c.qHeads});
     for (int64_t h = 0; h < c.qHeads; ++h)
       in.decay.set(h, gamma(rng));
+  }
+  if (c.gate != Gate::None) {
+    std::vector<int64_t> shape = {c.batch, c.qHeads, c.qLen};
+    if (c.gate == Gate::Feature)
+      shape.push_back(featureDim(c));
+    std::uniform_real_distribution<double> logGate(c.gateLow, c.gateHigh);
+    in.gate = HostTensor(acc, shape);
+    for (int64_t i = 0; i < in.gate.numElements(); ++i)
+      in.gate.set(i, logGate(rng));
   }
   if (c.initialState) {
     int64_t f = featureDim(c);
@@ -289,6 +322,9 @@ Vec features(const LinearCase &c, const Vec &x, int64_t pos, const Vec &w) {
     }
     break;
   }
+  case Map::Identity:
+    phi = x;
+    break;
   case Map::Taylor: {
     phi.push_back(1.0);
     for (double e : x)
@@ -338,17 +374,30 @@ Reference reference(const LinearCase &c, const Inputs &in) {
           z = row(in.z0, bh, f);
       }
       double gamma = c.decay ? in.decay.at(h) : 1.0;
+      // The factor on the state's feature a before key j: gamma or a gate.
+      auto decayOf = [&](int64_t j, int64_t a) {
+        if (c.gate == Gate::Token)
+          return std::exp(in.gate.at(bh * c.qLen + j));
+        if (c.gate == Gate::Feature)
+          return std::exp(in.gate.at((bh * c.qLen + j) * f + a));
+        return gamma;
+      };
+      double scale = c.scale.value_or(
+          c.map == Map::Identity ? 1.0 / std::sqrt(double(c.headDim)) : 1.0);
       auto addKey = [&](int64_t j) {
         Vec phiK = features(c, row(in.k, kvh * c.kvLen + j, c.headDim), j, w);
         Vec vj = row(in.v, kvh * c.kvLen + j, dv);
         for (int64_t a = 0; a < f; ++a) {
-          z[a] = gamma * z[a] + phiK[a];
+          double decay = decayOf(j, a);
+          z[a] = decay * z[a] + phiK[a];
           for (int64_t e = 0; e < dv; ++e)
-            s[a * dv + e] = gamma * s[a * dv + e] + phiK[a] * vj[e];
+            s[a * dv + e] = decay * s[a * dv + e] + phiK[a] * vj[e];
         }
       };
       auto output = [&](int64_t i) {
         Vec phiQ = features(c, row(in.q, bh * c.qLen + i, c.headDim), i, w);
+        for (double &e : phiQ)
+          e *= scale;
         double den = 0;
         for (int64_t a = 0; a < f; ++a)
           den += phiQ[a] * z[a];
@@ -546,6 +595,83 @@ std::vector<LinearCase> cases() {
     c.features = 1;
     c.denominator = false;
     c.initialState = true;
+    c.finalState = true;
+    all.push_back(c);
+  }
+  {
+    // RetNet's retention: identity features, q scaled by D^-1/2 (the
+    // default), a decay per head, no normalizer.
+    LinearCase c = make("RetentionIdentityDecay", 2, 4, 4, 70, 70, 16, 16);
+    c.map = Map::Identity;
+    c.causal = true;
+    c.decay = true;
+    c.denominator = false;
+    c.finalState = true;
+    all.push_back(c);
+  }
+  {
+    LinearCase c = make("IdentityCrossScaledDenominatorF64", 1, 2, 1, 19, 33,
+                        8, 8);
+    c.dtype = DType::F64;
+    c.map = Map::Identity;
+    c.scale = 0.7;
+    c.initialState = true;
+    c.finalState = true;
+    all.push_back(c);
+  }
+  {
+    // Simple GLA / Mamba2-style: a scalar gate per token, GQA, pieces.
+    LinearCase c = make("TokenGateGqaState", 2, 4, 2, 77, 77, 16, 8);
+    c.map = Map::Identity;
+    c.causal = true;
+    c.gate = Gate::Token;
+    c.denominator = false;
+    c.initialState = true;
+    c.finalState = true;
+    all.push_back(c);
+  }
+  {
+    LinearCase c = make("TokenGateEluDenominatorBf16Dynamic", 1, 2, 2, 45, 45,
+                        8, 8);
+    c.dtype = DType::BF16;
+    c.causal = true;
+    c.dynamic = true;
+    c.gate = Gate::Token;
+    all.push_back(c);
+  }
+  {
+    // GLA: a gate per token and feature.
+    LinearCase c = make("FeatureGateGlaState", 1, 2, 1, 70, 70, 16, 12);
+    c.map = Map::Identity;
+    c.causal = true;
+    c.gate = Gate::Feature;
+    c.denominator = false;
+    c.initialState = true;
+    c.finalState = true;
+    all.push_back(c);
+  }
+  {
+    LinearCase c = make("FeatureGateFavorDenominatorF16", 1, 2, 2, 37, 37, 8,
+                        8);
+    c.dtype = DType::F16;
+    c.map = Map::Favor;
+    c.features = 12;
+    c.favorSeed = 3;
+    c.inputScale = 0.5;
+    c.causal = true;
+    c.gate = Gate::Feature;
+    all.push_back(c);
+  }
+  {
+    // Strong gates over a long sequence: the cumulative gate reaches about
+    // -1500, where exp of an undifferenced sum would be 0 or inf.
+    LinearCase c = make("FeatureGateStrongLong", 1, 1, 1, 300, 300, 8, 8);
+    c.map = Map::Identity;
+    c.causal = true;
+    c.gate = Gate::Feature;
+    c.gateLow = -8.0;
+    c.gateHigh = -2.0;
+    c.denominator = false;
     c.finalState = true;
     all.push_back(c);
   }

@@ -31,24 +31,43 @@ public:
                          LinearAttentionOp op, int64_t groupSize,
                          mlir::Value decay);
 
+  /// The log-space gates of a block of positions, as cumulative sums from
+  /// the block's start: `cumulative[.., i]` sums the gates of rows 0..i,
+  /// `total` all of them ([b, hq] plus F for per-feature gates). Every
+  /// factor the recurrence needs is the exponential of a difference of
+  /// these, at most 1 for gates <= 0, however long the sequence.
+  struct BlockGates {
+    mlir::Value cumulative;
+    mlir::Value total;
+    explicit operator bool() const { return bool(cumulative); }
+  };
+
   /// phi of rows [b, h, n, D] (any float type) at sequence positions
   /// `positionOffset + r`: [b, h, n, F] in the compute type.
   mlir::Value features(mlir::Value rows, mlir::Value positionOffset);
 
+  /// The query features, `scale phi(q)`.
+  mlir::Value queryFeatures(mlir::Value rows, mlir::Value positionOffset);
+
+  /// The sums of a block's gates ([b, hq, n] or [b, hq, n, F]); empty for a
+  /// null `gates`.
+  BlockGates sumGates(mlir::Value gates);
+
   /// Output rows [b, hq, n, Dv] (the element type of `o`) of queries with
   /// features `phiQ`: against the keys `phiK` [b, hkv, n', F] and values `v`
   /// of the same block (none when `phiK` is null), causally when `causal`
-  /// (the block's queries and keys share positions), plus the contribution
-  /// of the state `before` of the block.
+  /// (the block's queries and keys share positions, and its `gates` apply),
+  /// plus the contribution of the state `before` of the block.
   mlir::Value output(mlir::Value phiQ, mlir::Value phiK, mlir::Value v,
-                     State before, bool causal);
+                     State before, bool causal, BlockGates gates = {});
 
   /// The zero state of `batch` x `heads` query heads.
   State zeroState(mlir::OpFoldResult batch, int64_t heads);
 
   /// The state after the keys `phiK` [b, hkv, n, F] and values `v` that
-  /// follow `before`.
-  State advance(State before, mlir::Value phiK, mlir::Value v);
+  /// follow `before`, gated by the block's `gates`.
+  State advance(State before, mlir::Value phiK, mlir::Value v,
+                BlockGates gates = {});
 
 private:
   mlir::AffineMap identity(unsigned rank);
@@ -67,6 +86,17 @@ private:
                          mlir::Value gamma, mlir::Value exponent);
   mlir::Value indexAsFloat(mlir::OpBuilder &b, mlir::Location loc,
                            mlir::Value index);
+  /// Scores a[b, h, i, j] = sum_f phiQ[i, f] phiK[j, f] exp(c[i, f] -
+  /// c[j, f]) for j <= i, else 0: per-feature gates within a block.
+  mlir::Value featureGatedScores(mlir::Value phiQ, mlir::Value phiK,
+                                 mlir::Value cumulative,
+                                 llvm::ArrayRef<mlir::OpFoldResult> sizes);
+  /// `state` [b, hq, F(, Dv)] times exp(total) in place, `total` the
+  /// block's gate sums ([b, hq] or [b, hq, F]).
+  mlir::Value gateState(mlir::Value state, mlir::Value total);
+  /// The map from (b, h, row, f) loops to a gate tensor of `rank`.
+  mlir::AffineMap gateMap(unsigned numDims, unsigned row, unsigned feature,
+                          int64_t rank);
 
   mlir::OpBuilder &b;
   mlir::Location loc;

@@ -149,6 +149,10 @@ FailureOr<LinearPlan> planKernel(LinearAttentionOp op, int64_t warps) {
   if (failed(checkKernelSizes(op, element, {}, warps, std::nullopt)))
     return failure();
   FeatureMapAttrInterface map = op.getFeatureMap();
+  if (op.getGate())
+    return fail() << "data-dependent gates are not in the GPU kernel yet; "
+                     "lower this op on the CPU (attn-lower-to-cpu) or use a "
+                     "constant 'decay'";
   if (!hasElementForm(map, op.getLoc(), op.getComputeType()))
     return fail() << "the feature map " << map
                   << " has no per-element form for the GPU kernel (its "
@@ -475,11 +479,13 @@ private:
   }
 
   /// dest[r][f] = phi(rows[r])[f] for the chunk's n rows and F features,
-  /// zero elsewhere; `decayed` (if any) gets them times gamma^(n - 1 - r),
-  /// the weight of key r in the state after the chunk.
+  /// zero elsewhere, times the op's scale for the queries; `decayed` (if
+  /// any) gets them times gamma^(n - 1 - r), the weight of key r in the
+  /// state after the chunk.
   void computeFeatures(Value dest, Value decayed, Value row0, Value limit,
                        Value n) {
     int64_t fp = plan.featuresPadded;
+    double scale = dest == phiQ ? op.getScaleOrDefault() : 1.0;
     forEachElement(plan.chunk * fp, [&](Value i) {
       Value r = div(i, fp), f = rem(i, fp);
       Value inside = both(less(add(row0, r), limit), less(f, plan.features));
@@ -500,6 +506,8 @@ private:
       Value feature = map.buildFeature(
           b, loc, context,
           arith::MinSIOp::create(b, loc, f, index(plan.features - 1)));
+      if (scale != 1.0)
+        feature = fmul(feature, fconst(scale));
       store(toElement(select(inside, feature, fconst(0.0))), dest, {r, f});
       if (decayed) {
         Value exponent = sub(sub(n, r), index(1));

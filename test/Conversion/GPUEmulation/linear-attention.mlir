@@ -23,6 +23,11 @@
 // TAYLOR: check o    max relative error {{.*}} ok
 // RUN: attn-run %s --entry relu_odd_value_f16 --target gpu-emulation --warps 2 --random --seed 11 --check | FileCheck %s --check-prefix=ODDV
 // ODDV: check o    max relative error {{.*}} ok
+// RUN: attn-run %s --entry retention_bf16 --target gpu-emulation --warps 2 --random --seed 12 --dim Sq=53 --check --tolerance 1e-2 | FileCheck %s --check-prefix=RETENTION
+// RETENTION: check o    max relative error {{.*}} ok
+// RETENTION: check final_state max relative error {{.*}} ok
+// RUN: attn-run %s --entry identity_scaled_cross --target gpu-emulation --warps 1 --random --seed 13 --check | FileCheck %s --check-prefix=SCALED
+// SCALED: check o    max relative error {{.*}} ok
 
 func.func @elu_causal_gqa(%q: tensor<?x2x?x24xbf16>, %k: tensor<?x1x?x24xbf16>,
                           %v: tensor<?x1x?x40xbf16>) -> tensor<?x2x?x40xbf16> {
@@ -96,4 +101,27 @@ func.func @relu_odd_value_f16(%q: tensor<1x2x41x16xf16>, %k: tensor<1x2x41x16xf1
       : tensor<1x2x41x16xf16>, tensor<1x2x41x16xf16>, tensor<1x2x41x20xf16>
       -> tensor<1x2x41x20xf16>
   return %o : tensor<1x2x41x20xf16>
+}
+
+// RetNet's retention: identity features, q scaled by the default D^-1/2,
+// a decay per head, no normalizer.
+func.func @retention_bf16(%q: tensor<1x2x?x32xbf16>, %k: tensor<1x2x?x32xbf16>,
+                          %v: tensor<1x2x?x24xbf16>, %gamma: tensor<2xf32>)
+    -> (tensor<1x2x?x24xbf16>, tensor<1x2x32x24xf32>) {
+  %o, %s = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal
+      decay(%gamma : tensor<2xf32>) normalization(none)
+      : tensor<1x2x?x32xbf16>, tensor<1x2x?x32xbf16>, tensor<1x2x?x24xbf16>
+      -> tensor<1x2x?x24xbf16>, tensor<1x2x32x24xf32>
+  return %o, %s : tensor<1x2x?x24xbf16>, tensor<1x2x32x24xf32>
+}
+
+// An explicit scale (identity features have no positive denominator to
+// divide by: their models use none).
+func.func @identity_scaled_cross(%q: tensor<1x2x19x16xf16>, %k: tensor<1x2x35x16xf16>,
+                                 %v: tensor<1x2x35x8xf16>) -> tensor<1x2x19x8xf16> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity) scale(3.0)
+      normalization(none)
+      : tensor<1x2x19x16xf16>, tensor<1x2x35x16xf16>, tensor<1x2x35x8xf16>
+      -> tensor<1x2x19x8xf16>
+  return %o : tensor<1x2x19x8xf16>
 }

@@ -161,3 +161,51 @@ func.func @cosformer_length() attributes {f = #attn.cosformer<max_len = 0>} {
 func.func @hedgehog_features() attributes {f = #attn.hedgehog<features = -2>} {
   return
 }
+
+// -----
+
+func.func @gate_not_causal(%q: tensor<1x4x16x32xf32>, %k: tensor<1x4x16x32xf32>, %v: tensor<1x4x16x32xf32>, %g: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{'gate' applies to the causal recurrence; add `causal` or drop the gate}}
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity) gate(%g : tensor<1x4x16xf32>) : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @gate_and_decay(%q: tensor<1x4x16x32xf32>, %k: tensor<1x4x16x32xf32>, %v: tensor<1x4x16x32xf32>, %gamma: tensor<4xf32>, %g: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{'gate' and 'decay' both decay the state; fold the decay into the gate (g + log(gamma) per head) and drop 'decay'}}
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal decay(%gamma : tensor<4xf32>) gate(%g : tensor<1x4x16xf32>) : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @gate_per_token_shape(%q: tensor<1x4x16x32xbf16>, %k: tensor<1x2x16x32xbf16>, %v: tensor<1x2x16x32xbf16>, %g: tensor<1x2x16xf32>) {
+  // expected-error @+1 {{operand 'gate' must be 'tensor<1x4x16xf32>' ([B, Hq, S] (a log-space gate per token) or [B, Hq, S, F] (per token and feature), in the accumulation type), got 'tensor<1x2x16xf32>'}}
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal gate(%g : tensor<1x2x16xf32>) : tensor<1x4x16x32xbf16>, tensor<1x2x16x32xbf16>, tensor<1x2x16x32xbf16> -> tensor<1x4x16x32xbf16>
+  return
+}
+
+// -----
+
+func.func @gate_per_feature_shape(%q: tensor<1x4x16x32xf32>, %k: tensor<1x4x16x32xf32>, %v: tensor<1x4x16x32xf32>, %g: tensor<1x4x16x32xf32>) {
+  // expected-error @+1 {{operand 'gate' must be 'tensor<1x4x16x64xf32>' ([B, Hq, S, F]: a log-space gate per token and feature, in the accumulation type), got 'tensor<1x4x16x32xf32>'}}
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.cosformer) causal gate(%g : tensor<1x4x16x32xf32>) : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @gate_element_type(%q: tensor<1x4x16x32xf16>, %k: tensor<1x4x16x32xf16>, %v: tensor<1x4x16x32xf16>, %g: tensor<1x4x16xf16>) {
+  // expected-error @+1 {{operand 'gate' must be 'tensor<1x4x16xf32>'}}
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal gate(%g : tensor<1x4x16xf16>) : tensor<1x4x16x32xf16>, tensor<1x4x16x32xf16>, tensor<1x4x16x32xf16> -> tensor<1x4x16x32xf16>
+  return
+}
+
+// -----
+
+func.func @scale_not_finite(%q: tensor<1x4x16x32xf32>, %k: tensor<1x4x16x32xf32>, %v: tensor<1x4x16x32xf32>) {
+  // expected-error @+1 {{scale must be finite, got INF}}
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity) scale(0x7FF0000000000000) : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
+  return
+}

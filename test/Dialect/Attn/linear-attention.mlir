@@ -89,3 +89,37 @@ func.func @taylor_first_order(%q: tensor<1x2x5x4xf32>, %k: tensor<1x2x5x4xf32>, 
       : tensor<1x2x5x4xf32>, tensor<1x2x5x4xf32>, tensor<1x2x5x8xf32> -> tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5xf32>
   return %o, %s, %z : tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5xf32>
 }
+
+// -----
+
+// RetNet's retention: identity features, the default scale (no attribute).
+// CHECK-LABEL: func @retention
+// CHECK: feature_map(#attn.identity) causal decay(%{{.*}} : tensor<4xf32>) normalization(none) :
+func.func @retention(%q: tensor<2x4x?x64xbf16>, %k: tensor<2x4x?x64xbf16>, %v: tensor<2x4x?x64xbf16>, %gamma: tensor<4xf32>) -> tensor<2x4x?x64xbf16> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal decay(%gamma : tensor<4xf32>) normalization(none)
+      : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16> -> tensor<2x4x?x64xbf16>
+  return %o : tensor<2x4x?x64xbf16>
+}
+
+// -----
+
+// Simple GLA: a gate per token and head, an explicit scale, the state out.
+// CHECK-LABEL: func @simple_gla
+// CHECK: feature_map(#attn.identity) causal gate(%{{.*}} : tensor<?x8x?xf32>) scale(1.250000e-01) normalization(none) :
+// CHECK-SAME: -> tensor<?x8x?x32xf16>, tensor<?x8x64x32xf32>
+func.func @simple_gla(%q: tensor<?x8x?x64xf16>, %k: tensor<?x2x?x64xf16>, %v: tensor<?x2x?x32xf16>, %g: tensor<?x8x?xf32>) -> (tensor<?x8x?x32xf16>, tensor<?x8x64x32xf32>) {
+  %o, %s = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal gate(%g : tensor<?x8x?xf32>) scale(0.125) normalization(none)
+      : tensor<?x8x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?x2x?x32xf16> -> tensor<?x8x?x32xf16>, tensor<?x8x64x32xf32>
+  return %o, %s : tensor<?x8x?x32xf16>, tensor<?x8x64x32xf32>
+}
+
+// -----
+
+// GLA-style gates per token and feature (F = D = 16 for elu + 1).
+// CHECK-LABEL: func @gla_features
+// CHECK: feature_map(#attn.elu_plus_one) causal gate(%{{.*}} : tensor<1x2x10x16xf32>) :
+func.func @gla_features(%q: tensor<1x2x10x16xf32>, %k: tensor<1x2x10x16xf32>, %v: tensor<1x2x10x8xf32>, %g: tensor<1x2x10x16xf32>) -> tensor<1x2x10x8xf32> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.elu_plus_one) causal gate(%g : tensor<1x2x10x16xf32>)
+      : tensor<1x2x10x16xf32>, tensor<1x2x10x16xf32>, tensor<1x2x10x8xf32> -> tensor<1x2x10x8xf32>
+  return %o : tensor<1x2x10x8xf32>
+}
