@@ -12,6 +12,7 @@
 // RUN: attn-run %s --entry based_taylor --random --seed 6 --check --dim Sq=300
 // RUN: attn-run %s --entry simple_gla --random --seed 7 --check --dim B=2 --dim Sq=1000
 // RUN: attn-run %s --entry gla --random --seed 8 --check --chunk-size 32
+// RUN: attn-run %s --entry gated_delta_net --random --seed 9 --check --dim Sq=257
 
 // Causal linear transformer (Katharopoulos et al.) with grouped-query heads,
 // in bf16 with f32 states.
@@ -103,4 +104,18 @@ func.func @gla(%q: tensor<1x4x300x32xf32>, %k: tensor<1x4x300x32xf32>,
       : tensor<1x4x300x32xf32>, tensor<1x4x300x32xf32>, tensor<1x4x300x48xf32>
       -> tensor<1x4x300x48xf32>, tensor<1x4x32x48xf32>
   return %o, %s : tensor<1x4x300x48xf32>, tensor<1x4x32x48xf32>
+}
+
+// Gated DeltaNet: the delta rule (each key overwrites what the state holds
+// for it, with strength beta) with a gate per token, on unit-norm queries
+// and keys, in bf16. CPU only for now.
+func.func @gated_delta_net(%q: tensor<1x4x?x64xbf16>, %k: tensor<1x4x?x64xbf16>,
+                           %v: tensor<1x4x?x64xbf16>, %g: tensor<1x4x?xf32>,
+                           %beta: tensor<1x4x?xf32>) -> tensor<1x4x?x64xbf16> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.l2_normalize) causal
+      gate(%g : tensor<1x4x?xf32>) delta_rule(%beta : tensor<1x4x?xf32>)
+      normalization(none)
+      : tensor<1x4x?x64xbf16>, tensor<1x4x?x64xbf16>, tensor<1x4x?x64xbf16>
+      -> tensor<1x4x?x64xbf16>
+  return %o : tensor<1x4x?x64xbf16>
 }

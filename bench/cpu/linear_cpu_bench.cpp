@@ -6,8 +6,14 @@
 // linear attention, growing with S for softmax attention) and the crossover
 // length where linear attention becomes the faster one.
 //
+// --form picks the recurrence: a feature map with the denominator (the
+// default), RetNet's retention (identity features, a decay per head), simple
+// GLA (a log-space gate per token), GLA (a gate per token and feature) or
+// Gated DeltaNet (the delta rule with a gate per token, unit-norm q and k).
+//
 //   build/bin/attn-bench-linear-cpu [--heads 8] [--head-dim 64]
 //       [--chunk-size 64] [--feature-map '#attn.elu_plus_one']
+//       [--form feature-map|retention|simple-gla|gla|gated-delta]
 //       [--min-seq 32] [--max-seq 16384] [--repeats 5]
 //
 //===----------------------------------------------------------------------===//
@@ -20,8 +26,10 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <optional>
+#include <random>
 #include <thread>
 
 using namespace attn;
@@ -48,7 +56,56 @@ llvm::cl::opt<std::string>
     featureMap("feature-map", llvm::cl::desc("Feature map attribute"),
                llvm::cl::init("#attn.elu_plus_one"));
 
+enum class Form { FeatureMap, Retention, SimpleGla, Gla, GatedDelta };
+llvm::cl::opt<Form> form(
+    "form", llvm::cl::desc("The recurrence timed"),
+    llvm::cl::values(
+        clEnumValN(Form::FeatureMap, "feature-map",
+                   "--feature-map with the denominator"),
+        clEnumValN(Form::Retention, "retention",
+                   "identity features, a decay per head, no denominator"),
+        clEnumValN(Form::SimpleGla, "simple-gla",
+                   "identity features, a gate per token, no denominator"),
+        clEnumValN(Form::Gla, "gla",
+                   "identity features, a gate per token and feature"),
+        clEnumValN(Form::GatedDelta, "gated-delta",
+                   "the delta rule with a gate per token, l2-normalized")),
+    llvm::cl::init(Form::FeatureMap));
+
 using Clock = std::chrono::steady_clock;
+
+llvm::StringRef formName() {
+  switch (form) {
+  case Form::FeatureMap:
+    return "denominator";
+  case Form::Retention:
+    return "retention";
+  case Form::SimpleGla:
+    return "simple GLA";
+  case Form::Gla:
+    return "GLA";
+  case Form::GatedDelta:
+    return "Gated DeltaNet";
+  }
+  return "";
+}
+
+/// The type of the decay or gate operand of the form, empty for none.
+std::string gateType(int64_t s) {
+  switch (form) {
+  case Form::FeatureMap:
+    return "";
+  case Form::Retention:
+    return llvm::formatv("tensor<{0}xf32>", int64_t(heads));
+  case Form::SimpleGla:
+  case Form::GatedDelta:
+    return llvm::formatv("tensor<1x{0}x{1}xf32>", int64_t(heads), s);
+  case Form::Gla:
+    return llvm::formatv("tensor<1x{0}x{1}x{2}xf32>", int64_t(heads), s,
+                         int64_t(headDim));
+  }
+  return "";
+}
 
 std::string tensorType(int64_t s) {
   return llvm::formatv("tensor<1x{0}x{1}x{2}xf32>", int64_t(heads), s,
@@ -56,13 +113,49 @@ std::string tensorType(int64_t s) {
 }
 
 std::string linearSpec(int64_t s) {
-  std::string t = tensorType(s);
+  std::string t = tensorType(s), g = gateType(s);
+  std::string map = form == Form::FeatureMap   ? std::string(featureMap)
+                    : form == Form::GatedDelta ? "#attn.l2_normalize"
+                                               : "#attn.identity";
+  std::string arg, clause;
+  if (form == Form::Retention) {
+    arg = ", %gamma: " + g;
+    clause = " decay(%gamma : " + g + ") normalization(none)";
+  } else if (form == Form::GatedDelta) {
+    arg = ", %g: " + g + ", %beta: " + g;
+    clause = " gate(%g : " + g + ") delta_rule(%beta : " + g +
+             ") normalization(none)";
+  } else if (!g.empty()) {
+    arg = ", %g: " + g;
+    clause = " gate(%g : " + g + ") normalization(none)";
+  }
   return llvm::formatv(
-      "func.func @linear(%q: {0}, %k: {0}, %v: {0}) -> {0} {{\n"
-      "  %o = attn.linear_attention %q, %k, %v feature_map({1}) causal\n"
+      "func.func @linear(%q: {0}, %k: {0}, %v: {0}{2}) -> {0} {{\n"
+      "  %o = attn.linear_attention %q, %k, %v feature_map({1}) causal{3}\n"
       "      : {0}, {0}, {0} -> {0}\n"
       "  return %o : {0}\n}\n",
-      t, std::string(featureMap));
+      t, map, arg, clause);
+}
+
+/// The decay or gate input of the form (empty for none): RetNet's decays,
+/// or log sigmoid gates.
+HostTensor gateInput(int64_t s, std::mt19937_64 &rng) {
+  if (form == Form::FeatureMap)
+    return HostTensor();
+  if (form == Form::Retention) {
+    HostTensor t(DType::F32, {heads});
+    for (int64_t h = 0; h < heads; ++h)
+      t.set(h, 1.0 - std::pow(2.0, -5.0 - double(h)));
+    return t;
+  }
+  std::vector<int64_t> shape = {1, heads, s};
+  if (form == Form::Gla)
+    shape.push_back(headDim);
+  HostTensor t(DType::F32, shape);
+  std::normal_distribution<double> x(2.0, 1.0);
+  for (int64_t i = 0; i < t.numElements(); ++i)
+    t.set(i, -std::log1p(std::exp(-x(rng))));
+  return t;
 }
 
 std::string softmaxSpec(int64_t s) {
@@ -102,9 +195,14 @@ int main(int argc, char **argv) {
                                     "attn linear attention CPU benchmark\n");
   llvm::outs() << llvm::formatv(
       "causal attention, f32, B=1, H={0}, D=Dv={1}, {2} threads; linear: "
-      "feature map {3}, chunk {4}; softmax: attn.attention tiles 64x64\n\n",
+      "{3}, feature map {4}, chunk {5}; softmax: attn.attention tiles "
+      "64x64\n\n",
       int64_t(heads), int64_t(headDim), std::thread::hardware_concurrency(),
-      std::string(featureMap), int64_t(chunkSize));
+      formName(),
+      form == Form::FeatureMap   ? std::string(featureMap)
+      : form == Form::GatedDelta ? "#attn.l2_normalize"
+                                 : "#attn.identity",
+      int64_t(chunkSize));
   llvm::outs() << "|     S | linear (ms) | us/position | softmax (ms) | "
                   "us/position | softmax / linear |\n"
                   "|------:|------------:|------------:|-------------:|"
@@ -119,9 +217,22 @@ int main(int argc, char **argv) {
     HostTensor v = HostTensor::randomNormal(DType::F32, shape, rng);
     HostTensor o(DType::F32, shape);
     std::vector<runtime::TensorRef> inputs = {q.ref(), k.ref(), v.ref()};
+    HostTensor gate = gateInput(s, rng);
+    std::vector<runtime::TensorRef> linearInputs = inputs;
+    if (!gate.shape().empty())
+      linearInputs.push_back(gate.ref());
+    // The delta rule's write strengths: sigmoids.
+    HostTensor beta;
+    if (form == Form::GatedDelta) {
+      beta = HostTensor(DType::F32, {1, heads, s});
+      std::normal_distribution<double> x(0.0, 1.0);
+      for (int64_t i = 0; i < beta.numElements(); ++i)
+        beta.set(i, 1.0 / (1.0 + std::exp(-x(rng))));
+      linearInputs.push_back(beta.ref());
+    }
     jit::CpuOptions linearOptions;
     linearOptions.chunkSize = chunkSize;
-    double linear = time(linearSpec(s), linearOptions, inputs, o.ref());
+    double linear = time(linearSpec(s), linearOptions, linearInputs, o.ref());
     double softmax = time(softmaxSpec(s), {}, inputs, o.ref());
     if (linear >= softmax)
       crossover.reset();

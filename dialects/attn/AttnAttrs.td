@@ -426,6 +426,19 @@ def Attn_IdentityAttr : Attn_FeatureMapAttr<"Identity", "identity",
   let parameters = (ins);
 }
 
+def Attn_L2NormalizeAttr : Attn_FeatureMapAttr<"L2Normalize", "l2_normalize"> {
+  let summary = "phi(x) = x / sqrt(|x|^2 + 1e-6): unit-norm rows (DeltaNet)";
+  let description = [{
+    Each row divided by its Euclidean norm (with 1e-6 under the square root,
+    as flash-linear-attention's `l2norm`), F = D: the delta rule's keys must
+    have norms near 1 for its transitions `I - beta k k^T` to stay
+    contractions, and DeltaNet normalizes queries and keys so. As with
+    `#attn.identity`, `scale` defaults to D^(-1/2). No per-element form (a
+    feature depends on the whole row).
+  }];
+  let parameters = (ins);
+}
+
 def Attn_EluPlusOneAttr : Attn_FeatureMapAttr<"EluPlusOne", "elu_plus_one",
                                               ["buildFeature"]> {
   let summary = "phi(x) = elu(x) + 1 (Katharopoulos et al., 2020)";

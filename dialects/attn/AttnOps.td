@@ -268,10 +268,19 @@ def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [
     gates within a chunk, which stay finite however long the sequence (for
     gates <= 0, the usual `log sigmoid` form).
 
+    `delta_rule` replaces the additive update by the delta rule (DeltaNet,
+    Yang et al. 2024; causal, `normalization(none)`), with `beta` the
+    per-token, per-head write strength (`[B, Hq, S]`, a sigmoid in the
+    models): `S_i = exp(g_i) (I - beta_i phi(k_i) phi(k_i)^T) S_{i-1} +
+    beta_i phi(k_i) v_i^T`, `g` the per-token `gate` when given (Gated
+    DeltaNet), else 0. The lowerings use the WY / UT form of the products of
+    those transitions within a chunk. Keys are usually L2-normalized first,
+    which keeps every transition a contraction for beta in (0, 2).
+
     `scale` multiplies the query features, `phi(q_i)` becoming
-    `scale phi(q_i)`. It defaults to `D^(-1/2)` with `#attn.identity`, as
-    the linear-attention libraries scale raw queries, and to 1 with every
-    other map (whose normalized output does not depend on it but for
+    `scale phi(q_i)`. It defaults to `D^(-1/2)` with `#attn.identity` and
+    `#attn.l2_normalize`, as the linear-attention libraries scale such
+    queries, and to 1 with every other map (whose normalized output does not depend on it but for
     `eps`). With
     `normalization(none)` the output is the numerator `phi(q_i) S_i` and
     there is no normalizer. `eps` defaults to 1e-6; with `eps(0.0)` a query
@@ -295,6 +304,13 @@ def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [
     // RetNet's retention: raw q, k scaled by D^-1/2, a decay per head.
     %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity)
         causal decay(%gamma : tensor<8xf32>) normalization(none)
+        : tensor<2x8x1000x64xbf16>, tensor<2x8x1000x64xbf16>,
+          tensor<2x8x1000x64xbf16> -> tensor<2x8x1000x64xbf16>
+
+    // Gated DeltaNet: the delta rule with a gate per token.
+    %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity)
+        causal gate(%g : tensor<2x8x1000xf32>)
+        delta_rule(%beta : tensor<2x8x1000xf32>) normalization(none)
         : tensor<2x8x1000x64xbf16>, tensor<2x8x1000x64xbf16>,
           tensor<2x8x1000x64xbf16> -> tensor<2x8x1000x64xbf16>
 
@@ -323,6 +339,7 @@ def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [
     Optional<AnyRankedTensor>:$feature_weights,
     Optional<AnyRankedTensor>:$decay,
     Optional<AnyRankedTensor>:$gate,
+    Optional<AnyRankedTensor>:$beta,
     Optional<AnyRankedTensor>:$initial_state,
     Optional<AnyRankedTensor>:$initial_normalizer,
     Attn_FeatureMapAttrInterface:$feature_map,
@@ -342,6 +359,7 @@ def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [
     (`causal` $causal^)?
     (`decay` `(` $decay^ `:` type($decay) `)`)?
     (`gate` `(` $gate^ `:` type($gate) `)`)?
+    (`delta_rule` `(` $beta^ `:` type($beta) `)`)?
     (`scale` `(` $scale^ `)`)?
     (`normalization` `(` $normalization^ `)`)?
     (`eps` `(` $eps^ `)`)?

@@ -824,7 +824,7 @@ double LinearAttentionOp::getEpsOrDefault() {
 double LinearAttentionOp::getScaleOrDefault() {
   if (FloatAttr scale = getScaleAttr())
     return scale.getValueAsDouble();
-  if (isa<IdentityAttr>(getFeatureMap()))
+  if (isa<IdentityAttr, L2NormalizeAttr>(getFeatureMap()))
     return 1.0 / std::sqrt(double(getQ().getType().getDimSize(3)));
   return 1.0;
 }
@@ -891,6 +891,28 @@ LogicalResult LinearAttentionOp::verify() {
                          "[B, Hq, S] (a log-space gate per token) or "
                          "[B, Hq, S, F] (per token and feature), in the "
                          "accumulation type")))
+      return failure();
+  }
+
+  if (Value beta = getBeta()) {
+    if (!getCausal())
+      return emitOpError() << "the delta rule is a causal recurrence; add "
+                              "`causal`";
+    if (hasDenominator())
+      return emitOpError() << "the delta rule has no normalizer; add "
+                              "normalization(none)";
+    if (getDecay())
+      return emitOpError() << "the delta rule takes its decay as a gate per "
+                              "token: pass log(gamma) for every token as "
+                              "'gate' and drop 'decay'";
+    if (hasFeatureGate())
+      return emitOpError() << "per-feature gates with the delta rule (Kimi "
+                              "Delta Attention) are not supported yet; use a "
+                              "gate per token [B, Hq, S]";
+    if (failed(checkType(*this, beta, "operand", "beta",
+                         RankedTensorType::get({batch, qHeads, qLen}, compute),
+                         "[B, Hq, S]: the delta rule's write strength per "
+                         "token, in the accumulation type")))
       return failure();
   }
 
@@ -993,8 +1015,8 @@ LinearAttentionOp::reifyResultShapes(OpBuilder &builder,
 namespace {
 /// The ODS operand and result groups of attn.linear_attention, in order.
 constexpr StringLiteral kLinearOperandRoles[] = {
-    "q", "k", "v", "feature_weights", "decay", "gate", "initial_state",
-    "initial_normalizer"};
+    "q", "k", "v", "feature_weights", "decay", "gate", "beta",
+    "initial_state", "initial_normalizer"};
 constexpr StringLiteral kLinearResultRoles[] = {"o", "final_state",
                                                 "final_normalizer"};
 } // namespace
@@ -1025,7 +1047,7 @@ SmallVector<DimName> LinearAttentionOp::getOperandDimNames(unsigned index) {
     return {{"Hq"}};
   if (role == "gate" && hasFeatureGate())
     return {{"B"}, {"Hq"}, {"Sq"}, {"F"}};
-  if (role == "gate")
+  if (role == "gate" || role == "beta")
     return {{"B"}, {"Hq"}, {"Sq"}};
   if (role == "initial_state")
     return {{"B"}, {"Hq"}, {"F"}, {"Dv"}};

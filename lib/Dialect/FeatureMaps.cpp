@@ -136,6 +136,36 @@ Value IdentityAttr::buildFeature(OpBuilder &b, Location loc,
 }
 
 //===----------------------------------------------------------------------===//
+// L2NormalizeAttr: x / sqrt(|x|^2 + 1e-6)
+//===----------------------------------------------------------------------===//
+
+int64_t L2NormalizeAttr::getFeatureDim(int64_t headDim) const {
+  return headDim;
+}
+
+Value L2NormalizeAttr::buildFeatures(OpBuilder &b, Location loc,
+                                     const FeatureMapContext &context,
+                                     Value x) const {
+  FloatType type = context.computeType;
+  Value squares = buildElementwise(
+      b, loc, x, type, [](OpBuilder &nb, Location nloc, Value e) {
+        return arith::MulFOp::create(nb, nloc, e, e).getResult();
+      });
+  Value norms = buildLastDimReduction(b, loc, squares, 0.0, sumOf);
+  MLIRContext *ctx = b.getContext();
+  return buildGenerated(
+      b, loc, tensor::getMixedSizes(b, loc, x), type, {x, norms},
+      {AffineMap::getMultiDimIdentityMap(4, ctx), dimsMap(ctx, 4, {0, 1, 2})},
+      [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) -> Value {
+        Value norm = math::RsqrtOp::create(
+            nb, nloc,
+            arith::AddFOp::create(nb, nloc, e[1],
+                                  floatConstant(nb, nloc, type, 1e-6)));
+        return arith::MulFOp::create(nb, nloc, e[0], norm);
+      });
+}
+
+//===----------------------------------------------------------------------===//
 // EluPlusOneAttr: elu(x) + 1
 //===----------------------------------------------------------------------===//
 

@@ -612,8 +612,10 @@ struct DecomposeWith : OpRewritePattern<Op> {
 };
 
 /// Linear attention as the quadratic form over whole sequences:
-/// `(phi(Q) phi(K)^T * M) V` (M the causal mask with decay, or all ones),
-/// plus the initial state's contribution; the final state from all keys.
+/// `(phi(Q) phi(K)^T * M) V` (M the causal mask with decay or gates, or all
+/// ones), plus the initial state's contribution; the final state from all
+/// keys. The delta rule's V is its pseudo-values, from one triangular solve
+/// over the whole sequence.
 struct DecomposeLinearAttention : OpRewritePattern<LinearAttentionOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(LinearAttentionOp op,
@@ -629,8 +631,12 @@ struct DecomposeLinearAttention : OpRewritePattern<LinearAttentionOp> {
     LinearAttentionBuilder::BlockGates gates = builder.sumGates(op.getGate());
     LinearAttentionBuilder::State initial{op.getInitialState(),
                                           op.getInitialNormalizer()};
+    // The delta rule: additive linear attention on its pseudo-values.
+    Value values = op.getV();
+    if (op.getBeta())
+      values = builder.deltaValues(phiK, values, op.getBeta(), initial, gates);
     SmallVector<Value> results = {builder.output(
-        phiQ, phiK, op.getV(), initial, op.getCausal(), gates)};
+        phiQ, phiK, values, initial, op.getCausal(), gates)};
     if (op.getFinalState()) {
       // The state is updated in place: start from copies of the caller's.
       if (initial.s)
@@ -638,7 +644,7 @@ struct DecomposeLinearAttention : OpRewritePattern<LinearAttentionOp> {
                    initial.z ? buildFreshCopy(rewriter, loc, initial.z)
                              : Value()};
       LinearAttentionBuilder::State final =
-          builder.advance(initial, phiK, op.getV(), gates);
+          builder.advance(initial, phiK, values, gates);
       results.push_back(final.s);
       if (op.getFinalNormalizer())
         results.push_back(final.z);

@@ -7,6 +7,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/TypeUtilities.h"
 
@@ -33,6 +35,11 @@ AffineExpr LinearAttentionBuilder::dim(unsigned i) {
 
 AffineExpr LinearAttentionBuilder::kvHead(unsigned i) {
   return dim(i).floorDiv(groupSize);
+}
+
+AffineExpr LinearAttentionBuilder::valueHead(Value v) {
+  int64_t heads = cast<RankedTensorType>(v.getType()).getDimSize(1);
+  return heads == op.getQ().getType().getDimSize(1) ? dim(1) : kvHead(1);
 }
 
 AffineMap LinearAttentionBuilder::identity(unsigned rank) {
@@ -253,7 +260,7 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
           });
     }
     numerator = multiply(scores, map(5, {dim(0), dim(1), dim(2), dim(3)}), v,
-                         map(5, {dim(0), kvHead(1), dim(3), dim(4)}),
+                         map(5, {dim(0), valueHead(v), dim(3), dim(4)}),
                          numerator);
     if (denominator)
       normalizer = buildContraction(
@@ -415,13 +422,133 @@ LinearAttentionBuilder::advance(State before, Value phiK, Value v,
       after.z = gateState(after.z, gates.total);
   }
   after.s = multiply(transposedK, map(5, {dim(0), dim(1), dim(2), dim(3)}), v,
-                     map(5, {dim(0), kvHead(1), dim(3), dim(4)}), after.s);
+                     map(5, {dim(0), valueHead(v), dim(3), dim(4)}), after.s);
   if (denominator) {
     // z[b, h, f] += sum_j k'^T[f, j].
     after.z = buildContraction(b, loc, transposedK, identity(4), Value(),
                                AffineMap(), after.z, 1);
   }
   return after;
+}
+
+Value LinearAttentionBuilder::deltaValues(Value phiK, Value v, Value beta,
+                                          State before, BlockGates gates) {
+  SmallVector<OpFoldResult> rows = tensor::getMixedSizes(b, loc, beta);
+  OpFoldResult n = rows[2];
+  auto headsOf = [](Value x) {
+    return cast<RankedTensorType>(x.getType()).getDimSize(1);
+  };
+  rows[1] = b.getIndexAttr(headsOf(beta));
+  SmallVector<OpFoldResult> square(rows), valueRows(rows);
+  square.push_back(n);
+  valueRows.push_back(b.getIndexAttr(valueDim));
+
+  // lower[i, j] = beta_i (k_i . k_j) exp(c_i - c_j) for j < i, else 0:
+  // loops (b, h, i, j, f) for the products.
+  Value gram = buildContraction(
+      b, loc, phiK, map(5, {dim(0), kvHead(1), dim(2), dim(4)}), phiK,
+      map(5, {dim(0), kvHead(1), dim(3), dim(4)}),
+      buildFilled(b, loc, square, computeType, 0.0), 1);
+  SmallVector<Value> lowerInputs = {gram, beta};
+  SmallVector<AffineMap> lowerMaps = {identity(4),
+                                      map(4, {dim(0), dim(1), dim(2)})};
+  if (gates) {
+    lowerInputs.append({gates.cumulative, gates.cumulative});
+    lowerMaps.append(
+        {map(4, {dim(0), dim(1), dim(2)}), map(4, {dim(0), dim(1), dim(3)})});
+  }
+  Value lower = buildGenerated(
+      b, loc, square, computeType, lowerInputs, lowerMaps,
+      [&](OpBuilder &nb, Location nloc, ValueRange e,
+          ValueRange indices) -> Value {
+        Value earlier = arith::CmpIOp::create(
+            nb, nloc, arith::CmpIPredicate::ult, indices[3], indices[2]);
+        Value weight = arith::MulFOp::create(nb, nloc, e[0], e[1]);
+        if (gates) {
+          Value exponent = arith::SelectOp::create(
+              nb, nloc, earlier, arith::SubFOp::create(nb, nloc, e[2], e[3]),
+              floatConstant(nb, nloc, computeType, 0.0));
+          weight = arith::MulFOp::create(
+              nb, nloc, weight, math::ExpOp::create(nb, nloc, exponent));
+        }
+        return arith::SelectOp::create(
+            nb, nloc, earlier, weight,
+            floatConstant(nb, nloc, computeType, 0.0));
+      });
+
+  // rhs_i = beta_i (v_i - exp(c_i) k_i S_0): loops (b, h, i, e, f) for
+  // k S_0.
+  SmallVector<Value> rhsInputs = {v, beta};
+  SmallVector<AffineMap> rhsMaps = {map(4, {dim(0), kvHead(1), dim(2), dim(3)}),
+                                    map(4, {dim(0), dim(1), dim(2)})};
+  if (before.s) {
+    rhsInputs.push_back(buildContraction(
+        b, loc, phiK, map(5, {dim(0), kvHead(1), dim(2), dim(4)}), before.s,
+        map(5, {dim(0), dim(1), dim(4), dim(3)}),
+        buildFilled(b, loc, valueRows, computeType, 0.0), 1));
+    rhsMaps.push_back(identity(4));
+    if (gates) {
+      rhsInputs.push_back(gates.cumulative);
+      rhsMaps.push_back(map(4, {dim(0), dim(1), dim(2)}));
+    }
+  }
+  Value rhs = buildGenerated(
+      b, loc, valueRows, computeType, rhsInputs, rhsMaps,
+      [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) -> Value {
+        Value value = convertFloat(nb, nloc, e[0], computeType);
+        if (before.s) {
+          Value seen = e[2];
+          if (gates)
+            seen = arith::MulFOp::create(nb, nloc, seen,
+                                         math::ExpOp::create(nb, nloc, e[3]));
+          value = arith::SubFOp::create(nb, nloc, value, seen);
+        }
+        return arith::MulFOp::create(nb, nloc, e[1], value);
+      });
+
+  // (I + lower) U = rhs by forward substitution: U_i = rhs_i - sum_{j < i}
+  // lower[i, j] U_j, row by row (rows not yet solved meet zeros of lower).
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value length = getValueOrCreateConstantIndexOp(b, loc, n);
+  auto solve = scf::ForOp::create(
+      b, loc, zero, length, one, ValueRange{rhs},
+      [&](OpBuilder &nb, Location nloc, Value i, ValueRange iter) {
+        Value u = iter[0];
+        auto rowOf = [&](Value x, OpFoldResult width) {
+          SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0),
+                                               nb.getIndexAttr(0), i,
+                                               nb.getIndexAttr(0)};
+          SmallVector<OpFoldResult> sizes = {rows[0], rows[1],
+                                             nb.getIndexAttr(1), width};
+          SmallVector<OpFoldResult> strides(4, nb.getIndexAttr(1));
+          return tensor::ExtractSliceOp::create(nb, nloc, x, offsets, sizes,
+                                                strides)
+              .getResult();
+        };
+        SmallVector<OpFoldResult> rowSizes = {rows[0], rows[1],
+                                              nb.getIndexAttr(1),
+                                              nb.getIndexAttr(valueDim)};
+        Value seen = buildContraction(
+            nb, nloc, rowOf(lower, n), map(5, {dim(0), dim(1), dim(2), dim(4)}),
+            u, map(5, {dim(0), dim(1), dim(4), dim(3)}),
+            buildFilled(nb, nloc, rowSizes, computeType, 0.0), 1);
+        Value row = buildGenerated(
+            nb, nloc, rowSizes, computeType,
+            {rowOf(u, nb.getIndexAttr(valueDim)), seen},
+            {identity(4), identity(4)},
+            [](OpBuilder &eb, Location eloc, ValueRange e, ValueRange) {
+              return arith::SubFOp::create(eb, eloc, e[0], e[1]).getResult();
+            });
+        SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0),
+                                             nb.getIndexAttr(0), i,
+                                             nb.getIndexAttr(0)};
+        SmallVector<OpFoldResult> strides(4, nb.getIndexAttr(1));
+        Value next = tensor::InsertSliceOp::create(nb, nloc, row, u, offsets,
+                                                   rowSizes, strides);
+        scf::YieldOp::create(nb, nloc, next);
+      });
+  return solve.getResult(0);
 }
 
 } // namespace attn

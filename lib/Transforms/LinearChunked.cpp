@@ -118,9 +118,11 @@ private:
     Value decay;
     if (op.getDecay())
       decay = headSlice(op.getDecay(), batchIv, qHead);
-    Value gate;
+    Value gate, beta;
     if (op.getGate())
       gate = headSlice(op.getGate(), batchIv, qHead);
+    if (op.getBeta())
+      beta = headSlice(op.getBeta(), batchIv, qHead);
     LinearAttentionBuilder builder(b, loc, op, /*groupSize=*/1, decay);
 
     LinearAttentionBuilder::State state{};
@@ -154,6 +156,9 @@ private:
             Value vc = rows(v, t, n);
             LinearAttentionBuilder::BlockGates gates =
                 builder.sumGates(gate ? rows(gate, t, n) : Value());
+            if (beta)
+              vc = builder.deltaValues(phiK, vc, rows(beta, t, n), before,
+                                       gates);
             Value oc = builder.output(phiQ, phiK, vc, before, true, gates);
             Value oNext = insertRows(oc, iter.back(), t);
             return packState(builder.advance(before, phiK, vc, gates),

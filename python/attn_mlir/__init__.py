@@ -26,8 +26,8 @@ from ._native import compile as _compile_native
 from .spec import (FeatureMap, LinearSpec, Mask, MergeSpec, ScoreMod, Spec,
                    Sym, alibi,
                    bias, block_sparse, causal, cosformer, document,
-                   elu_plus_one, favor, fixed, hedgehog, identity, maximum,
-                   minimum,
+                   elu_plus_one, favor, fixed, hedgehog, identity,
+                   l2_normalize, maximum, minimum,
                    neighborhood, prefix_lm, relu, sigmoid, sinks, softcap,
                    strided, taylor, trace_mask_mod, trace_score_mod, where,
                    window)
@@ -38,7 +38,7 @@ __all__ = [
     "prefix_lm", "neighborhood", "block_sparse", "document", "strided",
     "fixed", "alibi", "softcap", "bias", "sigmoid", "relu", "where",
     "minimum", "maximum", "trace_mask_mod", "trace_score_mod",
-    "LinearSpec", "FeatureMap", "linear_attention", "identity", "elu_plus_one", "favor",
+    "LinearSpec", "FeatureMap", "linear_attention", "identity", "l2_normalize", "elu_plus_one", "favor",
     "cosformer", "hedgehog", "taylor", "MergeSpec", "merge",
     "paged_attention", "varlen_attention", "flex_attention",
     "create_block_mask", "BlockMask", "FlexAttention", "call_spec",
@@ -589,20 +589,26 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, *,
 
 
 def linear_attention(q, k, v, *, feature_map: FeatureMap, causal: bool = False,
-                     decay=None, gate=None, scale: Optional[float] = None,
+                     decay=None, gate=None, beta=None,
+                     scale: Optional[float] = None,
                      normalize: bool = True,
                      eps: Optional[float] = None, feature_weights=None,
                      initial_state=None, return_state: bool = False,
                      chunk_size: int = 64):
     """Linear attention in one call: ``phi(q) (phi(k)^T v)`` with
-    ``feature_map`` (:func:`identity`, :func:`elu_plus_one`, :func:`relu`,
+    ``feature_map`` (:func:`identity`, :func:`l2_normalize`,
+    :func:`elu_plus_one`, :func:`relu`,
     :func:`favor`, :func:`cosformer`, :func:`hedgehog`, :func:`taylor`),
     causal or not. ``scale`` multiplies ``phi(q)`` (default ``D^-1/2`` with
     :func:`identity`, else 1).
     ``decay``: per-query-head gammas ``[Hq]`` (causal). ``gate``: log-space
     gates, ``[B, Hq, S]`` (one per token: simple GLA, Mamba2) or
     ``[B, Hq, S, F]`` (per feature: GLA), so that ``S_t = exp(g_t) S_{t-1}
-    + phi(k_t) v_t^T`` (causal, CPU only). ``initial_state``:
+    + phi(k_t) v_t^T`` (causal, CPU only). ``beta``: the delta rule's write
+    strengths ``[B, Hq, S]`` (DeltaNet; with a token ``gate``, Gated
+    DeltaNet): ``S_t = exp(g_t) (I - beta_t phi(k_t) phi(k_t)^T) S_{t-1} +
+    beta_t phi(k_t) v_t^T``, with ``normalize=False`` (CPU only).
+    ``initial_state``:
     ``(S, z)`` (or ``S`` alone without normalization) from a previous piece
     of the sequence; ``return_state`` returns ``(o, S, z)`` (``(o, S)``)
     to pass on. Lengths stay dynamic: one kernel serves every length. CUDA
@@ -619,10 +625,12 @@ def linear_attention(q, k, v, *, feature_map: FeatureMap, causal: bool = False,
                       decay=decay is not None,
                       gate=(None if gate is None
                             else "feature" if len(gate.shape) == 4 else "token"),
-                      scale=scale, normalize=normalize, eps=eps,
+                      delta=beta is not None, scale=scale,
+                      normalize=normalize, eps=eps,
                       initial_state=initial_state is not None,
                       return_state=return_state)
-    operands = [x for x in (feature_weights, decay, gate) if x is not None]
+    operands = [x for x in (feature_weights, decay, gate, beta)
+                if x is not None]
     target = "cuda" if _is_torch(q) and q.is_cuda else "cpu"
     return compile(spec, target, chunk_size=chunk_size)(q, k, v, *operands,
                                                          *state)

@@ -1044,6 +1044,11 @@ class Spec:
             clauses.append(f"score_mods([{', '.join(m.text for m in self.score_mods)}])")
         if self.normalization:
             clauses.append(f"normalization({self.normalization})")
+        if self.delta:
+            S = "?" if self.q_len is None else str(self.q_len)
+            tbeta = f"tensor<{B}x{self.heads}x{S}x{acc}>"
+            args.append(f"%beta: {tbeta}")
+            clauses.append(f"delta_rule(%beta : {tbeta})")
         if self.scale is not None:
             clauses.append(f"scale({_float(self.scale)})")
         if score_region is not None:
@@ -1097,6 +1102,12 @@ def identity() -> FeatureMap:
     return FeatureMap("#attn.identity", lambda d: d)
 
 
+def l2_normalize() -> FeatureMap:
+    """Each row divided by its norm (``sqrt(|x|^2 + 1e-6)``), as DeltaNet
+    normalizes its queries and keys; scaled by ``D^-1/2`` by default."""
+    return FeatureMap("#attn.l2_normalize", lambda d: d)
+
+
 def elu_plus_one() -> FeatureMap:
     """``elu(x) + 1`` (linear transformers)."""
     return FeatureMap("#attn.elu_plus_one", lambda d: d)
@@ -1142,9 +1153,10 @@ class LinearSpec:
     """One ``attn.linear_attention`` spec. Operands follow q, k, v in this
     order when present: ``feature_weights``, ``decay`` ``[Hq]``, the gate
     (``gate="token"``: ``[B, Hq, S]``, ``"feature"``: ``[B, Hq, S, F]``, in
-    log space), the initial state ``S [B, Hq, F, Dv]`` and normalizer
-    ``z [B, Hq, F]``. ``scale`` multiplies the query features (default
-    ``D^-1/2`` for :func:`identity`, else 1)."""
+    log space), the delta rule's ``beta [B, Hq, S]`` (``delta=True``), the
+    initial state ``S [B, Hq, F, Dv]`` and normalizer ``z [B, Hq, F]``.
+    ``scale`` multiplies the query features (default ``D^-1/2`` for
+    :func:`identity` and :func:`l2_normalize`, else 1)."""
 
     heads: int
     head_dim: int
@@ -1158,6 +1170,7 @@ class LinearSpec:
     causal: bool = False
     decay: bool = False
     gate: Optional[str] = None
+    delta: bool = False
     scale: Optional[float] = None
     normalize: bool = True
     eps: Optional[float] = None
@@ -1171,9 +1184,9 @@ class LinearSpec:
         if self.feature_map == relu():
             self.feature_map = FeatureMap("#attn.relu", lambda d: d)
         if not isinstance(self.feature_map, FeatureMap):
-            raise TypeError("feature_map must be identity(), elu_plus_one(), "
-                            "relu(), favor(...), cosformer(), hedgehog(...) "
-                            "or taylor()")
+            raise TypeError("feature_map must be identity(), l2_normalize(), "
+                            "elu_plus_one(), relu(), favor(...), cosformer(), "
+                            "hedgehog(...) or taylor()")
         if self.gate not in (None, "token", "feature"):
             raise ValueError("gate must be None, 'token' ([B, Hq, S]) or "
                              f"'feature' ([B, Hq, S, F]), got {self.gate!r}")
@@ -1209,6 +1222,11 @@ class LinearSpec:
             tgate = f"tensor<{B}x{self.heads}x{S}{per}x{acc}>"
             args.append(f"%g: {tgate}")
             clauses.append(f"gate(%g : {tgate})")
+        if self.delta:
+            S = "?" if self.q_len is None else str(self.q_len)
+            tbeta = f"tensor<{B}x{self.heads}x{S}x{acc}>"
+            args.append(f"%beta: {tbeta}")
+            clauses.append(f"delta_rule(%beta : {tbeta})")
         if self.scale is not None:
             clauses.append(f"scale({_float(self.scale)})")
         if not self.normalize:

@@ -1,7 +1,7 @@
 """attn_mlir.linear_attention against flash-linear-attention's own pure-PyTorch
 reference implementations (PyPI fla-core, the ``naive`` modules), run on the
-CPU: retention, simple GLA, GLA and Based, on awkward sizes, in pieces with
-state passing where fla passes state.
+CPU: retention, simple GLA, GLA, Based, the delta rule and the gated delta
+rule, on awkward sizes, in pieces with state passing where fla passes state.
 
 fla's package ``__init__`` imports its Triton kernels; its naive modules need
 only torch and einops, so they are loaded from their files."""
@@ -120,3 +120,59 @@ def test_based_matches_fla(rng):
                             chunk_size=16)
     ref = naive.naive_parallel_based(*(torch.from_numpy(x) for x in (q, k, v)))
     assert relative_error(o, ref.numpy()) < TOLERANCE
+
+
+def l2_rows(x):
+    """fla's l2norm, which DeltaNet applies to q and k before the kernel."""
+    return (x / np.sqrt((x.astype(np.float64) ** 2).sum(-1, keepdims=True)
+                        + 1e-6)).astype(np.float32)
+
+
+def sigmoid(rng, *shape):
+    return (1 / (1 + np.exp(-rng.standard_normal(shape)))).astype(np.float32)
+
+
+def test_delta_rule_matches_fla(rng):
+    # Our l2_normalize map on raw q, k against fla on rows normalized here.
+    naive = fla_naive("delta_rule")
+    B, H, S, D, Dv = 2, 2, 83, 16, 12
+    q, k = normal(rng, B, H, S, D), normal(rng, B, H, S, D)
+    v = normal(rng, B, H, S, Dv)
+    beta = sigmoid(rng, B, H, S)
+    s0 = normal(rng, B, H, D, Dv)
+    o, state = am.linear_attention(q, k, v, feature_map=am.l2_normalize(),
+                                   causal=True, beta=beta, normalize=False,
+                                   initial_state=s0, return_state=True,
+                                   chunk_size=32)
+    ref, ref_state = naive.delta_rule_recurrence(
+        *(torch.from_numpy(x) for x in (l2_rows(q), l2_rows(k), v, beta)),
+        initial_state=torch.from_numpy(s0))
+    assert relative_error(o, ref.numpy()) < TOLERANCE
+    assert relative_error(state, ref_state.numpy()) < TOLERANCE
+
+
+@pytest.mark.parametrize("chunk_size", [16, 64])
+def test_gated_delta_rule_in_pieces_matches_fla(rng, chunk_size):
+    naive = fla_naive("gated_delta_rule")
+    B, H, D, Dv = 1, 3, 16, 16
+    lengths = (70, 29)
+    S = sum(lengths)
+    q, k = l2_rows(normal(rng, B, H, S, D)), l2_rows(normal(rng, B, H, S, D))
+    v = normal(rng, B, H, S, Dv)
+    beta = sigmoid(rng, B, H, S)
+    g = log_sigmoid(rng, B, H, S)
+    ref, ref_state = naive.naive_recurrent_gated_delta_rule(
+        bthd(q), bthd(k), bthd(v), bthd(beta), bthd(g),
+        output_final_state=True)
+    ref = from_bthd(ref)
+    state, begin = None, 0
+    for n in lengths:
+        piece = slice(begin, begin + n)
+        part = lambda x: np.ascontiguousarray(x[:, :, piece])
+        o, state = am.linear_attention(
+            part(q), part(k), part(v), feature_map=am.identity(), causal=True,
+            gate=part(g), beta=part(beta), normalize=False,
+            initial_state=state, return_state=True, chunk_size=chunk_size)
+        assert relative_error(o, ref[:, :, piece]) < TOLERANCE
+        begin += n
+    assert relative_error(state, ref_state.numpy()) < TOLERANCE

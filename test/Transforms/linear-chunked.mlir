@@ -124,3 +124,25 @@ func.func @token_gate(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x16xf32>, %v: te
       : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x8xf32> -> tensor<1x2x?x8xf32>, tensor<1x2x16x8xf32>
   return %o, %s : tensor<1x2x?x8xf32>, tensor<1x2x16x8xf32>
 }
+
+// -----
+
+// The delta rule: per chunk, the strictly lower beta_i k_i . k_j, the
+// right-hand side beta (v - k S), then the forward substitution for the
+// pseudo-values U (one row of 8 values per step of a loop over the chunk's
+// 32 rows), which the chunk's causal product and state update then use as
+// their values.
+// CHECK-LABEL: func @delta_rule
+// CHECK:     scf.for %[[T:.*]] = %c0 to %{{.*}} step %c32 iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<1x1x16x8xf32>, tensor<1x1x?x8xf32>)
+// CHECK:       arith.cmpi ult
+// CHECK:       %[[U:.*]] = scf.for %[[I:.*]] = %c0 to %c32 step %c1 iter_args(%[[ACC:.*]] = %{{.*}}) -> (tensor<1x1x32x8xf32>)
+// CHECK:         tensor.insert_slice %{{.*}} into %[[ACC]][0, 0, %[[I]], 0] [1, 1, 1, 8]
+// CHECK:         scf.yield
+// CHECK:       arith.cmpi ule
+// CHECK:       %[[UR:.*]] = tensor.extract_slice %[[U]][0, 0, 0, 0] [1, 1, 32, 8]
+// CHECK:       ins(%{{.*}}, %[[UR]] : tensor<32x32xf32>, tensor<32x8xf32>)
+func.func @delta_rule(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x16xf32>, %v: tensor<1x2x?x8xf32>, %beta: tensor<1x2x?xf32>) -> tensor<1x2x?x8xf32> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal delta_rule(%beta : tensor<1x2x?xf32>) normalization(none)
+      : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x8xf32> -> tensor<1x2x?x8xf32>
+  return %o : tensor<1x2x?x8xf32>
+}

@@ -227,6 +227,8 @@ HostTensor randomInput(const runtime::Param &param,
       // Log-space gates, as log sigmoid gives them: factors exp(g) in
       // [0.37, 1].
       {"gate", -1.0, 0.0},
+      // The delta rule's write strengths, a sigmoid in the models.
+      {"beta", 0.0, 1.0},
       // A normalizer sums positive features.
       {"initial_normalizer", 0.5, 2.0}};
   for (const Range &range : ranges) {

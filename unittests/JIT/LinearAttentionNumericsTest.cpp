@@ -31,7 +31,16 @@ using runtime::DType;
 
 namespace {
 
-enum class Map { EluPlusOne, Relu, Favor, Cosformer, Hedgehog, Taylor, Identity };
+enum class Map {
+  EluPlusOne,
+  Relu,
+  Favor,
+  Cosformer,
+  Hedgehog,
+  Taylor,
+  Identity,
+  L2Normalize
+};
 
 /// A gate operand: none, one log-space gate per token (and head), or one
 /// per token and feature.
@@ -64,6 +73,8 @@ struct LinearCase {
   /// The scale attribute (default D^-1/2 for identity features, else 1).
   std::optional<double> scale;
   Gate gate = Gate::None;
+  /// The delta rule, with write strengths beta drawn from (0, 1).
+  bool delta = false;
   /// Gates are drawn uniformly from [gateLow, gateHigh].
   double gateLow = -1.0, gateHigh = 0.05;
 };
@@ -120,6 +131,8 @@ std::string featureMapText(const LinearCase &c) {
     return "#attn.taylor<order = " + std::to_string(c.features) + ">";
   case Map::Identity:
     return "#attn.identity";
+  case Map::L2Normalize:
+    return "#attn.l2_normalize";
   }
   return "";
 }
@@ -163,6 +176,12 @@ std::string specText(const LinearCase &c) {
     args += ", %g: " + gT;
     attrs += " gate(%g : " + gT + ")";
   }
+  if (c.delta) {
+    std::string bT = tensorType({c.batch, c.qHeads, c.qLen}, acc,
+                                llvm::SmallVector<bool, 4>{dyn, false, dyn});
+    args += ", %beta: " + bT;
+    attrs += " delta_rule(%beta : " + bT + ")";
+  }
   if (c.scale)
     attrs += llvm::formatv(" scale({0:e})", *c.scale).str();
   if (!c.denominator)
@@ -196,11 +215,12 @@ std::string specText(const LinearCase &c) {
 
 /// The inputs of a case, in the order of the spec's arguments.
 struct Inputs {
-  HostTensor q, k, v, weights, decay, gate, s0, z0;
+  HostTensor q, k, v, weights, decay, gate, beta, s0, z0;
 
   std::vector<runtime::TensorRef> refs() {
     std::vector<runtime::TensorRef> r;
-    for (HostTensor *t : {&q, &k, &v, &weights, &decay, &gate, &s0, &z0})
+    for (HostTensor *t :
+         {&q, &k, &v, &weights, &decay, &gate, &beta, &s0, &z0})
       if (!t->shape().empty())
         r.push_back(t->ref());
     return r;
@@ -248,6 +268,12 @@ Inputs makeInputs(const LinearCase &c, std::mt19937_64 &rng) {
     in.gate = HostTensor(acc, shape);
     for (int64_t i = 0; i < in.gate.numElements(); ++i)
       in.gate.set(i, logGate(rng));
+  }
+  if (c.delta) {
+    std::uniform_real_distribution<double> strength(0.0, 1.0);
+    in.beta = HostTensor(acc, {c.batch, c.qHeads, c.qLen});
+    for (int64_t i = 0; i < in.beta.numElements(); ++i)
+      in.beta.set(i, strength(rng));
   }
   if (c.initialState) {
     int64_t f = featureDim(c);
@@ -325,6 +351,14 @@ Vec features(const LinearCase &c, const Vec &x, int64_t pos, const Vec &w) {
   case Map::Identity:
     phi = x;
     break;
+  case Map::L2Normalize: {
+    double norm = 1e-6;
+    for (double e : x)
+      norm += e * e;
+    for (double e : x)
+      phi.push_back(e / std::sqrt(norm));
+    break;
+  }
   case Map::Taylor: {
     phi.push_back(1.0);
     for (double e : x)
@@ -382,11 +416,28 @@ Reference reference(const LinearCase &c, const Inputs &in) {
           return std::exp(in.gate.at((bh * c.qLen + j) * f + a));
         return gamma;
       };
-      double scale = c.scale.value_or(
-          c.map == Map::Identity ? 1.0 / std::sqrt(double(c.headDim)) : 1.0);
+      bool raw = c.map == Map::Identity || c.map == Map::L2Normalize;
+      double scale =
+          c.scale.value_or(raw ? 1.0 / std::sqrt(double(c.headDim)) : 1.0);
       auto addKey = [&](int64_t j) {
         Vec phiK = features(c, row(in.k, kvh * c.kvLen + j, c.headDim), j, w);
         Vec vj = row(in.v, kvh * c.kvLen + j, dv);
+        if (c.delta) {
+          // S = a S; u = beta (v - S^T k); S += k u^T.
+          for (int64_t a = 0; a < f; ++a)
+            for (int64_t e = 0; e < dv; ++e)
+              s[a * dv + e] *= decayOf(j, a);
+          double strength = in.beta.at(bh * c.qLen + j);
+          for (int64_t e = 0; e < dv; ++e) {
+            double seen = 0;
+            for (int64_t a = 0; a < f; ++a)
+              seen += s[a * dv + e] * phiK[a];
+            double u = strength * (vj[e] - seen);
+            for (int64_t a = 0; a < f; ++a)
+              s[a * dv + e] += phiK[a] * u;
+          }
+          return;
+        }
         for (int64_t a = 0; a < f; ++a) {
           double decay = decayOf(j, a);
           z[a] = decay * z[a] + phiK[a];
@@ -672,6 +723,44 @@ std::vector<LinearCase> cases() {
     c.gateLow = -8.0;
     c.gateHigh = -2.0;
     c.denominator = false;
+    c.finalState = true;
+    all.push_back(c);
+  }
+  {
+    // DeltaNet: unit-norm keys and queries, GQA, the state in and out.
+    LinearCase c = make("DeltaRuleL2GqaState", 2, 4, 2, 77, 77, 16, 12);
+    c.map = Map::L2Normalize;
+    c.causal = true;
+    c.delta = true;
+    c.denominator = false;
+    c.initialState = true;
+    c.finalState = true;
+    all.push_back(c);
+  }
+  {
+    // Gated DeltaNet in bf16, dynamic lengths.
+    LinearCase c = make("GatedDeltaRuleBf16Dynamic", 1, 2, 2, 50, 50, 16, 16);
+    c.dtype = DType::BF16;
+    c.map = Map::L2Normalize;
+    c.causal = true;
+    c.delta = true;
+    c.gate = Gate::Token;
+    c.denominator = false;
+    c.dynamic = true;
+    all.push_back(c);
+  }
+  {
+    // Raw keys of norm about 1/2 (no normalization), gated, f64, state.
+    LinearCase c = make("GatedDeltaRuleIdentityF64State", 1, 2, 1, 41, 41, 8,
+                        8);
+    c.dtype = DType::F64;
+    c.map = Map::Identity;
+    c.inputScale = 0.25;
+    c.causal = true;
+    c.delta = true;
+    c.gate = Gate::Token;
+    c.denominator = false;
+    c.initialState = true;
     c.finalState = true;
     all.push_back(c);
   }

@@ -61,6 +61,15 @@ public:
   mlir::Value output(mlir::Value phiQ, mlir::Value phiK, mlir::Value v,
                      State before, bool causal, BlockGates gates = {});
 
+  /// The delta rule's pseudo-values U [b, hq, n, Dv] of a causal block
+  /// after the state `before`: with U for v, `output` and `advance` give the
+  /// block's outputs and state. U solves (I + diag(beta) (strictly lower
+  /// part of phiK phiK^T, times exp(c_i - c_j))) U = diag(beta) (v -
+  /// diag(exp(c)) phiK S_0) (the UT transform of the block's transitions),
+  /// with `beta` [b, hq, n] and the block's gate sums c (none: 0).
+  mlir::Value deltaValues(mlir::Value phiK, mlir::Value v, mlir::Value beta,
+                          State before, BlockGates gates);
+
   /// The zero state of `batch` x `heads` query heads.
   State zeroState(mlir::OpFoldResult batch, int64_t heads);
 
@@ -75,6 +84,9 @@ private:
   mlir::AffineExpr dim(unsigned i);
   /// The key/value head of query head dimension `i`.
   mlir::AffineExpr kvHead(unsigned i);
+  /// The head dimension 1 of values `v`: per key/value head, or per query
+  /// head (the delta rule's pseudo-values).
+  mlir::AffineExpr valueHead(mlir::Value v);
   /// acc[b, h, i, e] + sum_j lhs[.., i, j] rhs[.., j, e] with loops
   /// (b, h, i, j, e): rows of `rhs` are read contiguously, the form of the
   /// CPU micro-kernels once the unit (b, h) dimensions are dropped.

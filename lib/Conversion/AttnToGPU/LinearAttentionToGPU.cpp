@@ -149,6 +149,9 @@ FailureOr<LinearPlan> planKernel(LinearAttentionOp op, int64_t warps) {
   if (failed(checkKernelSizes(op, element, {}, warps, std::nullopt)))
     return failure();
   FeatureMapAttrInterface map = op.getFeatureMap();
+  if (op.getBeta())
+    return fail() << "the delta rule is not in the GPU kernel yet; lower "
+                     "this op on the CPU (attn-lower-to-cpu)";
   if (op.getGate())
     return fail() << "data-dependent gates are not in the GPU kernel yet; "
                      "lower this op on the CPU (attn-lower-to-cpu) or use a "

@@ -59,6 +59,19 @@ func.func @linear_gate(%q: tensor<1x2x16x64xf16>, %k: tensor<1x2x16x64xf16>,
 
 // -----
 
+func.func @linear_delta_rule(%q: tensor<1x2x16x64xf16>, %k: tensor<1x2x16x64xf16>,
+                             %v: tensor<1x2x16x64xf16>, %beta: tensor<1x2x16xf32>)
+    -> tensor<1x2x16x64xf16> {
+  // expected-error @below {{cannot be compiled for the GPU: the delta rule is not in the GPU kernel yet; lower this op on the CPU (attn-lower-to-cpu)}}
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal
+      delta_rule(%beta : tensor<1x2x16xf32>) normalization(none)
+      : tensor<1x2x16x64xf16>, tensor<1x2x16x64xf16>, tensor<1x2x16x64xf16>
+      -> tensor<1x2x16x64xf16>
+  return %o : tensor<1x2x16x64xf16>
+}
+
+// -----
+
 func.func @linear_f64(%q: tensor<1x2x16x8xf64>, %k: tensor<1x2x16x8xf64>,
                       %v: tensor<1x2x16x8xf64>) -> tensor<1x2x16x8xf64> {
   // expected-error @below {{cannot be compiled for the GPU: elements must be f16, bf16 or f32 (tf32 tensor cores), got 'f64'}}

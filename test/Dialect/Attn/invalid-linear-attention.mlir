@@ -209,3 +209,43 @@ func.func @scale_not_finite(%q: tensor<1x4x16x32xf32>, %k: tensor<1x4x16x32xf32>
   %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity) scale(0x7FF0000000000000) : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
   return
 }
+
+// -----
+
+func.func @delta_not_causal(%q: tensor<1x4x16x32xf32>, %k: tensor<1x4x16x32xf32>, %v: tensor<1x4x16x32xf32>, %beta: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{the delta rule is a causal recurrence; add `causal`}}
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.l2_normalize) delta_rule(%beta : tensor<1x4x16xf32>) normalization(none) : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @delta_denominator(%q: tensor<1x4x16x32xf32>, %k: tensor<1x4x16x32xf32>, %v: tensor<1x4x16x32xf32>, %beta: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{the delta rule has no normalizer; add normalization(none)}}
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.l2_normalize) causal delta_rule(%beta : tensor<1x4x16xf32>) : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @delta_decay(%q: tensor<1x4x16x32xf32>, %k: tensor<1x4x16x32xf32>, %v: tensor<1x4x16x32xf32>, %beta: tensor<1x4x16xf32>, %gamma: tensor<4xf32>) {
+  // expected-error @+1 {{the delta rule takes its decay as a gate per token: pass log(gamma) for every token as 'gate' and drop 'decay'}}
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.l2_normalize) causal decay(%gamma : tensor<4xf32>) delta_rule(%beta : tensor<1x4x16xf32>) normalization(none) : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @delta_feature_gate(%q: tensor<1x4x16x32xf32>, %k: tensor<1x4x16x32xf32>, %v: tensor<1x4x16x32xf32>, %beta: tensor<1x4x16xf32>, %g: tensor<1x4x16x32xf32>) {
+  // expected-error @+1 {{per-feature gates with the delta rule (Kimi Delta Attention) are not supported yet; use a gate per token [B, Hq, S]}}
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.l2_normalize) causal gate(%g : tensor<1x4x16x32xf32>) delta_rule(%beta : tensor<1x4x16xf32>) normalization(none) : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @delta_beta_shape(%q: tensor<1x4x16x32xf32>, %k: tensor<1x4x16x32xf32>, %v: tensor<1x4x16x32xf32>, %beta: tensor<1x4x17xf32>) {
+  // expected-error @+1 {{operand 'beta' must be 'tensor<1x4x16xf32>' ([B, Hq, S]: the delta rule's write strength per token, in the accumulation type), got 'tensor<1x4x17xf32>'}}
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.l2_normalize) causal delta_rule(%beta : tensor<1x4x17xf32>) normalization(none) : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
+  return
+}

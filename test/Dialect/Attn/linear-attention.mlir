@@ -123,3 +123,14 @@ func.func @gla_features(%q: tensor<1x2x10x16xf32>, %k: tensor<1x2x10x16xf32>, %v
       : tensor<1x2x10x16xf32>, tensor<1x2x10x16xf32>, tensor<1x2x10x8xf32> -> tensor<1x2x10x8xf32>
   return %o : tensor<1x2x10x8xf32>
 }
+
+// -----
+
+// Gated DeltaNet: unit-norm features, a gate and write strengths per token.
+// CHECK-LABEL: func @gated_delta_net
+// CHECK: feature_map(#attn.l2_normalize) causal gate(%{{.*}} : tensor<2x4x?xf32>) delta_rule(%{{.*}} : tensor<2x4x?xf32>) normalization(none) initial_state(%{{.*}} : tensor<2x4x64x64xf32>) :
+func.func @gated_delta_net(%q: tensor<2x4x?x64xbf16>, %k: tensor<2x4x?x64xbf16>, %v: tensor<2x4x?x64xbf16>, %g: tensor<2x4x?xf32>, %beta: tensor<2x4x?xf32>, %s0: tensor<2x4x64x64xf32>) -> tensor<2x4x?x64xbf16> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.l2_normalize) causal gate(%g : tensor<2x4x?xf32>) delta_rule(%beta : tensor<2x4x?xf32>) normalization(none) initial_state(%s0 : tensor<2x4x64x64xf32>)
+      : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16> -> tensor<2x4x?x64xbf16>
+  return %o : tensor<2x4x?x64xbf16>
+}
