@@ -83,7 +83,7 @@ func.func @based_taylor(%q: tensor<1x4x?x16xf32>, %k: tensor<1x4x?x16xf32>,
 
 // Simple GLA / Mamba2-style gating: a data-dependent decay per token and
 // head, given in log space (log sigmoid of a projection in the models),
-// grouped-query heads. CPU only for now (attn-to-gpu says so).
+// grouped-query heads. attn-to-gpu compiles it too.
 func.func @simple_gla(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>,
                       %v: tensor<?x2x?x64xbf16>, %g: tensor<?x8x?xf32>)
     -> tensor<?x8x?x64xbf16> {
@@ -95,7 +95,7 @@ func.func @simple_gla(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>,
 }
 
 // Gated linear attention (GLA): a gate per token and key feature, the state
-// returned for the next piece.
+// returned for the next piece. CPU only for now (attn-to-gpu says so).
 func.func @gla(%q: tensor<1x4x300x32xf32>, %k: tensor<1x4x300x32xf32>,
                %v: tensor<1x4x300x48xf32>, %g: tensor<1x4x300x32xf32>)
     -> (tensor<1x4x300x48xf32>, tensor<1x4x32x48xf32>) {
@@ -108,7 +108,7 @@ func.func @gla(%q: tensor<1x4x300x32xf32>, %k: tensor<1x4x300x32xf32>,
 
 // Gated DeltaNet: the delta rule (each key overwrites what the state holds
 // for it, with strength beta) with a gate per token, on unit-norm queries
-// and keys, in bf16. CPU only for now.
+// and keys, in bf16. CPU only for now (attn-to-gpu says so).
 func.func @gated_delta_net(%q: tensor<1x4x?x64xbf16>, %k: tensor<1x4x?x64xbf16>,
                            %v: tensor<1x4x?x64xbf16>, %g: tensor<1x4x?xf32>,
                            %beta: tensor<1x4x?xf32>) -> tensor<1x4x?x64xbf16> {

@@ -604,7 +604,7 @@ def linear_attention(q, k, v, *, feature_map: FeatureMap, causal: bool = False,
     ``decay``: per-query-head gammas ``[Hq]`` (causal). ``gate``: log-space
     gates, ``[B, Hq, S]`` (one per token: simple GLA, Mamba2) or
     ``[B, Hq, S, F]`` (per feature: GLA), so that ``S_t = exp(g_t) S_{t-1}
-    + phi(k_t) v_t^T`` (causal, CPU only). ``beta``: the delta rule's write
+    + phi(k_t) v_t^T`` (causal; per-feature gates on the CPU only). ``beta``: the delta rule's write
     strengths ``[B, Hq, S]`` (DeltaNet; with a token ``gate``, Gated
     DeltaNet): ``S_t = exp(g_t) (I - beta_t phi(k_t) phi(k_t)^T) S_{t-1} +
     beta_t phi(k_t) v_t^T``, with ``normalize=False`` (CPU only).

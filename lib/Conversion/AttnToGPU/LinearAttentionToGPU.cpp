@@ -9,7 +9,9 @@
 //     features never go to global memory;
 //   - each warp computes the outputs of its 16 queries on tensor cores
 //     (mma.sync): phi(Q) phi(K)^T, masked causally and decayed, times V,
-//     plus phi(Q) S for the state S carried in;
+//     plus phi(Q) S for the state S carried in; a decay is gamma^(i - j)
+//     (constant per head) or exp(c_i - c_j) with c the chunk's cumulative
+//     per-token gates, which thread 0 sums into shared memory;
 //   - the warps advance S by phi(K)^T V; each warp owns 16-row blocks of S
 //     in f32 registers, and writes them to shared memory in the element
 //     type for the next chunk's phi(Q) S.
@@ -63,10 +65,12 @@ struct LinearPlan {
   MmaShape mma;
   /// The chunk's query or key rows and its value rows, as read.
   TileRing staging;
-  bool decay, denominator;
+  /// Whether the state decays (a constant decay or per-token gates), and
+  /// whether by gates.
+  bool decay, gated, denominator;
   /// Byte offsets in dynamic shared memory.
   int64_t phiQAt, phiKAt, phiKDecayedAt, stateAt,
-      normalizerAt, stagingAt, sharedBytes;
+      normalizerAt, stagingAt, gateSumsAt, sharedBytes;
 
   int64_t threads() const { return warps * kWarpSize; }
   /// 16-row blocks of the state each warp owns.
@@ -100,7 +104,8 @@ LinearPlan layOut(LinearAttentionOp op, int64_t warps) {
   plan.features = op.getFeatureDim();
   plan.featuresPadded = llvm::alignTo(plan.features, 16 * warps);
   plan.mma = MmaShape::forElement(element);
-  plan.decay = bool(op.getDecay());
+  plan.gated = bool(op.getGate());
+  plan.decay = op.getDecay() || plan.gated;
   plan.denominator = op.hasDenominator();
   // The widest value tile (of at most 64 columns) whose state fits the
   // registers.
@@ -137,6 +142,8 @@ LinearPlan layOut(LinearAttentionOp op, int64_t warps) {
   plan.stagingAt = op.getInitialState() || op.getFinalState()
                        ? allocate(plan.featuresPadded * plan.valueTile * 4)
                        : 0;
+  // The chunk's cumulative gates, from 0 before its first position.
+  plan.gateSumsAt = plan.gated ? allocate((plan.chunk + 1) * 4) : 0;
   plan.sharedBytes = offset;
   return plan;
 }
@@ -152,10 +159,10 @@ FailureOr<LinearPlan> planKernel(LinearAttentionOp op, int64_t warps) {
   if (op.getBeta())
     return fail() << "the delta rule is not in the GPU kernel yet; lower "
                      "this op on the CPU (attn-lower-to-cpu)";
-  if (op.getGate())
-    return fail() << "data-dependent gates are not in the GPU kernel yet; "
-                     "lower this op on the CPU (attn-lower-to-cpu) or use a "
-                     "constant 'decay'";
+  if (op.hasFeatureGate())
+    return fail() << "gates per feature are not in the GPU kernel yet (gates "
+                     "per token are); lower this op on the CPU "
+                     "(attn-lower-to-cpu)";
   if (!hasElementForm(map, op.getLoc(), op.getComputeType()))
     return fail() << "the feature map " << map
                   << " has no per-element form for the GPU kernel (its "
@@ -192,6 +199,7 @@ public:
     v = args[next++];
     next += op.getFeatureWeights() ? 1 : 0;
     decayArg = op.getDecay() ? args[next++] : Value();
+    gateArg = op.getGate() ? args[next++] : Value();
     initialState = op.getInitialState() ? args[next++] : Value();
     initialNormalizer = op.getInitialNormalizer() ? args[next++] : Value();
     out = args[next++];
@@ -206,6 +214,9 @@ public:
     if (op.getCausal()) {
       state = forChunks(qLen, state, [&](Value c0, Value n, Value s) {
         stageFeatures(q, head, c0, qLen, n, phiQ, Value(), /*values=*/true);
+        // After stageFeatures' barrier: no thread reads the last chunk's.
+        if (plan.gated)
+          sumGates(c0, n);
         stageFeatures(k, kvHead, c0, kvLen, n, phiK,
                       plan.decay ? phiKDecayed : Value(), /*values=*/false);
         barrier();
@@ -254,14 +265,44 @@ private:
     IndexExprBuilder ib(b, loc, b.getIndexType());
     return indexToFloat(ib, ib.value(i), f32);
   }
-  /// gamma^exponent for an index exponent >= 0, as exp2(exponent log2
-  /// gamma) (gamma^0 = 1 even for gamma = 0).
-  Value decayPower(Value exponent) {
+  /// The decay from just after chunk-local position `earlier` to just
+  /// after `later` (>= earlier; -1 is the chunk's start): gamma^(later -
+  /// earlier) as exp2((later - earlier) log2 gamma) (1 for equal positions
+  /// even for gamma = 0), or exp(c_later - c_earlier) with the gates.
+  Value decayBetween(Value later, Value earlier) {
+    if (plan.gated)
+      return math::ExpOp::create(
+          b, loc,
+          arith::SubFOp::create(b, loc,
+                                load(gateSums, {add(later, 1)}),
+                                load(gateSums, {add(earlier, 1)})));
+    Value exponent = sub(later, earlier);
     Value power = math::Exp2Op::create(b, loc, fmul(toFloat(exponent),
                                                    log2Gamma));
     Value zero = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                        exponent, index(0));
     return select(zero, fconst(1.0), power);
+  }
+
+  /// gateSums[r + 1] = g_0 + .. + g_r for the chunk's positions (r < n),
+  /// flat after them; gateSums[0] = 0. One thread sums, then a barrier.
+  void sumGates(Value c0, Value n) {
+    auto first = scf::IfOp::create(b, loc, arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq, threadId, index(0)));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(first.thenBlock());
+      store(fconst(0.0), gateSums, {index(0)});
+      forSteps(plan.chunk, fconst(0.0), [&](Value r, Value sum) {
+        Value inside = less(r, n);
+        Value g = load(gateArg, {batch, head,
+                                 select(inside, add(c0, r), index(0))});
+        Value next = fadd(sum, select(inside, toF32(g), fconst(0.0)));
+        store(next, gateSums, {add(r, 1)});
+        return next;
+      });
+    }
+    barrier();
   }
   Value load(Value memref, ValueRange indices) {
     return memref::LoadOp::create(b, loc, memref, indices);
@@ -397,6 +438,8 @@ private:
     normalizer = sharedView(plan.normalizerAt, 1, fp, f32);
     if (initialState || finalState)
       stateStaging = sharedView(plan.stagingAt, fp, plan.valueTile, f32);
+    if (plan.gated)
+      gateSums = shared->view(index(plan.gateSumsAt), {plan.chunk + 1}, f32);
   }
 
   /// The state registers and their shared copy from `initial_state` (or
@@ -513,9 +556,11 @@ private:
         feature = fmul(feature, fconst(scale));
       store(toElement(select(inside, feature, fconst(0.0))), dest, {r, f});
       if (decayed) {
-        Value exponent = sub(sub(n, r), index(1));
-        store(toElement(select(inside, fmul(feature, decayPower(exponent)),
-                               fconst(0.0))),
+        // Rows past n are zero: their factor is never used.
+        Value last = sub(n, index(1));
+        Value factor = decayBetween(last, arith::MinSIOp::create(b, loc, r,
+                                                                 last));
+        store(toElement(select(inside, fmul(feature, factor), fconst(0.0))),
               decayed, {r, f});
       }
     });
@@ -558,9 +603,9 @@ private:
       for (int64_t r = 0; r < 2; ++r)
         denominator[r] = rowSum(extract(sums, {r}));
     }
-    if (gamma) {
+    if (plan.decay && op.getCausal()) {
       for (int64_t r = 0; r < 2; ++r) {
-        Value factor = decayPower(add(localRow[r], 1));
+        Value factor = decayBetween(localRow[r], index(-1));
         if (plan.denominator)
           denominator[r] = fmul(denominator[r], factor);
         Value factors = vector::BroadcastOp::create(
@@ -628,9 +673,10 @@ private:
         for (int64_t e = 0; e < 2; ++e) {
           Value key = atom->accumulatorColumn(key0, kb, e);
           Value s = extract(scores, {kb, r, e});
-          if (gamma)
-            s = fmul(s, decayPower(arith::MaxSIOp::create(
-                            b, loc, sub(localRow[r], key), index(0))));
+          if (plan.decay)
+            s = fmul(s, decayBetween(localRow[r],
+                                     arith::MinSIOp::create(b, loc, key,
+                                                            localRow[r])));
           Value allowed = arith::CmpIOp::create(
               b, loc, arith::CmpIPredicate::sle, key, localRow[r]);
           scores = insert(select(allowed, s, fconst(0.0)), scores,
@@ -691,8 +737,9 @@ private:
   /// registers and their shared copy, z gamma^n + sum_j phi(k_j)'.
   Value advanceState(Value state, Value n) {
     const MmaShape &mma = plan.mma;
-    Value decayOfChunk = gamma ? decayPower(n) : Value();
-    if (gamma)
+    Value decayOfChunk =
+        plan.decay ? decayBetween(sub(n, index(1)), index(-1)) : Value();
+    if (plan.decay)
       state = mapState(state, [&](Value s, Value, Value) {
         return fmul(s, decayOfChunk);
       });
@@ -717,7 +764,7 @@ private:
           return fadd(sum, toF32(load(phiKDecayed, {j, f})));
         });
         Value z = load(normalizer, {index(0), f});
-        if (gamma)
+        if (plan.decay)
           z = fmul(z, decayOfChunk);
         store(fadd(z, sum), normalizer, {index(0), f});
       });
@@ -769,7 +816,7 @@ private:
   FeatureMapAttrInterface map;
   Value weights;
 
-  Value q, k, v, decayArg, initialState, initialNormalizer;
+  Value q, k, v, decayArg, gateArg, initialState, initialNormalizer;
   Value out, finalState, finalNormalizer;
   WarpLanes lanes;
   std::unique_ptr<MmaAtom> atom;
@@ -780,7 +827,7 @@ private:
   std::unique_ptr<SharedMemory> shared;
   std::unique_ptr<TileLoader> loader;
   Value rows, values, phiQ, phiK, phiKDecayed, stateTile,
-      normalizer, stateStaging;
+      normalizer, stateStaging, gateSums;
 };
 
 } // namespace

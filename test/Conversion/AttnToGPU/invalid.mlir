@@ -47,11 +47,11 @@ func.func @linear_hedgehog(%q: tensor<1x2x16x64xf16>, %k: tensor<1x2x16x64xf16>,
 // -----
 
 func.func @linear_gate(%q: tensor<1x2x16x64xf16>, %k: tensor<1x2x16x64xf16>,
-                       %v: tensor<1x2x16x64xf16>, %g: tensor<1x2x16xf32>)
+                       %v: tensor<1x2x16x64xf16>, %g: tensor<1x2x16x64xf32>)
     -> tensor<1x2x16x64xf16> {
-  // expected-error @below {{cannot be compiled for the GPU: data-dependent gates are not in the GPU kernel yet; lower this op on the CPU (attn-lower-to-cpu) or use a constant 'decay'}}
+  // expected-error @below {{cannot be compiled for the GPU: gates per feature are not in the GPU kernel yet (gates per token are); lower this op on the CPU (attn-lower-to-cpu)}}
   %o = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal
-      gate(%g : tensor<1x2x16xf32>) normalization(none)
+      gate(%g : tensor<1x2x16x64xf32>) normalization(none)
       : tensor<1x2x16x64xf16>, tensor<1x2x16x64xf16>, tensor<1x2x16x64xf16>
       -> tensor<1x2x16x64xf16>
   return %o : tensor<1x2x16x64xf16>

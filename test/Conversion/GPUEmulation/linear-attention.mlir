@@ -28,6 +28,11 @@
 // RETENTION: check final_state max relative error {{.*}} ok
 // RUN: attn-run %s --entry identity_scaled_cross --target gpu-emulation --warps 1 --random --seed 13 --check | FileCheck %s --check-prefix=SCALED
 // SCALED: check o    max relative error {{.*}} ok
+// RUN: attn-run %s --entry simple_gla_state --target gpu-emulation --warps 2 --random --seed 14 --dim Sq=77 --check --tolerance 1e-2 | FileCheck %s --check-prefix=SIMPLEGLA
+// SIMPLEGLA: check o    max relative error {{.*}} ok
+// SIMPLEGLA: check final_state max relative error {{.*}} ok
+// RUN: attn-run %s --entry gated_elu_f16 --target gpu-emulation --warps 1 --random --seed 15 --check | FileCheck %s --check-prefix=GATEDELU
+// GATEDELU: check o    max relative error {{.*}} ok
 
 func.func @elu_causal_gqa(%q: tensor<?x2x?x24xbf16>, %k: tensor<?x1x?x24xbf16>,
                           %v: tensor<?x1x?x40xbf16>) -> tensor<?x2x?x40xbf16> {
@@ -124,4 +129,29 @@ func.func @identity_scaled_cross(%q: tensor<1x2x19x16xf16>, %k: tensor<1x2x35x16
       : tensor<1x2x19x16xf16>, tensor<1x2x35x16xf16>, tensor<1x2x35x8xf16>
       -> tensor<1x2x19x8xf16>
   return %o : tensor<1x2x19x8xf16>
+}
+
+// Simple GLA: a log-space gate per token (the chunk's cumulative gates in
+// shared memory), GQA, the state in and out.
+func.func @simple_gla_state(%q: tensor<1x2x?x32xbf16>, %k: tensor<1x1x?x32xbf16>,
+                            %v: tensor<1x1x?x24xbf16>, %g: tensor<1x2x?xf32>,
+                            %s0: tensor<1x2x32x24xf32>)
+    -> (tensor<1x2x?x24xbf16>, tensor<1x2x32x24xf32>) {
+  %o, %s = attn.linear_attention %q, %k, %v feature_map(#attn.identity) causal
+      gate(%g : tensor<1x2x?xf32>) normalization(none)
+      initial_state(%s0 : tensor<1x2x32x24xf32>)
+      : tensor<1x2x?x32xbf16>, tensor<1x1x?x32xbf16>, tensor<1x1x?x24xbf16>
+      -> tensor<1x2x?x24xbf16>, tensor<1x2x32x24xf32>
+  return %o, %s : tensor<1x2x?x24xbf16>, tensor<1x2x32x24xf32>
+}
+
+// Gates with elu + 1 features and the denominator (both sums gated).
+func.func @gated_elu_f16(%q: tensor<2x2x45x16xf16>, %k: tensor<2x2x45x16xf16>,
+                         %v: tensor<2x2x45x8xf16>, %g: tensor<2x2x45xf32>)
+    -> tensor<2x2x45x8xf16> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.elu_plus_one) causal
+      gate(%g : tensor<2x2x45xf32>)
+      : tensor<2x2x45x16xf16>, tensor<2x2x45x16xf16>, tensor<2x2x45x8xf16>
+      -> tensor<2x2x45x8xf16>
+  return %o : tensor<2x2x45x8xf16>
 }
