@@ -2,7 +2,9 @@
 """Times the linear attention kernels of bench/gpu/prepare.py against
 a PyTorch implementation of the same chunked algorithm (Lightning
 Attention-2: quadratic within chunks of 64 with a causal mask, the state
-carried across chunks; bf16 matmuls, f32 state) and against softmax
+carried across chunks; bf16 matmuls, f32 state), against
+flash-linear-attention's Triton chunk kernels (chunk_retention,
+chunk_simple_gla; installed from the bundle's wheels) and against softmax
 attention (SDPA flash, causal) on the same shapes, in one run. Each output
 is checked against the PyTorch chunked one (relative Frobenius error).
 
@@ -12,6 +14,7 @@ Times are the median of triton.testing.do_bench (CUDA events).
 """
 import json
 import pathlib
+import subprocess
 import sys
 
 import torch
@@ -23,53 +26,97 @@ from bench import Runtime, bench, relative_error  # noqa: E402
 
 B, H, D = 1, 16, 64
 CHUNK = 64
+# The forms with raw queries and keys: q scaled by D^-1/2, no denominator.
+RAW = ("retention", "simple_gla")
 
 
-def features(name, x):
-    x = x.float()
-    return F.elu(x) + 1 if name == "elu_plus_one" else F.relu(x)
+def query_features(name, q):
+    return q.float() * D ** -0.5 if name in RAW else F.elu(q.float()) + 1
 
 
-def torch_chunked(name, q, k, v, gamma):
+def key_features(name, k):
+    return k.float() if name in RAW else F.elu(k.float()) + 1
+
+
+def retention_gammas(device):
+    return 1 - 2.0 ** (-5 - torch.arange(H, device=device, dtype=torch.float32))
+
+
+def torch_chunked(name, q, k, v, decay=None):
     """o_i = phi(q_i) S_i / (phi(q_i) z_i + 1e-6) (elu+1), or phi(q_i) S_i
-    with S_i = gamma S_{i-1} + phi(k_i) v_i^T (RetNet), chunk by chunk."""
+    with S_i = a_i S_{i-1} + phi(k_i) v_i^T: a_i = gamma per head
+    (retention, `decay` [H]) or exp(g_i) (simple GLA, `decay` the log gates
+    [B, H, S]), chunk by chunk with the decays as exp of differences of
+    cumulative log decays within the chunk."""
+    device = q.device
     s_len = q.shape[2]
-    pq = features(name, q).to(q.dtype)
-    pk = features(name, k).to(k.dtype)
-    state = torch.zeros(B, H, D, D, device="cuda", dtype=torch.float32)
-    norm = torch.zeros(B, H, D, device="cuda", dtype=torch.float32)
-    idx = torch.arange(CHUNK, device="cuda", dtype=torch.float32)
+    pq = query_features(name, q).to(q.dtype)
+    pk = key_features(name, k).to(k.dtype)
+    state = torch.zeros(B, H, D, D, device=device, dtype=torch.float32)
+    norm = torch.zeros(B, H, D, device=device, dtype=torch.float32)
+    idx = torch.arange(CHUNK, device=device)
     causal = idx[:, None] >= idx[None, :]
-    if gamma is None:
-        decay = causal.float()
-        inter = torch.ones(CHUNK, device="cuda")
-        key_weight = torch.ones(CHUNK, device="cuda")
-        chunk_decay = torch.ones(H, 1, 1, device="cuda")
-    else:
-        g = gamma.view(H, 1, 1)
-        decay = torch.where(causal, g ** (idx[:, None] - idx[None, :]), 0.0)
-        inter = g.view(H, 1) ** (idx + 1)                   # [H, C]
-        key_weight = g.view(H, 1) ** (CHUNK - 1 - idx)      # [H, C]
-        chunk_decay = g ** CHUNK                            # [H, 1, 1]
     out = torch.empty_like(v)
     for c0 in range(0, s_len, CHUNK):
-        qc, kc, vc = pq[:, :, c0:c0 + CHUNK], pk[:, :, c0:c0 + CHUNK], v[:, :, c0:c0 + CHUNK]
-        scores = (qc @ kc.transpose(-1, -2)).float() * decay
+        n = min(CHUNK, s_len - c0)
+        qc, kc, vc = (x[:, :, c0:c0 + n] for x in (pq, pk, v))
+        mask = causal[:n, :n]
+        if decay is None:
+            logs = torch.zeros(B, H, n, device=device)
+        elif decay.dim() == 1:                      # a gamma per head
+            logs = torch.log(decay).view(1, H, 1).expand(B, H, n)
+        else:                                       # log gates [B, H, S]
+            logs = decay[:, :, c0:c0 + n].float()
+        c = logs.cumsum(-1)                         # [B, H, n]
+        diff = torch.where(mask, c[..., :, None] - c[..., None, :], 0.0)
+        weights = torch.where(mask, diff.exp(), 0.0)
+        scores = (qc @ kc.transpose(-1, -2)).float() * weights
         num = (scores.to(v.dtype) @ vc).float()
-        num += (qc @ state.to(q.dtype)).float() * inter[..., None]
-        if gamma is None:
-            den = scores.sum(-1) + (qc.float() @ norm[..., None]).squeeze(-1)
-            out[:, :, c0:c0 + CHUNK] = (num / (den[..., None] + 1e-6)).to(v.dtype)
-            norm += kc.float().sum(2)
+        num += (qc @ state.to(q.dtype)).float() * c.exp()[..., None]
+        if name in RAW:
+            out[:, :, c0:c0 + n] = num.to(v.dtype)
         else:
-            out[:, :, c0:c0 + CHUNK] = num.to(v.dtype)
-        kd = kc * key_weight[..., None].to(kc.dtype) if gamma is not None else kc
-        state = state * chunk_decay + (kd.transpose(-1, -2) @ vc).float()
+            den = scores.sum(-1) + (qc.float() @ norm[..., None]).squeeze(-1)
+            out[:, :, c0:c0 + n] = (num / (den[..., None] + 1e-6)).to(v.dtype)
+            norm += kc.float().sum(2)
+        key_weight = (c[..., -1:] - c).exp()        # [B, H, n]
+        kd = (kc.float() * key_weight[..., None]).to(kc.dtype)
+        state = (state * c[..., -1].exp()[..., None, None]
+                 + (kd.transpose(-1, -2) @ vc).float())
     return out
+
+
+def fla_peer(name):
+    """flash-linear-attention's Triton chunk kernel for `name` (q, k, v in
+    [B, H, S, D]; the extra input as ours), or None without fla."""
+    try:
+        from fla.ops.retention import chunk_retention
+        from fla.ops.simple_gla import chunk_simple_gla
+    except ImportError:
+        return None
+    bthd = lambda x: x.transpose(1, 2).contiguous()
+    if name == "retention":
+        return lambda q, k, v, extra: chunk_retention(bthd(q), bthd(k), bthd(v))[0]
+    if name == "simple_gla":
+        return lambda q, k, v, extra: chunk_simple_gla(
+            bthd(q), bthd(k), bthd(v), bthd(extra))[0]
+    return None
+
+
+def install_fla(bundle):
+    """pip install --no-deps the wheels prepare.py put in the bundle."""
+    wheels = sorted((bundle / "wheels").glob("*.whl"))
+    if wheels:
+        r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                            "--no-deps", *map(str, wheels)],
+                           capture_output=True, text=True)
+        if r.returncode:
+            print(f"fla-core not installed: {r.stderr.strip()}")
 
 
 def main():
     bundle = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".device")
+    install_fla(bundle / "bench_linear")
     runtime = Runtime(bundle / "libattn_runtime.so")
     cases = json.loads((bundle / "bench_linear" / "cases.json").read_text())
     torch.manual_seed(0)
@@ -78,33 +125,45 @@ def main():
         name, s = case["name"], case["s"]
         q, k, v = (torch.randn(B, H, s, D, device="cuda", dtype=torch.bfloat16)
                    for _ in range(3))
-        gamma = (1 - 2.0 ** (-5 - torch.arange(H, device="cuda", dtype=torch.float32))
-                 if name == "retnet_decay" else None)
+        extra = None
+        if name == "retention":
+            extra = retention_gammas("cuda")
+        elif name == "simple_gla":
+            extra = F.logsigmoid(torch.randn(B, H, s, device="cuda") + 3.0)
         o = torch.full_like(q, float("nan"))
         kernel = runtime.load(bundle / "bench_linear" / case["image"],
                               bundle / "bench_linear" / case["manifest"])
-        inputs = [q, k, v] + ([gamma] if gamma is not None else [])
+        inputs = [q, k, v] + ([extra] if extra is not None else [])
         ours = kernel.prepare(inputs, [o])
         ours()
         torch.cuda.synchronize()
-        ref = torch_chunked(name, q, k, v, gamma)
+        ref = torch_chunked(name, q, k, v, extra)
         err = relative_error(o.float(), ref.float())
         times = {"attn-mlir": bench(ours),
-                 "PyTorch chunked": bench(lambda: torch_chunked(name, q, k, v, gamma))}
+                 "PyTorch chunked": bench(lambda: torch_chunked(name, q, k, v, extra))}
+        peer = fla_peer(name)
+        if peer is not None:
+            fla_err = relative_error(peer(q, k, v, extra).transpose(1, 2).float(),
+                                     ref.float())
+            times["fla Triton"] = bench(lambda: peer(q, k, v, extra))
+            err = f"{err:.1e} (fla {fla_err:.1e})"
+        else:
+            err = f"{err:.1e}"
         with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
             times["SDPA flash (softmax)"] = bench(
                 lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
         rows.append((name, s, err, times))
         del q, k, v, o, ref
 
-    peers = ["attn-mlir", "PyTorch chunked", "SDPA flash (softmax)"]
+    peers = ["attn-mlir", "PyTorch chunked", "fla Triton", "SDPA flash (softmax)"]
     print(f"\n{torch.cuda.get_device_name()}, bf16, causal, B={B} H={H} "
           f"D=Dv={D}; median ms (and us per position)")
-    print("| map | S | rel. err vs PyTorch | " + " | ".join(peers) + " |")
+    print("| form | S | rel. err vs PyTorch | " + " | ".join(peers) + " |")
     print("|---" * (3 + len(peers)) + "|")
     for name, s, err, times in rows:
-        cells = [f"{times[p]:.3f} ({times[p] * 1e3 / s:.3f})" for p in peers]
-        print(f"| {name} | {s} | {err:.1e} | " + " | ".join(cells) + " |")
+        cells = [f"{times[p]:.3f} ({times[p] * 1e3 / s:.3f})" if p in times else "-"
+                 for p in peers]
+        print(f"| {name} | {s} | {err} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

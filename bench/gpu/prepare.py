@@ -4,9 +4,10 @@
     bench/gpu/bench.py times against PyTorch SDPA (flash, cuDNN) and
     FlexAttention;
   * .device/bench_linear: causal linear attention (bf16, B=1, H=16,
-    D=Dv=64, S from 1024 to 65536) that bench/gpu/bench_linear.py times
-    against a PyTorch implementation of the same chunked algorithm and
-    softmax attention;
+    D=Dv=64, S from 1024 to 65536; elu+1, retention, simple GLA) that
+    bench/gpu/bench_linear.py times against a PyTorch implementation of the
+    same chunked algorithm, flash-linear-attention's Triton kernels (its
+    wheels are put in the bundle) and softmax attention;
   * .device/bench_decode: decoding (bf16, B=8, Hq=32, Hkv=8, D=128, Sq=1,
     Skv from 1024 to 65536, split-KV) that bench/gpu/bench_decode.py times
     against SDPA and FlexAttention's decoding path;
@@ -53,9 +54,14 @@ LINEAR_B, LINEAR_H, LINEAR_D = 1, 16, 64
 LINEAR_LENGTHS = (1024, 4096, 16384, 65536)
 LINEAR = {
     "elu_plus_one": ("#attn.elu_plus_one", "", ""),
-    "retnet_decay": ("#attn.relu",
-                     "decay(%gamma : tensor<{H}xf32>) normalization(none)",
-                     ", %gamma: tensor<{H}xf32>"),
+    # RetNet's retention: raw q (scaled by D^-1/2) and k, a decay per head.
+    "retention": ("#attn.identity",
+                  "decay(%gamma : tensor<{H}xf32>) normalization(none)",
+                  ", %gamma: tensor<{H}xf32>"),
+    # Simple GLA / Mamba2: a log-space gate per token and head.
+    "simple_gla": ("#attn.identity",
+                   "gate(%g : tensor<{B}x{H}x{S}xf32>) normalization(none)",
+                   ", %g: tensor<{B}x{H}x{S}xf32>"),
 }
 
 
@@ -95,7 +101,7 @@ def decode_spec(s):
 
 def linear_spec(feature_map, clauses, extra, s):
     t = f"tensor<{LINEAR_B}x{LINEAR_H}x{s}x{LINEAR_D}xbf16>"
-    fmt = lambda x: x.format(H=LINEAR_H)
+    fmt = lambda x: x.format(B=LINEAR_B, H=LINEAR_H, S=s)
     return (f"func.func @bench(%q: {t}, %k: {t}, %v: {t}{fmt(extra)}) -> {t} {{\n"
             f"  %o = attn.linear_attention %q, %k, %v feature_map({feature_map})"
             f" causal {fmt(clauses)}\n"
@@ -177,6 +183,15 @@ def prepare_linear(args, out):
                                  linear_spec(feature_map, clauses, extra, s))
             cases.append({"name": name, "s": s, "image": f"{case}.cubin",
                           "manifest": f"{case}.json", "ptxas": usage})
+    # flash-linear-attention's Triton kernels, the peers: the device reaches
+    # no registry, so its wheels travel in the bundle (bench_linear.py
+    # installs them there with --no-deps).
+    r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
+                        "--quiet", "-d", out / "wheels", "fla-core==0.6.0",
+                        "einops"], capture_output=True, text=True)
+    if r.returncode:
+        print("prepare: no fla-core wheel (bench_linear.py will time without "
+              f"it): {r.stderr.strip()}")
     return cases, "linear attention kernels"
 
 
