@@ -21,12 +21,20 @@ namespace attn {
 LinearAttentionBuilder::LinearAttentionBuilder(OpBuilder &b, Location loc,
                                                LinearAttentionOp op,
                                                int64_t groupSize, Value decay)
-    : b(b), loc(loc), op(op), groupSize(groupSize), decay(decay),
+    : b(b), loc(loc), op(op), groupSize(groupSize),
       computeType(op.getComputeType()),
       valueDim(op.getV().getType().getDimSize(3)) {
   maxLength = arith::MaxUIOp::create(
       b, loc, tensor::DimOp::create(b, loc, op.getQ(), 2),
       tensor::DimOp::create(b, loc, op.getK(), 2));
+  // log2(gamma) once per head: each factor is then one exp2, not a powf.
+  if (decay)
+    this->decay = buildElementwise(
+        b, loc, decay, computeType, [&](OpBuilder &nb, Location nloc, Value e) {
+          return math::Log2Op::create(nb, nloc,
+                                      convertFloat(nb, nloc, e, computeType))
+              .getResult();
+        });
 }
 
 AffineExpr LinearAttentionBuilder::dim(unsigned i) {
@@ -58,8 +66,16 @@ Value LinearAttentionBuilder::indexAsFloat(OpBuilder &nb, Location nloc,
 }
 
 Value LinearAttentionBuilder::decayPower(OpBuilder &nb, Location nloc,
-                                         Value gamma, Value exponent) {
-  return math::PowFOp::create(nb, nloc, gamma, exponent);
+                                         Value log2Gamma, Value exponent) {
+  // gamma^0 = 1, also for gamma = 0 (0 * -inf would be NaN).
+  Value power = math::Exp2Op::create(
+      nb, nloc, arith::MulFOp::create(nb, nloc, exponent, log2Gamma));
+  Value zero = arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OEQ,
+                                     exponent,
+                                     floatConstant(nb, nloc, computeType, 0.0));
+  return arith::SelectOp::create(nb, nloc, zero,
+                                 floatConstant(nb, nloc, computeType, 1.0),
+                                 power);
 }
 
 Value LinearAttentionBuilder::multiply(Value lhs, AffineMap lhsMap, Value rhs,

@@ -93,9 +93,9 @@ private:
   mlir::Value multiply(mlir::Value lhs, mlir::AffineMap lhsMap,
                        mlir::Value rhs, mlir::AffineMap rhsMap,
                        mlir::Value acc);
-  /// gamma^exponent (a decay factor raised to a float exponent).
+  /// gamma^exponent for a float exponent >= 0, from log2(gamma).
   mlir::Value decayPower(mlir::OpBuilder &b, mlir::Location loc,
-                         mlir::Value gamma, mlir::Value exponent);
+                         mlir::Value log2Gamma, mlir::Value exponent);
   mlir::Value indexAsFloat(mlir::OpBuilder &b, mlir::Location loc,
                            mlir::Value index);
   /// Scores a[b, h, i, j] = sum_f phiQ[i, f] phiK[j, f] exp(c[i, f] -
@@ -114,6 +114,7 @@ private:
   mlir::Location loc;
   LinearAttentionOp op;
   int64_t groupSize;
+  /// log2 of the decays of the query heads ([hq]), or null.
   mlir::Value decay;
   mlir::FloatType computeType;
   int64_t valueDim;
