@@ -384,7 +384,8 @@ def linear(rng):
     acc = "f64" if s.dtype == "f64" else "f32"
     args = []
     clauses = []
-    kind = rng.choice(["elu_plus_one", "relu", "favor", "cosformer", "hedgehog", "taylor"])
+    kind = rng.choice(["elu_plus_one", "relu", "favor", "cosformer", "hedgehog", "taylor",
+                       "identity", "l2_normalize"])
     if kind == "favor":
         m = rng.choice([1, 3, 16, 64])
         params = [f"features = {m}"]
@@ -411,16 +412,40 @@ def linear(rng):
     clauses.append(f"feature_map({fmap})")
     for name, type_ in args:
         clauses.append(f"feature_weights(%{name} : {type_})")
+    # The delta rule needs keys of norm about 1 for its transitions to stay
+    # contractions (random N(0, 1) rows of width D have norm sqrt(D)).
+    delta = causal and kind == "l2_normalize" and rng.random() < 0.5
+    gate = "none"
     if causal:
         clauses.append("causal")
-        if rng.random() < 0.3:
+        gate = rng.choice(["none", "none", "token", "feature"])
+        if delta and gate == "feature":
+            gate = "token"
+        if gate == "none" and not delta and rng.random() < 0.3:
             args.append(("decay", f"tensor<{s.Hq}x{acc}>"))
             clauses.append(f"decay(%decay : tensor<{s.Hq}x{acc}>)")
+        if gate != "none":
+            per = (features,) if gate == "feature" else ()
+            gate_type = s.tensor("B", s.Hq, "Sq", *per, dtype=acc)
+            args.append(("gate", gate_type))
+            clauses.append(f"gate(%gate : {gate_type})")
+        if delta:
+            beta_type = s.tensor("B", s.Hq, "Sq", dtype=acc)
+            args.append(("beta", beta_type))
+            clauses.append(f"delta_rule(%beta : {beta_type})")
+    if rng.random() < 0.3:
+        clauses.append(f"scale({rng.choice(['0.25', '1.0', '2.0'])})")
     # Taylor order 1's kernel 1 + q.k / sqrt(D) is not positive: with the
     # denominator, phi(q) . z may cancel to ~0 and amplify any rounding
     # without bound (tf32 and bf16 then miss their tolerances while the
-    # kernel is right); it runs without one.
-    denominator = rng.random() < 0.7 and fmap != "#attn.taylor<order = 1>"
+    # kernel is right); it runs without one. So do raw and unit-norm
+    # features, and the delta rule has no denominator.
+    # Gated, phi(q) . z sums features times gates: positive only when every
+    # feature is (cosFormer's and Taylor's are not).
+    gated = causal and gate != "none"
+    denominator = (rng.random() < 0.7 and fmap != "#attn.taylor<order = 1>"
+                   and kind not in ("identity", "l2_normalize")
+                   and (not gated or kind in ("elu_plus_one", "favor", "hedgehog")))
     if not denominator:
         clauses.append("normalization(none)")
     elif rng.random() < 0.3:

@@ -9,6 +9,7 @@
 // RUN: attn-run %s --entry no_keys_state --random --seed 2 --check | FileCheck %s --check-prefixes=CHECK,STATE
 // RUN: attn-run %s --entry no_keys_state --target gpu-emulation --warps 1 --random --seed 2 --check | FileCheck %s --check-prefixes=CHECK,STATE
 // RUN: attn-run %s --entry no_queries_cross --random --seed 3 --check | FileCheck %s --check-prefixes=CHECK,STATE
+// RUN: attn-run %s --entry gated_delta_no_tokens --random --seed 6 --check | FileCheck %s --check-prefixes=CHECK,STATE
 // RUN: attn-run %s --entry attention_no_queries --random --seed 4 --check | FileCheck %s --check-prefixes=CHECK,LSE
 // RUN: attn-run %s --entry attention_no_keys --random --seed 5 --check | FileCheck %s --check-prefixes=CHECK,LSE
 // RUN: attn-run %s --entry attention_no_keys --target gpu-emulation --warps 1 --tile-kv 16 --random --seed 5 --check | FileCheck %s --check-prefixes=CHECK,LSE
@@ -62,4 +63,19 @@ func.func @attention_no_keys(%q: tensor<1x2x3x16xf32>, %k: tensor<1x2x0x16xf32>,
       : tensor<1x2x3x16xf32>, tensor<1x2x0x16xf32>, tensor<1x2x0x8xf32>
       -> tensor<1x2x3x8xf32>, tensor<1x2x3xf32>
   return %o, %l : tensor<1x2x3x8xf32>, tensor<1x2x3xf32>
+}
+
+// The delta rule over no tokens, gated, an initial state: no triangular
+// system to solve (a row slice of an empty one was out of bounds), the state
+// passes through.
+func.func @gated_delta_no_tokens(%q: tensor<1x2x0x16xf32>, %k: tensor<1x2x0x16xf32>,
+                                 %v: tensor<1x2x0x8xf32>, %g: tensor<1x2x0xf32>,
+                                 %beta: tensor<1x2x0xf32>, %s: tensor<1x2x16x8xf32>)
+    -> (tensor<1x2x0x8xf32>, tensor<1x2x16x8xf32>) {
+  %o, %state = attn.linear_attention %q, %k, %v feature_map(#attn.l2_normalize)
+      causal gate(%g : tensor<1x2x0xf32>) delta_rule(%beta : tensor<1x2x0xf32>)
+      normalization(none) initial_state(%s : tensor<1x2x16x8xf32>)
+      : tensor<1x2x0x16xf32>, tensor<1x2x0x16xf32>, tensor<1x2x0x8xf32>
+      -> tensor<1x2x0x8xf32>, tensor<1x2x16x8xf32>
+  return %o, %state : tensor<1x2x0x8xf32>, tensor<1x2x16x8xf32>
 }
