@@ -44,6 +44,14 @@ public:
 
   SmallVector<Value> build() {
     OpFoldResult batch = tensor::getMixedSize(b, loc, op.getQ(), 0);
+    // Under GQA the query heads of a group share their keys' features:
+    // computed once for the whole sequence, before the parallel loop, not
+    // once per query head in every chunk.
+    if (groupSize > 1) {
+      LinearAttentionBuilder shared(b, loc, op, groupSize, Value());
+      keyFeatures = shared.features(op.getK(),
+                                    arith::ConstantIndexOp::create(b, loc, 0));
+    }
     ReifiedRankedShapedTypeDims sizes;
     (void)cast<ReifyRankedShapedTypeOpInterface>(op.getOperation())
         .reifyResultShapes(b, sizes);
@@ -106,14 +114,13 @@ private:
 
   /// One (batch, query head) iteration. Every tensor in it has unit batch
   /// and head dimensions, which the pass then drops: chunk products become
-  /// 2-D matrix products. (Under GQA, each query head of a group maps the
-  /// shared keys itself.)
+  /// 2-D matrix products. (Under GQA the key features come precomputed.)
   void buildHead(scf::ForallOp forall) {
     Value batchIv = forall.getInductionVars()[0];
     Value qHead = forall.getInductionVars()[1];
     Value kvHead = arith::DivUIOp::create(b, loc, qHead, index(groupSize));
     Value q = headSlice(op.getQ(), batchIv, qHead);
-    Value k = headSlice(op.getK(), batchIv, kvHead);
+    Value k = headSlice(keyFeatures ? keyFeatures : op.getK(), batchIv, kvHead);
     Value v = headSlice(op.getV(), batchIv, kvHead);
     Value decay;
     if (op.getDecay())
@@ -152,7 +159,8 @@ private:
           [&](Value t, OpFoldResult n, ValueRange iter) -> SmallVector<Value> {
             LinearAttentionBuilder::State before = unpackState(iter);
             Value phiQ = builder.queryFeatures(rows(q, t, n), t);
-            Value phiK = builder.features(rows(k, t, n), t);
+            Value phiK = keyFeatures ? rows(k, t, n)
+                                     : builder.features(rows(k, t, n), t);
             Value vc = rows(v, t, n);
             LinearAttentionBuilder::BlockGates gates =
                 builder.sumGates(gate ? rows(gate, t, n) : Value());
@@ -170,7 +178,8 @@ private:
       state = unpackState(loop(
           kvLen, packState(state, {}),
           [&](Value t, OpFoldResult n, ValueRange iter) -> SmallVector<Value> {
-            Value phiK = builder.features(rows(k, t, n), t);
+            Value phiK = keyFeatures ? rows(k, t, n)
+                                     : builder.features(rows(k, t, n), t);
             return packState(
                 builder.advance(unpackState(iter), phiK, rows(v, t, n)), {});
           }));
@@ -260,6 +269,8 @@ private:
   Location loc;
   int64_t chunkSize;
   int64_t qHeads, groupSize, valueDim;
+  /// phi(k) [B, Hkv, Skv, F] of the whole sequence under GQA, else null.
+  Value keyFeatures;
 };
 
 struct ChunkLinearAttention : OpRewritePattern<LinearAttentionOp> {

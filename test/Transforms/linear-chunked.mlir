@@ -6,12 +6,16 @@
 // over the rest (at most one chunk, of dynamic size), both carrying
 // S [1, 1, F, Dv], z [1, 1, F] and the output rows. Inside, the unit batch
 // and head dimensions are dropped: chunk products are 2-D. Nothing is
-// [Sq, Skv]: the only score tensor is chunk x chunk.
+// [Sq, Skv]: the only score tensor is chunk x chunk. The keys' features are
+// computed once, before the parallel loop, since the two query heads of a
+// group share them.
 
 // CHECK-LABEL: func @causal_decay
+// CHECK:     %[[PHIK:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<?x2x?x16xf32>) outs(%{{.*}} : tensor<?x2x?x16xf32>)
+// CHECK:       math.exp
 // CHECK: scf.forall (%[[B:.*]], %[[H:.*]]) in (%{{.*}}, 4) shared_outs(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<?x4x?x8xbf16>, tensor<?x4x16x8xf32>, tensor<?x4x16xf32>)
 // CHECK:   %[[KV:.*]] = arith.divui %[[H]], %c2
-// CHECK:   tensor.extract_slice %arg1[%[[B]], %[[KV]], 0, 0] [1, 1, %{{.*}}, 16]
+// CHECK:   tensor.extract_slice %[[PHIK]][%[[B]], %[[KV]], 0, 0] [1, 1, %{{.*}}, 16]
 // CHECK:   tensor.extract_slice %arg3[%[[H]]] [1] [1] : tensor<4xf32> to tensor<1xf32>
 // log2(gamma) once per head, outside the chunk loop.
 // CHECK:   math.log2
