@@ -1044,11 +1044,6 @@ class Spec:
             clauses.append(f"score_mods([{', '.join(m.text for m in self.score_mods)}])")
         if self.normalization:
             clauses.append(f"normalization({self.normalization})")
-        if self.delta:
-            S = "?" if self.q_len is None else str(self.q_len)
-            tbeta = f"tensor<{B}x{self.heads}x{S}x{acc}>"
-            args.append(f"%beta: {tbeta}")
-            clauses.append(f"delta_rule(%beta : {tbeta})")
         if self.scale is not None:
             clauses.append(f"scale({_float(self.scale)})")
         if score_region is not None:
