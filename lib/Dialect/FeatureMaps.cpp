@@ -240,13 +240,14 @@ Value favorFeature(OpBuilder &b, Location loc, Value projection,
                    Value squaredNorm, int64_t headDim, int64_t features) {
   Type type = projection.getType();
   double s = std::pow(double(headDim), -0.25);
-  Value exponent = arith::SubFOp::create(
-      b, loc,
-      arith::MulFOp::create(b, loc, projection, floatConstant(b, loc, type, s)),
-      arith::MulFOp::create(b, loc, squaredNorm,
-                            floatConstant(b, loc, type, s * s / 2)));
+  Value scaled =
+      arith::MulFOp::create(b, loc, projection, floatConstant(b, loc, type, s));
+  Value halfNorm = arith::MulFOp::create(
+      b, loc, squaredNorm, floatConstant(b, loc, type, s * s / 2));
+  Value exponent = arith::SubFOp::create(b, loc, scaled, halfNorm);
+  Value feature = math::ExpOp::create(b, loc, exponent);
   return arith::MulFOp::create(
-      b, loc, math::ExpOp::create(b, loc, exponent),
+      b, loc, feature,
       floatConstant(b, loc, type, 1.0 / std::sqrt(double(features))));
 }
 } // namespace
@@ -287,9 +288,11 @@ Value FavorAttr::buildFeature(OpBuilder &b, Location loc,
                               Value feature) const {
   // w_f . x and |x|^2 in one pass over the row.
   Value zero = floatConstant(b, loc, context.computeType, 0.0);
+  Value begin = indexConstant(b, loc, 0);
+  Value end = indexConstant(b, loc, context.headDim);
+  Value step = indexConstant(b, loc, 1);
   auto loop = scf::ForOp::create(
-      b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, context.headDim),
-      indexConstant(b, loc, 1), ValueRange{zero, zero},
+      b, loc, begin, end, step, ValueRange{zero, zero},
       [&](OpBuilder &nb, Location nloc, Value d, ValueRange sums) {
         Value x = context.element(nb, nloc, d);
         Value w = context.weight(nb, nloc, feature, d);
@@ -437,9 +440,9 @@ Value CosformerAttr::buildFeature(OpBuilder &b, Location loc,
       arith::MulFOp::create(b, loc, position,
                             floatConstant(b, loc, type, M_PI / 2)),
       length);
-  Value weight =
-      arith::SelectOp::create(b, loc, isCos, math::CosOp::create(b, loc, angle),
-                              math::SinOp::create(b, loc, angle));
+  Value cos = math::CosOp::create(b, loc, angle);
+  Value sin = math::SinOp::create(b, loc, angle);
+  Value weight = arith::SelectOp::create(b, loc, isCos, cos, sin);
   return arith::MulFOp::create(b, loc, e, weight);
 }
 
@@ -504,9 +507,10 @@ Value HedgehogAttr::buildFeatures(OpBuilder &b, Location loc,
         Value g = arith::RemUIOp::create(nb, nloc, f, halfSize);
         Value isPositive = arith::CmpIOp::create(
             nb, nloc, arith::CmpIPredicate::ult, f, halfSize);
-        Value numerator = arith::SelectOp::create(
-            nb, nloc, isPositive, extractRow(nb, nloc, positive, indices, g),
-            extractRow(nb, nloc, negative, indices, g));
+        Value positiveRow = extractRow(nb, nloc, positive, indices, g);
+        Value negativeRow = extractRow(nb, nloc, negative, indices, g);
+        Value numerator = arith::SelectOp::create(nb, nloc, isPositive,
+                                                  positiveRow, negativeRow);
         Value sum =
             arith::SelectOp::create(nb, nloc, isPositive, sums[0], sums[1]);
         return arith::DivFOp::create(nb, nloc, numerator, sum);
@@ -561,9 +565,9 @@ Value TaylorAttr::buildFeature(OpBuilder &b, Location loc,
         b, loc, arith::SubIOp::create(b, loc, shifted, dim), zero);
     Value a = context.element(b, loc, arith::DivUIOp::create(b, loc, pair, dim));
     Value c = context.element(b, loc, arith::RemUIOp::create(b, loc, pair, dim));
+    Value pairProduct = arith::MulFOp::create(b, loc, a, c);
     Value product = arith::MulFOp::create(
-        b, loc, arith::MulFOp::create(b, loc, a, c),
-        floatConstant(b, loc, type, quadratic));
+        b, loc, pairProduct, floatConstant(b, loc, type, quadratic));
     value = arith::SelectOp::create(b, loc, isLinear, value, product);
   }
   Value isConstant =

@@ -55,11 +55,10 @@ Value SigmoidAttr::buildWeight(OpBuilder &b, Location loc, Value score,
   // exp(-(s + bias)) is +inf for a masked score, giving weight 0.
   Value negated = arith::SubFOp::create(
       b, loc, floatConstant(b, loc, type, -getBias().convertToDouble()), score);
+  Value one = floatConstant(b, loc, type, 1.0);
   Value denominator = arith::AddFOp::create(
-      b, loc, floatConstant(b, loc, type, 1.0),
-      math::ExpOp::create(b, loc, negated));
-  return arith::DivFOp::create(b, loc, floatConstant(b, loc, type, 1.0),
-                               denominator);
+      b, loc, one, math::ExpOp::create(b, loc, negated));
+  return arith::DivFOp::create(b, loc, one, denominator);
 }
 
 Value SigmoidAttr::buildWeightDerivative(OpBuilder &b, Location loc, Value,
@@ -102,7 +101,7 @@ Value ReluAttr::buildWeightDerivative(OpBuilder &b, Location loc, Value score,
   Type type = score.getType();
   Value positive = arith::CmpFOp::create(
       b, loc, arith::CmpFPredicate::OGT, score, floatConstant(b, loc, type, 0.0));
-  return arith::SelectOp::create(b, loc, positive,
-                                 floatConstant(b, loc, type, 1.0),
-                                 floatConstant(b, loc, type, 0.0));
+  Value one = floatConstant(b, loc, type, 1.0);
+  Value zero = floatConstant(b, loc, type, 0.0);
+  return arith::SelectOp::create(b, loc, positive, one, zero);
 }

@@ -54,8 +54,9 @@ Value AlibiAttr::buildScoreMod(IndexExprBuilder &b, const ScoreContext &context,
         cast<FloatType>(getElementTypeOrSelf(type)));
   } else {
     // 2^(-8 (h + 1) / H), the slopes of Press et al. for H heads.
+    Value head = indexToFloat(b, p.head + 1, type);
     Value exponent = arith::MulFOp::create(
-        ob, loc, indexToFloat(b, p.head + 1, type),
+        ob, loc, head,
         floatConstant(ob, loc, type, -8.0 / double(context.qHeads)));
     slope = math::Exp2Op::create(ob, loc, exponent);
   }

@@ -62,10 +62,9 @@ namespace {
 OpFoldResult minusOne(OpBuilder &b, Location loc, OpFoldResult size) {
   if (std::optional<int64_t> n = getConstantIntValue(size))
     return b.getIndexAttr(*n - 1);
-  return arith::SubIOp::create(
-             b, loc, getValueOrCreateConstantIndexOp(b, loc, size),
-             arith::ConstantIndexOp::create(b, loc, 1))
-      .getResult();
+  Value value = getValueOrCreateConstantIndexOp(b, loc, size);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  return arith::SubIOp::create(b, loc, value, one).getResult();
 }
 
 Value valueOf(AuxOperandValues aux, AuxOperand operand) {
@@ -107,10 +106,9 @@ OpFoldResult SequenceLayout::buildMaxKeyLength(OpBuilder &b, Location loc,
         b, loc, valueOf(aux, AuxOperand::BlockTable), 1);
     if (std::optional<int64_t> n = getConstantIntValue(perSequence))
       return b.getIndexAttr(*n * page);
-    return arith::MulIOp::create(
-               b, loc, getValueOrCreateConstantIndexOp(b, loc, perSequence),
-               arith::ConstantIndexOp::create(b, loc, page))
-        .getResult();
+    Value pages = getValueOrCreateConstantIndexOp(b, loc, perSequence);
+    Value pageSize = arith::ConstantIndexOp::create(b, loc, page);
+    return arith::MulIOp::create(b, loc, pages, pageSize).getResult();
   }
   }
   llvm_unreachable("unknown key form");

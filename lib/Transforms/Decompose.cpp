@@ -696,16 +696,18 @@ private:
   /// e(x, shift) above.
   Value expOrZero(OpBuilder &nb, Location nloc, Value x, Value shift) {
     Value diff = arith::SubFOp::create(nb, nloc, x, shift);
-    return arith::SelectOp::create(nb, nloc, isEmpty(nb, nloc, x),
-                                   constant(nb, nloc, 0.0),
-                                   math::ExpOp::create(nb, nloc, diff));
+    Value empty = isEmpty(nb, nloc, x);
+    Value zero = constant(nb, nloc, 0.0);
+    Value exp = math::ExpOp::create(nb, nloc, diff);
+    return arith::SelectOp::create(nb, nloc, empty, zero, exp);
   }
   /// lse from the row max and the sum of shifted exponentials.
   Value lseOf(OpBuilder &nb, Location nloc, Value m, Value l) {
     Value lse =
         arith::AddFOp::create(nb, nloc, m, math::LogOp::create(nb, nloc, l));
-    return arith::SelectOp::create(nb, nloc, isEmpty(nb, nloc, m),
-                                   constant(nb, nloc, -kInf), lse);
+    Value empty = isEmpty(nb, nloc, m);
+    return arith::SelectOp::create(nb, nloc, empty, constant(nb, nloc, -kInf),
+                                   lse);
   }
   /// The accumulated output in the result's element type.
   Value toOutType(Value acc) {

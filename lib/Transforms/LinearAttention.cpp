@@ -24,9 +24,9 @@ LinearAttentionBuilder::LinearAttentionBuilder(OpBuilder &b, Location loc,
     : b(b), loc(loc), op(op), groupSize(groupSize),
       computeType(op.getComputeType()),
       valueDim(op.getV().getType().getDimSize(3)) {
-  maxLength = arith::MaxUIOp::create(
-      b, loc, tensor::DimOp::create(b, loc, op.getQ(), 2),
-      tensor::DimOp::create(b, loc, op.getK(), 2));
+  Value queries = tensor::DimOp::create(b, loc, op.getQ(), 2);
+  Value keys = tensor::DimOp::create(b, loc, op.getK(), 2);
+  maxLength = arith::MaxUIOp::create(b, loc, queries, keys);
   // log2(gamma) once per head: each factor is then one exp2, not a powf.
   if (decay)
     this->decay = buildElementwise(
@@ -132,10 +132,9 @@ LinearAttentionBuilder::sumGates(Value gates) {
       [&](OpBuilder &nb, Location nloc, ValueRange, ValueRange indices) {
         Value included = arith::CmpIOp::create(
             nb, nloc, arith::CmpIPredicate::ule, indices[1], indices[0]);
-        return arith::SelectOp::create(
-                   nb, nloc, included,
-                   floatConstant(nb, nloc, computeType, 1.0),
-                   floatConstant(nb, nloc, computeType, 0.0))
+        Value one = floatConstant(nb, nloc, computeType, 1.0);
+        Value zero = floatConstant(nb, nloc, computeType, 0.0);
+        return arith::SelectOp::create(nb, nloc, included, one, zero)
             .getResult();
       });
   unsigned loops = rank + 1, t = rank;
@@ -171,13 +170,16 @@ Value LinearAttentionBuilder::featureGatedScores(
                Value j = linalg::IndexOp::create(nb, nloc, 3);
                Value allowed = arith::CmpIOp::create(
                    nb, nloc, arith::CmpIPredicate::ule, j, i);
-               Value exponent = arith::SelectOp::create(
-                   nb, nloc, allowed,
-                   arith::SubFOp::create(nb, nloc, args[2], args[3]),
-                   floatConstant(nb, nloc, computeType, -INFINITY));
-               Value product = arith::MulFOp::create(
-                   nb, nloc, arith::MulFOp::create(nb, nloc, args[0], args[1]),
-                   math::ExpOp::create(nb, nloc, exponent));
+               Value difference =
+                   arith::SubFOp::create(nb, nloc, args[2], args[3]);
+               Value never = floatConstant(nb, nloc, computeType, -INFINITY);
+               Value exponent = arith::SelectOp::create(nb, nloc, allowed,
+                                                        difference, never);
+               Value gate = math::ExpOp::create(nb, nloc, exponent);
+               Value features =
+                   arith::MulFOp::create(nb, nloc, args[0], args[1]);
+               Value product =
+                   arith::MulFOp::create(nb, nloc, features, gate);
                linalg::YieldOp::create(
                    nb, nloc, arith::AddFOp::create(nb, nloc, args[4], product)
                                  .getResult());
@@ -262,11 +264,11 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
                 nb, nloc, arith::CmpIPredicate::ule, j, i);
             if (gates) {
               // exp(0) where the key is masked: no overflow to select away.
-              Value exponent = arith::SelectOp::create(
-                  nb, nloc, allowed,
-                  arith::SubFOp::create(nb, nloc, e[gateInput],
-                                        e[gateInput + 1]),
-                  floatConstant(nb, nloc, computeType, 0.0));
+              Value difference = arith::SubFOp::create(
+                  nb, nloc, e[gateInput], e[gateInput + 1]);
+              Value zero = floatConstant(nb, nloc, computeType, 0.0);
+              Value exponent = arith::SelectOp::create(nb, nloc, allowed,
+                                                       difference, zero);
               weight = arith::MulFOp::create(
                   nb, nloc, weight, math::ExpOp::create(nb, nloc, exponent));
             }
@@ -403,11 +405,10 @@ LinearAttentionBuilder::advance(State before, Value phiK, Value v,
                   nb, nloc, arith::SubFOp::create(nb, nloc, e[1], e[2])));
         if (!decay)
           return e[0];
-        Value exponent = arith::SubFOp::create(
-            nb, nloc,
-            arith::SubFOp::create(nb, nloc, length,
-                                  indexAsFloat(nb, nloc, indices[3])),
-            floatConstant(nb, nloc, computeType, 1.0));
+        Value after = arith::SubFOp::create(
+            nb, nloc, length, indexAsFloat(nb, nloc, indices[3]));
+        Value one = floatConstant(nb, nloc, computeType, 1.0);
+        Value exponent = arith::SubFOp::create(nb, nloc, after, one);
         return arith::MulFOp::create(nb, nloc, e[0],
                                      decayPower(nb, nloc, e[1], exponent));
       });
@@ -481,9 +482,10 @@ Value LinearAttentionBuilder::deltaValues(Value phiK, Value v, Value beta,
             nb, nloc, arith::CmpIPredicate::ult, indices[3], indices[2]);
         Value weight = arith::MulFOp::create(nb, nloc, e[0], e[1]);
         if (gates) {
-          Value exponent = arith::SelectOp::create(
-              nb, nloc, earlier, arith::SubFOp::create(nb, nloc, e[2], e[3]),
-              floatConstant(nb, nloc, computeType, 0.0));
+          Value difference = arith::SubFOp::create(nb, nloc, e[2], e[3]);
+          Value zero = floatConstant(nb, nloc, computeType, 0.0);
+          Value exponent = arith::SelectOp::create(nb, nloc, earlier,
+                                                   difference, zero);
           weight = arith::MulFOp::create(
               nb, nloc, weight, math::ExpOp::create(nb, nloc, exponent));
         }

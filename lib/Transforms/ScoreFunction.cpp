@@ -149,9 +149,10 @@ Value buildAllowedAt(OpBuilder &b, Location loc, AttentionSpecOpInterface op,
                      AuxReader &aux) {
   IndexExprBuilder ib(b, loc, b.getIndexType());
   PredExpr allowed = true;
-  if (MaskAttrInterface mask = op.getMaskAttr())
-    allowed = mask.buildAllowed(ib, maskContext(ib, lengths, aux),
-                                maskPoint(ib, pos));
+  if (MaskAttrInterface mask = op.getMaskAttr()) {
+    MaskContext context = maskContext(ib, lengths, aux);
+    allowed = mask.buildAllowed(ib, context, maskPoint(ib, pos));
+  }
   if (!op.getMaskMod().empty())
     allowed = allowed & ib.pred(inlineRegion(
                             b, op.getMaskMod(),

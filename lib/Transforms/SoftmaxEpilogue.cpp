@@ -32,9 +32,10 @@ Value buildRowOutput(OpBuilder &b, Location loc, Value acc, Value rowSum,
   Value o = acc;
   if (rowSum) {
     rowSum = shapedLike(b, loc, rowSum, acc);
-    o = arith::SelectOp::create(b, loc, isEmpty(b, loc, rowSum),
-                                floatConstant(b, loc, acc.getType(), 0.0),
-                                arith::DivFOp::create(b, loc, acc, rowSum));
+    Value empty = isEmpty(b, loc, rowSum);
+    Value zero = floatConstant(b, loc, acc.getType(), 0.0);
+    Value normalized = arith::DivFOp::create(b, loc, acc, rowSum);
+    o = arith::SelectOp::create(b, loc, empty, zero, normalized);
   }
   if (factor)
     o = arith::MulFOp::create(b, loc, o, shapedLike(b, loc, factor, acc));
@@ -45,11 +46,10 @@ Value buildRowLogSumExp(OpBuilder &b, Location loc, Value rowMax,
                         Value rowSum) {
   Value lse = arith::AddFOp::create(b, loc, rowMax,
                                     math::LogOp::create(b, loc, rowSum));
-  return arith::SelectOp::create(
-      b, loc, isEmpty(b, loc, rowSum),
-      floatConstant(b, loc, rowSum.getType(),
-                    -std::numeric_limits<double>::infinity()),
-      lse);
+  Value empty = isEmpty(b, loc, rowSum);
+  Value minusInfinity = floatConstant(
+      b, loc, rowSum.getType(), -std::numeric_limits<double>::infinity());
+  return arith::SelectOp::create(b, loc, empty, minusInfinity, lse);
 }
 
 } // namespace attn

@@ -1043,12 +1043,12 @@ private:
         Value value = buildRowLogSumExp(b, loc, extract(final[0], {r}),
                                         extract(final[1], {r}));
         Value writes = arith::AndIOp::create(b, loc, rowValid[r], isLeader);
-        vector::MaskedStoreOp::create(
-            b, loc, lse, outputIndices(r),
-            vector::BroadcastOp::create(
-                b, loc, VectorType::get({1}, b.getI1Type()), writes),
-            vector::BroadcastOp::create(b, loc, VectorType::get({1}, f32),
-                                        value));
+        Value mask = vector::BroadcastOp::create(
+            b, loc, VectorType::get({1}, b.getI1Type()), writes);
+        Value element =
+            vector::BroadcastOp::create(b, loc, VectorType::get({1}, f32), value);
+        vector::MaskedStoreOp::create(b, loc, lse, outputIndices(r), mask,
+                                      element);
       }
     }
   }

@@ -604,10 +604,12 @@ private:
         [&](OpBuilder &nb, Location, Value c, ValueRange sum) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          ValueRange indices{batch, head, at, c};
-          Value product = arith::MulFOp::create(
-              b, loc, asF32(memref::LoadOp::create(b, loc, gradO, indices)),
-              asF32(memref::LoadOp::create(b, loc, o, indices)));
+          SmallVector<Value, 4> indices = {batch, head, at, c};
+          Value gradOElement =
+              asF32(memref::LoadOp::create(b, loc, gradO, indices));
+          Value oElement = asF32(memref::LoadOp::create(b, loc, o, indices));
+          Value product =
+              arith::MulFOp::create(b, loc, gradOElement, oElement);
           scf::YieldOp::create(b, loc,
                                ValueRange{arith::AddFOp::create(
                                    b, loc, sum[0], product)});

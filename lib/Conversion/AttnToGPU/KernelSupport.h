@@ -80,10 +80,11 @@ protected:
     auto one = [&](mlir::Type element) {
       return mlir::VectorType::get({1}, element);
     };
-    mlir::vector::MaskedStoreOp::create(
-        b, loc, memref, indices,
-        mlir::vector::BroadcastOp::create(b, loc, one(b.getI1Type()), when),
-        mlir::vector::BroadcastOp::create(b, loc, one(value.getType()), value));
+    mlir::Value mask =
+        mlir::vector::BroadcastOp::create(b, loc, one(b.getI1Type()), when);
+    mlir::Value element =
+        mlir::vector::BroadcastOp::create(b, loc, one(value.getType()), value);
+    mlir::vector::MaskedStoreOp::create(b, loc, memref, indices, mask, element);
   }
 
   mlir::OpBuilder &b;

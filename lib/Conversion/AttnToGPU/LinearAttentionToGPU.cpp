@@ -705,8 +705,6 @@ private:
   void storeOutputs(Value row0, Value localRow[2], Value acc,
                     Value denominator[2]) {
     Type outElement = cast<MemRefType>(out.getType()).getElementType();
-    VectorType one = VectorType::get({1}, outElement);
-    VectorType oneMask = VectorType::get({1}, b.getI1Type());
     double eps = op.getEpsOrDefault();
     for (int64_t r = 0; r < 2; ++r) {
       Value position = add(row0, localRow[r]);
@@ -722,13 +720,11 @@ private:
           Value o = extract(acc, {vb, r, e});
           if (scale)
             o = fmul(o, scale);
-          vector::MaskedStoreOp::create(
-              b, loc, out,
-              ValueRange{batch, head, select(inside, position, index(0)),
-                         select(inside, col, index(0))},
-              vector::BroadcastOp::create(b, loc, oneMask, inside),
-              vector::BroadcastOp::create(
-                  b, loc, one, convertFloat(b, loc, o, outElement)));
+          o = convertFloat(b, loc, o, outElement);
+          storeIf(out,
+                      {batch, head, select(inside, position, index(0)),
+                       select(inside, col, index(0))},
+                      inside, o);
         }
     }
   }
@@ -776,8 +772,6 @@ private:
   //===--------------------------------------------------------------------===//
 
   void storeFinalState(Value state) {
-    VectorType one = VectorType::get({1}, f32);
-    VectorType oneMask = VectorType::get({1}, b.getI1Type());
     if (finalState) {
       mapState(state, [&](Value s, Value f, Value col) {
         store(s, stateStaging, {f, sub(col, column0)});
@@ -788,13 +782,11 @@ private:
         Value f = div(i, plan.valueTile), c = rem(i, plan.valueTile);
         Value col = add(column0, c);
         Value inside = both(less(f, plan.features), less(col, plan.valueDim));
-        vector::MaskedStoreOp::create(
-            b, loc, finalState,
-            ValueRange{batch, head, select(inside, f, index(0)),
-                       select(inside, col, index(0))},
-            vector::BroadcastOp::create(b, loc, oneMask, inside),
-            vector::BroadcastOp::create(b, loc, one,
-                                        load(stateStaging, {f, c})));
+        Value s = load(stateStaging, {f, c});
+        storeIf(finalState,
+                    {batch, head, select(inside, f, index(0)),
+                     select(inside, col, index(0))},
+                    inside, s);
       });
     }
     // The same threads wrote each z element (forEachElement's order), so
@@ -802,12 +794,9 @@ private:
     if (finalNormalizer)
       forEachElement(plan.featuresPadded, [&](Value f) {
         Value inside = both(isFirstValueTile, less(f, plan.features));
-        vector::MaskedStoreOp::create(
-            b, loc, finalNormalizer,
-            ValueRange{batch, head, select(inside, f, index(0))},
-            vector::BroadcastOp::create(b, loc, oneMask, inside),
-            vector::BroadcastOp::create(
-                b, loc, one, load(normalizer, {index(0), f})));
+        Value z = load(normalizer, {index(0), f});
+        storeIf(finalNormalizer,
+                    {batch, head, select(inside, f, index(0))}, inside, z);
       });
   }
 

@@ -51,12 +51,11 @@ struct BarrierRow {
   void completeIfDone() {
     mlir::OpBuilder &b = e.getBuilder();
     mlir::Value zero = i32(0);
-    mlir::Value done = mlir::arith::AndIOp::create(
-        b, loc,
-        mlir::arith::CmpIOp::create(b, loc, mlir::arith::CmpIPredicate::eq,
-                                    load(kPending), zero),
-        mlir::arith::CmpIOp::create(b, loc, mlir::arith::CmpIPredicate::eq,
-                                    load(kTransactionBytes), zero));
+    mlir::Value noArrival = mlir::arith::CmpIOp::create(
+        b, loc, mlir::arith::CmpIPredicate::eq, load(kPending), zero);
+    mlir::Value noByte = mlir::arith::CmpIOp::create(
+        b, loc, mlir::arith::CmpIPredicate::eq, load(kTransactionBytes), zero);
+    mlir::Value done = mlir::arith::AndIOp::create(b, loc, noArrival, noByte);
     auto ifDone =
         mlir::scf::IfOp::create(b, loc, done, /*withElseRegion=*/false);
     mlir::OpBuilder::InsertionGuard guard(b);

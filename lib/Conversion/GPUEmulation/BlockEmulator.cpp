@@ -252,10 +252,11 @@ void BlockEmulator::assertInBounds(Value memref, ValueRange indices,
 void BlockEmulator::assertNoOtherLane(Value recorded, Value lane, Location loc,
                                       StringRef what) {
   Value none = arith::ConstantIntOp::create(b, loc, b.getI32Type(), -1);
-  Value ok = arith::OrIOp::create(
-      b, loc,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, recorded, none),
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, recorded, lane));
+  Value unrecorded =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, recorded, none);
+  Value same =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, recorded, lane);
+  Value ok = arith::OrIOp::create(b, loc, unrecorded, same);
   assertRaceFree(ok, loc, what + " since the last barrier");
 }
 
@@ -283,10 +284,10 @@ void BlockEmulator::recordRead(Value byte, Value lane, Location loc) {
       checkWriter(byte, lane, loc, "a thread reads what another thread wrote");
   // Landed: written by a plain store (-1) or by a group below the landed
   // count.
-  Value landed = arith::CmpIOp::create(
-      b, loc, arith::CmpIPredicate::slt,
-      memref::LoadOp::create(b, loc, asyncGroups, byte),
-      memref::LoadOp::create(b, loc, asyncCounters, index(1)));
+  Value group = memref::LoadOp::create(b, loc, asyncGroups, byte);
+  Value landedGroups = memref::LoadOp::create(b, loc, asyncCounters, index(1));
+  Value landed = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                       group, landedGroups);
   assertRaceFree(landed, loc,
                  "a thread reads what a cp.async copy writes whose group was "
                  "not waited for (cp.async.wait_group)");
@@ -619,11 +620,10 @@ Value BlockEmulator::uniformOverActiveLanes(Value all, Value first,
                     std::numeric_limits<int64_t>::min());
   Value any =
       vector::ReductionOp::create(b, loc, vector::CombiningKind::OR, activeLanes);
-  Value agree = arith::OrIOp::create(
-      b, loc,
-      arith::XOrIOp::create(b, loc, any,
-                            arith::ConstantIntOp::create(b, loc, 1, 1)),
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lo, hi));
+  Value none = arith::XOrIOp::create(
+      b, loc, any, arith::ConstantIntOp::create(b, loc, 1, 1));
+  Value same = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lo, hi);
+  Value agree = arith::OrIOp::create(b, loc, none, same);
   std::string message;
   llvm::raw_string_ostream os(message);
   os << "attn-emulate-gpu: control flow diverges across the block at " << loc;

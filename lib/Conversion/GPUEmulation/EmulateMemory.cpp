@@ -110,11 +110,10 @@ static LogicalResult emulateMaskedStore(BlockEmulator &e,
           arith::SelectOp::create(b, loc, mask.back(), e.index(i + 1), count);
     }
     e.assertInBounds(base, at, count, loc, "write");
-    vector::MaskedStoreOp::create(
-        b, loc, base, at,
-        vector::FromElementsOp::create(
-            b, loc, VectorType::get(type.getShape(), b.getI1Type()), mask),
-        vector::FromElementsOp::create(b, loc, type, values));
+    Value maskVector = vector::FromElementsOp::create(
+        b, loc, VectorType::get(type.getShape(), b.getI1Type()), mask);
+    Value valueVector = vector::FromElementsOp::create(b, loc, type, values);
+    vector::MaskedStoreOp::create(b, loc, base, at, maskVector, valueVector);
   });
   return success();
 }

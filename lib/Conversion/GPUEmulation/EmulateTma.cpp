@@ -162,14 +162,13 @@ static LogicalResult emulateTmaLoad(BlockEmulator &e,
                                         .getResult();
             Value size = memref::DimOp::create(b, loc, global, g);
             // Coordinates may be negative: compare as signed.
+            Value notBefore = arith::CmpIOp::create(
+                b, loc, arith::CmpIPredicate::sge, index[g], e.index(0));
+            Value before = arith::CmpIOp::create(
+                b, loc, arith::CmpIPredicate::slt, index[g], size);
             inside = arith::AndIOp::create(
                 b, loc, inside,
-                arith::AndIOp::create(
-                    b, loc,
-                    arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge,
-                                          index[g], e.index(0)),
-                    arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                          index[g], size)));
+                arith::AndIOp::create(b, loc, notBefore, before));
           }
           auto ifInside = scf::IfOp::create(b, loc, element, inside, true);
           {

@@ -131,12 +131,13 @@ static Value operandAddress(OpBuilder &b, Location loc, BlockEmulator &e,
                    element));
   // The XOR of each mode (bits 0: none); chosen at run time like the rest.
   Value result = address;
-  for (int64_t mode : {wgmma::Bytes128, wgmma::Bytes64, wgmma::Bytes32})
-    result = arith::SelectOp::create(
-        b, loc,
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d.mode,
-                              e.index(mode)),
-        swizzleAddress(b, loc, address, wgmma::swizzleBits(mode)), result);
+  for (int64_t mode : {wgmma::Bytes128, wgmma::Bytes64, wgmma::Bytes32}) {
+    Value isMode = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                         d.mode, e.index(mode));
+    Value swizzled =
+        swizzleAddress(b, loc, address, wgmma::swizzleBits(mode));
+    result = arith::SelectOp::create(b, loc, isMode, swizzled, result);
+  }
   return result;
 }
 
@@ -270,8 +271,9 @@ static LogicalResult emulateWgmma(BlockEmulator &e, gpu_ops::WgmmaOp op) {
         Value lane = arith::RemUIOp::create(b, loc, i, c(kWarpSize));
         Value row0 = arith::MulIOp::create(
             b, loc, arith::DivUIOp::create(b, loc, i, c(kWarpSize)), c(16));
-        bodyFn(thread, row0, arith::DivUIOp::create(b, loc, lane, c(4)),
-               arith::RemUIOp::create(b, loc, lane, c(4)));
+        Value group = arith::DivUIOp::create(b, loc, lane, c(4));
+        Value inGroup = arith::RemUIOp::create(b, loc, lane, c(4));
+        bodyFn(thread, row0, group, inGroup);
         return SmallVector<Value>{};
       });
     };

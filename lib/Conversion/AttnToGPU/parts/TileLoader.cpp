@@ -122,9 +122,9 @@ public:
       return;
     }
     forEachElement(b, loc, units, threads, threadId, [&](Value i) {
-      copyUnit(arith::DivUIOp::create(b, loc, i, index(unitsPerRow)),
-               mul(arith::RemUIOp::create(b, loc, i, index(unitsPerRow)),
-                   width));
+      Value row = arith::DivUIOp::create(b, loc, i, index(unitsPerRow));
+      Value unit = arith::RemUIOp::create(b, loc, i, index(unitsPerRow));
+      copyUnit(row, mul(unit, width));
     });
   }
 

@@ -154,9 +154,9 @@ void TmaTileLoader::reserve(Value tile) {
   // % 2; the first use waits for the phase "before" phase 0, which counts
   // as complete.
   Value round = arith::DivUIOp::create(b, loc, tile, index(slots));
+  Value roundOdd = roundParity(b, loc, round);
   Value parity = arith::XOrIOp::create(
-      b, loc, roundParity(b, loc, round),
-      arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
+      b, loc, roundOdd, arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
   waitParity(b, loc, barriers, add(slot, slots), parity);
 }
 
