@@ -120,7 +120,7 @@ public:
 
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(forall.getBody());
-    ValueRange ivs = forall.getInductionVars();
+    SmallVector<Value> ivs = forall.getInductionVars();
     Value head0 = arith::MulIOp::create(b, loc, ivs[1], index(headsPerTile));
     buildQueryTile(ivs[0], head0, ivs[2], forall);
     return forall.getResults();

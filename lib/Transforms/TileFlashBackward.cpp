@@ -113,7 +113,7 @@ private:
                                ceilDiv(len, tile)},
         outs, /*mapping=*/std::nullopt);
     b.setInsertionPointToStart(forall.getBody());
-    ValueRange ivs = forall.getInductionVars();
+    SmallVector<Value> ivs = forall.getInductionVars();
     Value row0 = arith::MulIOp::create(b, loc, ivs[2], index(tile));
     return {forall, ivs[0], ivs[1], row0,
             buildTileExtent(b, loc, len, row0, tile)};
