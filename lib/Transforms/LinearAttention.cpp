@@ -65,6 +65,20 @@ Value LinearAttentionBuilder::indexAsFloat(OpBuilder &nb, Location nloc,
   return indexToFloat(ib, ib.value(index), computeType);
 }
 
+Value LinearAttentionBuilder::maskedGatedWeight(OpBuilder &nb, Location nloc,
+                                                Value allowed, Value weight,
+                                                Value cLater, Value cEarlier) {
+  Value zero = floatConstant(nb, nloc, computeType, 0.0);
+  if (cLater) {
+    Value difference = arith::SubFOp::create(nb, nloc, cLater, cEarlier);
+    Value exponent =
+        arith::SelectOp::create(nb, nloc, allowed, difference, zero);
+    weight = arith::MulFOp::create(nb, nloc, weight,
+                                   math::ExpOp::create(nb, nloc, exponent));
+  }
+  return arith::SelectOp::create(nb, nloc, allowed, weight, zero);
+}
+
 Value LinearAttentionBuilder::decayPower(OpBuilder &nb, Location nloc,
                                          Value log2Gamma, Value exponent) {
   // gamma^0 = 1, also for gamma = 0 (0 * -inf would be NaN).
@@ -262,19 +276,9 @@ Value LinearAttentionBuilder::output(Value phiQ, Value phiK, Value v,
                                                                 j))));
             Value allowed = arith::CmpIOp::create(
                 nb, nloc, arith::CmpIPredicate::ule, j, i);
-            if (gates) {
-              // exp(0) where the key is masked: no overflow to select away.
-              Value difference = arith::SubFOp::create(
-                  nb, nloc, e[gateInput], e[gateInput + 1]);
-              Value zero = floatConstant(nb, nloc, computeType, 0.0);
-              Value exponent = arith::SelectOp::create(nb, nloc, allowed,
-                                                       difference, zero);
-              weight = arith::MulFOp::create(
-                  nb, nloc, weight, math::ExpOp::create(nb, nloc, exponent));
-            }
-            return arith::SelectOp::create(
-                nb, nloc, allowed, weight,
-                floatConstant(nb, nloc, computeType, 0.0));
+            return maskedGatedWeight(nb, nloc, allowed, weight,
+                                     gates ? e[gateInput] : Value(),
+                                     gates ? e[gateInput + 1] : Value());
           });
     }
     numerator = multiply(scores, map(5, {dim(0), dim(1), dim(2), dim(3)}), v,
@@ -481,17 +485,9 @@ Value LinearAttentionBuilder::deltaValues(Value phiK, Value v, Value beta,
         Value earlier = arith::CmpIOp::create(
             nb, nloc, arith::CmpIPredicate::ult, indices[3], indices[2]);
         Value weight = arith::MulFOp::create(nb, nloc, e[0], e[1]);
-        if (gates) {
-          Value difference = arith::SubFOp::create(nb, nloc, e[2], e[3]);
-          Value zero = floatConstant(nb, nloc, computeType, 0.0);
-          Value exponent = arith::SelectOp::create(nb, nloc, earlier,
-                                                   difference, zero);
-          weight = arith::MulFOp::create(
-              nb, nloc, weight, math::ExpOp::create(nb, nloc, exponent));
-        }
-        return arith::SelectOp::create(
-            nb, nloc, earlier, weight,
-            floatConstant(nb, nloc, computeType, 0.0));
+        return maskedGatedWeight(nb, nloc, earlier, weight,
+                                 gates ? e[2] : Value(),
+                                 gates ? e[3] : Value());
       });
 
   // rhs_i = beta_i (v_i - exp(c_i) k_i S_0): loops (b, h, i, e, f) for

@@ -65,6 +65,26 @@ def test_retention_matches_fla(rng):
     assert relative_error(o, ref.numpy()) < TOLERANCE
 
 
+def check_in_pieces(lengths, ref, q, k, v, **per_token):
+    """Runs the sequence in consecutive pieces (axis 2), each starting from
+    the state the previous one returned, checks each piece's output against
+    `ref` and returns the final state. `per_token` arrays (gates, beta) are
+    cut like q, k and v; other keywords pass through."""
+    options = {n: x for n, x in per_token.items() if not isinstance(x, np.ndarray)}
+    arrays = {n: x for n, x in per_token.items() if isinstance(x, np.ndarray)}
+    state, begin = None, 0
+    for n in lengths:
+        piece = slice(begin, begin + n)
+        part = lambda x: np.ascontiguousarray(x[:, :, piece])
+        o, state = am.linear_attention(
+            part(q), part(k), part(v),
+            **{name: part(x) for name, x in arrays.items()}, **options,
+            initial_state=state, return_state=True)
+        assert relative_error(o, ref[:, :, piece]) < TOLERANCE
+        begin += n
+    return state
+
+
 @pytest.mark.parametrize("chunk_size", [8, 64])
 def test_simple_gla_in_pieces_matches_fla(rng, chunk_size):
     naive = fla_naive("simple_gla")
@@ -77,17 +97,9 @@ def test_simple_gla_in_pieces_matches_fla(rng, chunk_size):
     ref, ref_state = naive.naive_recurrent_simple_gla(
         bthd(q), bthd(k), bthd(v), bthd(g), output_final_state=True)
     ref = from_bthd(ref)
-    # Two pieces, the state of the first passed to the second.
-    state, begin = None, 0
-    for n in lengths:
-        piece = slice(begin, begin + n)
-        o, state = am.linear_attention(
-            q[:, :, piece], k[:, :, piece], v[:, :, piece], causal=True,
-            feature_map=am.identity(), gate=np.ascontiguousarray(g[:, :, piece]),
-            normalize=False, initial_state=state, return_state=True,
-            chunk_size=chunk_size)
-        assert relative_error(o, ref[:, :, piece]) < TOLERANCE
-        begin += n
+    state = check_in_pieces(lengths, ref, q, k, v, gate=g, causal=True,
+                            feature_map=am.identity(), normalize=False,
+                            chunk_size=chunk_size)
     assert relative_error(state, ref_state.numpy()) < TOLERANCE
 
 
@@ -165,14 +177,7 @@ def test_gated_delta_rule_in_pieces_matches_fla(rng, chunk_size):
         bthd(q), bthd(k), bthd(v), bthd(beta), bthd(g),
         output_final_state=True)
     ref = from_bthd(ref)
-    state, begin = None, 0
-    for n in lengths:
-        piece = slice(begin, begin + n)
-        part = lambda x: np.ascontiguousarray(x[:, :, piece])
-        o, state = am.linear_attention(
-            part(q), part(k), part(v), feature_map=am.identity(), causal=True,
-            gate=part(g), beta=part(beta), normalize=False,
-            initial_state=state, return_state=True, chunk_size=chunk_size)
-        assert relative_error(o, ref[:, :, piece]) < TOLERANCE
-        begin += n
+    state = check_in_pieces(lengths, ref, q, k, v, gate=g, beta=beta,
+                            feature_map=am.identity(), causal=True,
+                            normalize=False, chunk_size=chunk_size)
     assert relative_error(state, ref_state.numpy()) < TOLERANCE

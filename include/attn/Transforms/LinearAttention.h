@@ -98,6 +98,12 @@ private:
                          mlir::Value log2Gamma, mlir::Value exponent);
   mlir::Value indexAsFloat(mlir::OpBuilder &b, mlir::Location loc,
                            mlir::Value index);
+  /// weight * exp(cLater - cEarlier) where `allowed` holds, else 0; without
+  /// gate sums (null cLater), weight or 0. The exponent is 0 where the key
+  /// is masked: no overflow to select away.
+  mlir::Value maskedGatedWeight(mlir::OpBuilder &b, mlir::Location loc,
+                                mlir::Value allowed, mlir::Value weight,
+                                mlir::Value cLater, mlir::Value cEarlier);
   /// Scores a[b, h, i, j] = sum_f phiQ[i, f] phiK[j, f] exp(c[i, f] -
   /// c[j, f]) for j <= i, else 0: per-feature gates within a block.
   mlir::Value featureGatedScores(mlir::Value phiQ, mlir::Value phiK,
