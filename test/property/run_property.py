@@ -38,8 +38,14 @@ UNCLEAR = re.compile(r"Sanitizer|Stack dump|PLEASE submit|LLVM ERROR|"
                      r"failed to legalize|Assertion|unreachable|"
                      r"pass manager|PassManager", re.IGNORECASE)
 DIAGNOSTIC = re.compile(r"error: ")
-# attn-run's default tolerances of f16 and bf16 outputs.
-GPU_OPERAND_TOLERANCE = {"f16": "2e-3", "bf16": "1e-2"}
+# The emulated linear attention kernel's tolerances of f16 and bf16 outputs:
+# its features, its state and its chunk scores are tensor-core operands in
+# the input's type, and their rounding adds up in phi(q) . S over the
+# features (cancelling terms included). f16's is attn-run's default; bf16's
+# unit roundoff is 8x f16's, so 8 x 2e-3 rounded up (seed 237173230: Taylor
+# order 2 on bf16 reached 1.1e-2 in emulation, 1.4e-3 on the same data in
+# f16, and seeds 1-4 up to 1.3e-2: rounding, not a kernel error).
+GPU_OPERAND_TOLERANCE = {"f16": "2e-3", "bf16": "2e-2"}
 
 
 class Outcome:
