@@ -2,6 +2,7 @@
 
 #include "attn/Runtime/CudaRuntime.h"
 #include "attn/Runtime/SequenceCheck.h"
+#include "attn/Runtime/Swizzle.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -379,9 +380,8 @@ llvm::Error encodeTensorMaps(const Driver &d, LaunchPlan &plan, void *stream,
     if (r.dtype != DType::BF16 && r.dtype != DType::F16)
       return fail("a tensor map of a " + dtypeName(r.dtype) +
                   " tensor: the kernels take f16 and bf16 ones");
-    // CUtensorMapSwizzle: none, 32, 64, 128 bytes.
-    int swizzle = r.swizzle == 128 ? 3 : r.swizzle == 64 ? 2
-                                     : r.swizzle == 32 ? 1 : 0;
+    // CUtensorMapSwizzle is the XOR width (the manifest checked the bytes).
+    int swizzle = swizzleBits(r.swizzle).value_or(0);
     if (llvm::Error e = d.check(
             d.cuTensorMapEncodeTiled(
                 &encoded[i], dataType, r.rank, r.address, r.dims.data(),

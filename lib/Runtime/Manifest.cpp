@@ -1,6 +1,7 @@
 //===- Manifest.cpp - What a loader needs to launch a compiled kernel -----===//
 
 #include "attn/Runtime/Manifest.h"
+#include "attn/Runtime/Swizzle.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/MathExtras.h"
@@ -512,8 +513,7 @@ llvm::Expected<Manifest> Manifest::fromJSON(const json::Value &value) {
                   tensor + "'");
         else
           p.tensor = it - m.signature.inputs.begin();
-        if (!swizzle || (*swizzle != 0 && *swizzle != 32 && *swizzle != 64 &&
-                         *swizzle != 128))
+        if (!swizzle || !swizzleBits(*swizzle))
           pr.note("a tensor map of " + what +
                   " needs swizzle_bytes 0, 32, 64 or 128");
         else

@@ -5,6 +5,7 @@
 #include "attn/JIT/SpecSignature.h"
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Runtime/BinaryPath.h"
+#include "attn/Runtime/Swizzle.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -295,20 +296,12 @@ FailureOr<runtime::KernelLaunch> describeLaunch(gpu::LaunchFuncOp launch,
         }
         p.box.push_back(*c);
       }
-      switch (map.getTensorMap().getType().getSwizzle()) {
-      case nvgpu::TensorMapSwizzleKind::SWIZZLE_NONE:
-        p.swizzle = 0;
-        break;
-      case nvgpu::TensorMapSwizzleKind::SWIZZLE_32B:
-        p.swizzle = 32;
-        break;
-      case nvgpu::TensorMapSwizzleKind::SWIZZLE_64B:
-        p.swizzle = 64;
-        break;
-      case nvgpu::TensorMapSwizzleKind::SWIZZLE_128B:
-        p.swizzle = 128;
-        break;
-      }
+      // nvgpu's swizzle kinds are the XOR widths of runtime/Swizzle.h.
+      static_assert(
+          uint32_t(nvgpu::TensorMapSwizzleKind::SWIZZLE_32B) == 1 &&
+          uint32_t(nvgpu::TensorMapSwizzleKind::SWIZZLE_128B) == 3);
+      p.swizzle = runtime::swizzleBytes(
+          int(map.getTensorMap().getType().getSwizzle()));
     } else if (operand.getType().isIndex() ||
                operand.getType().isInteger(64)) {
       p.kind = runtime::KernelParam::Kind::Index;

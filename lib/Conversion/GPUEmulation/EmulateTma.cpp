@@ -17,6 +17,7 @@
 #include "BarrierRow.h"
 
 #include "attn/Conversion/MmaLayout.h"
+#include "attn/Runtime/Swizzle.h"
 
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -26,20 +27,9 @@ using namespace mlir;
 namespace attn {
 namespace gpu_emulation {
 
-/// log2 of the swizzle's 16-byte chunks per row (0: none).
-static int64_t swizzleBitsOf(nvgpu::TensorMapSwizzleKind kind) {
-  switch (kind) {
-  case nvgpu::TensorMapSwizzleKind::SWIZZLE_NONE:
-    return 0;
-  case nvgpu::TensorMapSwizzleKind::SWIZZLE_32B:
-    return 1;
-  case nvgpu::TensorMapSwizzleKind::SWIZZLE_64B:
-    return 2;
-  case nvgpu::TensorMapSwizzleKind::SWIZZLE_128B:
-    return 3;
-  }
-  return 0;
-}
+// nvgpu's swizzle kinds are the XOR widths of runtime/Swizzle.h.
+static_assert(uint32_t(nvgpu::TensorMapSwizzleKind::SWIZZLE_32B) == 1 &&
+              uint32_t(nvgpu::TensorMapSwizzleKind::SWIZZLE_128B) == 3);
 
 Value swizzleAddress(OpBuilder &b, Location loc, Value address,
                      int64_t bits) {
@@ -60,7 +50,7 @@ static LogicalResult emulateTmaLoad(BlockEmulator &e,
   MemRefType box = mapType.getTensor();
   Type element = box.getElementType();
   int64_t elementBytes = element.getIntOrFloatBitWidth() / 8;
-  int64_t bits = swizzleBitsOf(mapType.getSwizzle());
+  int64_t bits = int64_t(mapType.getSwizzle());
   if (mapType.getInterleave() != nvgpu::TensorMapInterleaveKind::INTERLEAVE_NONE)
     return load.emitOpError("attn-emulate-gpu: interleaved tensor maps are "
                             "not emulated");
@@ -72,9 +62,10 @@ static LogicalResult emulateTmaLoad(BlockEmulator &e,
   if (innerBytes % 16 != 0)
     return load.emitOpError("attn-emulate-gpu: the box's inner dimension is ")
            << innerBytes << " bytes; TMA needs a multiple of 16";
-  if (bits && innerBytes > (16 << bits))
+  int64_t swizzleBytes = runtime::swizzleBytes(bits);
+  if (bits && innerBytes > swizzleBytes)
     return load.emitOpError("attn-emulate-gpu: the box's inner dimension is ")
-           << innerBytes << " bytes, more than the " << (16 << bits)
+           << innerBytes << " bytes, more than the " << swizzleBytes
            << "-byte swizzle spans";
   for (int64_t size : box.getShape())
     if (size > 256)
