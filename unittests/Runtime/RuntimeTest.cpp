@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Runtime/CudaRuntime.h"
+#include "attn/Runtime/Swizzle.h"
 
 #include "FakeCudaDriver.h"
 
@@ -373,6 +374,16 @@ Manifest hopperManifest() {
     m.kernels[0].params.push_back(map);
   }
   return m;
+}
+
+TEST(Swizzle, WidthsAndBytesAreOneMapping) {
+  for (int bits = 0; bits <= 3; ++bits)
+    EXPECT_EQ(swizzleBits(swizzleBytes(bits)), bits);
+  EXPECT_EQ(swizzleBytes(0), 0);
+  EXPECT_EQ(swizzleBytes(1), 32);
+  EXPECT_EQ(swizzleBytes(3), 128);
+  for (int64_t bytes : {16, 48, 96, 256, -32})
+    EXPECT_FALSE(swizzleBits(bytes)) << bytes;
 }
 
 TEST(Manifest, RoundTripsTensorMaps) {
