@@ -245,9 +245,10 @@ TEST(Jit, CacheDirectoryFollowsTheEnvironment) {
   EXPECT_EQ(cacheDirectory(o), "/elsewhere");
 }
 
-
-/// Linear attention through the CUDA JIT: the kernel, its manifest (the
-/// final state as a second output) and the launch geometry it implies.
+/// Causal linear attention through the CUDA JIT: its plan of parallel runs
+/// (run states, scan, run outputs), its manifest (the final state as a
+/// second output, the run count as a choice, three workspaces) and the
+/// launch geometry they imply.
 TEST(Jit, CudaLinearAttentionKernelsPlanTheirLaunch) {
   if (!haveToolkit())
     GTEST_SKIP() << "no CUDA toolkit at " ATTN_CUDA_TOOLKIT_DIR;
@@ -272,6 +273,10 @@ func.func @retnet(%q: tensor<?x4x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
   ASSERT_TRUE(bool(manifest)) << llvm::toString(manifest.takeError());
   ASSERT_EQ(manifest->signature.outputs.size(), 2u);
   EXPECT_EQ(manifest->signature.outputs[1].name, "final_state");
+  ASSERT_EQ(manifest->choices.size(), 1u);
+  EXPECT_EQ(manifest->choices[0].name, "sequence_runs");
+  // The runs' own states and decays, and their incoming states.
+  ASSERT_EQ(manifest->workspaces.size(), 3u);
 
   // Placeholder device addresses: planning reads shapes only.
   auto ref = [](uintptr_t address, runtime::DType dtype,
@@ -291,13 +296,22 @@ func.func @retnet(%q: tensor<?x4x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
   const runtime::DeviceProperties device{132};
   auto plan = runtime::planLaunch(*manifest, inputs, outputs, device);
   ASSERT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
-  ASSERT_EQ((*plan)->launches.size(), 1u);
-  const runtime::KernelLaunchPlan &launch = (*plan)->launches[0];
+  ASSERT_EQ((*plan)->launches.size(), 3u);
   // 32 features pad to 64 (16 rows per warp, 4 warps): one 16-row state
   // block per warp, so 64-column value tiles fit: two of them for Dv = 96.
-  EXPECT_EQ(launch.grid, (std::array<int64_t, 3>{2, 4, 3}));
-  EXPECT_EQ(launch.block, (std::array<int64_t, 3>{128, 1, 1}));
-  EXPECT_GT(launch.dynamicSharedMemory, 48 * 1024);
+  // 2 x 4 x 3 = 24 blocks want ceil(2 x 132 / 24) = 11 runs; the 77
+  // positions are 2 chunks of 64: 2 runs of one chunk.
+  const runtime::KernelLaunchPlan &states = (*plan)->launches[0];
+  EXPECT_EQ(states.grid, (std::array<int64_t, 3>{2, 4, 3}));
+  EXPECT_EQ(states.block, (std::array<int64_t, 3>{128, 1, 1}));
+  EXPECT_GT(states.dynamicSharedMemory, 48 * 1024);
+  EXPECT_EQ((*plan)->launches[1].grid, (std::array<int64_t, 3>{1, 4, 3}));
+  const runtime::KernelLaunchPlan &outputsLaunch = (*plan)->launches[2];
+  EXPECT_EQ(outputsLaunch.grid, (std::array<int64_t, 3>{4, 4, 3}));
+  EXPECT_EQ(outputsLaunch.dynamicSharedMemory, states.dynamicSharedMemory);
+  // [runs, B, H, F, Dv] f32.
+  EXPECT_EQ((*plan)->workspaces[0].shape,
+            (std::vector<int64_t>{2, 3, 4, 32, 96}));
   // Unequal query and key lengths of a causal op are refused by name.
   inputs[1].shape[2] = 78;
   auto mismatch = runtime::planLaunch(*manifest, inputs, outputs, device);

@@ -1288,18 +1288,7 @@ LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
     return failure();
 
   b.setInsertionPoint(op);
-  auto index = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  auto maxOf = [&](Value x, Value y) -> Value {
-    return arith::MaxUIOp::create(b, loc, x, y);
-  };
-  auto minOf = [&](Value x, Value y) -> Value {
-    return arith::MinUIOp::create(b, loc, x, y);
-  };
-  auto ceilDiv = [&](Value x, Value y) -> Value {
-    return arith::CeilDivUIOp::create(b, loc, x, y);
-  };
+  PlanArithmetic host{b, loc};
   SmallVector<Value> args = buffersOf(b, loc, inputs);
   FailureOr<SmallVector<Value>> outputs = allocateResults(b, op);
   if (failed(outputs))
@@ -1311,24 +1300,26 @@ LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
   Value kvLen = getValueOrCreateConstantIndexOp(
       b, loc, layout.buildMaxKeyLength(b, loc, op.getAuxOperands()));
   // Packed: one tile of every query row of a key/value head's group.
-  Value qTiles = plan.packedGroup ? index(1) : ceilDiv(qLen, index(plan.tileQ));
+  Value qTiles = plan.packedGroup ? host.index(1)
+                                  : host.ceilDiv(qLen, host.index(plan.tileQ));
   int64_t gridHeads =
       plan.packedGroup ? shape.kvHeads : qHeads;
   // Enough blocks for kBlocksPerSM per multiprocessor, each split at least
   // kMinTilesPerSplit key tiles long, at most kMaxSplits splits.
-  Value blocks = maxOf(
+  Value blocks = host.maxOf(
       arith::MulIOp::create(
-          b, loc, arith::MulIOp::create(b, loc, qTiles, index(gridHeads)),
+          b, loc, arith::MulIOp::create(b, loc, qTiles, host.index(gridHeads)),
           batch),
-      index(1));
+      host.index(1));
   Value multiprocessors = MultiprocessorCountOp::create(b, loc);
-  Value wanted = ceilDiv(
-      arith::MulIOp::create(b, loc, multiprocessors, index(kBlocksPerSM)),
+  Value wanted = host.ceilDiv(
+      arith::MulIOp::create(b, loc, multiprocessors, host.index(kBlocksPerSM)),
       blocks);
-  Value longest = ceilDiv(ceilDiv(kvLen, index(plan.tileKv)),
-                          index(kMinTilesPerSplit));
-  Value splits = maxOf(minOf(minOf(wanted, longest), index(kMaxSplits)),
-                       index(1));
+  Value longest = host.ceilDiv(host.ceilDiv(kvLen, host.index(plan.tileKv)),
+                               host.index(kMinTilesPerSplit));
+  Value splits = host.maxOf(
+      host.minOf(host.minOf(wanted, longest), host.index(kMaxSplits)),
+      host.index(1));
   splits = LaunchChoiceOp::create(b, loc, "kv_splits", splits);
 
   SmallVector<Value> partialSizes = {splits};
@@ -1342,13 +1333,13 @@ LogicalResult buildSplitKvPlan(OpBuilder &b, AttentionOp op,
   Value gridX =
       plan.packedGroup ? splits : arith::MulIOp::create(b, loc, qTiles, splits);
   launchKernel(b, loc, *partials,
-               gpu::KernelDim3{gridX, index(gridHeads), batch},
+               gpu::KernelDim3{gridX, host.index(gridHeads), batch},
                plan.threads(), plan.sharedBytes, args);
   SmallVector<Value> mergeArgs = {oParts, lseParts};
   llvm::append_range(mergeArgs, *outputs);
   launchKernel(b, loc, merge->kernel,
-               merge->grid(b, loc, batch, index(qHeads), qLen), merge->threads,
-               0, mergeArgs);
+               merge->grid(b, loc, batch, host.index(qHeads), qLen),
+               merge->threads, 0, mergeArgs);
   // Bufferization's deallocation frees the workspaces after their last use.
   replaceWithBuffers(b, op, *outputs);
   return success();
@@ -1484,7 +1475,7 @@ struct AttnToGPUPass : attn::impl::AttnToGPUBase<AttnToGPUPass> {
                                                    module, symbols);
               })
               .Case([&](LinearAttentionOp linear) {
-                return lowerLinearAttentionToGPU(linear, warps, module,
+                return lowerLinearAttentionToGPU(linear, warps, splitKv, module,
                                                  symbols);
               })
               .Case([&](MergeOp merge) {

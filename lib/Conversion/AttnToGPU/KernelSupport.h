@@ -126,6 +126,29 @@ llvm::SmallVector<mlir::Value> buffersOf(mlir::OpBuilder &b,
 mlir::FailureOr<llvm::SmallVector<mlir::Value>>
 allocateResults(mlir::OpBuilder &b, mlir::Operation *op);
 
+/// Index arithmetic of a launch plan's host side (grids, run-time choices,
+/// workspace sizes), in the ops the manifest's formulas take.
+struct PlanArithmetic {
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+
+  mlir::Value index(int64_t v) {
+    return mlir::arith::ConstantIndexOp::create(b, loc, v);
+  }
+  mlir::Value maxOf(mlir::Value x, mlir::Value y) {
+    return mlir::arith::MaxUIOp::create(b, loc, x, y);
+  }
+  mlir::Value minOf(mlir::Value x, mlir::Value y) {
+    return mlir::arith::MinUIOp::create(b, loc, x, y);
+  }
+  mlir::Value ceilDiv(mlir::Value x, mlir::Value y) {
+    return mlir::arith::CeilDivUIOp::create(b, loc, x, y);
+  }
+  mlir::Value times(mlir::Value x, mlir::Value y) {
+    return mlir::arith::MulIOp::create(b, loc, x, y);
+  }
+};
+
 /// Launches `kernel` on a 1-D block of `threads` with `sharedBytes` of
 /// dynamic shared memory.
 void launchKernel(mlir::OpBuilder &b, mlir::Location loc,
@@ -184,9 +207,11 @@ mlir::LogicalResult lowerAttentionBackwardToGPU(AttentionBackwardOp op,
 mlir::LogicalResult lowerMergeToGPU(MergeOp op, mlir::ModuleOp module,
                                     mlir::SymbolTable &symbols);
 
-/// Lowers one attn.linear_attention (LinearAttentionToGPU.cpp).
+/// Lowers one attn.linear_attention (LinearAttentionToGPU.cpp): a causal
+/// one as parallel runs of its sequence unless `splitKv` is "never".
 mlir::LogicalResult lowerLinearAttentionToGPU(LinearAttentionOp op,
                                               int64_t warps,
+                                              llvm::StringRef splitKv,
                                               mlir::ModuleOp module,
                                               mlir::SymbolTable &symbols);
 

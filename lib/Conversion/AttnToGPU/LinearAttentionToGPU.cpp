@@ -20,6 +20,19 @@
 // atom (parts/MmaAtom.h), query, key and value rows through the tile
 // loader (parts/TileLoader.h).
 //
+// A causal op is a plan of three kernels, so that a long sequence fills the
+// GPU (a block per value tile, head and batch entry is a few dozen blocks):
+// the sequence is cut into `splits` runs of whole chunks, their number
+// chosen at launch from the grid and the device (launch choice
+// "sequence_splits"; 1 where the grid fills the GPU already);
+//   1. the state each run but the last adds, from zero, and the decay
+//      across it: a block per (value tile x run, head, batch entry);
+//   2. a scan of those into each run's incoming state, from initial_state;
+//   3. each run's outputs from its incoming state, as the one-kernel form
+//      computes them; the last run writes final_state.
+// The state work of a run is done twice (1 and 3) for splits times the
+// parallelism.
+//
 //===----------------------------------------------------------------------===//
 
 #include "KernelSupport.h"
@@ -68,6 +81,8 @@ struct LinearPlan {
   /// Whether the state decays (a constant decay or per-token gates), and
   /// whether by gates.
   bool decay, gated, denominator;
+  /// Whether the sequence runs in parallel runs (the three-kernel plan).
+  bool runs;
   /// Byte offsets in dynamic shared memory.
   int64_t phiQAt, phiKAt, phiKDecayedAt, stateAt,
       normalizerAt, stagingAt, gateSumsAt, sharedBytes;
@@ -94,7 +109,7 @@ bool hasElementForm(FeatureMapAttrInterface map, Location loc,
 }
 
 /// The sizes and shared memory of a kernel with `warps` warps.
-LinearPlan layOut(LinearAttentionOp op, int64_t warps) {
+LinearPlan layOut(LinearAttentionOp op, int64_t warps, bool runs) {
   Type element = op.getQ().getType().getElementType();
   LinearPlan plan;
   plan.warps = warps;
@@ -107,6 +122,7 @@ LinearPlan layOut(LinearAttentionOp op, int64_t warps) {
   plan.gated = bool(op.getGate());
   plan.decay = op.getDecay() || plan.gated;
   plan.denominator = op.hasDenominator();
+  plan.runs = runs;
   // The widest value tile (of at most 64 columns) whose state fits the
   // registers.
   plan.valueTile = std::min<int64_t>(llvm::alignTo(plan.valueDim, 8), 64);
@@ -138,8 +154,9 @@ LinearPlan layOut(LinearAttentionOp op, int64_t warps) {
   plan.stateAt = allocate(plan.featuresPadded *
                           (plan.valueTile + plan.rowPadding) * elementBytes);
   plan.normalizerAt = allocate(plan.featuresPadded * 4);
-  // The f32 state on its way from initial_state or to final_state.
-  plan.stagingAt = op.getInitialState() || op.getFinalState()
+  // The f32 state on its way from initial_state or to final_state (or a
+  // run's workspaces).
+  plan.stagingAt = op.getInitialState() || op.getFinalState() || runs
                        ? allocate(plan.featuresPadded * plan.valueTile * 4)
                        : 0;
   // The chunk's cumulative gates, from 0 before its first position.
@@ -148,7 +165,20 @@ LinearPlan layOut(LinearAttentionOp op, int64_t warps) {
   return plan;
 }
 
-FailureOr<LinearPlan> planKernel(LinearAttentionOp op, int64_t warps) {
+/// The layout with the most warps up to `warps` (the largest chunks) whose
+/// shared memory fits a block: false, with the 1-warp layout, if none.
+bool fitLayout(LinearAttentionOp op, int64_t warps, bool runs,
+               LinearPlan &plan) {
+  for (int64_t w = warps; w >= 1; --w) {
+    plan = layOut(op, w, runs);
+    if (plan.sharedBytes <= kSharedMemoryLimit)
+      return true;
+  }
+  return false;
+}
+
+FailureOr<LinearPlan> planKernel(LinearAttentionOp op, int64_t warps,
+                                 bool runs) {
   auto fail = [&]() {
     return op.emitOpError() << "cannot be compiled for the GPU: ";
   };
@@ -168,31 +198,51 @@ FailureOr<LinearPlan> planKernel(LinearAttentionOp op, int64_t warps) {
                   << " has no per-element form for the GPU kernel (its "
                      "features depend on each other); run it on the CPU";
 
-  // Fewer warps (smaller chunks) than asked when the features of a chunk
-  // do not fit in shared memory otherwise.
-  LinearPlan plan;
-  for (int64_t w = warps; w >= 1; --w) {
-    plan = layOut(op, w);
-    if (plan.sharedBytes <= kSharedMemoryLimit)
-      return plan;
-  }
-  return fail() << "the kernel needs " << plan.sharedBytes
-                << " bytes of shared memory for " << plan.features
-                << " features per row (D = " << plan.headDim
-                << ") even with chunks of " << plan.chunk
-                << " positions, more than the " << kSharedMemoryLimit
-                << " a block can have; use a feature map with fewer features";
+  LinearPlan plan, single;
+  if (fitLayout(op, warps, runs, plan))
+    return plan;
+  InFlightDiagnostic diag =
+      fail() << "the kernel needs " << plan.sharedBytes
+             << " bytes of shared memory for " << plan.features
+             << " features per row (D = " << plan.headDim
+             << ") even with chunks of " << plan.chunk
+             << " positions, more than the " << kSharedMemoryLimit
+             << " a block can have; use a feature map with fewer features";
+  if (runs && fitLayout(op, warps, false, single))
+    diag << " (or split-kv=never: the parallel runs' kernels also stage "
+            "the state in shared memory)";
+  return diag;
 }
 
-/// Builds the body of one kernel.
+/// The part a chunk kernel plays in the launch plan.
+enum class LinearRole {
+  /// The whole sequence.
+  Whole,
+  /// Kernel 1 of the sequence-parallel plan: each run's own state.
+  RunStates,
+  /// Kernel 3: each run's outputs from its incoming state.
+  RunOutputs,
+};
+
+/// The workspaces of the sequence-parallel plan a chunk kernel takes after
+/// the op's operands and results: [splits, B, H, F, Dv] states, [splits, B,
+/// H, F] normalizers (with a denominator) and [splits, B, H] decays across
+/// each run (RunStates, with a decay), all f32, and the run length (a
+/// multiple of the chunk).
+struct RunArgs {
+  Value states, normalizers, decays, length;
+};
+
+/// Builds the body of one chunk kernel.
 class LinearKernelBuilder : KernelBuilderBase {
 public:
   /// `args`: the kernel's arguments (the op's operands, then its results);
   /// `weights`: the feature weights to read, or null.
   LinearKernelBuilder(OpBuilder &b, Location loc, LinearAttentionOp op,
-                      const LinearPlan &plan, ValueRange args, Value weights)
-      : KernelBuilderBase(b, loc), op(op), plan(plan),
-        map(op.getFeatureMap()), weights(weights) {
+                      const LinearPlan &plan, ValueRange args, Value weights,
+                      LinearRole role = LinearRole::Whole, RunArgs run = {})
+      : KernelBuilderBase(b, loc), op(op), plan(plan), map(op.getFeatureMap()),
+        weights(weights), role(role), run(run) {
     unsigned next = 0;
     q = args[next++];
     k = args[next++];
@@ -209,10 +259,12 @@ public:
 
   void build() {
     setUp();
+    if (role == LinearRole::RunStates)
+      return buildRunState();
     Value state = loadInitialState();
     barrier();
     if (op.getCausal()) {
-      state = forChunks(qLen, state, [&](Value c0, Value n, Value s) {
+      state = forChunks(begin, end, state, [&](Value c0, Value n, Value s) {
         stageFeatures(q, head, c0, qLen, n, phiQ, Value(), /*values=*/true);
         // After stageFeatures' barrier: no thread reads the last chunk's.
         if (plan.gated)
@@ -225,12 +277,14 @@ public:
         return advanceState(s, n);
       });
     } else {
-      state = forChunks(kvLen, state, [&](Value c0, Value n, Value s) {
-        stageFeatures(k, kvHead, c0, kvLen, n, phiK, Value(), /*values=*/true);
-        barrier();
-        return advanceState(s, n);
-      });
-      forChunks(qLen, Value(), [&](Value c0, Value n, Value) {
+      state =
+          forChunks(index(0), kvLen, state, [&](Value c0, Value n, Value s) {
+            stageFeatures(k, kvHead, c0, kvLen, n, phiK, Value(),
+                          /*values=*/true);
+            barrier();
+            return advanceState(s, n);
+          });
+      forChunks(index(0), qLen, Value(), [&](Value c0, Value n, Value) {
         stageFeatures(q, head, c0, qLen, n, phiQ, Value(), /*values=*/false);
         barrier();
         writeOutputs(c0, /*withinChunk=*/false);
@@ -241,6 +295,44 @@ public:
   }
 
 private:
+  /// Kernel 1: this run's keys into a state from zero, its normalizer and
+  /// the decay across it, into the workspaces at this run's index.
+  void buildRunState() {
+    Value state = splat(stateType(), 0.0);
+    storeStateTile(state);
+    if (plan.denominator)
+      forEachElement(plan.featuresPadded, [&](Value f) {
+        store(fconst(0.0), normalizer, {index(0), f});
+      });
+    // The decay across the run is the product of its chunks' (every
+    // thread computes the same).
+    SmallVector<Value> carried = forChunks(
+        begin, end, ValueRange{state, fconst(1.0)},
+        [&](Value c0, Value n, ValueRange carried) -> SmallVector<Value> {
+          // No thread still reads the previous chunk's gate sums.
+          barrier();
+          if (plan.gated)
+            sumGates(c0, n);
+          stageFeatures(k, kvHead, c0, kvLen, n, phiK,
+                        plan.decay ? phiKDecayed : Value(), /*values=*/true);
+          barrier();
+          Value decay = carried[1];
+          if (plan.decay)
+            decay = fmul(decay, chunkDecay(n));
+          Value next = advanceState(carried[0], n);
+          return {next, decay};
+        });
+    storeState(carried[0], run.states, run.normalizers, {split, batch, head},
+               Value());
+    if (plan.decay) {
+      Value writes =
+          both(isFirstValueTile,
+               arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, threadId,
+                                     index(0)));
+      storeIf(run.decays, {split, batch, head}, writes, carried[1]);
+    }
+  }
+
   //===--------------------------------------------------------------------===//
   // Helpers
   //===--------------------------------------------------------------------===//
@@ -284,6 +376,11 @@ private:
     return select(zero, fconst(1.0), power);
   }
 
+  /// The decay across a chunk of n positions.
+  Value chunkDecay(Value n) {
+    return decayBetween(sub(n, index(1)), index(-1));
+  }
+
   /// gateSums[r + 1] = g_0 + .. + g_r for the chunk's positions (r < n),
   /// flat after them; gateSums[0] = 0. One thread sums, then a barrier.
   void sumGates(Value c0, Value n) {
@@ -322,24 +419,35 @@ private:
     attn::forEachElement(b, loc, count, plan.threads(), threadId, body);
   }
 
-  /// for c0 in [0, length) step chunk, carrying `state` (or nothing):
-  /// `body(c0, n, state)` with n = min(chunk, length - c0).
-  Value forChunks(Value length, Value state,
+  /// for c0 in [begin, end) step chunk, carrying `init`: `body(c0, n,
+  /// carried)` returns the next values, with n = min(chunk, end - c0).
+  SmallVector<Value>
+  forChunks(Value begin, Value end, ValueRange init,
+            function_ref<SmallVector<Value>(Value, Value, ValueRange)> body) {
+    auto loop = scf::ForOp::create(
+        b, loc, begin, end, index(plan.chunk), init,
+        [&](OpBuilder &nb, Location, Value c0, ValueRange carried) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value n =
+              arith::MinSIOp::create(b, loc, index(plan.chunk), sub(end, c0));
+          scf::YieldOp::create(b, loc, body(c0, n, carried));
+        });
+    return SmallVector<Value>(loop.getResults());
+  }
+  /// The same carrying one `state` (or nothing).
+  Value forChunks(Value begin, Value end, Value state,
                   function_ref<Value(Value, Value, Value)> body) {
     SmallVector<Value> init;
     if (state)
       init.push_back(state);
-    auto loop = scf::ForOp::create(
-        b, loc, index(0), length, index(plan.chunk), init,
-        [&](OpBuilder &nb, Location, Value c0, ValueRange carried) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value n = arith::MinSIOp::create(b, loc, index(plan.chunk),
-                                           sub(length, c0));
+    SmallVector<Value> results = forChunks(
+        begin, end, init,
+        [&](Value c0, Value n, ValueRange carried) -> SmallVector<Value> {
           Value next = body(c0, n, carried.empty() ? Value() : carried[0]);
-          scf::YieldOp::create(b, loc, next ? ValueRange{next} : ValueRange{});
+          return next ? SmallVector<Value>{next} : SmallVector<Value>{};
         });
-    return state ? loop.getResult(0) : Value();
+    return state ? results[0] : Value();
   }
 
   /// The A fragment (16 x k) with A[i][j] = tile[row0 + i][col0 + j], or
@@ -393,7 +501,12 @@ private:
     Value warp = lanes.warp;
     warpRow = mul(warp, 16);
     BlockCoordinates block = BlockCoordinates::build(b, loc);
+    // Runs: grid x is (run, value tile), the value tile minor.
     Value valueTileId = block.tile;
+    if (role != LinearRole::Whole) {
+      split = div(block.tile, plan.valueTiles);
+      valueTileId = rem(block.tile, plan.valueTiles);
+    }
     head = block.head;
     batch = block.batch;
     isFirstValueTile = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
@@ -407,6 +520,16 @@ private:
     qLen = memref::DimOp::create(b, loc, q, 2);
     kvLen = memref::DimOp::create(b, loc, k, 2);
     maxLength = arith::MaxUIOp::create(b, loc, qLen, kvLen);
+    // The positions of this block: a run's, or all of them.
+    begin = index(0);
+    end = qLen;
+    if (role != LinearRole::Whole) {
+      begin = arith::MulIOp::create(b, loc, split, run.length);
+      Value runEnd = add(begin, run.length);
+      end = arith::MinUIOp::create(b, loc, runEnd, qLen);
+      isLastRun = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                        runEnd, qLen);
+    }
     if (decayArg) {
       gamma = load(decayArg, head);
       log2Gamma = math::Log2Op::create(b, loc, gamma);
@@ -436,25 +559,36 @@ private:
     stateTile =
         sharedView(plan.stateAt, fp, plan.valueTile + pad, element);
     normalizer = sharedView(plan.normalizerAt, 1, fp, f32);
-    if (initialState || finalState)
+    if (initialState || finalState || plan.runs)
       stateStaging = sharedView(plan.stagingAt, fp, plan.valueTile, f32);
     if (plan.gated)
       gateSums = shared->view(index(plan.gateSumsAt), {plan.chunk + 1}, f32);
   }
 
   /// The state registers and their shared copy from `initial_state` (or
-  /// zero); the normalizer from `initial_normalizer` (or zero).
+  /// zero), or a run's incoming state; the normalizer from
+  /// `initial_normalizer` (or zero), or the run's.
   Value loadInitialState() {
     Value state = splat(stateType(), 0.0);
-    if (initialState) {
+    // [B, H, ...] operands, or [splits, B, H, ...] workspaces.
+    Value stateSource = initialState, normalizerSource = initialNormalizer;
+    SmallVector<Value> prefix = {batch, head};
+    if (role == LinearRole::RunOutputs) {
+      stateSource = run.states;
+      normalizerSource = run.normalizers;
+      prefix.insert(prefix.begin(), split);
+    }
+    if (stateSource) {
       // Through f32 shared memory: coalesced reads, and no per-fragment
       // global addresses kept alive across the chunk loop.
       forEachElement(plan.featuresPadded * plan.valueTile, [&](Value i) {
         Value f = div(i, plan.valueTile), c = rem(i, plan.valueTile);
         Value col = add(column0, c);
         Value inside = both(less(f, plan.features), less(col, plan.valueDim));
-        Value x = load(initialState, {batch, head, select(inside, f, index(0)),
-                                      select(inside, col, index(0))});
+        SmallVector<Value> at = prefix;
+        at.push_back(select(inside, f, index(0)));
+        at.push_back(select(inside, col, index(0)));
+        Value x = load(stateSource, at);
         store(select(inside, x, fconst(0.0)), stateStaging, {f, c});
       });
       barrier();
@@ -466,12 +600,11 @@ private:
     if (plan.denominator)
       forEachElement(plan.featuresPadded, [&](Value f) {
         Value z = fconst(0.0);
-        if (initialNormalizer) {
+        if (normalizerSource) {
           Value inside = less(f, plan.features);
-          z = select(inside,
-                     load(initialNormalizer,
-                          {batch, head, select(inside, f, index(0))}),
-                     fconst(0.0));
+          SmallVector<Value> at = prefix;
+          at.push_back(select(inside, f, index(0)));
+          z = select(inside, load(normalizerSource, at), z);
         }
         store(z, normalizer, {index(0), f});
       });
@@ -733,8 +866,7 @@ private:
   /// registers and their shared copy, z gamma^n + sum_j phi(k_j)'.
   Value advanceState(Value state, Value n) {
     const MmaShape &mma = plan.mma;
-    Value decayOfChunk =
-        plan.decay ? decayBetween(sub(n, index(1)), index(-1)) : Value();
+    Value decayOfChunk = plan.decay ? chunkDecay(n) : Value();
     if (plan.decay)
       state = mapState(state, [&](Value s, Value, Value) {
         return fmul(s, decayOfChunk);
@@ -771,8 +903,21 @@ private:
   // Results
   //===--------------------------------------------------------------------===//
 
+  /// final_state and final_normalizer: the whole sequence's, or those the
+  /// last run ends with.
   void storeFinalState(Value state) {
-    if (finalState) {
+    storeState(state, finalState, finalNormalizer, {batch, head}, isLastRun);
+  }
+
+  /// Stores the state registers into `stateDest` [prefix..., F, Dv] and
+  /// the normalizer into `normalizerDest` [prefix..., F] (either may be
+  /// null), where `when` holds (null: always).
+  void storeState(Value state, Value stateDest, Value normalizerDest,
+                  ArrayRef<Value> prefix, Value when) {
+    auto writes = [&](Value inside) {
+      return when ? both(when, inside) : inside;
+    };
+    if (stateDest) {
       mapState(state, [&](Value s, Value f, Value col) {
         store(s, stateStaging, {f, sub(col, column0)});
         return s;
@@ -783,20 +928,21 @@ private:
         Value col = add(column0, c);
         Value inside = both(less(f, plan.features), less(col, plan.valueDim));
         Value s = load(stateStaging, {f, c});
-        storeIf(finalState,
-                    {batch, head, select(inside, f, index(0)),
-                     select(inside, col, index(0))},
-                    inside, s);
+        SmallVector<Value> at(prefix);
+        at.push_back(select(inside, f, index(0)));
+        at.push_back(select(inside, col, index(0)));
+        storeIf(stateDest, at, writes(inside), s);
       });
     }
     // The same threads wrote each z element (forEachElement's order), so
     // no barrier is needed before reading it back.
-    if (finalNormalizer)
+    if (normalizerDest)
       forEachElement(plan.featuresPadded, [&](Value f) {
         Value inside = both(isFirstValueTile, less(f, plan.features));
         Value z = load(normalizer, {index(0), f});
-        storeIf(finalNormalizer,
-                    {batch, head, select(inside, f, index(0))}, inside, z);
+        SmallVector<Value> at(prefix);
+        at.push_back(select(inside, f, index(0)));
+        storeIf(normalizerDest, at, writes(inside), z);
       });
   }
 
@@ -812,6 +958,11 @@ private:
   Value threadId, thread, warpRow;
   Value batch, head, kvHead, column0, isFirstValueTile;
   Value qLen, kvLen, maxLength, gamma, log2Gamma;
+  LinearRole role;
+  RunArgs run;
+  /// This block's run (runs only), its positions [begin, end), and whether
+  /// it is the last run (null for the whole sequence).
+  Value split, begin, end, isLastRun;
   SmallVector<Value> stateRows;
   std::unique_ptr<SharedMemory> shared;
   std::unique_ptr<TileLoader> loader;
@@ -819,56 +970,316 @@ private:
       normalizer, stateStaging, gateSums;
 };
 
+/// Threads of the scan kernel.
+constexpr int64_t kScanThreads = 128;
+
+/// Kernel 2: each run's incoming state, a block per (head, batch entry)
+/// whose threads each scan their elements of the state over the runs: S_0
+/// = initial_state (or 0), S_{r+1} = d_r S_r + dS_r with kernel 1's run
+/// states dS and decays d; the normalizer likewise.
+class RunScanBuilder : KernelBuilderBase {
+public:
+  struct Args {
+    Value initialState, initialNormalizer;
+    RunArgs own;
+    /// [splits, B, H, F, Dv] and [splits, B, H, F]: what the scan writes.
+    Value incomingStates, incomingNormalizers;
+  };
+
+  RunScanBuilder(OpBuilder &b, Location loc, const LinearPlan &plan, Args args)
+      : KernelBuilderBase(b, loc), plan(plan), args(args) {}
+
+  void build() {
+    BlockCoordinates block = BlockCoordinates::build(b, loc);
+    head = block.head;
+    batch = block.batch;
+    threadId = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    Value splits = memref::DimOp::create(b, loc, args.incomingStates, 0);
+    last = arith::SubIOp::create(b, loc, splits, index(1));
+    scan(plan.features * plan.valueDim, plan.valueDim, args.initialState,
+         args.own.states, args.incomingStates);
+    if (plan.denominator)
+      scan(plan.features, 0, args.initialNormalizer, args.own.normalizers,
+           args.incomingNormalizers);
+  }
+
+private:
+  /// The scan of `count` elements, [f, c] of `columns` columns (0: [f]).
+  void scan(int64_t count, int64_t columns, Value initial, Value own,
+            Value incoming) {
+    forEachElement(b, loc, count, kScanThreads, threadId, [&](Value i) {
+      SmallVector<Value> element = {i};
+      if (columns) {
+        Value f = arith::DivUIOp::create(b, loc, i, index(columns));
+        Value c = arith::RemUIOp::create(b, loc, i, index(columns));
+        element = {f, c};
+      }
+      auto at = [&](ArrayRef<Value> prefix) {
+        SmallVector<Value> indices(prefix);
+        indices.append(element);
+        return indices;
+      };
+      Value s = fconst(0.0);
+      if (initial)
+        s = convertFloat(
+            b, loc, memref::LoadOp::create(b, loc, initial, at({batch, head})),
+            f32);
+      auto loop = scf::ForOp::create(
+          b, loc, index(0), last, index(1), ValueRange{s},
+          [&](OpBuilder &nb, Location, Value r, ValueRange carried) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            Value s = carried[0];
+            memref::StoreOp::create(b, loc, s, incoming, at({r, batch, head}));
+            if (args.own.decays) {
+              Value d = memref::LoadOp::create(b, loc, args.own.decays,
+                                               ValueRange{r, batch, head});
+              s = arith::MulFOp::create(b, loc, d, s);
+            }
+            Value delta =
+                memref::LoadOp::create(b, loc, own, at({r, batch, head}));
+            scf::YieldOp::create(
+                b, loc, ValueRange{arith::AddFOp::create(b, loc, s, delta)});
+          });
+      memref::StoreOp::create(b, loc, loop.getResult(0), incoming,
+                              at({last, batch, head}));
+    });
+  }
+
+  const LinearPlan &plan;
+  Args args;
+  Value head, batch, threadId, last;
+};
+
+/// Runs of the sequence-parallel plan: enough blocks for kBlocksPerSM per
+/// multiprocessor, at most kMaxRuns runs of whole chunks.
+constexpr int64_t kRunBlocksPerSM = 2;
+constexpr int64_t kMaxRuns = 64;
+
+/// The f32 type [splits, B, H, trailing...] of a run workspace.
+MemRefType runWorkspaceType(LinearAttentionOp op, ArrayRef<int64_t> trailing) {
+  RankedTensorType q = op.getQ().getType();
+  SmallVector<int64_t> shape = {ShapedType::kDynamic, q.getDimSize(0),
+                                q.getDimSize(1)};
+  shape.append(trailing.begin(), trailing.end());
+  return MemRefType::get(shape, Float32Type::get(op.getContext()));
+}
+
 } // namespace
 
 LogicalResult attn::lowerLinearAttentionToGPU(LinearAttentionOp op,
-                                              int64_t warps, ModuleOp module,
+                                              int64_t warps, StringRef splitKv,
+                                              ModuleOp module,
                                               SymbolTable &symbols) {
-  FailureOr<LinearPlan> plan = planKernel(op, warps);
+  if (splitKv == "always" && !op.getCausal())
+    return op.emitOpError()
+           << "cannot be compiled with split-kv=always: only a causal linear "
+              "attention runs its sequence in parallel runs (use split-kv=auto "
+              "or never)";
+  // Causal ops run as the plan of three kernels (1 run where the grid fills
+  // the GPU already). Its chunk kernels stage the f32 state in shared
+  // memory; where that does not fit, auto keeps the one kernel.
+  bool runs = op.getCausal() && splitKv != "never";
+  LinearPlan quiet;
+  if (runs && splitKv == "auto" && !fitLayout(op, warps, true, quiet))
+    runs = false;
+  FailureOr<LinearPlan> plan = planKernel(op, warps, runs);
   if (failed(plan))
     return failure();
   SmallVector<Value> inputs(op->getOperands());
   Location loc = op.getLoc();
   OpBuilder b(op.getContext());
-  gpu::GPUFuncOp kernel =
-      createKernel(b, op, inputs, "linear_attention", module, symbols);
-  ValueRange args = kernel.getArguments();
+  MemRefType stateType = runWorkspaceType(op, {plan->features, plan->valueDim});
+  MemRefType normalizerType = runWorkspaceType(op, {plan->features});
+  MemRefType decayType = runWorkspaceType(op, {});
+  Type indexType = b.getIndexType();
 
-  // The weights: the operand, or those the map carries, as a constant
-  // global of the kernel's module.
-  Value weights;
-  if (op.getFeatureWeights())
-    weights = args[3];
+  // The weights: the operand, or those the map carries, as one constant
+  // global of the kernel module that each chunk kernel reads.
   int64_t headDim = op.getQ().getType().getDimSize(3);
   FeatureMapAttrInterface map = op.getFeatureMap();
-  if (std::optional<std::vector<double>> builtin =
-          map.getBuiltinWeights(headDim)) {
+  std::optional<std::vector<double>> builtin = map.getBuiltinWeights(headDim);
+  memref::GlobalOp global;
+  auto weightsOf = [&](gpu::GPUFuncOp kernel) -> Value {
+    if (op.getFeatureWeights())
+      return kernel.getArgument(3);
+    if (!builtin)
+      return Value();
     FloatType type = op.getComputeType();
     int64_t rows = builtin->size() / headDim;
     auto memrefType = MemRefType::get({rows, headDim}, type);
-    auto tensorType = RankedTensorType::get({rows, headDim}, type);
-    SmallVector<Attribute> elements;
-    for (double e : *builtin)
-      elements.push_back(FloatAttr::get(type, e));
-    OpBuilder::InsertionGuard guard(b);
-    SymbolTable kernelSymbols(kernel->getParentOp());
-    b.clearInsertionPoint();
-    auto global = memref::GlobalOp::create(
-        b, loc, "feature_weights", b.getStringAttr("private"), memrefType,
-        DenseElementsAttr::get(tensorType, elements), /*constant=*/true,
-        /*alignment=*/IntegerAttr());
-    // Renamed if another kernel of the module has weights too.
-    kernelSymbols.insert(global, Block::iterator(kernel));
-    b.setInsertionPointToStart(&kernel.getBody().front());
-    weights = memref::GetGlobalOp::create(b, loc, memrefType,
-                                          global.getSymName());
-  }
-  LinearKernelBuilder(b, loc, op, *plan, args, weights).build();
-  gpu::ReturnOp::create(b, loc);
+    if (!global) {
+      auto tensorType = RankedTensorType::get({rows, headDim}, type);
+      SmallVector<Attribute> elements;
+      for (double e : *builtin)
+        elements.push_back(FloatAttr::get(type, e));
+      OpBuilder::InsertionGuard guard(b);
+      SymbolTable kernelSymbols(kernel->getParentOp());
+      b.clearInsertionPoint();
+      global = memref::GlobalOp::create(
+          b, loc, "feature_weights", b.getStringAttr("private"), memrefType,
+          DenseElementsAttr::get(tensorType, elements), /*constant=*/true,
+          /*alignment=*/IntegerAttr());
+      // Renamed if another kernel of the module has weights too.
+      kernelSymbols.insert(global, Block::iterator(kernel));
+    }
+    return memref::GetGlobalOp::create(b, loc, memrefType, global.getSymName());
+  };
+  // A chunk kernel of `role` on the op's operands and results, then
+  // `extra` arguments: its RunArgs' workspaces and the run length.
+  auto chunkKernel = [&](StringRef name, LinearRole role,
+                         ArrayRef<Type> extra) -> gpu::GPUFuncOp {
+    SmallVector<Type> types;
+    for (Value input : inputs)
+      types.push_back(memrefTypeOf(input));
+    for (Value result : op->getResults())
+      types.push_back(memrefTypeOf(result));
+    llvm::append_range(types, extra);
+    gpu::GPUFuncOp kernel = createKernel(b, op, types, name, module, symbols);
+    ValueRange args = kernel.getArguments();
+    Value weights = weightsOf(kernel);
+    RunArgs run;
+    if (role != LinearRole::Whole) {
+      ValueRange trailing = args.take_back(extra.size());
+      unsigned next = 0;
+      run.states = trailing[next++];
+      if (plan->denominator)
+        run.normalizers = trailing[next++];
+      if (role == LinearRole::RunStates && plan->decay)
+        run.decays = trailing[next++];
+      run.length = trailing[next++];
+    }
+    LinearKernelBuilder(b, loc, op, *plan, args, weights, role, run).build();
+    gpu::ReturnOp::create(b, loc);
+    return kernel;
+  };
 
+  if (!runs) {
+    gpu::GPUFuncOp kernel =
+        chunkKernel("linear_attention", LinearRole::Whole, {});
+    b.setInsertionPoint(op);
+    Value valueTiles = arith::ConstantIndexOp::create(b, loc, plan->valueTiles);
+    return replaceWithLaunch(b, op, kernel, inputs,
+                             headBatchGrid(b, loc, op.getQ(), valueTiles),
+                             plan->threads(), plan->sharedBytes);
+  }
+
+  SmallVector<Type> ownTypes = {stateType};
+  if (plan->denominator)
+    ownTypes.push_back(normalizerType);
+  if (plan->decay)
+    ownTypes.push_back(decayType);
+  SmallVector<Type> incomingTypes = {stateType};
+  if (plan->denominator)
+    incomingTypes.push_back(normalizerType);
+  SmallVector<Type> statesArgs(ownTypes), outputsArgs(incomingTypes);
+  statesArgs.push_back(indexType);
+  outputsArgs.push_back(indexType);
+  gpu::GPUFuncOp states =
+      chunkKernel("linear_run_states", LinearRole::RunStates, statesArgs);
+  gpu::GPUFuncOp outputs =
+      chunkKernel("linear_run_outputs", LinearRole::RunOutputs, outputsArgs);
+  SmallVector<Type> scanTypes;
+  if (op.getInitialState())
+    scanTypes.push_back(memrefTypeOf(op.getInitialState()));
+  if (op.getInitialNormalizer())
+    scanTypes.push_back(memrefTypeOf(op.getInitialNormalizer()));
+  llvm::append_range(scanTypes, ownTypes);
+  llvm::append_range(scanTypes, incomingTypes);
+  gpu::GPUFuncOp scan =
+      createKernel(b, op, scanTypes, "linear_run_scan", module, symbols);
+  {
+    ValueRange args = scan.getArguments();
+    unsigned next = 0;
+    RunScanBuilder::Args scanArgs;
+    if (op.getInitialState())
+      scanArgs.initialState = args[next++];
+    if (op.getInitialNormalizer())
+      scanArgs.initialNormalizer = args[next++];
+    scanArgs.own.states = args[next++];
+    if (plan->denominator)
+      scanArgs.own.normalizers = args[next++];
+    if (plan->decay)
+      scanArgs.own.decays = args[next++];
+    scanArgs.incomingStates = args[next++];
+    if (plan->denominator)
+      scanArgs.incomingNormalizers = args[next++];
+    RunScanBuilder(b, loc, *plan, scanArgs).build();
+    gpu::ReturnOp::create(b, loc);
+  }
+
+  // The host side: the runs chosen at launch, the workspaces, the three
+  // launches.
   b.setInsertionPoint(op);
-  Value valueTiles = arith::ConstantIndexOp::create(b, loc, plan->valueTiles);
-  return replaceWithLaunch(b, op, kernel, inputs,
-                           headBatchGrid(b, loc, op.getQ(), valueTiles),
-                           plan->threads(), plan->sharedBytes);
+  PlanArithmetic host{b, loc};
+  SmallVector<Value> args = buffersOf(b, loc, inputs);
+  FailureOr<SmallVector<Value>> results = allocateResults(b, op);
+  if (failed(results))
+    return failure();
+  llvm::append_range(args, *results);
+  Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
+  Value qLen = tensor::DimOp::create(b, loc, op.getQ(), 2);
+  Value heads = host.index(op.getQ().getType().getDimSize(1));
+  Value valueTiles = host.index(plan->valueTiles);
+  Value blocks = host.maxOf(host.times(host.times(valueTiles, heads), batch),
+                            host.index(1));
+  Value multiprocessors = MultiprocessorCountOp::create(b, loc);
+  Value wanted = host.ceilDiv(
+      host.times(multiprocessors, host.index(kRunBlocksPerSM)), blocks);
+  Value chunks =
+      host.maxOf(host.ceilDiv(qLen, host.index(plan->chunk)), host.index(1));
+  Value splits = host.minOf(host.minOf(wanted, chunks), host.index(kMaxRuns));
+  if (splitKv == "always")
+    splits = host.maxOf(splits, host.minOf(chunks, host.index(2)));
+  // Runs of whole chunks; the last may be shorter.
+  Value length =
+      host.times(host.ceilDiv(chunks, host.maxOf(splits, host.index(1))),
+                 host.index(plan->chunk));
+  Value runCount = LaunchChoiceOp::create(
+      b, loc, "sequence_runs",
+      host.maxOf(host.ceilDiv(qLen, length), host.index(1)));
+
+  SmallVector<Value> sizes = {runCount};
+  if (op.getQ().getType().isDynamicDim(0))
+    sizes.push_back(batch);
+  auto workspace = [&](MemRefType type) -> Value {
+    return memref::AllocOp::create(b, loc, type, sizes);
+  };
+  SmallVector<Value> own = {workspace(stateType)};
+  if (plan->denominator)
+    own.push_back(workspace(normalizerType));
+  if (plan->decay)
+    own.push_back(workspace(decayType));
+  SmallVector<Value> incoming = {workspace(stateType)};
+  if (plan->denominator)
+    incoming.push_back(workspace(normalizerType));
+
+  // 1: the runs but the last.
+  SmallVector<Value> statesLaunch(args);
+  llvm::append_range(statesLaunch, own);
+  statesLaunch.push_back(length);
+  Value others = arith::SubIOp::create(b, loc, runCount, host.index(1));
+  launchKernel(b, loc, states,
+               gpu::KernelDim3{host.times(valueTiles, others), heads, batch},
+               plan->threads(), plan->sharedBytes, statesLaunch);
+  // 2: the scan.
+  SmallVector<Value> scanLaunch;
+  if (op.getInitialState())
+    scanLaunch.push_back(buffersOf(b, loc, op.getInitialState())[0]);
+  if (op.getInitialNormalizer())
+    scanLaunch.push_back(buffersOf(b, loc, op.getInitialNormalizer())[0]);
+  llvm::append_range(scanLaunch, own);
+  llvm::append_range(scanLaunch, incoming);
+  launchKernel(b, loc, scan, gpu::KernelDim3{host.index(1), heads, batch},
+               kScanThreads, 0, scanLaunch);
+  // 3: every run's outputs.
+  SmallVector<Value> outputsLaunch(args);
+  llvm::append_range(outputsLaunch, incoming);
+  outputsLaunch.push_back(length);
+  launchKernel(b, loc, outputs,
+               gpu::KernelDim3{host.times(valueTiles, runCount), heads, batch},
+               plan->threads(), plan->sharedBytes, outputsLaunch);
+  // Bufferization's deallocation frees the workspaces after their last use.
+  replaceWithBuffers(b, op, *results);
+  return success();
 }

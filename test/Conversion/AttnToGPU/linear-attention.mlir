@@ -1,4 +1,5 @@
-// RUN: attn-opt %s --attn-to-gpu --canonicalize --split-input-file | FileCheck %s
+// RUN: attn-opt %s --attn-to-gpu=split-kv=never --canonicalize --split-input-file | FileCheck %s
+// RUN: attn-opt %s --attn-to-gpu --canonicalize --split-input-file | FileCheck %s --check-prefix=RUNS
 
 // Causal FAVOR+ with decay, GQA, Dv = 96 in two value tiles of 64. The
 // seed's weights become a constant global of the kernel's module; 40
@@ -33,6 +34,51 @@
 // CHECK-NOT:       math.powf
 // CHECK:           gpu.return
 
+// By default (split-kv=auto) a causal op is the plan of parallel runs: the
+// number of runs chosen at launch (2 blocks per multiprocessor over the 2 x
+// 4 x B blocks, at most one run per 64-position chunk, at most 64), runs of
+// whole chunks; the runs' own states and decays, then their incoming
+// states, as f32 workspaces [runs, B, H, ...]; the run-states kernel over
+// the runs but the last, the scan over (1, H, B), the outputs over every
+// run. One constant global serves both chunk kernels.
+// RUNS-LABEL: func.func @favor
+// RUNS-DAG:     %[[C2:.*]] = arith.constant 2 : index
+// RUNS-DAG:     %[[C4:.*]] = arith.constant 4 : index
+// RUNS-DAG:     %[[C64:.*]] = arith.constant 64 : index
+// RUNS:         %[[SMS:.*]] = attn.multiprocessor_count : index
+// RUNS:         %[[CHUNKS:.*]] = arith.ceildivui %{{.*}}, %[[C64]] : index
+// RUNS:         %[[PER:.*]] = arith.ceildivui %{{.*}}, %{{.*}} : index
+// RUNS:         %[[LENGTH:.*]] = arith.muli %[[PER]], %[[C64]] : index
+// RUNS:         %[[RUNS:.*]] = attn.launch_choice "sequence_runs" %{{.*}} : index
+// RUNS:         %[[OWN:.*]] = memref.alloc(%[[RUNS]], %[[B:.*]]) : memref<?x?x4x40x96xf32>
+// RUNS:         %[[DECAYS:.*]] = memref.alloc(%[[RUNS]], %[[B]]) : memref<?x?x4xf32>
+// RUNS:         %[[INCOMING:.*]] = memref.alloc(%[[RUNS]], %[[B]]) : memref<?x?x4x40x96xf32>
+// RUNS:         %[[OTHERS:.*]] = arith.subi %[[RUNS]], %c1
+// RUNS:         %[[X1:.*]] = arith.muli %[[OTHERS]], %[[C2]]
+// RUNS:         gpu.launch_func @attn_kernels::@favor_linear_run_states blocks in (%[[X1]], %[[C4]], %[[B]])
+// RUNS-SAME:      %[[OWN]] : memref<?x?x4x40x96xf32>, %[[DECAYS]] : memref<?x?x4xf32>, %[[LENGTH]] : index)
+// RUNS:         gpu.launch_func @attn_kernels::@favor_linear_run_scan blocks in (%c1, %[[C4]], %[[B]])
+// RUNS-SAME:      args(%[[OWN]] : memref<?x?x4x40x96xf32>, %[[DECAYS]] : memref<?x?x4xf32>, %[[INCOMING]] : memref<?x?x4x40x96xf32>)
+// RUNS:         %[[X3:.*]] = arith.muli %[[RUNS]], %[[C2]]
+// RUNS:         gpu.launch_func @attn_kernels::@favor_linear_run_outputs blocks in (%[[X3]], %[[C4]], %[[B]])
+// RUNS-SAME:      %[[INCOMING]] : memref<?x?x4x40x96xf32>, %[[LENGTH]] : index)
+// RUNS:       gpu.module @attn_kernels
+// RUNS:         memref.global "private" constant @feature_weights
+// RUNS-NOT:     memref.global
+// RUNS:         gpu.func @favor_linear_run_states
+// RUNS:           memref.get_global @feature_weights
+// The decay across the run, written once per (run, head, batch entry).
+// RUNS:           vector.maskedstore %{{.*}} : memref<?x?x4xf32>
+// RUNS:         gpu.func @favor_linear_run_outputs
+// RUNS:           memref.get_global @feature_weights
+// RUNS:         gpu.func @favor_linear_run_scan
+// RUNS:           scf.for
+// RUNS:             memref.store
+// RUNS:             memref.load {{.*}} : memref<?x?x4xf32>
+// RUNS:             arith.mulf
+// RUNS:             arith.addf
+// RUNS:           memref.store
+
 func.func @favor(%q: tensor<?x4x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
                  %v: tensor<?x2x?x96xbf16>, %gamma: tensor<4xf32>)
     -> (tensor<?x4x?x96xbf16>, tensor<?x4x40x96xf32>) {
@@ -49,6 +95,9 @@ func.func @favor(%q: tensor<?x4x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
 // Bidirectional relu in f32: tf32 tensor cores; one loop builds the state
 // over the keys, a second one writes the outputs.
 // CHECK-LABEL: func.func @relu_f32
+// Not causal: one kernel, also by default.
+// RUNS-LABEL: func.func @relu_f32
+// RUNS:         gpu.launch_func @attn_kernels::@relu_f32_linear_attention
 // CHECK:         gpu.launch_func @attn_kernels::@relu_f32_linear_attention
 // CHECK:       gpu.func @relu_f32_linear_attention
 // CHECK-NOT:     memref.get_global
@@ -63,4 +112,26 @@ func.func @relu_f32(%q: tensor<1x2x10x16xf32>, %k: tensor<1x2x30x16xf32>,
       : tensor<1x2x10x16xf32>, tensor<1x2x30x16xf32>, tensor<1x2x30x16xf32>
       -> tensor<1x2x10x16xf32>
   return %o : tensor<1x2x10x16xf32>
+}
+
+// -----
+
+// 1 + 32 + 32^2 = 1057 Taylor features with a decay fit one block's shared
+// memory in the one kernel (1 warp), not with the f32 state the runs'
+// kernels also stage: split-kv=auto keeps the one kernel.
+// CHECK-LABEL: func.func @taylor_decay_fallback
+// CHECK:         gpu.launch_func @attn_kernels::@taylor_decay_fallback_linear_attention
+// RUNS-LABEL: func.func @taylor_decay_fallback
+// RUNS-NOT:     attn.launch_choice
+// RUNS:         gpu.launch_func @attn_kernels::@taylor_decay_fallback_linear_attention blocks in ({{.*}}) threads in (%c32,
+// RUNS-NOT:     gpu.launch_func
+// RUNS:         return
+func.func @taylor_decay_fallback(%q: tensor<1x2x?x32xbf16>, %k: tensor<1x2x?x32xbf16>,
+                                 %v: tensor<1x2x?x16xbf16>, %gamma: tensor<2xf32>)
+    -> tensor<1x2x?x16xbf16> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.taylor<order = 2>)
+      causal decay(%gamma : tensor<2xf32>)
+      : tensor<1x2x?x32xbf16>, tensor<1x2x?x32xbf16>, tensor<1x2x?x16xbf16>
+      -> tensor<1x2x?x16xbf16>
+  return %o : tensor<1x2x?x16xbf16>
 }

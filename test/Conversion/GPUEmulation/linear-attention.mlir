@@ -5,8 +5,16 @@
 // map with a per-element form; f16, bf16 and f32. f32 runs on tf32 tensor
 // cores (10-bit mantissa: tolerance 5e-3). The states are sums of products
 // of tensor-core operands in the input's type, so they get that type's
-// tolerance, not f32's.
+// tolerance, not f32's. Causal ops run as parallel runs of the sequence
+// (split-kv=auto; with the emulated 132 multiprocessors every chunk is a run
+// here); --split-kv never keeps the one kernel, and --split-kv always with
+// one multiprocessor makes two runs of several chunks (positions, gates,
+// decays and normalizers carried across runs).
 // RUN: attn-run %s --entry elu_causal_gqa --target gpu-emulation --warps 1 --random --seed 5 --dim B=2 --dim Sq=37 --check | FileCheck %s --check-prefix=ELU
+// RUN: attn-run %s --entry elu_causal_gqa --target gpu-emulation --warps 1 --split-kv never --random --seed 5 --dim B=2 --dim Sq=37 --check | FileCheck %s --check-prefix=ELU
+// RUN: attn-run %s --entry favor_weights_state --target gpu-emulation --warps 1 --split-kv always --multiprocessors 1 --random --seed 8 --check --tolerance 2e-3 | FileCheck %s --check-prefix=FAVORW
+// RUN: attn-run %s --entry cosformer_f16 --target gpu-emulation --warps 1 --split-kv always --multiprocessors 1 --random --seed 9 --check | FileCheck %s --check-prefix=COS
+// RUN: attn-run %s --entry simple_gla_state --target gpu-emulation --warps 1 --split-kv always --multiprocessors 1 --random --seed 14 --dim Sq=77 --check --tolerance 1e-2 | FileCheck %s --check-prefix=SIMPLEGLA
 // ELU: check o    max relative error {{.*}} ok
 // RUN: attn-run %s --entry relu_decay_state --target gpu-emulation --warps 2 --random --seed 6 --check --tolerance 5e-3 | FileCheck %s --check-prefix=RETNET
 // RETNET: check o    max relative error {{.*}} ok
