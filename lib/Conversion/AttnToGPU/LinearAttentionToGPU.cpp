@@ -22,15 +22,15 @@
 //
 // A causal op is a plan of three kernels, so that a long sequence fills the
 // GPU (a block per value tile, head and batch entry is a few dozen blocks):
-// the sequence is cut into `splits` runs of whole chunks, their number
-// chosen at launch from the grid and the device (launch choice
-// "sequence_splits"; 1 where the grid fills the GPU already);
+// the sequence is cut into runs of whole chunks, their number chosen at
+// launch from the grid and the device (launch choice "sequence_runs"; 1
+// where the grid fills the GPU already);
 //   1. the state each run but the last adds, from zero, and the decay
 //      across it: a block per (value tile x run, head, batch entry);
 //   2. a scan of those into each run's incoming state, from initial_state;
 //   3. each run's outputs from its incoming state, as the one-kernel form
 //      computes them; the last run writes final_state.
-// The state work of a run is done twice (1 and 3) for splits times the
+// The state work of a run is done twice (1 and 3) for runs times the
 // parallelism.
 //
 //===----------------------------------------------------------------------===//
@@ -225,8 +225,8 @@ enum class LinearRole {
 };
 
 /// The workspaces of the sequence-parallel plan a chunk kernel takes after
-/// the op's operands and results: [splits, B, H, F, Dv] states, [splits, B,
-/// H, F] normalizers (with a denominator) and [splits, B, H] decays across
+/// the op's operands and results: [runs, B, H, F, Dv] states, [runs, B,
+/// H, F] normalizers (with a denominator) and [runs, B, H] decays across
 /// each run (RunStates, with a decay), all f32, and the run length (a
 /// multiple of the chunk).
 struct RunArgs {
@@ -570,7 +570,7 @@ private:
   /// `initial_normalizer` (or zero), or the run's.
   Value loadInitialState() {
     Value state = splat(stateType(), 0.0);
-    // [B, H, ...] operands, or [splits, B, H, ...] workspaces.
+    // [B, H, ...] operands, or [runs, B, H, ...] workspaces.
     Value stateSource = initialState, normalizerSource = initialNormalizer;
     SmallVector<Value> prefix = {batch, head};
     if (role == LinearRole::RunOutputs) {
@@ -982,7 +982,7 @@ public:
   struct Args {
     Value initialState, initialNormalizer;
     RunArgs own;
-    /// [splits, B, H, F, Dv] and [splits, B, H, F]: what the scan writes.
+    /// [runs, B, H, F, Dv] and [runs, B, H, F]: what the scan writes.
     Value incomingStates, incomingNormalizers;
   };
 
@@ -994,8 +994,8 @@ public:
     head = block.head;
     batch = block.batch;
     threadId = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-    Value splits = memref::DimOp::create(b, loc, args.incomingStates, 0);
-    last = arith::SubIOp::create(b, loc, splits, index(1));
+    Value runs = memref::DimOp::create(b, loc, args.incomingStates, 0);
+    last = arith::SubIOp::create(b, loc, runs, index(1));
     scan(plan.features * plan.valueDim, plan.valueDim, args.initialState,
          args.own.states, args.incomingStates);
     if (plan.denominator)
@@ -1056,7 +1056,7 @@ private:
 constexpr int64_t kRunBlocksPerSM = 2;
 constexpr int64_t kMaxRuns = 64;
 
-/// The f32 type [splits, B, H, trailing...] of a run workspace.
+/// The f32 type [runs, B, H, trailing...] of a run workspace.
 MemRefType runWorkspaceType(LinearAttentionOp op, ArrayRef<int64_t> trailing) {
   RankedTensorType q = op.getQ().getType();
   SmallVector<int64_t> shape = {ShapedType::kDynamic, q.getDimSize(0),
@@ -1228,12 +1228,13 @@ LogicalResult attn::lowerLinearAttentionToGPU(LinearAttentionOp op,
       host.times(multiprocessors, host.index(kRunBlocksPerSM)), blocks);
   Value chunks =
       host.maxOf(host.ceilDiv(qLen, host.index(plan->chunk)), host.index(1));
-  Value splits = host.minOf(host.minOf(wanted, chunks), host.index(kMaxRuns));
+  Value wantedRuns =
+      host.minOf(host.minOf(wanted, chunks), host.index(kMaxRuns));
   if (splitKv == "always")
-    splits = host.maxOf(splits, host.minOf(chunks, host.index(2)));
+    wantedRuns = host.maxOf(wantedRuns, host.minOf(chunks, host.index(2)));
   // Runs of whole chunks; the last may be shorter.
   Value length =
-      host.times(host.ceilDiv(chunks, host.maxOf(splits, host.index(1))),
+      host.times(host.ceilDiv(chunks, host.maxOf(wantedRuns, host.index(1))),
                  host.index(plan->chunk));
   Value runCount = LaunchChoiceOp::create(
       b, loc, "sequence_runs",
