@@ -298,12 +298,7 @@ private:
   /// Kernel 1: this run's keys into a state from zero, its normalizer and
   /// the decay across it, into the workspaces at this run's index.
   void buildRunState() {
-    Value state = splat(stateType(), 0.0);
-    storeStateTile(state);
-    if (plan.denominator)
-      forEachElement(plan.featuresPadded, [&](Value f) {
-        store(fconst(0.0), normalizer, {index(0), f});
-      });
+    Value state = loadInitialState();
     // The decay across the run is the product of its chunks' (every
     // thread computes the same).
     SmallVector<Value> carried = forChunks(
@@ -566,8 +561,8 @@ private:
   }
 
   /// The state registers and their shared copy from `initial_state` (or
-  /// zero), or a run's incoming state; the normalizer from
-  /// `initial_normalizer` (or zero), or the run's.
+  /// zero), a run's incoming state (run outputs) or zero (run states); the
+  /// normalizer likewise.
   Value loadInitialState() {
     Value state = splat(stateType(), 0.0);
     // [B, H, ...] operands, or [runs, B, H, ...] workspaces.
@@ -577,6 +572,9 @@ private:
       stateSource = run.states;
       normalizerSource = run.normalizers;
       prefix.insert(prefix.begin(), split);
+    } else if (role == LinearRole::RunStates) {
+      // A run's own state starts from zero.
+      stateSource = normalizerSource = Value();
     }
     if (stateSource) {
       // Through f32 shared memory: coalesced reads, and no per-fragment
