@@ -22,7 +22,8 @@ defvar Attn_SpecOperands = (ins
   Optional<AnyRankedTensor>:$cu_seqlens_q,
   Optional<AnyRankedTensor>:$cu_seqlens_kv,
   Optional<AnyRankedTensor>:$block_table,
-  Optional<AnyRankedTensor>:$kv_lens
+  Optional<AnyRankedTensor>:$kv_lens,
+  Optional<AnyRankedTensor>:$positions
 );
 defvar Attn_SpecAttributes = (ins
   DefaultValuedAttr<Attn_PageLayout, "::attn::PageLayout::NHD">:$page_layout,
@@ -44,6 +45,7 @@ defvar Attn_SpecFormat = [{
     (`paged_kv` `(` $block_table^ `,` $kv_lens `:` type($block_table) `,`
         type($kv_lens) `)`)?
     (`page_layout` `(` $page_layout^ `)`)?
+    (`positions` `(` $positions^ `:` type($positions) `)`)?
     (`mask` `(` $mask^ `)`)?
     (`score_mods` `(` $score_mods^ `)`)?
     (`normalization` `(` $normalization^ `)`)?
@@ -114,6 +116,20 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     0, never decrease and end at `Tq` / `Tk`; `0 <= kv_lens[b] <=
     P * max_pages`; the table entries of a sequence's used pages lie in
     `[0, pages)`.
+
+    A shard of a longer attention (ring attention, context parallelism) is
+    described by `positions(%p : tensor<4xi64>)` (or `i32`) `= [q_offset,
+    kv_offset, q_total, kv_total]`: query row `i` is position `q_offset + i`
+    of a sequence of `q_total` queries, key `j` position `kv_offset + j` of
+    `kv_total` keys. Masks and modifiers see those positions and lengths
+    (`#attn.causal` compares global positions, `#attn.alibi` their
+    distance, a bottom-right alignment uses the totals); the operands they
+    read stay the shard's own (`segments [B, Sq]` and `[B, Skv]`, `bias
+    [B, Hq, Sq, Skv]`). It excludes packed and paged sequences,
+    `#attn.block_sparse` and regions that read tensors, and a masked op
+    needs `allow_empty_rows` (a shard's rows may have no key). The data
+    contract, checked on the host by the Python package: `0 <= q_offset`,
+    `q_offset + Sq <= q_total`, and likewise for the keys.
 
     The `score_mod` region takes `(score : f32, b, h, q_idx, kv_idx : index)`
     and yields the new f32 score; `mask_mod` takes `(b, h, q_idx, kv_idx :

@@ -28,13 +28,13 @@ AttentionOp buildForwardOf(OpBuilder &b, AttentionBackwardOp backward) {
   AttentionSpecOpInterface spec = backward;
   Type lseType = backward.getLse() ? backward.getLse().getType() : Type();
   auto forward = AttentionOp::create(
-      b, backward.getLoc(), backward.getO().getType(), lseType,
-      backward.getQ(), backward.getK(), backward.getV(),
-      aux(spec, AuxOperand::Layout), aux(spec, AuxOperand::QSegments),
-      aux(spec, AuxOperand::KvSegments), aux(spec, AuxOperand::Bias),
-      aux(spec, AuxOperand::AlibiSlopes), aux(spec, AuxOperand::CuSeqlensQ),
-      aux(spec, AuxOperand::CuSeqlensKv), aux(spec, AuxOperand::BlockTable),
-      aux(spec, AuxOperand::KvLens), backward.getPageLayout(),
+      b, backward.getLoc(), backward.getO().getType(), lseType, backward.getQ(),
+      backward.getK(), backward.getV(), aux(spec, AuxOperand::Layout),
+      aux(spec, AuxOperand::QSegments), aux(spec, AuxOperand::KvSegments),
+      aux(spec, AuxOperand::Bias), aux(spec, AuxOperand::AlibiSlopes),
+      aux(spec, AuxOperand::CuSeqlensQ), aux(spec, AuxOperand::CuSeqlensKv),
+      aux(spec, AuxOperand::BlockTable), aux(spec, AuxOperand::KvLens),
+      aux(spec, AuxOperand::Positions), backward.getPageLayout(),
       backward.getScaleAttr(), backward.getMaskAttr(),
       backward.getScoreModsAttr(), backward.getNormalizationAttr(),
       backward.getAllowEmptyRows());
@@ -55,8 +55,8 @@ AttentionBackwardOp buildBackwardOf(OpBuilder &b, AttentionOp forward,
       aux(spec, AuxOperand::QSegments), aux(spec, AuxOperand::KvSegments), bias,
       aux(spec, AuxOperand::AlibiSlopes), aux(spec, AuxOperand::CuSeqlensQ),
       aux(spec, AuxOperand::CuSeqlensKv), aux(spec, AuxOperand::BlockTable),
-      aux(spec, AuxOperand::KvLens), forward.getPageLayout(),
-      forward.getScaleAttr(), forward.getMaskAttr(),
+      aux(spec, AuxOperand::KvLens), aux(spec, AuxOperand::Positions),
+      forward.getPageLayout(), forward.getScaleAttr(), forward.getMaskAttr(),
       forward.getScoreModsAttr(), forward.getNormalizationAttr(),
       forward.getAllowEmptyRows());
   cloneRegions(forward, backward);

@@ -9,6 +9,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 #include "llvm/ADT/StringSwitch.h"
 
@@ -230,6 +231,14 @@ bool uses(Attribute attr) {
 }
 } // namespace
 
+bool attn::regionsReadTensors(AttentionSpecOpInterface op) {
+  llvm::SetVector<Value> captured;
+  getUsedValuesDefinedAbove(op.getMaskMod(), captured);
+  getUsedValuesDefinedAbove(op.getScoreMod(), captured);
+  return llvm::any_of(captured,
+                      [](Value v) { return isa<ShapedType>(v.getType()); });
+}
+
 namespace {
 /// The auxiliary operands of `op`, whose first ODS operand group is
 /// `firstGroup`.
@@ -278,6 +287,47 @@ LogicalResult verifyAuxOperands(AttentionSpecOpInterface op) {
       return op->emitOpError() << "the '" << auxOperandName(r.operand)
                                << "' operand is given but no " << r.reader
                                << " reads it";
+  return success();
+}
+
+/// Checks the `positions` operand: a dense shard of a longer attention.
+LogicalResult verifyPositions(AttentionSpecOpInterface op) {
+  AuxOperandValues aux = op.getAuxOperands();
+  Value positions = aux[size_t(AuxOperand::Positions)];
+  if (!positions)
+    return success();
+  auto type = cast<RankedTensorType>(positions.getType());
+  Type element = type.getElementType();
+  if (type.getShape() != ArrayRef<int64_t>{4} ||
+      !(element.isInteger(32) || element.isInteger(64)))
+    return op->emitOpError()
+           << "'positions' must be a tensor<4xi64> (or i32) of [q_offset, "
+              "kv_offset, q_total, kv_total], got "
+           << type;
+  for (AuxOperand placing : {AuxOperand::CuSeqlensQ, AuxOperand::CuSeqlensKv,
+                             AuxOperand::BlockTable})
+    if (aux[size_t(placing)])
+      return op->emitOpError()
+             << "'positions' places a dense shard of a sequence; it excludes '"
+             << auxOperandName(placing) << "' (packed or paged sequences)";
+  MaskAttrInterface mask = op.getMaskAttr();
+  if (uses<BlockSparseAttr>(mask) || uses<NeighborhoodAttr>(mask))
+    return op->emitOpError()
+           << "'positions' does not support "
+           << (uses<BlockSparseAttr>(mask) ? "#attn.block_sparse (its layout "
+                                             "is the shard's)"
+                                           : "#attn.neighborhood (its grid "
+                                             "is the shard's)")
+           << " yet; compute the shard without 'positions'";
+  if (regionsReadTensors(op))
+    return op->emitOpError()
+           << "with 'positions' the mask_mod and score_mod regions see "
+              "global positions, so they may not read tensors indexed by "
+              "them; pass segment ids or a bias as operands instead";
+  if ((mask || !op.getMaskMod().empty()) && !op.getAllowEmptyRows())
+    return op->emitOpError()
+           << "with 'positions' a mask may leave rows of the shard without "
+              "a key; add `allow_empty_rows` (o = 0, lse = -inf for them)";
   return success();
 }
 
@@ -418,7 +468,7 @@ LogicalResult verifySpec(AttentionSpecOpInterface op) {
       scale && !std::isfinite(scale.getValueAsDouble()))
     return op->emitOpError()
            << "scale must be finite, got " << scale.getValueAsDouble();
-  if (failed(verifyAuxOperands(op)))
+  if (failed(verifyAuxOperands(op)) || failed(verifyPositions(op)))
     return failure();
   AttentionShape shape = op.getShape();
   MaskAttrInterface mask = op.getMaskAttr();
@@ -591,8 +641,10 @@ struct SimplifyMask : OpRewritePattern<AttentionOp> {
     if (!mask)
       return failure();
     AttentionShape shape = op.getShape();
-    auto length = [](int64_t n) -> std::optional<int64_t> {
-      if (ShapedType::isDynamic(n))
+    // A shard's own lengths are not those its mask sees.
+    bool shard = bool(op.getPositions());
+    auto length = [&](int64_t n) -> std::optional<int64_t> {
+      if (ShapedType::isDynamic(n) || shard)
         return std::nullopt;
       return n;
     };
@@ -720,6 +772,8 @@ SmallVector<DimName> specDimNames(AttentionSpecOpInterface op, StringRef role,
     return {{"B"}, {"MaxPages"}};
   case AuxOperand::KvLens:
     return {{"B"}};
+  case AuxOperand::Positions:
+    return {{""}};
   case AuxOperand::QSegments:
     return {{"B"}, {"Sq"}};
   case AuxOperand::KvSegments:

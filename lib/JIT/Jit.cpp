@@ -1,11 +1,13 @@
 //===- Jit.cpp - Compile specs at run time, with a cache ------------------===//
 
 #include "attn/JIT/Jit.h"
-#include "attn/JIT/DiagnosticCollector.h"
 #include "attn/Dialect/AttentionGradient.h"
+#include "attn/Dialect/MaskAnalysis.h"
+#include "attn/JIT/DiagnosticCollector.h"
 #include "attn/Pipelines/Registration.h"
 #include "attn/Target/GpuCompile.h"
 
+#include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Parser/Parser.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -152,6 +154,31 @@ llvm::Expected<std::string> forwardSpec(llvm::StringRef backwardSpecText,
   return deriveSpec(backwardSpecText, "forward", [&](mlir::ModuleOp m) {
     return buildForwardSpec(m, entry);
   });
+}
+
+llvm::Expected<std::string> classifyMaskBlock(llvm::StringRef maskAttr,
+                                              int64_t qLen, int64_t kvLen,
+                                              int64_t qLo, int64_t qHi,
+                                              int64_t kvLo, int64_t kvHi) {
+  mlir::DialectRegistry registry;
+  registerCompilerDialects(registry);
+  mlir::MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  DiagnosticCollector diagnostics(&ctx);
+  auto mask = llvm::dyn_cast_or_null<MaskAttrInterface>(
+      mlir::parseAttribute(maskAttr, &ctx));
+  if (!mask)
+    return diagnostics.takeError("'" + maskAttr.str() +
+                                 "' is not a mask attribute");
+  switch (classifyTile(mask, qLen, kvLen, qLo, qHi, kvLo, kvHi)) {
+  case TileKind::Empty:
+    return "empty";
+  case TileKind::Full:
+    return "full";
+  case TileKind::Partial:
+    return "partial";
+  }
+  llvm_unreachable("every tile kind");
 }
 
 namespace {

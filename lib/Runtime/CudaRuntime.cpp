@@ -347,7 +347,8 @@ llvm::Error checkSequencesOnDevice(const Driver &d, const Manifest &m,
   std::vector<std::vector<char>> copies;
   std::vector<TensorRef> host(inputs.begin(), inputs.end());
   for (auto [param, t] : llvm::zip_equal(m.signature.inputs, host)) {
-    if (param.dtype != DType::I32 || !t.data)
+    // Placement inputs are i32; `positions` may be i64.
+    if ((param.dtype != DType::I32 && param.dtype != DType::I64) || !t.data)
       continue;
     std::vector<char> &bytes = copies.emplace_back(
         size_t(t.numElements()) * dtypeSize(t.dtype));

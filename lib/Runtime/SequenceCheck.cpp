@@ -13,8 +13,8 @@ namespace attn::runtime {
 
 namespace {
 
-constexpr llvm::StringLiteral kRoles[] = {"cu_seqlens_q", "cu_seqlens_kv",
-                                          "block_table", "kv_lens"};
+constexpr llvm::StringLiteral kRoles[] = {
+    "cu_seqlens_q", "cu_seqlens_kv", "block_table", "kv_lens", "positions"};
 
 llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
@@ -126,6 +126,39 @@ llvm::Error checkCache(OpInputs &op) {
   return llvm::Error::success();
 }
 
+/// A shard lies in its sequence: 0 <= offset and offset + length <= total,
+/// for the queries and the keys (the `positions` operand, i32 or i64).
+llvm::Error checkPositions(OpInputs &op) {
+  const TensorRef *positions = op.find("positions");
+  const TensorRef *q = op.find("q");
+  const TensorRef *k = op.find("k");
+  if (!positions || !q || !k || q->shape.size() != 4 || k->shape.size() != 4)
+    return llvm::Error::success();
+  auto at = [&](int64_t i) -> int64_t {
+    const char *base = static_cast<const char *>(positions->data);
+    if (positions->dtype == DType::I64) {
+      int64_t v;
+      std::memcpy(&v, base + i * sizeof(v), sizeof(v));
+      return v;
+    }
+    return element(*positions, i);
+  };
+  struct Side {
+    const char *what;
+    int64_t offset, length, total;
+  };
+  Side sides[] = {{"q", at(0), q->shape[2], at(2)},
+                  {"kv", at(1), k->shape[2], at(3)}};
+  for (const Side &s : sides)
+    if (s.offset < 0 || s.offset + s.length > s.total)
+      return fail("'" + op.name("positions") + "' places " +
+                  llvm::Twine(s.length) + " " + s.what + " rows at " +
+                  llvm::Twine(s.offset) + " of " + llvm::Twine(s.total) +
+                  ": need 0 <= " + s.what + "_offset and " + s.what +
+                  "_offset + length <= " + s.what + "_total");
+  return llvm::Error::success();
+}
+
 /// Every description of the batch agrees: the cumulative lengths (B + 1),
 /// the block table's rows and kv_lens (B), and a dense q (B).
 llvm::Error checkBatch(OpInputs &op) {
@@ -185,6 +218,8 @@ llvm::Error checkSequenceInputs(const KernelSignature &sig,
     if (llvm::Error e = checkCumulative(op, "cu_seqlens_kv", "k", "Tk"))
       return e;
     if (llvm::Error e = checkCache(op))
+      return e;
+    if (llvm::Error e = checkPositions(op))
       return e;
   }
   return llvm::Error::success();

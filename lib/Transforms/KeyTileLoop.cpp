@@ -1,6 +1,7 @@
 //===- KeyTileLoop.cpp - The mask-aware loop over key tiles ---------------===//
 
 #include "attn/Transforms/KeyTileLoop.h"
+#include "attn/Transforms/PositionFrame.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -49,14 +50,15 @@ TileClass classifyTile(IndexExprBuilder &ib, AttentionSpecOpInterface op,
                        Value kv1, PredExpr padded) {
   TileClass result;
   if (MaskAttrInterface mask = op.getMaskAttr()) {
-    MaskContext context{ib.value(qLen), ib.value(kvLen), &aux};
+    PositionFrame frame(ib, aux, ib.value(qLen), ib.value(kvLen));
     // Masks that do not read the head give the same predicate per head,
     // which CSE merges.
     for (int64_t h = 0; h < heads; ++h) {
       TileClassExpr tileClass = mask.buildTileClass(
-          ib, context,
-          MaskTile{ib.value(batch), ib.value(head) + h, ib.value(q0),
-                   ib.value(q1), ib.value(kv0), ib.value(kv1)});
+          ib, frame.context(),
+          frame.global(MaskTile{ib.value(batch), ib.value(head) + h,
+                                ib.value(q0), ib.value(q1), ib.value(kv0),
+                                ib.value(kv1)}));
       result.empty = h ? result.empty & tileClass.empty : tileClass.empty;
       result.full = result.full & tileClass.full;
     }
@@ -289,9 +291,10 @@ KeyTileRange buildKeyTileRange(OpBuilder &b, Location loc,
                                const QueryTile &tile, int64_t tileKv) {
   Value kvLo = arith::ConstantIndexOp::create(b, loc, 0), kvHi = tile.kvLen;
   if (MaskAttrInterface mask = op.getMaskAttr()) {
-    MaskContext context{ib.value(tile.qLen), ib.value(tile.kvLen), &aux};
-    IndexRange range =
-        mask.buildKvRange(ib, context, ib.value(tile.q0), ib.value(tile.q1));
+    PositionFrame frame(ib, aux, ib.value(tile.qLen), ib.value(tile.kvLen));
+    IndexRange range = frame.keyRows(mask.buildKvRange(
+        ib, frame.context(), frame.queryPosition(ib.value(tile.q0)),
+        frame.queryPosition(ib.value(tile.q1))));
     kvLo = ib.materialize(range.lo);
     kvHi = ib.materialize(range.hi);
   }
@@ -439,9 +442,10 @@ SmallVector<Value> buildQueryTileLoop(OpBuilder &b, Location loc,
   Value kv1 = arith::AddIOp::create(b, loc, tile.kv0, tile.kvCols);
   Value qLo = arith::ConstantIndexOp::create(b, loc, 0), qHi = tile.qLen;
   if (MaskAttrInterface mask = op.getMaskAttr()) {
-    MaskContext context{ib.value(tile.qLen), ib.value(tile.kvLen), &aux};
-    IndexRange range = mask.buildQueryRange(ib, context, ib.value(tile.kv0),
-                                            ib.value(kv1));
+    PositionFrame frame(ib, aux, ib.value(tile.qLen), ib.value(tile.kvLen));
+    IndexRange range = frame.queryRows(mask.buildQueryRange(
+        ib, frame.context(), frame.keyPosition(ib.value(tile.kv0)),
+        frame.keyPosition(ib.value(kv1))));
     qLo = ib.materialize(range.lo);
     qHi = ib.materialize(range.hi);
   }

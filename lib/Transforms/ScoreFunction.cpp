@@ -3,6 +3,7 @@
 #include "attn/Transforms/ScoreFunction.h"
 #include "attn/Dialect/ScoreDerivative.h"
 #include "attn/Dialect/ValueBuilders.h"
+#include "attn/Transforms/PositionFrame.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -133,14 +134,29 @@ Value inlineRegion(OpBuilder &b, Region &region, ValueRange args,
   return mapping.lookup(cast<YieldOp>(block.getTerminator()).getValue());
 }
 
-MaskContext maskContext(IndexExprBuilder &ib, const SequenceLengths &lengths,
-                        AuxReader &aux) {
-  return MaskContext{ib.value(lengths.qLen), ib.value(lengths.kvLen), &aux};
+PositionFrame frameOf(IndexExprBuilder &ib, const SequenceLengths &lengths,
+                      AuxReader &aux) {
+  return PositionFrame(ib, aux, ib.value(lengths.qLen),
+                       ib.value(lengths.kvLen));
 }
 
-MaskPoint maskPoint(IndexExprBuilder &ib, const ScorePosition &pos) {
-  return MaskPoint{ib.value(pos.batch), ib.value(pos.head), ib.value(pos.q),
-                   ib.value(pos.kv)};
+/// The score's positions in the sequence its mask and modifiers see.
+MaskPoint globalPoint(IndexExprBuilder &ib, const PositionFrame &frame,
+                      const ScorePosition &pos) {
+  return frame.global(MaskPoint{ib.value(pos.batch), ib.value(pos.head),
+                                ib.value(pos.q), ib.value(pos.kv)});
+}
+
+/// The (q_idx, kv_idx) a region takes: the score's global positions.
+std::pair<Value, Value> regionPositions(IndexExprBuilder &ib,
+                                        const PositionFrame &frame,
+                                        const MaskPoint &point,
+                                        const ScorePosition &pos) {
+  if (!frame.isShard())
+    return {pos.q, pos.kv};
+  Value q = ib.materialize(point.q);
+  Value kv = ib.materialize(point.kv);
+  return {q, kv};
 }
 } // namespace
 
@@ -148,15 +164,17 @@ Value buildAllowedAt(OpBuilder &b, Location loc, AttentionSpecOpInterface op,
                      const ScorePosition &pos, const SequenceLengths &lengths,
                      AuxReader &aux) {
   IndexExprBuilder ib(b, loc, b.getIndexType());
+  PositionFrame frame = frameOf(ib, lengths, aux);
+  MaskPoint point = globalPoint(ib, frame, pos);
   PredExpr allowed = true;
-  if (MaskAttrInterface mask = op.getMaskAttr()) {
-    MaskContext context = maskContext(ib, lengths, aux);
-    allowed = mask.buildAllowed(ib, context, maskPoint(ib, pos));
+  if (MaskAttrInterface mask = op.getMaskAttr())
+    allowed = mask.buildAllowed(ib, frame.context(), point);
+  if (!op.getMaskMod().empty()) {
+    auto [q, kv] = regionPositions(ib, frame, point, pos);
+    allowed =
+        allowed & ib.pred(inlineRegion(b, op.getMaskMod(),
+                                       {pos.batch, pos.head, q, kv}, aux));
   }
-  if (!op.getMaskMod().empty())
-    allowed = allowed & ib.pred(inlineRegion(
-                            b, op.getMaskMod(),
-                            {pos.batch, pos.head, pos.q, pos.kv}, aux));
   return ib.materialize(allowed);
 }
 
@@ -166,11 +184,7 @@ bool readsMemoryAtPositions(AttentionSpecOpInterface op) {
                              AuxOperand::KvSegments, AuxOperand::Bias})
     if (operands[static_cast<size_t>(operand)])
       return true;
-  llvm::SetVector<Value> captured;
-  getUsedValuesDefinedAbove(op.getMaskMod(), captured);
-  getUsedValuesDefinedAbove(op.getScoreMod(), captured);
-  return llvm::any_of(captured,
-                      [](Value v) { return isa<ShapedType>(v.getType()); });
+  return regionsReadTensors(op);
 }
 
 bool hasMask(AttentionSpecOpInterface op) {
@@ -185,7 +199,8 @@ Value buildModifiedScore(OpBuilder &b, Location loc, AttentionSpecOpInterface op
       b, loc, rawScore, floatConstant(b, loc, type, op.getScaleOrDefault()));
 
   IndexExprBuilder ib(b, loc, b.getIndexType());
-  ScoreContext context{maskContext(ib, lengths, aux), maskPoint(ib, pos),
+  PositionFrame frame = frameOf(ib, lengths, aux);
+  ScoreContext context{frame.context(), globalPoint(ib, frame, pos),
                        op.getQ().getType().getDimSize(1)};
   for (ScoreModAttrInterface mod : op.getScoreModList())
     score = mod.buildScoreMod(ib, context, score);
@@ -196,8 +211,9 @@ Value buildModifiedScore(OpBuilder &b, Location loc, AttentionSpecOpInterface op
     Value arg = score;
     if (type != f32)
       arg = arith::TruncFOp::create(b, loc, f32, score);
-    score = inlineRegion(b, op.getScoreMod(),
-                         {arg, pos.batch, pos.head, pos.q, pos.kv}, aux);
+    auto [q, kv] = regionPositions(ib, frame, context.point, pos);
+    score = inlineRegion(b, op.getScoreMod(), {arg, pos.batch, pos.head, q, kv},
+                         aux);
     if (type != f32)
       score = arith::ExtFOp::create(b, loc, type, score);
   }

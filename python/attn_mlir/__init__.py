@@ -56,6 +56,10 @@ def __getattr__(name):
     if name in ("FlexAttention", "call_spec"):
         from . import compiled
         return getattr(compiled, name)
+    # Context parallelism needs torch.distributed.
+    if name == "distributed":
+        import importlib
+        return importlib.import_module(".distributed", __name__)
     raise AttributeError(f"module 'attn_mlir' has no attribute {name!r}")
 
 
@@ -190,7 +194,7 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
               score_mods: Sequence[ScoreMod] = (),
               score_mod: Optional[Callable] = None,
               normalization: Optional[str] = None, scale: Optional[float] = None,
-              return_lse: bool = False,
+              return_lse: bool = False, positions=None,
               **operands):
     """Attention in one call, for FlexAttention users: builds the spec from
     the tensors (``q [B, Hq, Sq, D]``, ``k [B, Hkv, Skv, D]``,
@@ -199,12 +203,49 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
     device and runs it. ``operands``: ``layout``, ``q_segments``, ``kv_segments``,
     ``bias``, ``alibi_slopes`` as the mask and score modifiers need them.
 
+    ``positions = (q_offset, kv_offset, q_total, kv_total)``: q and k are a
+    shard of a longer attention (ring attention): query row ``i`` is
+    position ``q_offset + i`` of ``q_total``, key ``j`` position
+    ``kv_offset + j`` of ``kv_total``, which the mask and score modifiers
+    see; rows it leaves without a key give ``o = 0`` and ``lse = -inf``.
+    One kernel serves every placement (the values are read at run time).
+
     On torch tensors that require grad (q, k, v, and a ``bias`` operand) the
     call is differentiable: the backward runs the compiled
     ``attn.attention_backward`` of the same spec, for the tensors' device
     (the tiled CPU backward, or the GPU backward kernels on CUDA tensors).
     ``lse`` (``return_lse``) is not differentiable."""
     _check_4d(q, k, v)
+    if positions is not None:
+        operands = {**operands,
+                    "positions": _positions_tensor(q, positions, q.shape[2],
+                                                   k.shape[2])}
+    spec = _attention_spec(q, k, v, operands, mask=mask, mask_mod=mask_mod,
+                           score_mods=score_mods, score_mod=score_mod,
+                           normalization=normalization, scale=scale,
+                           return_lse=return_lse)
+    captured = spec.captured_tensors()
+    if _needs_grad([tensor for _, tensor in captured]):
+        raise Error("a tensor that a mask_mod or score_mod captures has no "
+                    "gradient here (it requires grad); pass a learned "
+                    "bias as bias= with score_mods=[bias()] instead")
+    operands = {**operands, **{name: _like(q, tensor) for name, tensor in captured}}
+    if _needs_grad((q, k, v, *operands.values())):
+        names = tuple(operands)
+        return _attention_function().apply(spec, names, q, k, v,
+                                           *operands.values())
+    return _run_spec(q, spec, (q, k, v), operands)
+
+
+def _attention_spec(q, k, v, operands: dict, *, mask: Optional[Mask] = None,
+                    mask_mod: Optional[Callable] = None,
+                    score_mods: Sequence[ScoreMod] = (),
+                    score_mod: Optional[Callable] = None,
+                    normalization: Optional[str] = None,
+                    scale: Optional[float] = None,
+                    return_lse: bool = False) -> Spec:
+    """The spec attention() compiles for these tensors and ``operands``
+    (a ``positions`` operand makes it a shard)."""
     dtype = _dtype_name(q)
     bias_shape = None
     if "bias" in operands:
@@ -218,24 +259,13 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
                                                      scores))]
     # Neighborhood masks are defined on a fixed token grid: static lengths.
     static = mask is not None and "neighborhood" in mask.attr()
-    spec = Spec(heads=q.shape[1], kv_heads=k.shape[1], head_dim=q.shape[3],
+    return Spec(heads=q.shape[1], kv_heads=k.shape[1], head_dim=q.shape[3],
                 value_dim=v.shape[3], dtype=dtype, mask=mask, mask_mod=mask_mod,
                 q_len=q.shape[2] if static else None,
                 kv_len=k.shape[2] if static else None,
                 score_mods=tuple(score_mods), score_mod=score_mod,
                 normalization=normalization, scale=scale, return_lse=return_lse,
-                bias_shape=bias_shape)
-    captured = spec.captured_tensors()
-    if _needs_grad([tensor for _, tensor in captured]):
-        raise Error("a tensor that a mask_mod or score_mod captures has no "
-                    "gradient here (it requires grad); pass a learned "
-                    "bias as bias= with score_mods=[bias()] instead")
-    operands = {**operands, **{name: _like(q, tensor) for name, tensor in captured}}
-    if _needs_grad((q, k, v, *operands.values())):
-        names = tuple(operands)
-        return _attention_function().apply(spec, names, q, k, v,
-                                           *operands.values())
-    return _run_spec(q, spec, (q, k, v), operands)
+                bias_shape=bias_shape, positions="positions" in operands)
 
 
 class BlockMask:
@@ -452,12 +482,8 @@ def _attention_function():
             # k, v, then the operands.
             wants = dict(zip(ctx.names, ctx.needs_input_grad[5:]))
             bias_grad = bool(wants.get("bias"))
-            spec = dataclasses.replace(ctx.spec, backward=True,
-                                       bias_grad=bias_grad, return_lse=False)
-            extra = {"o": o, "grad_o": grad_o.to(o.dtype)}
-            if lse is not None:
-                extra["lse"] = lse
-            grads = _run_spec(q, spec, (q, k, v), {**operands, **extra})
+            grads = _attention_grads(ctx.spec, q, k, v, o, grad_o, lse,
+                                     operands, bias_grad=bias_grad)
             grad_bias = grads[3] if bias_grad else None
             return (None, None, grads[0], grads[1], grads[2],
                     *[grad_bias if name == "bias" else None
@@ -465,6 +491,42 @@ def _attention_function():
 
     _AUTOGRAD_FUNCTION = AttentionFunction
     return _AUTOGRAD_FUNCTION
+
+
+def _positions_tensor(q, positions, q_len: int, kv_len: int):
+    """The ``positions`` operand ``[q_offset, kv_offset, q_total,
+    kv_total]`` (int64, on the device of ``q``), after checking that the
+    shard of ``q_len`` queries and ``kv_len`` keys lies in the whole."""
+    values = [int(x) for x in positions]
+    if len(values) != 4:
+        raise Error(f"positions is (q_offset, kv_offset, q_total, kv_total), "
+                    f"got {len(values)} values")
+    q_offset, kv_offset, q_total, kv_total = values
+    for what, offset, length, total in (("q", q_offset, q_len, q_total),
+                                        ("kv", kv_offset, kv_len, kv_total)):
+        if offset < 0 or offset + length > total:
+            raise Error(f"positions places {length} {what} rows at "
+                        f"{offset} of {total}: need 0 <= {what}_offset and "
+                        f"{what}_offset + length <= {what}_total")
+    if _is_torch(q):
+        import torch
+        return torch.tensor(values, dtype=torch.int64, device=q.device)
+    import numpy as np
+    return np.asarray(values, dtype=np.int64)
+
+
+def _attention_grads(spec: Spec, q, k, v, o, grad_o, lse, operands: dict, *,
+                     bias_grad: bool = False):
+    """Runs the compiled backward of forward ``spec``: ``(grad_q, grad_k,
+    grad_v)`` (and ``grad_bias``), given the forward's ``o`` and (softmax)
+    ``lse``."""
+    import dataclasses
+    spec = dataclasses.replace(spec, backward=True, bias_grad=bias_grad,
+                               return_lse=False)
+    extra = {"o": o, "grad_o": grad_o.to(o.dtype)}
+    if lse is not None:
+        extra["lse"] = lse
+    return _run_spec(q, spec, (q, k, v), {**operands, **extra})
 
 
 def _index_tensor(name: str, x, rank: int):

@@ -895,6 +895,12 @@ class Spec:
     #: ``grad_bias``. Dense batches only.
     backward: bool = False
     bias_grad: bool = False
+    #: A shard of a longer attention (ring attention): a ``positions [4]``
+    #: int64 operand ``[q_offset, kv_offset, q_total, kv_total]`` places
+    #: the queries and keys in the sequence the mask and score modifiers
+    #: see. Rows the mask leaves without a key give ``o = 0``,
+    #: ``lse = -inf``.
+    positions: bool = False
 
     def __post_init__(self):
         if self.dtype not in _DTYPES:
@@ -981,6 +987,8 @@ class Spec:
         if self.key_form == "paged":
             ops.append(("block_table", "tensor<?x?xi32>"))
             ops.append(("kv_lens", "tensor<?xi32>"))
+        if self.positions:
+            ops.append(("positions", "tensor<4xi64>"))
         return ops
 
     def _block(self):
@@ -1038,6 +1046,8 @@ class Spec:
                            f"{types['block_table']}, {types['kv_lens']})")
             if self.page_layout != "nhd":
                 clauses.append(f"page_layout({self.page_layout})")
+        if "positions" in types:
+            clauses.append(f"positions(%positions : {types['positions']})")
         if self.mask is not None:
             clauses.append(f"mask({self.mask.attr()})")
         if self.score_mods:
@@ -1046,6 +1056,8 @@ class Spec:
             clauses.append(f"normalization({self.normalization})")
         if self.scale is not None:
             clauses.append(f"scale({_float(self.scale)})")
+        if self.positions and (self.mask is not None or mask_region is not None):
+            clauses.append("allow_empty_rows")
         if score_region is not None:
             clauses.append(f"score_mod {score_region}")
         if mask_region is not None:

@@ -230,5 +230,19 @@ NB_MODULE(_native, m) {
       nb::arg("chip") = "", nb::arg("warps") = 4,
       nb::arg("device") = 0, nb::arg("cache_dir") = "",
       nb::arg("disk_cache") = true);
+  m.def(
+      "classify_mask_block",
+      [](const std::string &mask, int64_t qLen, int64_t kvLen, int64_t qLo,
+         int64_t qHi, int64_t kvLo, int64_t kvHi) {
+        llvm::Expected<std::string> kind =
+            jit::classifyMaskBlock(mask, qLen, kvLen, qLo, qHi, kvLo, kvHi);
+        if (!kind)
+          raise(kind.takeError());
+        return *kind;
+      },
+      nb::arg("mask"), nb::arg("q_len"), nb::arg("kv_len"), nb::arg("q_lo"),
+      nb::arg("q_hi"), nb::arg("kv_lo"), nb::arg("kv_hi"),
+      "\"empty\", \"full\" or \"partial\": the mask on a block of the "
+      "score matrix.");
   m.def("clear_memory_cache", &jit::clearMemoryCache);
 }

@@ -308,6 +308,22 @@ randomSequenceInput(const runtime::KernelSignature &sig,
       t.set(i, double(c));
     return t;
   }
+  if (param.name == "positions") {
+    // A shard anywhere in a longer sequence: before, across or after the
+    // diagonal of a causal mask, so some shards have rows without a key.
+    HostTensor t(param.dtype, shape);
+    int64_t lens[2] = {dimSize(sig, dims, "Sq").value_or(0),
+                       dimSize(sig, dims, "Skv").value_or(0)};
+    int64_t longest = std::max(lens[0], lens[1]);
+    for (int64_t i = 0; i < 2; ++i) {
+      int64_t offset =
+          std::uniform_int_distribution<int64_t>(0, 2 * longest)(rng);
+      int64_t after = std::uniform_int_distribution<int64_t>(0, longest)(rng);
+      t.set(i, double(offset));
+      t.set(2 + i, double(offset + lens[i] + after));
+    }
+    return t;
+  }
   if (param.name != "kv_lens" && param.name != "block_table")
     return std::nullopt;
   int64_t pageSize = dimSize(sig, dims, "P").value_or(1);

@@ -45,6 +45,10 @@ namespace attn {
 /// The diagonal `kv = q + offset` of causal-like masks and ALiBi: 0 when
 /// top-left aligned, `Skv - Sq` when bottom-right aligned.
 IndexExpr diagonalOffset(Alignment align, const MaskContext &context);
+
+/// Whether the mask_mod or score_mod region of `op` reads a tensor defined
+/// above it.
+bool regionsReadTensors(AttentionSpecOpInterface op);
 } // namespace attn
 
 #endif // ATTN_DIALECT_ATTN_H

@@ -85,6 +85,16 @@ llvm::Expected<std::string> backwardSpec(llvm::StringRef specText,
 llvm::Expected<std::string> forwardSpec(llvm::StringRef backwardSpecText,
                                         llvm::StringRef entry = "");
 
+/// How the mask `maskAttr` (attribute text, e.g. "#attn.causal") treats
+/// the block `[qLo, qHi) x [kvLo, kvHi)` of a `qLen x kvLen` score matrix,
+/// by its tile classes: "empty" (no pair allowed), "full" (every pair) or
+/// "partial" (some, or unknown: a mask that reads run-time data). For
+/// planning shards (ring attention) before any kernel runs.
+llvm::Expected<std::string> classifyMaskBlock(llvm::StringRef maskAttr,
+                                              int64_t qLen, int64_t kvLen,
+                                              int64_t qLo, int64_t qHi,
+                                              int64_t kvLo, int64_t kvHi);
+
 /// Forgets every kernel cached in memory (the disk cache stays).
 void clearMemoryCache();
 

@@ -76,3 +76,13 @@ func.func @kept(%q: tensor<1x2x100x8xf32>, %k: tensor<1x2x100x8xf32>, %v: tensor
   %o2 = attn.attention %q, %k, %v layout(%l : tensor<1x1x2x2xi8>) mask(#attn.or<[#attn.block_sparse<block = [64, 64]>, #attn.sinks<200>]>) : tensor<1x2x100x8xf32>, tensor<1x2x100x8xf32>, tensor<1x2x100x8xf32> -> tensor<1x2x100x8xf32>
   return %o, %o2 : tensor<1x2x100x8xf32>, tensor<1x2x100x8xf32>
 }
+
+// -----
+
+// A shard's own lengths say nothing of the window: it stays.
+// CHECK-LABEL: func @shard_keeps_window
+// CHECK: mask(#attn.window<left = 100, right = 100>)
+func.func @shard_keeps_window(%q: tensor<1x2x100x8xf32>, %k: tensor<1x2x100x8xf32>, %v: tensor<1x2x100x8xf32>, %p: tensor<4xi64>) -> tensor<1x2x100x8xf32> {
+  %o = attn.attention %q, %k, %v positions(%p : tensor<4xi64>) mask(#attn.window<left = 100, right = 100>) allow_empty_rows : tensor<1x2x100x8xf32>, tensor<1x2x100x8xf32>, tensor<1x2x100x8xf32> -> tensor<1x2x100x8xf32>
+  return %o : tensor<1x2x100x8xf32>
+}

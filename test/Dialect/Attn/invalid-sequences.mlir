@@ -107,6 +107,60 @@ func.func @packed_lse(%q: tensor<?x4x32xf32>, %k: tensor<?x4x32xf32>, %cq: tenso
 // A block table without lengths (only expressible generically).
 func.func @table_without_lengths(%q: tensor<1x2x1x8xf32>, %k: tensor<3x16x2x8xf32>, %t: tensor<1x4xi32>) {
   // expected-error @+1 {{'block_table' and 'kv_lens' come together (paged_kv)}}
-  %o = "attn.attention"(%q, %k, %k, %t) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0>}> ({}, {}) : (tensor<1x2x1x8xf32>, tensor<3x16x2x8xf32>, tensor<3x16x2x8xf32>, tensor<1x4xi32>) -> tensor<1x2x1x8xf32>
+  %o = "attn.attention"(%q, %k, %k, %t) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0>}> ({}, {}) : (tensor<1x2x1x8xf32>, tensor<3x16x2x8xf32>, tensor<3x16x2x8xf32>, tensor<1x4xi32>) -> tensor<1x2x1x8xf32>
+  return
+}
+
+// -----
+
+func.func @positions_type(%q: tensor<1x4x16x32xf32>, %p: tensor<2xi64>) {
+  // expected-error @+1 {{'positions' must be a tensor<4xi64> (or i32) of [q_offset, kv_offset, q_total, kv_total], got 'tensor<2xi64>'}}
+  %o = attn.attention %q, %q, %q positions(%p : tensor<2xi64>) : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @positions_float(%q: tensor<1x4x16x32xf32>, %p: tensor<4xf32>) {
+  // expected-error @+1 {{'positions' must be a tensor<4xi64> (or i32)}}
+  %o = attn.attention %q, %q, %q positions(%p : tensor<4xf32>) : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @positions_packed(%q: tensor<?x4x32xf32>, %cq: tensor<3xi32>, %p: tensor<4xi64>) {
+  // expected-error @+1 {{'positions' places a dense shard of a sequence; it excludes 'cu_seqlens_q' (packed or paged sequences)}}
+  %o = attn.attention %q, %q, %q cu_seqlens_q(%cq : tensor<3xi32>) cu_seqlens_kv(%cq : tensor<3xi32>) positions(%p : tensor<4xi64>) : tensor<?x4x32xf32>, tensor<?x4x32xf32>, tensor<?x4x32xf32> -> tensor<?x4x32xf32>
+  return
+}
+
+// -----
+
+func.func @positions_block_sparse(%q: tensor<1x4x16x32xf32>, %l: tensor<1x4x1x1xi8>, %p: tensor<4xi64>) {
+  // expected-error @+1 {{'positions' does not support #attn.block_sparse (its layout is the shard's) yet; compute the shard without 'positions'}}
+  %o = attn.attention %q, %q, %q layout(%l : tensor<1x4x1x1xi8>) positions(%p : tensor<4xi64>) mask(#attn.block_sparse<block = [16, 16]>) allow_empty_rows : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @positions_needs_empty_rows(%q: tensor<1x4x16x32xf32>, %p: tensor<4xi64>) {
+  // expected-error @+1 {{with 'positions' a mask may leave rows of the shard without a key; add `allow_empty_rows` (o = 0, lse = -inf for them)}}
+  %o = attn.attention %q, %q, %q positions(%p : tensor<4xi64>) mask(#attn.causal) : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @positions_region_reads_tensor(%q: tensor<1x4x16x32xf32>, %p: tensor<4xi64>, %ids: tensor<64xi32>) {
+  // expected-error @+1 {{with 'positions' the mask_mod and score_mod regions see global positions, so they may not read tensors indexed by them; pass segment ids or a bias as operands instead}}
+  %o = attn.attention %q, %q, %q positions(%p : tensor<4xi64>) allow_empty_rows mask_mod {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %a = tensor.extract %ids[%i] : tensor<64xi32>
+    %c = tensor.extract %ids[%j] : tensor<64xi32>
+    %e = arith.cmpi eq, %a, %c : i32
+    attn.yield %e : i1
+  } : tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32> -> tensor<1x4x16x32xf32>
   return
 }

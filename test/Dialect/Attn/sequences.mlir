@@ -55,3 +55,20 @@ func.func @chunked_prefill(%q: tensor<?x4x64xbf16>, %k: tensor<?x64x4x64xbf16>,
       : tensor<?x4x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16> -> tensor<?x4x64xbf16>
   return %o, %o2 : tensor<?x4x64xbf16>, tensor<?x4x64xbf16>
 }
+
+// A shard of a longer attention (ring attention).
+// CHECK-LABEL: func.func @shard
+// CHECK: attn.attention %{{.*}}, %{{.*}}, %{{.*}} segments(%{{.*}}, %{{.*}} : tensor<2x?xi32>, tensor<2x?xi32>) positions(%{{.*}} : tensor<4xi64>) mask(#attn.and<[#attn.document, #attn.causal]>) allow_empty_rows :
+// CHECK: attn.attention_backward {{.*}} positions(%{{.*}} : tensor<4xi32>) score_mods([#attn.alibi]) :
+func.func @shard(%q: tensor<2x4x?x32xbf16>, %k: tensor<2x4x?x32xbf16>, %v: tensor<2x4x?x32xbf16>,
+                 %qs: tensor<2x?xi32>, %ks: tensor<2x?xi32>, %p: tensor<4xi64>, %p32: tensor<4xi32>,
+                 %lse: tensor<2x4x?xf32>) -> tensor<2x4x?x32xbf16> {
+  %o = attn.attention %q, %k, %v segments(%qs, %ks : tensor<2x?xi32>, tensor<2x?xi32>)
+      positions(%p : tensor<4xi64>) mask(#attn.and<[#attn.document, #attn.causal]>) allow_empty_rows
+      : tensor<2x4x?x32xbf16>, tensor<2x4x?x32xbf16>, tensor<2x4x?x32xbf16> -> tensor<2x4x?x32xbf16>
+  %dq, %dk, %dv = attn.attention_backward %q, %k, %v, %o, %o lse(%lse : tensor<2x4x?xf32>)
+      positions(%p32 : tensor<4xi32>) score_mods([#attn.alibi])
+      : tensor<2x4x?x32xbf16>, tensor<2x4x?x32xbf16>, tensor<2x4x?x32xbf16>, tensor<2x4x?x32xbf16>, tensor<2x4x?x32xbf16>
+      -> tensor<2x4x?x32xbf16>, tensor<2x4x?x32xbf16>, tensor<2x4x?x32xbf16>
+  return %dq : tensor<2x4x?x32xbf16>
+}
