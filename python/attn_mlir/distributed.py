@@ -32,7 +32,7 @@ from . import (Error, _attention_grads, _attention_spec, _native,
 from .spec import FeatureMap, Mask, ScoreMod
 
 __all__ = ["ring_attention", "ulysses_attention", "lasp2_linear_attention",
-           "RingStats"]
+           "CallStats"]
 
 
 # --------------------------------------------------------------------------
@@ -86,20 +86,23 @@ def _rows(x, piece: _Piece, dim: int = 2):
 # --------------------------------------------------------------------------
 
 @dataclasses.dataclass
-class RingStats:
-    """What the last ring_attention call of this rank did: the blocks
-    (pairs of a query piece and a key piece) the mask left empty and
-    skipped, those it left full (no mask code) or partial, and the bytes
-    this rank sent (K/V, segment ids; in the backward also dk/dv)."""
+class CallStats:
+    """What the last call of this rank did: the bytes it sent (ring: K/V and
+    segment ids, in the backward also dk/dv; Ulysses: q, k, v and o
+    slices; LASP-2: its state and decay to every other rank) and, for ring
+    attention, the blocks (a query piece x a key piece) the mask left
+    empty and skipped, full (no mask code) or partial."""
     skipped: int = 0
     full: int = 0
     partial: int = 0
     bytes_sent: int = 0
 
 
-#: The statistics of the last ring_attention forward and backward of this
-#: process.
-last_stats = {"forward": RingStats(), "backward": RingStats()}
+#: The statistics of this process's last ring_attention forward
+#: ("forward") and backward ("backward"), ulysses_attention ("ulysses",
+#: forward and backward) and lasp2_linear_attention ("lasp2").
+last_stats = {"forward": CallStats(), "backward": CallStats(),
+              "ulysses": CallStats(), "lasp2": CallStats()}
 
 
 def _nbytes(tensors) -> int:
@@ -133,7 +136,7 @@ def _send_receive(sends, receives, group):
     return wait
 
 
-def _exchange(tensors, shapes, group, stats: RingStats):
+def _exchange(tensors, shapes, group, stats: CallStats):
     """Sends ``tensors`` to the next rank of the ring and returns those of
     the previous one (of ``shapes``), once the returned function is
     called."""
@@ -193,7 +196,7 @@ class _Ring:
         return self.pieces[(rank - step) % world]
 
     def blocks(self, step: int, q, held, segments, alibi_slopes,
-               stats: RingStats):
+               stats: CallStats):
         """The blocks of ``step`` the mask does not leave empty, counted in
         ``stats``: ``(index of the query piece, query piece, key piece,
         spec, (q, k, v) rows, operands)``."""
@@ -220,7 +223,7 @@ class _Ring:
 
 
 def _ring_forward(ring: _Ring, q, k, v, segments, alibi_slopes):
-    stats = RingStats()
+    stats = CallStats()
     world = len(ring.pieces)
     rank = dist.get_rank(ring.group)
     mine = ring.pieces[rank]
@@ -257,7 +260,7 @@ def _ring_forward(ring: _Ring, q, k, v, segments, alibi_slopes):
 
 def _ring_backward(ring: _Ring, q, k, v, o, lse, grad_o, segments,
                    alibi_slopes):
-    stats = RingStats()
+    stats = CallStats()
     world = len(ring.pieces)
     grad_q = torch.zeros(q.shape, dtype=torch.float32, device=q.device)
     grad_k = torch.zeros(k.shape, dtype=torch.float32, device=k.device)
@@ -362,6 +365,7 @@ class _AllToAll(torch.autograd.Function):
                 continue
             sends.append((part, j))
             receives.append((into, j))
+        last_stats["ulysses"].bytes_sent += _nbytes(p for p, _ in sends)
         _send_receive(sends, receives, group)()
         return tuple(received)
 
@@ -414,6 +418,7 @@ def ulysses_attention(q, k, v, *, group=None, mask: Optional[Mask] = None,
                     "computes a slice of the heads, whose default slopes "
                     "differ")
     lengths = _lengths(q.shape[2], group, q.device)
+    last_stats["ulysses"] = CallStats()
     operands = {}
     if segments is not None:
         # all_gather takes equal sizes: padded to the longest shard.
@@ -473,8 +478,10 @@ def lasp2_linear_attention(q, k, v, *, feature_map: FeatureMap, group=None,
     factor = _shard_decay(q, decay, gate)
     factor = factor.expand(local[0].shape[0], local[0].shape[1],
                            local[0].shape[2], 1).contiguous()
+    stats = last_stats["lasp2"] = CallStats()
     gathered = []
     for x in (*local, factor):
+        stats.bytes_sent += _nbytes([x]) * (world - 1)
         every = [torch.empty_like(x) for _ in range(world)]
         dist.all_gather(every, x.contiguous(), group=group)
         gathered.append(every)
