@@ -29,7 +29,7 @@ import torch.distributed as dist
 
 from . import (Error, _attention_grads, _attention_spec, _native,
                _positions_tensor, _run_spec, linear_attention, merge)
-from .spec import FeatureMap, Mask, ScoreMod
+from .spec import FeatureMap, Mask, ScoreMod, _Combine
 
 __all__ = ["ring_attention", "ulysses_attention", "lasp2_linear_attention",
            "CallStats"]
@@ -64,7 +64,8 @@ def _placement(lengths: Sequence[int], layout: str) -> list[list[_Piece]]:
     rows, then the rest), which balances a causal mask's work."""
     if layout == "contiguous":
         offsets = [sum(lengths[:r]) for r in range(len(lengths))]
-        return [[_Piece(offsets[r], 0, n)] for r, n in enumerate(lengths)]
+        return [[_Piece(offsets[r], 0, n)] if n else []
+                for r, n in enumerate(lengths)]
     if layout != "zigzag":
         raise Error(f"layout must be 'contiguous' or 'zigzag', got {layout!r}")
     first = [(n + 1) // 2 for n in lengths]
@@ -154,6 +155,14 @@ def _exchange(tensors, shapes, group, stats: CallStats):
     return finish
 
 
+def _needs_documents(mask: Mask) -> bool:
+    """Whether every pair ``mask`` allows is in one document."""
+    if mask.attr() == "#attn.document":
+        return True
+    return (isinstance(mask, _Combine) and mask.kind == "and" and
+            any(_needs_documents(m) for m in mask.masks))
+
+
 @dataclasses.dataclass(frozen=True)
 class _Ring:
     """What a ring_attention call fixes: the spec options, the placement of
@@ -164,9 +173,19 @@ class _Ring:
     pieces: list
     total: int
 
-    def kind(self, q: _Piece, kv: _Piece) -> str:
+    def kind(self, q: _Piece, kv: _Piece, q_segments=None,
+             kv_segments=None) -> str:
+        """The mask's class of the block: by its tile classes, and for a
+        document mask (alone or in an ``and``) empty when no segment id of
+        the query piece lies in the range of the key piece's, as the
+        kernels classify their tiles."""
         if self.mask is None:
             return "full"
+        if q_segments is not None and _needs_documents(self.mask):
+            qs, ks = _rows(q_segments, q, 1), _rows(kv_segments, kv, 1)
+            disjoint = ((qs.amax(1) < ks.amin(1)) | (ks.amax(1) < qs.amin(1)))
+            if bool(disjoint.all()):
+                return "empty"
         return _native.classify_mask_block(
             self.mask.attr(), self.total, self.total, q.offset,
             q.offset + q.length, kv.offset, kv.offset + kv.length)
@@ -204,7 +223,7 @@ class _Ring:
         kv_segments = held[2] if segments is not None else None
         for i, qp in enumerate(self.pieces[rank]):
             for kp in self.source_pieces(step):
-                kind = self.kind(qp, kp)
+                kind = self.kind(qp, kp, segments, kv_segments)
                 if kind == "empty":
                     stats.skipped += 1
                     continue
@@ -255,6 +274,10 @@ def _ring_forward(ring: _Ring, q, k, v, segments, alibi_slopes):
         outs.append(part[0])
         lses.append(part[1])
     last_stats["forward"] = stats
+    if not outs:
+        # An empty shard.
+        return (torch.zeros(B, H, 0, Dv, dtype=q.dtype, device=q.device),
+                torch.zeros(B, H, 0, device=q.device))
     return torch.cat(outs, 2).to(q.dtype), torch.cat(lses, 2)
 
 

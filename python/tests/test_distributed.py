@@ -137,6 +137,21 @@ def _assert_shard_matches(o, shards, o_ref, wholes, rows, what):
                                    msg=f"grad_{name} {what}")
 
 
+def _check_ring_bf16(rank, world, seed):
+    """bf16 shards: partials merged in f32, one rounding of o at the end."""
+    lengths = LENGTHS[:world]
+    rows = _zigzag_rows(lengths, rank)
+    q, k, v, _ = _data(seed, sum(lengths), dtype=torch.bfloat16)
+    o_ref = am.attention(q, k, v, mask=am.causal(), score_mods=(am.alibi(),))
+    o = am.distributed.ring_attention(
+        _shard(q, rows), _shard(k, rows), _shard(v, rows), mask=am.causal(),
+        score_mods=(am.alibi(),), layout="zigzag")
+    assert o.dtype == torch.bfloat16
+    torch.testing.assert_close(o.float(), _shard(o_ref, rows).float(),
+                               rtol=2e-2, atol=2e-2,
+                               msg=f"world {world} rank {rank} seed {seed}")
+
+
 def _check_ring_backward(rank, world, seed):
     lengths = LENGTHS[:world]
     total = sum(lengths)
@@ -230,6 +245,10 @@ def _check_lasp2(rank, world, seed, picked):
 ])
 def test_ring_attention_matches_one_process(world, names, rng):
     _spawn(world, _check_ring, int(rng.integers(1 << 30)), names)
+
+
+def test_ring_attention_bf16_matches_one_process(rng):
+    _spawn(2, _check_ring_bf16, int(rng.integers(1 << 30)))
 
 
 @pytest.mark.parametrize("world", [2, 3])

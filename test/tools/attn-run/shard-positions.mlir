@@ -15,8 +15,10 @@
 // RUN: attn-run %s --entry bias_prefix_lm --random --seed 27 --dim Sq=33 --dim Skv=65 --check | FileCheck %s
 // RUN: attn-run %s --entry regions --random --seed 8 --dim Sq=50 --dim Skv=50 --check | FileCheck %s
 // RUN: attn-run %s --entry causal_backward --random --seed 9 --dim Sq=41 --dim Skv=66 --check | FileCheck %s --check-prefix=GRAD
-// The GPU kernels (the flash family, its backward), run by the emulator.
+// The GPU kernels (the flash family, split-KV decoding, the backward), run
+// by the emulator.
 // RUN: attn-run %s --entry causal_alibi_gqa --target gpu-emulation --tolerance 5e-3 --warps 1 --tile-kv 16 --random --seed 1 --dim Sq=37 --dim Skv=53 --check | FileCheck %s --check-prefixes=CHECK,LSE
+// RUN: attn-run %s --entry causal_alibi_gqa --target gpu-emulation --tolerance 5e-3 --warps 1 --tile-kv 16 --split-kv always --random --seed 3 --dim Sq=5 --dim Skv=90 --check | FileCheck %s --check-prefixes=CHECK,LSE
 // RUN: attn-run %s --entry documents_softcap --target gpu-emulation --tolerance 5e-3 --warps 1 --tile-kv 16 --random --seed 6 --dim Sq=70 --dim Skv=81 --check | FileCheck %s --check-prefixes=CHECK,LSE
 // RUN: attn-run %s --entry causal_backward --target gpu-emulation --tolerance 5e-3 --warps 1 --tile-kv 16 --random --seed 9 --dim Sq=41 --dim Skv=66 --check | FileCheck %s --check-prefix=GRAD
 // CHECK: check o    max relative error {{.*}} ok
