@@ -22,7 +22,7 @@ shards may differ in length.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.distributed as dist
@@ -180,15 +180,17 @@ class _Ring:
         the query piece lies in the range of the key piece's, as the
         kernels classify their tiles."""
         if self.mask is None:
-            return "full"
+            # A mask_mod region may cut anywhere.
+            return "partial" if self.kwargs["mask_mod"] else "full"
         if q_segments is not None and _needs_documents(self.mask):
             qs, ks = _rows(q_segments, q, 1), _rows(kv_segments, kv, 1)
             disjoint = ((qs.amax(1) < ks.amin(1)) | (ks.amax(1) < qs.amin(1)))
             if bool(disjoint.all()):
                 return "empty"
-        return _native.classify_mask_block(
+        kind = _native.classify_mask_block(
             self.mask.attr(), self.total, self.total, q.offset,
             q.offset + q.length, kv.offset, kv.offset + kv.length)
+        return "partial" if kind == "full" and self.kwargs["mask_mod"] else kind
 
     def block(self, q, k, v, qp: _Piece, kp: _Piece, kind: str,
               q_segments, kv_segments, alibi_slopes):
@@ -204,8 +206,15 @@ class _Ring:
             operands["alibi_slopes"] = alibi_slopes
         qs, ks, vs = (_rows(q, qp).contiguous(), _rows(k, kp).contiguous(),
                       _rows(v, kp).contiguous())
+        kwargs = dict(self.kwargs)
+        if kind == "full":
+            kwargs["mask_mod"] = None
         spec = _attention_spec(qs, ks, vs, operands, mask=mask,
-                               return_lse=True, **self.kwargs)
+                               return_lse=True, **kwargs)
+        if spec.captured_tensors():
+            raise Error("the mask_mod and score_mod of ring_attention see "
+                        "global positions and may not read tensors; pass "
+                        "document ids as segments= instead")
         return spec, (qs, ks, vs), operands
 
     def source_pieces(self, step: int):
@@ -333,15 +342,19 @@ class _RingFunction(torch.autograd.Function):
 
 
 def ring_attention(q, k, v, *, group=None, mask: Optional[Mask] = None,
+                   mask_mod: Optional[Callable] = None,
                    score_mods: Sequence[ScoreMod] = (),
+                   score_mod: Optional[Callable] = None,
                    scale: Optional[float] = None,
                    layout: str = "contiguous", segments=None,
                    alibi_slopes=None, return_lse: bool = False):
     """Softmax attention over the whole sequence, sharded over ``group``
     (default: the world): this rank's ``q``, ``k``, ``v`` ``[B, H, S_rank,
     D]`` (GQA: fewer kv heads) are its shard in ``layout`` ("contiguous",
-    or "zigzag" for causal load balance). ``mask`` and ``score_mods``
-    (alibi, softcap, ...) are those of the whole sequence; ``segments``
+    or "zigzag" for causal load balance). ``mask``, ``score_mods`` (alibi,
+    softcap, ...) and the traced ``mask_mod`` / ``score_mod`` (which see
+    global positions and may read no tensor) are those of the whole
+    sequence; ``segments``
     ``[B, S_rank]`` int32: this shard's document ids for
     :func:`~attn_mlir.document`. Returns this shard's ``o`` (and ``lse``);
     differentiable in q, k and v. :data:`last_stats` counts the blocks
@@ -358,7 +371,8 @@ def ring_attention(q, k, v, *, group=None, mask: Optional[Mask] = None,
     if (segments is not None) != (mask is not None and "document" in mask.attr()):
         raise Error("segments come with a document() mask, and it needs them")
     lengths = _lengths(q.shape[2], group, q.device)
-    ring = _Ring(group, mask, {"score_mods": tuple(score_mods), "scale": scale},
+    ring = _Ring(group, mask, {"score_mods": tuple(score_mods), "scale": scale,
+                               "mask_mod": mask_mod, "score_mod": score_mod},
                  _placement(lengths, layout), sum(lengths))
     o, lse = _RingFunction.apply(ring, q, k, v, segments, alibi_slopes)
     return (o, lse) if return_lse else o

@@ -80,6 +80,18 @@ def _shard(x, rows, dim=2):
     return x.index_select(dim, rows).contiguous()
 
 
+def _skip_every_third(b, h, q_idx, kv_idx):
+    return (q_idx - kv_idx) % 3 != 1
+
+
+def _distance_penalty(score, b, h, q_idx, kv_idx):
+    return score - 0.01 * (q_idx - kv_idx)
+
+
+# Traced regions, which see global positions.
+REGIONS = {"regions": {"mask_mod": _skip_every_third,
+                       "score_mod": _distance_penalty}}
+
 CASES = {
     # name: (mask, score_mods, alibi slopes operand)
     "dense": (None, (), False),
@@ -89,6 +101,7 @@ CASES = {
     "alibi": (am.causal(), (am.alibi(),), False),
     "alibi_slopes": (None, (am.alibi(slopes=True),), True),
     "softcap": (am.causal(), (am.softcap(5.0),), False),
+    "regions": (am.causal(), (), False),
 }
 
 
@@ -102,6 +115,7 @@ def _check_ring(rank, world, seed, names):
         for name in names:
             mask, mods, with_slopes = CASES[name]
             extra = {"alibi_slopes": slopes} if with_slopes else {}
+            extra.update(REGIONS.get(name, {}))
             whole = {}
             if mask is not None and "document" in mask.attr():
                 whole = {"q_segments": segments, "kv_segments": segments}
@@ -239,7 +253,7 @@ def _check_lasp2(rank, world, seed, picked):
 # Every mask on three ranks; fewer on two and four, to keep the suite short
 # (each process compiles its kernels).
 @pytest.mark.parametrize("world, names", [
-    (2, ("causal", "documents")),
+    (2, ("causal", "documents", "regions")),
     (3, tuple(CASES)),
     (4, ("causal", "alibi", "window_sinks")),
 ])
