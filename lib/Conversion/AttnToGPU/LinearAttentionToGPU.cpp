@@ -414,6 +414,29 @@ private:
     attn::forEachElement(b, loc, count, plan.threads(), threadId, body);
   }
 
+  /// forEachElement over the block's state tile [featuresPadded,
+  /// valueTile]: `body(f, c, col, inside)` with c the tile column, col the
+  /// value column, and whether (f, col) lies in [F, Dv].
+  void forEachStateElement(
+      function_ref<void(Value f, Value c, Value col, Value inside)> body) {
+    forEachElement(plan.featuresPadded * plan.valueTile, [&](Value i) {
+      Value f = div(i, plan.valueTile), c = rem(i, plan.valueTile);
+      Value col = add(column0, c);
+      Value inside = both(less(f, plan.features), less(col, plan.valueDim));
+      body(f, c, col, inside);
+    });
+  }
+
+  /// `prefix`, then each index of `tail`, or 0 where `inside` is false (so
+  /// that threads past the edge address a valid element).
+  SmallVector<Value> clampedIndices(ArrayRef<Value> prefix, Value inside,
+                                    ArrayRef<Value> tail) {
+    SmallVector<Value> at(prefix);
+    for (Value x : tail)
+      at.push_back(select(inside, x, index(0)));
+    return at;
+  }
+
   /// for c0 in [begin, end) step chunk, carrying `init`: `body(c0, n,
   /// carried)` returns the next values, with n = min(chunk, end - c0).
   SmallVector<Value>
@@ -579,14 +602,8 @@ private:
     if (stateSource) {
       // Through f32 shared memory: coalesced reads, and no per-fragment
       // global addresses kept alive across the chunk loop.
-      forEachElement(plan.featuresPadded * plan.valueTile, [&](Value i) {
-        Value f = div(i, plan.valueTile), c = rem(i, plan.valueTile);
-        Value col = add(column0, c);
-        Value inside = both(less(f, plan.features), less(col, plan.valueDim));
-        SmallVector<Value> at = prefix;
-        at.push_back(select(inside, f, index(0)));
-        at.push_back(select(inside, col, index(0)));
-        Value x = load(stateSource, at);
+      forEachStateElement([&](Value f, Value c, Value col, Value inside) {
+        Value x = load(stateSource, clampedIndices(prefix, inside, {f, col}));
         store(select(inside, x, fconst(0.0)), stateStaging, {f, c});
       });
       barrier();
@@ -600,9 +617,9 @@ private:
         Value z = fconst(0.0);
         if (normalizerSource) {
           Value inside = less(f, plan.features);
-          SmallVector<Value> at = prefix;
-          at.push_back(select(inside, f, index(0)));
-          z = select(inside, load(normalizerSource, at), z);
+          Value stored =
+              load(normalizerSource, clampedIndices(prefix, inside, {f}));
+          z = select(inside, stored, z);
         }
         store(z, normalizer, {index(0), f});
       });
@@ -921,14 +938,9 @@ private:
         return s;
       });
       barrier();
-      forEachElement(plan.featuresPadded * plan.valueTile, [&](Value i) {
-        Value f = div(i, plan.valueTile), c = rem(i, plan.valueTile);
-        Value col = add(column0, c);
-        Value inside = both(less(f, plan.features), less(col, plan.valueDim));
+      forEachStateElement([&](Value f, Value c, Value col, Value inside) {
         Value s = load(stateStaging, {f, c});
-        SmallVector<Value> at(prefix);
-        at.push_back(select(inside, f, index(0)));
-        at.push_back(select(inside, col, index(0)));
+        SmallVector<Value> at = clampedIndices(prefix, inside, {f, col});
         storeIf(stateDest, at, writes(inside), s);
       });
     }
@@ -938,8 +950,7 @@ private:
       forEachElement(plan.featuresPadded, [&](Value f) {
         Value inside = both(isFirstValueTile, less(f, plan.features));
         Value z = load(normalizer, {index(0), f});
-        SmallVector<Value> at(prefix);
-        at.push_back(select(inside, f, index(0)));
+        SmallVector<Value> at = clampedIndices(prefix, inside, {f});
         storeIf(normalizerDest, at, writes(inside), z);
       });
   }
@@ -1049,7 +1060,7 @@ private:
   Value head, batch, threadId, last;
 };
 
-/// Runs of the sequence-parallel plan: enough blocks for kBlocksPerSM per
+/// Runs of the sequence-parallel plan: enough blocks for kRunBlocksPerSM per
 /// multiprocessor, at most kMaxRuns runs of whole chunks.
 constexpr int64_t kRunBlocksPerSM = 2;
 constexpr int64_t kMaxRuns = 64;
