@@ -160,10 +160,18 @@ llvm::Expected<std::string> classifyMaskBlock(llvm::StringRef maskAttr,
                                               int64_t qLen, int64_t kvLen,
                                               int64_t qLo, int64_t qHi,
                                               int64_t kvLo, int64_t kvHi) {
-  mlir::DialectRegistry registry;
-  registerCompilerDialects(registry);
-  mlir::MLIRContext ctx(registry);
-  ctx.loadAllAvailableDialects();
+  // One context for every call, made on the first: making one (2 ms with
+  // the compiler's dialects) costs far more than a classification, and ring
+  // attention asks once per block and step.
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  static mlir::MLIRContext &ctx = *[] {
+    mlir::DialectRegistry registry;
+    registerCompilerDialects(registry);
+    auto *context = new mlir::MLIRContext(registry);
+    context->loadAllAvailableDialects();
+    return context;
+  }();
   DiagnosticCollector diagnostics(&ctx);
   auto mask = llvm::dyn_cast_or_null<MaskAttrInterface>(
       mlir::parseAttribute(maskAttr, &ctx));
