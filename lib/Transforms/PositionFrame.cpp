@@ -1,5 +1,4 @@
-//===- PositionFrame.cpp - A shard's rows as positions of a longer sequence
-//===//
+//===- PositionFrame.cpp - A shard's rows as positions in its sequence ---===//
 
 #include "attn/Transforms/PositionFrame.h"
 

@@ -1,5 +1,4 @@
-//===- SequenceCheck.h - The data contract of packed and paged inputs -*- C++
-//-*-===//
+//===- SequenceCheck.h - The data contract of placing inputs ---*- C++ -*-===//
 //
 // Packed (cu_seqlens) and paged (block table + lengths) sequences place rows
 // by data, not by shape: a wrong entry would make a kernel read past a
