@@ -386,6 +386,7 @@ def linear(rng):
     clauses = []
     kind = rng.choice(["elu_plus_one", "relu", "favor", "cosformer", "hedgehog", "taylor",
                        "identity", "l2_normalize"])
+    max_len = None  # cosFormer's, when drawn
     if kind == "favor":
         m = rng.choice([1, 3, 16, 64])
         params = [f"features = {m}"]
@@ -397,7 +398,8 @@ def linear(rng):
             params.append("orthogonal = false")
         fmap, features = f"#attn.favor<{', '.join(params)}>", m
     elif kind == "cosformer":
-        params = f"<max_len = {rng.choice([1, 130, 1000])}>" if rng.random() < 0.3 else ""
+        max_len = rng.choice([1, 130, 1000]) if rng.random() < 0.3 else None
+        params = "" if max_len is None else f"<max_len = {max_len}>"
         fmap, features = f"#attn.cosformer{params}", 2 * s.D
     elif kind == "hedgehog":
         f = rng.choice([1, 4, 16])
@@ -443,8 +445,12 @@ def linear(rng):
     # Gated, phi(q) . z sums features times gates: positive only when every
     # feature is (cosFormer's and Taylor's are not).
     gated = causal and gate != "none"
+    # cosFormer's weights cos(pi i / 2M) turn negative past max_len = M
+    # (below the longest length, 130), so phi(q) . z can cancel.
+    short_cosformer = max_len is not None and max_len < max(LENGTHS)
     denominator = (rng.random() < 0.7 and fmap != "#attn.taylor<order = 1>"
                    and kind not in ("identity", "l2_normalize")
+                   and not short_cosformer
                    and (not gated or kind in ("elu_plus_one", "favor", "hedgehog")))
     if not denominator:
         clauses.append("normalization(none)")
