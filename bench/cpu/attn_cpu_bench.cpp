@@ -2,10 +2,13 @@
 //
 // Times the tiled CPU kernel (attn-lower-to-cpu) on the masks of issue 4 and
 // prints GFLOP/s of useful work (2 (D + Dv) flops per allowed (query, key)
-// pair), the time relative to dense, the reference path (attn-reference,
-// the full score matrix) and the machine's FMA peak measured here.
+// pair), the tiles a kernel visits and how many of them are partial, the
+// time relative to dense and to density x dense, the reference path
+// (attn-reference, the full score matrix) and the machine's FMA peak
+// measured here. Neighborhoods run on row-major tokens and in block order.
 //
 //   build/bin/attn-bench-cpu [--repeats N] [--reference-repeats N]
+//                            [--only NAME]
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,6 +45,11 @@ llvm::cl::opt<int64_t> heads("heads", llvm::cl::desc("Heads H"),
                              llvm::cl::init(8));
 llvm::cl::opt<int64_t> headDim("head-dim", llvm::cl::desc("Head dimension D"),
                                llvm::cl::init(64));
+llvm::cl::opt<std::string>
+    only("only",
+         llvm::cl::desc("Run only the cases whose name contains this "
+                        "(dense always runs, as the baseline)"),
+         llvm::cl::init(""));
 llvm::cl::opt<int64_t> tileQ("tile-q", llvm::cl::desc("Query rows per tile"),
                              llvm::cl::init(64));
 llvm::cl::opt<int64_t> tileKv("tile-kv", llvm::cl::desc("Keys per tile"),
@@ -96,6 +104,16 @@ struct BenchCase {
   bool layout = false;   // block-sparse layout operand
 };
 
+/// A neighborhood on row-major tokens, or in block order with `tile`.
+BenchCase neighborhoodCase(std::string name, const char *grid,
+                           const char *kernel, std::string tile) {
+  std::string mask =
+      llvm::formatv("#attn.neighborhood<grid = {0}, kernel = {1}{2}>", grid,
+                    kernel, tile.empty() ? "" : ", tile = [" + tile + "]");
+  std::string order = tile.empty() ? "row-major" : "blocks " + tile;
+  return {"NA " + name + ", " + order, mask};
+}
+
 std::string spec(const BenchCase &c, int64_t s, int64_t h, int64_t d) {
   std::string t = llvm::formatv("tensor<1x{0}x{1}x{2}xf32>", h, s, d);
   std::string args = "%q: " + t + ", %k: " + t + ", %v: " + t;
@@ -140,13 +158,22 @@ int main(int argc, char **argv) {
       {"dense", ""},
       {"causal", "#attn.causal"},
       {"window 256", "#attn.window<left = 255, right = 0>"},
-      {"2-D neighborhood 7x7 on 64x32",
-       "#attn.neighborhood<grid = [64, 32], kernel = [7, 7]>"},
-      {"block-sparse 90% (64x64 blocks)", "#attn.block_sparse<block = [64, 64]>",
-       true},
+      {"block-sparse 90% (64x64 blocks)",
+       "#attn.block_sparse<block = [64, 64]>", true},
   };
-  if (s != 2048)
-    cases.erase(cases.begin() + 3); // the neighborhood grid is 64x32
+  // The neighborhood grids have 2048 tokens.
+  if (s == 2048) {
+    for (const char *tile : {"", "8, 8", "4, 4"})
+      cases.push_back(
+          neighborhoodCase("7x7 on 64x32", "[64, 32]", "[7, 7]", tile));
+    for (const char *tile : {"", "4, 4, 4", "1, 4, 4"})
+      cases.push_back(neighborhoodCase("3x7x7 on 8x16x16", "[8, 16, 16]",
+                                       "[3, 7, 7]", tile));
+    // GNA with a stride of one block: block-sparse in block order.
+    for (const char *tile : {"", "8, 8"})
+      cases.push_back(neighborhoodCase("24x24 stride 8 on 64x32", "[64, 32]",
+                                       "[24, 24], stride = [8, 8]", tile));
+  }
 
   mlir::MLIRContext ctx;
   ctx.loadDialect<AttnDialect>();
@@ -172,16 +199,17 @@ int main(int argc, char **argv) {
       h, s, d, std::thread::hardware_concurrency(), peak, int64_t(tileQ),
       int64_t(tileKv));
   llvm::outs() << llvm::formatv(
-      "| {0,-32} | {1,7} | {2,9} | {3,11} | {4,7} | {5,8} | {6,12} | {7,8} |\n",
-      "mask", "density", "time (ms)", "GFLOP/s", "% peak", "vs dense",
-      "ref (ms)", "speedup");
-  llvm::outs() << "|" << std::string(34, '-') << "|" << std::string(9, '-')
-               << "|" << std::string(11, '-') << "|" << std::string(13, '-')
-               << "|" << std::string(9, '-') << "|" << std::string(10, '-')
-               << "|" << std::string(14, '-') << "|" << std::string(10, '-')
-               << "|\n";
+      "| {0,-40} | {1,7} | {2,7} | {3,7} | {4,7} | {5,9} | {6,9} | {7,7} | "
+      "{8,8} | {9,9} | {10,10} | {11,8} |\n",
+      "mask", "density", "tiles", "visited", "partial", "time (ms)", "GFLOP/s",
+      "% peak", "vs dense", "/ density", "ref (ms)", "speedup");
+  for (int width : {40, 7, 7, 7, 7, 9, 9, 7, 8, 9, 10, 8})
+    llvm::outs() << "|" << std::string(width + 2, '-');
+  llvm::outs() << "|\n";
   double denseTime = 0;
   for (const BenchCase &c : cases) {
+    if (!c.mask.empty() && c.name.find(only) == std::string::npos)
+      continue;
     std::string text = spec(c, s, h, d);
     jit::CpuOptions options;
     options.tileQ = tileQ;
@@ -210,27 +238,40 @@ int main(int argc, char **argv) {
     }
 
     // Allowed pairs: the layout's blocks, or the mask's static density.
-    double density = 1.0;
-    if (c.layout) {
-      density = double(blocksOn) / double(layout.numElements());
-    } else if (!c.mask.empty()) {
-      auto mask = llvm::dyn_cast_or_null<MaskAttrInterface>(
-          mlir::parseAttribute(c.mask, &ctx));
-      density = *attn::density(mask, s, s);
-    }
+    auto maskAttr = llvm::dyn_cast_or_null<MaskAttrInterface>(
+        c.mask.empty() ? mlir::Attribute()
+                       : mlir::parseAttribute(c.mask, &ctx));
+    double density = c.layout ? double(blocksOn) / double(layout.numElements())
+                              : *attn::density(maskAttr, s, s);
     double flops = 2.0 * (d + d) * density * double(s) * double(s) * double(h);
     double gflops = flops / t / 1e9;
     if (c.mask.empty())
       denseTime = t;
+    // The tiles the kernel uses and visits (a layout decides at run time).
+    auto [tq, tk] = alignTileSizes(maskAttr, tileQ, tileKv);
+    std::string visited = "-", partial = "-";
+    if (!c.layout) {
+      TileCounts tiles = countTiles(maskAttr, s, s, tq, tk);
+      int64_t seen = tiles.full + tiles.partial;
+      visited = llvm::formatv("{0:F1}%", 100.0 * seen / (seen + tiles.empty));
+      partial =
+          llvm::formatv("{0:F0}%", seen ? 100.0 * tiles.partial / seen : 0.0);
+    }
+    double vsDense = denseTime > 0 ? t / denseTime : 1.0;
     llvm::outs() << llvm::formatv(
-        "| {0,-32} | {1,7:F4} | {2,9:F2} | {3,11:F1} | {4,6:F1}% | {5,8:F3} | "
-        "{6,12:F1} | {7,7:F1}x |\n",
-        c.name, density, t * 1e3, gflops, 100.0 * gflops / peak,
-        denseTime > 0 ? t / denseTime : 1.0, tRef * 1e3, tRef / t);
+        "| {0,-40} | {1,7:F4} | {2,7} | {3,7} | {4,7} | {5,9:F2} | {6,9:F1} | "
+        "{7,6:F1}% | {8,8:F3} | {9,9:F1} | {10,10:F1} | {11,7:F1}x |\n",
+        c.name, density, std::to_string(tq) + "x" + std::to_string(tk), visited,
+        partial, t * 1e3, gflops, 100.0 * gflops / peak, vsDense,
+        vsDense / density, tRef * 1e3, tRef / t);
   }
   llvm::outs() << "\nGFLOP/s count useful work only: 4 D flops per allowed "
-                  "(query, key) pair. \"vs dense\" is time relative to the "
-                  "dense kernel; \"speedup\" is over the reference path "
-                  "(attn-reference, one thread).\n";
+                  "(query, key) pair. \"visited\" is the share of the tiles "
+                  "a kernel computes, \"partial\" the share of those that "
+                  "run mask code; \"vs dense\" is time relative to the "
+                  "dense kernel, \"/ density\" that divided by the density "
+                  "(1 is a kernel whose cost follows the mask exactly); "
+                  "\"speedup\" is over the reference path (attn-reference, "
+                  "one thread).\n";
   return 0;
 }

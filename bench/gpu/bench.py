@@ -23,7 +23,12 @@ from check import Runtime, relative_error  # noqa: E402
 
 B, H, S = 2, 16, 8192
 GRID = (128, 64)
-KERNEL = (13, 13)
+# name -> (kernel, stride, block of the token order or None for row-major)
+NEIGHBORHOODS = {
+    "neighborhood_13x13_on_128x64": ((13, 13), (1, 1), None),
+    "neighborhood_13x13_on_128x64_blocks_8x8": ((13, 13), (1, 1), (8, 8)),
+    "gna_24x24_stride_8_on_128x64_blocks_8x8": ((24, 24), (8, 8), (8, 8)),
+}
 
 
 def document_ids():
@@ -43,8 +48,34 @@ def load_case(runtime, bundle, case, docs):
     return q, k, v, o, kernel.prepare(inputs, [o])
 
 
-def neighborhood_start(c, length, window):
-    return (c - window // 2).clamp(0, length - window)
+def block_order(grid, block):
+    """Row-major index of each position in the block token order
+    (attn_mlir.neighborhood_order without dilation)."""
+    rows, cols = grid
+    r, c = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
+    key = ((r // block[0]) * (cols // block[1]) + c // block[1]) * (
+        block[0] * block[1]) + (r % block[0]) * block[1] + c % block[1]
+    return torch.argsort(key.flatten())
+
+
+def natten_mask_mod(kernel, stride, block, device="cuda"):
+    """NATTEN's rules per axis (no dilation), on row-major positions or,
+    with `block`, on positions in block order."""
+    order = block_order(GRID, block).to(device) if block else None
+
+    def axis_allowed(x, y, length, window, s):
+        lead = x if s == 1 else torch.clamp(x // s * s + s // 2, max=length - 1)
+        start = (lead - window // 2).clamp(0, length - window)
+        return (y >= start) & (y < start + window)
+
+    def mask_mod(b, h, q, k):
+        if order is not None:
+            q, k = order[q], order[k]
+        qr, qc = q // GRID[1], q % GRID[1]
+        kr, kc = k // GRID[1], k % GRID[1]
+        return (axis_allowed(qr, kr, GRID[0], kernel[0], stride[0]) &
+                axis_allowed(qc, kc, GRID[1], kernel[1], stride[1]))
+    return mask_mod
 
 
 def mask_mod_for(name, docs):
@@ -55,15 +86,8 @@ def mask_mod_for(name, docs):
         return lambda b, h, q, k: (k <= q) & (q - k < 1024)
     if name == "documents_4":
         return lambda b, h, q, k: docs[b, q] == docs[b, k]
-    if name == "neighborhood_13x13_on_128x64":
-        def natten(b, h, q, k):
-            qr, qc = q // GRID[1], q % GRID[1]
-            kr, kc = k // GRID[1], k % GRID[1]
-            r0 = neighborhood_start(qr, GRID[0], KERNEL[0])
-            c0 = neighborhood_start(qc, GRID[1], KERNEL[1])
-            return ((kr >= r0) & (kr < r0 + KERNEL[0]) &
-                    (kc >= c0) & (kc < c0 + KERNEL[1]))
-        return natten
+    if name in NEIGHBORHOODS:
+        return natten_mask_mod(*NEIGHBORHOODS[name])
     return None
 
 

@@ -46,6 +46,14 @@ MASKS = {
                     ", %q_ids: tensor<{B}x{S}xi32>, %kv_ids: tensor<{B}x{S}xi32>"),
     "neighborhood_13x13_on_128x64": (
         "mask(#attn.neighborhood<grid = [128, 64], kernel = [13, 13]>)", "", ""),
+    # The same on tokens in 8x8 blocks (neighborhood_order), and GNA with a
+    # stride of one block, whose every visited tile is full.
+    "neighborhood_13x13_on_128x64_blocks_8x8": (
+        "mask(#attn.neighborhood<grid = [128, 64], kernel = [13, 13], "
+        "tile = [8, 8]>)", "", ""),
+    "gna_24x24_stride_8_on_128x64_blocks_8x8": (
+        "mask(#attn.neighborhood<grid = [128, 64], kernel = [24, 24], "
+        "stride = [8, 8], tile = [8, 8]>)", "", ""),
 }
 
 

@@ -118,7 +118,8 @@ def Attn_SinksAttr : Attn_MaskAttr<"Sinks", "sinks", ["buildQueryRange"]> {
 }
 
 def Attn_NeighborhoodAttr
-    : Attn_MaskAttr<"Neighborhood", "neighborhood", ["verifyFor"]> {
+    : Attn_MaskAttr<"Neighborhood", "neighborhood",
+                    ["verifyFor", "getTileGranularity"]> {
   let summary = "1-D, 2-D or 3-D neighborhood attention (NATTEN semantics)";
   let description = [{
     Tokens form a row-major grid (`prod(grid) == Sq == Skv`); a key is allowed
@@ -134,21 +135,37 @@ def Attn_NeighborhoodAttr
 
     `dilation`, `stride` and `causal` default to 1, 1 and false per axis.
 
+    `tile = [t0, ...]` orders the tokens by blocks of the grid instead of
+    row-major (NATTEN's and GNA's token permutation, kept across layers):
+    the dilation groups one after another (row-major over the group of each
+    axis), each group's sub-grid cut into blocks of `tile` (smaller at its
+    far edges), the blocks in row-major order and the tokens row-major
+    within a block. A kernel tile of `prod(tile)` tokens is then one block,
+    so tiles are classified per axis (most far ones are empty, inner ones
+    full) and the key range of a query block is computed from the blocks
+    it reaches. The semantics are those of the row-major grid at the
+    permuted positions; `attn_mlir.neighborhood_order` gives the
+    permutation.
+
     ```mlir
     #attn.neighborhood<grid = [64, 32], kernel = [7, 7]>
     #attn.neighborhood<grid = [9, 11], kernel = [3, 5], dilation = [2, 2]>
     #attn.neighborhood<grid = [8, 16, 16], kernel = [3, 5, 5], causal = [true, false, false]>
+    #attn.neighborhood<grid = [64, 32], kernel = [7, 7], tile = [8, 8]>
     ```
   }];
   let parameters = (ins Attn_ListParameter<"int64_t">:$grid,
                         Attn_ListParameter<"int64_t">:$kernel,
                         Attn_OptionalListParameter<"int64_t">:$dilation,
                         Attn_OptionalListParameter<"int64_t">:$stride,
-                        Attn_OptionalListParameter<"bool">:$causal);
+                        Attn_OptionalListParameter<"bool">:$causal,
+                        Attn_OptionalListParameter<"int64_t">:$tile);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     int64_t getRank() const { return getGrid().size(); }
+    /// Whether tokens are in block order (`tile`), not row-major.
+    bool isTiled() const { return !getTile().empty(); }
     int64_t getDilationAt(int64_t axis) const {
       return getDilation().empty() ? 1 : getDilation()[axis];
     }

@@ -2,9 +2,21 @@
 
 #include "attn/Dialect/MaskAnalysis.h"
 
+#include <numeric>
+
 using namespace mlir;
 
 namespace attn {
+
+std::pair<int64_t, int64_t> alignTileSizes(MaskAttrInterface mask,
+                                           int64_t tileQ, int64_t tileKv) {
+  if (mask) {
+    auto [gq, gkv] = mask.getTileGranularity();
+    tileQ = gq ? std::gcd(tileQ, gq) : tileQ;
+    tileKv = gkv ? std::gcd(tileKv, gkv) : tileKv;
+  }
+  return {tileQ, tileKv};
+}
 
 namespace {
 MaskContext staticContext(int64_t qLen, int64_t kvLen) {

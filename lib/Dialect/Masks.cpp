@@ -335,12 +335,30 @@ struct NeighborhoodAxis {
     IndexExpr start = clamp(c - window / 2, 0, groupLen - window);
     return {start, start + window - 1};
   }
+  /// Whether local key `lk` is in the neighborhood of local query `lq`, in
+  /// a group of length `groupLen`.
+  PredExpr allowedLocal(IndexExpr lq, IndexExpr lk, IndexExpr groupLen) const {
+    auto [lo, hi] = keyRange(leader(lq, groupLen), groupLen);
+    return (lo <= lk) & (lk <= hi);
+  }
   PredExpr allowed(IndexExpr xq, IndexExpr xk) const {
     IndexExpr group = floorMod(xq, dilation);
-    IndexExpr groupLen = groupLength(group);
-    auto [lo, hi] = keyRange(leader(floorDiv(xq, dilation), groupLen), groupLen);
-    IndexExpr lk = floorDiv(xk, dilation);
-    return (floorMod(xk, dilation) == group) & (lo <= lk) & (lk <= hi);
+    return (floorMod(xk, dilation) == group) &
+           allowedLocal(floorDiv(xq, dilation), floorDiv(xk, dilation),
+                        groupLength(group));
+  }
+  /// Keys `[lo, hi]` (local) that any / every query of local `[a, b]`
+  /// attends: the key range of a leader only grows with the leader, and
+  /// the leader with the query.
+  std::pair<IndexExpr, IndexExpr> hullLocal(IndexExpr a, IndexExpr b,
+                                            IndexExpr groupLen) const {
+    return {keyRange(leader(a, groupLen), groupLen).first,
+            keyRange(leader(b, groupLen), groupLen).second};
+  }
+  std::pair<IndexExpr, IndexExpr> commonLocal(IndexExpr a, IndexExpr b,
+                                              IndexExpr groupLen) const {
+    return {keyRange(leader(b, groupLen), groupLen).first,
+            keyRange(leader(a, groupLen), groupLen).second};
   }
   /// Hull `[lo, hi]` (coordinates, inclusive) of the keys any query
   /// coordinate in `[a, b]` may attend; lo > hi when there is none. Exact
@@ -387,13 +405,171 @@ int64_t outerStep(ArrayRef<int64_t> grid) {
     step *= d;
   return step;
 }
+
+/// The product of `values`.
+IndexExpr product(ArrayRef<IndexExpr> values) {
+  IndexExpr result = 1;
+  for (const IndexExpr &v : values)
+    result = result * v;
+  return result;
+}
+
+/// The block token order of a neighborhood with `tile` (NeighborhoodAttr's
+/// docs): dilation groups one after another, blocks of `tile` within each
+/// group's sub-grid, tokens row-major within a block. Where a group length
+/// is a multiple of the dilation, or a sub-grid of the tile, every size
+/// below is a constant, so decoding a token costs constant divisions only.
+class BlockOrder {
+public:
+  explicit BlockOrder(NeighborhoodAttr attr)
+      : axes(axesOf(attr)), tile(attr.getTile()) {}
+
+  /// Where one token lies: its dilation group, the group's sub-grid
+  /// lengths, its block, that block's extents and its local coordinates
+  /// (in the group), per axis.
+  struct Token {
+    SmallVector<IndexExpr> group, groupLen, block, blockFirst, extent, local;
+  };
+
+  Token decode(IndexExpr x) const {
+    int64_t rank = axes.size(), tokens = 1;
+    for (const NeighborhoodAxis &axis : axes)
+      tokens *= axis.length;
+    // Positions past the grid (the padding of a short tile) decode as the
+    // last token, so that no length below is zero.
+    IndexExpr y = clamp(x, 0, tokens - 1);
+    Token t;
+    for (int64_t a = 0; a < rank; ++a) {
+      IndexExpr slab = product(t.groupLen) * trailingLength(a);
+      IndexExpr g = groupAt(a, floorDiv(y, slab));
+      t.group.push_back(g);
+      t.groupLen.push_back(groupLength(a, g));
+      y = y - coordinatesBefore(a, g) * slab;
+    }
+    for (int64_t a = 0; a < rank; ++a) {
+      IndexExpr slab = product(t.extent) * tile[a] *
+                       product(ArrayRef(t.groupLen).drop_front(a + 1));
+      IndexExpr b = floorDiv(y, slab);
+      t.block.push_back(b);
+      t.blockFirst.push_back(b * tile[a]);
+      t.extent.push_back(blockExtent(a, b, t.groupLen[a]));
+      y = y - b * slab;
+    }
+    t.local.resize(rank);
+    for (int64_t a = rank - 1; a > 0; --a) {
+      t.local[a] = t.blockFirst[a] + floorMod(y, t.extent[a]);
+      y = floorDiv(y, t.extent[a]);
+    }
+    t.local[0] = t.blockFirst[0] + y;
+    return t;
+  }
+
+  /// The first token of group `group`.
+  IndexExpr groupStart(ArrayRef<IndexExpr> group) const {
+    IndexExpr start = 0, outer = 1;
+    for (int64_t a = 0, e = axes.size(); a < e; ++a) {
+      start =
+          start + coordinatesBefore(a, group[a]) * outer * trailingLength(a);
+      outer = outer * groupLength(a, group[a]);
+    }
+    return start;
+  }
+
+  /// The first token of block `block` of group `t.group`, and the tokens of
+  /// that block.
+  std::pair<IndexExpr, IndexExpr> blockSpan(const Token &t,
+                                            ArrayRef<IndexExpr> block) const {
+    IndexExpr start = groupStart(t.group), outer = 1;
+    for (int64_t a = 0, e = axes.size(); a < e; ++a) {
+      start = start + block[a] * tile[a] * outer *
+                          product(ArrayRef(t.groupLen).drop_front(a + 1));
+      outer = outer * blockExtent(a, block[a], t.groupLen[a]);
+    }
+    return {start, outer};
+  }
+
+  const SmallVector<NeighborhoodAxis> &getAxes() const { return axes; }
+
+private:
+  /// Tokens in one step of axis `a` of the whole grid: the lengths after it.
+  int64_t trailingLength(int64_t a) const {
+    int64_t n = 1;
+    for (const NeighborhoodAxis &axis : ArrayRef(axes).drop_front(a + 1))
+      n *= axis.length;
+    return n;
+  }
+  IndexExpr groupLength(int64_t a, IndexExpr g) const {
+    const NeighborhoodAxis &axis = axes[a];
+    if (axis.length % axis.dilation == 0)
+      return axis.length / axis.dilation;
+    return axis.groupLength(g);
+  }
+  /// Coordinates of axis `a` in the groups before `g`.
+  IndexExpr coordinatesBefore(int64_t a, IndexExpr g) const {
+    const NeighborhoodAxis &axis = axes[a];
+    int64_t q = axis.length / axis.dilation, r = axis.length % axis.dilation;
+    return g * q + min(g, r);
+  }
+  /// The group of the `v`-th coordinate of axis `a` in group order.
+  IndexExpr groupAt(int64_t a, IndexExpr v) const {
+    const NeighborhoodAxis &axis = axes[a];
+    int64_t q = axis.length / axis.dilation, r = axis.length % axis.dilation;
+    // The first r groups have q + 1 coordinates, the others q.
+    if (r == 0)
+      return floorDiv(v, q);
+    IndexExpr longOnes = r * (q + 1);
+    return select(v < longOnes, floorDiv(v, q + 1),
+                  r + floorDiv(v - longOnes, q));
+  }
+  IndexExpr blockExtent(int64_t a, IndexExpr b, IndexExpr groupLen) const {
+    if (std::optional<int64_t> n = groupLen.getConstant();
+        n && *n % tile[a] == 0)
+      return tile[a];
+    return min(tile[a], groupLen - b * tile[a]);
+  }
+
+  SmallVector<NeighborhoodAxis> axes;
+  ArrayRef<int64_t> tile;
+};
+
+/// Tokens `[lo, hi]` (inclusive) of a block order: whether they lie in one
+/// dilation group and, if so, per axis local coordinates `[first, last]`
+/// that hold every one of them.
+struct TokenBox {
+  BlockOrder::Token low, high;
+  PredExpr oneGroup = true;
+  SmallVector<IndexExpr> first, last;
+
+  TokenBox(const BlockOrder &order, IndexExpr lo, IndexExpr hi)
+      : low(order.decode(lo)), high(order.decode(hi)) {
+    int64_t rank = low.group.size();
+    for (int64_t a = 0; a < rank; ++a)
+      oneGroup = oneGroup & (low.group[a] == high.group[a]);
+    // Block coordinates run row-major: where the earlier axes agree, an
+    // axis spans the blocks between the two ends, else its whole group.
+    PredExpr sameBlocks = true;
+    for (int64_t a = 0; a < rank; ++a) {
+      first.push_back(select(sameBlocks, low.blockFirst[a], 0));
+      last.push_back(select(sameBlocks, high.blockFirst[a] + high.extent[a] - 1,
+                            low.groupLen[a] - 1));
+      sameBlocks = sameBlocks & (low.block[a] == high.block[a]);
+    }
+    // Within one block, tokens run row-major likewise.
+    PredExpr sameRows = sameBlocks;
+    for (int64_t a = 0; a < rank; ++a) {
+      first[a] = select(sameRows, low.local[a], first[a]);
+      last[a] = select(sameRows, high.local[a], last[a]);
+      sameRows = sameRows & (low.local[a] == high.local[a]);
+    }
+  }
+};
 } // namespace
 
 LogicalResult
 NeighborhoodAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                          ArrayRef<int64_t> grid, ArrayRef<int64_t> kernel,
                          ArrayRef<int64_t> dilation, ArrayRef<int64_t> stride,
-                         ArrayRef<bool> causal) {
+                         ArrayRef<bool> causal, ArrayRef<int64_t> tile) {
   size_t rank = grid.size();
   if (rank < 1 || rank > 3)
     return emitError() << "a neighborhood grid has 1, 2 or 3 axes, got "
@@ -408,7 +584,8 @@ NeighborhoodAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (failed(checkSize("kernel", kernel.size(), false)) ||
       failed(checkSize("dilation", dilation.size(), true)) ||
       failed(checkSize("stride", stride.size(), true)) ||
-      failed(checkSize("causal", causal.size(), true)))
+      failed(checkSize("causal", causal.size(), true)) ||
+      failed(checkSize("tile", tile.size(), true)))
     return failure();
   for (size_t a = 0; a < rank; ++a) {
     int64_t d = dilation.empty() ? 1 : dilation[a];
@@ -433,8 +610,20 @@ NeighborhoodAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     if (s > kernel[a])
       return emitError() << "stride " << s << " along axis " << a
                          << " exceeds the kernel " << kernel[a];
+    if (!tile.empty() && (tile[a] < 1 || tile[a] > (int64_t(1) << 30)))
+      return emitError() << "tile axis " << a << " must have 1 to 2^30 "
+                         << "positions, got " << tile[a];
   }
   return success();
+}
+
+std::pair<int64_t, int64_t> NeighborhoodAttr::getTileGranularity() const {
+  if (!isTiled())
+    return {0, 0};
+  int64_t block = 1;
+  for (int64_t t : getTile())
+    block *= t;
+  return {block, block};
 }
 
 LogicalResult NeighborhoodAttr::verifyFor(Operation *op,
@@ -456,6 +645,15 @@ LogicalResult NeighborhoodAttr::verifyFor(Operation *op,
 
 PredExpr NeighborhoodAttr::buildAllowed(IndexExprBuilder &, const MaskContext &,
                                         const MaskPoint &point) const {
+  if (isTiled()) {
+    BlockOrder order(*this);
+    BlockOrder::Token q = order.decode(point.q), k = order.decode(point.kv);
+    PredExpr allowed = true;
+    for (auto [a, axis] : llvm::enumerate(order.getAxes()))
+      allowed = allowed & (q.group[a] == k.group[a]) &
+                axis.allowedLocal(q.local[a], k.local[a], q.groupLen[a]);
+    return allowed;
+  }
   SmallVector<IndexExpr> q = coordinates(point.q, getGrid());
   SmallVector<IndexExpr> k = coordinates(point.kv, getGrid());
   PredExpr allowed = true;
@@ -467,6 +665,25 @@ PredExpr NeighborhoodAttr::buildAllowed(IndexExprBuilder &, const MaskContext &,
 TileClassExpr NeighborhoodAttr::buildTileClass(IndexExprBuilder &,
                                                const MaskContext &,
                                                const MaskTile &tile) const {
+  if (isTiled()) {
+    // Per axis of the boxes holding the two ranges (sound: a box holds
+    // more tokens than its range, never fewer).
+    BlockOrder order(*this);
+    TokenBox q(order, tile.qLo, tile.qHi - 1),
+        k(order, tile.kvLo, tile.kvHi - 1);
+    PredExpr oneGroup = q.oneGroup & k.oneGroup, sameGroup = oneGroup;
+    for (auto [qGroup, kGroup] : llvm::zip_equal(q.low.group, k.low.group))
+      sameGroup = sameGroup & (qGroup == kGroup);
+    PredExpr outside = false, inside = sameGroup;
+    for (auto [a, axis] : llvm::enumerate(order.getAxes())) {
+      IndexExpr groupLen = q.low.groupLen[a];
+      auto [anyLo, anyHi] = axis.hullLocal(q.first[a], q.last[a], groupLen);
+      auto [allLo, allHi] = axis.commonLocal(q.first[a], q.last[a], groupLen);
+      outside = outside | (k.last[a] < anyLo) | (k.first[a] > anyHi);
+      inside = inside & (allLo <= k.first[a]) & (k.last[a] <= allHi);
+    }
+    return {oneGroup & ((!sameGroup) | outside), inside};
+  }
   SmallVector<NeighborhoodAxis> axes = axesOf(*this);
   int64_t step = outerStep(getGrid());
   auto [lo, hi] = axes[0].hull(floorDiv(tile.qLo, step),
@@ -489,6 +706,26 @@ TileClassExpr NeighborhoodAttr::buildTileClass(IndexExprBuilder &,
 IndexRange NeighborhoodAttr::buildKvRange(IndexExprBuilder &,
                                           const MaskContext &context,
                                           IndexExpr qLo, IndexExpr qHi) const {
+  if (isTiled()) {
+    // From the block holding the first key of the hull to the block holding
+    // its last; the blocks between that the hull misses are classified
+    // empty. Queries of several groups take those groups whole.
+    BlockOrder order(*this);
+    TokenBox q(order, qLo, qHi - 1);
+    SmallVector<IndexExpr> firstBlock, lastBlock;
+    for (auto [a, axis] : llvm::enumerate(order.getAxes())) {
+      auto [lo, hi] = axis.hullLocal(q.first[a], q.last[a], q.low.groupLen[a]);
+      firstBlock.push_back(floorDiv(lo, getTile()[a]));
+      lastBlock.push_back(floorDiv(hi, getTile()[a]));
+    }
+    IndexExpr start = order.blockSpan(q.low, firstBlock).first;
+    auto [lastStart, lastTokens] = order.blockSpan(q.low, lastBlock);
+    IndexExpr groupsEnd =
+        order.groupStart(q.high.group) + product(q.high.groupLen);
+    IndexExpr lo = select(q.oneGroup, start, order.groupStart(q.low.group));
+    IndexExpr hi = select(q.oneGroup, lastStart + lastTokens, groupsEnd);
+    return {clamp(lo, 0, context.kvLen), clamp(hi, 0, context.kvLen)};
+  }
   int64_t step = outerStep(getGrid());
   auto [lo, hi] =
       axesOf(*this)[0].hull(floorDiv(qLo, step), floorDiv(qHi - 1, step));

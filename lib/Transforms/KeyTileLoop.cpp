@@ -1,13 +1,12 @@
 //===- KeyTileLoop.cpp - The mask-aware loop over key tiles ---------------===//
 
 #include "attn/Transforms/KeyTileLoop.h"
+#include "attn/Dialect/MaskAnalysis.h"
 #include "attn/Transforms/PositionFrame.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
-
-#include <numeric>
 
 using namespace mlir;
 
@@ -25,12 +24,7 @@ Value buildTileExtent(OpBuilder &b, Location loc, Value len, Value start,
 std::pair<int64_t, int64_t> alignTilesToMask(AttentionSpecOpInterface op,
                                              int64_t tileQ,
                                              int64_t tileKv) {
-  if (MaskAttrInterface mask = op.getMaskAttr()) {
-    auto [gq, gkv] = mask.getTileGranularity();
-    tileQ = gq ? std::gcd(tileQ, gq) : tileQ;
-    tileKv = gkv ? std::gcd(tileKv, gkv) : tileKv;
-  }
-  return {tileQ, tileKv};
+  return alignTileSizes(op.getMaskAttr(), tileQ, tileKv);
 }
 
 namespace {

@@ -38,7 +38,9 @@ struct AttnReportPass : attn::impl::AttnReportBase<AttnReportPass> {
     }
     MaskAttrInterface mask = op.getMaskAttr();
     bool hasMaskMod = !op.getMaskMod().empty();
-    TileCounts tiles = countTiles(mask, sq, skv, tileQ, tileKv);
+    // The tiles a kernel would use.
+    auto [tq, tk] = alignTileSizes(mask, tileQ, tileKv);
+    TileCounts tiles = countTiles(mask, sq, skv, tq, tk);
     // The mask_mod region is opaque: tiles it could cut are partial.
     if (hasMaskMod) {
       tiles.partial += tiles.full;
@@ -61,9 +63,8 @@ struct AttnReportPass : attn::impl::AttnReportBase<AttnReportPass> {
       os << llvm::format("%.4f", *d);
     else
       os << "unknown (depends on run-time data or a mask_mod region)";
-    os << "\n  " << tileQ << "x" << tileKv << " tiles: " << tiles.empty
-       << " empty, " << tiles.full << " full, " << tiles.partial
-       << " partial";
+    os << "\n  " << tq << "x" << tk << " tiles: " << tiles.empty << " empty, "
+       << tiles.full << " full, " << tiles.partial << " partial";
     if (tiles.dataDependent)
       os << " (" << tiles.dataDependent << " classified at run time)";
     os << " of " << total << "; a kernel visits "
@@ -73,7 +74,7 @@ struct AttnReportPass : attn::impl::AttnReportBase<AttnReportPass> {
        << " of the tiles";
     // The backward's key-tile loops walk each key tile's query range (a
     // mask_mod region only removes pairs: the attribute's ranges hold).
-    int64_t backward = countBackwardTiles(mask, sq, skv, tileQ, tileKv);
+    int64_t backward = countBackwardTiles(mask, sq, skv, tq, tk);
     os << "\n  backward: its key-tile loops visit " << backward << " of "
        << total << " tiles ("
        << llvm::format("%.1f%%", total ? 100.0 * backward / total : 0.0)

@@ -28,14 +28,14 @@ from .spec import (FeatureMap, LinearSpec, Mask, MergeSpec, ScoreMod, Spec,
                    bias, block_sparse, causal, cosformer, document,
                    elu_plus_one, favor, fixed, hedgehog, identity,
                    l2_normalize, maximum, minimum,
-                   neighborhood, prefix_lm, relu, sigmoid, sinks, softcap,
+                   neighborhood, neighborhood_order, prefix_lm, relu, sigmoid, sinks, softcap,
                    strided, taylor, trace_mask_mod, trace_score_mod, where,
                    window)
 
 __all__ = [
     "Error", "Kernel", "Spec", "Mask", "ScoreMod", "Sym", "compile",
     "attention", "clear_memory_cache", "causal", "window", "sinks",
-    "prefix_lm", "neighborhood", "block_sparse", "document", "strided",
+    "prefix_lm", "neighborhood", "neighborhood_order", "block_sparse", "document", "strided",
     "fixed", "alibi", "softcap", "bias", "sigmoid", "relu", "where",
     "minimum", "maximum", "trace_mask_mod", "trace_score_mod",
     "LinearSpec", "FeatureMap", "linear_attention", "identity", "l2_normalize", "elu_plus_one", "favor",

@@ -10,6 +10,7 @@ on symbolic values (see :class:`Sym`).
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -137,9 +138,13 @@ def prefix_lm(prefix: int) -> Mask:
 def neighborhood(grid: Sequence[int], kernel: Sequence[int],
                  dilation: Optional[Sequence[int]] = None,
                  stride: Optional[Sequence[int]] = None,
-                 causal: Optional[Sequence[bool]] = None) -> Mask:
-    """NATTEN neighborhood attention over a row-major token grid (1-D, 2-D
-    or 3-D)."""
+                 causal: Optional[Sequence[bool]] = None,
+                 tile: Optional[Sequence[int]] = None) -> Mask:
+    """NATTEN neighborhood attention over a token grid (1-D, 2-D or 3-D).
+
+    Tokens are row-major, or with ``tile`` in the block order of
+    :func:`neighborhood_order` (permute them once with it and keep them so
+    across layers): kernels then skip and fill whole blocks."""
     params = [f"grid = {_list(grid)}", f"kernel = {_list(kernel)}"]
     if dilation is not None:
         params.append(f"dilation = {_list(dilation)}")
@@ -147,7 +152,37 @@ def neighborhood(grid: Sequence[int], kernel: Sequence[int],
         params.append(f"stride = {_list(stride)}")
     if causal is not None:
         params.append(f"causal = {_list(causal)}")
+    if tile is not None:
+        params.append(f"tile = {_list(tile)}")
     return _Attr(f"#attn.neighborhood<{', '.join(params)}>")
+
+
+def neighborhood_order(grid: Sequence[int], tile: Sequence[int],
+                       dilation: Optional[Sequence[int]] = None) -> list:
+    """The block token order of ``neighborhood(..., tile=tile)``: entry i is
+    the row-major index of the token at position i. Dilation groups come one
+    after another, each group's sub-grid is cut into blocks of ``tile``
+    (smaller at its far edges), blocks and the tokens within one are
+    row-major. ``x[..., order, :]`` permutes row-major tokens into it, and
+    ``y[..., argsort(order), :]`` back."""
+    grid = [int(g) for g in grid]
+    tile = [int(t) for t in tile]
+    dilation = [1] * len(grid) if dilation is None else [int(d) for d in dilation]
+    if not (len(tile) == len(dilation) == len(grid)):
+        raise ValueError("grid, tile and dilation need one entry per axis")
+    order = []
+    for group in itertools.product(*(range(d) for d in dilation)):
+        sub = [(n - g + d - 1) // d for n, g, d in zip(grid, group, dilation)]
+        blocks = [(s + t - 1) // t for s, t in zip(sub, tile)]
+        for block in itertools.product(*(range(b) for b in blocks)):
+            extent = [min(t, s - b * t) for s, b, t in zip(sub, block, tile)]
+            for inside in itertools.product(*(range(e) for e in extent)):
+                index = 0
+                for n, b, t, i, d, g in zip(grid, block, tile, inside,
+                                            dilation, group):
+                    index = index * n + (b * t + i) * d + g
+                order.append(index)
+    return order
 
 
 class _BlockSparse(_Attr):

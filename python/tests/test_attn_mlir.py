@@ -97,6 +97,54 @@ def test_neighborhood_2d(rng):
     assert relative_error(o, ref) < F32_TOL
 
 
+def natten_allowed(grid, kernel, dilation, stride, causal):
+    """[tokens, tokens] booleans of NATTEN's rules on row-major tokens, one
+    axis at a time."""
+    coords = np.stack(np.unravel_index(np.arange(int(np.prod(grid))), grid), 1)
+    ok = True
+    for a, (n, w, d, s, c) in enumerate(zip(grid, kernel, dilation, stride,
+                                            causal)):
+        x = coords[:, a]
+        group, local = x % d, x // d
+        length = (n - group + d - 1) // d
+        lead = local if s == 1 else np.minimum(local // s * s + s // 2,
+                                               length - 1)
+        lo = (np.maximum(lead - w + 1, 0) if c
+              else np.clip(lead - w // 2, 0, length - w))
+        hi = lead if c else lo + w - 1
+        ok = ok & (group[:, None] == group[None, :]) \
+            & (local[None, :] >= lo[:, None]) & (local[None, :] <= hi[:, None])
+    return ok
+
+
+@pytest.mark.parametrize("grid, kernel, dilation, stride, causal, tile", [
+    ([12, 10], [7, 7], [1, 1], [1, 1], [False, False], [4, 4]),
+    ([11, 13], [3, 3], [2, 3], [1, 1], [False, False], [2, 4]),
+    ([10, 12], [5, 5], [1, 1], [2, 4], [False, False], [4, 4]),
+    ([4, 6, 5], [3, 3, 3], [1, 2, 1], [1, 1, 1], [True, False, False],
+     [2, 2, 2]),
+    ([37], [9], [3], [2], [True], [5]),
+])
+def test_neighborhood_in_block_order(rng, grid, kernel, dilation, stride,
+                                     causal, tile):
+    """Tokens permuted by neighborhood_order through the block-ordered mask
+    equal NATTEN on row-major tokens, computed here in float64."""
+    n = int(np.prod(grid))
+    q, k, v = qkv(rng, B=1, H=2, Hkv=1, Sq=n, Skv=n, D=16, Dv=8)
+    order = am.neighborhood_order(grid, tile, dilation)
+    assert sorted(order) == list(range(n))
+    mask = am.neighborhood(grid, kernel, dilation=dilation, stride=stride,
+                           causal=causal, tile=tile)
+    kernel_fn = am.compile(am.Spec(heads=2, kv_heads=1, head_dim=16,
+                                   value_dim=8, dtype="f32", q_len=n,
+                                   kv_len=n, mask=mask))
+    o = kernel_fn(q[:, :, order], k[:, :, order], v[:, :, order])
+    o = o[:, :, np.argsort(order)]
+    ok = natten_allowed(grid, kernel, dilation, stride, causal)
+    ref, _ = attention_reference(q, k, v, lambda b, h, i, j: ok[i, j])
+    assert relative_error(o, ref) < F32_TOL
+
+
 def test_traced_mask_mod_equals_the_mask_attribute(rng):
     q, k, v = qkv(rng)
     by_attr = am.compile(am.Spec(heads=4, kv_heads=2, head_dim=24, value_dim=40,

@@ -27,6 +27,21 @@
 // CHECK-NEXT: density: unknown
 // CHECK-NEXT: 64x64 tiles: 496 empty, 0 full, 528 partial of 1024
 // CHECK-NEXT: backward: its key-tile loops visit 528 of 1024 tiles (51.6%)
+// A 7x7 neighborhood on a 64x32 grid in 4x4 blocks: 16x16 tiles (the block),
+// the 3x3 blocks around each reached, the middle one full. Row-major tokens
+// need 15.2% of the 64x64 tiles, all partial.
+// CHECK: mask #attn.neighborhood<grid = [64, 32], kernel = [7, 7], tile = [4, 4]>
+// CHECK-NEXT: density: 0.0239
+// CHECK-NEXT: 16x16 tiles: 15372 empty, 128 full, 884 partial of 16384; a kernel visits 6.2% of the tiles
+// GNA with a stride of one 8x8 block and a kernel of three: every visited
+// tile is full, as many as the density says.
+// CHECK: mask #attn.neighborhood<grid = [64, 32], kernel = [24, 24], stride = [8, 8], tile = [8, 8]>
+// CHECK-NEXT: density: 0.2812
+// CHECK-NEXT: 64x64 tiles: 736 empty, 288 full, 0 partial of 1024; a kernel visits 28.1% of the tiles
+// The 3-D video case in 1x4x4 blocks: 14.6% of the tiles against 37.5%.
+// CHECK: mask #attn.neighborhood<grid = [8, 16, 16], kernel = [3, 7, 7], tile = [1, 4, 4]>
+// CHECK-NEXT: density: 0.0718
+// CHECK-NEXT: 16x16 tiles: 13984 empty, 384 full, 2016 partial of 16384; a kernel visits 14.6% of the tiles
 // Dynamic lengths need q-len / kv-len.
 // CHECK: remark: attn-report: Sq or Skv is dynamic; pass q-len=N kv-len=N
 // OPTS: remark: attn-report: Sq = 1000, Skv = 1000, mask #attn.sinks<4>
@@ -46,6 +61,9 @@ func.func @f(%q: !t, %k: !t, %v: !t, %l: tensor<1x1x32x32xi8>, %qd: tensor<1x4x?
     %c = arith.cmpi ne, %i, %j : index
     attn.yield %c : i1
   } : !t, !t, !t -> !t
+  %6 = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [64, 32], kernel = [7, 7], tile = [4, 4]>) : !t, !t, !t -> !t
+  %7 = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [64, 32], kernel = [24, 24], stride = [8, 8], tile = [8, 8]>) : !t, !t, !t -> !t
+  %8 = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [8, 16, 16], kernel = [3, 7, 7], tile = [1, 4, 4]>) : !t, !t, !t -> !t
   %5 = attn.attention %qd, %kd, %kd mask(#attn.sinks<4>) : tensor<1x4x?x64xf16>, tensor<1x4x?x64xf16>, tensor<1x4x?x64xf16> -> tensor<1x4x?x64xf16>
   return %0 : !t
 }

@@ -231,6 +231,9 @@ class AttentionGen:
                 params.append(f"dilation = {[rng.choice([1, 2]) for _ in grid]}")
             if rng.random() < 0.3:
                 params.append(f"causal = {[rng.choice(['true', 'false']) for _ in grid]}".replace("'", ""))
+            if rng.random() < 0.4:
+                # Block order; blocks need not divide the grid.
+                params.append(f"tile = {[rng.choice([1, 2, 3, 4, 8]) for _ in grid]}")
             return f"#attn.neighborhood<{', '.join(params)}>"
         if kind == "not":
             return f"#attn.not<{self.mask(depth + 1)}>"

@@ -84,6 +84,9 @@ llvm::cl::opt<bool>
                              "kernel pipeline"),
               llvm::cl::cat(category));
 
+llvm::cl::opt<int64_t>
+    tileQOption("tile-q", llvm::cl::desc("Query rows per tile (CPU kernel)"),
+                llvm::cl::init(64), llvm::cl::cat(category));
 llvm::cl::opt<int64_t> tileKvOption(
     "tile-kv", llvm::cl::desc("Keys per tile (CPU and GPU kernels)"),
     llvm::cl::init(64), llvm::cl::cat(category));
@@ -657,6 +660,7 @@ Expected<int> runMain() {
   options.entry = entryName;
   options.reference = reference;
   options.float64 = float64;
+  options.tileQ = tileQOption;
   options.tileKv = tileKvOption;
   options.chunkSize = chunkSizeOption;
   options.warps = warpsOption;

@@ -86,12 +86,60 @@ std::vector<MaskCase> masks(mlir::MLIRContext *ctx, int64_t sq, int64_t skv) {
   return cases;
 }
 
+/// The row-major index of each token in the block order of
+/// NeighborhoodAttr's docs: groups, then blocks of `tile`, then row-major.
+std::vector<int64_t> blockOrder(const std::vector<int64_t> &grid,
+                                std::vector<int64_t> dilation,
+                                const std::vector<int64_t> &tile) {
+  int64_t rank = grid.size();
+  if (dilation.empty())
+    dilation.assign(rank, 1);
+  // Visits every index tuple of `extents` in row-major order.
+  auto forEach =
+      [](const std::vector<int64_t> &extents,
+         const std::function<void(const std::vector<int64_t> &)> &f) {
+        std::vector<int64_t> at(extents.size(), 0);
+        for (int64_t e : extents)
+          if (e == 0)
+            return;
+        while (true) {
+          f(at);
+          int64_t a = extents.size() - 1;
+          for (; a >= 0 && ++at[a] == extents[a]; --a)
+            at[a] = 0;
+          if (a < 0)
+            return;
+        }
+      };
+  std::vector<int64_t> order;
+  forEach(dilation, [&](const std::vector<int64_t> &group) {
+    std::vector<int64_t> sub(rank), blocks(rank);
+    for (int64_t a = 0; a < rank; ++a) {
+      sub[a] = (grid[a] - group[a] + dilation[a] - 1) / dilation[a];
+      blocks[a] = (sub[a] + tile[a] - 1) / tile[a];
+    }
+    forEach(blocks, [&](const std::vector<int64_t> &block) {
+      std::vector<int64_t> extent(rank);
+      for (int64_t a = 0; a < rank; ++a)
+        extent[a] = std::min(tile[a], sub[a] - block[a] * tile[a]);
+      forEach(extent, [&](const std::vector<int64_t> &inside) {
+        int64_t index = 0;
+        for (int64_t a = 0; a < rank; ++a)
+          index = index * grid[a] +
+                  (block[a] * tile[a] + inside[a]) * dilation[a] + group[a];
+        order.push_back(index);
+      });
+    });
+  });
+  return order;
+}
+
 /// Neighborhood masks on grids whose size is `sq` (when one fits).
 std::vector<MaskCase> neighborhoods(mlir::MLIRContext *ctx, int64_t sq) {
   std::vector<MaskCase> cases;
   auto add = [&](std::vector<int64_t> grid, std::vector<int64_t> kernel,
                  std::vector<int64_t> dilation, std::vector<int64_t> stride,
-                 std::vector<bool> isCausal) {
+                 std::vector<bool> isCausal, std::vector<int64_t> tile = {}) {
     int64_t n = 1;
     for (int64_t g : grid)
       n *= g;
@@ -99,9 +147,9 @@ std::vector<MaskCase> neighborhoods(mlir::MLIRContext *ctx, int64_t sq) {
       return;
     llvm::SmallVector<bool> causalFlags(isCausal.begin(), isCausal.end());
     auto attr = NeighborhoodAttr::get(ctx, grid, kernel, dilation, stride,
-                                      causalFlags);
+                                      causalFlags, tile);
     // NATTEN rules per axis, with plain integers.
-    Predicate allowed = [=](int64_t q, int64_t kv) {
+    Predicate rowMajor = [=](int64_t q, int64_t kv) {
       for (int64_t a = grid.size() - 1; a >= 0; --a) {
         int64_t x = q % grid[a], y = kv % grid[a];
         q /= grid[a];
@@ -123,7 +171,16 @@ std::vector<MaskCase> neighborhoods(mlir::MLIRContext *ctx, int64_t sq) {
       }
       return true;
     };
-    cases.push_back({attr, allowed, "neighborhood", /*exact=*/false});
+    if (tile.empty()) {
+      cases.push_back({attr, rowMajor, "neighborhood", /*exact=*/false});
+      return;
+    }
+    // Block order: the row-major index of each token, by enumeration.
+    std::vector<int64_t> order = blockOrder(grid, dilation, tile);
+    Predicate allowed = [=](int64_t q, int64_t kv) {
+      return rowMajor(order[q], order[kv]);
+    };
+    cases.push_back({attr, allowed, "tiled neighborhood", /*exact=*/false});
   };
   add({sq}, {std::min<int64_t>(5, sq)}, {}, {}, {});
   if (sq >= 4)
@@ -135,6 +192,21 @@ std::vector<MaskCase> neighborhoods(mlir::MLIRContext *ctx, int64_t sq) {
     add({sq / 6, 6}, {3, 3}, {}, {}, {});
   if (sq % 12 == 0 && sq / 12 >= 2)
     add({sq / 12, 6, 2}, {2, 3, 1}, {1, 2, 1}, {}, {true, false, false});
+  // Block orders, on grids that are and are not tile multiples.
+  add({sq}, {std::min<int64_t>(5, sq)}, {}, {}, {}, {4});
+  if (sq >= 6)
+    add({sq}, {std::min<int64_t>(3, sq / 3)}, {3}, {}, {}, {2});
+  if (sq % 6 == 0 && sq / 6 >= 3) {
+    add({sq / 6, 6}, {3, 3}, {}, {}, {}, {2, 3});
+    add({sq / 6, 6}, {3, 3}, {}, {}, {}, {4, 4});
+    add({sq / 6, 6}, {3, 3}, {}, {2, 3}, {}, {2, 2});
+    add({sq / 6, 6}, {3, 2}, {}, {}, {false, true}, {3, 2});
+  }
+  if (sq % 8 == 0 && sq / 8 >= 6)
+    add({sq / 8, 8}, {3, 3}, {2, 2}, {}, {}, {2, 3});
+  if (sq % 12 == 0 && sq / 12 >= 2)
+    add({sq / 12, 6, 2}, {2, 3, 1}, {1, 2, 1}, {}, {true, false, false},
+        {2, 2, 2});
   return cases;
 }
 
@@ -145,6 +217,122 @@ std::string debugString(mlir::Attribute a) {
   llvm::raw_string_ostream os(s);
   a.print(os);
   return s;
+}
+
+/// Checks the analysis of `m` at lengths (sq, skv) and tiles tq x tk
+/// against the elements.
+void checkAgainstElements(const MaskCase &m, int64_t sq, int64_t skv,
+                          int64_t tq, int64_t tk) {
+  SCOPED_TRACE(testing::Message() << m.name << " Sq=" << sq << " Skv=" << skv
+                                  << " tile " << tq << "x" << tk);
+  // Tiles: the class must be implied by the elements.
+  TileCounts counts = countTiles(m.attr, sq, skv, tq, tk);
+  int64_t tiles = ((sq + tq - 1) / tq) * ((skv + tk - 1) / tk);
+  EXPECT_EQ(counts.empty + counts.full + counts.partial, tiles);
+  int64_t nonEmptyTiles = 0;
+  for (int64_t q0 = 0; q0 < sq; q0 += tq) {
+    int64_t q1 = std::min(q0 + tq, sq);
+    for (int64_t k0 = 0; k0 < skv; k0 += tk) {
+      int64_t k1 = std::min(k0 + tk, skv);
+      int64_t allowed = 0;
+      for (int64_t q = q0; q < q1; ++q)
+        for (int64_t kv = k0; kv < k1; ++kv)
+          allowed += m.allowed(q, kv);
+      int64_t all = (q1 - q0) * (k1 - k0);
+      nonEmptyTiles += allowed > 0;
+      TileKind expected = allowed == 0     ? TileKind::Empty
+                          : allowed == all ? TileKind::Full
+                                           : TileKind::Partial;
+      TileKind kind = classifyTile(m.attr, sq, skv, q0, q1, k0, k1);
+      std::string where = "tile [" + std::to_string(q0) + "," +
+                          std::to_string(q1) + ")x[" + std::to_string(k0) +
+                          "," + std::to_string(k1) + ")";
+      if (m.exact)
+        ASSERT_EQ(kind, expected) << where;
+      else if (kind != TileKind::Partial)
+        ASSERT_EQ(kind, expected) << where << " (unsound)";
+    }
+  }
+  // Key ranges contain every allowed key, exactly for these masks.
+  IndexExprBuilder folder;
+  for (int64_t q0 = 0; q0 < sq; q0 += tq) {
+    int64_t q1 = std::min(q0 + tq, sq);
+    IndexRange range = m.attr.buildKvRange(
+        folder, MaskContext{IndexExpr(sq), IndexExpr(skv)}, q0, q1);
+    int64_t lo = *range.lo.getConstant(), hi = *range.hi.getConstant();
+    int64_t first = skv, last = -1;
+    for (int64_t q = q0; q < q1; ++q)
+      for (int64_t kv = 0; kv < skv; ++kv)
+        if (m.allowed(q, kv)) {
+          first = std::min(first, kv);
+          last = std::max(last, kv);
+        }
+    if (last < 0) {
+      if (m.exact)
+        EXPECT_LE(hi, lo);
+    } else if (m.exact) {
+      EXPECT_EQ(lo, first);
+      EXPECT_EQ(hi, last + 1);
+    } else {
+      EXPECT_LE(lo, first);
+      EXPECT_GE(hi, last + 1);
+    }
+  }
+  // Query ranges contain every query that attends a key of the tile.
+  for (int64_t k0 = 0; k0 < skv; k0 += tk) {
+    int64_t k1 = std::min(k0 + tk, skv);
+    IndexRange range = m.attr.buildQueryRange(
+        folder, MaskContext{IndexExpr(sq), IndexExpr(skv)}, k0, k1);
+    int64_t lo = *range.lo.getConstant(), hi = *range.hi.getConstant();
+    EXPECT_GE(lo, 0);
+    EXPECT_LE(hi, sq);
+    for (int64_t q = 0; q < sq; ++q)
+      for (int64_t kv = k0; kv < k1; ++kv)
+        if (m.allowed(q, kv))
+          ASSERT_TRUE(lo <= q && q < hi)
+              << "query " << q << " attends key " << kv
+              << " outside the query range [" << lo << ", " << hi
+              << ") of keys [" << k0 << ", " << k1 << ")";
+  }
+  // The backward never visits more tiles than there are, nor skips one
+  // with an allowed pair.
+  int64_t visited = countBackwardTiles(m.attr, sq, skv, tq, tk);
+  EXPECT_GE(visited, nonEmptyTiles);
+  EXPECT_LE(visited, tiles);
+  // Empty rows and density.
+  std::optional<int64_t> firstEmpty;
+  int64_t allowed = 0;
+  for (int64_t q = 0; q < sq; ++q) {
+    int64_t row = 0;
+    for (int64_t kv = 0; kv < skv; ++kv)
+      row += m.allowed(q, kv);
+    allowed += row;
+    if (row == 0 && !firstEmpty)
+      firstEmpty = q;
+  }
+  std::optional<int64_t> provenEmpty = findEmptyRow(m.attr, sq, skv);
+  if (m.exact)
+    EXPECT_EQ(provenEmpty, firstEmpty);
+  else if (provenEmpty)
+    EXPECT_EQ(provenEmpty, firstEmpty) << "an empty row was misreported";
+  std::optional<double> d = density(m.attr, sq, skv);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_DOUBLE_EQ(*d, double(allowed) / double(sq * skv));
+  // Simplification keeps the meaning.
+  MaskAttrInterface simple = simplifyMask(m.attr, sq, skv);
+  for (int64_t q = 0; q < sq; ++q)
+    for (int64_t kv = 0; kv < skv; ++kv) {
+      bool ok = true;
+      if (simple) {
+        IndexExprBuilder f;
+        ok = simple
+                 .buildAllowed(f, MaskContext{sq, skv},
+                               MaskPoint{IndexExpr(0), IndexExpr(0), q, kv})
+                 .isTrue();
+      }
+      ASSERT_EQ(ok, m.allowed(q, kv)) << "simplified to " << debugString(simple)
+                                      << " at " << q << "," << kv;
+    }
 }
 
 class MaskAnalysis : public testing::Test {
@@ -168,117 +356,31 @@ TEST_F(MaskAnalysis, AgreesWithBruteForce) {
     for (const MaskCase &m : all) {
       if (mlir::isa<NeighborhoodAttr>(m.attr) && skv != sq)
         continue;
-      SCOPED_TRACE(testing::Message() << m.name << " Sq=" << sq << " Skv=" << skv
-                                      << " tile " << tq << "x" << tk);
-      // Tiles: the class must be implied by the elements.
-      TileCounts counts = countTiles(m.attr, sq, skv, tq, tk);
-      int64_t tiles = ((sq + tq - 1) / tq) * ((skv + tk - 1) / tk);
-      EXPECT_EQ(counts.empty + counts.full + counts.partial, tiles);
-      int64_t nonEmptyTiles = 0;
-      for (int64_t q0 = 0; q0 < sq; q0 += tq) {
-        int64_t q1 = std::min(q0 + tq, sq);
-        for (int64_t k0 = 0; k0 < skv; k0 += tk) {
-          int64_t k1 = std::min(k0 + tk, skv);
-          int64_t allowed = 0;
-          for (int64_t q = q0; q < q1; ++q)
-            for (int64_t kv = k0; kv < k1; ++kv)
-              allowed += m.allowed(q, kv);
-          int64_t all = (q1 - q0) * (k1 - k0);
-          nonEmptyTiles += allowed > 0;
-          TileKind expected = allowed == 0     ? TileKind::Empty
-                              : allowed == all ? TileKind::Full
-                                               : TileKind::Partial;
-          TileKind kind = classifyTile(m.attr, sq, skv, q0, q1, k0, k1);
-          std::string where = "tile [" + std::to_string(q0) + "," +
-                              std::to_string(q1) + ")x[" + std::to_string(k0) +
-                              "," + std::to_string(k1) + ")";
-          if (m.exact)
-            ASSERT_EQ(kind, expected) << where;
-          else if (kind != TileKind::Partial)
-            ASSERT_EQ(kind, expected) << where << " (unsound)";
-        }
+      checkAgainstElements(m, sq, skv, tq, tk);
+      if (HasFatalFailure())
+        return;
+    }
+  }
+}
+
+// Every block order case, at lengths that fit each, with tiles of one
+// block and of random sizes.
+TEST_F(MaskAnalysis, BlockOrderedNeighborhoodsAgreeWithBruteForce) {
+  unsigned seed = std::random_device{}();
+  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int64_t> tile(1, 17);
+  for (int64_t sq : {7, 24, 36, 48, 60}) {
+    for (const MaskCase &m : neighborhoods(&ctx, sq)) {
+      auto attr = mlir::cast<NeighborhoodAttr>(m.attr);
+      if (!attr.isTiled())
+        continue;
+      int64_t block = attr.getTileGranularity().first;
+      for (auto [tq, tk] : {std::pair{block, block}, {tile(rng), tile(rng)}}) {
+        checkAgainstElements(m, sq, sq, tq, tk);
+        if (HasFatalFailure())
+          return;
       }
-      // Key ranges contain every allowed key, exactly for these masks.
-      IndexExprBuilder folder;
-      for (int64_t q0 = 0; q0 < sq; q0 += tq) {
-        int64_t q1 = std::min(q0 + tq, sq);
-        IndexRange range = m.attr.buildKvRange(
-            folder, MaskContext{IndexExpr(sq), IndexExpr(skv)}, q0, q1);
-        int64_t lo = *range.lo.getConstant(), hi = *range.hi.getConstant();
-        int64_t first = skv, last = -1;
-        for (int64_t q = q0; q < q1; ++q)
-          for (int64_t kv = 0; kv < skv; ++kv)
-            if (m.allowed(q, kv)) {
-              first = std::min(first, kv);
-              last = std::max(last, kv);
-            }
-        if (last < 0) {
-          if (m.exact)
-            EXPECT_LE(hi, lo);
-        } else if (m.exact) {
-          EXPECT_EQ(lo, first);
-          EXPECT_EQ(hi, last + 1);
-        } else {
-          EXPECT_LE(lo, first);
-          EXPECT_GE(hi, last + 1);
-        }
-      }
-      // Query ranges contain every query that attends a key of the tile.
-      for (int64_t k0 = 0; k0 < skv; k0 += tk) {
-        int64_t k1 = std::min(k0 + tk, skv);
-        IndexRange range = m.attr.buildQueryRange(
-            folder, MaskContext{IndexExpr(sq), IndexExpr(skv)}, k0, k1);
-        int64_t lo = *range.lo.getConstant(), hi = *range.hi.getConstant();
-        EXPECT_GE(lo, 0);
-        EXPECT_LE(hi, sq);
-        for (int64_t q = 0; q < sq; ++q)
-          for (int64_t kv = k0; kv < k1; ++kv)
-            if (m.allowed(q, kv))
-              ASSERT_TRUE(lo <= q && q < hi)
-                  << "query " << q << " attends key " << kv
-                  << " outside the query range [" << lo << ", " << hi
-                  << ") of keys [" << k0 << ", " << k1 << ")";
-      }
-      // The backward never visits more tiles than there are, nor skips one
-      // with an allowed pair.
-      int64_t visited = countBackwardTiles(m.attr, sq, skv, tq, tk);
-      EXPECT_GE(visited, nonEmptyTiles);
-      EXPECT_LE(visited, tiles);
-      // Empty rows and density.
-      std::optional<int64_t> firstEmpty;
-      int64_t allowed = 0;
-      for (int64_t q = 0; q < sq; ++q) {
-        int64_t row = 0;
-        for (int64_t kv = 0; kv < skv; ++kv)
-          row += m.allowed(q, kv);
-        allowed += row;
-        if (row == 0 && !firstEmpty)
-          firstEmpty = q;
-      }
-      std::optional<int64_t> provenEmpty = findEmptyRow(m.attr, sq, skv);
-      if (m.exact)
-        EXPECT_EQ(provenEmpty, firstEmpty);
-      else if (provenEmpty)
-        EXPECT_EQ(provenEmpty, firstEmpty) << "an empty row was misreported";
-      std::optional<double> d = density(m.attr, sq, skv);
-      ASSERT_TRUE(d.has_value());
-      EXPECT_DOUBLE_EQ(*d, double(allowed) / double(sq * skv));
-      // Simplification keeps the meaning.
-      MaskAttrInterface simple = simplifyMask(m.attr, sq, skv);
-      for (int64_t q = 0; q < sq; ++q)
-        for (int64_t kv = 0; kv < skv; ++kv) {
-          bool ok = true;
-          if (simple) {
-            IndexExprBuilder f;
-            ok = simple
-                     .buildAllowed(f, MaskContext{sq, skv},
-                                   MaskPoint{IndexExpr(0), IndexExpr(0), q, kv})
-                     .isTrue();
-          }
-          ASSERT_EQ(ok, m.allowed(q, kv))
-              << "simplified to " << debugString(simple) << " at " << q << ","
-              << kv;
-        }
     }
   }
 }

@@ -34,6 +34,12 @@ struct TileCounts {
   int64_t dataDependent = 0;
 };
 
+/// The requested tile sizes reduced to divide the mask's own block
+/// structure (`getTileGranularity`), so that tiles inside a block (of a
+/// block-sparse layout, of a block-ordered neighborhood) are classified.
+std::pair<int64_t, int64_t> alignTileSizes(MaskAttrInterface mask,
+                                           int64_t tileQ, int64_t tileKv);
+
 /// Counts the classes of the `tileQ x tileKv` tiles that cover the score
 /// matrix (edge tiles are clipped).
 TileCounts countTiles(MaskAttrInterface mask, int64_t qLen, int64_t kvLen,

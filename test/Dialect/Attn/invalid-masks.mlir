@@ -64,6 +64,22 @@ func.func @neighborhood_causal_size(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x
 
 // -----
 
+func.func @neighborhood_tile_size(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{'tile' has 3 entries but the grid has 2 axes}}
+  %o = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [4, 4], kernel = [3, 3], tile = [2, 2, 2]>) : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @neighborhood_zero_tile(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{tile axis 1 must have 1 to 2^30 positions, got 0}}
+  %o = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [4, 4], kernel = [3, 3], tile = [2, 0]>) : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>
+  return
+}
+
+// -----
+
 func.func @neighborhood_grid_axis(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
   // expected-error @+1 {{grid axis 1 must have 1 to 2^30 positions, got 0}}
   %o = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [4, 0], kernel = [3, 3]>) : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>

@@ -16,10 +16,12 @@ func.func @sinks_or_window(%q: tensor<1x2x256x16xf32>, %k: tensor<1x2x256x16xf32
 // CHECK: mask(#attn.neighborhood<grid = [64, 32], kernel = [7, 7]>)
 // CHECK: mask(#attn.neighborhood<grid = [8, 16, 16], kernel = [3, 5, 5], dilation = [1, 2, 2], stride = [1, 2, 1], causal = [true, false, false]>)
 // CHECK: mask(#attn.neighborhood<grid = [2048], kernel = [33], causal = [false]>)
+// CHECK: mask(#attn.neighborhood<grid = [64, 32], kernel = [7, 7], dilation = [2, 1], tile = [4, 8]>)
 func.func @neighborhoods(%q: tensor<1x2x2048x16xf32>, %k: tensor<1x2x2048x16xf32>, %v: tensor<1x2x2048x16xf32>) -> tensor<1x2x2048x16xf32> {
   %o = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [64, 32], kernel = [7, 7]>) : tensor<1x2x2048x16xf32>, tensor<1x2x2048x16xf32>, tensor<1x2x2048x16xf32> -> tensor<1x2x2048x16xf32>
   %o2 = attn.attention %q, %k, %v mask(#attn.neighborhood<causal = [true, false, false], grid = [8, 16, 16], kernel = [3, 5, 5], dilation = [1, 2, 2], stride = [1, 2, 1]>) : tensor<1x2x2048x16xf32>, tensor<1x2x2048x16xf32>, tensor<1x2x2048x16xf32> -> tensor<1x2x2048x16xf32>
   %o3 = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [2048], kernel = [33], causal = [false]>) : tensor<1x2x2048x16xf32>, tensor<1x2x2048x16xf32>, tensor<1x2x2048x16xf32> -> tensor<1x2x2048x16xf32>
+  %o4 = attn.attention %q, %k, %v mask(#attn.neighborhood<tile = [4, 8], grid = [64, 32], kernel = [7, 7], dilation = [2, 1]>) : tensor<1x2x2048x16xf32>, tensor<1x2x2048x16xf32>, tensor<1x2x2048x16xf32> -> tensor<1x2x2048x16xf32>
   return %o : tensor<1x2x2048x16xf32>
 }
 
