@@ -131,23 +131,31 @@ std::string spec(const BenchCase &c, int64_t s, int64_t h, int64_t d) {
                        args, t, operands, mask);
 }
 
-/// Median seconds of `n` runs after one warm-up run.
-double timeKernel(const jit::CpuKernel &kernel,
-                  std::vector<runtime::TensorRef> inputs,
-                  runtime::TensorRef output, int n) {
+/// Seconds of one run.
+double runOnce(const jit::CpuKernel &kernel,
+               const std::vector<runtime::TensorRef> &inputs,
+               runtime::TensorRef output) {
+  auto start = Clock::now();
   if (llvm::Error e = kernel.run(inputs, {output})) {
     llvm::errs() << llvm::toString(std::move(e)) << "\n";
     std::exit(1);
   }
-  std::vector<double> times;
-  for (int i = 0; i < n; ++i) {
-    auto start = Clock::now();
-    llvm::cantFail(kernel.run(inputs, {output}));
-    times.push_back(seconds(start, Clock::now()));
-  }
+  return seconds(start, Clock::now());
+}
+
+double median(std::vector<double> times) {
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
 }
+
+/// A case, compiled, checked, with its inputs and its timed runs.
+struct Measured {
+  const BenchCase *c;
+  std::unique_ptr<jit::CpuKernel> kernel;
+  std::vector<runtime::TensorRef> inputs;
+  double referenceSeconds;
+  std::vector<double> times;
+};
 
 } // namespace
 
@@ -206,7 +214,9 @@ int main(int argc, char **argv) {
   for (int width : {40, 7, 7, 7, 7, 9, 9, 7, 8, 9, 10, 8})
     llvm::outs() << "|" << std::string(width + 2, '-');
   llvm::outs() << "|\n";
-  double denseTime = 0;
+  // Compile and check every case, then time them round-robin, so that the
+  // drift of a shared machine moves every case alike.
+  std::vector<Measured> measured;
   for (const BenchCase &c : cases) {
     if (!c.mask.empty() && c.name.find(only) == std::string::npos)
       continue;
@@ -228,14 +238,27 @@ int main(int argc, char **argv) {
     if (c.layout)
       inputs.push_back(layout.ref());
 
-    double t = timeKernel(**kernel, inputs, o.ref(), repeats);
-    double tRef = timeKernel(**reference, inputs, oRef.ref(), referenceRepeats);
+    runOnce(**kernel, inputs, o.ref());
+    std::vector<double> referenceTimes;
+    for (int i = 0; i < referenceRepeats; ++i)
+      referenceTimes.push_back(runOnce(**reference, inputs, oRef.ref()));
     double err = relativeError(o, oRef);
     if (!(err < 1e-4)) {
       llvm::errs() << c.name << ": kernel and reference disagree (relative "
                    << "error " << err << ")\n";
       return 1;
     }
+    measured.push_back(
+        {&c, std::move(*kernel), inputs, median(referenceTimes), {}});
+  }
+  for (int r = 0; r < repeats; ++r)
+    for (Measured &m : measured)
+      m.times.push_back(runOnce(*m.kernel, m.inputs, o.ref()));
+
+  double denseTime = 0;
+  for (const Measured &m : measured) {
+    const BenchCase &c = *m.c;
+    double t = median(m.times), tRef = m.referenceSeconds;
 
     // Allowed pairs: the layout's blocks, or the mask's static density.
     auto maskAttr = llvm::dyn_cast_or_null<MaskAttrInterface>(
