@@ -161,6 +161,11 @@ struct Measured {
 
 int main(int argc, char **argv) {
   llvm::cl::ParseCommandLineOptions(argc, argv, "attn CPU benchmark\n");
+  if (repeats < 1 || referenceRepeats < 1) {
+    llvm::errs() << "--repeats and --reference-repeats must be >= 1 (the "
+                    "reference checks every kernel)\n";
+    return 1;
+  }
   const int64_t s = seqLen, h = heads, d = headDim;
   std::vector<BenchCase> cases = {
       {"dense", ""},

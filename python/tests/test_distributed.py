@@ -275,8 +275,9 @@ def test_ulysses_attention_matches_one_process(world, count, rng):
     _spawn(world, _check_ulysses, int(rng.integers(1 << 30)), count)
 
 
+# Each case on one group size (every process compiles its kernels).
 @pytest.mark.parametrize("world, picked", [
-    (2, (0, 4)), (3, range(6)), (4, (2, 3))])
+    (2, (0, 4)), (3, (1, 5)), (4, (2, 3))])
 def test_lasp2_linear_attention_matches_one_process(world, picked, rng):
     _spawn(world, _check_lasp2, int(rng.integers(1 << 30)), tuple(picked))
 
