@@ -119,7 +119,7 @@ def Attn_SinksAttr : Attn_MaskAttr<"Sinks", "sinks", ["buildQueryRange"]> {
 
 def Attn_NeighborhoodAttr
     : Attn_MaskAttr<"Neighborhood", "neighborhood",
-                    ["verifyFor", "getTileGranularity"]> {
+                    ["verifyFor", "getTileGranularity", "buildQueryRange"]> {
   let summary = "1-D, 2-D or 3-D neighborhood attention (NATTEN semantics)";
   let description = [{
     Tokens form a row-major grid (`prod(grid) == Sq == Skv`); a key is allowed

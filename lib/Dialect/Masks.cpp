@@ -703,34 +703,82 @@ TileClassExpr NeighborhoodAttr::buildTileClass(IndexExprBuilder &,
   return {empty, full};
 }
 
+namespace {
+/// The tokens `[lo, hi)` of a block order from the block holding the local
+/// coordinates `first` to the block holding `last` (per axis, in the group
+/// of `box`); the blocks between that the box misses are classified empty.
+/// Ranges over several groups take those groups whole.
+IndexRange blockSpanOf(const BlockOrder &order, ArrayRef<int64_t> tile,
+                       const TokenBox &box, ArrayRef<IndexExpr> first,
+                       ArrayRef<IndexExpr> last) {
+  SmallVector<IndexExpr> firstBlock, lastBlock;
+  for (auto [lo, hi, t] : llvm::zip_equal(first, last, tile)) {
+    firstBlock.push_back(floorDiv(lo, t));
+    lastBlock.push_back(floorDiv(hi, t));
+  }
+  IndexExpr start = order.blockSpan(box.low, firstBlock).first;
+  auto [lastStart, lastTokens] = order.blockSpan(box.low, lastBlock);
+  IndexExpr groupsEnd =
+      order.groupStart(box.high.group) + product(box.high.groupLen);
+  return {select(box.oneGroup, start, order.groupStart(box.low.group)),
+          select(box.oneGroup, lastStart + lastTokens, groupsEnd)};
+}
+
+/// How far, in local coordinates of a group, a query may lie from a key it
+/// attends: its leader is within the stride, the leader's keys within the
+/// window (shifted at the borders, still within it).
+int64_t queryReach(const NeighborhoodAxis &axis) {
+  return axis.window + axis.stride;
+}
+} // namespace
+
 IndexRange NeighborhoodAttr::buildKvRange(IndexExprBuilder &,
                                           const MaskContext &context,
                                           IndexExpr qLo, IndexExpr qHi) const {
   if (isTiled()) {
-    // From the block holding the first key of the hull to the block holding
-    // its last; the blocks between that the hull misses are classified
-    // empty. Queries of several groups take those groups whole.
     BlockOrder order(*this);
     TokenBox q(order, qLo, qHi - 1);
-    SmallVector<IndexExpr> firstBlock, lastBlock;
+    SmallVector<IndexExpr> first, last;
     for (auto [a, axis] : llvm::enumerate(order.getAxes())) {
       auto [lo, hi] = axis.hullLocal(q.first[a], q.last[a], q.low.groupLen[a]);
-      firstBlock.push_back(floorDiv(lo, getTile()[a]));
-      lastBlock.push_back(floorDiv(hi, getTile()[a]));
+      first.push_back(lo);
+      last.push_back(hi);
     }
-    IndexExpr start = order.blockSpan(q.low, firstBlock).first;
-    auto [lastStart, lastTokens] = order.blockSpan(q.low, lastBlock);
-    IndexExpr groupsEnd =
-        order.groupStart(q.high.group) + product(q.high.groupLen);
-    IndexExpr lo = select(q.oneGroup, start, order.groupStart(q.low.group));
-    IndexExpr hi = select(q.oneGroup, lastStart + lastTokens, groupsEnd);
-    return {clamp(lo, 0, context.kvLen), clamp(hi, 0, context.kvLen)};
+    IndexRange keys = blockSpanOf(order, getTile(), q, first, last);
+    return {clamp(keys.lo, 0, context.kvLen), clamp(keys.hi, 0, context.kvLen)};
   }
   int64_t step = outerStep(getGrid());
   auto [lo, hi] =
       axesOf(*this)[0].hull(floorDiv(qLo, step), floorDiv(qHi - 1, step));
   return {clamp(lo * step, 0, context.kvLen),
           clamp((hi + 1) * step, 0, context.kvLen)};
+}
+
+IndexRange NeighborhoodAttr::buildQueryRange(IndexExprBuilder &,
+                                             const MaskContext &context,
+                                             IndexExpr kvLo,
+                                             IndexExpr kvHi) const {
+  if (isTiled()) {
+    BlockOrder order(*this);
+    TokenBox k(order, kvLo, kvHi - 1);
+    SmallVector<IndexExpr> first, last;
+    for (auto [a, axis] : llvm::enumerate(order.getAxes())) {
+      first.push_back(max(k.first[a] - queryReach(axis), 0));
+      last.push_back(min(k.last[a] + queryReach(axis), k.low.groupLen[a] - 1));
+    }
+    IndexRange queries = blockSpanOf(order, getTile(), k, first, last);
+    return {clamp(queries.lo, 0, context.qLen),
+            clamp(queries.hi, 0, context.qLen)};
+  }
+  // Along the outer axis, in global coordinates (a local step is a
+  // dilation's).
+  const NeighborhoodAxis axis = axesOf(*this)[0];
+  int64_t step = outerStep(getGrid());
+  int64_t reach = queryReach(axis) * axis.dilation;
+  IndexExpr lo = max(floorDiv(kvLo, step) - reach, 0);
+  IndexExpr hi = min(floorDiv(kvHi - 1, step) + reach, axis.length - 1);
+  return {clamp(lo * step, 0, context.qLen),
+          clamp((hi + 1) * step, 0, context.qLen)};
 }
 
 //===----------------------------------------------------------------------===//
