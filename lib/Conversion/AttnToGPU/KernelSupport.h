@@ -147,6 +147,9 @@ struct PlanArithmetic {
   mlir::Value times(mlir::Value x, mlir::Value y) {
     return mlir::arith::MulIOp::create(b, loc, x, y);
   }
+  mlir::Value plus(mlir::Value x, mlir::Value y) {
+    return mlir::arith::AddIOp::create(b, loc, x, y);
+  }
 };
 
 /// Launches `kernel` on a 1-D block of `threads` with `sharedBytes` of

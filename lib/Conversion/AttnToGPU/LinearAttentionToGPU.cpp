@@ -20,18 +20,20 @@
 // atom (parts/MmaAtom.h), query, key and value rows through the tile
 // loader (parts/TileLoader.h).
 //
-// A causal op is a plan of three kernels, so that a long sequence fills the
-// GPU (a block per value tile, head and batch entry is a few dozen blocks):
-// the sequence is cut into runs of whole chunks, their number chosen at
-// launch from the grid and the device (launch choice "sequence_runs"; 1
-// where the grid fills the GPU already);
+// An op is a plan of three kernels, so that a long sequence fills the GPU
+// (a block per value tile, head and batch entry is a few dozen blocks): the
+// sequence is cut into runs of whole chunks, their number chosen at launch
+// from the grid and the device (launch choice "sequence_runs"; 1 where the
+// grid fills the GPU already);
 //   1. the state each run but the last adds, from zero, and the decay
 //      across it: a block per (value tile x run, head, batch entry);
 //   2. a scan of those into each run's incoming state, from initial_state;
 //   3. each run's outputs from its incoming state, as the one-kernel form
 //      computes them; the last run writes final_state.
-// The state work of a run is done twice (1 and 3) for runs times the
-// parallelism.
+// The state work of a causal run is done twice (1 and 3) for runs times the
+// parallelism. A non-causal op cuts its keys and its queries into as many
+// runs: 1 takes every key run, 2 sums them (its last slot), 3 takes the
+// query runs, each from that sum, and none repeats work.
 //
 //===----------------------------------------------------------------------===//
 
@@ -277,14 +279,17 @@ public:
         return advanceState(s, n);
       });
     } else {
-      state =
-          forChunks(index(0), kvLen, state, [&](Value c0, Value n, Value s) {
-            stageFeatures(k, kvHead, c0, kvLen, n, phiK, Value(),
-                          /*values=*/true);
-            barrier();
-            return advanceState(s, n);
-          });
-      forChunks(index(0), qLen, Value(), [&](Value c0, Value n, Value) {
+      // A run's outputs read the state over every key, which the scan
+      // summed.
+      if (role == LinearRole::Whole)
+        state =
+            forChunks(index(0), kvLen, state, [&](Value c0, Value n, Value s) {
+              stageFeatures(k, kvHead, c0, kvLen, n, phiK, Value(),
+                            /*values=*/true);
+              barrier();
+              return advanceState(s, n);
+            });
+      forChunks(begin, end, Value(), [&](Value c0, Value n, Value) {
         stageFeatures(q, head, c0, qLen, n, phiQ, Value(), /*values=*/false);
         barrier();
         writeOutputs(c0, /*withinChunk=*/false);
@@ -538,15 +543,24 @@ private:
     qLen = memref::DimOp::create(b, loc, q, 2);
     kvLen = memref::DimOp::create(b, loc, k, 2);
     maxLength = arith::MaxUIOp::create(b, loc, qLen, kvLen);
-    // The positions of this block: a run's, or all of them.
+    // The positions of this block: a run's, or all of them. A non-causal
+    // op's run states cut the keys, its run outputs the queries.
     begin = index(0);
     end = qLen;
     if (role != LinearRole::Whole) {
+      Value positions =
+          role == LinearRole::RunStates && !op.getCausal() ? kvLen : qLen;
       begin = arith::MulIOp::create(b, loc, split, run.length);
       Value runEnd = add(begin, run.length);
-      end = arith::MinUIOp::create(b, loc, runEnd, qLen);
-      isLastRun = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
-                                        runEnd, qLen);
+      end = arith::MinUIOp::create(b, loc, runEnd, positions);
+      // The causal state after the last run is the final one; every
+      // non-causal run has the whole state, and the first writes it.
+      writesFinalState =
+          op.getCausal()
+              ? arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, runEnd,
+                                      qLen)
+              : arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, split,
+                                      index(0));
     }
     if (decayArg) {
       gamma = load(decayArg, head);
@@ -594,7 +608,15 @@ private:
     if (role == LinearRole::RunOutputs) {
       stateSource = run.states;
       normalizerSource = run.normalizers;
-      prefix.insert(prefix.begin(), split);
+      // A causal run's incoming state; the non-causal whole state, which
+      // the scan writes last.
+      Value slot = split;
+      if (!op.getCausal()) {
+        Value slots = memref::DimOp::create(b, loc, run.states, 0);
+        Value one = index(1);
+        slot = sub(slots, one);
+      }
+      prefix.insert(prefix.begin(), slot);
     } else if (role == LinearRole::RunStates) {
       // A run's own state starts from zero.
       stateSource = normalizerSource = Value();
@@ -921,7 +943,8 @@ private:
   /// final_state and final_normalizer: the whole sequence's, or those the
   /// last run ends with.
   void storeFinalState(Value state) {
-    storeState(state, finalState, finalNormalizer, {batch, head}, isLastRun);
+    storeState(state, finalState, finalNormalizer, {batch, head},
+               writesFinalState);
   }
 
   /// Stores the state registers into `stateDest` [prefix..., F, Dv] and
@@ -971,7 +994,7 @@ private:
   RunArgs run;
   /// This block's run (runs only), its positions [begin, end), and whether
   /// it is the last run (null for the whole sequence).
-  Value split, begin, end, isLastRun;
+  Value split, begin, end, writesFinalState;
   SmallVector<Value> stateRows;
   std::unique_ptr<SharedMemory> shared;
   std::unique_ptr<TileLoader> loader;
@@ -1080,15 +1103,10 @@ LogicalResult attn::lowerLinearAttentionToGPU(LinearAttentionOp op,
                                               int64_t warps, StringRef splitKv,
                                               ModuleOp module,
                                               SymbolTable &symbols) {
-  if (splitKv == "always" && !op.getCausal())
-    return op.emitOpError()
-           << "cannot be compiled with split-kv=always: only a causal linear "
-              "attention runs its sequence in parallel runs (use split-kv=auto "
-              "or never)";
-  // Causal ops run as the plan of three kernels (1 run where the grid fills
-  // the GPU already). Its chunk kernels stage the f32 state in shared
-  // memory; where that does not fit, auto keeps the one kernel.
-  bool runs = op.getCausal() && splitKv != "never";
+  // Ops run as the plan of three kernels (1 run where the grid fills the
+  // GPU already). Its chunk kernels stage the f32 state in shared memory;
+  // where that does not fit, auto keeps the one kernel.
+  bool runs = splitKv != "never";
   LinearPlan quiet;
   if (runs && splitKv == "auto" && !fitLayout(op, warps, true, quiet))
     runs = false;
@@ -1235,42 +1253,63 @@ LogicalResult attn::lowerLinearAttentionToGPU(LinearAttentionOp op,
   Value multiprocessors = MultiprocessorCountOp::create(b, loc);
   Value wanted = host.ceilDiv(
       host.times(multiprocessors, host.index(kRunBlocksPerSM)), blocks);
-  Value chunks =
-      host.maxOf(host.ceilDiv(qLen, host.index(plan->chunk)), host.index(1));
+  Value chunkSize = host.index(plan->chunk);
+  Value one = host.index(1);
+  Value queryChunks = host.ceilDiv(qLen, chunkSize);
+  Value chunks = host.maxOf(queryChunks, one);
+  Value keyChunks;
+  if (!op.getCausal()) {
+    Value kvLen = tensor::DimOp::create(b, loc, op.getK(), 2);
+    keyChunks = host.ceilDiv(kvLen, chunkSize);
+    chunks = host.maxOf(chunks, keyChunks);
+  }
   Value wantedRuns =
       host.minOf(host.minOf(wanted, chunks), host.index(kMaxRuns));
   if (splitKv == "always")
     wantedRuns = host.maxOf(wantedRuns, host.minOf(chunks, host.index(2)));
-  // Runs of whole chunks; the last may be shorter.
-  Value length =
-      host.times(host.ceilDiv(chunks, host.maxOf(wantedRuns, host.index(1))),
-                 host.index(plan->chunk));
-  Value runCount = LaunchChoiceOp::create(
-      b, loc, "sequence_runs",
-      host.maxOf(host.ceilDiv(qLen, length), host.index(1)));
+  // Runs of whole chunks; the last may be shorter. A non-causal op cuts
+  // its keys (states) and its queries (outputs) into as many runs, some
+  // possibly empty.
+  Value runCount, stateLength, outputLength;
+  if (op.getCausal()) {
+    Value length = host.times(host.ceilDiv(chunks, host.maxOf(wantedRuns, one)),
+                              chunkSize);
+    runCount = LaunchChoiceOp::create(
+        b, loc, "sequence_runs", host.maxOf(host.ceilDiv(qLen, length), one));
+    stateLength = outputLength = length;
+  } else {
+    runCount = LaunchChoiceOp::create(b, loc, "sequence_runs",
+                                      host.maxOf(wantedRuns, one));
+    stateLength = host.times(host.ceilDiv(keyChunks, runCount), chunkSize);
+    outputLength = host.times(host.ceilDiv(queryChunks, runCount), chunkSize);
+  }
 
-  SmallVector<Value> sizes = {runCount};
-  if (op.getQ().getType().isDynamicDim(0))
-    sizes.push_back(batch);
-  auto workspace = [&](MemRefType type) -> Value {
+  auto workspace = [&](MemRefType type, Value slots) -> Value {
+    SmallVector<Value> sizes = {slots};
+    if (op.getQ().getType().isDynamicDim(0))
+      sizes.push_back(batch);
     return memref::AllocOp::create(b, loc, type, sizes);
   };
-  SmallVector<Value> own = {workspace(stateType)};
+  SmallVector<Value> own = {workspace(stateType, runCount)};
   if (plan->denominator)
-    own.push_back(workspace(normalizerType));
+    own.push_back(workspace(normalizerType, runCount));
   if (plan->decay)
-    own.push_back(workspace(decayType));
-  SmallVector<Value> incoming = {workspace(stateType)};
+    own.push_back(workspace(decayType, runCount));
+  // The scan writes a causal op's incoming state of each run; a non-causal
+  // op's after every run, the whole state, comes last.
+  Value slots = op.getCausal() ? runCount : host.plus(runCount, one);
+  SmallVector<Value> incoming = {workspace(stateType, slots)};
   if (plan->denominator)
-    incoming.push_back(workspace(normalizerType));
+    incoming.push_back(workspace(normalizerType, slots));
 
-  // 1: the runs but the last.
+  // 1: the runs but the last (causal), or every run.
   SmallVector<Value> statesLaunch(args);
   llvm::append_range(statesLaunch, own);
-  statesLaunch.push_back(length);
-  Value others = arith::SubIOp::create(b, loc, runCount, host.index(1));
+  statesLaunch.push_back(stateLength);
+  Value stateRuns =
+      op.getCausal() ? arith::SubIOp::create(b, loc, runCount, one) : runCount;
   launchKernel(b, loc, states,
-               gpu::KernelDim3{host.times(valueTiles, others), heads, batch},
+               gpu::KernelDim3{host.times(valueTiles, stateRuns), heads, batch},
                plan->threads(), plan->sharedBytes, statesLaunch);
   // 2: the scan.
   SmallVector<Value> scanLaunch;
@@ -1285,7 +1324,7 @@ LogicalResult attn::lowerLinearAttentionToGPU(LinearAttentionOp op,
   // 3: every run's outputs.
   SmallVector<Value> outputsLaunch(args);
   llvm::append_range(outputsLaunch, incoming);
-  outputsLaunch.push_back(length);
+  outputsLaunch.push_back(outputLength);
   launchKernel(b, loc, outputs,
                gpu::KernelDim3{host.times(valueTiles, runCount), heads, batch},
                plan->threads(), plan->sharedBytes, outputsLaunch);

@@ -52,12 +52,11 @@ static LogicalResult emulateGetGlobal(BlockEmulator &e,
            << get.getNameAttr();
   OpBuilder &b = e.getBuilder();
   StringAttr &copyName = e.getState<HostGlobals>().names[global];
-  if (!copyName) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(e.getModule().getBody());
-    Operation *copy = b.clone(*global);
-    copyName = SymbolTable(e.getModule()).insert(copy);
-  }
+  // The symbol table inserts the copy: a clone placed first would sit in
+  // the module under a taken name (another kernel's copy) until renamed.
+  if (!copyName)
+    copyName = SymbolTable(e.getModule())
+                   .insert(global->clone(), e.getModule().getBody()->begin());
   e.mapLanes(get.getResult(), memref::GetGlobalOp::create(
                                   b, get.getLoc(), get.getType(), copyName));
   return success();

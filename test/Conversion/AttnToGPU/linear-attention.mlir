@@ -95,9 +95,19 @@ func.func @favor(%q: tensor<?x4x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
 // Bidirectional relu in f32: tf32 tensor cores; one loop builds the state
 // over the keys, a second one writes the outputs.
 // CHECK-LABEL: func.func @relu_f32
-// Not causal: one kernel, also by default.
+// By default a non-causal op is a plan too: the state of every key run, their
+// sum (the scan's last slot of runs + 1), the outputs of every query run from
+// it.
 // RUNS-LABEL: func.func @relu_f32
-// RUNS:         gpu.launch_func @attn_kernels::@relu_f32_linear_attention
+// RUNS:         %[[RUNS:.*]] = attn.launch_choice "sequence_runs" %{{.*}} : index
+// RUNS:         %[[OWN:.*]] = memref.alloc(%[[RUNS]]) : memref<?x1x2x16x16xf32>
+// RUNS:         %[[SLOTS:.*]] = arith.addi %[[RUNS]], %c1 : index
+// RUNS:         %[[TOTAL:.*]] = memref.alloc(%[[SLOTS]]) : memref<?x1x2x16x16xf32>
+// RUNS:         gpu.launch_func @attn_kernels::@relu_f32_linear_run_states blocks in (%[[RUNS]], %c2, %c1)
+// RUNS-SAME:      %[[OWN]] : memref<?x1x2x16x16xf32>
+// RUNS:         gpu.launch_func @attn_kernels::@relu_f32_linear_run_scan blocks in (%c1, %c2, %c1)
+// RUNS:         gpu.launch_func @attn_kernels::@relu_f32_linear_run_outputs blocks in (%[[RUNS]], %c2, %c1)
+// RUNS-SAME:      %[[TOTAL]] : memref<?x1x2x16x16xf32>
 // CHECK:         gpu.launch_func @attn_kernels::@relu_f32_linear_attention
 // CHECK:       gpu.func @relu_f32_linear_attention
 // CHECK-NOT:     memref.get_global

@@ -11,17 +11,6 @@ func.func @sigmoid(%q: tensor<2x8x1x64xf16>, %k: tensor<2x8x?x64xf16>,
 
 // -----
 
-func.func @bidirectional_linear(%q: tensor<1x2x40x16xf16>, %k: tensor<1x2x40x16xf16>,
-                                %v: tensor<1x2x40x16xf16>) -> tensor<1x2x40x16xf16> {
-  // expected-error @+1 {{cannot be compiled with split-kv=always: only a causal linear attention runs its sequence in parallel runs (use split-kv=auto or never)}}
-  %o = attn.linear_attention %q, %k, %v feature_map(#attn.elu_plus_one)
-      : tensor<1x2x40x16xf16>, tensor<1x2x40x16xf16>, tensor<1x2x40x16xf16>
-      -> tensor<1x2x40x16xf16>
-  return %o : tensor<1x2x40x16xf16>
-}
-
-// -----
-
 // Fits as one kernel (split-kv=auto or never), not as the runs' kernels.
 func.func @taylor_decay_runs(%q: tensor<1x2x?x32xbf16>, %k: tensor<1x2x?x32xbf16>,
                              %v: tensor<1x2x?x16xbf16>, %gamma: tensor<2xf32>)

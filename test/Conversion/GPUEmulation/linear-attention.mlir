@@ -39,8 +39,20 @@
 // RUN: attn-run %s --entry simple_gla_state --target gpu-emulation --warps 2 --random --seed 14 --dim Sq=77 --check --tolerance 1e-2 | FileCheck %s --check-prefix=SIMPLEGLA
 // SIMPLEGLA: check o    max relative error {{.*}} ok
 // SIMPLEGLA: check final_state max relative error {{.*}} ok
+// Non-causal ops as runs too: states of key runs, their sum, outputs of
+// query runs (one run per chunk by default; two runs of several chunks with
+// one multiprocessor; one kernel with --split-kv never).
+// RUN: attn-run %s --entry favor_seed_cross --target gpu-emulation --warps 1 --split-kv never --random --seed 7 --check | FileCheck %s --check-prefix=FAVOR
+// RUN: attn-run %s --entry identity_scaled_cross --target gpu-emulation --warps 1 --split-kv always --multiprocessors 1 --random --seed 13 --check | FileCheck %s --check-prefix=SCALED
+// RUN: attn-run %s --entry elu_bidirectional_state --target gpu-emulation --warps 1 --random --seed 16 --dim Sq=29 --dim Skv=70 --check --tolerance 2e-3 | FileCheck %s --check-prefix=BIDI
+// RUN: attn-run %s --entry elu_bidirectional_state --target gpu-emulation --warps 1 --split-kv always --multiprocessors 1 --random --seed 17 --dim Sq=70 --dim Skv=29 --check --tolerance 2e-3 | FileCheck %s --check-prefix=BIDI
+// Generated weights under the causal plan (both chunk kernels read them).
+// RUN: attn-run %s --entry favor_seed_causal --target gpu-emulation --warps 1 --split-kv always --multiprocessors 1 --random --seed 18 --check | FileCheck %s --check-prefix=FAVOR
 // RUN: attn-run %s --entry gated_elu_f16 --target gpu-emulation --warps 1 --random --seed 15 --check | FileCheck %s --check-prefix=GATEDELU
 // GATEDELU: check o    max relative error {{.*}} ok
+// BIDI: check o    max relative error {{.*}} ok
+// BIDI: check final_state max relative error {{.*}} ok
+// BIDI: check final_normalizer max relative error {{.*}} ok
 
 func.func @elu_causal_gqa(%q: tensor<?x2x?x24xbf16>, %k: tensor<?x1x?x24xbf16>,
                           %v: tensor<?x1x?x40xbf16>) -> tensor<?x2x?x40xbf16> {
@@ -162,4 +174,26 @@ func.func @gated_elu_f16(%q: tensor<2x2x45x16xf16>, %k: tensor<2x2x45x16xf16>,
       : tensor<2x2x45x16xf16>, tensor<2x2x45x16xf16>, tensor<2x2x45x8xf16>
       -> tensor<2x2x45x8xf16>
   return %o : tensor<2x2x45x8xf16>
+}
+
+// Non-causal with GQA, dynamic lengths, several value tiles, state and
+// normalizer in and out.
+func.func @elu_bidirectional_state(%q: tensor<2x4x?x16xf16>, %k: tensor<2x2x?x16xf16>,
+                                   %v: tensor<2x2x?x40xf16>, %s0: tensor<2x4x16x40xf32>,
+                                   %z0: tensor<2x4x16xf32>)
+    -> (tensor<2x4x?x40xf16>, tensor<2x4x16x40xf32>, tensor<2x4x16xf32>) {
+  %o, %s, %z = attn.linear_attention %q, %k, %v feature_map(#attn.elu_plus_one)
+      initial_state(%s0 : tensor<2x4x16x40xf32>) initial_normalizer(%z0 : tensor<2x4x16xf32>)
+      : tensor<2x4x?x16xf16>, tensor<2x2x?x16xf16>, tensor<2x2x?x40xf16>
+      -> tensor<2x4x?x40xf16>, tensor<2x4x16x40xf32>, tensor<2x4x16xf32>
+  return %o, %s, %z : tensor<2x4x?x40xf16>, tensor<2x4x16x40xf32>, tensor<2x4x16xf32>
+}
+
+func.func @favor_seed_causal(%q: tensor<1x2x38x16xbf16>, %k: tensor<1x2x38x16xbf16>,
+                             %v: tensor<1x2x38x16xbf16>) -> tensor<1x2x38x16xbf16> {
+  %o = attn.linear_attention %q, %k, %v
+      feature_map(#attn.favor<features = 24, seed = 3>) causal
+      : tensor<1x2x38x16xbf16>, tensor<1x2x38x16xbf16>, tensor<1x2x38x16xbf16>
+      -> tensor<1x2x38x16xbf16>
+  return %o : tensor<1x2x38x16xbf16>
 }
