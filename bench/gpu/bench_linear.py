@@ -24,14 +24,16 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from bench import Runtime, bench, relative_error  # noqa: E402
 
-B, H, D = 1, 16, 64
+# flash-linear-attention's benchmark shapes: H=16, D=128, B and T swept
+# (prepare.py compiles one kernel per (B, T)).
+H, D = 16, 128
 CHUNK = 64
 # The forms with raw queries and keys: q scaled by D^-1/2, no denominator.
 RAW = ("retention", "simple_gla")
 
 
 def query_features(name, q):
-    return q.float() * D ** -0.5 if name in RAW else F.elu(q.float()) + 1
+    return q.float() * q.shape[-1] ** -0.5 if name in RAW else F.elu(q.float()) + 1
 
 
 def key_features(name, k):
@@ -49,7 +51,7 @@ def torch_chunked(name, q, k, v, decay=None):
     [B, H, S]), chunk by chunk with the decays as exp of differences of
     cumulative log decays within the chunk."""
     device = q.device
-    s_len = q.shape[2]
+    B, H, s_len, D = q.shape
     pq = query_features(name, q).to(q.dtype)
     pk = key_features(name, k).to(k.dtype)
     state = torch.zeros(B, H, D, D, device=device, dtype=torch.float32)
@@ -122,14 +124,14 @@ def main():
     torch.manual_seed(0)
     rows = []
     for case in cases:
-        name, s = case["name"], case["s"]
-        q, k, v = (torch.randn(B, H, s, D, device="cuda", dtype=torch.bfloat16)
+        name, b, s = case["name"], case["b"], case["s"]
+        q, k, v = (torch.randn(b, H, s, D, device="cuda", dtype=torch.bfloat16)
                    for _ in range(3))
         extra = None
         if name == "retention":
             extra = retention_gammas("cuda")
         elif name == "simple_gla":
-            extra = F.logsigmoid(torch.randn(B, H, s, device="cuda") + 3.0)
+            extra = F.logsigmoid(torch.randn(b, H, s, device="cuda") + 3.0)
         o = torch.full_like(q, float("nan"))
         kernel = runtime.load(bundle / "bench_linear" / case["image"],
                               bundle / "bench_linear" / case["manifest"])
@@ -152,18 +154,18 @@ def main():
         with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
             times["SDPA flash (softmax)"] = bench(
                 lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
-        rows.append((name, s, err, times))
+        rows.append((name, b, s, err, times))
         del q, k, v, o, ref
 
     peers = ["attn-mlir", "PyTorch chunked", "fla Triton", "SDPA flash (softmax)"]
-    print(f"\n{torch.cuda.get_device_name()}, bf16, causal, B={B} H={H} "
-          f"D=Dv={D}; median ms (and us per position)")
-    print("| form | S | rel. err vs PyTorch | " + " | ".join(peers) + " |")
-    print("|---" * (3 + len(peers)) + "|")
-    for name, s, err, times in rows:
-        cells = [f"{times[p]:.3f} ({times[p] * 1e3 / s:.3f})" if p in times else "-"
-                 for p in peers]
-        print(f"| {name} | {s} | {err} | " + " | ".join(cells) + " |")
+    print(f"\n{torch.cuda.get_device_name()}, bf16, causal, H={H} "
+          f"D=Dv={D}; median ms (and ns per token of the batch)")
+    print("| form | B | T | rel. err vs PyTorch | " + " | ".join(peers) + " |")
+    print("|---" * (4 + len(peers)) + "|")
+    for name, b, s, err, times in rows:
+        cells = [f"{times[p]:.3f} ({times[p] * 1e6 / (b * s):.1f})"
+                 if p in times else "-" for p in peers]
+        print(f"| {name} | {b} | {s} | {err} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

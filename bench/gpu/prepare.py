@@ -58,8 +58,9 @@ MASKS = {
 
 
 # Linear attention: name -> (feature map, extra clauses, extra arguments).
-LINEAR_B, LINEAR_H, LINEAR_D = 1, 16, 64
-LINEAR_LENGTHS = (1024, 4096, 16384, 65536)
+# flash-linear-attention's benchmark shapes: (B, T) swept at H=16, D=128.
+LINEAR_H, LINEAR_D = 16, 128
+LINEAR_SHAPES = ((1, 4096), (1, 32768), (8, 4096), (8, 32768))
 LINEAR = {
     "elu_plus_one": ("#attn.elu_plus_one", "", ""),
     # RetNet's retention: raw q (scaled by D^-1/2) and k, a decay per head.
@@ -107,9 +108,9 @@ def decode_spec(s):
             f"  return %o : {q}\n}}\n")
 
 
-def linear_spec(feature_map, clauses, extra, s):
-    t = f"tensor<{LINEAR_B}x{LINEAR_H}x{s}x{LINEAR_D}xbf16>"
-    fmt = lambda x: x.format(B=LINEAR_B, H=LINEAR_H, S=s)
+def linear_spec(feature_map, clauses, extra, b, s):
+    t = f"tensor<{b}x{LINEAR_H}x{s}x{LINEAR_D}xbf16>"
+    fmt = lambda x: x.format(B=b, H=LINEAR_H, S=s)
     return (f"func.func @bench(%q: {t}, %k: {t}, %v: {t}{fmt(extra)}) -> {t} {{\n"
             f"  %o = attn.linear_attention %q, %k, %v feature_map({feature_map})"
             f" causal {fmt(clauses)}\n"
@@ -185,11 +186,11 @@ def prepare_bench(args, out):
 def prepare_linear(args, out):
     cases = []
     for name, (feature_map, clauses, extra) in LINEAR.items():
-        for s in LINEAR_LENGTHS:
-            case = f"{name}.s{s}"
+        for b, s in LINEAR_SHAPES:
+            case = f"{name}.b{b}.s{s}"
             usage = compile_case(args, out, case,
-                                 linear_spec(feature_map, clauses, extra, s))
-            cases.append({"name": name, "s": s, "image": f"{case}.cubin",
+                                 linear_spec(feature_map, clauses, extra, b, s))
+            cases.append({"name": name, "b": b, "s": s, "image": f"{case}.cubin",
                           "manifest": f"{case}.json", "ptxas": usage})
     # flash-linear-attention's Triton kernels, the peers: the device reaches
     # no registry, so its wheels travel in the bundle (bench_linear.py
