@@ -940,8 +940,8 @@ private:
   // Results
   //===--------------------------------------------------------------------===//
 
-  /// final_state and final_normalizer: the whole sequence's, or those the
-  /// last run ends with.
+  /// final_state and final_normalizer: the whole sequence's, those the last
+  /// causal run ends with, or the non-causal sum the first run read.
   void storeFinalState(Value state) {
     storeState(state, finalState, finalNormalizer, {batch, head},
                writesFinalState);
@@ -993,7 +993,7 @@ private:
   LinearRole role;
   RunArgs run;
   /// This block's run (runs only), its positions [begin, end), and whether
-  /// it is the last run (null for the whole sequence).
+  /// it writes final_state (null for the whole sequence: it does).
   Value split, begin, end, writesFinalState;
   SmallVector<Value> stateRows;
   std::unique_ptr<SharedMemory> shared;
