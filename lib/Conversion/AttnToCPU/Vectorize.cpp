@@ -86,8 +86,32 @@ bool readsRowsContiguously(linalg::GenericOp op) {
   });
 }
 
+/// Whether `t` is a tensor of elements narrower than a byte (an i1 layout or
+/// mask). A buffer of them holds a byte per element, but LLVM packs a vector
+/// of them into bits, so a vector load of a row would read the wrong bytes.
+bool hasSubByteElements(Type t) {
+  auto shaped = dyn_cast<ShapedType>(t);
+  return shaped && shaped.getElementType().isIntOrFloat() &&
+         shaped.getElementType().getIntOrFloatBitWidth() < 8;
+}
+
+/// Whether `op` reads or writes sub-byte elements, as an operand or through
+/// a tensor.extract of its body (the reference form reads an i1 layout so).
+bool touchesSubByteElements(linalg::GenericOp op) {
+  if (llvm::any_of(op->getOperandTypes(), hasSubByteElements))
+    return true;
+  return op.getBody()
+      ->walk([](tensor::ExtractOp extract) {
+        return hasSubByteElements(extract.getTensor().getType())
+                   ? WalkResult::interrupt()
+                   : WalkResult::advance();
+      })
+      .wasInterrupted();
+}
+
 bool isCandidate(linalg::GenericOp op) {
-  if (!op.hasPureTensorSemantics() || attn::isTileProduct(op))
+  if (!op.hasPureTensorSemantics() || attn::isTileProduct(op) ||
+      touchesSubByteElements(op))
     return false;
   // Rank-0 operands would become broadcast transfers from 0-d buffers,
   // which the host lowering does not handle either.

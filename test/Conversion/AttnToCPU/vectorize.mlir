@@ -74,3 +74,49 @@ func.func @product(%a: tensor<8x8xf32>, %b: tensor<8x8xf32>, %c: tensor<8x8xf32>
   return %r : tensor<8x8xf32>
 }
 
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+
+// A generic that reads an i1 tensor (the reference form of a block-sparse
+// layout) stays scalar: a buffer holds one byte per i1 but LLVM packs a
+// vector<Nxi1> into bits, so a row's vector load read the wrong entries
+// (the broadcast-bias backward with an i1 layout, see
+// test/tools/attn-run/backward-i1-layout.mlir).
+// CHECK-LABEL: func @i1_layout
+// CHECK-NOT: vector.transfer_read
+// CHECK: linalg.generic
+// CHECK:   tensor.extract %{{.*}} : tensor<4x16xi1>
+func.func @i1_layout(%s: tensor<4x16xf32>, %layout: tensor<4x16xi1>, %out: tensor<4x16xf32>) -> tensor<4x16xf32> {
+  %ninf = arith.constant 0xFF800000 : f32
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%s : tensor<4x16xf32>) outs(%out : tensor<4x16xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %i = linalg.index 0 : index
+    %j = linalg.index 1 : index
+    %keep = tensor.extract %layout[%i, %j] : tensor<4x16xi1>
+    %y = arith.select %keep, %x, %ninf : f32
+    linalg.yield %y : f32
+  } -> tensor<4x16xf32>
+  return %r : tensor<4x16xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+
+// An i1 operand likewise.
+// CHECK-LABEL: func @i1_operand
+// CHECK-NOT: vector.transfer_read
+// CHECK: linalg.generic
+func.func @i1_operand(%s: tensor<4x16xf32>, %keep: tensor<4x16xi1>, %out: tensor<4x16xf32>) -> tensor<4x16xf32> {
+  %ninf = arith.constant 0xFF800000 : f32
+  %r = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%s, %keep : tensor<4x16xf32>, tensor<4x16xi1>) outs(%out : tensor<4x16xf32>) {
+  ^bb0(%x: f32, %k: i1, %o: f32):
+    %y = arith.select %k, %x, %ninf : f32
+    linalg.yield %y : f32
+  } -> tensor<4x16xf32>
+  return %r : tensor<4x16xf32>
+}
