@@ -467,7 +467,8 @@ def Attn_EluPlusOneAttr : Attn_FeatureMapAttr<"EluPlusOne", "elu_plus_one",
 
 def Attn_FavorAttr : Attn_FeatureMapAttr<"Favor", "favor",
                                          ["getWeightsShape", "buildFeature",
-                                          "getBuiltinWeights"]> {
+                                          "getBuiltinWeights",
+                                          "estimatesSoftmaxWeight"]> {
   let summary = "Performer FAVOR+ positive random features";
   let description = [{
     `phi(x) = exp(W x' - |x'|^2 / 2) / sqrt(m)` with `x' = x * D^(-1/4)` and
@@ -548,7 +549,8 @@ def Attn_HedgehogAttr : Attn_FeatureMapAttr<"Hedgehog", "hedgehog",
 }
 
 def Attn_TaylorAttr : Attn_FeatureMapAttr<"Taylor", "taylor",
-                                          ["buildFeature"]> {
+                                          ["buildFeature",
+                                           "estimatesSoftmaxWeight"]> {
   let summary = "Taylor expansion of exp (Based, Arora et al., 2024)";
   let description = [{
     Features whose dot product is the Taylor expansion of `exp(q.k/sqrt(D))`

@@ -290,6 +290,18 @@ def Attn_FeatureMapAttrInterface : AttrInterface<"FeatureMapAttrInterface"> {
       /*methodBody=*/"",
       /*defaultImplementation=*/"return false;"
     >,
+    InterfaceMethod<
+      /*desc=*/[{
+        Whether `phi(q) . phi(k)` is a positive estimate of
+        `exp(q . k / sqrt(D))` (so the map can stand for softmax's weights
+        outside an exact support: attn.attention's `approximation`).
+      }],
+      /*retTy=*/"bool",
+      /*methodName=*/"estimatesSoftmaxWeight",
+      /*args=*/(ins),
+      /*methodBody=*/"",
+      /*defaultImplementation=*/"return false;"
+    >,
   ];
 }
 

@@ -51,6 +51,8 @@ defvar Attn_SpecFormat = [{
     (`normalization` `(` $normalization^ `)`)?
     (`scale` `(` $scale^ `)`)?
     (`allow_empty_rows` $allow_empty_rows^)?
+}];
+defvar Attn_SpecRegionsFormat = [{
     (`score_mod` $score_mod^)?
     (`mask_mod` $mask_mod^)?
     attr-dict
@@ -135,6 +137,27 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     and yields the new f32 score; `mask_mod` takes `(b, h, q_idx, kv_idx :
     index)` and yields an i1. Both end in `attn.yield`.
 
+    `approximation(#feature_map)` makes the op a sparse + low-rank hybrid
+    (Scatterbrain, Chen et al., 2021): the mask is the exact support, and the
+    pairs outside it get the feature map's estimate of the exponential
+    instead of no weight,
+
+    ```
+    w[i, j] = allowed(i, j) ? exp(scale * q_i . k_j) : phi(q_i) . phi(k_j)
+    o_i     = sum_j w[i, j] v_j / sum_j w[i, j]     lse_i = log(sum_j w[i, j])
+    ```
+
+    The map must estimate `exp(q . k / sqrt(D))` with positive weights:
+    `#attn.favor` with a `seed` (FAVOR+) or `#attn.taylor<order = 2>`. So the
+    scale is the default `1/sqrt(D)`, the normalization softmax, and no score
+    modifier or `score_mod` region may change the exact scores. It needs a
+    mask (without one every pair is exact), dense sequences and no
+    `positions`; every row has a weight for every key, so no row is empty.
+    The kernels add the low-rank part as a state over all keys,
+    `phi(q_i) . sum_j phi(k_j) v_j^T`, minus its sum over the support's
+    tiles, so the cost is that of the sparse attention plus one linear
+    attention.
+
     A query row for which no key is allowed produces `o = 0` and
     `lse = -inf`. When the shapes are static and the verifier can prove that
     some row is empty, it rejects the op unless `allow_empty_rows` is given,
@@ -159,17 +182,24 @@ def Attn_AttentionOp : Attn_Op<"attention", [
 
   let arguments = !con(
     (ins AnyRankedTensor:$q, AnyRankedTensor:$k, AnyRankedTensor:$v),
-    Attn_SpecOperands, Attn_SpecAttributes);
+    Attn_SpecOperands, Attn_SpecAttributes,
+    (ins OptionalAttr<Attn_FeatureMapAttrInterface>:$approximation));
   let results = (outs AnyRankedTensor:$o, Optional<AnyRankedTensor>:$lse);
   let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
 
   let assemblyFormat = !strconcat("$q `,` $k `,` $v", Attn_SpecFormat, [{
+    (`approximation` `(` $approximation^ `)`)?
+  }], Attn_SpecRegionsFormat, [{
     `:` type($q) `,` type($k) `,` type($v) `->` type($o) (`,` type($lse)^)?
   }]);
   let hasVerifier = 1;
   let hasRegionVerifier = 1;
   let hasCanonicalizer = 1;
 
+  let extraClassDeclaration = [{
+    /// The checks of `approximation` (see the op's description).
+    ::mlir::LogicalResult verifyApproximation();
+  }];
 }
 
 def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
@@ -237,7 +267,7 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
 
   let assemblyFormat = !strconcat(
     "$q `,` $k `,` $v `,` $o `,` $grad_o (`lse` `(` $lse^ `:` type($lse) `)`)?",
-    Attn_SpecFormat, [{
+    Attn_SpecFormat, Attn_SpecRegionsFormat, [{
     `:` type($q) `,` type($k) `,` type($v) `,` type($o) `,` type($grad_o)
     `->` type($grad_q) `,` type($grad_k) `,` type($grad_v)
     (`,` type($grad_bias)^)?

@@ -37,7 +37,7 @@ AttentionOp buildForwardOf(OpBuilder &b, AttentionBackwardOp backward) {
       aux(spec, AuxOperand::Positions), backward.getPageLayout(),
       backward.getScaleAttr(), backward.getMaskAttr(),
       backward.getScoreModsAttr(), backward.getNormalizationAttr(),
-      backward.getAllowEmptyRows());
+      backward.getAllowEmptyRows(), /*approximation=*/nullptr);
   cloneRegions(backward, forward);
   return forward;
 }
@@ -131,6 +131,10 @@ buildBackwardSpec(ModuleOp spec, StringRef entry, bool gradBias) {
   if (!SequenceLayout(forward).isDense())
     return forward.emitOpError()
            << "has packed or paged sequences, which have no backward";
+  if (forward.getApproximationAttr())
+    return forward.emitOpError()
+           << "has an approximation, whose backward is not supported yet; "
+              "train with the exact attention";
   if (gradBias && !aux(forward, AuxOperand::Bias))
     return forward.emitOpError()
            << "reads no bias, so it has no bias gradient to return";

@@ -12,6 +12,7 @@
 #include "mlir/Transforms/RegionUtils.h"
 
 #include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/Format.h"
 
 #include <cmath>
 
@@ -478,8 +479,12 @@ LogicalResult verifySpec(AttentionSpecOpInterface op) {
     if (failed(mod.verifyFor(op, shape)))
       return failure();
   int64_t qLen = shape.qLen, kvLen = shape.kvLen;
-  if (!op.getAllowEmptyRows() && !ShapedType::isDynamic(qLen) &&
-      !ShapedType::isDynamic(kvLen)) {
+  // With an approximation the mask is only the exact support: every row
+  // weighs every key.
+  auto forward = dyn_cast<AttentionOp>(op.getOperation());
+  bool approximated = forward && forward.getApproximationAttr();
+  if (!op.getAllowEmptyRows() && !approximated &&
+      !ShapedType::isDynamic(qLen) && !ShapedType::isDynamic(kvLen)) {
     if (std::optional<int64_t> row = findEmptyRow(mask, qLen, kvLen))
       return op->emitOpError()
              << "the mask leaves query row " << *row
@@ -536,6 +541,58 @@ LogicalResult AttentionOp::verify() {
   if (getLse() && !getNormalizationOrDefault().normalizesRows())
     return emitOpError() << "'lse' is only defined for softmax "
                             "normalization; drop the second result";
+  return verifyApproximation();
+}
+
+namespace {
+/// `x` in as few digits as %g takes (0.25, not 2.500000e-01).
+std::string shortest(double x) {
+  std::string text;
+  llvm::raw_string_ostream(text) << llvm::format("%g", x);
+  return text;
+}
+} // namespace
+
+LogicalResult AttentionOp::verifyApproximation() {
+  FeatureMapAttrInterface map = getApproximationAttr();
+  if (!map)
+    return success();
+  int64_t headDim = getShape().headDim;
+  if (!map.estimatesSoftmaxWeight())
+    return emitOpError() << "the approximation " << map
+                         << " does not estimate exp(q . k / sqrt(D)) with "
+                            "positive weights; use #attn.favor<features = m, "
+                            "seed = s> or #attn.taylor<order = 2>";
+  if (map.getWeightsShape(headDim) && !map.getBuiltinWeights(headDim))
+    return emitOpError() << "the approximation " << map
+                         << " reads a 'feature_weights' operand, which "
+                            "attn.attention does not take; give it a seed "
+                            "(e.g. seed = 1) so the compiler generates them";
+  double defaultScale = 1.0 / std::sqrt(double(headDim));
+  if (FloatAttr scale = getScaleAttr();
+      scale &&
+      std::abs(scale.getValueAsDouble() - defaultScale) > 1e-12 * defaultScale)
+    return emitOpError() << "an approximation estimates exp(q . k / sqrt(D)), "
+                            "so the scale must be 1/sqrt(D) = "
+                         << shortest(defaultScale) << ", got "
+                         << shortest(scale.getValueAsDouble())
+                         << "; drop 'scale' (or scale q instead)";
+  if (getScoreModsAttr() || !getScoreMod().empty())
+    return emitOpError() << "score modifiers would make the exact weights "
+                            "disagree with the approximation's estimate of "
+                            "exp(q . k / sqrt(D)); drop them or the "
+                            "approximation";
+  if (getNormalizationAttr() && !isa<SoftmaxAttr>(getNormalizationAttr()))
+    return emitOpError() << "an approximation estimates softmax's weights; "
+                            "drop the normalization "
+                         << getNormalizationAttr();
+  if (!getMaskAttr() && getMaskMod().empty())
+    return emitOpError() << "an approximation needs a mask, the exact "
+                            "support (without one every pair is exact); add "
+                            "one, e.g. mask(#attn.window<...>)";
+  if (!SequenceLayout(*this).isDense() || getPositions())
+    return emitOpError() << "an approximation needs dense sequences "
+                            "([B, H, S, D]) without 'positions'";
   return success();
 }
 
@@ -656,10 +713,14 @@ struct SimplifyMask : OpRewritePattern<AttentionOp> {
         uses<DocumentAttr>(simple) != uses<DocumentAttr>(mask))
       return failure();
     rewriter.modifyOpInPlace(op, [&] {
-      if (simple)
+      if (simple) {
         op.setMaskAttr(simple);
-      else
-        op.removeMaskAttr();
+        return;
+      }
+      op.removeMaskAttr();
+      // Every pair is in the exact support: nothing is approximated.
+      if (op.getMaskMod().empty())
+        op.removeApproximationAttr();
     });
     return success();
   }

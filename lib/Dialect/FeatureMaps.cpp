@@ -234,6 +234,9 @@ FavorAttr::getBuiltinWeights(int64_t headDim) const {
   return std::nullopt;
 }
 
+// Positive features: exp(...) / sqrt(m) > 0.
+bool FavorAttr::estimatesSoftmaxWeight() const { return true; }
+
 namespace {
 /// exp(s (w . x) - s^2 |x|^2 / 2) / sqrt(m), s = D^(-1/4).
 Value favorFeature(OpBuilder &b, Location loc, Value projection,
@@ -537,6 +540,10 @@ Value TaylorAttr::buildFeatures(OpBuilder &b, Location loc,
                                 Value x) const {
   return buildFeaturesByElement(b, loc, *this, context, x);
 }
+
+// Order 2's 1 + x + x^2 / 2 is at least 1/2; order 1's 1 + x is negative
+// for x < -1.
+bool TaylorAttr::estimatesSoftmaxWeight() const { return getOrder() == 2; }
 
 Value TaylorAttr::buildFeature(OpBuilder &b, Location loc,
                                const FeatureElementContext &context,

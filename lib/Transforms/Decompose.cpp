@@ -6,10 +6,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Transforms/Passes.h"
 #include "attn/Dialect/LinalgBuilders.h"
 #include "attn/Dialect/SequenceLayout.h"
 #include "attn/Transforms/LinearAttention.h"
+#include "attn/Transforms/LowRankEstimate.h"
+#include "attn/Transforms/Passes.h"
 #include "attn/Transforms/ScoreFunction.h"
 #include "attn/Transforms/SoftmaxEpilogue.h"
 
@@ -200,9 +201,13 @@ protected:
   }
 
   /// s[b,h,i,j] = sum_d q[b,h,i,d] * k[b,h/G,j,d]; loops (b,h,i,j,d).
-  Value dotProducts() {
+  Value dotProducts() { return rowDots(q, k); }
+
+  /// r[b,h,i,j] = sum_d x[b,h,i,d] * y[b,h/G,j,d] for query rows x and key
+  /// rows y.
+  Value rowDots(Value x, Value y) {
     return buildContraction(
-        b, loc, q, map(5, {dim(0), dim(1), dim(2), dim(4)}), k,
+        b, loc, x, map(5, {dim(0), dim(1), dim(2), dim(4)}), y,
         map(5, {dim(0), dim(1).floorDiv(groupSize), dim(3), dim(4)}),
         buildFilled(b, loc, {batch, qHeads, qLen, kvLen}, computeType, 0.0), 1);
   }
@@ -334,7 +339,17 @@ private:
         [](OpBuilder &nb, Location nloc, Value x, Value acc) {
           return arith::MaximumFOp::create(nb, nloc, x, acc);
         });
-    Value weights = weightsOf(scores, rowMax);
+    FeatureMapAttrInterface estimate = forward.getApproximationAttr();
+    if (estimate) {
+      // The weights and the lse are relative to the shift, not the maximum.
+      rowMax = buildGenerated(
+          b, loc, {batch, qHeads, qLen}, computeType, {rowMax}, {identity(3)},
+          [](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+            return buildEstimateShift(nb, nloc, e[0]);
+          });
+    }
+    Value weights = estimate ? estimatedWeights(scores, rowMax, estimate)
+                             : weightsOf(scores, rowMax);
     Value rowSum = buildLastDimReduction(
         b, loc, weights, 0.0,
         [](OpBuilder &nb, Location nloc, Value x, Value acc) {
@@ -346,6 +361,21 @@ private:
     return results;
   }
 
+  /// The weights of an approximated op (LowRankEstimate.h): exp(s - c) in
+  /// the support, exp(-c) phi(q) . phi(k) outside it.
+  Value estimatedWeights(Value scores, Value shift,
+                         FeatureMapAttrInterface estimate) {
+    Value estimates =
+        rowDots(buildEstimateFeatures(b, loc, estimate, q, computeType),
+                buildEstimateFeatures(b, loc, estimate, k, computeType));
+    return buildGenerated(
+        b, loc, {batch, qHeads, qLen, kvLen}, computeType,
+        {scores, shift, estimates},
+        {identity(4), map(4, {dim(0), dim(1), dim(2)}), identity(4)},
+        [](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+          return buildEstimatedWeight(nb, nloc, e[0], e[1], e[2]);
+        });
+  }
 
   AttentionOp forward;
 };

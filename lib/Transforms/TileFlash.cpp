@@ -15,11 +15,18 @@
 // r is query r % Sq of head h0 + r / Sq, masks and modifiers see each row's
 // own head and position, and each key/value tile is read once per group.
 //
+// An approximated op (Scatterbrain, LowRankEstimate.h) also carries, per
+// query row, the estimates' sums over the support's pairs; at the end the
+// estimates over all keys, phi(q) . (sum_j phi(k_j) v_j^T) from a state
+// built once per key/value head, minus those sums, join the softmax state.
+//
 //===----------------------------------------------------------------------===//
 
+#include "attn/Dialect/LinalgBuilders.h"
 #include "attn/Dialect/SequenceLayout.h"
 #include "attn/Dialect/ValueBuilders.h"
 #include "attn/Transforms/KeyTileLoop.h"
+#include "attn/Transforms/LowRankEstimate.h"
 #include "attn/Transforms/Passes.h"
 #include "attn/Transforms/ScoreFunction.h"
 #include "attn/Transforms/SoftmaxEpilogue.h"
@@ -51,28 +58,51 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 /// The running state of one query tile: row max and row sum (softmax only)
-/// and the accumulator [tileQ, Dv].
+/// and the accumulator [tileQ, Dv]; with an approximation also the sums of
+/// the estimates over the support's pairs, of phi(q) . phi(k) v
+/// ([tileQ, Dv]) and of phi(q) . phi(k) ([tileQ]).
 struct TileState {
   Value rowMax, rowSum, acc;
+  Value estimateAcc = {}, estimateSum = {};
 
   SmallVector<Value> values() const {
     SmallVector<Value> v;
     if (rowMax)
       v = {rowMax, rowSum};
     v.push_back(acc);
+    if (estimateAcc)
+      v.append({estimateAcc, estimateSum});
     return v;
   }
   static TileState from(ValueRange v, bool softmax) {
-    if (softmax)
-      return {v[0], v[1], v[2]};
-    return {Value(), Value(), v[0]};
+    TileState state;
+    if (softmax) {
+      state.rowMax = v[0];
+      state.rowSum = v[1];
+      v = v.drop_front(2);
+    }
+    state.acc = v[0];
+    if (v.size() == 3) {
+      state.estimateAcc = v[1];
+      state.estimateSum = v[2];
+    }
+    return state;
   }
 };
 
+/// What an approximated op's tiles read (LowRankEstimate.h): phi(q)
+/// [B, Hq, Sq, F] and phi(k) [B, Hkv, Skv, F], and the key/value heads'
+/// states over all keys, sum_j phi(k_j) v_j^T [B, Hkv, F, Dv] and
+/// sum_j phi(k_j) [B, Hkv, F].
+struct EstimateOperands {
+  Value queryFeatures, keyFeatures, keyState, keySum;
+};
+
 /// The key tile being processed: its first key, its valid keys, and its
-/// padded key and value tiles.
+/// padded key and value tiles; once scored, its scores.
 struct KeyTileData {
   Value kv0, kvCols, keys, values;
+  Value scores = {};
 };
 
 class FlashBuilder : TileBuilder {
@@ -83,10 +113,11 @@ public:
                int64_t tileKv, int64_t packedRows)
       : TileBuilder(rewriter, op.getLoc(), op.getComputeType()), op(op),
         tileQ(tileQ), tileKv(tileKv), packedRows(packedRows),
-        elementType(op.getQ().getType().getElementType()), aux(op),
-        layout(op), normalization(op.getNormalizationOrDefault()),
+        elementType(op.getQ().getType().getElementType()), aux(op), layout(op),
+        normalization(op.getNormalizationOrDefault()),
         softmax(normalization.normalizesRows()),
-        readsAtPositions(readsMemoryAtPositions(op)) {
+        readsAtPositions(readsMemoryAtPositions(op)),
+        estimate(op.getApproximationAttr()) {
     AttentionShape shape = op.getShape();
     qHeads = shape.qHeads;
     groupSize = qHeads / shape.kvHeads;
@@ -102,6 +133,8 @@ public:
         tensor::getMixedSizes(b, loc, op.getQ());
     oSizes.back() = b.getIndexAttr(valueDim);
     Value oInit = tensor::EmptyOp::create(b, loc, oSizes, elementType);
+    if (estimate)
+      buildEstimateOperands();
     SmallVector<Value> outs = {oInit};
     if (op.getLse())
       outs.push_back(tensor::EmptyOp::create(
@@ -130,6 +163,36 @@ private:
   //===--------------------------------------------------------------------===//
   // Small helpers
   //===--------------------------------------------------------------------===//
+
+  /// The features and key/value states of an approximated op, built once
+  /// for the whole op (the approximation takes dense sequences only).
+  void buildEstimateOperands() {
+    MLIRContext *context = b.getContext();
+    auto dims = [&](unsigned n, ArrayRef<unsigned> which) {
+      SmallVector<AffineExpr> results;
+      for (unsigned d : which)
+        results.push_back(getAffineDimExpr(d, context));
+      return AffineMap::get(n, 0, results, context);
+    };
+    estimates.queryFeatures =
+        buildEstimateFeatures(b, loc, estimate, op.getQ(), computeType);
+    estimates.keyFeatures =
+        buildEstimateFeatures(b, loc, estimate, op.getK(), computeType);
+    SmallVector<OpFoldResult> stateSizes =
+        tensor::getMixedSizes(b, loc, estimates.keyFeatures);
+    stateSizes[2] = stateSizes[3];
+    stateSizes[3] = b.getIndexAttr(valueDim);
+    // Loops (b, h, f, e, j) and (b, h, f, j): the keys reduce innermost.
+    estimates.keyState =
+        buildContraction(b, loc, estimates.keyFeatures, dims(5, {0, 1, 4, 2}),
+                         op.getV(), dims(5, {0, 1, 4, 3}),
+                         buildFilled(b, loc, stateSizes, computeType, 0.0), 1);
+    estimates.keySum = buildContraction(
+        b, loc, estimates.keyFeatures, dims(4, {0, 1, 3, 2}), Value(),
+        AffineMap(),
+        buildFilled(b, loc, ArrayRef(stateSizes).drop_back(), computeType, 0.0),
+        1);
+  }
 
   /// The query head and position of row `r` of the tile whose first row is
   /// query `q0` of head `head0` (a packed tile starts at query 0).
@@ -198,6 +261,17 @@ private:
       init.rowSum = filled({tileQ}, 0.0);
     }
     init.acc = filled({tileQ, valueDim}, 0.0);
+    Value queryFeatures, keyFeatures;
+    if (estimate) {
+      init.estimateAcc = filled({tileQ, valueDim}, 0.0);
+      init.estimateSum = filled({tileQ}, 0.0);
+      queryFeatures = paddedTile(
+          estimates.queryFeatures,
+          [&](OpBuilder &nb, Location nl, Value row, Value col) {
+            return queryIndices(nb, nl, batchIv, head, row, col);
+          },
+          q0, qRows, tileQ);
+    }
     QueryTile tile{batchIv, head, q0, q1, qLen, kvLen};
     if (layout.queryForm() != QueryForm::Dense) {
       // A tile past its sequence visits no key.
@@ -216,21 +290,113 @@ private:
               paddedTile(op.getK(), keyIndices, keys.kv0, keys.kvCols, tileKv),
               paddedTile(op.getV(), keyIndices, keys.kv0, keys.kvCols,
                          tileKv)};
-          return update(TileState::from(state, softmax), data, queries,
-                        batchIv, head, q0, masked)
-              .values();
+          TileState updated = update(TileState::from(state, softmax), data,
+                                     queries, batchIv, head, q0, masked);
+          if (estimate)
+            addSupportEstimates(updated, queryFeatures,
+                                paddedTile(estimates.keyFeatures, keyIndices,
+                                           keys.kv0, keys.kvCols, tileKv),
+                                data, masked);
+          return updated.values();
         });
-    writeResults(TileState::from(final, softmax), batchIv, head, q0, qRows,
-                 forall);
+    TileState result = TileState::from(final, softmax);
+    if (estimate)
+      result = joinEstimates(result, queryFeatures, batchIv, kvHead);
+    writeResults(result, batchIv, head, q0, qRows, forall);
+  }
+
+  /// Adds the estimates phi(q) . phi(k) of the tile's pairs in the support
+  /// (those with a finite score; all of an unmasked tile) to the state.
+  void addSupportEstimates(TileState &state, Value queryFeatures,
+                           Value keyFeatures, const KeyTileData &tile,
+                           bool masked) {
+    Value pairs =
+        product(queryFeatures, keyFeatures, filled({tileQ, tileKv}, 0.0), true);
+    if (masked) {
+      auto par = utils::IteratorType::parallel;
+      auto identity = map(2, {dim(0), dim(1)});
+      pairs = linalg::GenericOp::create(
+                  b, loc, pairs.getType(), ValueRange{tile.scores},
+                  ValueRange{pairs}, {identity, identity}, {par, par},
+                  [&](OpBuilder &nb, Location nl, ValueRange args) {
+                    Value outside =
+                        arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ,
+                                              args[0], fconst(nb, nl, -kInf));
+                    linalg::YieldOp::create(
+                        nb, nl,
+                        arith::SelectOp::create(nb, nl, outside,
+                                                fconst(nb, nl, 0.0), args[1])
+                            .getResult());
+                  })
+                  .getResult(0);
+    }
+    state.estimateSum = reduceRows(
+        pairs,
+        [](OpBuilder &nb, Location nl, Value x, Value acc) {
+          return arith::AddFOp::create(nb, nl, x, acc);
+        },
+        state.estimateSum);
+    state.estimateAcc = product(pairs, tile.values, state.estimateAcc, false);
+  }
+
+  /// The softmax state of the support joined with the estimates of the
+  /// pairs outside it: those over all keys minus those over the support.
+  TileState joinEstimates(TileState state, Value queryFeatures, Value batchIv,
+                          Value kvHead) {
+    int64_t features =
+        cast<RankedTensorType>(queryFeatures.getType()).getDimSize(1);
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    Value keyState = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({features, valueDim}, computeType),
+        estimates.keyState, ArrayRef<OpFoldResult>{batchIv, kvHead, zero, zero},
+        ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(features),
+                               b.getIndexAttr(valueDim)},
+        ArrayRef<OpFoldResult>{one, one, one, one});
+    Value keySum = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({features}, computeType),
+        estimates.keySum, ArrayRef<OpFoldResult>{batchIv, kvHead, zero},
+        ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(features)},
+        ArrayRef<OpFoldResult>{one, one, one});
+    Value allAcc =
+        product(queryFeatures, keyState, filled({tileQ, valueDim}, 0.0), false);
+    Value allSum =
+        buildContraction(b, loc, queryFeatures, map(2, {dim(0), dim(1)}),
+                         keySum, map(2, {dim(1)}), filled({tileQ}, 0.0), 1);
+    Value shift = rowwise({state.rowMax}, Value(),
+                          [](OpBuilder &nb, Location nl, ValueRange a) {
+                            return buildEstimateShift(nb, nl, a[0]);
+                          });
+    auto par = utils::IteratorType::parallel;
+    auto rows = map(2, {dim(0)}), identity = map(2, {dim(0), dim(1)});
+    Value acc =
+        linalg::GenericOp::create(
+            b, loc, state.acc.getType(),
+            ValueRange{allAcc, state.estimateAcc, state.rowMax, shift},
+            ValueRange{state.acc}, {identity, identity, rows, rows, identity},
+            {par, par},
+            [&](OpBuilder &nb, Location nl, ValueRange a) {
+              Value outside = arith::SubFOp::create(nb, nl, a[0], a[1]);
+              linalg::YieldOp::create(
+                  nb, nl, buildJoinedSum(nb, nl, a[4], a[2], a[3], outside));
+            })
+            .getResult(0);
+    Value rowSum =
+        rowwise({allSum, state.estimateSum, state.rowMax, shift}, state.rowSum,
+                [](OpBuilder &nb, Location nl, ValueRange a) {
+                  Value outside = arith::SubFOp::create(nb, nl, a[0], a[1]);
+                  return buildJoinedSum(nb, nl, a[4], a[2], a[3], outside);
+                });
+    return {shift, rowSum, acc};
   }
 
   //===--------------------------------------------------------------------===//
   // The update with one key tile
   //===--------------------------------------------------------------------===//
 
-  TileState update(TileState state, const KeyTileData &tile, Value queries,
+  TileState update(TileState state, KeyTileData &tile, Value queries,
                    Value batchIv, Value head, Value q0, bool masked) {
     Value scores = tileScores(queries, tile, batchIv, head, q0, masked);
+    tile.scores = scores;
     if (!softmax) {
       Value weights = tileWeights(scores, Value());
       return {Value(), Value(), accumulate(state.acc, Value(), weights, tile)};
@@ -273,7 +439,8 @@ private:
                                  arith::MulFOp::create(nb, nl, a[2], a[0]);
                              return arith::AddFOp::create(nb, nl, scaled, a[1]);
                            });
-    return {rowMax, rowSum, accumulate(state.acc, correction, weights, tile)};
+    return {rowMax, rowSum, accumulate(state.acc, correction, weights, tile),
+            state.estimateAcc, state.estimateSum};
   }
 
   /// The [tileQ, tileKv] scores: q.k^T, scaled, modified and, when
@@ -527,6 +694,9 @@ private:
   bool softmax;
   /// Whether modifiers or masks read memory at a score's position.
   bool readsAtPositions;
+  /// The approximation's feature map, or null; what its tiles read.
+  FeatureMapAttrInterface estimate;
+  EstimateOperands estimates;
   int64_t qHeads, groupSize, headDim, valueDim, headsPerTile;
   OpFoldResult batch;
   /// The lengths of the sequence of the query tile being built, and the
@@ -560,7 +730,7 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     int64_t group = shape.qHeads / shape.kvHeads;
     int64_t packedRows = 0;
     if (sq && *sq > 0 && q == *sq && group > 1 && group * *sq <= tileQ &&
-        !op.getLayout()) {
+        !op.getLayout() && !op.getApproximationAttr()) {
       packedRows = *sq;
       q = group * *sq;
     }

@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 from ._native import Error, clear_memory_cache
 from ._native import compile as _compile_native
+from ._native import favor_weights as _favor_weights
 from .spec import (FeatureMap, LinearSpec, Mask, MergeSpec, ScoreMod, Spec,
                    Sym, alibi,
                    bias, block_sparse, causal, cosformer, document,
@@ -39,7 +40,7 @@ __all__ = [
     "fixed", "alibi", "softcap", "bias", "sigmoid", "relu", "where",
     "minimum", "maximum", "trace_mask_mod", "trace_score_mod",
     "LinearSpec", "FeatureMap", "linear_attention", "identity", "l2_normalize", "elu_plus_one", "favor",
-    "cosformer", "hedgehog", "taylor", "MergeSpec", "merge",
+    "cosformer", "hedgehog", "taylor", "favor_weights", "MergeSpec", "merge",
     "paged_attention", "varlen_attention", "flex_attention",
     "create_block_mask", "BlockMask", "FlexAttention", "call_spec",
 ]
@@ -195,6 +196,7 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
               score_mod: Optional[Callable] = None,
               normalization: Optional[str] = None, scale: Optional[float] = None,
               return_lse: bool = False, positions=None,
+              approximation: Optional[FeatureMap] = None,
               **operands):
     """Attention in one call, for FlexAttention users: builds the spec from
     the tensors (``q [B, Hq, Sq, D]``, ``k [B, Hkv, Skv, D]``,
@@ -210,6 +212,11 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
     see; rows it leaves without a key give ``o = 0`` and ``lse = -inf``.
     One kernel serves every placement (the values are read at run time).
 
+    ``approximation = favor(m, seed=s)`` (or ``taylor(2)``) makes it a
+    sparse + low-rank hybrid (Scatterbrain): ``mask`` is the exact support
+    and the pairs outside it weigh the feature map's estimate
+    ``phi(q) . phi(k)`` of ``exp(q . k / sqrt(D))`` (CPU, forward only).
+
     On torch tensors that require grad (q, k, v, and a ``bias`` operand) the
     call is differentiable: the backward runs the compiled
     ``attn.attention_backward`` of the same spec, for the tensors' device
@@ -223,7 +230,7 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
     spec = _attention_spec(q, k, v, operands, mask=mask, mask_mod=mask_mod,
                            score_mods=score_mods, score_mod=score_mod,
                            normalization=normalization, scale=scale,
-                           return_lse=return_lse)
+                           return_lse=return_lse, approximation=approximation)
     captured = spec.captured_tensors()
     if _needs_grad([tensor for _, tensor in captured]):
         raise Error("a tensor that a mask_mod or score_mod captures has no "
@@ -231,6 +238,10 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
                     "bias as bias= with score_mods=[bias()] instead")
     operands = {**operands, **{name: _like(q, tensor) for name, tensor in captured}}
     if _needs_grad((q, k, v, *operands.values())):
+        if approximation is not None:
+            raise Error("an approximation has no backward yet: pass tensors "
+                        "that do not require grad, or train with the exact "
+                        "attention (drop approximation=)")
         names = tuple(operands)
         return _attention_function().apply(spec, names, q, k, v,
                                            *operands.values())
@@ -243,7 +254,8 @@ def _attention_spec(q, k, v, operands: dict, *, mask: Optional[Mask] = None,
                     score_mod: Optional[Callable] = None,
                     normalization: Optional[str] = None,
                     scale: Optional[float] = None,
-                    return_lse: bool = False) -> Spec:
+                    return_lse: bool = False,
+                    approximation: Optional[FeatureMap] = None) -> Spec:
     """The spec attention() compiles for these tensors and ``operands``
     (a ``positions`` operand makes it a shard)."""
     dtype = _dtype_name(q)
@@ -265,7 +277,8 @@ def _attention_spec(q, k, v, operands: dict, *, mask: Optional[Mask] = None,
                 kv_len=k.shape[2] if static else None,
                 score_mods=tuple(score_mods), score_mod=score_mod,
                 normalization=normalization, scale=scale, return_lse=return_lse,
-                bias_shape=bias_shape, positions="positions" in operands)
+                bias_shape=bias_shape, positions="positions" in operands,
+                approximation=approximation)
 
 
 class BlockMask:
@@ -648,6 +661,16 @@ def varlen_attention(q, k, v, cu_seqlens_q, cu_seqlens_k, *,
         **operands,
         "cu_seqlens_q": _index_tensor("cu_seqlens_q", cu_seqlens_q, 1),
         "cu_seqlens_kv": _index_tensor("cu_seqlens_k", cu_seqlens_k, 1)})
+
+
+def favor_weights(features: int, head_dim: int, seed: int,
+                  orthogonal: bool = True):
+    """The ``W [features, head_dim]`` (float64 NumPy array) that
+    ``favor(features, seed=seed, orthogonal=orthogonal)`` generates at
+    compile time, the same on every machine."""
+    import numpy as np
+    return np.asarray(_favor_weights(features, head_dim, seed, orthogonal),
+                      dtype=np.float64).reshape(features, head_dim)
 
 
 def linear_attention(q, k, v, *, feature_map: FeatureMap, causal: bool = False,

@@ -936,6 +936,11 @@ class Spec:
     #: see. Rows the mask leaves without a key give ``o = 0``,
     #: ``lse = -inf``.
     positions: bool = False
+    #: A sparse + low-rank hybrid (Scatterbrain): the mask is the exact
+    #: support, pairs outside it weigh ``phi(q) . phi(k)`` of this feature
+    #: map (``favor(m, seed=s)`` or ``taylor(2)``), which estimates
+    #: ``exp(q . k / sqrt(D))``. CPU only, forward only.
+    approximation: Optional["FeatureMap"] = None
 
     def __post_init__(self):
         if self.dtype not in _DTYPES:
@@ -963,6 +968,14 @@ class Spec:
                              "paged sequences have no backward")
         if self.backward and self.return_lse:
             raise ValueError("the backward takes lse as an input; drop return_lse")
+        if self.approximation is not None:
+            if not isinstance(self.approximation, FeatureMap):
+                raise TypeError("approximation must be a FeatureMap (favor(m, "
+                                "seed=s) or taylor(2)), got "
+                                f"{type(self.approximation).__name__}")
+            if self.backward:
+                raise ValueError("an approximation has no backward yet; train "
+                                 "with the exact attention")
         if self.bias_grad and not (self.backward and
                                    any(m.operand == "bias" for m in self.score_mods)):
             raise ValueError("bias_grad needs backward=True and a bias() score modifier")
@@ -1093,6 +1106,8 @@ class Spec:
             clauses.append(f"scale({_float(self.scale)})")
         if self.positions and (self.mask is not None or mask_region is not None):
             clauses.append("allow_empty_rows")
+        if self.approximation is not None:
+            clauses.append(f"approximation({self.approximation})")
         if score_region is not None:
             clauses.append(f"score_mod {score_region}")
         if mask_region is not None:

@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Dialect/FeatureMapSupport.h"
 #include "attn/JIT/Jit.h"
 
 #include <nanobind/nanobind.h>
@@ -245,4 +246,17 @@ NB_MODULE(_native, m) {
       "\"empty\", \"full\" or \"partial\": the mask on a block of the "
       "score matrix.");
   m.def("clear_memory_cache", &jit::clearMemoryCache);
+  m.def(
+      "favor_weights",
+      [](int64_t features, int64_t headDim, uint64_t seed, bool orthogonal) {
+        if (features < 1 || headDim < 1)
+          raise(llvm::createStringError(
+              "favor_weights: features and head_dim must be >= 1, got " +
+              std::to_string(features) + " and " + std::to_string(headDim)));
+        return generateFavorWeights(features, headDim, seed, orthogonal);
+      },
+      nb::arg("features"), nb::arg("head_dim"), nb::arg("seed"),
+      nb::arg("orthogonal") = true,
+      "The W [features, head_dim] (row-major) that #attn.favor<features, "
+      "seed, orthogonal> generates.");
 }

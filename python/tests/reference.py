@@ -44,6 +44,24 @@ def relative_error(got, ref):
     return np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-300)
 
 
+def taylor(x, pos=None):
+    """Based's second-order Taylor features of rows ``x [..., D]``:
+    ``phi(q) . phi(k) = 1 + q.k/sqrt(D) + (q.k)^2 / 2D``."""
+    d = x.shape[-1]
+    quad = np.einsum("...a,...c->...ac", x, x).reshape(*x.shape[:-1], d * d)
+    return np.concatenate([np.ones(x.shape[:-1] + (1,)), x / d ** 0.25,
+                           quad / (np.sqrt(2) * np.sqrt(d))], -1)
+
+
+def favor_with(w):
+    """FAVOR+ positive random features with ``W [m, D]``."""
+    def phi(x, pos=None):
+        d = x.shape[-1]
+        x = x * d ** -0.25
+        return np.exp(x @ w.T - (x * x).sum(-1, keepdims=True) / 2) / np.sqrt(len(w))
+    return phi
+
+
 def linear_attention_reference(q, k, v, phi, causal=False, gamma=None,
                                normalize=True, eps=1e-6, s0=None, z0=None):
     """Linear attention as the quadratic form ``(phi(Q) phi(K)^T * M) V``

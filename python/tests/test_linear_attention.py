@@ -5,7 +5,8 @@ import pytest
 
 import attn_mlir as am
 from conftest import cuda_available
-from reference import linear_attention_reference, relative_error
+from reference import (favor_with, linear_attention_reference, relative_error,
+                       taylor)
 
 
 def elu1(x, pos):
@@ -21,21 +22,6 @@ def cosformer(m):
         angle = (np.pi * pos / (2 * m))[:, None]
         r = np.maximum(x, 0)
         return np.concatenate([r * np.cos(angle), r * np.sin(angle)], -1)
-    return phi
-
-
-def taylor(x, pos):
-    d = x.shape[-1]
-    quad = np.einsum("...a,...c->...ac", x, x).reshape(*x.shape[:-1], d * d)
-    return np.concatenate([np.ones(x.shape[:-1] + (1,)), x / d ** 0.25,
-                           quad / (np.sqrt(2) * np.sqrt(d))], -1)
-
-
-def favor_with(w):
-    def phi(x, pos):
-        d = x.shape[-1]
-        x = x * d ** -0.25
-        return np.exp(x @ w.T - (x * x).sum(-1, keepdims=True) / 2) / np.sqrt(len(w))
     return phi
 
 

@@ -70,3 +70,29 @@ func.func @dense_f64(%q: tensor<1x1x4x8xf64>, %k: tensor<1x1x4x8xf64>, %v: tenso
   %o = attn.attention %q, %k, %v : tensor<1x1x4x8xf64>, tensor<1x1x4x8xf64>, tensor<1x1x4x8xf64> -> tensor<1x1x4x8xf64>
   return %o : tensor<1x1x4x8xf64>
 }
+
+// -----
+
+// An approximation: the masked scores' row maximum becomes the shift
+// c = max(m, 0); the estimates phi(q) . phi(k) form a [B, Hq, Sq, Skv]
+// matrix like the scores; each weight is exp(s - c) inside the support
+// and exp(-c) phi(q) . phi(k) where the score is -inf.
+// CHECK-LABEL: func @window_favor
+// CHECK: arith.maximumf %in, %out : f32
+// CHECK: %[[SHIFT:.*]] = linalg.generic
+// CHECK:   arith.maximumf %in, %{{.*}} : f32
+// CHECK: %[[EST:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x2x37x32xf32>, tensor<1x2x45x32xf32>) outs(%{{.*}} : tensor<1x2x37x45xf32>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[SHIFT]], %[[EST]] : tensor<1x2x37x45xf32>, tensor<1x2x37xf32>, tensor<1x2x37x45xf32>)
+// CHECK: ^bb0(%[[S:.*]]: f32, %[[C:.*]]: f32, %[[E:.*]]: f32, %{{.*}}: f32):
+// CHECK:   %[[OUT:.*]] = arith.cmpf oeq, %[[S]], %{{.*}} : f32
+// CHECK:   %[[D:.*]] = arith.subf %[[S]], %[[C]] : f32
+// CHECK:   %[[X:.*]] = math.exp %[[D]] : f32
+// CHECK:   %[[N:.*]] = arith.negf %[[C]] : f32
+// CHECK:   %[[Y:.*]] = math.exp %[[N]] : f32
+// CHECK:   %[[Z:.*]] = arith.mulf %[[E]], %[[Y]] : f32
+// CHECK:   arith.select %[[OUT]], %[[Z]], %[[X]] : f32
+func.func @window_favor(%q: tensor<1x2x37x16xf32>, %k: tensor<1x2x45x16xf32>, %v: tensor<1x2x45x8xf32>) -> (tensor<1x2x37x8xf32>, tensor<1x2x37xf32>) {
+  %o, %lse = attn.attention %q, %k, %v mask(#attn.window<left = 4, right = 4>) approximation(#attn.favor<features = 32, seed = 3>)
+      : tensor<1x2x37x16xf32>, tensor<1x2x45x16xf32>, tensor<1x2x45x8xf32> -> tensor<1x2x37x8xf32>, tensor<1x2x37xf32>
+  return %o, %lse : tensor<1x2x37x8xf32>, tensor<1x2x37xf32>
+}

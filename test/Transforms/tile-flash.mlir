@@ -193,3 +193,25 @@ func.func @bias_reads_stay_inside(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x16x
       : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32> -> tensor<1x2x?x16xf32>
   return %o : tensor<1x2x?x16xf32>
 }
+
+// -----
+
+// An approximation (Scatterbrain): phi(q), phi(k) and the key/value heads'
+// states over all keys (sum phi(k) v^T [B, Hkv, F, Dv], sum phi(k)) are built
+// once, before the tiles; the key-tile loop also carries the estimates' sums
+// over the support ([32, Dv] and [32]), and the tile's end joins them with
+// the states.
+// CHECK-LABEL: func @window_favor
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x45x32xf32>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %arg2 : tensor<1x2x45x32xf32>, tensor<1x2x45x8xf32>) outs(%{{.*}} : tensor<1x2x32x8xf32>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<1x2x45x32xf32>) outs(%{{.*}} : tensor<1x2x32xf32>)
+// CHECK: scf.forall
+// CHECK: scf.for {{.*}} -> (tensor<32xf32>, tensor<32xf32>, tensor<32x8xf32>, tensor<32x8xf32>, tensor<32xf32>)
+// CHECK: tensor.extract_slice %{{.*}}[0, %{{.*}}, 0, 0] [1, 1, 32, 8] [1, 1, 1, 1] : tensor<1x2x32x8xf32> to tensor<32x8xf32>
+// CHECK: arith.maximumf %in, %cst{{.*}} : f32
+// CHECK: scf.forall.in_parallel
+func.func @window_favor(%q: tensor<1x2x37x16xf32>, %k: tensor<1x2x45x16xf32>, %v: tensor<1x2x45x8xf32>) -> (tensor<1x2x37x8xf32>, tensor<1x2x37xf32>) {
+  %o, %lse = attn.attention %q, %k, %v mask(#attn.window<left = 4, right = 4>) approximation(#attn.favor<features = 32, seed = 3>)
+      : tensor<1x2x37x16xf32>, tensor<1x2x45x16xf32>, tensor<1x2x45x8xf32> -> tensor<1x2x37x8xf32>, tensor<1x2x37xf32>
+  return %o, %lse : tensor<1x2x37x8xf32>, tensor<1x2x37xf32>
+}

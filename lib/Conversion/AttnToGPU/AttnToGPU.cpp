@@ -1131,6 +1131,11 @@ bool hopperApplies(AttentionOp op, const GpuTarget &target) {
 /// per query tile and query head.
 FailureOr<AttentionFamily> chooseFamily(AttentionOp op, const GpuTarget &target,
                                         const KernelPlan &plan) {
+  if (FeatureMapAttrInterface estimate = op.getApproximationAttr())
+    return op.emitOpError()
+           << "has approximation(" << estimate
+           << "), which no GPU kernel computes yet; run it on the CPU "
+              "(attn-lower-to-cpu) or drop the approximation";
   bool softmax = op.getNormalizationOrDefault().normalizesRows();
   AttentionFamily flash = hopperApplies(op, target)
                               ? AttentionFamily::FlashHopper

@@ -1,0 +1,43 @@
+// RUN: attn-opt %s --split-input-file | attn-opt --split-input-file | FileCheck %s
+// RUN: attn-opt %s --canonicalize --split-input-file | FileCheck %s --check-prefix=CANON
+
+// The approximation clause round-trips after the spec's clauses, before the
+// regions.
+// CHECK-LABEL: func @window_favor
+// CHECK: mask(#attn.window<left = 4, right = 4>) approximation(#attn.favor<features = 32, seed = 3>) :
+// CANON-LABEL: func @window_favor
+// CANON: approximation(#attn.favor<features = 32, seed = 3>)
+func.func @window_favor(%q: tensor<1x2x37x16xf32>, %k: tensor<1x2x45x16xf32>, %v: tensor<1x2x45x8xf32>) -> (tensor<1x2x37x8xf32>, tensor<1x2x37xf32>) {
+  %o, %lse = attn.attention %q, %k, %v mask(#attn.window<left = 4, right = 4>) approximation(#attn.favor<features = 32, seed = 3>)
+      : tensor<1x2x37x16xf32>, tensor<1x2x45x16xf32>, tensor<1x2x45x8xf32> -> tensor<1x2x37x8xf32>, tensor<1x2x37xf32>
+  return %o, %lse : tensor<1x2x37x8xf32>, tensor<1x2x37xf32>
+}
+
+// -----
+
+// A support that leaves rows empty needs no allow_empty_rows: outside it
+// every key has its estimate.
+// CHECK-LABEL: func @mask_mod_taylor
+// CHECK: approximation(#attn.taylor) mask_mod {
+func.func @mask_mod_taylor(%q: tensor<1x1x16x4xf32>, %k: tensor<1x1x16x4xf32>, %v: tensor<1x1x16x4xf32>) -> tensor<1x1x16x4xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.window<left = 0, right = 0, align = bottom_right>) approximation(#attn.taylor<order = 2>) mask_mod {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %c8 = arith.constant 8 : index
+    %early = arith.cmpi ult, %i, %c8 : index
+    attn.yield %early : i1
+  } : tensor<1x1x16x4xf32>, tensor<1x1x16x4xf32>, tensor<1x1x16x4xf32> -> tensor<1x1x16x4xf32>
+  return %o : tensor<1x1x16x4xf32>
+}
+
+// -----
+
+// A mask that allows every pair leaves nothing to approximate: the
+// canonicalizer drops both.
+// CANON-LABEL: func @wide_window
+// CANON: attn.attention %{{.*}}, %{{.*}}, %{{.*}} :
+// CANON-NOT: approximation
+func.func @wide_window(%q: tensor<1x2x10x16xf32>, %k: tensor<1x2x10x16xf32>, %v: tensor<1x2x10x16xf32>) -> tensor<1x2x10x16xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.window<left = 10, right = 10>) approximation(#attn.favor<features = 8, seed = 1>)
+      : tensor<1x2x10x16xf32>, tensor<1x2x10x16xf32>, tensor<1x2x10x16xf32> -> tensor<1x2x10x16xf32>
+  return %o : tensor<1x2x10x16xf32>
+}
