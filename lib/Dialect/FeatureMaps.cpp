@@ -56,16 +56,23 @@ AffineMap dimsMap(MLIRContext *ctx, unsigned numDims,
 }
 
 /// x W^T (`transposed`: W is [F, D]) or x W (W is [D, F]) for rows x
-/// [B, H, n, D]: [B, H, n, F].
+/// [B, H, n, D]: [B, H, n, F]. The loops put innermost the dimension that
+/// W's rows hold: a dot product per feature (loops (b, h, n, f, d)) for
+/// W^T, a row of features updated per element of x (loops (b, h, n, d, f),
+/// vector updates without horizontal sums) for W.
 Value projectRows(OpBuilder &b, Location loc, Value x, Value weights,
                   int64_t features, bool transposed, FloatType type) {
   MLIRContext *ctx = b.getContext();
   Value init = buildFilled(b, loc, featureSizes(b, loc, x, features), type, 0);
-  // Loops (b, h, n, f, d).
-  return buildContraction(
-      b, loc, x, dimsMap(ctx, 5, {0, 1, 2, 4}), weights,
-      transposed ? dimsMap(ctx, 5, {3, 4}) : dimsMap(ctx, 5, {4, 3}), init,
-      /*numReductionLoops=*/1);
+  if (transposed)
+    return buildContraction(b, loc, x, dimsMap(ctx, 5, {0, 1, 2, 4}), weights,
+                            dimsMap(ctx, 5, {3, 4}), init,
+                            /*numReductionLoops=*/1);
+  auto par = utils::IteratorType::parallel;
+  return buildContraction(b, loc, x, dimsMap(ctx, 5, {0, 1, 2, 3}), weights,
+                          dimsMap(ctx, 5, {3, 4}), init,
+                          dimsMap(ctx, 5, {0, 1, 2, 4}),
+                          {par, par, par, utils::IteratorType::reduction, par});
 }
 
 Value maxOf(OpBuilder &b, Location loc, Value x, Value y) {
@@ -261,16 +268,20 @@ Value FavorAttr::buildFeatures(OpBuilder &b, Location loc,
   FloatType type = context.computeType;
   int64_t headDim = headDimOf(x), m = getFeatures();
   Value weights = context.weights;
+  // Generated weights are laid out as W^T [D, m], which projects with
+  // vector updates; an operand W [m, D] projects by dot products.
+  bool transposed = true;
   if (std::optional<std::vector<double>> w = getBuiltinWeights(headDim)) {
     SmallVector<Attribute> elements;
-    for (double e : *w)
-      elements.push_back(FloatAttr::get(type, e));
-    auto wType = RankedTensorType::get({m, headDim}, type);
+    for (int64_t d = 0; d < headDim; ++d)
+      for (int64_t f = 0; f < m; ++f)
+        elements.push_back(FloatAttr::get(type, (*w)[f * headDim + d]));
+    auto wType = RankedTensorType::get({headDim, m}, type);
     weights = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(wType, elements));
+    transposed = false;
   }
-  Value projected =
-      projectRows(b, loc, x, weights, m, /*transposed=*/true, type);
+  Value projected = projectRows(b, loc, x, weights, m, transposed, type);
   // |x|^2 per row: loops (b, h, n, d).
   MLIRContext *ctx = b.getContext();
   SmallVector<OpFoldResult> rowSizes = tensor::getMixedSizes(b, loc, x);

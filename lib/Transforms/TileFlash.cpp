@@ -90,12 +90,13 @@ struct TileState {
   }
 };
 
-/// What an approximated op's tiles read (LowRankEstimate.h): phi(q)
-/// [B, Hq, Sq, F] and phi(k) [B, Hkv, Skv, F], and the key/value heads'
-/// states over all keys, sum_j phi(k_j) v_j^T [B, Hkv, F, Dv] and
-/// sum_j phi(k_j) [B, Hkv, F].
-struct EstimateOperands {
-  Value queryFeatures, keyFeatures, keyState, keySum;
+/// What an approximated op's query tiles read (LowRankEstimate.h): the
+/// key/value heads' states over all keys, sum_j phi(k_j) v_j^T
+/// [B, Hkv, F, Dv] and sum_j phi(k_j) [B, Hkv, F], and the keys' features
+/// [B, Hkv, S', F] (S' = Skv rounded up to key tiles; 0 in the padding),
+/// computed once rather than in every query tile that visits a key tile.
+struct KeyStates {
+  Value state, sum, features;
 };
 
 /// The key tile being processed: its first key, its valid keys, and its
@@ -134,7 +135,7 @@ public:
     oSizes.back() = b.getIndexAttr(valueDim);
     Value oInit = tensor::EmptyOp::create(b, loc, oSizes, elementType);
     if (estimate)
-      buildEstimateOperands();
+      keyStates = buildKeyStates();
     SmallVector<Value> outs = {oInit};
     if (op.getLse())
       outs.push_back(tensor::EmptyOp::create(
@@ -164,34 +165,148 @@ private:
   // Small helpers
   //===--------------------------------------------------------------------===//
 
-  /// The features and key/value states of an approximated op, built once
-  /// for the whole op (the approximation takes dense sequences only).
-  void buildEstimateOperands() {
-    MLIRContext *context = b.getContext();
-    auto dims = [&](unsigned n, ArrayRef<unsigned> which) {
-      SmallVector<AffineExpr> results;
-      for (unsigned d : which)
-        results.push_back(getAffineDimExpr(d, context));
-      return AffineMap::get(n, 0, results, context);
+  /// phi(rows) [n, F] of a static tile of rows [n, D]: features of static
+  /// tiles, which the CPU vectorizer takes (the op's own tensors may be
+  /// dynamic).
+  Value tileFeatures(Value rows) {
+    auto type = cast<RankedTensorType>(rows.getType());
+    int64_t n = type.getDimSize(0);
+    Value x = tensor::ExpandShapeOp::create(
+        b, loc,
+        RankedTensorType::get({1, 1, n, headDim}, type.getElementType()), rows,
+        ArrayRef<ReassociationIndices>{{0, 1, 2}, {3}});
+    Value phi = buildEstimateFeatures(b, loc, estimate, x, computeType);
+    int64_t features = cast<RankedTensorType>(phi.getType()).getDimSize(3);
+    return tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({n, features}, computeType), phi,
+        ArrayRef<ReassociationIndices>{{0, 1, 2}, {3}});
+  }
+
+  /// The features [tileKv, F] of the key tile from `kv0` of (batchIv,
+  /// kvHead): a slice of those buildKeyStates keeps.
+  Value keyTileFeatures(Value batchIv, Value kvHead, Value kv0) {
+    int64_t features = estimate.getFeatureDim(headDim);
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({tileKv, features}, computeType),
+        keyStates.features, ArrayRef<OpFoldResult>{batchIv, kvHead, kv0, zero},
+        ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(tileKv),
+                               b.getIndexAttr(features)},
+        ArrayRef<OpFoldResult>{one, one, one, one});
+  }
+
+  /// The key/value heads' states over all keys of an approximated op, one
+  /// parallel loop over (batch, key/value head) and, inside, over key tiles
+  /// (the approximation takes dense sequences only).
+  KeyStates buildKeyStates() {
+    auto par = utils::IteratorType::parallel;
+    auto red = utils::IteratorType::reduction;
+    int64_t kvHeads = qHeads / groupSize;
+    int64_t features = estimate.getFeatureDim(headDim);
+    Value stateInit = tensor::EmptyOp::create(
+        b, loc,
+        ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads),
+                               b.getIndexAttr(features),
+                               b.getIndexAttr(valueDim)},
+        computeType);
+    Value sumInit = tensor::EmptyOp::create(
+        b, loc,
+        ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads),
+                               b.getIndexAttr(features)},
+        computeType);
+    Value paddedKeys = arith::MulIOp::create(
+        b, loc,
+        ceilDiv(
+            getValueOrCreateConstantIndexOp(
+                b, loc, layout.buildMaxKeyLength(b, loc, op.getAuxOperands())),
+            tileKv),
+        index(tileKv));
+    Value featuresInit = tensor::EmptyOp::create(
+        b, loc,
+        ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads), paddedKeys,
+                               b.getIndexAttr(features)},
+        computeType);
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads)},
+        ValueRange{stateInit, sumInit, featuresInit},
+        /*mapping=*/std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forall.getBody());
+    Value batchIv = forall.getInductionVar(0),
+          kvHead = forall.getInductionVar(1);
+    Value keys = layout.buildKeyLength(b, loc, aux, batchIv);
+    auto keyIndices = [&](OpBuilder &nb, Location nl, Value row, Value col) {
+      return layout.buildKeyIndices(nb, nl, aux, batchIv, kvHead, row, col);
     };
-    estimates.queryFeatures =
-        buildEstimateFeatures(b, loc, estimate, op.getQ(), computeType);
-    estimates.keyFeatures =
-        buildEstimateFeatures(b, loc, estimate, op.getK(), computeType);
-    SmallVector<OpFoldResult> stateSizes =
-        tensor::getMixedSizes(b, loc, estimates.keyFeatures);
-    stateSizes[2] = stateSizes[3];
-    stateSizes[3] = b.getIndexAttr(valueDim);
-    // Loops (b, h, f, e, j) and (b, h, f, j): the keys reduce innermost.
-    estimates.keyState =
-        buildContraction(b, loc, estimates.keyFeatures, dims(5, {0, 1, 4, 2}),
-                         op.getV(), dims(5, {0, 1, 4, 3}),
-                         buildFilled(b, loc, stateSizes, computeType, 0.0), 1);
-    estimates.keySum = buildContraction(
-        b, loc, estimates.keyFeatures, dims(4, {0, 1, 3, 2}), Value(),
-        AffineMap(),
-        buildFilled(b, loc, ArrayRef(stateSizes).drop_back(), computeType, 0.0),
-        1);
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    Value slab = tensor::EmptyOp::create(
+        b, loc, ArrayRef<OpFoldResult>{paddedKeys, b.getIndexAttr(features)},
+        computeType);
+    auto loop = scf::ForOp::create(
+        b, loc, index(0), paddedKeys, index(tileKv),
+        ValueRange{filled({features, valueDim}, 0.0), filled({features}, 0.0),
+                   slab},
+        [&](OpBuilder &, Location, Value kv0, ValueRange sums) {
+          // Tiles past a shorter sequence's keys (none when dense) have no
+          // valid row.
+          Value cols = arith::MaxSIOp::create(
+              b, loc, index(0),
+              arith::MinSIOp::create(b, loc, index(tileKv),
+                                     arith::SubIOp::create(b, loc, keys, kv0)));
+          Value values = paddedTile(op.getV(), keyIndices, kv0, cols, tileKv);
+          // Padded keys have zero values but not zero features.
+          Value phi = tileFeatures(
+              paddedTile(op.getK(), keyIndices, kv0, cols, tileKv));
+          auto identity = map(2, {dim(0), dim(1)});
+          phi = linalg::GenericOp::create(
+                    b, loc, phi.getType(), ValueRange{}, ValueRange{phi},
+                    {identity}, {par, par},
+                    [&](OpBuilder &nb, Location nl, ValueRange args) {
+                      Value row = linalg::IndexOp::create(nb, nl, 0);
+                      Value valid = arith::CmpIOp::create(
+                          nb, nl, arith::CmpIPredicate::slt, row, cols);
+                      linalg::YieldOp::create(
+                          nb, nl,
+                          arith::SelectOp::create(nb, nl, valid, args[0],
+                                                  fconst(nb, nl, 0.0))
+                              .getResult());
+                    })
+                    .getResult(0);
+          // Loops (f, j, e) and (j, f): the innermost dimension is
+          // contiguous in every operand, so each key is a vector update.
+          Value state =
+              buildContraction(b, loc, phi, map(3, {dim(1), dim(0)}), values,
+                               map(3, {dim(1), dim(2)}), sums[0],
+                               map(3, {dim(0), dim(2)}), {par, red, par});
+          Value sum = buildContraction(b, loc, phi, map(2, {dim(0), dim(1)}),
+                                       Value(), AffineMap(), sums[1],
+                                       map(2, {dim(1)}), {red, par});
+          Value kept = tensor::InsertSliceOp::create(
+              b, loc, phi, sums[2], ArrayRef<OpFoldResult>{kv0, zero},
+              ArrayRef<OpFoldResult>{b.getIndexAttr(tileKv),
+                                     b.getIndexAttr(features)},
+              ArrayRef<OpFoldResult>{one, one});
+          scf::YieldOp::create(b, loc, ValueRange{state, sum, kept});
+        });
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    ValueRange shared = forall.getRegionIterArgs();
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, loop.getResult(0), shared[0],
+        ArrayRef<OpFoldResult>{batchIv, kvHead, zero, zero},
+        ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(features),
+                               b.getIndexAttr(valueDim)},
+        ArrayRef<OpFoldResult>{one, one, one, one});
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, loop.getResult(1), shared[1],
+        ArrayRef<OpFoldResult>{batchIv, kvHead, zero},
+        ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(features)},
+        ArrayRef<OpFoldResult>{one, one, one});
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, loop.getResult(2), shared[2],
+        ArrayRef<OpFoldResult>{batchIv, kvHead, zero, zero},
+        ArrayRef<OpFoldResult>{one, one, paddedKeys, b.getIndexAttr(features)},
+        ArrayRef<OpFoldResult>{one, one, one, one});
+    return {forall.getResult(0), forall.getResult(1), forall.getResult(2)};
   }
 
   /// The query head and position of row `r` of the tile whose first row is
@@ -261,16 +376,11 @@ private:
       init.rowSum = filled({tileQ}, 0.0);
     }
     init.acc = filled({tileQ, valueDim}, 0.0);
-    Value queryFeatures, keyFeatures;
+    Value queryFeatures;
     if (estimate) {
       init.estimateAcc = filled({tileQ, valueDim}, 0.0);
       init.estimateSum = filled({tileQ}, 0.0);
-      queryFeatures = paddedTile(
-          estimates.queryFeatures,
-          [&](OpBuilder &nb, Location nl, Value row, Value col) {
-            return queryIndices(nb, nl, batchIv, head, row, col);
-          },
-          q0, qRows, tileQ);
+      queryFeatures = tileFeatures(queries);
     }
     QueryTile tile{batchIv, head, q0, q1, qLen, kvLen};
     if (layout.queryForm() != QueryForm::Dense) {
@@ -294,8 +404,7 @@ private:
                                      queries, batchIv, head, q0, masked);
           if (estimate)
             addSupportEstimates(updated, queryFeatures,
-                                paddedTile(estimates.keyFeatures, keyIndices,
-                                           keys.kv0, keys.kvCols, tileKv),
+                                keyTileFeatures(batchIv, kvHead, keys.kv0),
                                 data, masked);
           return updated.values();
         });
@@ -348,13 +457,13 @@ private:
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
     Value keyState = tensor::ExtractSliceOp::create(
         b, loc, RankedTensorType::get({features, valueDim}, computeType),
-        estimates.keyState, ArrayRef<OpFoldResult>{batchIv, kvHead, zero, zero},
+        keyStates.state, ArrayRef<OpFoldResult>{batchIv, kvHead, zero, zero},
         ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(features),
                                b.getIndexAttr(valueDim)},
         ArrayRef<OpFoldResult>{one, one, one, one});
     Value keySum = tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({features}, computeType),
-        estimates.keySum, ArrayRef<OpFoldResult>{batchIv, kvHead, zero},
+        b, loc, RankedTensorType::get({features}, computeType), keyStates.sum,
+        ArrayRef<OpFoldResult>{batchIv, kvHead, zero},
         ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(features)},
         ArrayRef<OpFoldResult>{one, one, one});
     Value allAcc =
@@ -696,7 +805,7 @@ private:
   bool readsAtPositions;
   /// The approximation's feature map, or null; what its tiles read.
   FeatureMapAttrInterface estimate;
-  EstimateOperands estimates;
+  KeyStates keyStates;
   int64_t qHeads, groupSize, headDim, valueDim, headsPerTile;
   OpFoldResult batch;
   /// The lengths of the sequence of the query tile being built, and the

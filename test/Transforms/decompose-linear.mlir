@@ -24,11 +24,13 @@ func.func @causal(%q: tensor<2x4x?x16xf16>, %k: tensor<2x2x?x16xf16>, %v: tensor
 
 // -----
 
-// FAVOR+ with a seed: the random features are a constant [m, D] tensor;
+// FAVOR+ with a seed: the random features are a constant W^T [D, m] (so
+// the projection updates rows of features, loops (b, h, n, d, f));
 // features are exp(s (w . x) - s^2 |x|^2 / 2) / sqrt(m).
 
 // CHECK-LABEL: func @favor
-// CHECK: arith.constant dense<{{.*}}> : tensor<4x16xf32>
+// CHECK: arith.constant dense<{{.*}}> : tensor<16x4xf32>
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"]}
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x10x4xf32>)
 // CHECK: math.exp
 func.func @favor(%q: tensor<1x2x10x16xf32>, %k: tensor<1x2x10x16xf32>, %v: tensor<1x2x10x16xf32>) -> tensor<1x2x10x16xf32> {
