@@ -62,7 +62,7 @@ def time_table(args, gen):
     window = am.window(args.window, args.window)
     for s in args.seq:
         q, k, v = inputs(gen, args.batch, args.heads, s, args.dim,
-                         args.smoothness, args.scale)
+                         args.smoothness, args.scales[0])
         runs = [lambda: F.scaled_dot_product_attention(q, k, v),
                 lambda: am.attention(q, k, v),
                 lambda: am.attention(q, k, v, mask=window)]
@@ -74,14 +74,14 @@ def time_table(args, gen):
               + f" | {times[-1] / times[1]:.2f} |", flush=True)
 
 
-def error_table(args, gen):
+def error_table(args, gen, scale):
     s = args.error_seq
     q, k, v = inputs(gen, args.batch, args.heads, s, args.dim,
-                     args.smoothness, args.scale)
+                     args.smoothness, scale)
     exact = am.attention(q, k, v)
     print(f"\n## Error against exact softmax: relative Frobenius norm of o, "
           f"S={s}, B={args.batch} H={args.heads} D={args.dim} f32, smooth "
-          f"fields over {args.smoothness} tokens (std {args.scale}); the "
+          f"fields over {args.smoothness} tokens (std {scale}); the "
           f"mean over {args.trials} FAVOR+ seeds")
     print("| window (each side) | window alone | "
           + " | ".join(f"+ {m} features" for m in args.error_features)
@@ -113,7 +113,10 @@ def main():
     parser.add_argument("--features", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--smoothness", type=int, default=64)
-    parser.add_argument("--scale", type=float, default=0.35)
+    # The element std of q and k: small gives diffuse attention (the tail
+    # outweighs the window), large peaked attention (but FAVOR+'s variance
+    # grows as exp |q' + k'|^2).
+    parser.add_argument("--scales", type=float, nargs="+", default=[0.35, 0.7])
     parser.add_argument("--error-seq", type=int, default=4096)
     parser.add_argument("--error-windows", type=int, nargs="+",
                         default=[16, 64, 256])
@@ -127,7 +130,8 @@ def main():
           f"{torch.get_num_threads()} threads), torch {torch.__version__}")
     if not args.skip_time:
         time_table(args, gen)
-    error_table(args, gen)
+    for scale in args.scales:
+        error_table(args, gen, scale)
 
 
 if __name__ == "__main__":

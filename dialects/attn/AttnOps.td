@@ -148,7 +148,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     ```
 
     The map must estimate `exp(q . k / sqrt(D))` with positive weights:
-    `#attn.favor` with a `seed` (FAVOR+) or `#attn.taylor<order = 2>`. So the
+    `#attn.favor` (FAVOR+; its `W [m, D]` generated from a `seed` or the
+    `feature_weights(%w : tensor<mxDxf32>)` operand, in the accumulation
+    type, e.g. redrawn during training) or `#attn.taylor<order = 2>`. So the
     scale is the default `1/sqrt(D)`, the normalization softmax, and no score
     modifier or `score_mod` region may change the exact scores. It needs a
     mask (without one every pair is exact), dense sequences and no
@@ -181,7 +183,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
   }];
 
   let arguments = !con(
-    (ins AnyRankedTensor:$q, AnyRankedTensor:$k, AnyRankedTensor:$v),
+    (ins AnyRankedTensor:$q, AnyRankedTensor:$k, AnyRankedTensor:$v,
+         Optional<AnyRankedTensor>:$feature_weights),
     Attn_SpecOperands, Attn_SpecAttributes,
     (ins OptionalAttr<Attn_FeatureMapAttrInterface>:$approximation));
   let results = (outs AnyRankedTensor:$o, Optional<AnyRankedTensor>:$lse);
@@ -189,6 +192,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
 
   let assemblyFormat = !strconcat("$q `,` $k `,` $v", Attn_SpecFormat, [{
     (`approximation` `(` $approximation^ `)`)?
+    (`feature_weights` `(` $feature_weights^ `:` type($feature_weights) `)`)?
   }], Attn_SpecRegionsFormat, [{
     `:` type($q) `,` type($k) `,` type($v) `->` type($o) (`,` type($lse)^)?
   }]);

@@ -519,7 +519,7 @@ std::string lseLayout(StringRef oLayout) {
 } // namespace
 
 AuxOperandValues AttentionOp::getAuxOperands() {
-  return auxOperandsOf(*this, /*firstGroup=*/3);
+  return auxOperandsOf(*this, /*firstGroup=*/4);
 }
 
 LogicalResult AttentionOp::verifyRegions() { return verifySpecRegions(*this); }
@@ -555,6 +555,10 @@ std::string shortest(double x) {
 
 LogicalResult AttentionOp::verifyApproximation() {
   FeatureMapAttrInterface map = getApproximationAttr();
+  if (!map && getFeatureWeights())
+    return emitOpError() << "the 'feature_weights' operand is read by an "
+                            "approximation's feature map; add "
+                            "approximation(#attn.favor<...>) or drop it";
   if (!map)
     return success();
   int64_t headDim = getShape().headDim;
@@ -563,11 +567,28 @@ LogicalResult AttentionOp::verifyApproximation() {
                          << " does not estimate exp(q . k / sqrt(D)) with "
                             "positive weights; use #attn.favor<features = m, "
                             "seed = s> or #attn.taylor<order = 2>";
-  if (map.getWeightsShape(headDim) && !map.getBuiltinWeights(headDim))
+  std::optional<SmallVector<int64_t>> weightsShape =
+      map.getBuiltinWeights(headDim) ? std::nullopt
+                                     : map.getWeightsShape(headDim);
+  RankedTensorType weightsType =
+      weightsShape ? RankedTensorType::get(*weightsShape, getComputeType())
+                   : RankedTensorType();
+  if (weightsType && !getFeatureWeights())
     return emitOpError() << "the approximation " << map
-                         << " reads a 'feature_weights' operand, which "
-                            "attn.attention does not take; give it a seed "
-                            "(e.g. seed = 1) so the compiler generates them";
+                         << " reads a 'feature_weights' operand of type "
+                         << weightsType
+                         << "; pass one, or give the map a seed (e.g. seed = "
+                            "1) so the compiler generates the weights";
+  if (!weightsType && getFeatureWeights())
+    return emitOpError() << "the 'feature_weights' operand is given but the "
+                            "approximation "
+                         << map << " reads none";
+  if (weightsType &&
+      failed(checkType(*this, getFeatureWeights(), "operand", "feature_weights",
+                       weightsType,
+                       "the weights of the feature map, in the accumulation "
+                       "type")))
+    return failure();
   double defaultScale = 1.0 / std::sqrt(double(headDim));
   if (FloatAttr scale = getScaleAttr();
       scale &&
@@ -766,6 +787,7 @@ constexpr StringLiteral kOperandRoles[] = {
     "q",
     "k",
     "v",
+    "feature_weights",
 #define ATTN_AUX_OPERAND(Enumerator, name) name,
 #include "attn/Dialect/AuxOperands.def"
 };
@@ -822,6 +844,9 @@ SmallVector<DimName> specDimNames(AttentionSpecOpInterface op, StringRef role,
       names.pop_back();
     return names;
   }
+  // feature_weights [m, D]: dimensions of their own.
+  if (role == "feature_weights")
+    return {{""}, {""}};
   const StringLiteral *aux = llvm::find(kAuxOperandNames, role);
   assert(aux != std::end(kAuxOperandNames) && "a spec operand");
   switch (AuxOperand(aux - std::begin(kAuxOperandNames))) {

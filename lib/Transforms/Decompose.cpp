@@ -365,9 +365,12 @@ private:
   /// the support, exp(-c) phi(q) . phi(k) outside it.
   Value estimatedWeights(Value scores, Value shift,
                          FeatureMapAttrInterface estimate) {
-    Value estimates =
-        rowDots(buildEstimateFeatures(b, loc, estimate, q, computeType),
-                buildEstimateFeatures(b, loc, estimate, k, computeType));
+    Value weights = forward.getFeatureWeights();
+    Value queryFeatures =
+        buildEstimateFeatures(b, loc, estimate, weights, q, computeType);
+    Value keyFeatures =
+        buildEstimateFeatures(b, loc, estimate, weights, k, computeType);
+    Value estimates = rowDots(queryFeatures, keyFeatures);
     return buildGenerated(
         b, loc, {batch, qHeads, qLen, kvLen}, computeType,
         {scores, shift, estimates},

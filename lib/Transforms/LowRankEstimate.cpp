@@ -15,14 +15,14 @@ using namespace mlir;
 namespace attn {
 
 Value buildEstimateFeatures(OpBuilder &b, Location loc,
-                            FeatureMapAttrInterface map, Value rows,
-                            FloatType computeType) {
+                            FeatureMapAttrInterface map, Value weights,
+                            Value rows, FloatType computeType) {
   Value x = buildElementwise(b, loc, rows, computeType,
                              [&](OpBuilder &nb, Location nloc, Value e) {
                                return convertFloat(nb, nloc, e, computeType);
                              });
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  FeatureMapContext context{computeType, /*weights=*/Value(),
+  FeatureMapContext context{computeType, weights,
                             /*positionOffset=*/zero, /*maxLength=*/zero};
   return map.buildFeatures(b, loc, context, x);
 }
@@ -53,9 +53,9 @@ Value buildJoinedSum(OpBuilder &b, Location loc, Value exact, Value rowMax,
       math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, rowMax, shift));
   Value estimateScale =
       math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, shift));
-  return arith::AddFOp::create(
-      b, loc, arith::MulFOp::create(b, loc, exact, exactScale),
-      arith::MulFOp::create(b, loc, estimated, estimateScale));
+  Value exactPart = arith::MulFOp::create(b, loc, exact, exactScale);
+  Value estimatedPart = arith::MulFOp::create(b, loc, estimated, estimateScale);
+  return arith::AddFOp::create(b, loc, exactPart, estimatedPart);
 }
 
 } // namespace attn

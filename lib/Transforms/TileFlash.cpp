@@ -175,7 +175,8 @@ private:
         b, loc,
         RankedTensorType::get({1, 1, n, headDim}, type.getElementType()), rows,
         ArrayRef<ReassociationIndices>{{0, 1, 2}, {3}});
-    Value phi = buildEstimateFeatures(b, loc, estimate, x, computeType);
+    Value phi = buildEstimateFeatures(b, loc, estimate, op.getFeatureWeights(),
+                                      x, computeType);
     int64_t features = cast<RankedTensorType>(phi.getType()).getDimSize(3);
     return tensor::CollapseShapeOp::create(
         b, loc, RankedTensorType::get({n, features}, computeType), phi,

@@ -938,7 +938,8 @@ class Spec:
     positions: bool = False
     #: A sparse + low-rank hybrid (Scatterbrain): the mask is the exact
     #: support, pairs outside it weigh ``phi(q) . phi(k)`` of this feature
-    #: map (``favor(m, seed=s)`` or ``taylor(2)``), which estimates
+    #: map (``favor(m, seed=s)``, ``favor(m)`` with a ``feature_weights``
+    #: operand ``W [m, D]`` in f32, or ``taylor(2)``), which estimates
     #: ``exp(q . k / sqrt(D))``. CPU only, forward only.
     approximation: Optional["FeatureMap"] = None
 
@@ -1037,6 +1038,11 @@ class Spec:
             ops.append(("kv_lens", "tensor<?xi32>"))
         if self.positions:
             ops.append(("positions", "tensor<4xi64>"))
+        if self.approximation is not None and self.approximation.weights:
+            shape = self.approximation.weights(self.head_dim)
+            acc = "f64" if self.dtype == "f64" else "f32"
+            ops.append(("feature_weights",
+                        f"tensor<{'x'.join(map(str, shape))}x{acc}>"))
         return ops
 
     def _block(self):
@@ -1108,6 +1114,9 @@ class Spec:
             clauses.append("allow_empty_rows")
         if self.approximation is not None:
             clauses.append(f"approximation({self.approximation})")
+        if "feature_weights" in types:
+            clauses.append(f"feature_weights(%feature_weights : "
+                           f"{types['feature_weights']})")
         if score_region is not None:
             clauses.append(f"score_mod {score_region}")
         if mask_region is not None:

@@ -58,6 +58,18 @@ def test_window_plus_estimate_matches_formula(rng, dtype, estimate):
     assert relative_error(exact_o, ref_o) > 10 * TOLERANCE[dtype]
 
 
+def test_favor_weights_from_an_operand(rng):
+    """Performer's W [m, D] passed in (e.g. redrawn during training)."""
+    q, k, v = inputs(rng, "f32", Sq=29, Skv=41)
+    w = rng.standard_normal((32, q.shape[-1])).astype(np.float32)
+    o, lse = am.attention(q, k, v, mask=am.causal(), approximation=am.favor(32),
+                          feature_weights=w, return_lse=True)
+    causal = lambda b, h, i, j: j <= i
+    ref_o, ref_lse = scatterbrain_reference(q, k, v, causal, favor_with(w))
+    assert relative_error(o, ref_o) < TOLERANCE["f32"]
+    assert relative_error(lse, ref_lse) < 1e-5
+
+
 def test_block_sparse_support_with_empty_rows(rng):
     """Query blocks whose layout row is all zeros have no exact key: their
     rows are the estimate alone, never o = 0."""
@@ -102,8 +114,10 @@ def test_bad_approximations_are_refused(rng):
                      approximation=am.taylor(2))
     with pytest.raises(am.Error, match="needs a mask"):
         am.attention(q, k, v, approximation=am.taylor(2))
-    with pytest.raises(am.Error, match="give it a seed"):
-        am.attention(q, k, v, mask=am.causal(), approximation=am.favor(16))
+    with pytest.raises(am.Error, match="reads a 'feature_weights' operand"):
+        am.compile(str(am.Spec(heads=4, kv_heads=2, head_dim=16, dtype="f32",
+                               mask=am.causal(), approximation=am.favor(16)))
+                   .replace(" feature_weights(%feature_weights : tensor<16x16xf32>)", ""))
     with pytest.raises(am.Error, match="does not estimate"):
         am.attention(q, k, v, mask=am.causal(), approximation=am.taylor(1))
     with pytest.raises(am.Error, match="score modifiers"):

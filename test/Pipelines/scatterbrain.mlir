@@ -3,13 +3,16 @@
 // python/tests/test_scatterbrain.py checks against NumPy): windows, a
 // block-sparse layout with empty query blocks, sinks, GQA, f16/bf16,
 // dynamic shapes, tiles that do and do not divide the lengths, and a
-// sequence of one token.
+// sequence of one token, no keys at all (o = 0, lse = -inf), and FAVOR+
+// weights from an operand.
 // RUN: attn-run %s --entry window_favor --random --seed 1 --check | FileCheck %s
 // RUN: attn-run %s --entry window_favor --random --seed 2 --tile-q 8 --tile-kv 16 --check | FileCheck %s
 // RUN: attn-run %s --entry causal_taylor_gqa_f16 --random --seed 3 --check | FileCheck %s
 // RUN: attn-run %s --entry block_sparse_bf16 --random --seed 4 --tile-q 16 --tile-kv 16 --check | FileCheck %s
 // RUN: attn-run %s --entry dynamic_sinks --random --seed 5 --dim B=2 --dim Sq=100 --dim Skv=131 --tile-q 8 --tile-kv 16 --check | FileCheck %s
 // RUN: attn-run %s --entry dynamic_sinks --random --seed 6 --dim B=1 --dim Sq=1 --dim Skv=1 --check | FileCheck %s
+// RUN: attn-run %s --entry dynamic_sinks --random --seed 7 --dim B=2 --dim Sq=5 --dim Skv=0 --check | FileCheck %s
+// RUN: attn-run %s --entry favor_operand --random --seed 8 --tile-q 16 --tile-kv 16 --check | FileCheck %s
 // CHECK: check {{.*}} max relative error {{.*}} ok
 // CHECK-NOT: FAIL
 
@@ -40,4 +43,10 @@ func.func @dynamic_sinks(%q: tensor<?x2x?x16xf32>, %k: tensor<?x1x?x16xf32>, %v:
   %o, %lse = attn.attention %q, %k, %v mask(#attn.or<[#attn.window<left = 8, right = 0>, #attn.sinks<4>]>) approximation(#attn.favor<features = 48, seed = 2, orthogonal = false>)
       : tensor<?x2x?x16xf32>, tensor<?x1x?x16xf32>, tensor<?x1x?x24xf32> -> tensor<?x2x?x24xf32>, tensor<?x2x?xf32>
   return %o, %lse : tensor<?x2x?x24xf32>, tensor<?x2x?xf32>
+}
+
+func.func @favor_operand(%q: tensor<1x2x37x16xf32>, %k: tensor<1x1x45x16xf32>, %v: tensor<1x1x45x8xf32>, %w: tensor<24x16xf32>) -> (tensor<1x2x37x8xf32>, tensor<1x2x37xf32>) {
+  %o, %lse = attn.attention %q, %k, %v mask(#attn.causal) approximation(#attn.favor<features = 24>) feature_weights(%w : tensor<24x16xf32>)
+      : tensor<1x2x37x16xf32>, tensor<1x1x45x16xf32>, tensor<1x1x45x8xf32> -> tensor<1x2x37x8xf32>, tensor<1x2x37xf32>
+  return %o, %lse : tensor<1x2x37x8xf32>, tensor<1x2x37xf32>
 }

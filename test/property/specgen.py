@@ -294,8 +294,9 @@ class AttentionGen:
         if mask or rng.random() < 0.2:
             if rng.random() < 0.85:
                 clauses.append("allow_empty_rows")
-        if rng.random() < 0.2:
-            clauses.append(self.region())
+        region = self.region() if rng.random() < 0.2 else None
+        if region:
+            clauses.append(region)
         softmax = norm in (None, "#attn.softmax")
         acc = "f64" if s.dtype == "f64" else "f32"
         if self.seq:
@@ -317,6 +318,18 @@ class AttentionGen:
         results = [o]
         if softmax and rng.random() < 0.6:
             results.append(lse)
+        # A sparse + low-rank hybrid: drawn after every other draw, so that
+        # seeds give the specs they gave before it existed. Its rules (the
+        # verifier's): a mask, softmax, no modifier and the default scale.
+        plain = (softmax and not mods and not any(c.startswith("scale(") for c in clauses)
+                 and (region is None or region.startswith("mask_mod")))
+        if not self.seq and plain and (mask or region) and rng.random() < 0.5:
+            estimate = rng.choice([
+                f"#attn.favor<features = {rng.choice([1, 4, 16, 48])}, "
+                f"seed = {rng.randrange(1 << 20)}{rng.choice(['', ', orthogonal = false'])}>",
+                "#attn.taylor<order = 2>"])
+            at = len(clauses) - 1 if region else len(clauses)
+            clauses.insert(at, f"approximation({estimate})")
         args = [("q", q), ("k", k), ("v", v)] + self.args + self.captured
         names = ["%o", "%lse"][:len(results)]
         body = (f"  {', '.join(names)} = attn.attention %q, %k, %v {' '.join(clauses)}\n"

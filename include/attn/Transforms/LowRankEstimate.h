@@ -23,9 +23,11 @@
 namespace attn {
 
 /// phi(rows) [B, H, n, F] in `computeType` for rows [B, H, n, D] of any
-/// float type (the approximation's maps read no operand and no position).
+/// float type, with the map's `weights` operand (or null; the
+/// approximation's maps read no position).
 mlir::Value buildEstimateFeatures(mlir::OpBuilder &b, mlir::Location loc,
-                                  FeatureMapAttrInterface map, mlir::Value rows,
+                                  FeatureMapAttrInterface map,
+                                  mlir::Value weights, mlir::Value rows,
                                   mlir::FloatType computeType);
 
 /// The shift c = max(rowMax, 0) of a row (scalars or vectors).

@@ -15,6 +15,17 @@ func.func @window_favor(%q: tensor<1x2x37x16xf32>, %k: tensor<1x2x45x16xf32>, %v
 
 // -----
 
+// FAVOR+ reading its W [m, D] from an operand, in the accumulation type.
+// CHECK-LABEL: func @favor_operand
+// CHECK: approximation(#attn.favor<features = 24>) feature_weights(%{{.*}} : tensor<24x16xf32>) :
+func.func @favor_operand(%q: tensor<1x2x37x16xbf16>, %k: tensor<1x1x45x16xbf16>, %v: tensor<1x1x45x8xbf16>, %w: tensor<24x16xf32>) -> tensor<1x2x37x8xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.causal) approximation(#attn.favor<features = 24>) feature_weights(%w : tensor<24x16xf32>)
+      : tensor<1x2x37x16xbf16>, tensor<1x1x45x16xbf16>, tensor<1x1x45x8xbf16> -> tensor<1x2x37x8xbf16>
+  return %o : tensor<1x2x37x8xbf16>
+}
+
+// -----
+
 // A support that leaves rows empty needs no allow_empty_rows: outside it
 // every key has its estimate.
 // CHECK-LABEL: func @mask_mod_taylor

@@ -16,9 +16,33 @@ func.func @taylor_order_one(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, 
 
 // -----
 
-func.func @favor_weights_operand(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
-  // expected-error @+1 {{the approximation #attn.favor<features = 16> reads a 'feature_weights' operand, which attn.attention does not take; give it a seed (e.g. seed = 1) so the compiler generates them}}
+func.func @favor_weights_missing(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{the approximation #attn.favor<features = 16> reads a 'feature_weights' operand of type 'tensor<16x8xf32>'; pass one, or give the map a seed (e.g. seed = 1) so the compiler generates the weights}}
   %o = attn.attention %q, %k, %v mask(#attn.causal) approximation(#attn.favor<features = 16>) : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @favor_weights_shape(%q: tensor<1x2x16x8xf16>, %k: tensor<1x2x16x8xf16>, %v: tensor<1x2x16x8xf16>, %w: tensor<16x8xf16>) {
+  // expected-error @+1 {{'feature_weights' must be 'tensor<16x8xf32>' (the weights of the feature map, in the accumulation type), got 'tensor<16x8xf16>'}}
+  %o = attn.attention %q, %k, %v mask(#attn.causal) approximation(#attn.favor<features = 16>) feature_weights(%w : tensor<16x8xf16>) : tensor<1x2x16x8xf16>, tensor<1x2x16x8xf16>, tensor<1x2x16x8xf16> -> tensor<1x2x16x8xf16>
+  return
+}
+
+// -----
+
+func.func @weights_read_by_none(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>, %w: tensor<16x8xf32>) {
+  // expected-error @+1 {{the 'feature_weights' operand is given but the approximation #attn.favor<features = 16, seed = 2> reads none}}
+  %o = attn.attention %q, %k, %v mask(#attn.causal) approximation(#attn.favor<features = 16, seed = 2>) feature_weights(%w : tensor<16x8xf32>) : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @weights_without_approximation(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>, %w: tensor<16x8xf32>) {
+  // expected-error @+1 {{the 'feature_weights' operand is read by an approximation's feature map; add approximation(#attn.favor<...>) or drop it}}
+  %o = attn.attention %q, %k, %v mask(#attn.causal) feature_weights(%w : tensor<16x8xf32>) : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>
   return
 }
 
