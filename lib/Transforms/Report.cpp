@@ -72,6 +72,15 @@ struct AttnReportPass : attn::impl::AttnReportBase<AttnReportPass> {
                        total ? 100.0 * (tiles.full + tiles.partial) / total
                              : 0.0)
        << " of the tiles";
+    if (FeatureMapAttrInterface estimate = op.getApproximationAttr()) {
+      // The mask is the exact support; no backward exists.
+      os << "\n  approximation " << estimate << ": the pairs outside the "
+         << "support get " << estimate.getFeatureDim(shape.headDim)
+         << "-feature estimates, from one state over all keys per key/value "
+            "head";
+      op.emitRemark() << text;
+      return;
+    }
     // The backward's key-tile loops walk each key tile's query range (a
     // mask_mod region only removes pairs: the attribute's ranges hold).
     int64_t backward = countBackwardTiles(mask, sq, skv, tq, tk);

@@ -42,6 +42,13 @@
 // CHECK: mask #attn.neighborhood<grid = [8, 16, 16], kernel = [3, 7, 7], tile = [1, 4, 4]>
 // CHECK-NEXT: density: 0.0718
 // CHECK-NEXT: 16x16 tiles: 13984 empty, 384 full, 2016 partial of 16384; a kernel visits 14.6% of the tiles
+// An approximation: the tiles are the exact support's, the rest is
+// estimated; no backward line.
+// CHECK: mask #attn.window<left = 63, right = 63>
+// CHECK-NEXT: density: 0.0611
+// CHECK-NEXT: 64x64 tiles: 930 empty, 32 full, 62 partial of 1024; a kernel visits 9.2% of the tiles
+// CHECK-NEXT: approximation #attn.favor<features = 32, seed = 1>: the pairs outside the support get 32-feature estimates, from one state over all keys per key/value head
+// CHECK-NOT: backward
 // Dynamic lengths need q-len / kv-len.
 // CHECK: remark: attn-report: Sq or Skv is dynamic; pass q-len=N kv-len=N
 // OPTS: remark: attn-report: Sq = 1000, Skv = 1000, mask #attn.sinks<4>
@@ -64,6 +71,7 @@ func.func @f(%q: !t, %k: !t, %v: !t, %l: tensor<1x1x32x32xi8>, %qd: tensor<1x4x?
   %6 = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [64, 32], kernel = [7, 7], tile = [4, 4]>) : !t, !t, !t -> !t
   %7 = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [64, 32], kernel = [24, 24], stride = [8, 8], tile = [8, 8]>) : !t, !t, !t -> !t
   %8 = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [8, 16, 16], kernel = [3, 7, 7], tile = [1, 4, 4]>) : !t, !t, !t -> !t
+  %9 = attn.attention %q, %k, %v mask(#attn.window<left = 63, right = 63>) approximation(#attn.favor<features = 32, seed = 1>) : !t, !t, !t -> !t
   %5 = attn.attention %qd, %kd, %kd mask(#attn.sinks<4>) : tensor<1x4x?x64xf16>, tensor<1x4x?x64xf16>, tensor<1x4x?x64xf16> -> tensor<1x4x?x64xf16>
   return %0 : !t
 }
