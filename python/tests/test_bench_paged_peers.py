@@ -96,8 +96,10 @@ def test_peers_match_float64(rng, dtype, sq, lengths):
     s = int(kv_lens.max())
     k_dense, v_dense = (bp.gather_dense(p, table, s) for p in (k_pool, v_pool))
     mask = bp.sdpa_mask(kv_lens, sq, s)
-    # Flash takes no mask: equal lengths and one query must need none.
-    assert (mask is None) == (lengths == "equal" and sq == 1)
+    # Flash takes no mask: equal lengths and one query must need none
+    # (ragged lengths drawn equal too: 3 draws from 51 values, 1 in 2601).
+    equal = len(set(kv_lens.tolist())) == 1
+    assert (mask is None) == (equal and sq == 1)
     sdpa = torch.nn.functional.scaled_dot_product_attention(
         q, k_dense, v_dense, attn_mask=mask, enable_gqa=True)
     assert rel(sdpa, ref) <= TOL[dtype]
