@@ -241,6 +241,17 @@ FavorAttr::getBuiltinWeights(int64_t headDim) const {
   return std::nullopt;
 }
 
+Value attn::buildRowFeatures(OpBuilder &b, Location loc,
+                             FeatureMapAttrInterface map,
+                             const FeatureMapContext &context, Value rows) {
+  FloatType type = context.computeType;
+  Value x = buildElementwise(b, loc, rows, type,
+                             [&](OpBuilder &nb, Location nloc, Value e) {
+                               return convertFloat(nb, nloc, e, type);
+                             });
+  return map.buildFeatures(b, loc, context, x);
+}
+
 // Positive features: exp(...) / sqrt(m) > 0.
 bool FavorAttr::estimatesSoftmaxWeight() const { return true; }
 

@@ -101,13 +101,9 @@ Value LinearAttentionBuilder::multiply(Value lhs, AffineMap lhsMap, Value rhs,
 }
 
 Value LinearAttentionBuilder::features(Value rows, Value positionOffset) {
-  Value x = buildElementwise(b, loc, rows, computeType,
-                             [&](OpBuilder &nb, Location nloc, Value e) {
-                               return convertFloat(nb, nloc, e, computeType);
-                             });
   FeatureMapContext context{computeType, op.getFeatureWeights(),
                             positionOffset, maxLength};
-  return op.getFeatureMap().buildFeatures(b, loc, context, x);
+  return buildRowFeatures(b, loc, op.getFeatureMap(), context, rows);
 }
 
 Value LinearAttentionBuilder::queryFeatures(Value rows, Value positionOffset) {

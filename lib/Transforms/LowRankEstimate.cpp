@@ -1,8 +1,6 @@
 //===- LowRankEstimate.cpp - Weights outside an exact support -------------===//
 
 #include "attn/Transforms/LowRankEstimate.h"
-#include "attn/Dialect/FeatureMapSupport.h"
-#include "attn/Dialect/LinalgBuilders.h"
 #include "attn/Dialect/ValueBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -17,14 +15,10 @@ namespace attn {
 Value buildEstimateFeatures(OpBuilder &b, Location loc,
                             FeatureMapAttrInterface map, Value weights,
                             Value rows, FloatType computeType) {
-  Value x = buildElementwise(b, loc, rows, computeType,
-                             [&](OpBuilder &nb, Location nloc, Value e) {
-                               return convertFloat(nb, nloc, e, computeType);
-                             });
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   FeatureMapContext context{computeType, weights,
                             /*positionOffset=*/zero, /*maxLength=*/zero};
-  return map.buildFeatures(b, loc, context, x);
+  return buildRowFeatures(b, loc, map, context, rows);
 }
 
 Value buildEstimateShift(OpBuilder &b, Location loc, Value rowMax) {

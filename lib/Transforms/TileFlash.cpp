@@ -125,6 +125,7 @@ public:
     headDim = shape.headDim;
     valueDim = shape.valueDim;
     headsPerTile = packedRows ? groupSize : 1;
+    features = estimate ? estimate.getFeatureDim(headDim) : 0;
     batch = layout.buildBatchSize(b, loc, op.getAuxOperands());
   }
 
@@ -177,23 +178,44 @@ private:
         ArrayRef<ReassociationIndices>{{0, 1, 2}, {3}});
     Value phi = buildEstimateFeatures(b, loc, estimate, op.getFeatureWeights(),
                                       x, computeType);
-    int64_t features = cast<RankedTensorType>(phi.getType()).getDimSize(3);
     return tensor::CollapseShapeOp::create(
         b, loc, RankedTensorType::get({n, features}, computeType), phi,
         ArrayRef<ReassociationIndices>{{0, 1, 2}, {3}});
   }
 
+  /// The offsets, sizes and strides of the part of a [B, Hkv, ...] key
+  /// state that belongs to (batchIv, kvHead): `sizes` in the dimensions
+  /// after the head, from `first` (or 0) in the first of them.
+  struct HeadSlice {
+    SmallVector<OpFoldResult> offsets, sizes, strides;
+  };
+  HeadSlice headSlice(Value batchIv, Value kvHead, ArrayRef<OpFoldResult> sizes,
+                      OpFoldResult first = {}) {
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    HeadSlice slice{{batchIv, kvHead}, {one, one}, {one, one}};
+    for (auto [i, size] : llvm::enumerate(sizes)) {
+      slice.offsets.push_back(i == 0 && first ? first : zero);
+      slice.sizes.push_back(size);
+      slice.strides.push_back(one);
+    }
+    return slice;
+  }
+
+  /// The [sizes] part of (batchIv, kvHead) of the key state `source`.
+  Value extractHead(Value source, Value batchIv, Value kvHead,
+                    ArrayRef<int64_t> sizes, OpFoldResult first = {}) {
+    HeadSlice slice = headSlice(
+        batchIv, kvHead, getAsIndexOpFoldResult(b.getContext(), sizes), first);
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get(sizes, computeType), source,
+        slice.offsets, slice.sizes, slice.strides);
+  }
+
   /// The features [tileKv, F] of the key tile from `kv0` of (batchIv,
   /// kvHead): a slice of those buildKeyStates keeps.
   Value keyTileFeatures(Value batchIv, Value kvHead, Value kv0) {
-    int64_t features = estimate.getFeatureDim(headDim);
-    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-    return tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({tileKv, features}, computeType),
-        keyStates.features, ArrayRef<OpFoldResult>{batchIv, kvHead, kv0, zero},
-        ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(tileKv),
-                               b.getIndexAttr(features)},
-        ArrayRef<OpFoldResult>{one, one, one, one});
+    return extractHead(keyStates.features, batchIv, kvHead, {tileKv, features},
+                       kv0);
   }
 
   /// The key/value heads' states over all keys of an approximated op, one
@@ -203,7 +225,6 @@ private:
     auto par = utils::IteratorType::parallel;
     auto red = utils::IteratorType::reduction;
     int64_t kvHeads = qHeads / groupSize;
-    int64_t features = estimate.getFeatureDim(headDim);
     Value stateInit = tensor::EmptyOp::create(
         b, loc,
         ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads),
@@ -291,22 +312,17 @@ private:
         });
     b.setInsertionPointToStart(forall.getTerminator().getBody());
     ValueRange shared = forall.getRegionIterArgs();
-    tensor::ParallelInsertSliceOp::create(
-        b, loc, loop.getResult(0), shared[0],
-        ArrayRef<OpFoldResult>{batchIv, kvHead, zero, zero},
-        ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(features),
-                               b.getIndexAttr(valueDim)},
-        ArrayRef<OpFoldResult>{one, one, one, one});
-    tensor::ParallelInsertSliceOp::create(
-        b, loc, loop.getResult(1), shared[1],
-        ArrayRef<OpFoldResult>{batchIv, kvHead, zero},
-        ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(features)},
-        ArrayRef<OpFoldResult>{one, one, one});
-    tensor::ParallelInsertSliceOp::create(
-        b, loc, loop.getResult(2), shared[2],
-        ArrayRef<OpFoldResult>{batchIv, kvHead, zero, zero},
-        ArrayRef<OpFoldResult>{one, one, paddedKeys, b.getIndexAttr(features)},
-        ArrayRef<OpFoldResult>{one, one, one, one});
+    OpFoldResult featureCount = b.getIndexAttr(features);
+    SmallVector<OpFoldResult> partSizes[] = {
+        {featureCount, b.getIndexAttr(valueDim)},
+        {featureCount},
+        {paddedKeys, featureCount}};
+    for (auto [part, sizes] : llvm::enumerate(partSizes)) {
+      HeadSlice slice = headSlice(batchIv, kvHead, sizes);
+      tensor::ParallelInsertSliceOp::create(b, loc, loop.getResult(part),
+                                            shared[part], slice.offsets,
+                                            slice.sizes, slice.strides);
+    }
     return {forall.getResult(0), forall.getResult(1), forall.getResult(2)};
   }
 
@@ -453,20 +469,9 @@ private:
   /// pairs outside it: those over all keys minus those over the support.
   TileState joinEstimates(TileState state, Value queryFeatures, Value batchIv,
                           Value kvHead) {
-    int64_t features =
-        cast<RankedTensorType>(queryFeatures.getType()).getDimSize(1);
-    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-    Value keyState = tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({features, valueDim}, computeType),
-        keyStates.state, ArrayRef<OpFoldResult>{batchIv, kvHead, zero, zero},
-        ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(features),
-                               b.getIndexAttr(valueDim)},
-        ArrayRef<OpFoldResult>{one, one, one, one});
-    Value keySum = tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({features}, computeType), keyStates.sum,
-        ArrayRef<OpFoldResult>{batchIv, kvHead, zero},
-        ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(features)},
-        ArrayRef<OpFoldResult>{one, one, one});
+    Value keyState =
+        extractHead(keyStates.state, batchIv, kvHead, {features, valueDim});
+    Value keySum = extractHead(keyStates.sum, batchIv, kvHead, {features});
     Value allAcc =
         product(queryFeatures, keyState, filled({tileQ, valueDim}, 0.0), false);
     Value allSum =
@@ -806,6 +811,8 @@ private:
   bool readsAtPositions;
   /// The approximation's feature map, or null; what its tiles read.
   FeatureMapAttrInterface estimate;
+  /// The estimate's feature count F (0 without one).
+  int64_t features;
   KeyStates keyStates;
   int64_t qHeads, groupSize, headDim, valueDim, headsPerTile;
   OpFoldResult batch;

@@ -49,6 +49,13 @@ IndexExpr diagonalOffset(Alignment align, const MaskContext &context);
 /// Whether the mask_mod or score_mod region of `op` reads a tensor defined
 /// above it.
 bool regionsReadTensors(AttentionSpecOpInterface op);
+
+/// `map`'s features [B, H, n, F] of rows [B, H, n, D] of any float type,
+/// converted to `context.computeType` first.
+mlir::Value buildRowFeatures(mlir::OpBuilder &b, mlir::Location loc,
+                             FeatureMapAttrInterface map,
+                             const FeatureMapContext &context,
+                             mlir::Value rows);
 } // namespace attn
 
 #endif // ATTN_DIALECT_ATTN_H
