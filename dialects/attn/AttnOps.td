@@ -59,7 +59,7 @@ defvar Attn_SpecRegionsFormat = [{
 }];
 
 def Attn_AttentionOp : Attn_Op<"attention", [
-    Pure, AttrSizedOperandSegments,
+    Pure, AttrSizedOperandSegments, AttrSizedResultSegments,
     DeclareOpInterfaceMethods<ReifyRankedShapedTypeOpInterface,
                               ["reifyResultShapes"]>,
     DeclareOpInterfaceMethods<Attn_AttentionSpecOpInterface>,
@@ -160,6 +160,26 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     tiles, so the cost is that of the sparse attention plus one linear
     attention.
 
+    With a result `o_linear` (after `linear` in the result types) the two
+    parts are not joined but returned apart, as sparse-linear attention
+    (SLA, Zhang et al., 2025) computes them: `o` (and `lse`) is the softmax
+    over the support alone, and `o_linear` the linear attention over the
+    pairs outside it,
+
+    ```
+    o_linear_i = sum_{j outside} phi(q_i) . phi(k_j) v_j
+               / sum_{j outside} phi(q_i) . phi(k_j)
+    ```
+
+    0 where that denominator is 0 (a row whose keys are all in the
+    support). The model combines them, SLA as `o + proj(o_linear)` with a
+    learned projection. The map may then be any feature map that does not
+    depend on the position (`#attn.elu_plus_one`, `#attn.relu`,
+    `#attn.hedgehog`, ...) and the scale any; the other conditions hold. With
+    an `#attn.block_sparse` support of the critical blocks, the marginal
+    blocks are the rest (as SLA's kernel computes it; `attn_mlir.sla_layout`
+    picks the critical blocks from pooled queries and keys).
+
     A query row for which no key is allowed produces `o = 0` and
     `lse = -inf`. When the shapes are static and the verifier can prove that
     some row is empty, it rejects the op unless `allow_empty_rows` is given,
@@ -187,7 +207,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
          Optional<AnyRankedTensor>:$feature_weights),
     Attn_SpecOperands, Attn_SpecAttributes,
     (ins OptionalAttr<Attn_FeatureMapAttrInterface>:$approximation));
-  let results = (outs AnyRankedTensor:$o, Optional<AnyRankedTensor>:$lse);
+  let results = (outs AnyRankedTensor:$o, Optional<AnyRankedTensor>:$lse,
+                      Optional<AnyRankedTensor>:$o_linear);
   let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
 
   let assemblyFormat = !strconcat("$q `,` $k `,` $v", Attn_SpecFormat, [{
@@ -195,6 +216,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     (`feature_weights` `(` $feature_weights^ `:` type($feature_weights) `)`)?
   }], Attn_SpecRegionsFormat, [{
     `:` type($q) `,` type($k) `,` type($v) `->` type($o) (`,` type($lse)^)?
+    (`linear` type($o_linear)^)?
   }]);
   let hasVerifier = 1;
   let hasRegionVerifier = 1;

@@ -28,14 +28,15 @@ AttentionOp buildForwardOf(OpBuilder &b, AttentionBackwardOp backward) {
   AttentionSpecOpInterface spec = backward;
   Type lseType = backward.getLse() ? backward.getLse().getType() : Type();
   auto forward = AttentionOp::create(
-      b, backward.getLoc(), backward.getO().getType(), lseType, backward.getQ(),
-      backward.getK(), backward.getV(), /*feature_weights=*/Value(),
-      aux(spec, AuxOperand::Layout), aux(spec, AuxOperand::QSegments),
-      aux(spec, AuxOperand::KvSegments), aux(spec, AuxOperand::Bias),
-      aux(spec, AuxOperand::AlibiSlopes), aux(spec, AuxOperand::CuSeqlensQ),
-      aux(spec, AuxOperand::CuSeqlensKv), aux(spec, AuxOperand::BlockTable),
-      aux(spec, AuxOperand::KvLens), aux(spec, AuxOperand::Positions),
-      backward.getPageLayout(), backward.getScaleAttr(), backward.getMaskAttr(),
+      b, backward.getLoc(), backward.getO().getType(), lseType,
+      /*o_linear=*/Type(), backward.getQ(), backward.getK(), backward.getV(),
+      /*feature_weights=*/Value(), aux(spec, AuxOperand::Layout),
+      aux(spec, AuxOperand::QSegments), aux(spec, AuxOperand::KvSegments),
+      aux(spec, AuxOperand::Bias), aux(spec, AuxOperand::AlibiSlopes),
+      aux(spec, AuxOperand::CuSeqlensQ), aux(spec, AuxOperand::CuSeqlensKv),
+      aux(spec, AuxOperand::BlockTable), aux(spec, AuxOperand::KvLens),
+      aux(spec, AuxOperand::Positions), backward.getPageLayout(),
+      backward.getScaleAttr(), backward.getMaskAttr(),
       backward.getScoreModsAttr(), backward.getNormalizationAttr(),
       backward.getAllowEmptyRows(), /*approximation=*/nullptr);
   cloneRegions(backward, forward);

@@ -559,14 +559,33 @@ LogicalResult AttentionOp::verifyApproximation() {
     return emitOpError() << "the 'feature_weights' operand is read by an "
                             "approximation's feature map; add "
                             "approximation(#attn.favor<...>) or drop it";
+  // With o_linear the estimate is a linear attention of its own (SLA),
+  // not a stand-in for softmax's weights.
+  bool apart = bool(getOLinear());
+  if (!map && apart)
+    return emitOpError() << "the result 'o_linear' is the linear attention "
+                            "over the pairs outside an approximation's "
+                            "support; add approximation(#attn.elu_plus_one) "
+                            "(or another feature map) or drop the result";
   if (!map)
     return success();
   int64_t headDim = getShape().headDim;
-  if (!map.estimatesSoftmaxWeight())
+  if (!apart && !map.estimatesSoftmaxWeight())
     return emitOpError() << "the approximation " << map
                          << " does not estimate exp(q . k / sqrt(D)) with "
                             "positive weights; use #attn.favor<features = m, "
-                            "seed = s> or #attn.taylor<order = 2>";
+                            "seed = s> or #attn.taylor<order = 2>, or return "
+                            "the linear attention apart (a result "
+                            "'o_linear', as sparse-linear attention does)";
+  if (apart && map.isPositional())
+    return emitOpError() << "the approximation " << map
+                         << " depends on the sequence position, which the "
+                            "estimate outside the support does not track; "
+                            "use a map without positions (e.g. "
+                            "#attn.elu_plus_one)";
+  if (apart && failed(checkType(*this, getOLinear(), "result", "o_linear",
+                                getO().getType(), "that of 'o'")))
+    return failure();
   std::optional<SmallVector<int64_t>> weightsShape =
       map.getBuiltinWeights(headDim) ? std::nullopt
                                      : map.getWeightsShape(headDim);
@@ -591,7 +610,7 @@ LogicalResult AttentionOp::verifyApproximation() {
     return failure();
   double defaultScale = 1.0 / std::sqrt(double(headDim));
   if (FloatAttr scale = getScaleAttr();
-      scale &&
+      !apart && scale &&
       std::abs(scale.getValueAsDouble() - defaultScale) > 1e-12 * defaultScale)
     return emitOpError() << "an approximation estimates exp(q . k / sqrt(D)), "
                             "so the scale must be 1/sqrt(D) = "
@@ -599,10 +618,15 @@ LogicalResult AttentionOp::verifyApproximation() {
                          << shortest(scale.getValueAsDouble())
                          << "; drop 'scale' (or scale q instead)";
   if (getScoreModsAttr() || !getScoreMod().empty())
-    return emitOpError() << "score modifiers would make the exact weights "
-                            "disagree with the approximation's estimate of "
-                            "exp(q . k / sqrt(D)); drop them or the "
-                            "approximation";
+    return emitOpError()
+           << (apart ? "the kernels tell the pairs outside an "
+                       "approximation's support by their scores, which "
+                       "score modifiers could change; drop them or the "
+                       "approximation"
+                     : "score modifiers would make the exact weights "
+                       "disagree with the approximation's estimate of "
+                       "exp(q . k / sqrt(D)); drop them or the "
+                       "approximation");
   if (getNormalizationAttr() && !isa<SoftmaxAttr>(getNormalizationAttr()))
     return emitOpError() << "an approximation estimates softmax's weights; "
                             "drop the normalization "
@@ -733,6 +757,11 @@ struct SimplifyMask : OpRewritePattern<AttentionOp> {
                               uses<BlockSparseAttr>(mask) ||
         uses<DocumentAttr>(simple) != uses<DocumentAttr>(mask))
       return failure();
+    // Without a support, o_linear would be zeros, a result the op cannot
+    // drop in place: the mask stays.
+    bool dropsSupport = !simple && op.getMaskMod().empty();
+    if (dropsSupport && op.getOLinear())
+      return failure();
     rewriter.modifyOpInPlace(op, [&] {
       if (simple) {
         op.setMaskAttr(simple);
@@ -740,8 +769,10 @@ struct SimplifyMask : OpRewritePattern<AttentionOp> {
       }
       op.removeMaskAttr();
       // Every pair is in the exact support: nothing is approximated.
-      if (op.getMaskMod().empty())
+      if (dropsSupport) {
         op.removeApproximationAttr();
+        op.getFeatureWeightsMutable().clear();
+      }
     });
     return success();
   }
@@ -765,6 +796,8 @@ AttentionOp::reifyResultShapes(OpBuilder &builder,
   reified.push_back(oDims);
   if (getLse())
     reified.push_back(SmallVector<OpFoldResult>(ArrayRef(oDims).drop_back()));
+  if (getOLinear())
+    reified.push_back(oDims);
   return success();
 }
 
@@ -837,7 +870,7 @@ SmallVector<DimName> specDimNames(AttentionSpecOpInterface op, StringRef role,
     return rowDimNames(layout.keyLayout(), "Hkv", "D");
   if (role == "v")
     return rowDimNames(layout.keyLayout(), "Hkv", "Dv");
-  if (role == "o" || role == "lse") {
+  if (role == "o" || role == "lse" || role == "o_linear") {
     SmallVector<DimName> names =
         rowDimNames(layout.queryLayout(), "Hq", "Dv");
     if (role == "lse")
@@ -902,7 +935,10 @@ StringRef AttentionOp::getOperandRole(unsigned index) {
 }
 
 StringRef AttentionOp::getResultRole(unsigned index) {
-  return index == 0 ? "o" : "lse";
+  constexpr StringLiteral roles[] = {"o", "lse", "o_linear"};
+  return roleOf(index, roles, [&](unsigned group) {
+    return getODSResultIndexAndLength(group);
+  });
 }
 
 SmallVector<DimName> AttentionOp::getOperandDimNames(unsigned index) {

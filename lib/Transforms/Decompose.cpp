@@ -340,7 +340,9 @@ private:
           return arith::MaximumFOp::create(nb, nloc, x, acc);
         });
     FeatureMapAttrInterface estimate = forward.getApproximationAttr();
-    if (estimate) {
+    // With o_linear the estimate is a linear attention apart from softmax.
+    FeatureMapAttrInterface joined = forward.getOLinear() ? nullptr : estimate;
+    if (joined) {
       // The weights and the lse are relative to the shift, not the maximum.
       rowMax = buildGenerated(
           b, loc, {batch, qHeads, qLen}, computeType, {rowMax}, {identity(3)},
@@ -348,8 +350,8 @@ private:
             return buildEstimateShift(nb, nloc, e[0]);
           });
     }
-    Value weights = estimate ? estimatedWeights(scores, rowMax, estimate)
-                             : weightsOf(scores, rowMax);
+    Value weights = joined ? estimatedWeights(scores, rowMax, joined)
+                           : weightsOf(scores, rowMax);
     Value rowSum = buildLastDimReduction(
         b, loc, weights, 0.0,
         [](OpBuilder &nb, Location nloc, Value x, Value acc) {
@@ -358,22 +360,51 @@ private:
     SmallVector<Value> results = {finishOutput(weightedValues(weights), rowSum, elementType)};
     if (forward.getLse())
       results.push_back(logSumExp(rowMax, rowSum));
+    if (forward.getOLinear())
+      results.push_back(linearOutside(scores, estimate, elementType));
     return results;
+  }
+
+  /// phi(q_i) . phi(k_j) [B, Hq, Sq, Skv] of the approximation's map.
+  Value pairEstimates(FeatureMapAttrInterface estimate) {
+    Value weights = forward.getFeatureWeights();
+    Value queryFeatures =
+        buildEstimateFeatures(b, loc, estimate, weights, q, computeType);
+    Value keyFeatures =
+        buildEstimateFeatures(b, loc, estimate, weights, k, computeType);
+    return rowDots(queryFeatures, keyFeatures);
+  }
+
+  /// o_linear: the linear attention over the pairs outside the support
+  /// (masked scores), 0 where their estimates sum to 0.
+  Value linearOutside(Value scores, FeatureMapAttrInterface estimate,
+                      Type elementType) {
+    Value weights = buildGenerated(
+        b, loc, {batch, qHeads, qLen, kvLen}, computeType,
+        {scores, pairEstimates(estimate)}, {identity(4), identity(4)},
+        [&](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
+          Value outside =
+              arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OEQ, e[0],
+                                    constant(nb, nloc, -kInf));
+          return arith::SelectOp::create(nb, nloc, outside, e[1],
+                                         constant(nb, nloc, 0.0))
+              .getResult();
+        });
+    Value rowSum = buildLastDimReduction(
+        b, loc, weights, 0.0,
+        [](OpBuilder &nb, Location nloc, Value x, Value acc) {
+          return arith::AddFOp::create(nb, nloc, x, acc);
+        });
+    return finishOutput(weightedValues(weights), rowSum, elementType);
   }
 
   /// The weights of an approximated op (LowRankEstimate.h): exp(s - c) in
   /// the support, exp(-c) phi(q) . phi(k) outside it.
   Value estimatedWeights(Value scores, Value shift,
                          FeatureMapAttrInterface estimate) {
-    Value weights = forward.getFeatureWeights();
-    Value queryFeatures =
-        buildEstimateFeatures(b, loc, estimate, weights, q, computeType);
-    Value keyFeatures =
-        buildEstimateFeatures(b, loc, estimate, weights, k, computeType);
-    Value estimates = rowDots(queryFeatures, keyFeatures);
     return buildGenerated(
         b, loc, {batch, qHeads, qLen, kvLen}, computeType,
-        {scores, shift, estimates},
+        {scores, shift, pairEstimates(estimate)},
         {identity(4), map(4, {dim(0), dim(1), dim(2)}), identity(4)},
         [](OpBuilder &nb, Location nloc, ValueRange e, ValueRange) {
           return buildEstimatedWeight(nb, nloc, e[0], e[1], e[2]);

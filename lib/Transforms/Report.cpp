@@ -77,7 +77,9 @@ struct AttnReportPass : attn::impl::AttnReportBase<AttnReportPass> {
       os << "\n  approximation " << estimate << ": the pairs outside the "
          << "support get " << estimate.getFeatureDim(shape.headDim)
          << "-feature estimates, from one state over all keys per key/value "
-            "head";
+            "head"
+         << (op.getOLinear() ? ", returned apart as o_linear (SLA)"
+                             : ", joined to the support's softmax");
       op.emitRemark() << text;
       return;
     }

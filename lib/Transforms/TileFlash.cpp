@@ -60,10 +60,12 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 /// The running state of one query tile: row max and row sum (softmax only)
 /// and the accumulator [tileQ, Dv]; with an approximation also the sums of
 /// the estimates over the support's pairs, of phi(q) . phi(k) v
-/// ([tileQ, Dv]) and of phi(q) . phi(k) ([tileQ]).
+/// ([tileQ, Dv]) and of phi(q) . phi(k) ([tileQ]), and, when the estimate
+/// is returned apart (o_linear), the number of the support's pairs
+/// ([tileQ]).
 struct TileState {
   Value rowMax, rowSum, acc;
-  Value estimateAcc = {}, estimateSum = {};
+  Value estimateAcc = {}, estimateSum = {}, supportPairs = {};
 
   SmallVector<Value> values() const {
     SmallVector<Value> v;
@@ -72,6 +74,8 @@ struct TileState {
     v.push_back(acc);
     if (estimateAcc)
       v.append({estimateAcc, estimateSum});
+    if (supportPairs)
+      v.push_back(supportPairs);
     return v;
   }
   static TileState from(ValueRange v, bool softmax) {
@@ -82,10 +86,12 @@ struct TileState {
       v = v.drop_front(2);
     }
     state.acc = v[0];
-    if (v.size() == 3) {
+    if (v.size() >= 3) {
       state.estimateAcc = v[1];
       state.estimateSum = v[2];
     }
+    if (v.size() == 4)
+      state.supportPairs = v[3];
     return state;
   }
 };
@@ -118,7 +124,8 @@ public:
         normalization(op.getNormalizationOrDefault()),
         softmax(normalization.normalizesRows()),
         readsAtPositions(readsMemoryAtPositions(op)),
-        estimate(op.getApproximationAttr()) {
+        estimate(op.getApproximationAttr()),
+        estimateApart(op.getOLinear() != nullptr) {
     AttentionShape shape = op.getShape();
     qHeads = shape.qHeads;
     groupSize = qHeads / shape.kvHeads;
@@ -141,6 +148,8 @@ public:
     if (op.getLse())
       outs.push_back(tensor::EmptyOp::create(
           b, loc, ArrayRef(oSizes).drop_back(), computeType));
+    if (estimateApart)
+      outs.push_back(tensor::EmptyOp::create(b, loc, oSizes, elementType));
     // Every sequence gets the query tiles of the longest one; those past
     // its own length compute nothing.
     Value qTiles = ceilDiv(getValueOrCreateConstantIndexOp(
@@ -209,6 +218,12 @@ private:
     return tensor::ExtractSliceOp::create(
         b, loc, RankedTensorType::get(sizes, computeType), source,
         slice.offsets, slice.sizes, slice.strides);
+  }
+
+  /// The index `x` as a float of the compute type.
+  Value indexAsFloat(Value x) {
+    Value wide = arith::IndexCastOp::create(b, loc, b.getI64Type(), x);
+    return arith::SIToFPOp::create(b, loc, computeType, wide);
   }
 
   /// The features [tileKv, F] of the key tile from `kv0` of (batchIv,
@@ -397,6 +412,8 @@ private:
     if (estimate) {
       init.estimateAcc = filled({tileQ, valueDim}, 0.0);
       init.estimateSum = filled({tileQ}, 0.0);
+      if (estimateApart)
+        init.supportPairs = filled({tileQ}, 0.0);
       queryFeatures = tileFeatures(queries);
     }
     QueryTile tile{batchIv, head, q0, q1, qLen, kvLen};
@@ -426,9 +443,12 @@ private:
           return updated.values();
         });
     TileState result = TileState::from(final, softmax);
-    if (estimate)
+    Value linearTile;
+    if (estimateApart)
+      linearTile = linearOutside(result, queryFeatures, batchIv, kvHead);
+    else if (estimate)
       result = joinEstimates(result, queryFeatures, batchIv, kvHead);
-    writeResults(result, batchIv, head, q0, qRows, forall);
+    writeResults(result, linearTile, batchIv, head, q0, qRows, forall);
   }
 
   /// Adds the estimates phi(q) . phi(k) of the tile's pairs in the support
@@ -463,20 +483,85 @@ private:
         },
         state.estimateSum);
     state.estimateAcc = product(pairs, tile.values, state.estimateAcc, false);
+    if (!state.supportPairs)
+      return;
+    if (!masked) {
+      Value cols = indexAsFloat(tile.kvCols);
+      state.supportPairs =
+          rowwise({}, state.supportPairs,
+                  [&](OpBuilder &nb, Location nl, ValueRange a) {
+                    return arith::AddFOp::create(nb, nl, a[0], cols);
+                  });
+      return;
+    }
+    state.supportPairs = reduceRows(
+        tile.scores,
+        [&](OpBuilder &nb, Location nl, Value score, Value count) {
+          Value outside = arith::CmpFOp::create(
+              nb, nl, arith::CmpFPredicate::OEQ, score, fconst(nb, nl, -kInf));
+          Value zero = fconst(nb, nl, 0.0);
+          Value one = fconst(nb, nl, 1.0);
+          Value pair = arith::SelectOp::create(nb, nl, outside, zero, one);
+          return arith::AddFOp::create(nb, nl, count, pair);
+        },
+        state.supportPairs);
+  }
+
+  /// The estimates over all keys, phi(q) . sum_j phi(k_j) v_j^T [tileQ, Dv]
+  /// and phi(q) . sum_j phi(k_j) [tileQ].
+  std::pair<Value, Value> allKeyEstimates(Value queryFeatures, Value batchIv,
+                                          Value kvHead) {
+    Value keyState =
+        extractHead(keyStates.state, batchIv, kvHead, {features, valueDim});
+    Value keySum = extractHead(keyStates.sum, batchIv, kvHead, {features});
+    return {
+        product(queryFeatures, keyState, filled({tileQ, valueDim}, 0.0), false),
+        buildContraction(b, loc, queryFeatures, map(2, {dim(0), dim(1)}),
+                         keySum, map(2, {dim(1)}), filled({tileQ}, 0.0), 1)};
+  }
+
+  /// o_linear's tile [tileQ, Dv] in the element type: the estimates over
+  /// all keys minus those over the support, divided by their sum; 0 for a
+  /// row with no pair outside the support (whose difference is rounding)
+  /// or a zero sum.
+  Value linearOutside(const TileState &state, Value queryFeatures,
+                      Value batchIv, Value kvHead) {
+    auto [allAcc, allSum] = allKeyEstimates(queryFeatures, batchIv, kvHead);
+    Value keys = indexAsFloat(kvLen);
+    auto par = utils::IteratorType::parallel;
+    auto rows = map(2, {dim(0)}), identity = map(2, {dim(0), dim(1)});
+    Value init = tensor::EmptyOp::create(
+        b, loc, ArrayRef<int64_t>{tileQ, valueDim}, elementType);
+    return linalg::GenericOp::create(
+               b, loc, init.getType(),
+               ValueRange{allAcc, state.estimateAcc, allSum, state.estimateSum,
+                          state.supportPairs},
+               ValueRange{init},
+               {identity, identity, rows, rows, rows, identity}, {par, par},
+               [&](OpBuilder &nb, Location nl, ValueRange a) {
+                 Value numerator = arith::SubFOp::create(nb, nl, a[0], a[1]);
+                 Value sum = arith::SubFOp::create(nb, nl, a[2], a[3]);
+                 Value covered = arith::CmpFOp::create(
+                     nb, nl, arith::CmpFPredicate::OGE, a[4], keys);
+                 Value zeroSum =
+                     arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ,
+                                           sum, fconst(nb, nl, 0.0));
+                 Value none = arith::OrIOp::create(nb, nl, covered, zeroSum);
+                 Value zero = fconst(nb, nl, 0.0);
+                 Value ratio = arith::DivFOp::create(nb, nl, numerator, sum);
+                 Value o = arith::SelectOp::create(nb, nl, none, zero, ratio);
+                 if (elementType != computeType)
+                   o = arith::TruncFOp::create(nb, nl, elementType, o);
+                 linalg::YieldOp::create(nb, nl, o);
+               })
+        .getResult(0);
   }
 
   /// The softmax state of the support joined with the estimates of the
   /// pairs outside it: those over all keys minus those over the support.
   TileState joinEstimates(TileState state, Value queryFeatures, Value batchIv,
                           Value kvHead) {
-    Value keyState =
-        extractHead(keyStates.state, batchIv, kvHead, {features, valueDim});
-    Value keySum = extractHead(keyStates.sum, batchIv, kvHead, {features});
-    Value allAcc =
-        product(queryFeatures, keyState, filled({tileQ, valueDim}, 0.0), false);
-    Value allSum =
-        buildContraction(b, loc, queryFeatures, map(2, {dim(0), dim(1)}),
-                         keySum, map(2, {dim(1)}), filled({tileQ}, 0.0), 1);
+    auto [allAcc, allSum] = allKeyEstimates(queryFeatures, batchIv, kvHead);
     Value shift = rowwise({state.rowMax}, Value(),
                           [](OpBuilder &nb, Location nl, ValueRange a) {
                             return buildEstimateShift(nb, nl, a[0]);
@@ -554,8 +639,12 @@ private:
                                  arith::MulFOp::create(nb, nl, a[2], a[0]);
                              return arith::AddFOp::create(nb, nl, scaled, a[1]);
                            });
-    return {rowMax, rowSum, accumulate(state.acc, correction, weights, tile),
-            state.estimateAcc, state.estimateSum};
+    return {rowMax,
+            rowSum,
+            accumulate(state.acc, correction, weights, tile),
+            state.estimateAcc,
+            state.estimateSum,
+            state.supportPairs};
   }
 
   /// The [tileQ, tileKv] scores: q.k^T, scaled, modified and, when
@@ -692,8 +781,9 @@ private:
   /// o = acc / l (0 for an empty row) or acc * factor, in the element type;
   /// lse = m + log(l) (-inf for an empty row). Only the valid rows are
   /// written.
-  void writeResults(TileState state, Value batchIv, Value head, Value q0,
-                    Value qRows, scf::ForallOp forall) {
+  /// Writes o, lse and (`linearTile`, when given) o_linear.
+  void writeResults(TileState state, Value linearTile, Value batchIv,
+                    Value head, Value q0, Value qRows, scf::ForallOp forall) {
     auto par = utils::IteratorType::parallel;
     Value factor = normalization.buildOutputFactor(b, loc, kvLen, computeType);
     SmallVector<Value> inputs = {state.acc};
@@ -765,6 +855,14 @@ private:
         oTile, ArrayRef<OpFoldResult>{zero, zero},
         ArrayRef<OpFoldResult>{qRows, b.getIndexAttr(valueDim)},
         ArrayRef<OpFoldResult>{one, one});
+    Value linearRows;
+    if (linearTile)
+      linearRows = tensor::ExtractSliceOp::create(
+          b, loc,
+          RankedTensorType::get({ShapedType::kDynamic, valueDim}, elementType),
+          linearTile, ArrayRef<OpFoldResult>{zero, zero},
+          ArrayRef<OpFoldResult>{qRows, b.getIndexAttr(valueDim)},
+          ArrayRef<OpFoldResult>{one, one});
     Value lseRows;
     if (lseTile)
       lseRows = tensor::ExtractSliceOp::create(
@@ -798,6 +896,9 @@ private:
     if (lseRows)
       tensor::ParallelInsertSliceOp::create(b, loc, lseRows, shared[1],
                                             offsets, sizes, strides);
+    if (linearRows)
+      tensor::ParallelInsertSliceOp::create(b, loc, linearRows, shared.back(),
+                                            oOffsets, oSizes, oStrides);
   }
 
   AttentionOp op;
@@ -811,6 +912,8 @@ private:
   bool readsAtPositions;
   /// The approximation's feature map, or null; what its tiles read.
   FeatureMapAttrInterface estimate;
+  /// Whether the estimate is returned apart, as o_linear (SLA).
+  bool estimateApart;
   /// The estimate's feature count F (0 without one).
   int64_t features;
   KeyStates keyStates;

@@ -40,7 +40,7 @@ __all__ = [
     "fixed", "alibi", "softcap", "bias", "sigmoid", "relu", "where",
     "minimum", "maximum", "trace_mask_mod", "trace_score_mod",
     "LinearSpec", "FeatureMap", "linear_attention", "identity", "l2_normalize", "elu_plus_one", "favor",
-    "cosformer", "hedgehog", "taylor", "favor_weights", "MergeSpec", "merge",
+    "cosformer", "hedgehog", "taylor", "favor_weights", "sla_layout", "MergeSpec", "merge",
     "paged_attention", "varlen_attention", "flex_attention",
     "create_block_mask", "BlockMask", "FlexAttention", "call_spec",
 ]
@@ -197,7 +197,7 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
               normalization: Optional[str] = None, scale: Optional[float] = None,
               return_lse: bool = False, positions=None,
               approximation: Optional[FeatureMap] = None,
-              **operands):
+              linear_output: bool = False, **operands):
     """Attention in one call, for FlexAttention users: builds the spec from
     the tensors (``q [B, Hq, Sq, D]``, ``k [B, Hkv, Skv, D]``,
     ``v [B, Hkv, Skv, Dv]``; B and the lengths stay dynamic so that one
@@ -216,6 +216,13 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
     sparse + low-rank hybrid (Scatterbrain): ``mask`` is the exact support
     and the pairs outside it weigh the feature map's estimate
     ``phi(q) . phi(k)`` of ``exp(q . k / sqrt(D))`` (CPU, forward only).
+    With ``linear_output=True`` the two parts come apart, as sparse-linear
+    attention (SLA) computes them: ``o`` is the softmax over the support
+    alone and a last output ``o_linear`` the linear attention of the
+    approximation's map (any map without positions: ``elu_plus_one()``,
+    ``hedgehog(n)``, ...) over the pairs outside it, 0 for a row whose keys are
+    all in the support; SLA's output is ``o + proj(o_linear)``.
+    :func:`sla_layout` picks the critical blocks.
 
     On torch tensors that require grad (q, k, v, and a ``bias`` operand) the
     call is differentiable: the backward runs the compiled
@@ -230,7 +237,8 @@ def attention(q, k, v, *, mask: Optional[Mask] = None,
     spec = _attention_spec(q, k, v, operands, mask=mask, mask_mod=mask_mod,
                            score_mods=score_mods, score_mod=score_mod,
                            normalization=normalization, scale=scale,
-                           return_lse=return_lse, approximation=approximation)
+                           return_lse=return_lse, approximation=approximation,
+                           linear_output=linear_output)
     captured = spec.captured_tensors()
     if _needs_grad([tensor for _, tensor in captured]):
         raise Error("a tensor that a mask_mod or score_mod captures has no "
@@ -255,7 +263,8 @@ def _attention_spec(q, k, v, operands: dict, *, mask: Optional[Mask] = None,
                     normalization: Optional[str] = None,
                     scale: Optional[float] = None,
                     return_lse: bool = False,
-                    approximation: Optional[FeatureMap] = None) -> Spec:
+                    approximation: Optional[FeatureMap] = None,
+                    linear_output: bool = False) -> Spec:
     """The spec attention() compiles for these tensors and ``operands``
     (a ``positions`` operand makes it a shard)."""
     dtype = _dtype_name(q)
@@ -278,7 +287,7 @@ def _attention_spec(q, k, v, operands: dict, *, mask: Optional[Mask] = None,
                 score_mods=tuple(score_mods), score_mod=score_mod,
                 normalization=normalization, scale=scale, return_lse=return_lse,
                 bias_shape=bias_shape, positions="positions" in operands,
-                approximation=approximation)
+                approximation=approximation, linear_output=linear_output)
 
 
 class BlockMask:
@@ -671,6 +680,53 @@ def favor_weights(features: int, head_dim: int, seed: int,
     import numpy as np
     return np.asarray(_favor_weights(features, head_dim, seed, orthogonal),
                       dtype=np.float64).reshape(features, head_dim)
+
+
+def sla_layout(q, k, *, block: tuple = (64, 64), critical: float = 0.2):
+    """SLA's critical blocks: an i8 layout ``[B, Hq, ceil(Sq / bq),
+    ceil(Skv / bk)]`` for ``block_sparse(block)`` marking, in each query
+    block, the fraction ``critical`` (at least one) of key blocks with the
+    largest pooled score ``mean(q_block) . mean(k_block - mean(k))`` (the
+    keys centred over the sequence first, as SLA does). The rest are the
+    marginal blocks that ``attention(..., approximation=...,
+    linear_output=True)`` computes linearly. NumPy or torch in, the same out
+    (on q's device)."""
+    import numpy as np
+    if not 0.0 < critical <= 1.0:
+        raise Error(f"critical must be in (0, 1], got {critical}")
+    _check_4d(q, k, k)
+    bq, bk = block
+    if bq < 1 or bk < 1:
+        raise Error(f"block sizes must be >= 1, got {tuple(block)}")
+    as_numpy = lambda x: (x.detach().float().cpu().numpy() if _is_torch(x)
+                          else np.asarray(x, dtype=np.float64))
+    qn, kn = as_numpy(q), as_numpy(k)
+    B, H, Sq, D = qn.shape
+    Hkv, Skv = kn.shape[1], kn.shape[2]
+    if H % Hkv:
+        raise Error(f"q's {H} heads are not a multiple of k's {Hkv}")
+
+    def pooled(x, size):
+        blocks = -(-x.shape[2] // size)
+        padded = np.zeros(x.shape[:2] + (blocks * size, x.shape[3]))
+        padded[:, :, :x.shape[2]] = x
+        counts = np.minimum(size, x.shape[2] - size * np.arange(blocks))
+        sums = padded.reshape(x.shape[:2] + (blocks, size, x.shape[3])).sum(3)
+        return sums / counts[:, None]
+
+    centred = kn - kn.mean(axis=2, keepdims=True) if Skv else kn
+    pq, pk = pooled(qn, bq), pooled(centred, bk)
+    scores = np.einsum("bhid,bhjd->bhij", pq, np.repeat(pk, H // Hkv, axis=1))
+    blocks = scores.shape[-1]
+    layout = np.zeros(scores.shape, dtype=np.int8)
+    if blocks:
+        top = min(blocks, max(1, int(critical * blocks)))
+        chosen = np.argpartition(-scores, top - 1, axis=-1)[..., :top]
+        np.put_along_axis(layout, chosen, 1, axis=-1)
+    if _is_torch(q):
+        import torch
+        return torch.from_numpy(layout).to(q.device)
+    return layout
 
 
 def linear_attention(q, k, v, *, feature_map: FeatureMap, causal: bool = False,

@@ -877,16 +877,19 @@ def _qkvo_types(batch: Dim, heads: int, kv_heads: int, q_len: Dim,
 def _spec_function(name: str, op: str, args: Sequence[str],
                    clauses: Sequence[str], qkv_types: Sequence[str],
                    values: Sequence[str], results: Sequence[str],
-                   operands: str = "%q, %k, %v") -> str:
+                   operands: str = "%q, %k, %v",
+                   op_result_types: Optional[str] = None) -> str:
     """A spec: function ``name`` whose body is one ``op`` on ``operands``
-    (q, k, v)."""
+    (q, k, v); ``op_result_types``: the op's result types where they are
+    not the function's, comma-separated."""
     result_types = ", ".join(results)
     ret = f"({result_types})" if len(results) > 1 else result_types
     clause_text = "".join(f"\n      {c}" for c in clauses)
     names = ", ".join(values)
     return (f"func.func @{name}({', '.join(args)})\n    -> {ret} {{\n"
             f"  {names} = {op} {operands}{clause_text}\n"
-            f"      : {', '.join(qkv_types)}\n      -> {result_types}\n"
+            f"      : {', '.join(qkv_types)}\n"
+            f"      -> {op_result_types or result_types}\n"
             f"  return {names} : {result_types}\n}}\n")
 
 
@@ -942,6 +945,11 @@ class Spec:
     #: operand ``W [m, D]`` in f32, or ``taylor(2)``), which estimates
     #: ``exp(q . k / sqrt(D))``. CPU only, forward only.
     approximation: Optional["FeatureMap"] = None
+    #: Sparse-linear attention (SLA): the approximation's linear attention
+    #: over the pairs outside the support is not joined to the support's
+    #: softmax but returned apart, as a last output ``o_linear``; any
+    #: feature map without positions (``elu_plus_one()``, ``hedgehog(n)``).
+    linear_output: bool = False
 
     def __post_init__(self):
         if self.dtype not in _DTYPES:
@@ -977,6 +985,10 @@ class Spec:
             if self.backward:
                 raise ValueError("an approximation has no backward yet; train "
                                  "with the exact attention")
+        if self.linear_output and self.approximation is None:
+            raise ValueError("linear_output returns the linear attention of "
+                             "an approximation; give approximation= a "
+                             "feature map (e.g. elu_plus_one())")
         if self.bias_grad and not (self.backward and
                                    any(m.operand == "bias" for m in self.score_mods)):
             raise ValueError("bias_grad needs backward=True and a bias() score modifier")
@@ -1127,8 +1139,14 @@ class Spec:
         if self.return_lse:
             results.append(tl)
             values.append("%lse")
+        op_results = None
+        if self.linear_output:
+            op_results = f"{', '.join(results)} linear {to}"
+            results.append(to)
+            values.append("%o_linear")
         return _spec_function(self.name, "attn.attention", args, clauses,
-                              (tq, tk, tv), values, results)
+                              (tq, tk, tv), values, results,
+                              op_result_types=op_results)
 
     def _backward_text(self, args, clauses, types) -> str:
         tq, tk, tv, to, tl = self._tensor_types()

@@ -47,7 +47,12 @@
 // CHECK: mask #attn.window<left = 63, right = 63>
 // CHECK-NEXT: density: 0.0611
 // CHECK-NEXT: 64x64 tiles: 930 empty, 32 full, 62 partial of 1024; a kernel visits 9.2% of the tiles
-// CHECK-NEXT: approximation #attn.favor<features = 32, seed = 1>: the pairs outside the support get 32-feature estimates, from one state over all keys per key/value head
+// CHECK-NEXT: approximation #attn.favor<features = 32, seed = 1>: the pairs outside the support get 32-feature estimates, from one state over all keys per key/value head, joined to the support's softmax
+// CHECK-NOT: backward
+// CHECK: mask #attn.window<left = 63, right = 63>
+// CHECK-NEXT: density: 0.0611
+// CHECK-NEXT: 64x64 tiles: 930 empty, 32 full, 62 partial of 1024; a kernel visits 9.2% of the tiles
+// CHECK-NEXT: approximation #attn.elu_plus_one: the pairs outside the support get 64-feature estimates, from one state over all keys per key/value head, returned apart as o_linear (SLA)
 // CHECK-NOT: backward
 // Dynamic lengths need q-len / kv-len.
 // CHECK: remark: attn-report: Sq or Skv is dynamic; pass q-len=N kv-len=N
@@ -72,6 +77,7 @@ func.func @f(%q: !t, %k: !t, %v: !t, %l: tensor<1x1x32x32xi8>, %qd: tensor<1x4x?
   %7 = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [64, 32], kernel = [24, 24], stride = [8, 8], tile = [8, 8]>) : !t, !t, !t -> !t
   %8 = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [8, 16, 16], kernel = [3, 7, 7], tile = [1, 4, 4]>) : !t, !t, !t -> !t
   %9 = attn.attention %q, %k, %v mask(#attn.window<left = 63, right = 63>) approximation(#attn.favor<features = 32, seed = 1>) : !t, !t, !t -> !t
+  %10, %11 = attn.attention %q, %k, %v mask(#attn.window<left = 63, right = 63>) approximation(#attn.elu_plus_one) : !t, !t, !t -> !t linear !t
   %5 = attn.attention %qd, %kd, %kd mask(#attn.sinks<4>) : tensor<1x4x?x64xf16>, tensor<1x4x?x64xf16>, tensor<1x4x?x64xf16> -> tensor<1x4x?x64xf16>
   return %0 : !t
 }

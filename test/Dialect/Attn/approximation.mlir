@@ -52,3 +52,38 @@ func.func @wide_window(%q: tensor<1x2x10x16xf32>, %k: tensor<1x2x10x16xf32>, %v:
       : tensor<1x2x10x16xf32>, tensor<1x2x10x16xf32>, tensor<1x2x10x16xf32> -> tensor<1x2x10x16xf32>
   return %o : tensor<1x2x10x16xf32>
 }
+
+// -----
+
+// So do the weights that only the approximation read.
+// CANON-LABEL: func @wide_window_weights
+// CANON: attn.attention %{{.*}}, %{{.*}}, %{{.*}} :
+// CANON-NOT: approximation
+// CANON-NOT: feature_weights
+func.func @wide_window_weights(%q: tensor<1x2x10x16xf32>, %k: tensor<1x2x10x16xf32>, %v: tensor<1x2x10x16xf32>, %w: tensor<8x16xf32>) -> tensor<1x2x10x16xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.window<left = 10, right = 10>) approximation(#attn.favor<features = 8>) feature_weights(%w : tensor<8x16xf32>)
+      : tensor<1x2x10x16xf32>, tensor<1x2x10x16xf32>, tensor<1x2x10x16xf32> -> tensor<1x2x10x16xf32>
+  return %o : tensor<1x2x10x16xf32>
+}
+
+// -----
+
+// SLA: the linear attention outside the support comes apart as o_linear
+// (after `linear`), any map without positions, any scale.
+// CHECK-LABEL: func @sla_blocks
+// CHECK: %{{.*}}, %{{.*}}, %{{.*}} = attn.attention {{.*}} mask(#attn.block_sparse<block = [16, 16]>) scale(5.000000e-01) approximation(#attn.elu_plus_one) : {{.*}} -> tensor<1x2x64x8xf32>, tensor<1x2x64xf32> linear tensor<1x2x64x8xf32>
+// Its mask stays even when it allows every pair: o_linear cannot go.
+// CANON-LABEL: func @sla_blocks
+// CANON-LABEL: func @sla_wide_window
+// CANON: mask(#attn.window<left = 10, right = 10>) approximation(#attn.relu)
+func.func @sla_blocks(%q: tensor<1x2x64x8xf32>, %k: tensor<1x2x64x8xf32>, %v: tensor<1x2x64x8xf32>, %layout: tensor<1x2x4x4xi8>) -> (tensor<1x2x64x8xf32>, tensor<1x2x64xf32>, tensor<1x2x64x8xf32>) {
+  %o, %lse, %ol = attn.attention %q, %k, %v layout(%layout : tensor<1x2x4x4xi8>) mask(#attn.block_sparse<block = [16, 16]>) scale(0.5) approximation(#attn.elu_plus_one)
+      : tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32> -> tensor<1x2x64x8xf32>, tensor<1x2x64xf32> linear tensor<1x2x64x8xf32>
+  return %o, %lse, %ol : tensor<1x2x64x8xf32>, tensor<1x2x64xf32>, tensor<1x2x64x8xf32>
+}
+
+func.func @sla_wide_window(%q: tensor<1x2x10x16xf32>, %k: tensor<1x2x10x16xf32>, %v: tensor<1x2x10x16xf32>) -> (tensor<1x2x10x16xf32>, tensor<1x2x10x16xf32>) {
+  %o, %ol = attn.attention %q, %k, %v mask(#attn.window<left = 10, right = 10>) approximation(#attn.relu)
+      : tensor<1x2x10x16xf32>, tensor<1x2x10x16xf32>, tensor<1x2x10x16xf32> -> tensor<1x2x10x16xf32> linear tensor<1x2x10x16xf32>
+  return %o, %ol : tensor<1x2x10x16xf32>, tensor<1x2x10x16xf32>
+}

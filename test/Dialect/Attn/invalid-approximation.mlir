@@ -93,3 +93,35 @@ func.func @shard(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<
   %o = attn.attention %q, %k, %v positions(%p : tensor<4xi64>) mask(#attn.causal) allow_empty_rows approximation(#attn.taylor<order = 2>) : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>
   return
 }
+
+// -----
+
+func.func @linear_output_without_approximation(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{the result 'o_linear' is the linear attention over the pairs outside an approximation's support; add approximation(#attn.elu_plus_one) (or another feature map) or drop the result}}
+  %o, %ol = attn.attention %q, %k, %v mask(#attn.causal) : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32> linear tensor<1x2x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @linear_output_positional(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{the approximation #attn.cosformer depends on the sequence position, which the estimate outside the support does not track; use a map without positions (e.g. #attn.elu_plus_one)}}
+  %o, %ol = attn.attention %q, %k, %v mask(#attn.causal) approximation(#attn.cosformer) : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32> linear tensor<1x2x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @linear_output_type(%q: tensor<1x2x16x8xf16>, %k: tensor<1x2x16x8xf16>, %v: tensor<1x2x16x8xf16>) {
+  // expected-error @+1 {{result 'o_linear' must be 'tensor<1x2x16x8xf16>' (that of 'o'), got 'tensor<1x2x16x8xf32>'}}
+  %o, %ol = attn.attention %q, %k, %v mask(#attn.causal) approximation(#attn.elu_plus_one) : tensor<1x2x16x8xf16>, tensor<1x2x16x8xf16>, tensor<1x2x16x8xf16> -> tensor<1x2x16x8xf16> linear tensor<1x2x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @linear_output_score_mods(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{the kernels tell the pairs outside an approximation's support by their scores, which score modifiers could change; drop them or the approximation}}
+  %o, %ol = attn.attention %q, %k, %v mask(#attn.causal) score_mods([#attn.softcap<20.0>]) approximation(#attn.elu_plus_one) : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32> linear tensor<1x2x16x8xf32>
+  return
+}

@@ -75,7 +75,7 @@ func.func @unused_segments(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %
 // Query segment ids without key segment ids (only expressible generically).
 func.func @half_segments(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>, %s: tensor<1x16xi32>) {
   // expected-error @+1 {{'q_segments' and 'kv_segments' come together}}
-  %o = "attn.attention"(%q, %k, %v, %s) <{mask = #attn.document, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0>}> ({}, {}) : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x16xi32>) -> tensor<1x2x16x8xf32>
+  %o = "attn.attention"(%q, %k, %v, %s) <{mask = #attn.document, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0>}> ({}, {}) : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x16xi32>) -> tensor<1x2x16x8xf32>
   return
 }
 

@@ -107,7 +107,7 @@ func.func @packed_lse(%q: tensor<?x4x32xf32>, %k: tensor<?x4x32xf32>, %cq: tenso
 // A block table without lengths (only expressible generically).
 func.func @table_without_lengths(%q: tensor<1x2x1x8xf32>, %k: tensor<3x16x2x8xf32>, %t: tensor<1x4xi32>) {
   // expected-error @+1 {{'block_table' and 'kv_lens' come together (paged_kv)}}
-  %o = "attn.attention"(%q, %k, %k, %t) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0>}> ({}, {}) : (tensor<1x2x1x8xf32>, tensor<3x16x2x8xf32>, tensor<3x16x2x8xf32>, tensor<1x4xi32>) -> tensor<1x2x1x8xf32>
+  %o = "attn.attention"(%q, %k, %k, %t) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0>}> ({}, {}) : (tensor<1x2x1x8xf32>, tensor<3x16x2x8xf32>, tensor<3x16x2x8xf32>, tensor<1x4xi32>) -> tensor<1x2x1x8xf32>
   return
 }
 
