@@ -516,8 +516,9 @@ Value LinearAttentionBuilder::deltaValues(Value phiK, Value v, Value beta,
         return arith::MulFOp::create(nb, nloc, e[1], value);
       });
 
-  // No rows: nothing to solve (and no row to slice out).
-  if (getConstantIntValue(n) == 0)
+  // No rows or no batch: nothing to solve (and no row to slice out, which
+  // tensor.extract_slice's bounds check refuses on a dimension of 0).
+  if (getConstantIntValue(n) == 0 || getConstantIntValue(rows[0]) == 0)
     return rhs;
   // (I + lower) U = rhs by forward substitution: U_i = rhs_i - sum_{j < i}
   // lower[i, j] U_j, row by row (rows not yet solved meet zeros of lower).

@@ -10,6 +10,10 @@
 // RUN: attn-run %s --entry no_keys_state --target gpu-emulation --warps 1 --random --seed 2 --check | FileCheck %s --check-prefixes=CHECK,STATE
 // RUN: attn-run %s --entry no_queries_cross --random --seed 3 --check | FileCheck %s --check-prefixes=CHECK,STATE
 // RUN: attn-run %s --entry gated_delta_no_tokens --random --seed 6 --check | FileCheck %s --check-prefixes=CHECK,STATE
+// An empty batch (B = 0 static) of the delta rule: the property test's seed
+// 338150705 failed with "offset 0 is out-of-bounds: 0 >= 0" (a row slice of
+// the forward substitution).
+// RUN: attn-run %s --entry delta_no_batch --random --seed 7 --dim Sq=128 --dim Skv=128 --check | FileCheck %s
 // RUN: attn-run %s --entry attention_no_queries --random --seed 4 --check | FileCheck %s --check-prefixes=CHECK,LSE
 // RUN: attn-run %s --entry attention_no_keys --random --seed 5 --check | FileCheck %s --check-prefixes=CHECK,LSE
 // RUN: attn-run %s --entry attention_no_keys --target gpu-emulation --warps 1 --tile-kv 16 --random --seed 5 --check | FileCheck %s --check-prefixes=CHECK,LSE
@@ -78,4 +82,14 @@ func.func @gated_delta_no_tokens(%q: tensor<1x2x0x16xf32>, %k: tensor<1x2x0x16xf
       : tensor<1x2x0x16xf32>, tensor<1x2x0x16xf32>, tensor<1x2x0x8xf32>
       -> tensor<1x2x0x8xf32>, tensor<1x2x16x8xf32>
   return %o, %state : tensor<1x2x0x8xf32>, tensor<1x2x16x8xf32>
+}
+
+func.func @delta_no_batch(%q: tensor<0x1x?x16xf32>, %k: tensor<0x1x?x16xf32>,
+                          %v: tensor<0x1x?x16xf32>, %beta: tensor<0x1x?xf32>)
+    -> tensor<0x1x?x16xf32> {
+  %o = attn.linear_attention %q, %k, %v feature_map(#attn.l2_normalize) causal
+      delta_rule(%beta : tensor<0x1x?xf32>) normalization(none)
+      : tensor<0x1x?x16xf32>, tensor<0x1x?x16xf32>, tensor<0x1x?x16xf32>
+      -> tensor<0x1x?x16xf32>
+  return %o : tensor<0x1x?x16xf32>
 }
