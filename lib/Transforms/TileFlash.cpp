@@ -1,4 +1,5 @@
-//===- TileFlash.cpp - Flash-style tiling of attention ----------------------===//
+//===- TileFlash.cpp - Flash-style tiling of attention
+//----------------------===//
 //
 // attn.attention becomes a parallel loop over (batch, query head, query
 // tile) and, inside, a loop over key tiles carrying the online-softmax state.
@@ -15,10 +16,13 @@
 // r is query r % Sq of head h0 + r / Sq, masks and modifiers see each row's
 // own head and position, and each key/value tile is read once per group.
 //
-// An approximated op (Scatterbrain, LowRankEstimate.h) also carries, per
-// query row, the estimates' sums over the support's pairs; at the end the
-// estimates over all keys, phi(q) . (sum_j phi(k_j) v_j^T) from a state
-// built once per key/value head, minus those sums, join the softmax state.
+// An approximated op (Scatterbrain, LowRankEstimate.h) also carries the key
+// state over the keys outside the support's full tiles (the state over all
+// keys, built once per key/value head with each key tile's share, less the
+// shares of the full tiles visited) and, per query row, the estimates'
+// sums over the support's pairs in partial tiles; at the end phi(q) times
+// that state, minus those sums, joins the softmax state (or, for SLA, is
+// the linear attention o_linear).
 //
 //===----------------------------------------------------------------------===//
 
@@ -60,49 +64,52 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 /// The running state of one query tile: row max and row sum (softmax only)
 /// and the accumulator [tileQ, Dv]; with an approximation also the sums of
 /// the estimates over the support's pairs, of phi(q) . phi(k) v
-/// ([tileQ, Dv]) and of phi(q) . phi(k) ([tileQ]), and, when the estimate
-/// is returned apart (o_linear), the number of the support's pairs
-/// ([tileQ]).
+/// ([tileQ, Dv]) and of phi(q) . phi(k) ([tileQ]) of the partial tiles,
+/// the key state [F, Dv] and sum [F] over the keys outside the full tiles
+/// (all keys' less each full tile's), and, when the estimate is returned
+/// apart (o_linear), the number of the support's pairs ([tileQ]).
 struct TileState {
   Value rowMax, rowSum, acc;
-  Value estimateAcc = {}, estimateSum = {}, supportPairs = {};
+  Value estimateAcc = {}, estimateSum = {}, outsideState = {}, outsideSum = {},
+        supportPairs = {};
 
+  static ArrayRef<Value TileState::*> fields() {
+    static Value TileState::*const all[] = {
+        &TileState::rowMax,      &TileState::rowSum,
+        &TileState::acc,         &TileState::estimateAcc,
+        &TileState::estimateSum, &TileState::outsideState,
+        &TileState::outsideSum,  &TileState::supportPairs};
+    return all;
+  }
   SmallVector<Value> values() const {
     SmallVector<Value> v;
-    if (rowMax)
-      v = {rowMax, rowSum};
-    v.push_back(acc);
-    if (estimateAcc)
-      v.append({estimateAcc, estimateSum});
-    if (supportPairs)
-      v.push_back(supportPairs);
+    for (Value TileState::*field : fields())
+      if (this->*field)
+        v.push_back(this->*field);
     return v;
   }
-  static TileState from(ValueRange v, bool softmax) {
+  /// The state carried as `v`, with the fields `like` has.
+  static TileState from(ValueRange v, const TileState &like) {
     TileState state;
-    if (softmax) {
-      state.rowMax = v[0];
-      state.rowSum = v[1];
-      v = v.drop_front(2);
+    for (Value TileState::*field : fields()) {
+      if (!(like.*field))
+        continue;
+      state.*field = v.front();
+      v = v.drop_front();
     }
-    state.acc = v[0];
-    if (v.size() >= 3) {
-      state.estimateAcc = v[1];
-      state.estimateSum = v[2];
-    }
-    if (v.size() == 4)
-      state.supportPairs = v[3];
     return state;
   }
 };
 
 /// What an approximated op's query tiles read (LowRankEstimate.h): the
 /// key/value heads' states over all keys, sum_j phi(k_j) v_j^T
-/// [B, Hkv, F, Dv] and sum_j phi(k_j) [B, Hkv, F], and the keys' features
+/// [B, Hkv, F, Dv] and sum_j phi(k_j) [B, Hkv, F], the keys' features
 /// [B, Hkv, S', F] (S' = Skv rounded up to key tiles; 0 in the padding),
-/// computed once rather than in every query tile that visits a key tile.
+/// and each key tile's share of the state and sum, [B, Hkv, S' / tileKv,
+/// F, Dv] and [B, Hkv, S' / tileKv, F], computed once rather than in every
+/// query tile that visits a key tile.
 struct KeyStates {
-  Value state, sum, features;
+  Value state, sum, features, tileStates, tileSums;
 };
 
 /// The key tile being processed: its first key, its valid keys, and its
@@ -210,14 +217,38 @@ private:
     return slice;
   }
 
-  /// The [sizes] part of (batchIv, kvHead) of the key state `source`.
+  /// The [sizes] part of (batchIv, kvHead) of the key state `source`; a
+  /// leading size of 1 is dropped from the result when `dropFirst`.
   Value extractHead(Value source, Value batchIv, Value kvHead,
-                    ArrayRef<int64_t> sizes, OpFoldResult first = {}) {
+                    ArrayRef<int64_t> sizes, OpFoldResult first = {},
+                    bool dropFirst = false) {
     HeadSlice slice = headSlice(
         batchIv, kvHead, getAsIndexOpFoldResult(b.getContext(), sizes), first);
     return tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get(sizes, computeType), source,
-        slice.offsets, slice.sizes, slice.strides);
+        b, loc,
+        RankedTensorType::get(dropFirst ? sizes.drop_front() : sizes,
+                              computeType),
+        source, slice.offsets, slice.sizes, slice.strides);
+  }
+
+  /// `into + x` (or `into - x`), elementwise, written into `into`.
+  Value combineInPlace(Value into, Value x, bool subtract) {
+    auto type = cast<RankedTensorType>(into.getType());
+    AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
+    SmallVector<utils::IteratorType> iterators(type.getRank(),
+                                               utils::IteratorType::parallel);
+    return linalg::GenericOp::create(
+               b, loc, type, ValueRange{x}, ValueRange{into},
+               {identity, identity}, iterators,
+               [&](OpBuilder &nb, Location nl, ValueRange a) {
+                 Value combined =
+                     subtract
+                         ? arith::SubFOp::create(nb, nl, a[1], a[0]).getResult()
+                         : arith::AddFOp::create(nb, nl, a[1], a[0])
+                               .getResult();
+                 linalg::YieldOp::create(nb, nl, combined);
+               })
+        .getResult(0);
   }
 
   /// The index `x` as a float of the compute type.
@@ -240,17 +271,6 @@ private:
     auto par = utils::IteratorType::parallel;
     auto red = utils::IteratorType::reduction;
     int64_t kvHeads = qHeads / groupSize;
-    Value stateInit = tensor::EmptyOp::create(
-        b, loc,
-        ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads),
-                               b.getIndexAttr(features),
-                               b.getIndexAttr(valueDim)},
-        computeType);
-    Value sumInit = tensor::EmptyOp::create(
-        b, loc,
-        ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads),
-                               b.getIndexAttr(features)},
-        computeType);
     Value paddedKeys = arith::MulIOp::create(
         b, loc,
         ceilDiv(
@@ -258,14 +278,25 @@ private:
                 b, loc, layout.buildMaxKeyLength(b, loc, op.getAuxOperands())),
             tileKv),
         index(tileKv));
-    Value featuresInit = tensor::EmptyOp::create(
-        b, loc,
-        ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads), paddedKeys,
-                               b.getIndexAttr(features)},
-        computeType);
+    Value keyTiles = arith::DivUIOp::create(b, loc, paddedKeys, index(tileKv));
+    OpFoldResult featureCount = b.getIndexAttr(features),
+                 valueCount = b.getIndexAttr(valueDim);
+    // The sizes after (batch, key/value head) of the state, the sum, the
+    // features and the key tiles' shares of the state and the sum.
+    SmallVector<OpFoldResult> partSizes[] = {
+        {featureCount, valueCount},
+        {featureCount},
+        {paddedKeys, featureCount},
+        {keyTiles, featureCount, valueCount},
+        {keyTiles, featureCount}};
+    SmallVector<Value> inits;
+    for (ArrayRef<OpFoldResult> sizes : partSizes) {
+      SmallVector<OpFoldResult> shape = {batch, b.getIndexAttr(kvHeads)};
+      llvm::append_range(shape, sizes);
+      inits.push_back(tensor::EmptyOp::create(b, loc, shape, computeType));
+    }
     auto forall = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads)},
-        ValueRange{stateInit, sumInit, featuresInit},
+        b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads)}, inits,
         /*mapping=*/std::nullopt);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(forall.getBody());
@@ -276,13 +307,12 @@ private:
       return layout.buildKeyIndices(nb, nl, aux, batchIv, kvHead, row, col);
     };
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-    Value slab = tensor::EmptyOp::create(
-        b, loc, ArrayRef<OpFoldResult>{paddedKeys, b.getIndexAttr(features)},
-        computeType);
+    SmallVector<Value> slabs = {filled({features, valueDim}, 0.0),
+                                filled({features}, 0.0)};
+    for (ArrayRef<OpFoldResult> sizes : ArrayRef(partSizes).drop_front(2))
+      slabs.push_back(tensor::EmptyOp::create(b, loc, sizes, computeType));
     auto loop = scf::ForOp::create(
-        b, loc, index(0), paddedKeys, index(tileKv),
-        ValueRange{filled({features, valueDim}, 0.0), filled({features}, 0.0),
-                   slab},
+        b, loc, index(0), paddedKeys, index(tileKv), slabs,
         [&](OpBuilder &, Location, Value kv0, ValueRange sums) {
           // Tiles past a shorter sequence's keys (none when dense) have no
           // valid row.
@@ -311,34 +341,44 @@ private:
                     .getResult(0);
           // Loops (f, j, e) and (j, f): the innermost dimension is
           // contiguous in every operand, so each key is a vector update.
-          Value state =
-              buildContraction(b, loc, phi, map(3, {dim(1), dim(0)}), values,
-                               map(3, {dim(1), dim(2)}), sums[0],
-                               map(3, {dim(0), dim(2)}), {par, red, par});
-          Value sum = buildContraction(b, loc, phi, map(2, {dim(0), dim(1)}),
-                                       Value(), AffineMap(), sums[1],
-                                       map(2, {dim(1)}), {red, par});
+          Value tileState = buildContraction(
+              b, loc, phi, map(3, {dim(1), dim(0)}), values,
+              map(3, {dim(1), dim(2)}), filled({features, valueDim}, 0.0),
+              map(3, {dim(0), dim(2)}), {par, red, par});
+          Value tileSum = buildContraction(
+              b, loc, phi, map(2, {dim(0), dim(1)}), Value(), AffineMap(),
+              filled({features}, 0.0), map(2, {dim(1)}), {red, par});
+          Value state = combineInPlace(sums[0], tileState, /*subtract=*/false);
+          Value sum = combineInPlace(sums[1], tileSum, /*subtract=*/false);
           Value kept = tensor::InsertSliceOp::create(
               b, loc, phi, sums[2], ArrayRef<OpFoldResult>{kv0, zero},
               ArrayRef<OpFoldResult>{b.getIndexAttr(tileKv),
                                      b.getIndexAttr(features)},
               ArrayRef<OpFoldResult>{one, one});
-          scf::YieldOp::create(b, loc, ValueRange{state, sum, kept});
+          Value kt = arith::DivUIOp::create(b, loc, kv0, index(tileKv));
+          Value keptState = tensor::InsertSliceOp::create(
+              b, loc, tileState, sums[3],
+              ArrayRef<OpFoldResult>{kt, zero, zero},
+              ArrayRef<OpFoldResult>{one, b.getIndexAttr(features),
+                                     b.getIndexAttr(valueDim)},
+              ArrayRef<OpFoldResult>{one, one, one});
+          Value keptSum = tensor::InsertSliceOp::create(
+              b, loc, tileSum, sums[4], ArrayRef<OpFoldResult>{kt, zero},
+              ArrayRef<OpFoldResult>{one, b.getIndexAttr(features)},
+              ArrayRef<OpFoldResult>{one, one});
+          scf::YieldOp::create(
+              b, loc, ValueRange{state, sum, kept, keptState, keptSum});
         });
     b.setInsertionPointToStart(forall.getTerminator().getBody());
     ValueRange shared = forall.getRegionIterArgs();
-    OpFoldResult featureCount = b.getIndexAttr(features);
-    SmallVector<OpFoldResult> partSizes[] = {
-        {featureCount, b.getIndexAttr(valueDim)},
-        {featureCount},
-        {paddedKeys, featureCount}};
     for (auto [part, sizes] : llvm::enumerate(partSizes)) {
       HeadSlice slice = headSlice(batchIv, kvHead, sizes);
       tensor::ParallelInsertSliceOp::create(b, loc, loop.getResult(part),
                                             shared[part], slice.offsets,
                                             slice.sizes, slice.strides);
     }
-    return {forall.getResult(0), forall.getResult(1), forall.getResult(2)};
+    return {forall.getResult(0), forall.getResult(1), forall.getResult(2),
+            forall.getResult(3), forall.getResult(4)};
   }
 
   /// The query head and position of row `r` of the tile whose first row is
@@ -412,6 +452,9 @@ private:
     if (estimate) {
       init.estimateAcc = filled({tileQ, valueDim}, 0.0);
       init.estimateSum = filled({tileQ}, 0.0);
+      init.outsideState =
+          extractHead(keyStates.state, batchIv, kvHead, {features, valueDim});
+      init.outsideSum = extractHead(keyStates.sum, batchIv, kvHead, {features});
       if (estimateApart)
         init.supportPairs = filled({tileQ}, 0.0);
       queryFeatures = tileFeatures(queries);
@@ -434,48 +477,67 @@ private:
               paddedTile(op.getK(), keyIndices, keys.kv0, keys.kvCols, tileKv),
               paddedTile(op.getV(), keyIndices, keys.kv0, keys.kvCols,
                          tileKv)};
-          TileState updated = update(TileState::from(state, softmax), data,
+          TileState updated = update(TileState::from(state, init), data,
                                      queries, batchIv, head, q0, masked);
           if (estimate)
-            addSupportEstimates(updated, queryFeatures,
-                                keyTileFeatures(batchIv, kvHead, keys.kv0),
-                                data, masked);
+            addSupportEstimates(updated, queryFeatures, batchIv, kvHead, data,
+                                masked);
           return updated.values();
         });
-    TileState result = TileState::from(final, softmax);
+    TileState result = TileState::from(final, init);
     Value linearTile;
     if (estimateApart)
-      linearTile = linearOutside(result, queryFeatures, batchIv, kvHead);
+      linearTile = linearOutside(result, queryFeatures);
     else if (estimate)
-      result = joinEstimates(result, queryFeatures, batchIv, kvHead);
+      result = joinEstimates(result, queryFeatures);
     writeResults(result, linearTile, batchIv, head, q0, qRows, forall);
   }
 
-  /// Adds the estimates phi(q) . phi(k) of the tile's pairs in the support
-  /// (those with a finite score; all of an unmasked tile) to the state.
-  void addSupportEstimates(TileState &state, Value queryFeatures,
-                           Value keyFeatures, const KeyTileData &tile,
-                           bool masked) {
+  /// Takes the tile's pairs in the support out of the outside estimates:
+  /// a full tile's share of the key state leaves the outside state (F x Dv
+  /// per tile); a partial tile's pairs with a finite score are summed as
+  /// phi(q) . phi(k), to be subtracted at the end.
+  void addSupportEstimates(TileState &state, Value queryFeatures, Value batchIv,
+                           Value kvHead, const KeyTileData &tile, bool masked) {
+    if (!masked) {
+      Value kt = arith::DivUIOp::create(b, loc, tile.kv0, index(tileKv));
+      Value share = extractHead(keyStates.tileStates, batchIv, kvHead,
+                                {1, features, valueDim}, kt,
+                                /*dropFirst=*/true);
+      Value shareSum = extractHead(keyStates.tileSums, batchIv, kvHead,
+                                   {1, features}, kt, /*dropFirst=*/true);
+      state.outsideState =
+          combineInPlace(state.outsideState, share, /*subtract=*/true);
+      state.outsideSum =
+          combineInPlace(state.outsideSum, shareSum, /*subtract=*/true);
+      if (state.supportPairs) {
+        Value cols = indexAsFloat(tile.kvCols);
+        state.supportPairs =
+            rowwise({}, state.supportPairs,
+                    [&](OpBuilder &nb, Location nl, ValueRange a) {
+                      return arith::AddFOp::create(nb, nl, a[0], cols);
+                    });
+      }
+      return;
+    }
+    Value keyFeatures = keyTileFeatures(batchIv, kvHead, tile.kv0);
     Value pairs =
         product(queryFeatures, keyFeatures, filled({tileQ, tileKv}, 0.0), true);
-    if (masked) {
-      auto par = utils::IteratorType::parallel;
-      auto identity = map(2, {dim(0), dim(1)});
-      pairs = linalg::GenericOp::create(
-                  b, loc, pairs.getType(), ValueRange{tile.scores},
-                  ValueRange{pairs}, {identity, identity}, {par, par},
-                  [&](OpBuilder &nb, Location nl, ValueRange args) {
-                    Value outside =
-                        arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ,
-                                              args[0], fconst(nb, nl, -kInf));
-                    linalg::YieldOp::create(
-                        nb, nl,
-                        arith::SelectOp::create(nb, nl, outside,
-                                                fconst(nb, nl, 0.0), args[1])
-                            .getResult());
-                  })
-                  .getResult(0);
-    }
+    auto par = utils::IteratorType::parallel;
+    auto identity = map(2, {dim(0), dim(1)});
+    pairs = linalg::GenericOp::create(
+                b, loc, pairs.getType(), ValueRange{tile.scores},
+                ValueRange{pairs}, {identity, identity}, {par, par},
+                [&](OpBuilder &nb, Location nl, ValueRange args) {
+                  Value outside =
+                      arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ,
+                                            args[0], fconst(nb, nl, -kInf));
+                  Value zero = fconst(nb, nl, 0.0);
+                  Value kept =
+                      arith::SelectOp::create(nb, nl, outside, zero, args[1]);
+                  linalg::YieldOp::create(nb, nl, kept);
+                })
+                .getResult(0);
     state.estimateSum = reduceRows(
         pairs,
         [](OpBuilder &nb, Location nl, Value x, Value acc) {
@@ -485,15 +547,6 @@ private:
     state.estimateAcc = product(pairs, tile.values, state.estimateAcc, false);
     if (!state.supportPairs)
       return;
-    if (!masked) {
-      Value cols = indexAsFloat(tile.kvCols);
-      state.supportPairs =
-          rowwise({}, state.supportPairs,
-                  [&](OpBuilder &nb, Location nl, ValueRange a) {
-                    return arith::AddFOp::create(nb, nl, a[0], cols);
-                  });
-      return;
-    }
     state.supportPairs = reduceRows(
         tile.scores,
         [&](OpBuilder &nb, Location nl, Value score, Value count) {
@@ -507,26 +560,23 @@ private:
         state.supportPairs);
   }
 
-  /// The estimates over all keys, phi(q) . sum_j phi(k_j) v_j^T [tileQ, Dv]
-  /// and phi(q) . sum_j phi(k_j) [tileQ].
-  std::pair<Value, Value> allKeyEstimates(Value queryFeatures, Value batchIv,
-                                          Value kvHead) {
-    Value keyState =
-        extractHead(keyStates.state, batchIv, kvHead, {features, valueDim});
-    Value keySum = extractHead(keyStates.sum, batchIv, kvHead, {features});
-    return {
-        product(queryFeatures, keyState, filled({tileQ, valueDim}, 0.0), false),
-        buildContraction(b, loc, queryFeatures, map(2, {dim(0), dim(1)}),
-                         keySum, map(2, {dim(1)}), filled({tileQ}, 0.0), 1)};
+  /// The estimates over the keys outside the full tiles visited,
+  /// phi(q) . S_out [tileQ, Dv] and phi(q) . z_out [tileQ].
+  std::pair<Value, Value> outsideEstimates(const TileState &state,
+                                           Value queryFeatures) {
+    return {product(queryFeatures, state.outsideState,
+                    filled({tileQ, valueDim}, 0.0), false),
+            buildContraction(b, loc, queryFeatures, map(2, {dim(0), dim(1)}),
+                             state.outsideSum, map(2, {dim(1)}),
+                             filled({tileQ}, 0.0), 1)};
   }
 
   /// o_linear's tile [tileQ, Dv] in the element type: the estimates over
   /// all keys minus those over the support, divided by their sum; 0 for a
   /// row with no pair outside the support (whose difference is rounding)
   /// or a zero sum.
-  Value linearOutside(const TileState &state, Value queryFeatures,
-                      Value batchIv, Value kvHead) {
-    auto [allAcc, allSum] = allKeyEstimates(queryFeatures, batchIv, kvHead);
+  Value linearOutside(const TileState &state, Value queryFeatures) {
+    auto [allAcc, allSum] = outsideEstimates(state, queryFeatures);
     Value keys = indexAsFloat(kvLen);
     auto par = utils::IteratorType::parallel;
     auto rows = map(2, {dim(0)}), identity = map(2, {dim(0), dim(1)});
@@ -559,9 +609,8 @@ private:
 
   /// The softmax state of the support joined with the estimates of the
   /// pairs outside it: those over all keys minus those over the support.
-  TileState joinEstimates(TileState state, Value queryFeatures, Value batchIv,
-                          Value kvHead) {
-    auto [allAcc, allSum] = allKeyEstimates(queryFeatures, batchIv, kvHead);
+  TileState joinEstimates(TileState state, Value queryFeatures) {
+    auto [allAcc, allSum] = outsideEstimates(state, queryFeatures);
     Value shift = rowwise({state.rowMax}, Value(),
                           [](OpBuilder &nb, Location nl, ValueRange a) {
                             return buildEstimateShift(nb, nl, a[0]);
@@ -599,7 +648,8 @@ private:
     tile.scores = scores;
     if (!softmax) {
       Value weights = tileWeights(scores, Value());
-      return {Value(), Value(), accumulate(state.acc, Value(), weights, tile)};
+      state.acc = accumulate(state.acc, Value(), weights, tile);
+      return state;
     }
     // Each piece of state is rewritten in place after its last read, so
     // the loop carries the same buffers from one key tile to the next.
@@ -639,12 +689,10 @@ private:
                                  arith::MulFOp::create(nb, nl, a[2], a[0]);
                              return arith::AddFOp::create(nb, nl, scaled, a[1]);
                            });
-    return {rowMax,
-            rowSum,
-            accumulate(state.acc, correction, weights, tile),
-            state.estimateAcc,
-            state.estimateSum,
-            state.supportPairs};
+    state.acc = accumulate(state.acc, correction, weights, tile);
+    state.rowMax = rowMax;
+    state.rowSum = rowSum;
+    return state;
   }
 
   /// The [tileQ, tileKv] scores: q.k^T, scaled, modified and, when
