@@ -17,12 +17,12 @@
 // own head and position, and each key/value tile is read once per group.
 //
 // An approximated op (Scatterbrain, LowRankEstimate.h) also carries the key
-// state over the keys outside the support's full tiles (the state over all
-// keys, built once per key/value head with each key tile's share, less the
-// shares of the full tiles visited) and, per query row, the estimates'
-// sums over the support's pairs in partial tiles; at the end phi(q) times
-// that state, minus those sums, joins the softmax state (or, for SLA, is
-// the linear attention o_linear).
+// state of the tiles it does not visit (the state over all keys, built once
+// per key/value head with each key tile's share, less the shares of the
+// tiles visited) and, per query row, the estimates of the partial tiles'
+// pairs outside the support; at the end phi(q) times that state, plus those
+// sums, joins the softmax state (or, for SLA, is the linear attention
+// o_linear).
 //
 //===----------------------------------------------------------------------===//
 
@@ -63,11 +63,11 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 /// The running state of one query tile: row max and row sum (softmax only)
 /// and the accumulator [tileQ, Dv]; with an approximation also the sums of
-/// the estimates over the support's pairs, of phi(q) . phi(k) v
-/// ([tileQ, Dv]) and of phi(q) . phi(k) ([tileQ]) of the partial tiles,
-/// the key state [F, Dv] and sum [F] over the keys outside the full tiles
-/// (all keys' less each full tile's), and, when the estimate is returned
-/// apart (o_linear), the number of the support's pairs ([tileQ]).
+/// the estimates of the partial tiles' pairs outside the support, of
+/// phi(q) . phi(k) v ([tileQ, Dv]) and of phi(q) . phi(k) ([tileQ]), the
+/// key state [F, Dv] and sum [F] of the tiles not visited (all keys' less
+/// each visited tile's, in f64), and, when the estimate is returned apart
+/// (o_linear), the number of the support's pairs ([tileQ]).
 struct TileState {
   Value rowMax, rowSum, acc;
   Value estimateAcc = {}, estimateSum = {}, outsideState = {}, outsideSum = {},
@@ -132,7 +132,7 @@ public:
         softmax(normalization.normalizesRows()),
         readsAtPositions(readsMemoryAtPositions(op)),
         estimate(op.getApproximationAttr()),
-        estimateApart(op.getOLinear() != nullptr) {
+        estimateApart(op.getOLinear() != nullptr), stateType(b.getF64Type()) {
     AttentionShape shape = op.getShape();
     qHeads = shape.qHeads;
     groupSize = qHeads / shape.kvHeads;
@@ -226,8 +226,9 @@ private:
         batchIv, kvHead, getAsIndexOpFoldResult(b.getContext(), sizes), first);
     return tensor::ExtractSliceOp::create(
         b, loc,
-        RankedTensorType::get(dropFirst ? sizes.drop_front() : sizes,
-                              computeType),
+        RankedTensorType::get(
+            dropFirst ? sizes.drop_front() : sizes,
+            cast<RankedTensorType>(source.getType()).getElementType()),
         source, slice.offsets, slice.sizes, slice.strides);
   }
 
@@ -241,11 +242,11 @@ private:
                b, loc, type, ValueRange{x}, ValueRange{into},
                {identity, identity}, iterators,
                [&](OpBuilder &nb, Location nl, ValueRange a) {
+                 Value x = convertFloat(nb, nl, a[0], type.getElementType());
                  Value combined =
                      subtract
-                         ? arith::SubFOp::create(nb, nl, a[1], a[0]).getResult()
-                         : arith::AddFOp::create(nb, nl, a[1], a[0])
-                               .getResult();
+                         ? arith::SubFOp::create(nb, nl, a[1], x).getResult()
+                         : arith::AddFOp::create(nb, nl, a[1], x).getResult();
                  linalg::YieldOp::create(nb, nl, combined);
                })
         .getResult(0);
@@ -289,11 +290,13 @@ private:
         {paddedKeys, featureCount},
         {keyTiles, featureCount, valueCount},
         {keyTiles, featureCount}};
+    Type partTypes[] = {stateType, stateType, computeType, computeType,
+                        computeType};
     SmallVector<Value> inits;
-    for (ArrayRef<OpFoldResult> sizes : partSizes) {
+    for (auto [sizes, type] : llvm::zip_equal(partSizes, partTypes)) {
       SmallVector<OpFoldResult> shape = {batch, b.getIndexAttr(kvHeads)};
       llvm::append_range(shape, sizes);
-      inits.push_back(tensor::EmptyOp::create(b, loc, shape, computeType));
+      inits.push_back(tensor::EmptyOp::create(b, loc, shape, type));
     }
     auto forall = scf::ForallOp::create(
         b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads)}, inits,
@@ -307,8 +310,9 @@ private:
       return layout.buildKeyIndices(nb, nl, aux, batchIv, kvHead, row, col);
     };
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-    SmallVector<Value> slabs = {filled({features, valueDim}, 0.0),
-                                filled({features}, 0.0)};
+    SmallVector<Value> slabs = {
+        buildFilled(b, loc, ArrayRef(partSizes[0]), stateType, 0.0),
+        buildFilled(b, loc, ArrayRef(partSizes[1]), stateType, 0.0)};
     for (ArrayRef<OpFoldResult> sizes : ArrayRef(partSizes).drop_front(2))
       slabs.push_back(tensor::EmptyOp::create(b, loc, sizes, computeType));
     auto loop = scf::ForOp::create(
@@ -452,9 +456,20 @@ private:
     if (estimate) {
       init.estimateAcc = filled({tileQ, valueDim}, 0.0);
       init.estimateSum = filled({tileQ}, 0.0);
-      init.outsideState =
-          extractHead(keyStates.state, batchIv, kvHead, {features, valueDim});
-      init.outsideSum = extractHead(keyStates.sum, batchIv, kvHead, {features});
+      // Copies into buffers of their own, rewritten in place tile by tile:
+      // carried as strided slices of the key states, their f64 vector
+      // transfers were left unlowered by the CPU pipeline (static Skv).
+      auto copyOf = [&](Value slice) {
+        auto type = cast<RankedTensorType>(slice.getType());
+        Value zeros =
+            buildFilled(b, loc, getAsIndexOpFoldResult(ctx, type.getShape()),
+                        stateType, 0.0);
+        return combineInPlace(zeros, slice, /*subtract=*/false);
+      };
+      init.outsideState = copyOf(
+          extractHead(keyStates.state, batchIv, kvHead, {features, valueDim}));
+      init.outsideSum =
+          copyOf(extractHead(keyStates.sum, batchIv, kvHead, {features}));
       if (estimateApart)
         init.supportPairs = filled({tileQ}, 0.0);
       queryFeatures = tileFeatures(queries);
@@ -480,8 +495,8 @@ private:
           TileState updated = update(TileState::from(state, init), data,
                                      queries, batchIv, head, q0, masked);
           if (estimate)
-            addSupportEstimates(updated, queryFeatures, batchIv, kvHead, data,
-                                masked);
+            addTileEstimates(updated, queryFeatures, batchIv, kvHead, data,
+                             masked);
           return updated.values();
         });
     TileState result = TileState::from(final, init);
@@ -493,23 +508,24 @@ private:
     writeResults(result, linearTile, batchIv, head, q0, qRows, forall);
   }
 
-  /// Takes the tile's pairs in the support out of the outside estimates:
-  /// a full tile's share of the key state leaves the outside state (F x Dv
-  /// per tile); a partial tile's pairs with a finite score are summed as
-  /// phi(q) . phi(k), to be subtracted at the end.
-  void addSupportEstimates(TileState &state, Value queryFeatures, Value batchIv,
-                           Value kvHead, const KeyTileData &tile, bool masked) {
+  /// Takes a visited tile out of the outside state: its share of the key
+  /// state leaves (F x Dv per tile), and a partial tile's pairs outside the
+  /// support (a score of -inf) come back pairwise as phi(q) . phi(k). So
+  /// the outside is the unvisited tiles' shares (all keys' in stateType
+  /// less the visited ones', the same f32 shares both times) plus positive
+  /// pairs: no f32 sums cancel, however few keys a row leaves outside.
+  void addTileEstimates(TileState &state, Value queryFeatures, Value batchIv,
+                        Value kvHead, const KeyTileData &tile, bool masked) {
+    Value kt = arith::DivUIOp::create(b, loc, tile.kv0, index(tileKv));
+    Value share = extractHead(keyStates.tileStates, batchIv, kvHead,
+                              {1, features, valueDim}, kt, /*dropFirst=*/true);
+    Value shareSum = extractHead(keyStates.tileSums, batchIv, kvHead,
+                                 {1, features}, kt, /*dropFirst=*/true);
+    state.outsideState =
+        combineInPlace(state.outsideState, share, /*subtract=*/true);
+    state.outsideSum =
+        combineInPlace(state.outsideSum, shareSum, /*subtract=*/true);
     if (!masked) {
-      Value kt = arith::DivUIOp::create(b, loc, tile.kv0, index(tileKv));
-      Value share = extractHead(keyStates.tileStates, batchIv, kvHead,
-                                {1, features, valueDim}, kt,
-                                /*dropFirst=*/true);
-      Value shareSum = extractHead(keyStates.tileSums, batchIv, kvHead,
-                                   {1, features}, kt, /*dropFirst=*/true);
-      state.outsideState =
-          combineInPlace(state.outsideState, share, /*subtract=*/true);
-      state.outsideSum =
-          combineInPlace(state.outsideSum, shareSum, /*subtract=*/true);
       if (state.supportPairs) {
         Value cols = indexAsFloat(tile.kvCols);
         state.supportPairs =
@@ -525,6 +541,7 @@ private:
         product(queryFeatures, keyFeatures, filled({tileQ, tileKv}, 0.0), true);
     auto par = utils::IteratorType::parallel;
     auto identity = map(2, {dim(0), dim(1)});
+    // Padded keys have zero features, so their pairs add nothing.
     pairs = linalg::GenericOp::create(
                 b, loc, pairs.getType(), ValueRange{tile.scores},
                 ValueRange{pairs}, {identity, identity}, {par, par},
@@ -534,7 +551,7 @@ private:
                                             args[0], fconst(nb, nl, -kInf));
                   Value zero = fconst(nb, nl, 0.0);
                   Value kept =
-                      arith::SelectOp::create(nb, nl, outside, zero, args[1]);
+                      arith::SelectOp::create(nb, nl, outside, args[1], zero);
                   linalg::YieldOp::create(nb, nl, kept);
                 })
                 .getResult(0);
@@ -560,21 +577,33 @@ private:
         state.supportPairs);
   }
 
-  /// The estimates over the keys outside the full tiles visited,
-  /// phi(q) . S_out [tileQ, Dv] and phi(q) . z_out [tileQ].
+  /// The estimates over the keys outside the tiles visited,
+  /// phi(q) . S_out [tileQ, Dv] and phi(q) . z_out [tileQ], in stateType.
   std::pair<Value, Value> outsideEstimates(const TileState &state,
                                            Value queryFeatures) {
-    return {product(queryFeatures, state.outsideState,
-                    filled({tileQ, valueDim}, 0.0), false),
+    auto zeros = [&](ArrayRef<int64_t> shape) {
+      return buildFilled(b, loc, getAsIndexOpFoldResult(ctx, shape), stateType,
+                         0.0);
+    };
+    return {product(queryFeatures, state.outsideState, zeros({tileQ, valueDim}),
+                    false),
             buildContraction(b, loc, queryFeatures, map(2, {dim(0), dim(1)}),
-                             state.outsideSum, map(2, {dim(1)}),
-                             filled({tileQ}, 0.0), 1)};
+                             state.outsideSum, map(2, {dim(1)}), zeros({tileQ}),
+                             1)};
   }
 
-  /// o_linear's tile [tileQ, Dv] in the element type: the estimates over
-  /// all keys minus those over the support, divided by their sum; 0 for a
-  /// row with no pair outside the support (whose difference is rounding)
-  /// or a zero sum.
+  /// The estimate outside the support, in stateType: `unvisited` (the
+  /// tiles not visited, stateType) plus the partial tiles' `partial` sum.
+  Value outsidePart(OpBuilder &nb, Location nl, Value unvisited,
+                    Value partial) {
+    Value wide = convertFloat(nb, nl, partial, stateType);
+    return arith::AddFOp::create(nb, nl, unvisited, wide);
+  }
+
+  /// o_linear's tile [tileQ, Dv] in the element type: the estimates outside
+  /// the support divided by their sum; 0 for a row with no pair outside the
+  /// support (whose state is all keys' less its tiles', up to rounding) or a
+  /// zero sum.
   Value linearOutside(const TileState &state, Value queryFeatures) {
     auto [allAcc, allSum] = outsideEstimates(state, queryFeatures);
     Value keys = indexAsFloat(kvLen);
@@ -589,26 +618,27 @@ private:
                ValueRange{init},
                {identity, identity, rows, rows, rows, identity}, {par, par},
                [&](OpBuilder &nb, Location nl, ValueRange a) {
-                 Value numerator = arith::SubFOp::create(nb, nl, a[0], a[1]);
-                 Value sum = arith::SubFOp::create(nb, nl, a[2], a[3]);
+                 Value numerator = outsidePart(nb, nl, a[0], a[1]);
+                 Value sum = outsidePart(nb, nl, a[2], a[3]);
                  Value covered = arith::CmpFOp::create(
                      nb, nl, arith::CmpFPredicate::OGE, a[4], keys);
-                 Value zeroSum =
-                     arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ,
-                                           sum, fconst(nb, nl, 0.0));
+                 Value zero = floatConstant(nb, nl, stateType, 0.0);
+                 Value zeroSum = arith::CmpFOp::create(
+                     nb, nl, arith::CmpFPredicate::OEQ, sum, zero);
                  Value none = arith::OrIOp::create(nb, nl, covered, zeroSum);
-                 Value zero = fconst(nb, nl, 0.0);
                  Value ratio = arith::DivFOp::create(nb, nl, numerator, sum);
                  Value o = arith::SelectOp::create(nb, nl, none, zero, ratio);
-                 if (elementType != computeType)
-                   o = arith::TruncFOp::create(nb, nl, elementType, o);
-                 linalg::YieldOp::create(nb, nl, o);
+                 // Through f32: f64 to f16 would be a libcall
+                 // (__truncdfhf2) the JIT does not link.
+                 Value narrow = convertFloat(nb, nl, o, computeType);
+                 linalg::YieldOp::create(
+                     nb, nl, convertFloat(nb, nl, narrow, elementType));
                })
         .getResult(0);
   }
 
   /// The softmax state of the support joined with the estimates of the
-  /// pairs outside it: those over all keys minus those over the support.
+  /// pairs outside it.
   TileState joinEstimates(TileState state, Value queryFeatures) {
     auto [allAcc, allSum] = outsideEstimates(state, queryFeatures);
     Value shift = rowwise({state.rowMax}, Value(),
@@ -624,15 +654,17 @@ private:
             ValueRange{state.acc}, {identity, identity, rows, rows, identity},
             {par, par},
             [&](OpBuilder &nb, Location nl, ValueRange a) {
-              Value outside = arith::SubFOp::create(nb, nl, a[0], a[1]);
+              Value outside = convertFloat(
+                  nb, nl, outsidePart(nb, nl, a[0], a[1]), computeType);
               linalg::YieldOp::create(
                   nb, nl, buildJoinedSum(nb, nl, a[4], a[2], a[3], outside));
             })
             .getResult(0);
     Value rowSum =
         rowwise({allSum, state.estimateSum, state.rowMax, shift}, state.rowSum,
-                [](OpBuilder &nb, Location nl, ValueRange a) {
-                  Value outside = arith::SubFOp::create(nb, nl, a[0], a[1]);
+                [&](OpBuilder &nb, Location nl, ValueRange a) {
+                  Value outside = convertFloat(
+                      nb, nl, outsidePart(nb, nl, a[0], a[1]), computeType);
                   return buildJoinedSum(nb, nl, a[4], a[2], a[3], outside);
                 });
     return {shift, rowSum, acc};
@@ -962,6 +994,11 @@ private:
   FeatureMapAttrInterface estimate;
   /// Whether the estimate is returned apart, as o_linear (SLA).
   bool estimateApart;
+  /// The type of the key states over all keys and outside the support:
+  /// f64, since the outside is all keys' less the support's, and a row
+  /// whose support covers most keys would lose f32's digits (o_linear is
+  /// normalized by the outside alone).
+  FloatType stateType;
   /// The estimate's feature count F (0 without one).
   int64_t features;
   KeyStates keyStates;

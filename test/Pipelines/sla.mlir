@@ -13,6 +13,12 @@
 // RUN: attn-run %s --entry window_hedgehog_dynamic --random --seed 5 --dim B=2 --dim Sq=77 --dim Skv=93 --tile-q 8 --tile-kv 16 --check | FileCheck %s
 // RUN: attn-run %s --entry window_hedgehog_dynamic --random --seed 6 --dim B=1 --dim Sq=1 --dim Skv=1 --check | FileCheck %s
 // RUN: attn-run %s --entry window_hedgehog_dynamic --random --seed 7 --dim B=2 --dim Sq=5 --dim Skv=0 --check | FileCheck %s
+// Rows whose support holds all keys but one: the kernel's outside is no
+// difference of f32 sums (which lost ~ eps * Skv: 2.9e-5 at Skv = 1000).
+// RUN: attn-run %s --entry not_causal_elu --random --seed 8 --dim B=2 --dim Skv=1000 --check | FileCheck %s
+// RUN: attn-run %s --entry not_causal_elu --random --seed 9 --dim B=1 --dim Skv=300 --tile-q 16 --tile-kv 16 --check | FileCheck %s
+// Static key lengths (the f64 outside state once failed to lower there).
+// RUN: attn-run %s --entry not_causal_static --random --seed 10 --dim B=3 --check | FileCheck %s
 // CHECK: check o {{.*}} ok
 // CHECK: check o_linear {{.*}} ok
 // CHECK-NOT: FAIL
@@ -37,4 +43,16 @@ func.func @window_hedgehog_dynamic(%q: tensor<?x2x?x8xf32>, %k: tensor<?x2x?x8xf
   %o, %ol = attn.attention %q, %k, %v mask(#attn.window<left = 5, right = 3>) allow_empty_rows approximation(#attn.hedgehog<features = 6>) feature_weights(%w : tensor<8x6xf32>)
       : tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32> -> tensor<?x2x?x8xf32> linear tensor<?x2x?x8xf32>
   return %o, %ol : tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>
+}
+
+func.func @not_causal_elu(%q: tensor<?x1x129x17xf32>, %k: tensor<?x1x?x17xf32>, %v: tensor<?x1x?x17xf32>) -> (tensor<?x1x129x17xf32>, tensor<?x1x129x17xf32>) {
+  %o, %ol = attn.attention %q, %k, %v mask(#attn.not<#attn.causal>) allow_empty_rows approximation(#attn.elu_plus_one)
+      : tensor<?x1x129x17xf32>, tensor<?x1x?x17xf32>, tensor<?x1x?x17xf32> -> tensor<?x1x129x17xf32> linear tensor<?x1x129x17xf32>
+  return %o, %ol : tensor<?x1x129x17xf32>, tensor<?x1x129x17xf32>
+}
+
+func.func @not_causal_static(%q: tensor<?x1x129x17xf32>, %k: tensor<?x1x63x17xf32>, %v: tensor<?x1x63x17xf32>) -> (tensor<?x1x129x17xf32>, tensor<?x1x129x17xf32>) {
+  %o, %ol = attn.attention %q, %k, %v mask(#attn.not<#attn.causal>) allow_empty_rows approximation(#attn.taylor<order = 2>)
+      : tensor<?x1x129x17xf32>, tensor<?x1x63x17xf32>, tensor<?x1x63x17xf32> -> tensor<?x1x129x17xf32> linear tensor<?x1x129x17xf32>
+  return %o, %ol : tensor<?x1x129x17xf32>, tensor<?x1x129x17xf32>
 }

@@ -197,21 +197,22 @@ func.func @bias_reads_stay_inside(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x16x
 // -----
 
 // An approximation (Scatterbrain): a parallel loop over (batch, key/value
-// head) first builds, key tile by key tile, the state over all keys
+// head) first builds, key tile by key tile, the state over all keys in f64
 // (sum phi(k) v^T [B, Hkv, F, Dv], sum phi(k) [B, Hkv, F]), each key
 // tile's share of it ([B, Hkv, 3, F, Dv], [B, Hkv, 3, F]) and keeps the
 // keys' features, padded to whole tiles ([B, Hkv, 48, F]); the flash loop
-// then also carries the estimates' sums over the partial tiles' support
-// ([32, Dv] and [32]) and the state outside the full tiles (from the state
-// over all keys), from which a full tile subtracts its share and for which
-// a partial tile reads its keys' features; the tile's end joins them at
-// the shift max(m, 0).
+// then also carries the state of the tiles not visited (from the state
+// over all keys, each visited tile subtracting its share) and the
+// estimates of the partial tiles' pairs outside the support ([32, Dv] and
+// [32]), for which a partial tile reads its keys' features; the tile's end
+// joins them at the shift max(m, 0).
 // CHECK-LABEL: func @window_favor
-// CHECK: %[[KEYS:.*]]:5 = scf.forall {{.*}} -> (tensor<1x2x32x8xf32>, tensor<1x2x32xf32>, tensor<1x2x48x32xf32>, tensor<1x2x3x32x8xf32>, tensor<1x2x3x32xf32>)
-// CHECK:   scf.for {{.*}} -> (tensor<32x8xf32>, tensor<32xf32>, tensor<48x32xf32>, tensor<3x32x8xf32>, tensor<3x32xf32>)
+// CHECK: %[[KEYS:.*]]:5 = scf.forall {{.*}} -> (tensor<1x2x32x8xf64>, tensor<1x2x32xf64>, tensor<1x2x48x32xf32>, tensor<1x2x3x32x8xf32>, tensor<1x2x3x32xf32>)
+// CHECK:   scf.for {{.*}} -> (tensor<32x8xf64>, tensor<32xf64>, tensor<48x32xf32>, tensor<3x32x8xf32>, tensor<3x32xf32>)
 // CHECK: scf.forall
-// CHECK: %[[ALL:.*]] = tensor.extract_slice %[[KEYS]]#0[0, %{{.*}}, 0, 0] [1, 1, 32, 8] [1, 1, 1, 1] : tensor<1x2x32x8xf32> to tensor<32x8xf32>
-// CHECK: scf.for {{.*}} iter_args({{.*}}, %{{.*}} = %[[ALL]], %{{.*}} = %{{.*}}) -> (tensor<32xf32>, tensor<32xf32>, tensor<32x8xf32>, tensor<32x8xf32>, tensor<32xf32>, tensor<32x8xf32>, tensor<32xf32>)
+// CHECK: %[[ALL:.*]] = tensor.extract_slice %[[KEYS]]#0[0, %{{.*}}, 0, 0] [1, 1, 32, 8] [1, 1, 1, 1] : tensor<1x2x32x8xf64> to tensor<32x8xf64>
+// CHECK: %[[OUTSIDE:.*]] = linalg.generic {{.*}} ins(%[[ALL]] : tensor<32x8xf64>)
+// CHECK: scf.for {{.*}} iter_args({{.*}}, %{{.*}} = %[[OUTSIDE]], %{{.*}} = %{{.*}}) -> (tensor<32xf32>, tensor<32xf32>, tensor<32x8xf32>, tensor<32x8xf32>, tensor<32xf32>, tensor<32x8xf64>, tensor<32xf64>)
 // CHECK-DAG:   tensor.extract_slice %[[KEYS]]#3[0, %{{.*}}, %{{.*}}, 0, 0] [1, 1, 1, 32, 8] [1, 1, 1, 1, 1] : tensor<1x2x3x32x8xf32> to tensor<32x8xf32>
 // CHECK-DAG:   tensor.extract_slice %[[KEYS]]#2[0, %{{.*}}, %{{.*}}, 0] [1, 1, 16, 32] [1, 1, 1, 1] : tensor<1x2x48x32xf32> to tensor<16x32xf32>
 // CHECK: arith.maximumf %in, %cst{{.*}} : f32

@@ -323,18 +323,27 @@ class AttentionGen:
         # verifier's): a mask, softmax, no modifier and the default scale.
         plain = (softmax and not mods and not any(c.startswith("scale(") for c in clauses)
                  and (region is None or region.startswith("mask_mod")))
+        names = ["%o", "%lse"][:len(results)]
+        op_results = ", ".join(results)
         if not self.seq and plain and (mask or region) and rng.random() < 0.5:
             estimate = rng.choice([
                 f"#attn.favor<features = {rng.choice([1, 4, 16, 48])}, "
                 f"seed = {rng.randrange(1 << 20)}{rng.choice(['', ', orthogonal = false'])}>",
                 "#attn.taylor<order = 2>"])
+            # SLA: the estimate's linear attention returned apart (o_linear),
+            # which takes any map without positions.
+            if rng.random() < 0.4:
+                estimate = rng.choice([estimate, "#attn.elu_plus_one",
+                                       "#attn.relu", "#attn.taylor<order = 1>"])
+                op_results += f" linear {o}"
+                results.append(o)
+                names.append("%o_linear")
             at = len(clauses) - 1 if region else len(clauses)
             clauses.insert(at, f"approximation({estimate})")
         args = [("q", q), ("k", k), ("v", v)] + self.args + self.captured
-        names = ["%o", "%lse"][:len(results)]
         body = (f"  {', '.join(names)} = attn.attention %q, %k, %v {' '.join(clauses)}\n"
                 f"      : {q}, {k}, {v}\n"
-                f"      -> {', '.join(results)}\n"
+                f"      -> {op_results}\n"
                 f"  return {', '.join(names)} : {', '.join(results)}\n")
         return (function(args, results, body),
                 self.seq.dims() if self.seq else s.dims(), s.dtype)
