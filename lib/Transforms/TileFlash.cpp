@@ -1,5 +1,4 @@
-//===- TileFlash.cpp - Flash-style tiling of attention
-//----------------------===//
+//===- TileFlash.cpp - Flash-style tiling of attention --------------------===//
 //
 // attn.attention becomes a parallel loop over (batch, query head, query
 // tile) and, inside, a loop over key tiles carrying the online-softmax state.
