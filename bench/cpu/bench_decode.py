@@ -15,7 +15,6 @@ SDPA's. Points whose cache exceeds --max-gb (the pool and its dense copy
 both live in memory) are skipped and listed.
 """
 import argparse
-import platform
 import statistics
 import time
 
@@ -24,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 import attn_mlir as am
+from peers import machine
 
 HQ, HKV, D, PAGE = 32, 8, 128, 16
 TORCH = {"f32": torch.float32, "bf16": torch.bfloat16}
@@ -105,8 +105,7 @@ def main():
             print(f"B={b} Skv={s}: " + ", ".join(
                 f"{k} {v:.0f} us" for k, v in times.items()), flush=True)
 
-    print(f"\n{time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads, {args.dtype} paged decoding, "
+    print(f"\n{time.strftime('%Y-%m-%d')}, {machine()}, {args.dtype} paged decoding, "
           f"Hq={HQ} Hkv={HKV} D={D} Sq=1, pages of {PAGE}; median us / GB/s of K/V read")
     print("| B | Skv | attn-mlir | SDPA (dense cache) | attn-mlir / SDPA | "
           "gather for SDPA (us) | rel. err vs SDPA |")

@@ -17,15 +17,12 @@ elsewhere) on the CPU, in one run on the same inputs:
    better than both, the more so the more features (the trade-off the
    Scatterbrain paper reports).
 """
-import argparse
-import platform
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 import attn_mlir as am
-from peers import median_s
+from peers import machine, median_s, shape_parser
 
 
 def smooth_field(gen, b, h, s, d, length, scale):
@@ -104,14 +101,10 @@ def error_table(args, gen, scale):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--dim", type=int, default=64)
-    parser.add_argument("--seq", type=int, nargs="+", default=[4096, 8192, 16384])
+    parser = shape_parser(__doc__.splitlines()[0], [4096, 8192, 16384])
+    parser.set_defaults(heads=4, repeats=3)
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--features", type=int, nargs="+", default=[64, 256])
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--smoothness", type=int, default=64)
     # The element std of q and k: small gives diffuse attention (the tail
     # outweighs the window), large peaked attention (but FAVOR+'s variance
@@ -126,8 +119,7 @@ def main():
     parser.add_argument("--skip-time", action="store_true")
     args = parser.parse_args()
     gen = torch.Generator().manual_seed(0)
-    print(f"# Scatterbrain on the CPU ({platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads), torch {torch.__version__}")
+    print(f"# Scatterbrain on the CPU ({machine()}), torch {torch.__version__}")
     if not args.skip_time:
         time_table(args, gen)
     for scale in args.scales:

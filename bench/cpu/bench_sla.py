@@ -15,16 +15,13 @@ the CPU, in one run on the same inputs:
    o + o_linear W with the projection W fitted by least squares to the
    exact output (a stand-in for the projection SLA learns in fine-tuning).
 """
-import argparse
-import platform
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 import attn_mlir as am
 from bench_scatterbrain import inputs, relative_error
-from peers import median_s
+from peers import machine, median_s, shape_parser
 
 BLOCK = (64, 64)
 
@@ -87,13 +84,9 @@ def error_table(args, gen):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--dim", type=int, default=64)
-    parser.add_argument("--seq", type=int, nargs="+", default=[4096, 8192, 16384])
+    parser = shape_parser(__doc__.splitlines()[0], [4096, 8192, 16384])
+    parser.set_defaults(heads=4, repeats=3)
     parser.add_argument("--critical", type=float, nargs="+", default=[0.05, 0.2])
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--smoothness", type=int, default=64)
     parser.add_argument("--scale", type=float, default=0.5)
     parser.add_argument("--error-seq", type=int, default=4096)
@@ -102,8 +95,7 @@ def main():
     parser.add_argument("--skip-time", action="store_true")
     args = parser.parse_args()
     gen = torch.Generator().manual_seed(0)
-    print(f"# SLA on the CPU ({platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads), torch {torch.__version__}")
+    print(f"# SLA on the CPU ({machine()}), torch {torch.__version__}")
     if not args.skip_time:
         time_table(args, gen)
     error_table(args, gen)

@@ -36,14 +36,20 @@ def shape_parser(description, seq):
     return parser
 
 
-def print_header(title, args, dtype, names, unit, extra):
-    """The machine line and the table head: a time (and rate in ``unit``)
-    column per implementation in ``names``, then the ``extra`` columns."""
+def machine():
+    """The CPU and the threads torch uses, e.g. "x86_64, 2 threads"."""
     import platform
 
     import torch
-    print(f"# {title}, CPU ({platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads), {dtype}, B={args.batch} "
+    return (f"{platform.processor() or platform.machine()}, "
+            f"{torch.get_num_threads()} threads")
+
+
+def print_header(title, args, dtype, names, unit, extra):
+    """The machine line and the table head: a time (and rate in ``unit``)
+    column per implementation in ``names``, then the ``extra`` columns."""
+    import torch
+    print(f"# {title}, CPU ({machine()}), {dtype}, B={args.batch} "
           f"H={args.heads} D={args.dim}, torch {torch.__version__}")
     print("| case | S | " + " | ".join(f"{n} ms ({unit})" for n in names)
           + "".join(f" | {e}" for e in extra) + " |")
